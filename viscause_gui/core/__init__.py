@@ -1,0 +1,1 @@
+"""Qt-free engine: data sets, GRATING, partitions, nets, manipulator, oracles, experiment."""

@@ -1,0 +1,93 @@
+"""The Dataset container shared by every layer."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+OPTIONAL_ARRAYS = ("p_obs", "t", "obs_class", "causal_class", "labels")
+
+
+class DatasetError(ValueError):
+    """A data file or folder could not be used; the message names it and the problem."""
+
+
+@dataclass
+class Dataset:
+    """Images (N, H, W) float32 in [0, 1], 1.0 = ink, plus whatever labels exist.
+
+    p_obs: P(T=1 | I) per image; t: observed samples of T; obs_class / causal_class:
+    small integer classes; labels: e.g. the digit. Any of them may be None.
+    """
+
+    images: np.ndarray
+    p_obs: np.ndarray | None = None
+    t: np.ndarray | None = None
+    obs_class: np.ndarray | None = None
+    causal_class: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    name: str = "data"
+
+    def __post_init__(self) -> None:
+        self.images = validate_images(self.images, self.name)
+        n = len(self.images)
+        for key in OPTIONAL_ARRAYS:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            value = np.asarray(value)
+            if value.shape != (n,):
+                raise DatasetError(
+                    f"{self.name}: '{key}' has shape {value.shape}, expected ({n},) — one per image"
+                )
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise DatasetError(f"{self.name}: '{key}' contains NaN or infinite values")
+            if key in ("p_obs",):
+                value = value.astype(np.float64)
+                if value.min(initial=0) < 0 or value.max(initial=0) > 1:
+                    raise DatasetError(f"{self.name}: '{key}' must lie in [0, 1]")
+            setattr(self, key, value)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def is_binary(self) -> bool:
+        return bool(np.all((self.images == 0.0) | (self.images == 1.0)))
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        arrays = {k: (None if getattr(self, k) is None else getattr(self, k)[index]) for k in OPTIONAL_ARRAYS}
+        return replace(self, images=self.images[index], **arrays, meta=dict(self.meta))
+
+    def save_npz(self, path: str) -> None:
+        arrays = {"images": self.images}
+        arrays.update({k: getattr(self, k) for k in OPTIONAL_ARRAYS if getattr(self, k) is not None})
+        np.savez_compressed(path, meta=np.array(json.dumps(self.meta)), **arrays)
+
+
+def validate_images(images: Any, name: str) -> np.ndarray:
+    """Return images as float32 (N, H, W) in [0, 1] or raise DatasetError saying what is wrong."""
+    arr = np.asarray(images)
+    if arr.dtype == object or arr.dtype.kind not in "biuf":
+        raise DatasetError(f"{name}: images must be numeric, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise DatasetError(f"{name}: images must have shape (N, H, W), got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise DatasetError(f"{name}: no images (shape {arr.shape})")
+    arr = arr.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise DatasetError(f"{name}: images contain NaN or infinite values")
+    if arr.min() < 0 or arr.max() > 1:
+        raise DatasetError(
+            f"{name}: image values must lie in [0, 1] (1.0 = ink), got [{arr.min():g}, {arr.max():g}]"
+        )
+    return np.ascontiguousarray(arr)

@@ -1,0 +1,410 @@
+"""Data set loaders (npz, image folder, MNIST IDX) and the built-in data sets. Qt-free.
+
+Every bad input raises one DatasetError whose message starts with the file or folder and
+says what is wrong. Nothing is ever unpickled: npz files are read with allow_pickle=False.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import struct
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .dataset import Dataset, DatasetError
+
+PathLike = str | os.PathLike
+
+MAX_NPZ_BYTES = 2 * 1024**3  # total uncompressed size of an .npz archive
+MAX_IDX_BYTES = 2 * 1024**3  # pixel bytes of an IDX images file
+MAX_IMAGE_PIXELS = 50_000_000  # per image in a folder
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+NPZ_KEYS = ("images", "p_obs", "t", "obs_class", "causal_class", "labels", "meta")
+SAMPLE_DATA_ENV = "VISCAUSE_SAMPLE_DATA"
+
+# What numpy / zipfile / zlib raise on damaged archives; wrapped into DatasetError.
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
+               IndexError, TypeError, SyntaxError, struct.error, OverflowError,
+               NotImplementedError, RuntimeError, MemoryError)
+_IDX_ERRORS = (OSError, EOFError, zlib.error, ValueError, struct.error, MemoryError)
+_IDX_IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
+_IDX_LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
+
+
+def _fail(path: PathLike, problem: str) -> DatasetError:
+    return DatasetError(f"{path}: {problem}")
+
+
+def _require_file(path: PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise _fail(p, "no such file")
+    if not p.is_file():
+        raise _fail(p, "is not a file")
+    return p
+
+
+def _to_grey(arr: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3|4) colour -> (N, H, W) luma (ITU-R 601); alpha is dropped."""
+    weights = np.array([0.299, 0.587, 0.114])
+    grey = arr[..., :3].astype(np.float64) @ weights
+    return grey.astype(arr.dtype) if arr.dtype.kind == "f" else grey
+
+
+def _scale_images(arr: np.ndarray, path: Path) -> np.ndarray:
+    """uint8 -> [0, 1]; colour -> grey; other numeric dtypes are kept (validated later)."""
+    if arr.dtype.kind not in "biuf":
+        raise _fail(path, f"'images' must be numeric, got dtype {arr.dtype}")
+    scale = 255.0 if arr.dtype == np.uint8 else 1.0
+    if arr.ndim == 4 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    elif arr.ndim == 4 and arr.shape[-1] in (3, 4):
+        arr = _to_grey(arr)
+    return (arr.astype(np.float64) / scale).astype(np.float32) if scale != 1.0 else arr
+
+
+def _build(path: Path, name: str, **fields: Any) -> Dataset:
+    """Dataset whose validation messages name the file; its name is then the short name."""
+    ds = Dataset(name=str(path), **fields)
+    ds.name = name
+    return ds
+
+
+# ---------------------------------------------------------------- npz
+
+def _read_npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return shape, dtype
+
+
+def _check_npz_archive(path: Path, max_bytes: int) -> None:
+    """Zip-bomb guard and header check of every array we will read, before numpy reads it."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        total = sum(info.file_size for info in infos)
+        if total > max_bytes:
+            raise _fail(path, f"archive would unpack to {total:,} bytes, more than the "
+                              f"limit of {max_bytes:,} (zip bomb?)")
+        for info in infos:
+            key = info.filename[:-4] if info.filename.endswith(".npy") else None
+            if key not in NPZ_KEYS:
+                continue
+            with zf.open(info) as f:
+                shape, dtype = _read_npy_header(f)
+            if dtype.hasobject:
+                raise _fail(path, f"'{key}' holds Python objects (pickle); refusing to load it")
+            need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            if need > info.file_size:
+                raise _fail(path, f"'{key}' claims shape {shape} but its member holds only "
+                                  f"{info.file_size:,} bytes (corrupt file)")
+
+
+def _parse_meta(raw: np.ndarray, path: Path) -> dict[str, Any]:
+    if raw.shape != () or raw.dtype.kind not in "US":
+        raise _fail(path, f"'meta' must be one JSON string, got dtype {raw.dtype} shape {raw.shape}")
+    text = raw.item()
+    try:
+        meta = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"'meta' is not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise _fail(path, f"'meta' must be a JSON object, got {type(meta).__name__}")
+    return meta
+
+
+def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as npz:
+        if not hasattr(npz, "files"):
+            raise _fail(path, "is a single .npy array, not an .npz archive")
+        if "images" not in npz.files:
+            raise _fail(path, f"has no 'images' array; it holds {sorted(npz.files) or 'nothing'}")
+        return {key: np.asarray(npz[key]) for key in NPZ_KEYS if key in npz.files}
+
+
+def load_npz(path: PathLike, *, max_bytes: int | None = None) -> Dataset:
+    """Load an .npz with `images` (required), optional per-image arrays and a JSON `meta`."""
+    p = _require_file(path)
+    try:
+        _check_npz_archive(p, MAX_NPZ_BYTES if max_bytes is None else max_bytes)
+        arrays = _read_npz_arrays(p)
+    except DatasetError:
+        raise
+    except zipfile.BadZipFile as exc:
+        raise _fail(p, f"is not a valid .npz archive ({exc})") from exc
+    except _NPZ_ERRORS as exc:
+        raise _fail(p, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
+    meta = _parse_meta(arrays.pop("meta"), p) if "meta" in arrays else {}
+    images = _scale_images(arrays.pop("images"), p)
+    return _build(p, p.stem, images=images, meta=meta, **arrays)
+
+
+# ---------------------------------------------------------------- image folder
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir()
+                  if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file())
+
+
+def _collect_images(folder: Path) -> tuple[list[Path], list[str], list[int]]:
+    """Files in sorted order, label names and a label index per file (empty when unlabelled)."""
+    top = _image_files(folder)
+    subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    groups = [(d.name, _image_files(d)) for d in subdirs]
+    groups = [(name, files) for name, files in groups if files]
+    if not groups:
+        return top, [], []
+    if top:
+        raise _fail(folder, f"mixes images at the top level (e.g. {top[0].name}) with labelled "
+                            f"sub-folders ({', '.join(n for n, _ in groups)}); use one or the other")
+    files = [f for _, fs in groups for f in fs]
+    labels = [i for i, (_, fs) in enumerate(groups) for _ in fs]
+    return files, [name for name, _ in groups], labels
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """Brightness in [0, 1] (1.0 = white); transparency is composited over white."""
+    if img.mode == "F":
+        return np.asarray(img, dtype=np.float32)
+    if img.mode.startswith("I"):
+        return np.asarray(img, dtype=np.float64) / 65535.0
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+
+
+def _read_image(path: Path, max_pixels: int) -> np.ndarray:
+    """One image as a 2-D brightness array; pixel limit checked before decoding."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise _fail(path, f"has {w}x{h} = {w * h:,} pixels, more than the limit "
+                                      f"of {max_pixels:,} (decompression bomb?)")
+                return _pil_to_array(ImageOps.exif_transpose(img))
+    except DatasetError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _fail(path, f"is a decompression bomb ({exc})") from exc
+    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types on bad files
+        raise _fail(path, f"is not a readable image ({type(exc).__name__}: {exc})") from exc
+
+
+def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Dataset:
+    """Load PNG/JPEG/BMP/TIFF images of one size; one level of sub-folders gives labels.
+
+    Colour becomes grey. Images that are mostly light (mean > 0.5: dark ink on paper) are
+    inverted so that 1.0 = ink; meta["inverted"] records it.
+    """
+    folder = Path(path)
+    if not folder.exists():
+        raise _fail(folder, "no such folder")
+    if not folder.is_dir():
+        raise _fail(folder, "is not a folder")
+    files, label_names, labels = _collect_images(folder)
+    if not files:
+        raise _fail(folder, f"contains no images ({', '.join(IMAGE_SUFFIXES)})")
+    first = _read_image(files[0], max_pixels)
+    stack = np.empty((len(files), *first.shape), np.float32)
+    stack[0] = first
+    for i, f in enumerate(files[1:], start=1):
+        arr = _read_image(f, max_pixels)
+        if arr.shape != first.shape:
+            raise _fail(f, f"is {arr.shape[0]}x{arr.shape[1]} (HxW) but {files[0].name} is "
+                           f"{first.shape[0]}x{first.shape[1]}; all images must have one size")
+        stack[i] = arr
+    inverted = bool(np.isfinite(stack).all() and stack.mean() > 0.5)
+    if inverted:
+        stack = 1.0 - stack
+    meta: dict[str, Any] = {"source": str(folder), "inverted": inverted,
+                            "files": [f.relative_to(folder).as_posix() for f in files]}
+    if label_names:
+        meta["label_names"] = label_names
+    return _build(folder, folder.name, images=stack,
+                  labels=np.asarray(labels, np.int64) if label_names else None, meta=meta)
+
+
+# ---------------------------------------------------------------- MNIST IDX
+
+def _open_maybe_gz(path: Path) -> Any:
+    with open(path, "rb") as f:
+        is_gz = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if is_gz else open(path, "rb")
+
+
+def _read_exact(f: Any, n: int, path: Path, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise _fail(path, f"is truncated: expected {n:,} bytes of {what}, found {len(data):,}")
+    return data
+
+
+def _read_idx(path: Path, magic: int, kind: str) -> np.ndarray:
+    """Read an unsigned-byte IDX file with the given magic number into a uint8 array."""
+    try:
+        return _read_idx_unchecked(path, magic, kind)
+    except DatasetError:
+        raise
+    except _IDX_ERRORS as exc:
+        raise _fail(path, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
+
+
+def _read_idx_unchecked(path: Path, magic: int, kind: str) -> np.ndarray:
+    ndim = magic & 0xFF
+    with _open_maybe_gz(path) as f:
+        got = struct.unpack(">I", _read_exact(f, 4, path, "IDX magic number"))[0]
+        if got != magic:
+            other = {_IDX_IMAGES_MAGIC: "an IDX images file", _IDX_LABELS_MAGIC: "an IDX labels file"}
+            raise _fail(path, f"is not an IDX {kind} file: magic number 0x{got:08x}, expected "
+                              f"0x{magic:08x}" + (f" (it is {other[got]})" if got in other else ""))
+        dims = struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "IDX header"))
+        size = int(np.prod(dims, dtype=np.float64))
+        if size > MAX_IDX_BYTES:
+            raise _fail(path, f"header claims {size:,} bytes, more than the limit of {MAX_IDX_BYTES:,}")
+        data = _read_exact(f, size, path, kind)
+        if f.read(1):
+            raise _fail(path, f"has extra bytes after the {size:,} bytes its header {dims} announces")
+    return np.frombuffer(data, np.uint8).reshape(dims)
+
+
+def _matching_labels(images_path: Path) -> Path | None:
+    name = images_path.name.replace("images", "labels").replace("idx3", "idx1")
+    base = name[:-3] if name.endswith(".gz") else name
+    if name == images_path.name:
+        return None
+    for cand in (base, base + ".gz"):
+        if (images_path.parent / cand).is_file():
+            return images_path.parent / cand
+    return None
+
+
+def load_mnist_idx(images_path: PathLike, labels_path: PathLike | None = None) -> Dataset:
+    """Load MNIST IDX files (plain or .gz); labels default to the matching *-labels-idx1-ubyte."""
+    p = _require_file(images_path)
+    lp = _require_file(labels_path) if labels_path is not None else _matching_labels(p)
+    images = _read_idx(p, _IDX_IMAGES_MAGIC, "images")
+    labels = _read_idx(lp, _IDX_LABELS_MAGIC, "labels") if lp is not None else None
+    if labels is not None and len(labels) != len(images):
+        raise _fail(lp, f"has {len(labels):,} labels but {p.name} has {len(images):,} images")
+    meta = {"source": str(p), "labels_file": str(lp) if lp else None}
+    name = p.name.split(".")[0].replace("-images-idx3-ubyte", "")
+    return _build(p, name, images=images.astype(np.float32) / np.float32(255.0),
+                  labels=None if labels is None else labels.astype(np.int64), meta=meta)
+
+
+# ---------------------------------------------------------------- dispatch
+
+def _sniff(path: Path) -> str | None:
+    """'npz', 'idx' or None from the name and the first bytes."""
+    name = path.name.lower()
+    if name.endswith(".npz"):
+        return "npz"
+    if "idx3" in name or "idx1" in name or name.endswith(("-ubyte", "-ubyte.gz")):
+        return "idx"
+    try:
+        with _open_maybe_gz(path) as f:
+            head = f.read(4)
+    except _IDX_ERRORS:
+        return None
+    if head.startswith(b"PK\x03\x04"):
+        return "npz"
+    if head in (b"\x00\x00\x08\x03", b"\x00\x00\x08\x01"):
+        return "idx"
+    return None
+
+
+def load_path(path: PathLike) -> Dataset:
+    """Load a folder of images, an .npz, or an MNIST IDX images file."""
+    p = Path(path)
+    if not p.exists():
+        raise _fail(p, "no such file or folder")
+    if p.is_dir():
+        return load_image_folder(p)
+    kind = _sniff(p)
+    if kind == "npz":
+        return load_npz(p)
+    if kind == "idx":
+        return load_mnist_idx(p)
+    raise _fail(p, "unknown format; expected an .npz, an MNIST IDX file "
+                   "(*-images-idx3-ubyte[.gz]) or a folder of images")
+
+
+# ---------------------------------------------------------------- built-in data sets
+
+BUILTIN_DATASETS: dict[str, str] = {
+    "grating": "GRATING: 10x10 binary bars (h-bar = cause, v-bar = spurious), generated from a seed",
+    "digits8x8": "scikit-learn's 1,797 handwritten digits, 8x8 grey",
+    "mnist_subset": "5,000 MNIST digits (500 per class), 28x28 grey, from sample_data/",
+}
+
+
+def sample_data_dir() -> Path:
+    """The sample_data folder: $VISCAUSE_SAMPLE_DATA or the one beside the package."""
+    env = os.environ.get(SAMPLE_DATA_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "sample_data"
+
+
+def _builtin_grating(n: int = 10000, seed: int = 0, **model: Any) -> Dataset:
+    from .grating import GratingModel
+
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise DatasetError(f"grating: n must be a positive integer, got {n!r}")
+    try:
+        gm = GratingModel(**model)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"grating: {exc}") from exc
+    ds = gm.sample(int(n), seed)
+    ds.name = "grating"
+    return ds
+
+
+def _builtin_digits() -> Dataset:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0).astype(np.float32)
+    meta = {"source": "sklearn.datasets.load_digits (UCI Optical Recognition of Handwritten Digits)",
+            "licence": "scikit-learn BSD-3-Clause; UCI data set CC BY 4.0"}
+    return Dataset(images=images, labels=digits.target.astype(np.int64), meta=meta, name="digits8x8")
+
+
+def _builtin_mnist_subset() -> Dataset:
+    path = sample_data_dir() / "mnist_subset.npz"
+    if not path.is_file():
+        raise _fail(path, "the MNIST subset is missing; create it with "
+                          "`python scripts/make_mnist_subset.py` (or set $VISCAUSE_SAMPLE_DATA)")
+    ds = load_npz(path)
+    ds.name = "mnist_subset"
+    return ds
+
+
+_BUILTIN_LOADERS: dict[str, Callable[..., Dataset]] = {
+    "grating": _builtin_grating,
+    "digits8x8": _builtin_digits,
+    "mnist_subset": _builtin_mnist_subset,
+}
+
+
+def load_builtin(name: str, **kwargs: Any) -> Dataset:
+    """Load a built-in data set by name (see BUILTIN_DATASETS); grating takes n, seed, model fields."""
+    loader = _BUILTIN_LOADERS.get(name)
+    if loader is None:
+        raise DatasetError(f"{name}: no such built-in data set; choose one of {', '.join(BUILTIN_DATASETS)}")
+    if kwargs and name != "grating":
+        raise DatasetError(f"{name}: takes no options, got {', '.join(sorted(kwargs))}")
+    return loader(**kwargs)

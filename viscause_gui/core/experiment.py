@@ -1,0 +1,299 @@
+"""Algorithms 1 and 2 as a resumable state machine.
+
+`Experiment.steps()` is a generator: it yields `TrainEvent`s while nets train and a
+`QueryBatch` whenever it needs the oracle. The caller answers the batch with
+`experiment.answer(values)` (now, or later: a person may take minutes) and iterates on;
+a new `steps()` generator continues from the saved state, so the loop can stop and resume.
+`Experiment.run(oracle)` does the whole thing with an automatic oracle.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .dataset import Dataset
+from .manipulator import ManipulationResult, manipulate
+from .models import TrainConfig, TrainProgress, default_device, new_net, predict_proba, train_steps
+from .oracles import Oracle
+from .partitions import partition_from_values
+
+
+@dataclass
+class ExperimentConfig:
+    iterations: int = 20
+    queries: int = 100
+    alpha: float = 0.5
+    seed: int = 0
+    net: dict[str, Any] = field(default_factory=lambda: {"arch": "mlp", "hidden": [100]})
+    ensemble: int = 1              # nets trained with different seeds; the manipulator must fool all
+    query_weight: float = 20.0     # loss weight of one oracle answer vs one observational image
+    representatives: int = 5       # Algorithm 1 queries per observational class
+    causal_tol: float = 0.1        # class answers closer than this merge into one causal class
+    epochs: int = 30               # first training
+    retrain_epochs: int = 5        # later iterations continue from the previous weights
+    batch_size: int = 128
+    lr: float = 3e-3
+    distance_scale: float | None = None
+    confidence: float | None = None  # logit margin the manipulator aims for (None: cross-entropy)
+    augment_shifts: int = 10        # random cyclic shifts of each answered image added to training
+                                   # (an invariance the experimenter asserts: class ignores position)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExperimentConfig":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class QueryBatch:
+    """Images waiting for the oracle. targets/originals only for Algorithm 2."""
+
+    kind: str                      # "algorithm1" | "algorithm2"
+    iteration: int
+    images: np.ndarray
+    source_index: np.ndarray       # index into the data set of each start image
+    originals: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    distances: np.ndarray | None = None
+    p_target: np.ndarray | None = None
+    answers: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+@dataclass
+class TrainEvent:
+    iteration: int
+    member: int
+    members: int
+    progress: TrainProgress
+
+
+@dataclass
+class IterationRecord:
+    iteration: int
+    merr: float
+    mdist: float
+    n_train: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Event = TrainEvent | QueryBatch
+
+
+class ExperimentError(RuntimeError):
+    pass
+
+
+def random_cyclic_shifts(images: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k copies of each image, each rolled by a random (row, column) offset: (k * N, H, W)."""
+    n, h, w = images.shape
+    rows = (np.arange(h)[None, :] - rng.integers(0, h, k * n)[:, None]) % h
+    cols = (np.arange(w)[None, :] - rng.integers(0, w, k * n)[:, None]) % w
+    tiled = np.tile(images, (k, 1, 1))
+    return tiled[np.arange(k * n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+class Experiment:
+    def __init__(self, data: Dataset, config: ExperimentConfig | None = None):
+        if data.obs_class is None:
+            raise ExperimentError(
+                f"{data.name}: Algorithm 1 needs observational classes (run `viscause observe` first)")
+        self.data = data
+        self.config = config or ExperimentConfig()
+        self.binary = data.is_binary
+        self.rng = np.random.default_rng(self.config.seed)
+        self.device = default_device()
+        self.spec = {**self.config.net, "in_shape": list(data.shape)}
+        self.nets: list[nn.Module] = []
+        self.pending: QueryBatch | None = None
+        self.batches: list[QueryBatch] = []
+        self.history: list[IterationRecord] = []
+        self.causal_levels: np.ndarray | None = None   # P(T=1|man) of each causal class
+        self.obs_to_causal: np.ndarray | None = None
+        self.obs_answers: np.ndarray | None = None     # mean oracle answer per obs class
+        self.causal_labels: np.ndarray | None = None   # per data image, by Algorithm 1
+        self.query_images = np.zeros((0, *data.shape), np.float32)
+        self.query_labels = np.zeros(0, np.int64)
+        self.iteration = 0
+        self._iteration_started = 0.0
+
+    # ----- state -----
+    @property
+    def phase(self) -> str:
+        if self.causal_labels is None:
+            return "algorithm1"
+        return "done" if self.iteration >= self.config.iterations and self.pending is None else "algorithm2"
+
+    @property
+    def n_causal_classes(self) -> int:
+        return 0 if self.causal_levels is None else len(self.causal_levels)
+
+    # ----- the loop -----
+    def steps(self) -> Iterator[Event]:
+        """Yield training progress and query batches until the configured iterations are done."""
+        while True:
+            if self.pending is not None:
+                yield self.pending
+                if self.pending is not None and self.pending.answers is None:
+                    raise ExperimentError("the query batch was not answered; call answer() before going on")
+                continue
+            if self.causal_labels is None:
+                self.pending = self._algorithm1_queries()
+                continue
+            if self.iteration >= self.config.iterations:
+                return
+            self.iteration += 1
+            self._iteration_started = time.perf_counter()
+            yield from self._train()
+            self.pending = self._algorithm2_queries()
+
+    def answer(self, answers: np.ndarray) -> None:
+        """Give the oracle's P(T=1 | man(I)) for the pending batch (NaN = no answer)."""
+        batch = self.pending
+        if batch is None:
+            raise ExperimentError("no query batch is waiting for answers")
+        answers = np.asarray(answers, np.float64).reshape(-1)
+        if answers.shape != (len(batch),):
+            raise ExperimentError(f"expected {len(batch)} answers, got {answers.shape[0]}")
+        finite = answers[np.isfinite(answers)]
+        if np.any((finite < 0) | (finite > 1)):
+            raise ExperimentError("answers are probabilities P(T=1) and must lie in [0, 1]")
+        batch.answers = answers
+        if batch.kind == "algorithm1":
+            self._finish_algorithm1(batch)
+        else:
+            self._finish_algorithm2(batch)
+        self.batches.append(batch)
+        self.pending = None
+
+    def run(self, oracle: Oracle, on_event: Callable[[Event], bool | None] | None = None) -> list[IterationRecord]:
+        """Run to the end with an automatic oracle; on_event may return True to stop (resumable)."""
+        for event in self.steps():
+            if on_event is not None and on_event(event):
+                break
+            if isinstance(event, QueryBatch):
+                self.answer(oracle.answer(event.images))
+        return self.history
+
+    # ----- Algorithm 1 -----
+    def _algorithm1_queries(self) -> QueryBatch:
+        obs = self.data.obs_class
+        picks = []
+        for c in np.unique(obs):
+            members = np.flatnonzero(obs == c)
+            k = min(self.config.representatives, len(members))
+            picks.append(self.rng.choice(members, k, replace=False))
+        index = np.concatenate(picks)
+        return QueryBatch("algorithm1", 0, self.data.images[index], index)
+
+    def _finish_algorithm1(self, batch: QueryBatch) -> None:
+        obs = self.data.obs_class
+        classes = np.unique(obs)
+        rep_class = obs[batch.source_index]
+        means = np.array([np.nanmean(batch.answers[rep_class == c]) if np.any(
+            np.isfinite(batch.answers[rep_class == c])) else np.nan for c in classes])
+        if np.any(np.isnan(means)):
+            missing = classes[np.isnan(means)].tolist()
+            raise ExperimentError(f"observational classes {missing} got no answer; answer at least one image each")
+        causal_of_class = partition_from_values(means, self.config.causal_tol)
+        self.obs_answers = means
+        self.obs_to_causal = np.zeros(classes.max() + 1, np.int64)
+        self.obs_to_causal[classes] = causal_of_class
+        self.causal_levels = np.array([means[causal_of_class == k].mean()
+                                       for k in range(causal_of_class.max() + 1)])
+        self.causal_labels = self.obs_to_causal[obs]
+        if self.n_causal_classes < 2:
+            raise ExperimentError("all observational classes got the same causal answer: "
+                                  "there is only one causal class, nothing to manipulate")
+
+    def class_of_answer(self, answers: np.ndarray) -> np.ndarray:
+        """Causal class whose level is nearest each answer (-1 for NaN)."""
+        answers = np.asarray(answers, np.float64)
+        out = np.abs(answers[:, None] - self.causal_levels[None]).argmin(1)
+        out[~np.isfinite(answers)] = -1
+        return out
+
+    # ----- Algorithm 2 -----
+    def _training_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q_images, q_labels = self.query_images, self.query_labels
+        q_weight = np.full(len(q_labels), self.config.query_weight)
+        k = self.config.augment_shifts
+        if k and len(q_labels):
+            shifted = random_cyclic_shifts(q_images, k, self.rng)
+            q_images = np.concatenate([q_images, shifted])
+            q_labels = np.concatenate([q_labels, np.tile(q_labels, k)])
+            q_weight = np.full(len(q_labels), self.config.query_weight / (k + 1))
+        images = np.concatenate([self.data.images, q_images])
+        labels = np.concatenate([self.causal_labels, q_labels])
+        weights = np.concatenate([np.ones(len(self.data)), q_weight])
+        return images, labels, weights
+
+    def _train(self) -> Iterator[TrainEvent]:
+        images, labels, weights = self._training_set()
+        first = not self.nets
+        if first:
+            spec = {**self.spec, "n_classes": self.n_causal_classes}
+            self.spec = spec
+            self.nets = [new_net(spec, self.config.seed * 1000 + m, self.device) for m in range(self.config.ensemble)]
+        for m, net in enumerate(self.nets):
+            cfg = TrainConfig(epochs=self.config.epochs if first else self.config.retrain_epochs,
+                              batch_size=self.config.batch_size, lr=self.config.lr,
+                              patience=5 if first else self.config.retrain_epochs,
+                              seed=self.config.seed * 1000 + self.iteration * 10 + m)
+            for p in train_steps(net, images, labels, weights, cfg, self.device):
+                yield TrainEvent(self.iteration, m, len(self.nets), p)
+
+    def _algorithm2_queries(self) -> QueryBatch:
+        n, q, k = len(self.data), self.config.queries, self.n_causal_classes
+        index = self.rng.choice(n, min(q, n), replace=False)
+        own = self.causal_labels[index]
+        shift = self.rng.integers(1, k, len(index))
+        targets = (own + shift) % k
+        result = self.manipulate(self.data.images[index], targets)
+        return QueryBatch("algorithm2", self.iteration, result.images, index,
+                          originals=self.data.images[index], targets=targets,
+                          distances=result.distance, p_target=result.p_target)
+
+    def _finish_algorithm2(self, batch: QueryBatch) -> None:
+        got = self.class_of_answer(batch.answers)
+        known = got >= 0
+        self.query_images = np.concatenate([self.query_images, batch.images[known]])
+        self.query_labels = np.concatenate([self.query_labels, got[known]])
+        self.history.append(IterationRecord(
+            iteration=batch.iteration,
+            merr=float(np.mean(got != batch.targets)),
+            mdist=float(np.mean(batch.distances)),
+            n_train=int(len(self.data) + len(self.query_labels) - known.sum()),
+            seconds=float(time.perf_counter() - self._iteration_started),
+        ))
+
+    # ----- using the learned nets -----
+    def manipulate(self, images: np.ndarray, targets: np.ndarray, alpha: float | None = None) -> ManipulationResult:
+        if not self.nets:
+            raise ExperimentError("no causal net yet: run Algorithm 1 and train first")
+        return manipulate(self.nets, images, targets, self.config.alpha if alpha is None else alpha,
+                          binary=self.binary, distance_scale=self.config.distance_scale,
+                          confidence=self.config.confidence)
+
+    def predict_causal(self, images: np.ndarray) -> np.ndarray:
+        """Mean ensemble class probabilities (N, K)."""
+        if not self.nets:
+            raise ExperimentError("no causal net yet")
+        return np.mean([predict_proba(net, images) for net in self.nets], axis=0)
+
+    def p_causal(self, images: np.ndarray) -> np.ndarray:
+        """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""
+        return self.predict_causal(images) @ self.causal_levels
