@@ -1,0 +1,45 @@
+"""viscause_gui.core must import and run with Qt unavailable (DESIGN.md: core never imports Qt)."""
+import pkgutil
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import viscause_gui.core
+
+CORE = Path(viscause_gui.core.__file__).parent
+QT_PACKAGES = ("PySide6", "PyQt5", "PyQt6", "PySide2", "pyqtgraph", "qtpy", "superqt")
+
+BLOCK_QT_AND_RUN = f"""
+import sys, importlib, pkgutil
+class BlockQt:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {QT_PACKAGES!r}:
+            raise ImportError('Qt is not available here: ' + name)
+sys.meta_path.insert(0, BlockQt())
+import viscause_gui.core as core
+for m in pkgutil.iter_modules(core.__path__):
+    importlib.import_module('viscause_gui.core.' + m.name)
+from viscause_gui.core.grating import GratingModel
+from viscause_gui.core.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.oracles import TruthOracle
+model = GratingModel()
+exp = Experiment(model.sample(300, 0), ExperimentConfig(iterations=1, queries=5, epochs=1, retrain_epochs=1))
+exp.run(TruthOracle(model))
+assert len(exp.history) == 1
+assert not any(k.split('.')[0] in {QT_PACKAGES!r} for k in sys.modules)
+print('ok')
+"""
+
+
+def test_core_runs_with_qt_blocked():
+    result = subprocess.run([sys.executable, "-c", BLOCK_QT_AND_RUN], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_no_qt_import_statement_in_core():
+    pattern = re.compile(r"^\s*(from|import)\s+(" + "|".join(QT_PACKAGES) + r")\b", re.M)
+    offenders = [p.name for p in CORE.glob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
+    assert len(list(pkgutil.iter_modules([str(CORE)]))) >= 8

@@ -1,0 +1,77 @@
+"""The run folder of `viscause run` (DESIGN.md): history.json, iteration_NN.npz, model.pt, model.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .experiment import Experiment, QueryBatch
+from .models import build_net, default_device
+
+
+def save_iteration(out: Path, batch: QueryBatch) -> Path:
+    path = out / f"iteration_{batch.iteration:02d}.npz"
+    np.savez_compressed(path, originals=batch.originals.astype(np.float32),
+                        manipulated=batch.images.astype(np.float32),
+                        targets=batch.targets.astype(np.int64), answers=batch.answers.astype(np.float64))
+    return path
+
+
+def save_history(out: Path, experiment: Experiment, extra_config: dict[str, Any] | None = None) -> Path:
+    config = {**experiment.config.to_json(), **(extra_config or {})}
+    data = {"config": config, "iterations": [r.to_json() for r in experiment.history]}
+    path = out / "history.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def save_model(out: Path, experiment: Experiment) -> None:
+    """model.pt: the state_dict of the causal net (members prefixed 'm<k>.' for an ensemble)."""
+    nets = experiment.nets
+    if len(nets) == 1:
+        state = nets[0].state_dict()
+    else:
+        state = {f"m{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
+    meta = {"spec": experiment.spec, "members": len(nets), "binary": experiment.binary,
+            "causal_levels": experiment.causal_levels.tolist(), "image_shape": list(experiment.data.shape)}
+    (out / "model.json").write_text(json.dumps(meta, indent=2))
+
+
+class RunModel:
+    """The causal net(s) of a finished run, rebuilt without unpickling anything."""
+
+    def __init__(self, run_dir: str | Path):
+        run_dir = Path(run_dir)
+        try:
+            self.meta = json.loads((run_dir / "model.json").read_text())
+            state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+        except FileNotFoundError as exc:
+            raise ValueError(f"{run_dir}: not a run folder ({Path(exc.filename).name} is missing)") from None
+        except (json.JSONDecodeError, RuntimeError, EOFError, OSError) as exc:
+            raise ValueError(f"{run_dir}: the saved model cannot be read ({exc})") from None
+        self.levels = np.asarray(self.meta["causal_levels"], np.float64)
+        self.shape = tuple(self.meta["image_shape"])
+        self.nets = [self._member(state, m) for m in range(int(self.meta.get("members", 1)))]
+
+    def _member(self, state: dict[str, torch.Tensor], m: int) -> nn.Module:
+        net = build_net(self.meta["spec"])
+        if int(self.meta.get("members", 1)) > 1:
+            prefix = f"m{m}."
+            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        net.load_state_dict(state)
+        return net.to(default_device()).eval()
+
+    def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(p_causal P(T=1|man(I)), causal_class) per image."""
+        from .models import predict_proba
+
+        if tuple(images.shape[1:]) != self.shape:
+            raise ValueError(f"images are {images.shape[1]}x{images.shape[2]}, the run's net expects "
+                             f"{self.shape[0]}x{self.shape[1]}")
+        proba = np.mean([predict_proba(net, images) for net in self.nets], axis=0)
+        return proba @ self.levels, proba.argmax(1)

@@ -1,0 +1,74 @@
+"""Background work: every long job runs in a superqt worker registered here.
+
+`WorkerPool.start(generator_function, ...)` runs a generator in a thread (it yields
+progress; quit() aborts between yields). The pool remembers running workers so the main
+window can stop and join all of them when it closes, and so a newer job of the same `key`
+(e.g. the α slider) supersedes an older one.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+from superqt.utils import GeneratorWorker, WorkerBase, create_worker
+
+import torch
+
+
+def configure_gui_threads() -> None:
+    """One torch thread per worker: two busy pools on two cores slow each other ~10x."""
+    torch.set_num_threads(1)
+
+
+class WorkerPool(QObject):
+    busy_changed = Signal(str)   # a short description of what runs ("" when idle)
+    failed = Signal(str)         # an error message from a worker, for the user
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._workers: dict[str, WorkerBase] = {}
+
+    def start(self, key: str, func: Callable[..., Any], *args: Any,
+              on_yield: Callable[[Any], None] | None = None,
+              on_return: Callable[[Any], None] | None = None,
+              on_error: Callable[[BaseException], None] | None = None,
+              **kwargs: Any) -> WorkerBase:
+        """Run func(*args, **kwargs) in a thread; a running worker with the same key is asked to quit."""
+        self.cancel(key)
+        worker = create_worker(func, *args, _start_thread=False, **kwargs)
+        if on_yield is not None and isinstance(worker, GeneratorWorker):
+            worker.yielded.connect(on_yield)
+        if on_return is not None:
+            worker.returned.connect(on_return)
+        worker.errored.connect(on_error or (lambda exc: self.failed.emit(f"{key}: {exc}")))
+        worker.finished.connect(lambda k=key, w=worker: self._finished(k, w))
+        self._workers[key] = worker
+        self.busy_changed.emit(self.describe())
+        worker.start()
+        return worker
+
+    def cancel(self, key: str) -> None:
+        worker = self._workers.pop(key, None)
+        if worker is not None:
+            worker.quit()
+
+    def is_running(self, key: str) -> bool:
+        return key in self._workers
+
+    def describe(self) -> str:
+        return ", ".join(sorted(self._workers))
+
+    def stop_all(self, timeout_s: float = 2.0) -> bool:
+        """Ask every worker to quit and wait for them (closing the window). True if all ended."""
+        for worker in list(self._workers.values()):
+            worker.quit()
+        self._workers.clear()
+        deadline = time.monotonic() + timeout_s
+        pool = QThreadPool.globalInstance()
+        return pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000)))
+
+    def _finished(self, key: str, worker: WorkerBase) -> None:
+        if self._workers.get(key) is worker:
+            del self._workers[key]
+        self.busy_changed.emit(self.describe())
