@@ -39,22 +39,37 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _digit(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be a digit 0..9, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="viscause", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment")
-    run.add_argument("experiment", choices=["grating"], help="which experiment")
+    run.add_argument("experiment", choices=["grating", "mnist"], help="which experiment")
+    run.add_argument("--digit", type=_digit, help="mnist (required): the digit d of T = 'a person says this shows d'")
     run.add_argument("--iterations", type=_positive_int, default=20)
     run.add_argument("--queries", type=_positive_int, default=100)
-    run.add_argument("--oracle", choices=["truth"], default="truth",
-                     help="who answers P(T=1|man(I)): 'truth' = the exact GRATING model")
+    run.add_argument("--oracle", choices=["truth", "model"], default=None,
+                     help="who answers P(T=1|man(I)): 'truth' = the exact GRATING model (grating, default); "
+                          "'model' = reference classifiers standing in for people (mnist, default)")
+    run.add_argument("--annotators", type=_positive_int, default=None,
+                     help="mnist: reference CNNs in the model oracle's panel (majority vote; default 1)")
+    run.add_argument("--oracle-epochs", type=_positive_int, default=None,
+                     help="mnist: training epochs of each reference CNN (default 8)")
+    run.add_argument("--epochs", type=_positive_int, default=None,
+                     help="mnist: epochs of the causal net's first training (default 30, early stopping)")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="folder for history.json, iteration_NN.npz, model.*")
     run.add_argument("--alpha", type=_probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
-    run.add_argument("--n-obs", type=_positive_int, default=10000, help="observational images")
+    run.add_argument("--n-obs", type=_positive_int, default=10000, help="grating: observational images")
     run.add_argument("--recipe", choices=["default", "paper"], default="default",
-                     help="'paper': the paper's training recipe (no shift augmentation, answers weighted 1)")
+                     help="grating: 'paper' = the paper's training recipe (no shift augmentation, answers weighted 1)")
     run.add_argument("--threads", type=_positive_int, default=1, help="torch threads")
 
     observe = sub.add_parser("observe", help="estimate P(T=1|I) and observational classes from samples of T")
@@ -91,8 +106,29 @@ RECIPES = {
 }
 
 
+EXPERIMENT_ORACLES = {"grating": "truth", "mnist": "model"}
+
+
+def _check_run_args(args: argparse.Namespace) -> None:
+    expected = EXPERIMENT_ORACLES[args.experiment]
+    if args.oracle is None:
+        args.oracle = expected
+    elif args.oracle != expected:
+        raise CliError(f"run {args.experiment} takes --oracle {expected}, not --oracle {args.oracle}")
+    if args.experiment == "mnist" and args.digit is None:
+        raise CliError("run mnist needs --digit D (the digit 0..9 that T asks about)")
+    mnist_only = {"--digit": args.digit, "--annotators": args.annotators,
+                  "--oracle-epochs": args.oracle_epochs, "--epochs": args.epochs}
+    given = [name for name, value in mnist_only.items() if value is not None]
+    if args.experiment != "mnist" and given:
+        raise CliError(f"{', '.join(given)}: only for run mnist, not run {args.experiment}")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .core.experiment import Experiment, ExperimentConfig, QueryBatch, TrainEvent
+    _check_run_args(args)
+    if args.experiment == "mnist":
+        return cmd_run_mnist(args)
+    from .core.experiment import Experiment, ExperimentConfig
     from .core.grating import GratingModel
     from .core.models import configure_torch_threads
     from .core.oracles import TruthOracle
@@ -109,6 +145,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     oracle = TruthOracle(model)
     started = time.perf_counter()
     _progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")
+    _run_loop(experiment, oracle, out, args.iterations, started)
+    extra = {"experiment": "grating", "oracle": args.oracle, "n_obs": args.n_obs, "recipe": args.recipe,
+             "seconds_total": round(time.perf_counter() - started, 3)}
+    rundir.save_history(out, experiment, extra)
+    rundir.save_model(out, experiment)
+    plot_history([{"label": f"GRATING ({args.recipe})", "iterations": [r.to_json() for r in experiment.history]}],
+                 out / "history.png", title="GRATING, truth oracle")
+    _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
+    return 0
+
+
+def _run_loop(experiment, oracle, out: Path, iterations: int, started: float, on_iteration=None) -> None:
+    """Algorithms 1 and 2 with an automatic oracle; each answered Algorithm 2 batch is saved
+    as iteration_NN.npz, then on_iteration(batch) is called (the nets are that iteration's)."""
+    from .core.experiment import QueryBatch, TrainEvent
+    from .core import rundir
 
     for event in experiment.steps():
         if isinstance(event, TrainEvent) and event.progress.epoch == 1 and event.member == 0:
@@ -120,15 +172,66 @@ def cmd_run(args: argparse.Namespace) -> int:
                           f"{np.round(experiment.causal_levels, 3).tolist()}")
             else:
                 rundir.save_iteration(out, event)
+                if on_iteration is not None:
+                    on_iteration(event)
                 r = experiment.history[-1]
-                _progress(f"iteration {r.iteration}/{args.iterations}: MErr {r.merr:.3f}  MDist {r.mdist:.2f}  "
+                _progress(f"iteration {r.iteration}/{iterations}: MErr {r.merr:.3f}  MDist {r.mdist:.2f}  "
                           f"({time.perf_counter() - started:.1f} s)")
-    extra = {"experiment": "grating", "oracle": args.oracle, "n_obs": args.n_obs, "recipe": args.recipe,
+
+
+def cmd_run_mnist(args: argparse.Namespace) -> int:
+    from .core import mnist, rundir
+    from .core.experiment import Experiment
+    from .core.models import configure_torch_threads
+    from .core.plots import plot_history
+
+    configure_torch_threads(args.threads)
+    out = _prepare_out(args.out)
+    started = time.perf_counter()
+    d, annotators = args.digit, args.annotators or 1
+    task = mnist.one_vs_all(d, args.seed)
+    _progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
+              f"{args.iterations} iterations x {args.queries} queries")
+    _progress(f"training the model oracle: {annotators} reference CNN(s) on {len(task.pool)} pool images")
+    oracle = mnist.train_oracle(task, annotators=annotators, seed=args.seed,
+                                epochs=args.oracle_epochs or mnist.REFERENCE_EPOCHS)
+    oracle_heldout = mnist.oracle_report(oracle, task.heldout)
+    _progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
+              f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
+    config = mnist.experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
+                                     alpha=args.alpha, **({"epochs": args.epochs} if args.epochs else {}))
+    training = mnist.RobustTraining()
+    experiment = Experiment(task.data, config, train_fn=training)
+    probe, probe_targets = mnist.figure_probe(task, seed=args.seed)
+    stages, stage_answers, summaries = [], [], []
+
+    def on_iteration(batch) -> None:
+        result = experiment.manipulate(probe, probe_targets)
+        stages.append(result.images)
+        stage_answers.append(oracle.answer(result.images))
+        summaries.append(mnist.batch_summary(experiment, batch))
+
+    _run_loop(experiment, oracle, out, args.iterations, started, on_iteration)
+    last = experiment.batches[-1]
+    baseline = mnist.nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
+                                           task.pool.obs_class == 1, oracle)
+    extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
+             "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs or mnist.REFERENCE_EPOCHS,
+             "train_recipe": training.to_json(),
+             "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
+             "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
+             "baseline_last_iteration": mnist.baseline_summary(baseline),
              "seconds_total": round(time.perf_counter() - started, 3)}
     rundir.save_history(out, experiment, extra)
     rundir.save_model(out, experiment)
-    plot_history([{"label": f"GRATING ({args.recipe})", "iterations": [r.to_json() for r in experiment.history]}],
-                 out / "history.png", title="GRATING, truth oracle")
+    plot_history([{"label": f"digit {d}", "iterations": [r.to_json() for r in experiment.history]}],
+                 out / "history.png", title=f"MNIST, T = 'shows a {d}', model oracle",
+                 distance_label="MDist (L2)")
+    mnist.plot_manipulation_rows(probe, stages, out / "manipulations.png", targets=probe_targets,
+                                 answers=stage_answers, digit=d,
+                                 title=f"held-out digits pushed to / away from {d},\nby each iteration's manipulator")
+    _progress(f"baseline (nearest real image of the target class): median L2 "
+              f"{np.median(baseline.distance):.2f}, accepted {baseline.accepted.mean():.3f}")
     _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
     return 0
 
@@ -182,7 +285,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_cct(args: argparse.Namespace) -> int:
-    from .core.partitions import DiscreteModel, cct
+    from .core.cct import DiscreteModel, cct
 
     try:
         spec = json.loads(args.model.read_text())

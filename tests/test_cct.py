@@ -1,0 +1,67 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from viscause_gui.core.cct import DiscreteModel, cct, relation
+
+SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+
+
+@pytest.mark.parametrize("name,expected", [
+    ("cct_equal.json", "equal"),
+    ("cct_causal_coarsens.json", "causal_coarsens_observational"),
+    ("cct_observational_coarsens.json", "observational_coarsens_causal"),
+    ("cct_incompatible.json", "incompatible"),
+])
+def test_shipped_models(name, expected):
+    assert cct(DiscreteModel.from_json(json.loads((SAMPLE / name).read_text())))["relation"] == expected
+
+
+def test_grating_probabilities_and_partitions():
+    result = cct(DiscreteModel.from_json(json.loads((SAMPLE / "cct_causal_coarsens.json").read_text())))
+    np.testing.assert_allclose(result["p_obs"], [0.1, 0.4, 0.7, 1.0])
+    np.testing.assert_allclose(result["p_causal"], [0.25, 0.25, 0.85, 0.85])
+    assert result["causal_partition"] == [[0, 1], [2, 3]]
+
+
+def test_random_models_are_generic():
+    """The CCT: for almost all parameters the causal partition coarsens the observational one."""
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        n_h, n_i = rng.integers(2, 4), rng.integers(2, 6)
+        spec = {"p_h": rng.dirichlet(np.ones(n_h)).tolist(),
+                "p_i_given_h": rng.dirichlet(np.ones(n_i), n_h).tolist(),
+                "p_t1_given_h_i": rng.random((n_h, n_i)).tolist()}
+        assert cct(DiscreteModel.from_json(spec), tol=1e-9)["relation"] in ("equal", "causal_coarsens_observational")
+
+
+def test_unobserved_images_are_left_out():
+    spec = {"p_h": [1.0], "p_i_given_h": [[0.5, 0.5, 0.0]], "p_t1_given_h_i": [[0.2, 0.7, 0.9]]}
+    result = cct(DiscreteModel.from_json(spec))
+    assert result["unobserved"] == [2] and result["p_obs"][2] is None
+    assert result["relation"] == "equal"
+
+
+def test_tolerance():
+    obs, causal = np.array([0, 1]), np.array([0, 0])
+    assert relation(obs, causal) == "causal_coarsens_observational"
+    spec = {"p_h": [1.0], "p_i_given_h": [[0.5, 0.5]], "p_t1_given_h_i": [[0.5, 0.5004]]}
+    assert len(cct(DiscreteModel.from_json(spec), tol=1e-3)["observational_partition"]) == 1
+    assert len(cct(DiscreteModel.from_json(spec), tol=1e-4)["observational_partition"]) == 2
+
+
+@pytest.mark.parametrize("spec,needle", [
+    ({"p_h": [0.5, 0.5]}, "lacks"),
+    ({"p_h": [0.5, 0.6], "p_i_given_h": [[1], [1]], "p_t1_given_h_i": [[0.1], [0.2]]}, "sum to 1"),
+    ({"p_h": [1.0], "p_i_given_h": [[0.5, 0.5]], "p_t1_given_h_i": [[0.1]]}, "shape"),
+    ({"p_h": [1.0], "p_i_given_h": [[0.5, 0.5]], "p_t1_given_h_i": [[0.1, 1.5]]}, "[0, 1]"),
+    ({"p_h": [1.0], "p_i_given_h": [[0.5, 0.4]], "p_t1_given_h_i": [[0.1, 0.5]]}, "sum to 1"),
+    ({"p_h": "x", "p_i_given_h": [[1]], "p_t1_given_h_i": [[1]]}, "numbers"),
+    ([1, 2], "object"),
+])
+def test_invalid_models(spec, needle):
+    with pytest.raises(ValueError, match=None) as info:
+        DiscreteModel.from_json(spec)
+    assert needle in str(info.value)
