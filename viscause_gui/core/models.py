@@ -219,5 +219,7 @@ def hidden_features(net: nn.Module, images: np.ndarray) -> np.ndarray:
 
 def new_net(spec: dict[str, Any], seed: int, device: torch.device | None = None) -> nn.Module:
     """Build a freshly initialised net from a seed (same seed, same weights)."""
-    torch.manual_seed(seed)
-    return build_net(spec).to(device or default_device())
+    with torch.random.fork_rng(devices=[]):   # leave the caller's global RNG alone
+        torch.manual_seed(seed)
+        net = build_net(spec)
+    return net.to(device or default_device())

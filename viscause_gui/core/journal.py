@@ -1,0 +1,669 @@
+"""The append-only answer journal: no confirmed answer is ever lost.
+
+Every answer a person gives (and every undo) is appended to the journal as one JSON line
+and flushed to disk (``os.fsync``) before `Journal.answer` / `Journal.undo` return, so the
+labelling panel may advance as soon as the call returns. If the app is killed, the next
+start reads the journal, compares it with the last saved session (`recover`) and offers
+to replay the answers the session does not hold yet.
+
+File format (JSON Lines, UTF-8, one object per line, each line ends with ``\\n``)::
+
+    {"type": "header", "format": "viscause-journal", "version": 1,
+     "session_id": "<hex>", "created": "<ISO 8601 UTC>"}
+    {"type": "answer", "id": "<hex>", "seq": 1, "batch": "algorithm2:3", "index": 7,
+     "value": 1.0, "label": null, "annotator": "alice", "time": "<ISO 8601 UTC>",
+     "image_sha256": "<hex>"}
+    {"type": "undo", "id": "<hex>", "seq": 2, "target": "<id of an answer>",
+     "annotator": "alice", "time": "<ISO 8601 UTC>"}
+
+- ``batch``: which queue the image came from: ``"<kind>:<iteration>"`` of a QueryBatch
+  (``"algorithm1:0"``, ``"algorithm2:3"``; see `batch_key`) or ``"data"`` (``index`` is then
+  an index into the data set); ``index``: the image's position in that batch.
+- ``value``: the answer as P(T=1): 1.0 "yes", 0.0 "no", anything in [0, 1]; ``null`` for "?"
+  (no recognisable answer; NaN in Python). ``label``: optional raw key or class the person
+  gave (e.g. the digit), for the record.
+- ``image_sha256``: `image_hash` of the image that was on screen, so a recovery can check
+  that a replayed answer belongs to the same image.
+- A record is committed when its line, newline included, is on disk. A last line without
+  its newline is a write torn by a kill: readers skip it (``torn``) and the next writer
+  cuts it off before appending.
+
+Answers resolve in file order (`resolve`): per image and annotator the latest answer that
+was not undone counts, so undoing a change brings the earlier answer back. Several
+annotators per image are supported; `aggregate` / `batch_votes` give the oracle's answer
+(the fraction of "yes") and a disagreement measure.
+
+Qt-free and torch-free: the journal may be written from a tiny process.
+"""
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import tempfile
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
+
+import numpy as np
+
+try:  # advisory lock: one writer per journal (POSIX only)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+JOURNAL_FORMAT = "viscause-journal"
+JOURNAL_VERSION = 1
+JOURNAL_SUFFIX = ".journal.jsonl"
+MAX_JOURNAL_BYTES = 1024**3       # a journal larger than this is refused
+MAX_LINE_BYTES = 1024**2          # a longer line is corrupt
+RECORD_TYPES = ("answer", "undo")
+
+
+class JournalError(ValueError):
+    """A journal cannot be read or written; the message names the file and the problem."""
+
+
+def now_iso() -> str:
+    """The current time as ISO 8601 UTC with microseconds."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def image_hash(image: np.ndarray) -> str:
+    """SHA-256 (hex) of an image: ``"<H>x<W>:"`` in ASCII, then its pixels as little-endian float32."""
+    arr = np.ascontiguousarray(np.asarray(image, dtype="<f4"))
+    h = hashlib.sha256(("x".join(str(s) for s in arr.shape) + ":").encode("ascii"))
+    h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def batch_key(batch: Any) -> str:
+    """``"<kind>:<iteration>"`` of a QueryBatch (``"algorithm1:0"``, ``"algorithm2:3"``)."""
+    return f"{batch.kind}:{int(batch.iteration)}"
+
+
+# ---------------------------------------------------------------- records
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One journal line: an answer (``type="answer"``) or the undo of one (``type="undo"``)."""
+
+    type: str
+    id: str
+    seq: int
+    annotator: str
+    time: str
+    batch: str = ""
+    index: int = -1
+    value: float = math.nan            # P(T=1); NaN for '?' (null in JSON); NaN for undo records
+    label: int | str | None = None
+    image_sha256: str | None = None
+    target: str | None = None          # undo: the id of the undone answer
+
+    @property
+    def is_answer(self) -> bool:
+        return self.type == "answer"
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """(batch, index): the image this answer is about."""
+        return self.batch, self.index
+
+    def to_json(self) -> dict[str, Any]:
+        if self.type == "undo":
+            return {"type": "undo", "id": self.id, "seq": self.seq, "target": self.target,
+                    "annotator": self.annotator, "time": self.time}
+        return {"type": "answer", "id": self.id, "seq": self.seq, "batch": self.batch, "index": self.index,
+                "value": None if math.isnan(self.value) else float(self.value), "label": self.label,
+                "annotator": self.annotator, "time": self.time, "image_sha256": self.image_sha256}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> "AnswerRecord":
+        """Validate one decoded line; ValueError says what is wrong."""
+        if not isinstance(obj, dict):
+            raise ValueError(f"a record must be a JSON object, got {type(obj).__name__}")
+        kind = obj.get("type")
+        if kind not in RECORD_TYPES:
+            raise ValueError(f"unknown record type {kind!r}")
+        common = dict(type=kind, id=_str(obj, "id", 200), seq=_int(obj, "seq", 0),
+                      annotator=_str(obj, "annotator", 1000), time=_str(obj, "time", 100))
+        if kind == "undo":
+            return cls(**common, target=_str(obj, "target", 200))
+        value = obj.get("value")
+        if value is None:
+            value = math.nan
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"'value' must be a number in [0, 1] or null, got {value!r}")
+        label = obj.get("label")
+        if label is not None and (isinstance(label, bool) or not isinstance(label, (int, str))
+                                  or (isinstance(label, str) and len(label) > 1000)):
+            raise ValueError(f"'label' must be an integer, a short string or null, got {label!r}")
+        digest = obj.get("image_sha256")
+        if digest is not None and not (isinstance(digest, str) and len(digest) == 64
+                                       and all(c in "0123456789abcdef" for c in digest)):
+            raise ValueError("'image_sha256' must be 64 lower-case hex digits or null")
+        return cls(**common, batch=_str(obj, "batch", 200), index=_int(obj, "index", 0),
+                   value=float(value), label=label, image_sha256=digest)
+
+
+def _str(obj: dict, key: str, max_len: int) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise ValueError(f"'{key}' must be a non-empty string (at most {max_len} characters), got {value!r}")
+    return value
+
+
+def _int(obj: dict, key: str, minimum: int) -> int:
+    value = obj.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value >= 2**63:
+        raise ValueError(f"'{key}' must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_header(obj: Any, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict) or obj.get("type") != "header" or obj.get("format") != JOURNAL_FORMAT:
+        raise JournalError(f"{where}: not a viscause answer journal (the first line is no "
+                           f"'{JOURNAL_FORMAT}' header)")
+    version = obj.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise JournalError(f"{where}: bad journal version {version!r}")
+    if version > JOURNAL_VERSION:
+        raise JournalError(f"{where}: journal format version {version} was written by a newer viscause "
+                           f"(this one reads up to {JOURNAL_VERSION}); update the app")
+    sid = obj.get("session_id")
+    if not isinstance(sid, str) or not sid or len(sid) > 200:
+        raise JournalError(f"{where}: the journal header has no valid session_id")
+    return obj
+
+
+# ---------------------------------------------------------------- reading
+
+@dataclass
+class JournalContents:
+    """What `read_journal` found. ``torn``: the last line was cut by a kill and skipped;
+    ``skipped``/``problems``: other lines that could not be used (with line numbers)."""
+
+    path: Path
+    header: dict[str, Any] | None
+    records: list[AnswerRecord] = field(default_factory=list)
+    torn: bool = False
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    committed_bytes: int = 0          # length of the file up to its last newline
+
+    @property
+    def session_id(self) -> str | None:
+        return None if self.header is None else self.header["session_id"]
+
+
+def parse_journal(raw: bytes, where: str = "journal", *, strict: bool = False) -> JournalContents:
+    """Parse journal bytes (see `read_journal`)."""
+    end = raw.rfind(b"\n") + 1            # everything after the last newline is a torn write
+    contents = JournalContents(Path(where), None, torn=end < len(raw))
+    contents.committed_bytes = end
+    lines = raw[:end].split(b"\n")[:-1]
+    if not lines:
+        return contents                   # empty, or the header itself was torn: nothing committed
+    try:
+        header = json.loads(lines[0].decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise JournalError(f"{where}: not a viscause answer journal (first line: {exc})") from None
+    contents.header = _check_header(header, where)
+    seen: set[str] = set()
+    for number, line in enumerate(lines[1:], start=2):
+        problem = None
+        if len(line) > MAX_LINE_BYTES:
+            problem = f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"
+        elif not line.strip():
+            problem = f"line {number}: empty"
+        else:
+            try:
+                record = AnswerRecord.from_json(json.loads(line.decode("utf-8"), parse_constant=_no_constant))
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                problem = f"line {number}: {exc}"
+            else:
+                if record.id in seen:
+                    problem = f"line {number}: duplicate record id {record.id}"
+                else:
+                    seen.add(record.id)
+                    contents.records.append(record)
+        if problem is not None:
+            if strict:
+                raise JournalError(f"{where}: corrupt journal, {problem}")
+            contents.skipped += 1
+            contents.problems.append(problem)
+    return contents
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a journal")
+
+
+def read_journal(path: str | os.PathLike, *, strict: bool = False,
+                 max_bytes: int = MAX_JOURNAL_BYTES) -> JournalContents:
+    """Read a journal. A torn last line is skipped (``torn=True``); another bad line is
+    skipped and counted (``skipped``, ``problems``), or raises JournalError when `strict`.
+    A file that is no journal, or from a newer version, raises JournalError."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise JournalError(f"{p}: the journal is {size:,} bytes, more than the limit of {max_bytes:,}")
+        with open(p, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except JournalError:
+        raise
+    except FileNotFoundError:
+        raise JournalError(f"{p}: no such journal") from None
+    except OSError as exc:
+        raise JournalError(f"{p}: cannot read the journal ({exc.strerror or exc})") from None
+    if len(raw) > max_bytes:
+        raise JournalError(f"{p}: the journal is more than the limit of {max_bytes:,} bytes")
+    contents = parse_journal(raw, str(p), strict=strict)
+    contents.path = p
+    return contents
+
+
+# ---------------------------------------------------------------- writing
+
+class Journal:
+    """An open journal for one session; appends are durable when they return.
+
+    Opening an existing journal checks its header (it must belong to `session_id`, when
+    given), cuts off a torn last line and goes on with the next sequence number. Another
+    Journal on the same file in another process is refused (advisory lock, POSIX).
+    Thread-safe: the GUI thread and a worker may both append.
+    """
+
+    def __init__(self, path: str | os.PathLike, session_id: str | None = None, *, annotator: str = "user"):
+        self.path = Path(path)
+        self.annotator = annotator
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self.records: list[AnswerRecord] = []
+        self.skipped = 0
+        self.repaired_bytes = 0           # torn tail cut off when opening
+        fd = self._open_fd()
+        try:
+            self._lock_fd(fd)
+            raw = self._read_all(fd)
+            contents = parse_journal(raw, str(self.path))
+            if contents.torn:
+                self.repaired_bytes = len(raw) - contents.committed_bytes
+                os.ftruncate(fd, contents.committed_bytes)
+                os.fsync(fd)
+            if contents.header is None:
+                if contents.committed_bytes:  # pragma: no cover - parse_journal raises instead
+                    raise JournalError(f"{self.path}: not a viscause answer journal")
+                self.session_id = session_id or new_id()
+                self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
+                               "session_id": self.session_id, "created": now_iso()}
+                self._write_line(fd, self.header)
+            else:
+                if session_id is not None and contents.session_id != session_id:
+                    raise JournalError(f"{self.path}: this journal belongs to session {contents.session_id}, "
+                                       f"not {session_id}")
+                self.header = contents.header
+                self.session_id = contents.session_id  # type: ignore[assignment]
+                self.records = contents.records
+                self.skipped = contents.skipped
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        self._seq = max((r.seq for r in self.records), default=0)
+        self._ids = {r.id for r in self.records}
+
+    def _open_fd(self) -> int:
+        new = not self.path.exists()
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), 0o644)
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot open the journal ({exc.strerror or exc})") from None
+        if new:
+            _fsync_dir(self.path.parent)
+        return fd
+
+    def _lock_fd(self, fd: int) -> None:
+        if fcntl is None:  # pragma: no cover
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise JournalError(f"{self.path}: the journal is open in another process") from None
+
+    def _read_all(self, fd: int) -> bytes:
+        size = os.fstat(fd).st_size
+        if size > MAX_JOURNAL_BYTES:
+            raise JournalError(f"{self.path}: the journal is {size:,} bytes, more than the limit "
+                               f"of {MAX_JOURNAL_BYTES:,}")
+        chunks, left = [], size
+        os.lseek(fd, 0, os.SEEK_SET)
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def _write_line(fd: int, obj: dict[str, Any]) -> None:
+        data = (json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        _write_all(fd, data)
+        os.fsync(fd)
+
+    def _append(self, record: AnswerRecord) -> AnswerRecord:
+        if self._fd is None:
+            raise JournalError(f"{self.path}: the journal is closed")
+        try:
+            self._write_line(self._fd, record.to_json())
+        except OSError as exc:
+            raise JournalError(f"{self.path}: cannot write the answer ({exc.strerror or exc}); "
+                               f"it was NOT saved") from None
+        self.records.append(record)
+        self._ids.add(record.id)
+        return record
+
+    def answer(self, batch: str | Any, index: int, value: float | None, *, annotator: str | None = None,
+               image: np.ndarray | None = None, image_sha256: str | None = None,
+               label: int | str | None = None) -> AnswerRecord:
+        """Append one answer and return once it is on disk. `batch`: a key or a QueryBatch;
+        `value`: P(T=1) in [0, 1], or None / NaN for '?'; `image` (or its `image_hash`)."""
+        key = batch if isinstance(batch, str) else batch_key(batch)
+        v = math.nan if value is None else float(value)
+        if not (math.isnan(v) or 0.0 <= v <= 1.0):
+            raise ValueError(f"an answer is P(T=1) in [0, 1] or NaN for '?', got {value!r}")
+        if isinstance(index, bool) or int(index) != index or index < 0:
+            raise ValueError(f"index must be a non-negative integer, got {index!r}")
+        if image is not None:
+            image_sha256 = image_hash(image)
+        if isinstance(label, np.generic):
+            label = label.item()
+        with self._lock:
+            self._seq += 1
+            record = AnswerRecord("answer", new_id(), self._seq, annotator or self.annotator, now_iso(),
+                                  batch=key, index=int(index), value=v, label=label, image_sha256=image_sha256)
+            AnswerRecord.from_json(record.to_json())   # refuse what a reader would refuse
+            return self._append(record)
+
+    def undo(self, target: AnswerRecord | str, *, annotator: str | None = None) -> AnswerRecord:
+        """Append the undo of an earlier answer (its record or id); durable when it returns."""
+        target_id = target if isinstance(target, str) else target.id
+        with self._lock:
+            if target_id not in self._ids:
+                raise ValueError(f"no answer {target_id} in this journal")
+            self._seq += 1
+            record = AnswerRecord("undo", new_id(), self._seq, annotator or self.annotator, now_iso(),
+                                  target=target_id)
+            return self._append(record)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)        # closing releases the lock
+                self._fd = None
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a write may be partial)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a new directory entry durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- atomic writes
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None],
+                 verify: Callable[[Path], None] | None = None) -> Path:
+    """Write through `write(file)` to a temporary file beside `path`, fsync, `verify(temp
+    path)` if given, os.replace. On any error the temporary file is removed and `path` is
+    untouched."""
+    path = Path(path)
+    directory = path.parent
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w+b") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        if verify is not None:
+            verify(Path(tmp))
+        try:
+            mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+            os.chmod(tmp, mode)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+    return path
+
+
+# ---------------------------------------------------------------- resolving and voting
+
+def resolve(records: Iterable[AnswerRecord]) -> dict[tuple[str, int, str], AnswerRecord]:
+    """The answers in force: (batch, index, annotator) -> the latest answer not undone."""
+    answers = [r for r in records]
+    undone = {r.target for r in answers if r.type == "undo"}
+    final: dict[tuple[str, int, str], AnswerRecord] = {}
+    for r in answers:
+        if r.type == "answer" and r.id not in undone:
+            final[(r.batch, r.index, r.annotator)] = r
+    return final
+
+
+def record_status(records: Sequence[AnswerRecord]) -> dict[str, str]:
+    """id -> "final" (in force), "replaced" (a later answer by the same annotator counts),
+    "undone" or "undo" (an undo record)."""
+    records = list(records)
+    undone = {r.target for r in records if r.type == "undo"}
+    final_ids = {r.id for r in resolve(records).values()}
+    status = {}
+    for r in records:
+        if r.type == "undo":
+            status[r.id] = "undo"
+        elif r.id in undone:
+            status[r.id] = "undone"
+        else:
+            status[r.id] = "final" if r.id in final_ids else "replaced"
+    return status
+
+
+@dataclass(frozen=True)
+class Vote:
+    """The oracle's answer for one image from all its annotators.
+
+    value: the fraction of "yes" (the mean of the known answers, which are P(T=1)); NaN when
+    no annotator knew. disagreement: twice the standard deviation of the known answers: 0
+    when they agree, 1 for an even yes/no split (0.8 for 4 against 1); NaN when none known.
+    n: answers counted ('?' included); n_known: those that are not '?'.
+    """
+
+    value: float
+    disagreement: float
+    n: int
+    n_known: int
+
+
+def aggregate(values: Iterable[float | None]) -> Vote:
+    """Combine several annotators' answers for one image (None / NaN = '?')."""
+    vals = np.array([math.nan if v is None else float(v) for v in values], np.float64)
+    known = vals[np.isfinite(vals)]
+    if len(known) == 0:
+        return Vote(math.nan, math.nan, len(vals), 0)
+    return Vote(float(known.mean()), float(min(1.0, 2.0 * known.std())), len(vals), len(known))
+
+
+def votes(records: Iterable[AnswerRecord]) -> dict[tuple[str, int], Vote]:
+    """(batch, index) -> Vote over the answers in force."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in resolve(records).values():
+        groups.setdefault(r.key, []).append(r.value)
+    return {key: aggregate(vals) for key, vals in groups.items()}
+
+
+def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, disagreement, n) per image of one batch (a key or a QueryBatch).
+
+    value is what `Experiment.answer` takes: the fraction of "yes", NaN where nobody answered
+    (or all said '?'); n counts the answers in force per image, so a panel that requires k
+    annotators per image can check ``n >= k`` before handing `value` to the experiment.
+    """
+    key = batch if isinstance(batch, str) else batch_key(batch)
+    if size is None:
+        size = len(batch)  # type: ignore[arg-type]
+    value = np.full(size, np.nan)
+    disagreement = np.full(size, np.nan)
+    n = np.zeros(size, np.int64)
+    for (b, index), vote in votes(records).items():
+        if b == key and 0 <= index < size:
+            value[index], disagreement[index], n[index] = vote.value, vote.disagreement, vote.n
+    return value, disagreement, n
+
+
+def check_images(records: Iterable[AnswerRecord], batch: str, images: np.ndarray
+                 ) -> tuple[list[AnswerRecord], list[AnswerRecord]]:
+    """Split a batch's answers into (matching, mismatched) by their image hash.
+
+    An answer without a hash matches when its index exists. Use it when a batch that was
+    not in the saved session is generated again after a recovery."""
+    ok, bad = [], []
+    for r in records:
+        if r.type != "answer" or r.batch != batch:
+            continue
+        if not 0 <= r.index < len(images):
+            bad.append(r)
+        elif r.image_sha256 is not None and r.image_sha256 != image_hash(images[r.index]):
+            bad.append(r)
+        else:
+            ok.append(r)
+    return ok, bad
+
+
+# ---------------------------------------------------------------- recovery
+
+class RecoveredAnswers(list):
+    """The records to replay, in journal order (a list), plus what recovery noticed:
+    ``unverified`` (answers whose batch is not in the session yet: check them with
+    `check_images` when the batch is generated again), ``mismatched`` (left out: their image
+    is not the session's image at that place), ``torn`` / ``skipped`` / ``problems`` (journal)."""
+
+    def __init__(self, records: Iterable[AnswerRecord] = ()):
+        super().__init__(records)
+        self.unverified: list[AnswerRecord] = []
+        self.mismatched: list[AnswerRecord] = []
+        self.torn = False
+        self.skipped = 0
+        self.problems: list[str] = []
+
+
+def recover(session_path: str | os.PathLike, journal_path: str | os.PathLike) -> tuple[Any, RecoveredAnswers]:
+    """(session, answers to replay): the last saved session and every confirmed journal
+    record (answers and undos) it does not hold yet, in order.
+
+    Answers whose batch is in the session are checked against its images; mismatches are
+    left out (``answers.mismatched``). A missing journal means nothing to replay. Raises
+    SessionError for a bad session file and JournalError for a journal that is no journal
+    or belongs to another session. Apply with ``session.answers.extend(answers)``.
+    """
+    from .session import load_session  # session imports this module
+
+    session = load_session(session_path)
+    out = RecoveredAnswers()
+    if not Path(journal_path).exists():
+        return session, out
+    contents = read_journal(journal_path)
+    out.torn, out.skipped, out.problems = contents.torn, contents.skipped, list(contents.problems)
+    if contents.session_id is not None and contents.session_id != session.session_id:
+        raise JournalError(f"{journal_path}: this journal belongs to session {contents.session_id}, "
+                           f"but {session_path} is session {session.session_id}")
+    known = {r.id for r in session.answers}
+    images_cache: dict[str, np.ndarray | None] = {}
+    for r in contents.records:
+        if r.id in known:
+            continue
+        if r.type == "answer":
+            if r.batch not in images_cache:
+                images_cache[r.batch] = session.batch_images(r.batch)
+            images = images_cache[r.batch]
+            if images is None:
+                out.unverified.append(r)
+            else:
+                _, bad = check_images([r], r.batch, images)
+                if bad:
+                    out.mismatched.append(r)
+                    continue
+        out.append(r)
+    return session, out
+
+
+# ---------------------------------------------------------------- export
+
+CSV_COLUMNS = ("seq", "id", "type", "status", "batch", "index", "annotator", "value", "label",
+               "time", "image_sha256", "target")
+
+
+def export_answers_csv(path: str | os.PathLike, records: Sequence[AnswerRecord]) -> Path:
+    """One row per record (columns `CSV_COLUMNS`); value empty for '?'; status from `record_status`."""
+    records = list(records)
+    status = record_status(records)
+
+    def write(f: Any) -> None:
+        import io
+
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+        w = csv.writer(text)
+        w.writerow(CSV_COLUMNS)
+        for r in records:
+            row = asdict(r)
+            row["status"] = status[r.id]
+            row["value"] = "" if (r.type != "answer" or math.isnan(r.value)) else repr(float(r.value))
+            if r.type == "undo":
+                row["batch"], row["index"] = "", ""
+            w.writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
+        text.flush()
+        text.detach()
+
+    return atomic_write(path, write)
