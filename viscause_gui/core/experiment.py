@@ -107,7 +107,10 @@ def random_cyclic_shifts(images: np.ndarray, k: int, rng: np.random.Generator) -
 
 
 class Experiment:
-    def __init__(self, data: Dataset, config: ExperimentConfig | None = None):
+    def __init__(self, data: Dataset, config: ExperimentConfig | None = None,
+                 train_fn: Callable[..., Iterator[TrainProgress]] | None = None):
+        """train_fn: the training routine (default models.train_steps; same signature), e.g. a
+        data type's own recipe such as mnist.RobustTraining."""
         if data.obs_class is None:
             raise ExperimentError(
                 f"{data.name}: Algorithm 1 needs observational classes (run `viscause observe` first)")
@@ -117,6 +120,7 @@ class Experiment:
         self.rng = np.random.default_rng(self.config.seed)
         self.device = default_device()
         self.spec = {**self.config.net, "in_shape": list(data.shape)}
+        self.train_fn = train_fn or train_steps
         self.nets: list[nn.Module] = []
         self.pending: QueryBatch | None = None
         self.batches: list[QueryBatch] = []
@@ -172,10 +176,14 @@ class Experiment:
         if np.any((finite < 0) | (finite > 1)):
             raise ExperimentError("answers are probabilities P(T=1) and must lie in [0, 1]")
         batch.answers = answers
-        if batch.kind == "algorithm1":
-            self._finish_algorithm1(batch)
-        else:
-            self._finish_algorithm2(batch)
+        try:
+            if batch.kind == "algorithm1":
+                self._finish_algorithm1(batch)
+            else:
+                self._finish_algorithm2(batch)
+        except ExperimentError:
+            batch.answers = None          # refused: the batch still waits for usable answers
+            raise
         self.batches.append(batch)
         self.pending = None
 
@@ -209,15 +217,15 @@ class Experiment:
             missing = classes[np.isnan(means)].tolist()
             raise ExperimentError(f"observational classes {missing} got no answer; answer at least one image each")
         causal_of_class = partition_from_values(means, self.config.causal_tol)
+        if causal_of_class.max() < 1:
+            raise ExperimentError("all observational classes got the same causal answer: "
+                                  "there is only one causal class, nothing to manipulate")
         self.obs_answers = means
         self.obs_to_causal = np.zeros(classes.max() + 1, np.int64)
         self.obs_to_causal[classes] = causal_of_class
         self.causal_levels = np.array([means[causal_of_class == k].mean()
                                        for k in range(causal_of_class.max() + 1)])
         self.causal_labels = self.obs_to_causal[obs]
-        if self.n_causal_classes < 2:
-            raise ExperimentError("all observational classes got the same causal answer: "
-                                  "there is only one causal class, nothing to manipulate")
 
     def class_of_answer(self, answers: np.ndarray) -> np.ndarray:
         """Causal class whose level is nearest each answer (-1 for NaN)."""
@@ -253,7 +261,7 @@ class Experiment:
                               batch_size=self.config.batch_size, lr=self.config.lr,
                               patience=5 if first else self.config.retrain_epochs,
                               seed=self.config.seed * 1000 + self.iteration * 10 + m)
-            for p in train_steps(net, images, labels, weights, cfg, self.device):
+            for p in self.train_fn(net, images, labels, weights, cfg, self.device):
                 yield TrainEvent(self.iteration, m, len(self.nets), p)
 
     def _algorithm2_queries(self) -> QueryBatch:

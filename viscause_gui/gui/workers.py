@@ -7,18 +7,43 @@ window can stop and join all of them when it closes, and so a newer job of the s
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from typing import Any, Callable
 
+import shiboken6
+import torch
 from PySide6.QtCore import QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker, WorkerBase, create_worker
 
-import torch
-
 
 def configure_gui_threads() -> None:
-    """One torch thread per worker: two busy pools on two cores slow each other ~10x."""
+    """One torch thread per worker: two busy pools on two cores slow each other ~10x.
+
+    The Qt thread pool gets room for a paused worker plus the live ones (training, the α
+    slider, data loading, the map) even on a 2-core machine.
+    """
     torch.set_num_threads(1)
+    QThreadPool.globalInstance().setMaxThreadCount(max(6, QThreadPool.globalInstance().maxThreadCount()))
+
+
+class WorkerFailed(Exception):
+    """A RuntimeError raised inside a generator job (superqt's GeneratorWorker would swallow it)."""
+
+
+def _reraise_runtime_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    if not inspect.isgeneratorfunction(func):
+        return func
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return (yield from func(*args, **kwargs))
+        except RuntimeError as exc:
+            raise WorkerFailed(str(exc)) from exc
+
+    return wrapper
 
 
 class WorkerPool(QObject):
@@ -36,7 +61,8 @@ class WorkerPool(QObject):
               **kwargs: Any) -> WorkerBase:
         """Run func(*args, **kwargs) in a thread; a running worker with the same key is asked to quit."""
         self.cancel(key)
-        worker = create_worker(func, *args, _start_thread=False, **kwargs)
+        worker = create_worker(_reraise_runtime_errors(func), *args, _start_thread=False,
+                               _ignore_errors=True, **kwargs)
         if on_yield is not None and isinstance(worker, GeneratorWorker):
             worker.yielded.connect(on_yield)
         if on_return is not None:
@@ -69,6 +95,8 @@ class WorkerPool(QObject):
         return pool.waitForDone(max(0, int((deadline - time.monotonic()) * 1000)))
 
     def _finished(self, key: str, worker: WorkerBase) -> None:
+        if not shiboken6.isValid(self):   # a late signal after the window closed
+            return
         if self._workers.get(key) is worker:
             del self._workers[key]
         self.busy_changed.emit(self.describe())

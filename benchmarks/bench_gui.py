@@ -1,0 +1,242 @@
+"""GUI responsiveness benchmark (issue 3 targets); runs offscreen and prints ONE JSON line.
+
+- alpha_update_ms_median / _p95: a change of the α slider of the manipulator panel until
+  the new manipulated 28x28 MNIST image is set on its ImageItem and painted; every α is new
+  and computed on demand (no cache, no prefetch). alpha_update_cached_ms_median: the same α
+  values again. alpha_update_prefetched_steps_ms_*: the slider's 0.05 steps on a new image
+  after the panel's background sweep has filled its cache.
+  The causal net: an Experiment "digit 7 vs rest" on the MNIST subset (model oracle), after
+  Algorithm 1 and its first training.
+- max_event_loop_stall_ms: the longest gap between ticks of a 5 ms QTimer on the GUI thread
+  while Algorithm 2 runs on GRATING (10,000 images, truth oracle) with the learning,
+  manipulator and classes panels all listening.
+- baseline_bare_training_stall_ms: the same heartbeat while a bare thread runs
+  core.models.train_steps and no panel exists: what the machine (its load, the GIL) does by
+  itself. load_average_1min says how busy the machine was.
+- browser_open_60k_s: constructing the browser panel, loading a 60,000-image data set into it
+  and painting it once (null when viscause_gui.gui.browser does not exist).
+
+Usage: python benchmarks/bench_gui.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from viscause_gui.core.dataset import Dataset  # noqa: E402
+from viscause_gui.core.datasets import load_builtin  # noqa: E402
+from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.views import drive, train_model_oracle  # noqa: E402
+from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
+from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
+from viscause_gui.gui.manipulator_panel import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
+from viscause_gui.gui.state import AppState  # noqa: E402
+from viscause_gui.gui.workers import WorkerPool, configure_gui_threads  # noqa: E402
+
+
+_KEEP: list[object] = []   # pools and panels live to the end: late worker events find their receivers
+
+
+def wait_until(app: QApplication, cond, timeout_s: float = 120.0) -> None:
+    """Run the event loop until cond() holds, as the app would: blocked in Qt's wait between
+    events (no busy polling, which would fight the workers for the GIL)."""
+    deadline = time.perf_counter() + timeout_s
+    keepalive = QTimer()                 # wakes the wait now and then, so the deadline is checked
+    keepalive.start(50)
+    while not cond():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("benchmark step timed out")
+        app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    keepalive.stop()
+
+
+def settle(app: QApplication, seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.001)
+
+
+def mnist_experiment(digit: int = 7) -> tuple[Dataset, Experiment]:
+    """Digit d vs rest: obs classes from the labels, a model oracle, Algorithm 1 + first training."""
+    mnist = load_builtin("mnist_subset")
+    t = (mnist.labels == digit).astype(np.int64)
+    data = Dataset(images=mnist.images, t=t, obs_class=t.copy(), labels=mnist.labels, name=f"mnist {digit} vs rest")
+    gen = train_model_oracle(data, seed=0, epochs=3)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            oracle = stop.value
+            break
+    exp = Experiment(data, ExperimentConfig(queries=10, epochs=3, seed=0))
+    for _ in drive(exp, oracle, None):
+        pass
+    return data, exp
+
+
+def bench_alpha(app: QApplication, n_values: int) -> dict[str, float]:
+    data, exp = mnist_experiment()
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(data)
+    panel = ManipulatorPanel(state, workers)
+    _KEEP.extend([state, workers, panel])
+    panel.resize(900, 420)
+    panel.show()
+    panel.prefetch = False
+    state.set_experiment(exp)
+    state.select([int(np.flatnonzero(data.labels == 1)[0])])      # a "1": push it towards "7"
+    wait_until(app, lambda: panel.result is not None)
+    settle(app, 0.3)
+    alphas = np.round(np.random.default_rng(0).permutation(np.linspace(0.01, 0.99, n_values)), 2)
+
+    def sweep(values) -> list[float]:
+        times = []
+        for a in values:
+            start = time.perf_counter()
+            panel.alpha_slider.setValue(float(a))
+            wait_until(app, lambda: panel.result_key is not None and panel.result_key[1] == float(a))
+            app.processEvents()                                       # paint the new image
+            times.append((time.perf_counter() - start) * 1000)
+        return times
+
+    panel.prefetch = False
+    cold = sweep(alphas)                 # every α computed on demand
+    cached = sweep(alphas)               # the same α values again
+    panel.prefetch = True                # background sweep of the slider steps (0.05)
+    state.select([int(np.flatnonzero(data.labels == 1)[1])])
+    target = None
+    wait_until(app, lambda: panel.result_key is not None)
+    target = panel.result_key[0]
+    wait_until(app, lambda: all((target, float(a)) in panel._cache for a in SWEEP_ALPHAS))
+    steps = np.random.default_rng(1).permutation(SWEEP_ALPHAS[SWEEP_ALPHAS != panel.alpha])
+    prefetched = sweep(steps)
+    workers.stop_all()
+    panel.close()
+    return {"alpha_update_ms_median": float(np.median(cold)),
+            "alpha_update_ms_p95": float(np.percentile(cold, 95)),
+            "alpha_update_cached_ms_median": float(np.median(cached)),
+            "alpha_update_prefetched_steps_ms_median": float(np.median(prefetched)),
+            "alpha_update_prefetched_steps_ms_p95": float(np.percentile(prefetched, 95))}
+
+
+def bench_stall(app: QApplication, iterations: int, n_obs: int) -> dict[str, float]:
+    from viscause_gui.core.grating import GratingModel
+
+    gm = GratingModel()
+    state, workers = AppState(), WorkerPool()
+    learning, classes = LearningPanel(state, workers), ClassesPanel(state, workers)
+    panels = [learning, ManipulatorPanel(state, workers), classes]
+    _KEEP.extend([state, workers, *panels])
+    for p in panels:
+        p.resize(800, 600)
+        p.show()
+    state.set_dataset(gm.sample(n_obs, 0), gm)
+    wait_until(app, lambda: classes.map is not None)
+    settle(app, 0.5)                    # first paints of the panels are not part of the run
+    learning.iterations_spin.setValue(iterations)
+    learning.epochs_spin.setValue(10)
+    learning.retrain_spin.setValue(3)
+    finished: list[str] = []
+    learning.run_finished.connect(finished.append)
+    start = time.perf_counter()
+    learning.run_algorithm2()
+    gaps = heartbeat_gaps(app, lambda: bool(finished))
+    seconds = time.perf_counter() - start
+    workers.stop_all()
+    history = learning.experiment.history if learning.experiment is not None else []
+    return {"max_event_loop_stall_ms": float(max(gaps)), "stall_p99_ms": float(np.percentile(gaps, 99)),
+            "algorithm2_run_s": seconds, "algorithm2_iterations": len(history),
+            "algorithm2_result": finished[0]}
+
+
+def heartbeat_gaps(app: QApplication, done) -> list[float]:
+    """Gaps (ms) between ticks of a 5 ms QTimer on the GUI thread until done() holds."""
+    gaps: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gaps.append((now - last[0]) / 1e6)
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    timer.start()
+    wait_until(app, done, timeout_s=600)
+    timer.stop()
+    return gaps
+
+
+def bench_baseline(app: QApplication, n_obs: int) -> dict[str, float]:
+    """The same heartbeat with no panel at all while a bare thread runs core.models.train_steps:
+    the stall this machine (its load, the GIL) causes by itself, to read the figure above against."""
+    import threading
+
+    import torch
+
+    from viscause_gui.core.grating import GratingModel
+    from viscause_gui.core.models import TrainConfig, new_net, train_steps
+
+    data = GratingModel().sample(n_obs, 0)
+    net = new_net({"arch": "mlp", "hidden": [100], "in_shape": [10, 10], "n_classes": 2}, 0, torch.device("cpu"))
+    thread = threading.Thread(target=lambda: [None for _ in train_steps(
+        net, data.images, data.causal_class, config=TrainConfig(epochs=8, patience=100))])
+    thread.start()
+    gaps = heartbeat_gaps(app, lambda: not thread.is_alive())
+    return {"baseline_bare_training_stall_ms": float(max(gaps)),
+            "baseline_bare_training_stall_p99_ms": float(np.percentile(gaps, 99))}
+
+
+def bench_browser(app: QApplication) -> float | None:
+    try:
+        from viscause_gui.gui.browser import BrowserPanel
+    except ImportError:
+        return None
+    mnist = load_builtin("mnist_subset")
+    data = Dataset(images=np.tile(mnist.images, (12, 1, 1)), labels=np.tile(mnist.labels, 12), name="60k")
+    state = AppState()
+    start = time.perf_counter()
+    browser = BrowserPanel(state)
+    _KEEP.extend([state, browser])
+    browser.resize(900, 700)
+    browser.show()
+    state.set_dataset(data)
+    app.processEvents()
+    browser.grab()                      # one full paint of the visible thumbnails
+    seconds = time.perf_counter() - start
+    browser.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer α values and a smaller GRATING run")
+    args = parser.parse_args()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    configure_gui_threads()
+    out: dict[str, object] = {}
+    out.update(bench_alpha(app, 20 if args.quick else 60))
+    out.update(bench_stall(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
+    out.update(bench_baseline(app, 2000 if args.quick else 10000))
+    out["browser_open_60k_s"] = bench_browser(app)
+    out["load_average_1min"] = os.getloadavg()[0]
+    settle(app, 0.2)
+    out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""Story 4: slide α and watch the manipulator move the current image into a target causal class.
+
+Shows the current image, its manipulation towards a chosen causal class, their difference
+(red = ink added, blue = ink removed), C of the result and the distance. The manipulation
+runs in a worker on a private copy of the causal nets (so it never races the training
+thread); a newer α or target supersedes the search still running for an older one, and
+results are cached per (target, α) until the image or the model changes.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QStackedWidget, QToolButton,
+                               QVBoxLayout, QWidget)
+from superqt import QLabeledDoubleSlider
+
+from ..core.manipulator import ManipulationResult
+from ..core.views import ManipulatorModel, default_targets, manual_batch
+from .plots import difference_rgb, if_alive, image_box, ink_display, message_label, show_image
+from .state import AppState
+from .workers import WorkerPool
+
+AUTO = -1                       # combo data: "the most likely class other than C(i)"
+SWEEP_ALPHAS = np.round(np.linspace(0.0, 1.0, 21), 2)   # prefetched in the background (slider steps)
+MAX_SELECTION = 5000            # images manipulated at once by "Manipulate selection"
+NO_MODEL = "Train a causal net first (Learning panel): the manipulator moves images between causal classes."
+NO_IMAGE = "Select an image in the browser or draw one on the canvas to manipulate it."
+
+
+def manipulate_one(model: ManipulatorModel, image: np.ndarray, target: int, alpha: float,
+                   cancelled: Callable[[], bool]) -> tuple[ManipulationResult, bool]:
+    """Worker body: one image towards one class; also says whether the search was cut short."""
+    hit: list[bool] = []
+
+    def check() -> bool:
+        if cancelled():
+            hit.append(True)
+            return True
+        return False
+
+    return model.manipulate(image[None], np.array([target]), alpha, check), bool(hit)
+
+
+def sweep_alphas(model: ManipulatorModel, image: np.ndarray, target: int, alphas: list[float],
+                 cancelled: Callable[[], bool]):
+    """Worker body (generator): the manipulation at each α in turn, for the cache."""
+    for alpha in alphas:
+        if cancelled():
+            return
+        yield (target, alpha), model.manipulate(image[None], np.array([target]), alpha)
+
+
+def manipulate_many(model: ManipulatorModel, images: np.ndarray, target: int, alpha: float,
+                    index: np.ndarray) -> tuple[ManipulationResult, np.ndarray, np.ndarray, np.ndarray]:
+    """Worker body for a selection: targets (AUTO: per image) and the manipulations."""
+    probs = model.predict(images)
+    targets = default_targets(probs) if target == AUTO else np.full(len(images), target, np.int64)
+    return model.manipulate(images, targets, alpha), images, targets, index
+
+
+class ManipulatorPanel(QWidget):
+    """The α slider over the learned manipulator; sends results to the oracle queue."""
+
+    result_shown = Signal(float)     # α of the manipulation now on screen
+
+    def __init__(self, state: AppState, workers: WorkerPool, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state, self.workers = state, workers
+        self.model: ManipulatorModel | None = None
+        self.probs: np.ndarray | None = None          # C(i) probabilities of the current image
+        self.result: ManipulationResult | None = None
+        self.result_key: tuple[int, float] | None = None
+        self._cache: dict[tuple[int, float], ManipulationResult] = {}
+        self._seq = 0
+        self._gen = 0                  # image / model generation: results for an older one are dropped
+        self._wanted_target: int | None = None
+        self._dirty = False
+        self.prefetch = True           # sweep the slider's α steps in the background when idle
+        self._build()
+        state.model_changed.connect(self.reload_model)
+        state.dataset_changed.connect(self.reload_model)
+        state.current_image_changed.connect(self._image_changed)
+        self.reload_model()
+
+    # ----- layout -----
+    def _build(self) -> None:
+        self.stack = QStackedWidget()
+        self.message = message_label(NO_MODEL)
+        self.stack.addWidget(self.message)
+        self.stack.addWidget(self._content())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.stack)
+
+    def _content(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self._controls())
+        images = QHBoxLayout()
+        boxes = [image_box("original  i"), image_box("manipulated  ĵ"),
+                 image_box("difference (red: ink added, blue: removed)")]
+        self.original_item, self.result_item, self.diff_item = (item for _, item in boxes)
+        for box, _ in boxes:
+            box.setMinimumSize(120, 150)
+            images.addWidget(box, 1)
+        layout.addLayout(images, 1)
+        layout.addLayout(self._readout())
+        layout.addLayout(self._buttons())
+        return page
+
+    def _controls(self) -> QFormLayout:
+        form = QFormLayout()
+        self.target_combo = QComboBox()
+        self.target_combo.setToolTip("Causal class to move the image into (auto: the most likely class "
+                                     "other than the image's own)")
+        self.target_combo.currentIndexChanged.connect(self.request)
+        self.alpha_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.alpha_slider.setRange(0.0, 1.0)
+        self.alpha_slider.setDecimals(2)
+        self.alpha_slider.setSingleStep(0.05)
+        self.alpha_slider.setValue(0.5)
+        self.alpha_slider.setToolTip("α: 0 = reach the target class at any distance, 1 = stay close to the "
+                                     "original (arrow keys: ±0.05)")
+        self.alpha_slider.valueChanged.connect(self.request)
+        form.addRow("Target class", self.target_combo)
+        form.addRow("α", self.alpha_slider)
+        return form
+
+    def _readout(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        self.original_label = QLabel()
+        self.result_label = QLabel()
+        self.distance_label = QLabel()
+        for label in (self.original_label, self.result_label, self.distance_label):
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            row.addWidget(label, 1)
+        return row
+
+    def _buttons(self) -> QHBoxLayout:
+        """Buttons over QActions (`send_action`, `selection_action`), which a menu may share."""
+        row = QHBoxLayout()
+        self.send_action = self._action("Send to oracle queue", "Ctrl+Return",
+                                        "Ask the oracle about this manipulated image", self.send_current)
+        self.selection_action = self._action(
+            "Manipulate selection → queue", "Ctrl+Shift+Return", "Manipulate every selected image at this α "
+            "(auto target: each image's most likely other class) and queue them", self.send_selection)
+        self.send_button, self.selection_button = QToolButton(), QToolButton()
+        for button, action in ((self.send_button, self.send_action), (self.selection_button, self.selection_action)):
+            button.setDefaultAction(action)
+            row.addWidget(button)
+        self.status = QLabel()
+        row.addWidget(self.status, 1)
+        return row
+
+    def _action(self, text: str, shortcut: str, tip: str, slot) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{tip} ({shortcut})")
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # ----- model and image -----
+    def reload_model(self) -> None:
+        """Copy the experiment's nets (state.experiment is never being trained when this runs)."""
+        exp = self.state.experiment
+        self.model = ManipulatorModel.from_experiment(exp) if exp is not None and exp.nets else None
+        self._fill_targets()
+        self._image_changed()
+
+    def _fill_targets(self) -> None:
+        combo = self.target_combo
+        keep = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem("auto: most likely other class", AUTO)
+        if self.model is not None:
+            for k, level in enumerate(self.model.causal_levels):
+                combo.addItem(f"C = {k}   (P(T=1|man) = {level:.2f})", k)
+        at = combo.findData(keep)
+        combo.setCurrentIndex(max(at, 0))
+        combo.blockSignals(False)
+
+    def _image_changed(self) -> None:
+        self._cache.clear()
+        self._gen += 1
+        self._seq += 1                      # a search for the old image must not land
+        self.result, self.result_key = None, None
+        if self._tabbed_away():             # a hidden dock tab: catch up when it is shown
+            self._dirty = True
+            return
+        image = self.state.current_image
+        if self.model is None or image is None:
+            self.probs = None
+            self.message.setText(NO_MODEL if self.model is None else NO_IMAGE)
+            self.stack.setCurrentIndex(0)
+            return
+        self.stack.setCurrentIndex(1)
+        self.probs = self.model.predict(image)[0]
+        show_image(self.original_item, ink_display(image), (0.0, 1.0))
+        k = int(self.probs.argmax())
+        p_man = float(self.probs @ self.model.causal_levels)
+        self.original_label.setText(f"C(i) = {k}   P = {self.probs[k]:.2f}   P(T=1|man i) ≈ {p_man:.2f}")
+        self.request()
+
+    def _tabbed_away(self) -> bool:
+        return self.window().isVisible() and not self.isVisible()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._dirty:
+            self._dirty = False
+            self._image_changed()
+
+    # ----- the α slider -----
+    @property
+    def alpha(self) -> float:
+        return round(float(self.alpha_slider.value()), 3)
+
+    def target(self) -> int | None:
+        """The causal class asked for (auto resolved for the current image)."""
+        if self.probs is None:
+            return None
+        data = self.target_combo.currentData()
+        return int(default_targets(self.probs)[0]) if data in (None, AUTO) else int(data)
+
+    def request(self) -> None:
+        """Show the manipulation for the current (target, α): from the cache or a new search."""
+        target = self.target()
+        if self.model is None or target is None or self.state.current_image is None:
+            return
+        key = (target, self.alpha)
+        self._wanted_target = target        # read by the sweep worker: a plain int, no widget access
+        if key in self._cache:
+            self._seq += 1
+            self._show(key, self._cache[key])
+            return
+        self._seq += 1
+        seq = self._seq
+        self.workers.start("manipulate", manipulate_one, self.model, self.state.current_image.copy(),
+                           target, key[1], lambda: self._seq != seq,
+                           on_return=lambda out, s=seq, k=key: self._arrived(s, k, out),
+                           on_error=self._failed)
+
+    @if_alive
+    def _arrived(self, seq: int, key: tuple[int, float], out: tuple[ManipulationResult, bool]) -> None:
+        result, cut_short = out
+        if seq != self._seq or cut_short:
+            return
+        self._cache[key] = result
+        self._show(key, result)
+        self._start_sweep(key[0])
+
+    def _start_sweep(self, target: int) -> None:
+        """Fill the cache for the slider's steps, nearest α first (not while a run trains)."""
+        if not self.prefetch or self.workers.is_running("learning") or self.state.current_image is None:
+            return
+        todo = [float(a) for a in SWEEP_ALPHAS if (target, float(a)) not in self._cache]
+        if not todo:
+            return
+        todo.sort(key=lambda a: abs(a - self.alpha))
+        gen = self._gen
+        self.workers.start("manipulate-sweep", sweep_alphas, self.model, self.state.current_image.copy(),
+                           target, todo, lambda: self._gen != gen or self._wanted_target != target,
+                           on_yield=lambda out, g=gen: self._swept(g, *out))
+
+    @if_alive
+    def _swept(self, gen: int, key: tuple[int, float], result: ManipulationResult) -> None:
+        if gen == self._gen:
+            self._cache.setdefault(key, result)
+
+    def _show(self, key: tuple[int, float], result: ManipulationResult) -> None:
+        image = self.state.current_image
+        new = result.images[0]
+        self.result, self.result_key = result, key
+        show_image(self.result_item, ink_display(new), (0.0, 1.0))
+        show_image(self.diff_item, difference_rgb(image, new), (0.0, 255.0))
+        self._describe(key[0], result)
+        self.result_shown.emit(key[1])
+
+    def _describe(self, target: int, result: ManipulationResult) -> None:
+        c = int(result.predicted_class[0])
+        ok = "reached" if c == target else "not reached"
+        self.result_label.setText(f"C(ĵ) = {c}   P(C = {target}) = {result.p_target[0]:.2f}   "
+                                  f"(target {target} {ok})")
+        self.result_label.setToolTip(f"P(T=1 | man ĵ) of class {c}: {self.model.causal_levels[c]:.2f}")
+        d = float(result.distance[0])
+        self.distance_label.setText(f"Hamming distance: {d:.0f} pixels" if self.model.binary
+                                    else f"L2 distance: {d:.2f}")
+
+    @if_alive
+    def _failed(self, exc: BaseException) -> None:
+        self.status.setText(f"Manipulation failed: {exc}")
+        self.workers.failed.emit(f"manipulate: {exc}")
+
+    # ----- the oracle queue -----
+    def send_current(self) -> None:
+        """Queue the manipulation on screen as a one-image batch for the oracle."""
+        if self.result is None or self.result_key is None or self.model is None:
+            self.status.setText("No manipulation on screen yet.")
+            return
+        index = self.state.current_index if self.state.current_index is not None else -1
+        batch = manual_batch(self.result, self.state.current_image[None], [self.result_key[0]],
+                             [index], self.model.iteration)
+        self._enqueue(batch)
+
+    def send_selection(self) -> None:
+        """Manipulate every selected image (in a worker) and queue them as one batch."""
+        sel = np.asarray(self.state.selection, np.int64)
+        if self.model is None or self.state.dataset is None or not len(sel):
+            self.status.setText("Select images in the browser first.")
+            return
+        sel = sel[:MAX_SELECTION]
+        self.selection_action.setEnabled(False)
+        self.status.setText(f"Manipulating {len(sel)} images…")
+        data = self.target_combo.currentData()
+        self.workers.start("manipulate-selection", manipulate_many, self.model,
+                           self.state.dataset.images[sel], AUTO if data is None else int(data),
+                           self.alpha, sel, on_return=self._selection_done, on_error=self._selection_failed)
+
+    @if_alive
+    def _selection_done(self, out) -> None:
+        result, originals, targets, index = out
+        self.selection_action.setEnabled(True)
+        if self.model is not None:
+            self._enqueue(manual_batch(result, originals, targets, index, self.model.iteration))
+
+    @if_alive
+    def _selection_failed(self, exc: BaseException) -> None:
+        self.selection_action.setEnabled(True)
+        self._failed(exc)
+
+    def _enqueue(self, batch) -> None:
+        self.state.human_queue.append(batch)
+        self.state.queries_changed.emit()
+        waiting = sum(len(b) for b in self.state.human_queue if b.answers is None)
+        self.status.setText(f"Queued {len(batch)} image(s); {waiting} waiting for the oracle.")
