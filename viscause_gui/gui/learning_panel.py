@@ -479,6 +479,8 @@ class LearningPanel(QWidget):
                                     oracle, goal, self._stop_flag, on_yield=self._on_event,
                                     on_return=self._on_return,
                                     on_error=self._on_error)
+        if worker is None:          # the window is closing
+            return
         self._worker = worker
         worker.finished.connect(lambda w=worker: self._ended("stopped", w))
         worker.paused.connect(self._on_paused)

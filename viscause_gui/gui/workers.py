@@ -53,13 +53,19 @@ class WorkerPool(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._workers: dict[str, WorkerBase] = {}
+        self._closed = False
 
     def start(self, key: str, func: Callable[..., Any], *args: Any,
               on_yield: Callable[[Any], None] | None = None,
               on_return: Callable[[Any], None] | None = None,
               on_error: Callable[[BaseException], None] | None = None,
-              **kwargs: Any) -> WorkerBase:
-        """Run func(*args, **kwargs) in a thread; a running worker with the same key is asked to quit."""
+              **kwargs: Any) -> WorkerBase | None:
+        """Run func(*args, **kwargs) in a thread; a running worker with the same key is asked to quit.
+
+        Returns None (and runs nothing) once stop_all() has been called: the window is closing.
+        """
+        if self._closed:
+            return None
         self.cancel(key)
         worker = create_worker(_reraise_runtime_errors(func), *args, _start_thread=False,
                                _ignore_errors=True, **kwargs)
@@ -87,6 +93,7 @@ class WorkerPool(QObject):
 
     def stop_all(self, timeout_s: float = 2.0) -> bool:
         """Ask every worker to quit and wait for them (closing the window). True if all ended."""
+        self._closed = True
         for worker in list(self._workers.values()):
             worker.quit()
         self._workers.clear()

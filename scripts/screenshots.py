@@ -1,0 +1,81 @@
+"""Screenshots of the main window for the README, made offscreen.
+
+    python scripts/screenshots.py [--out docs/screenshots]
+
+Opens the main window with GRATING (2,000 images, seed 0), waits for the observational
+model, selects an image with both bars and saves main_window.png via QWidget.grab().
+With --trained it also runs Algorithms 1 and 2 briefly (truth oracle) and saves
+main_window_trained.png, where the readout and the thumbnails show C and S.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _wait(app, condition, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _train(app, window) -> None:
+    """A short run of Algorithms 1 and 2 with the truth oracle, driven through the Learning panel."""
+    panel = window.panels["learning"]
+    panel.iterations_spin.setValue(5)
+    finished = []
+    panel.run_finished.connect(finished.append)
+    panel.run_algorithm2()
+    _wait(app, lambda: bool(finished), 300)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots"))
+    parser.add_argument("--width", type=int, default=1600)
+    parser.add_argument("--height", type=int, default=1000)
+    parser.add_argument("--trained", action="store_true", help="also a screenshot after a short training run")
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QSettings
+
+    from viscause_gui.gui.app import create_app, warm_up_torch
+    from viscause_gui.gui.main_window import MainWindow
+    from viscause_gui.gui.workers import configure_gui_threads
+
+    configure_gui_threads()
+    app = create_app()
+    warm_up_torch()
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshots.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)   # fresh settings: the default layout
+    window.resize(args.width, args.height)
+    window.show()
+    _wait(app, lambda: window.readout.obs_model is not None, 60)
+    ds = window.state.dataset
+    both = [i for i in range(len(ds)) if ds.obs_class[i] == 3]
+    window.state.select(both[:1] or [0])
+    _wait(app, lambda: False, 0.5)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "main_window.png"
+    window.grab().save(str(path))
+    print(path)
+    if args.trained:
+        _train(app, window)
+        window.state.select(both[:1] or [0])
+        _wait(app, lambda: False, 0.5)
+        path = out / "main_window_trained.png"
+        window.grab().save(str(path))
+        print(path)
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""GUI tests run offscreen; QSettings go to a temporary folder."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from viscause_gui.gui.app import configure_pyqtgraph, warm_up_torch  # noqa: E402
+from viscause_gui.gui.workers import configure_gui_threads  # noqa: E402
+
+configure_gui_threads()
+configure_pyqtgraph()
+warm_up_torch()
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    """A QSettings file of its own for each test."""
+    return QSettings(str(tmp_path / "viscause_gui.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture(autouse=True)
+def _join_workers(qtbot):
+    """After each test, let background workers end while the widgets still exist.
+
+    (This fixture uses qtbot, so it is torn down before qtbot closes and deletes the widgets;
+    a worker that outlived its test would otherwise deliver its result to a deleted widget
+    during a later test.)
+    """
+    yield
+    from PySide6.QtCore import QCoreApplication, QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    for _ in range(3):
+        pool.waitForDone(10_000)
+        QCoreApplication.processEvents()
+        if pool.activeThreadCount() == 0:
+            break

@@ -1,0 +1,261 @@
+"""The main window: opening data of every kind, errors, status bar, settings, closing."""
+from __future__ import annotations
+
+import gzip
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDialogButtonBox
+
+from viscause_gui.core.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.grating import GratingModel
+from viscause_gui.core.oracles import TruthOracle
+from viscause_gui.gui.data_dialog import BuiltinDialog
+from viscause_gui.gui.main_window import MainWindow
+
+WAIT_MS = 10_000
+
+
+def make_window(qtbot, settings, **kwargs) -> MainWindow:
+    window = MainWindow(settings=settings, **kwargs)
+    window.messages = []
+    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
+    qtbot.addWidget(window)
+    return window
+
+
+@pytest.fixture
+def window(qtbot, settings) -> MainWindow:
+    return make_window(qtbot, settings)
+
+
+def wait_loaded(qtbot, window: MainWindow, name: str) -> None:
+    qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset.name == name,
+                    timeout=WAIT_MS)
+
+
+def write_idx(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    n, h, w = images.shape
+    img_path = folder / "train-images-idx3-ubyte.gz"
+    with gzip.open(img_path, "wb") as f:
+        f.write(struct.pack(">IIII", 0x803, n, h, w) + images.astype(np.uint8).tobytes())
+    with open(folder / "train-labels-idx1-ubyte", "wb") as f:
+        f.write(struct.pack(">II", 0x801, n) + labels.astype(np.uint8).tobytes())
+    return img_path
+
+
+# ----- first start -----
+
+def test_first_start_shows_grating(window):
+    ds = window.state.dataset
+    assert ds is not None and len(ds) == 2000 and ds.shape == (10, 10)
+    assert window.state.grating is not None
+    assert "2,000 × 10 × 10" in window.data_label.text()
+    assert window.device_label.text().split()[-1] in ("CPU", "CUDA")
+    assert window.state.current_image is not None
+    assert window.browser.model.rowCount() == 2000
+
+
+def test_observational_model_trains_in_the_background(qtbot, window):
+    qtbot.waitUntil(lambda: window.readout.obs_model is not None, timeout=WAIT_MS)
+    window.state.select([0])
+    window.readout.refresh()
+    float(window.readout.values["p_obs"].text())          # a number, not a status
+
+
+# ----- opening data -----
+
+def test_open_npz_with_t_estimates_observational_classes(qtbot, window, tmp_path):
+    rng = np.random.default_rng(0)
+    images = (rng.random((40, 8, 8)) < 0.2).astype(np.float32)   # < 50 images: a quick one-class fit
+    t = (images[:, 0, 0] > 0).astype(np.int64)
+    path = tmp_path / "mine.npz"
+    np.savez(path, images=images, t=t)
+    window.open_path(path)
+    wait_loaded(qtbot, window, "mine")
+    assert "40 × 8 × 8" in window.data_label.text()
+    assert window.state.grating is None
+    qtbot.waitUntil(lambda: window.state.obs_classes() is not None, timeout=WAIT_MS)
+    assert window.browser.model.classes["obs"] is not None
+    assert window.settings.value("paths/last_folder") == str(tmp_path)
+    assert window.messages == []
+
+
+def test_open_folder_of_images(qtbot, window, tmp_path):
+    for k in range(3):
+        Image.fromarray(np.full((6, 5), 40 * k, np.uint8)).save(tmp_path / f"{k}.png")
+    window.open_path(tmp_path)
+    wait_loaded(qtbot, window, tmp_path.name)
+    assert window.state.dataset.shape == (6, 5)
+    assert "3 × 6 × 5" in window.data_label.text()
+
+
+def test_open_mnist_idx(qtbot, window, tmp_path):
+    images = np.random.default_rng(1).integers(0, 256, (7, 28, 28))
+    path = write_idx(tmp_path, images, np.arange(7) % 10)
+    window.open_path(path)
+    wait_loaded(qtbot, window, "train")
+    assert window.state.dataset.labels.tolist() == list(range(7))
+
+
+def test_open_builtins(qtbot, window):
+    window.open_builtin("digits8x8")
+    wait_loaded(qtbot, window, "digits8x8")
+    assert window.state.grating is None and window.state.dataset.shape == (8, 8)
+    window.open_builtin("grating", n=300, seed=3, w_c=0.5)
+    wait_loaded(qtbot, window, "grating")
+    assert len(window.state.dataset) == 300
+    assert window.state.grating == GratingModel(w_c=0.5)
+    assert window.messages == []
+
+
+def test_corrupt_file_gives_one_warning_and_keeps_the_data(qtbot, window, tmp_path):
+    before = window.state.dataset
+    bad = tmp_path / "broken.npz"
+    bad.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: len(window.messages) > 0, timeout=WAIT_MS)
+    qtbot.wait(100)
+    assert len(window.messages) == 1
+    level, _title, text = window.messages[0]
+    assert level == "warning" and "broken.npz" in text
+    assert window.state.dataset is before
+    assert "2,000 × 10 × 10" in window.data_label.text()
+
+
+def test_drop_a_file_opens_it(qtbot, window, tmp_path):
+    path = tmp_path / "dropped.npz"
+    np.savez(path, images=np.zeros((4, 5, 5), np.float32))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    wait_loaded(qtbot, window, "dropped")
+
+
+def test_builtin_dialog(qtbot, settings):
+    dialog = BuiltinDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog.set_builtin("grating")
+    dialog.fields["n"].setValue(500)
+    dialog.fields["w_c"].setValue(0.5)
+    name, options = dialog.request()
+    assert name == "grating" and options["n"] == 500 and options["w_c"] == 0.5
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    dialog.fields["w_c"].setValue(0.9)           # 0.1 + 0.3 + 0.9 > 1
+    assert not ok.isEnabled() and not dialog.is_valid()
+    dialog.fields["w_c"].setValue(0.6)
+    assert ok.isEnabled()
+    ok.click()
+    assert int(settings.value("builtin/grating/n")) == 500
+    dialog.set_builtin("digits8x8")
+    assert dialog.request() == ("digits8x8", {}) and dialog.grating_box.isHidden()
+
+
+# ----- the readout with a trained experiment -----
+
+def test_readout_shows_causal_prediction(qtbot, window):
+    model = GratingModel()
+    window.state.set_dataset(model.sample(500, 0), grating=model)
+    exp = Experiment(window.state.dataset, ExperimentConfig(iterations=1, queries=10, epochs=2))
+    exp.run(TruthOracle(model))
+    window.state.set_experiment(exp)
+    window.state.select([0])
+    qtbot.waitUntil(lambda: "(p = " in window.readout.values["causal"].text(), timeout=WAIT_MS)
+    float(window.readout.values["p_causal"].text())
+    assert window.browser.model.classes["spurious"] is not None
+
+
+# ----- actions, settings, workers -----
+
+def test_actions_have_shortcuts_and_tooltips(window):
+    shortcuts = {key: window.actions[key].shortcut().toString() for key in
+                 ("open_file", "open_folder", "open_builtin", "quit", "help")}
+    assert shortcuts == {"open_file": "Ctrl+O", "open_folder": "Ctrl+Shift+O", "open_builtin": "Ctrl+B",
+                         "quit": "Ctrl+Q", "help": "F1"}
+    for menu_action in window.menuBar().actions():
+        for action in menu_action.menu().actions():
+            if not action.isSeparator():
+                assert action.toolTip() and action.toolTip() != action.text().replace("&", ""), action.text()
+
+
+def test_help_explains_the_method(window):
+    window.actions["help"].trigger()
+    level, _title, text = window.messages[-1]
+    assert level == "info" and "causal" in text.lower() and "spurious" in text.lower()
+
+
+def test_worker_errors_reach_the_user(qtbot, window):
+    def boom():
+        raise RuntimeError("out of cheese")
+    window.workers.start("boom", boom)
+    qtbot.waitUntil(lambda: any("out of cheese" in m[2] for m in window.messages), timeout=WAIT_MS)
+    assert window.messages[-1][0] == "error"
+
+
+def test_status_bar_shows_worker_state(qtbot, window):
+    def slow():
+        for _ in range(20):
+            time.sleep(0.01)
+            yield
+    window.workers.start("slow job", slow)
+    assert "slow job" in window.worker_label.text()
+    qtbot.waitUntil(lambda: "slow job" not in window.worker_label.text(), timeout=WAIT_MS)
+
+
+def test_settings_are_remembered(qtbot, settings):
+    first = make_window(qtbot, settings)
+    first.show()
+    qtbot.waitExposed(first)
+    first.canvas.set_tool("vbar")
+    first.canvas.set_pen_size(3)
+    first.browser.set_thumb_size(40)
+    first.docks["browser"].hide()
+    first.settings.setValue("paths/last_folder", "/some/where")
+    first.close()
+    assert settings.value("window/geometry") is not None
+    second = make_window(qtbot, settings)
+    second.show()
+    qtbot.waitExposed(second)
+    assert second.canvas.tool == "vbar" and second.canvas.pen_size == 3
+    assert second.browser.delegate.thumb == 40
+    assert not second.docks["browser"].isVisible()        # the layout came back
+    assert second.last_folder() == "/some/where"
+    second.reset_layout()
+    assert second.docks["browser"].isVisible()
+
+
+def test_close_during_a_running_worker_is_quick(qtbot, window, qtlog):
+    def forever():
+        while True:
+            time.sleep(0.02)
+            yield
+    window.workers.start("forever", forever)
+    window.open_builtin("grating", n=20_000, seed=1)      # and a load plus training behind it
+    qtbot.wait(200)
+    start = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - start < 2.5
+    assert not window.workers.describe()
+    bad = [r for r in qtlog.records if r.type_name in ("QtCriticalMsg", "QtFatalMsg")]
+    assert bad == []
+
+
+def test_app_entry_point(qtbot):
+    from viscause_gui.gui import app
+
+    qapp = app.create_app()
+    assert qapp.organizationName() == "viscause" and qapp.applicationName() == "viscause_gui"
+    assert app._parse(["data.npz"]).data == "data.npz" and app._parse([]).data is None
+    assert callable(app.main)

@@ -1,0 +1,68 @@
+"""`viscause-gui`: set up the QApplication and open the main window."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QApplication
+
+from .workers import configure_gui_threads
+
+ORGANIZATION, APPLICATION = "viscause", "viscause_gui"
+
+
+def configure_pyqtgraph() -> None:
+    """Images are row-major float32 in [0, 1] (DESIGN.md); white backgrounds for plots."""
+    pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
+
+
+def warm_up_torch() -> None:
+    """Import what the first optimiser needs (torch._dynamo, ~1 s) here, on the GUI thread.
+
+    Otherwise the first training worker imports it: that worker then cannot stop for a second
+    or more (closing the window waits), and two workers importing at once can fail.
+    """
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+def create_app(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (created once), with the names QSettings uses."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("viscause")
+    configure_pyqtgraph()
+    return app  # type: ignore[return-value]
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="viscause-gui", description="Visual causal feature learning, "
+                                     "the desktop app (Chalupka, Perona, Eberhardt, UAI 2015).")
+    parser.add_argument("data", nargs="?", help="an .npz, an MNIST IDX images file or a folder of images; "
+                        "without it, GRATING (2,000 images, seed 0) is opened")
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `viscause-gui` console script."""
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    configure_gui_threads()
+    app = create_app()
+    warm_up_torch()
+    from .main_window import MainWindow
+
+    window = MainWindow()   # opens GRATING first, so the window is never empty
+    if args.data:
+        window.open_path(args.data)
+    window.show()
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

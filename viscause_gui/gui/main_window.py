@@ -1,0 +1,455 @@
+"""The main window: menus, docks for the panels, status bar, data loading, settings.
+
+The browser is docked on the left, the canvas with its readout is the central widget, and
+the other panels (manipulator, learning, classes) share the right dock area as tabs.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QWidget)
+
+from ..core.dataset import Dataset, DatasetError
+from ..core.datasets import load_builtin, load_path
+from ..core.grating import GratingModel
+from ..core.models import TrainProgress, default_device
+from .app import APPLICATION, ORGANIZATION
+from .browser import BrowserPanel
+from .canvas import CanvasPanel
+from .data_dialog import BuiltinDialog
+from ..core.observational import ObservationalModel, ObservedClasses, observe_and_train
+from .state import AppState
+from .workers import WorkerPool
+
+from .classes_panel import ClassesPanel
+from .learning_panel import LearningPanel
+from .manipulator_panel import ManipulatorPanel
+
+Area = Qt.DockWidgetArea
+# key, dock title, class, area. The three
+# share the right side as tabs, so the window fits a 1366 x 768 screen.
+PANELS: list[tuple[str, str, Any, Area]] = [
+    ("manipulator", "Manipulator (α)", ManipulatorPanel, Area.RightDockWidgetArea),
+    ("learning", "Learning", LearningPanel, Area.RightDockWidgetArea),
+    ("classes", "Classes", ClassesPanel, Area.RightDockWidgetArea),
+]
+FIRST_TAB = "learning"    # a new user trains first
+
+DEFAULT_BUILTIN = ("grating", {"n": 2000, "seed": 0})
+
+HELP_HTML = """
+<h3>Visual causal feature learning</h3>
+<p>A behaviour T (a person says "yes", a neuron fires) depends on features of an image. Some
+features <i>cause</i> T: changing them in the image changes T. Others only <i>correlate</i> with
+T because a hidden variable drives both the image and T.</p>
+<p><b>Observational classes</b> group images with equal P(T=1 | I) — what ordinary
+classification learns. <b>Causal classes C</b> group images with equal P(T=1 | man(I)), the
+probability when we <i>set</i> the pixels ourselves (an experiment). Within a causal class, the
+<b>spurious class S</b> tells which observational class an image belongs to.</p>
+<p>Algorithm 1 asks an oracle (an experiment, a person, or the truth for GRATING) about one
+image per observational class and trains a causal net C. Algorithm 2 manipulates images
+towards another causal class (trading closeness against reaching the class with α), asks the
+oracle again and retrains.</p>
+<p>In GRATING the h-bar causes T; the v-bar is a trace of a hidden cause of T, so it predicts T
+just as well but is spurious. Draw on the canvas and watch C and S.</p>
+<p>Chalupka, Perona, Eberhardt: <i>Visual Causal Feature Learning</i>, UAI 2015.</p>
+"""
+
+
+def load_dataset(kind: str, target: str, options: dict[str, Any]) -> tuple[Dataset, GratingModel | None]:
+    """Load a data set (runs in a worker): kind 'builtin' (target = name) or 'path'."""
+    if kind == "builtin":
+        ds = load_builtin(target, **options)
+        grating = GratingModel(**ds.meta["model"]) if target == "grating" else None
+        return ds, grating
+    return load_path(target), None
+
+
+def make_settings() -> QSettings:
+    """The application's settings store (tests pass their own QSettings instead)."""
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+class ObservationalController(QObject):
+    """Trains the readout's observational model in a worker whenever a data set is loaded."""
+
+    model_ready = Signal(object)      # ObservationalModel or None
+    status = Signal(str)
+
+    KEY = "observational model"
+
+    def __init__(self, state: AppState, workers: WorkerPool, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.workers = workers
+        self.model: ObservationalModel | None = None
+        self._cancel = threading.Event()
+        state.dataset_changed.connect(self.start)
+
+    def start(self) -> None:
+        ds = self.state.dataset
+        self.model = None
+        if ds is None or (ds.t is None and ds.p_obs is None):
+            self.stop()
+            self.workers.cancel(self.KEY)
+            self.status.emit("the data set has no T (no 't' or 'p_obs')")
+            self.model_ready.emit(None)
+            return
+        self.stop()
+        self._cancel = threading.Event()
+        self.status.emit("training…")
+        self.workers.start(self.KEY, _tagged, ds, self._cancel, on_yield=self._progress, on_return=self._ready)
+
+    def stop(self) -> None:
+        """Ask the running job to end soon (also inside the slow observational-class fit)."""
+        self._cancel.set()
+
+    def _progress(self, tagged: tuple[Dataset, Any]) -> None:
+        ds, event = tagged
+        if ds is not self.state.dataset:
+            return
+        if isinstance(event, ObservedClasses):
+            if ds.p_obs is None:
+                ds.p_obs = event.p_obs
+            ds.obs_class = event.obs_class
+            self.state.status_message.emit(f"{len(set(event.obs_class.tolist()))} observational classes "
+                                           "estimated from the samples of T")
+            self.state.classes_changed.emit()
+        elif isinstance(event, TrainProgress):
+            self.status.emit(f"training… epoch {event.epoch}/{event.epochs}")
+
+    def _ready(self, tagged: tuple[Dataset, ObservationalModel | None]) -> None:
+        ds, model = tagged
+        if ds is not self.state.dataset:
+            return
+        self.model = model
+        self.model_ready.emit(model)
+
+
+def _tagged(ds: Dataset, cancel: threading.Event) -> Iterator[tuple[Dataset, Any]]:
+    """observe_and_train, each event and the result tagged with its data set (stale ones are dropped)."""
+    steps = observe_and_train(ds, cancelled=cancel.is_set)
+    while True:
+        try:
+            event = next(steps)
+        except StopIteration as stop:
+            return ds, stop.value
+        yield ds, event
+
+
+class MainWindow(QMainWindow):
+    """The viscause main window. Tests may replace `show_message` to catch dialogs."""
+
+    def __init__(self, state: AppState | None = None, workers: WorkerPool | None = None,
+                 settings: QSettings | None = None, load_default: bool = True,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state or AppState(self)
+        self.workers = workers or WorkerPool(self)
+        self.settings = settings if settings is not None else make_settings()
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self.actions: dict[str, QAction] = {}
+        self._closing = False
+        self.setWindowTitle("viscause")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._build_central()
+        self._build_docks()
+        self._build_status_bar()
+        self.obs_controller = ObservationalController(self.state, self.workers, self)
+        self.obs_controller.model_ready.connect(self._on_obs_model)
+        self.obs_controller.status.connect(self.readout_status)
+        self._build_menus()
+        self._connect()
+        self._restore_settings()
+        if load_default and self.state.dataset is None:
+            self.load_now("builtin", *DEFAULT_BUILTIN)
+        elif self.state.dataset is not None:
+            self._on_dataset()
+            self.obs_controller.start()
+
+    # ----- building -----
+    def _build_central(self) -> None:
+        self.canvas_panel = CanvasPanel(self.state, self.settings, self)
+        self.canvas = self.canvas_panel.canvas
+        self.readout = self.canvas_panel.readout
+        self.setCentralWidget(self.canvas_panel)
+        self.browser = BrowserPanel(self.state, self, thumb=int(self.settings.value("browser/thumb", 56)))
+        self.add_panel("browser", "Data", self.browser, Area.LeftDockWidgetArea)
+
+    def _build_docks(self) -> None:
+        for key, title, cls, area in PANELS:
+            self.add_panel(key, title, cls(self.state, self.workers, self), area)
+        right = [self.docks[key] for key, *_ in PANELS if key in self.docks]
+        for dock in right[1:]:
+            self.tabifyDockWidget(right[0], dock)
+        if FIRST_TAB in self.docks:
+            self.docks[FIRST_TAB].raise_()
+        sides = [self.docks["browser"], *right[:1]]
+        self.resizeDocks(sides, [380, 560][:len(sides)], Qt.Orientation.Horizontal)
+
+    def add_panel(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """Dock a panel; its toggle goes into the View menu (when the menus exist)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{key}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        self.panels[key] = widget
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.data_label = QLabel("no data")
+        self.data_label.setToolTip("The data set: name, N images × height × width")
+        self.device_label = QLabel(f"device: {default_device().type.upper()}")
+        self.device_label.setToolTip("Where the nets run (CUDA when available, else the CPU)")
+        self.worker_label = QLabel("idle")
+        self.worker_label.setToolTip("Background work (training, loading) running now")
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setRange(0, 0)
+        self.busy_bar.setMaximumWidth(80)
+        self.busy_bar.setVisible(False)
+        for widget in (self.data_label, self.device_label, self.busy_bar, self.worker_label):
+            bar.addPermanentWidget(widget)
+
+    def _make_action(self, key: str, text: str, tip: str, shortcut: str | QKeySequence | None,
+                     slot: Callable[[], Any]) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.actions[key] = action
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self._make_action("open_file", "&Open file…", "Open an .npz or MNIST IDX file",
+                                         "Ctrl+O", self.open_file_dialog))
+        menu.addAction(self._make_action("open_folder", "Open &folder…", "Open a folder of images "
+                                         "(sub-folders become labels)", "Ctrl+Shift+O", self.open_folder_dialog))
+        menu.addAction(self._make_action("open_builtin", "Open &built-in…", "Open GRATING (with its "
+                                         "generator settings), the MNIST subset or the 8x8 digits",
+                                         "Ctrl+B", self.open_builtin_dialog))
+        menu.addSeparator()
+        menu.addAction(self._make_action("quit", "&Quit", "Close the window (stops background work)",
+                                         "Ctrl+Q", self.close))
+        self._build_edit_menu()
+        self._build_view_menu()
+        menu = self.menuBar().addMenu("&Help")
+        menu.addAction(self._make_action("help", "&How it works", "What C, S, P(T|I) and P(T|man I) mean",
+                                         "F1", self.show_help))
+        menu.addAction(self._make_action("about", "&About", "About viscause", None, self.show_about))
+        for m in self.menuBar().findChildren(type(menu)):
+            m.setToolTipsVisible(True)
+
+    def _build_edit_menu(self) -> None:
+        menu = self.menuBar().addMenu("&Edit")
+        groups = (("undo", "redo", "revert"), ("pen", "eraser", "hbar", "vbar"),
+                  ("noise", "shift_left", "shift_right", "shift_up", "shift_down", "invert", "clear"))
+        for group in groups:
+            for key in group:
+                menu.addAction(self.canvas.actions[key])
+            menu.addSeparator()
+
+    def _build_view_menu(self) -> None:
+        menu = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            action = dock.toggleViewAction()
+            action.setToolTip(f"Show or hide the {dock.windowTitle()} panel")
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self._make_action("reset_layout", "Reset layout", "Show every panel in its "
+                                         "default place", None, self.reset_layout))
+
+    def _connect(self) -> None:
+        self.state.dataset_changed.connect(self._on_dataset)
+        self.state.status_message.connect(self._on_status_message)
+        self.workers.busy_changed.connect(self._on_busy)
+        self.workers.failed.connect(self._on_worker_failed)
+        self.browser.size_box.valueChanged.connect(self._on_thumb_size)
+
+    # ----- messages -----
+    def show_message(self, level: str, title: str, text: str) -> None:
+        """Show a non-blocking message box; level is 'info', 'warning' or 'error'."""
+        if self._closing:
+            return
+        icon = {"info": QMessageBox.Icon.Information, "warning": QMessageBox.Icon.Warning,
+                "error": QMessageBox.Icon.Critical}.get(level, QMessageBox.Icon.Information)
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.open()
+
+    def show_help(self) -> None:
+        self.show_message("info", "How viscause works", HELP_HTML)
+
+    def show_about(self) -> None:
+        from .. import __version__
+        self.show_message("info", "About viscause", f"<b>viscause_gui {__version__}</b><br>"
+                          "Visual causal feature learning (Chalupka, Perona, Eberhardt, UAI 2015) "
+                          "as a desktop tool.")
+
+    def readout_status(self, text: str) -> None:
+        if self.readout.obs_model is None:
+            self.readout.set_obs_model(None, text)
+
+    # ----- opening data -----
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open data file", self.last_folder(),
+            "Data sets (*.npz *-ubyte *-ubyte.gz *idx3*);;NumPy archives (*.npz);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.last_folder())
+        if path:
+            self.open_path(path)
+
+    def open_builtin_dialog(self) -> None:
+        dialog = BuiltinDialog(self.settings, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            name, options = dialog.request()
+            self.open_builtin(name, **options)
+
+    def open_path(self, path: str | Path) -> None:
+        """Load a file or folder in a worker; errors give one warning and keep the old data."""
+        path = Path(path)
+        self.settings.setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
+        self._start_load("path", str(path))
+
+    def open_builtin(self, name: str, **options: Any) -> None:
+        self._start_load("builtin", name, options)
+
+    def load_now(self, kind: str, target: str, options: dict[str, Any] | None = None) -> bool:
+        """Load on the GUI thread (small data, first start); False and a warning on failure."""
+        try:
+            self._loaded(load_dataset(kind, target, options or {}))
+        except DatasetError as exc:
+            self._load_failed(exc)
+            return False
+        return True
+
+    def last_folder(self) -> str:
+        return str(self.settings.value("paths/last_folder", str(Path.home())))
+
+    def is_loading(self) -> bool:
+        return self.workers.is_running("load")
+
+    def _start_load(self, kind: str, target: str, options: dict[str, Any] | None = None) -> None:
+        self.statusBar().showMessage(f"loading {target}…")
+        self.workers.start("load", load_dataset, kind, target, options or {},
+                           on_return=self._loaded, on_error=self._load_failed)
+
+    def _loaded(self, result: tuple[Dataset, GratingModel | None]) -> None:
+        if self._closing:
+            return
+        dataset, grating = result
+        self.state.set_dataset(dataset, grating=grating)
+        self.statusBar().showMessage(f"loaded {dataset.name}", 4000)
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.statusBar().clearMessage()
+        text = str(exc) if isinstance(exc, DatasetError) else f"{type(exc).__name__}: {exc}"
+        self.show_message("warning", "Could not open the data", text)
+
+    # ----- drag and drop -----
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+        if self._dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+        path = self._dropped_path(event.mimeData())
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        self.open_path(path)
+
+    @staticmethod
+    def _dropped_path(mime) -> str | None:
+        """The local file or folder to open (for IDX pairs, the images file)."""
+        paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        if not paths:
+            return None
+        images = [p for p in paths if "idx3" in Path(p).name or "images" in Path(p).name]
+        return images[0] if images else paths[0]
+
+    # ----- state -> window -----
+    def _on_dataset(self) -> None:
+        ds = self.state.dataset
+        if ds is None:
+            self.data_label.setText("no data")
+            return
+        n, (h, w) = len(ds), ds.shape
+        self.data_label.setText(f"{ds.name}: {n:,} × {h} × {w}")
+        self.setWindowTitle(f"viscause — {ds.name}")
+
+    def _on_obs_model(self, model: ObservationalModel | None) -> None:
+        if model is not None:
+            self.readout.set_obs_model(model, "ready")
+
+    def _on_status_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def _on_worker_failed(self, text: str) -> None:
+        self.show_message("error", "Background work failed", text)
+
+    def _on_thumb_size(self, size: int) -> None:
+        self.settings.setValue("browser/thumb", size)
+
+    def _on_busy(self, description: str) -> None:
+        self.worker_label.setText(f"working: {description}" if description else "idle")
+        self.busy_bar.setVisible(bool(description))
+
+    # ----- settings and closing -----
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1600, 1000)
+        self._default_state = self.saveState()
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        for dock in self.docks.values():
+            dock.setVisible(True)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+
+    def _stop_timers(self) -> None:
+        for timer in self.findChildren(QTimer):
+            timer.stop()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        """Save the layout, stop and join every worker (at most ~2 s), then close."""
+        if not self._closing:
+            self._closing = True
+            self.save_settings()
+            self.state.blockSignals(True)      # late worker results must not start new work
+            self.obs_controller.stop()
+            self.workers.stop_all(1.5)
+            QCoreApplication.processEvents()   # deliver the workers' last signals while we exist…
+            self._stop_timers()                # …no panel's pending timer may start new work…
+            self.workers.stop_all(0.5)         # …and stop whatever a panel started meanwhile
+            QCoreApplication.processEvents()
+        event.accept()
