@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from datetime import date
@@ -16,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from viscause_gui.cli import main as viscause
+from viscause_gui.core import rundir
+from viscause_gui.core.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.oracles import TruthOracle
 from viscause_gui.core.grating import GratingModel, has_vbar, min_flips_to_class
 from viscause_gui.core.models import TrainConfig, configure_torch_threads, new_net, predict_proba, train_classifier
 from viscause_gui.core.plots import plot_history
@@ -69,9 +73,6 @@ def confounded_comparison(seed: int, quick: bool) -> dict:
     """A strongly confounded GRATING (P(T)=0.1+0.5 H1+0.4 C): the v-bar outweighs the h-bar in P(T|I)."""
     model = GratingModel(w_h1=0.5, w_c=0.4)
     out = OUT / f"grating_confounded_seed{seed}"
-    from viscause_gui.core.experiment import Experiment, ExperimentConfig
-    from viscause_gui.core.oracles import TruthOracle
-    from viscause_gui.core import rundir
     out.mkdir(parents=True, exist_ok=True)
     exp = Experiment(model.sample(10000, seed), ExperimentConfig(iterations=2 if quick else 5, seed=seed))
     exp.run(TruthOracle(model))
@@ -112,7 +113,6 @@ def main() -> None:
 
 
 def _cores() -> int:
-    import os
     return os.cpu_count() or 0
 
 
