@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import time
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ def configure_gui_threads() -> None:
     slider, data loading, the map) even on a 2-core machine.
     """
     torch.set_num_threads(1)
+    sys.setswitchinterval(0.001)   # hand the GIL back to the GUI thread often (default 5 ms)
     QThreadPool.globalInstance().setMaxThreadCount(max(6, QThreadPool.globalInstance().maxThreadCount()))
 
 
