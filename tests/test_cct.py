@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viscause_gui.core.cct import DiscreteModel, cct, relation
+from viscause_gui.core.partitions import DiscreteModel, cct
+from viscause_gui.core.partitions import partition_relation as relation
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -19,8 +20,13 @@ def test_shipped_models(name, expected):
     assert cct(DiscreteModel.from_json(json.loads((SAMPLE / name).read_text())))["relation"] == expected
 
 
+GRATING_IN_MINIATURE = {  # images: none, v-bar, h-bar, both; H=1 draws the v-bar
+    "p_h": [0.5, 0.5], "p_i_given_h": [[0.5, 0.0, 0.5, 0.0], [0.0, 0.5, 0.0, 0.5]],
+    "p_t1_given_h_i": [[0.1, 0.1, 0.7, 0.7], [0.4, 0.4, 1.0, 1.0]]}
+
+
 def test_grating_probabilities_and_partitions():
-    result = cct(DiscreteModel.from_json(json.loads((SAMPLE / "cct_causal_coarsens.json").read_text())))
+    result = cct(DiscreteModel.from_json(GRATING_IN_MINIATURE))
     np.testing.assert_allclose(result["p_obs"], [0.1, 0.4, 0.7, 1.0])
     np.testing.assert_allclose(result["p_causal"], [0.25, 0.25, 0.85, 0.85])
     assert result["causal_partition"] == [[0, 1], [2, 3]]
@@ -40,7 +46,8 @@ def test_random_models_are_generic():
 def test_unobserved_images_are_left_out():
     spec = {"p_h": [1.0], "p_i_given_h": [[0.5, 0.5, 0.0]], "p_t1_given_h_i": [[0.2, 0.7, 0.9]]}
     result = cct(DiscreteModel.from_json(spec))
-    assert result["unobserved"] == [2] and result["p_obs"][2] is None
+    assert result["p_obs"][2] is None
+    assert result["observational_partition"] == [[0], [1]]
     assert result["relation"] == "equal"
 
 

@@ -87,7 +87,8 @@ def test_cct_on_shipped_models(name, relation):
 @pytest.mark.parametrize("args,needle", [
     (["run", "grating", "--iterations", "0", "--out", "x"], "positive"),
     (["run", "grating", "--alpha", "2", "--out", "x"], "[0, 1]"),
-    (["run", "mnist", "--out", "x"], "invalid choice"),
+    (["run", "mnist", "--out", "x"], "needs --digit"),
+    (["run", "bogus", "--out", "x"], "invalid choice"),
     (["predict", "--run", "/nonexistent", "--images", "/nonexistent.npz"], "not a run folder"),
     (["cct", "/nonexistent.json"], "no such file"),
     (["observe", "/nonexistent.npz", "--out", "o.npz"], "nonexistent"),

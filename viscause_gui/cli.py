@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="who answers P(T=1|man(I)): 'truth' = the exact GRATING model (grating, default); "
                           "'model' = reference classifiers standing in for people (mnist, default)")
     run.add_argument("--annotators", type=_positive_int, default=None,
-                     help="mnist: reference CNNs in the model oracle's panel (majority vote; default 1)")
+                     help="mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
+                          "five people; default 3)")
     run.add_argument("--oracle-epochs", type=_positive_int, default=None,
                      help="mnist: training epochs of each reference CNN (default 8)")
     run.add_argument("--epochs", type=_positive_int, default=None,
@@ -188,7 +189,7 @@ def cmd_run_mnist(args: argparse.Namespace) -> int:
     configure_torch_threads(args.threads)
     out = _prepare_out(args.out)
     started = time.perf_counter()
-    d, annotators = args.digit, args.annotators or 1
+    d, annotators = args.digit, args.annotators or mnist.ANNOTATORS
     task = mnist.one_vs_all(d, args.seed)
     _progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
               f"{args.iterations} iterations x {args.queries} queries")
@@ -285,7 +286,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_cct(args: argparse.Namespace) -> int:
-    from .core.cct import DiscreteModel, cct
+    from .core.partitions import DiscreteModel, cct
 
     try:
         spec = json.loads(args.model.read_text())

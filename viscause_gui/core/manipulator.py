@@ -6,8 +6,30 @@ where L is the cross-entropy -log P_C(c | j) (so the search keeps pushing into t
 class while that pays, not just to its boundary) and C is one net or an ensemble (then L is
 the worst member's loss: a change must convince every member, which closes the holes one
 net has alone). Binary images: d = Hamming distance, searched by greedy pixel flips whose
-effect is evaluated exactly. Grey images: d = L2 distance, searched by projected gradient
-descent.
+effect is evaluated exactly.
+
+Grey images: d = L2 distance, searched by a DDN-like scheme (decoupled direction and norm,
+Rony et al. 2019): per image, the nearest image in [0, 1]^pixels at which the worst member's
+target logit margin (target logit minus the best other) reaches a depth kappa(alpha), moving
+at most R(alpha) from the start image:
+
+    kappa(alpha) = K * (1 - alpha) / alpha      K = `confidence` (default 2): the depth at alpha = 1/2
+    R(alpha)     = distance_scale / alpha       (default distance_scale: sqrt(pixels) / 4)
+
+So alpha says how deep into the target class the search goes against how far it may move:
+- alpha = 1: kappa -> 0 (1e-3): the closest image the net puts in the target class, the
+  theory's manipulator function M_C(i, k): a minimal flip of the net's own decision (as
+  small as a DDN attack's), within distance_scale;
+- alpha = 1/2: margin K: pushed into the class, not just to its boundary;
+- alpha -> 0: ever deeper (kappa capped at 1e3) and farther (R -> infinity): the target at
+  any distance. When the depth is out of reach, the deepest image found is returned.
+This is the weighted objective's own trade-off made explicit: for a locally linear net the
+minimiser of (1 - alpha) * loss + alpha * d / scale lies on a level set of the margin that
+rises as alpha falls; the search goes straight to the nearest point of the level set
+kappa(alpha) instead of descending the weighted sum (slow, and with Adam it ends several
+times farther out than needed). Cost: a few to 40 forward + backward passes per image, each
+image leaving the batch once its distance has settled; an ensemble of equal MLPs is run as
+one wide net.
 """
 from __future__ import annotations
 
@@ -187,26 +209,166 @@ def _candidate_pixels(objective: _Objective, x: torch.Tensor, rows: torch.Tensor
     return gain.topk(k, dim=1).indices
 
 
-def _gradient_l2(objective: _Objective, max_steps, progress):
-    """Projected Adam on the objective over [0, 1]^pixels, keeping each image's best iterate."""
-    x0 = objective.x0
-    max_steps = max_steps or 100
-    delta = torch.zeros_like(x0, requires_grad=True)
-    opt = torch.optim.Adam([delta], lr=0.05)
-    best_x = x0.clone()
+# ---------------------------------------------------------------- grey images (L2)
+
+GREY_DEFAULT_DEPTH = 2.0   # logit margin asked at alpha = 1/2 when `confidence` is None
+GREY_MIN_DEPTH = 1e-3      # alpha = 1: just inside the target class (margin > 0), the minimal flip
+GREY_MAX_DEPTH = 1e3       # alpha = 0: as deep as the radius and the steps allow
+GREY_STEPS = 40            # default number of search steps (each one forward + backward pass)
+GREY_GAMMA = 0.1           # relative change of the radius per step (DDN's gamma)
+GREY_LR = (1.0, 0.01)      # step along the unit gradient, as a fraction of the radius, cosine-annealed
+GREY_PATIENCE = 4          # stop once every image is at depth and its distance has not shrunk ...
+GREY_SETTLED = 0.01        # ... by more than this fraction for GREY_PATIENCE steps
+
+
+def _grey_depth(alpha: float, confidence: float | None) -> float:
+    """kappa(alpha) = K (1 - alpha) / alpha, K = confidence (the depth asked at alpha = 1/2)."""
+    k = GREY_DEFAULT_DEPTH if confidence is None else float(confidence)
+    if alpha <= 0.0:
+        return GREY_MAX_DEPTH
+    return float(min(max(k * (1.0 - alpha) / alpha, GREY_MIN_DEPTH), GREY_MAX_DEPTH))
+
+
+def _grey_radius(alpha: float, scale: float) -> float:
+    """R(alpha) = distance_scale / alpha: the farthest the search may move from the start image."""
+    return float("inf") if alpha <= 0.0 else float(scale) / alpha
+
+
+class _MarginFn:
+    """x (M, H, W), target (M,) -> the worst member's target logit margin (M,) and its gradient.
+
+    MLPs (models.MLP; an ensemble of equal-shaped ones is stacked into one wide net: first
+    layers side by side, later layers block-diagonal) are evaluated by hand: one matmul chain
+    forward, the input gradient by the transposed chain (no autograd graph, which for one
+    image costs more than the arithmetic: the alpha slider). Other nets go through autograd,
+    one member at a time. The weights are read once, when the search starts, and detached:
+    no weight gradient is ever computed, and a net training in another thread is not touched.
+    """
+
+    def __init__(self, nets: list[nn.Module]):
+        self.nets = nets
+        self.layers = _fuse_mlps(nets)
+
+    def __call__(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """The margin alone, differentiable through autograd (every kind of net)."""
+        return torch.stack([_margin(net(x), target) for net in self.nets]).amin(dim=0)
+
+    def value_and_grad(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.layers is None:
+            with torch.enable_grad():
+                xg = x.detach().requires_grad_(True)
+                m = self(xg, target)
+                (grad,) = torch.autograd.grad(m.sum(), xg)
+            return m.detach(), grad
+        with torch.no_grad():
+            h, pre = x.flatten(1), []
+            for i, (w, b) in enumerate(self.layers):
+                h = torch.nn.functional.linear(h, w, b)
+                if i < len(self.layers) - 1:
+                    pre.append(h)
+                    h = torch.relu(h)
+            n, members = len(x), len(self.nets)
+            logits = h.view(n, members, -1)                                  # (M, members, K)
+            index = target.view(-1, 1, 1).expand(-1, members, 1)
+            z_target = logits.gather(2, index)[..., 0]
+            z_other, other = logits.scatter(2, index, float("-inf")).max(dim=2)
+            m, worst = (z_target - z_other).min(dim=1)                         # worst member
+            g = torch.zeros_like(logits)                                     # d margin / d logits
+            rows = torch.arange(n, device=x.device)
+            g[rows, worst, target] = 1.0
+            g[rows, worst, other[rows, worst]] = -1.0
+            g = g.view(n, -1)
+            for i in range(len(self.layers) - 1, -1, -1):
+                g = g @ self.layers[i][0]
+                if i > 0:
+                    g = g * (pre[i - 1] > 0)
+        return m, g.view_as(x)
+
+
+def _fuse_mlps(nets: list[nn.Module]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+    """[(weight, bias)] of one wide MLP equal to the members side by side, or None if not MLPs."""
+    from .models import MLP
+
+    if not nets or not all(type(net) is MLP for net in nets):
+        return None
+    stacks = [[m for m in net.body if not isinstance(m, (nn.Flatten, nn.ReLU))] for net in nets]
+    kinds = [[type(m) for m in net.body] for net in nets]
+    if any(k != kinds[0] for k in kinds) or not all(isinstance(m, nn.Linear) for st in stacks for m in st):
+        return None
+    if any([m.weight.shape for m in st] != [m.weight.shape for m in stacks[0]] for st in stacks):
+        return None
     with torch.no_grad():
-        best_obj = objective(x0)
+        layers = [(torch.cat([st[0].weight for st in stacks]).detach().clone(),
+                   torch.cat([st[0].bias for st in stacks]).detach().clone())]
+        for i in range(1, len(stacks[0])):
+            layers.append((torch.block_diag(*[st[i].weight for st in stacks]).detach().clone(),
+                           torch.cat([st[i].bias for st in stacks]).detach().clone()))
+    return layers
+
+
+def _gradient_l2(objective: _Objective, max_steps, progress):
+    """Decoupled direction and norm (DDN-like) search for the nearest image at depth kappa(alpha).
+
+    Per image: step along the normalised gradient of the worst member's target margin, then
+    rescale the change to the current radius eps and project onto [0, 1]; eps shrinks by
+    GREY_GAMMA while the iterate is at depth >= kappa and grows otherwise (never beyond
+    R(alpha) or the farthest point of the box). The first radius is where the tangent plane
+    reaches depth kappa (a DeepFool step), so few steps are needed. An image leaves the
+    search once it is at depth and its distance has settled (GREY_PATIENCE, GREY_SETTLED).
+    Returns, per image, the closest iterate at depth >= kappa, or the deepest iterate when
+    none got there.
+    """
+    x0_all = objective.x0
+    margin = _MarginFn(objective.nets)
+    kappa = _grey_depth(objective.alpha, objective.confidence)
+    radius = _grey_radius(objective.alpha, objective.scale)
+    max_steps = max_steps or GREY_STEPS
+    n, dev = len(x0_all), x0_all.device
+    col = (-1,) + (1,) * (x0_all.dim() - 1)     # a per-image value as a column over the pixels
+    result = x0_all.clone()
+    # state of the images still searching (rows leave once settled; `rows` says which they are)
+    rows = torch.arange(n, device=dev)
+    x0, target = x0_all, objective.target
+    x = x0.clone()
+    cap = torch.maximum(x0, 1.0 - x0).flatten(1).norm(dim=1).clamp(max=radius)
+    best, best_l2 = x0.clone(), torch.full((n,), float("inf"), device=dev)
+    deepest, deepest_m = x0.clone(), torch.full((n,), float("-inf"), device=dev)
+    stall = torch.zeros(n, dtype=torch.long, device=dev)
+    eps = torch.zeros(n, device=dev)
+    lr_hi, lr_lo = GREY_LR
     step = 0
     for step in range(1, max_steps + 1):
-        x = (x0 + delta).clamp(0, 1)
-        obj = objective(x)
-        opt.zero_grad()
-        obj.sum().backward()
-        opt.step()
-        with torch.no_grad():
-            better = obj < best_obj
-            best_obj = torch.where(better, obj, best_obj)
-            best_x[better] = x[better].detach()
+        m, grad = margin.value_and_grad(x, target)
+        delta = x - x0
+        l2 = delta.flatten(1).norm(dim=1)
+        reached = m >= kappa
+        better = reached & (l2 < best_l2)
+        stall = torch.where(better & (l2 < best_l2 * (1.0 - GREY_SETTLED)), 0, stall + 1)
+        best_l2 = torch.where(better, l2, best_l2)
+        best = torch.where(better.view(col), x, best)
+        deeper = m > deepest_m
+        deepest_m = torch.where(deeper, m, deepest_m)
+        deepest = torch.where(deeper.view(col), x, deepest)
         if progress is not None and progress(step, max_steps):
             break
-    return best_x.detach(), step
+        g_norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)
+        if step == 1:
+            eps = ((kappa - m).clamp_min(0.0) / g_norm * (1.0 + GREY_SETTLED)).clamp_min(1e-3)
+        else:
+            eps = torch.where(reached, eps * (1.0 - GREY_GAMMA), eps * (1.0 + GREY_GAMMA))
+        eps = torch.minimum(eps, cap)
+        lr = lr_lo + (lr_hi - lr_lo) * (1.0 + np.cos(np.pi * (step - 1) / max_steps)) / 2.0
+        delta = delta + (lr * eps / g_norm).view(col) * grad
+        delta = delta * (eps / delta.flatten(1).norm(dim=1).clamp_min(1e-12)).view(col)
+        x = (x0 + delta).clamp(0.0, 1.0)
+        settled = ((stall >= GREY_PATIENCE) & torch.isfinite(best_l2)) | (best_l2 == 0)   # 0: was there already
+        if bool(settled.any()):          # these images are done: write them out, search on without
+            result[rows[settled]] = best[settled]
+            keep = ~settled
+            rows, x0, target, x, cap, best, best_l2, deepest, deepest_m, stall, eps = (
+                t[keep] for t in (rows, x0, target, x, cap, best, best_l2, deepest, deepest_m, stall, eps))
+            if len(rows) == 0:
+                break   # every image is at depth kappa and its distance has stopped shrinking
+    found = torch.isfinite(best_l2).view(col)
+    result[rows] = torch.where(found, best, deepest)
+    return result.detach(), step

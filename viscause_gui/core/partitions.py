@@ -91,16 +91,17 @@ class ObserveRecipe:
     hidden: tuple[int, ...] = (32,)
     regress_epochs: int = 40
     regress_lr: float = 3e-3
-    regress_batch: int = 128
+    regress_batch: int = 256
     regress_members: int = 1       # nets averaged in the first stage
     weight_decay: float = 1e-4
     patience: int = 4
     refine_rounds: int = 4
     refine_epochs: int = 6
+    refine_steps: int = 240        # small data sets get more epochs, so each round takes this many steps
     refine_patience: int = 3
     refine_weight_decay: float = 1e-2
-    refine_lr: float = 3e-3
-    refine_batch: int = 128
+    refine_lr: float = 5e-3
+    refine_batch: int = 256
     min_images: int = 50          # fewer images: one class, no nets
 
 
@@ -109,17 +110,19 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
                               recipe: ObserveRecipe | None = None) -> ObservationalFit:
     """Estimate observational classes from images and one observed binary T sample per image.
 
-    1. A CNN regresses P(T=1 | I) (2-class softmax, BCE on t) on the images whose T is not held out.
-    2. Its 1-D outputs are clustered by 1-D Gaussian mixtures, K0 = 1..max_classes; K0 = the
-       smallest K within `margin` nats of the best held-out log-likelihood of T.
-    3. Refinement: a CNN classifier is trained on the cluster labels and relabels every image
-       (several rounds). Clean class labels pool the evidence that single noisy T samples spread
-       over bar positions and noise pixels.
-    4. The refined classes are merged greedily (adjacent in P(T=1), cheapest merge by the training
-       T likelihood first); K = the smallest number of classes on that path whose held-out
-       log-likelihood is within `margin` nats of the best.
-    progress(stage, fraction) may return True to cancel (raises FitCancelled).
-    Deterministic for a given seed (and torch thread count).
+    A share of the T samples (`recipe.holdout`, 20%) is kept out of all training; it only scores K.
+    1. A pooled CNN regresses P(T=1 | I) (2-class softmax, cross-entropy on t) on the other samples.
+    2. Its 1-D outputs are clustered by 1-D Gaussian mixtures, K0 = 1..max_classes.
+    3. Relabelling rounds: a fresh, strongly weight-decayed CNN classifier learns the current class
+       labels and relabels every image. Class labels are far less noisy than single T samples, so
+       the classifier keeps the simple visual rule (a bar present or not) and drops what the first
+       net memorised (noise-pixel counts, the T luck of single bar positions).
+    4. Choosing K (after step 2 and after every round): classes adjacent in P(T=1) are merged
+       greedily (cheapest first by the training T likelihood) and K is the smallest number of classes
+       whose held-out log-likelihood of T is within max(margin, z standard errors) of the best.
+    Class ids are ordered by P(T=1). progress(stage, fraction) may return True to cancel
+    (FitCancelled is raised). Deterministic for a given seed and torch thread count; the caller
+    chooses the threads (`configure_torch_threads(1)` is fastest on two cores).
     """
     recipe = recipe or ObserveRecipe()
     x, t = _check_inputs(images, t, max_classes)
@@ -212,7 +215,8 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
         member_seed = seed + 1000 * m
         net = new_net(_net_spec(x.shape[1:], 2, recipe), member_seed)
         config = TrainConfig(epochs=recipe.regress_epochs, lr=recipe.regress_lr, weight_decay=recipe.weight_decay,
-                             patience=recipe.patience, seed=member_seed, batch_size=recipe.regress_batch)
+                             patience=recipe.patience, seed=member_seed,
+                             batch_size=_batch_size(int(fit.sum()), recipe.regress_batch))
         stage = report.scaled(m / members, (m + 1) / members)
         train_classifier(net, x[fit], t[fit], config=config, progress=stage.epochs("fitting P(T=1|I)"))
         outputs.append(predict_proba(net, x)[:, 1])
@@ -224,10 +228,17 @@ def _refine(x: np.ndarray, labels: np.ndarray, seed: int, recipe: ObserveRecipe,
     from .models import TrainConfig, new_net, predict_proba, train_classifier
 
     net = new_net(_net_spec(x.shape[1:], int(labels.max()) + 1, recipe), seed)
-    config = TrainConfig(epochs=recipe.refine_epochs, patience=recipe.refine_patience, seed=seed,
-                         weight_decay=recipe.refine_weight_decay, lr=recipe.refine_lr, batch_size=recipe.refine_batch)
+    batch = _batch_size(len(x), recipe.refine_batch)
+    epochs = max(recipe.refine_epochs, math.ceil(recipe.refine_steps / math.ceil(len(x) / batch)))
+    config = TrainConfig(epochs=epochs, patience=recipe.refine_patience, seed=seed,
+                         weight_decay=recipe.refine_weight_decay, lr=recipe.refine_lr, batch_size=batch)
     train_classifier(net, x, labels, config=config, progress=report.epochs("relabelling"))
     return _compact(predict_proba(net, x).argmax(axis=1))
+
+
+def _batch_size(n: int, largest: int) -> int:
+    """Smaller batches for small data sets: at least ~30 optimiser steps per epoch, 32 at the least."""
+    return int(max(32, min(largest, n // 30)))
 
 
 def _compact(labels: np.ndarray) -> np.ndarray:
@@ -329,3 +340,128 @@ def _finish(labels: np.ndarray, t: np.ndarray, p_net: np.ndarray | None, criteri
     return ObservationalFit(p_obs=class_p[labels], obs_class=labels, n_classes=len(class_p),
                             criterion=criterion, scores=scores, class_p=class_p, p_net=p_net,
                             details=details)
+
+
+# --------------------------------------------------------------------------- CCT on discrete models
+
+MODEL_KEYS = ("p_h", "p_i_given_h", "p_t1_given_h_i")
+
+
+@dataclass
+class DiscreteModel:
+    """Discrete hidden H -> image I, binary T depending on (H, I).
+
+    p_h: P(H=h), shape (nH,). p_i_given_h: P(I=i | H=h), shape (nH, nI), rows sum to 1.
+    p_t1_given_h_i: P(T=1 | H=h, I=i), shape (nH, nI).
+    """
+
+    p_h: np.ndarray
+    p_i_given_h: np.ndarray
+    p_t1_given_h_i: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.p_h = _probabilities("p_h", self.p_h, 1)
+        self.p_i_given_h = _probabilities("p_i_given_h", self.p_i_given_h, 2)
+        self.p_t1_given_h_i = _probabilities("p_t1_given_h_i", self.p_t1_given_h_i, 2)
+        n_h, n_i = self.p_i_given_h.shape
+        if len(self.p_h) != n_h:
+            raise ValueError(f"p_h has {len(self.p_h)} entries but p_i_given_h has {n_h} rows (one per h)")
+        if self.p_t1_given_h_i.shape != (n_h, n_i):
+            raise ValueError(f"p_t1_given_h_i has shape {self.p_t1_given_h_i.shape}, expected {(n_h, n_i)}")
+        if abs(self.p_h.sum() - 1) > 1e-6:
+            raise ValueError(f"p_h must sum to 1, sums to {self.p_h.sum():.6g}")
+        bad = np.flatnonzero(np.abs(self.p_i_given_h.sum(axis=1) - 1) > 1e-6)
+        if len(bad):
+            raise ValueError(f"p_i_given_h row {bad[0]} must sum to 1, sums to {self.p_i_given_h[bad[0]].sum():.6g}")
+
+    @classmethod
+    def from_json(cls, spec: Any) -> "DiscreteModel":
+        """Build from {"p_h": [..], "p_i_given_h": [[..] per h], "p_t1_given_h_i": [[..] per h]}.
+
+        Keys starting with "_" are comments. Raises ValueError with a one-line message.
+        """
+        if not isinstance(spec, dict):
+            raise ValueError(f"a CCT model must be a JSON object, got {type(spec).__name__}")
+        missing = [k for k in MODEL_KEYS if k not in spec]
+        if missing:
+            raise ValueError(f"CCT model lacks {', '.join(missing)} (needs {', '.join(MODEL_KEYS)})")
+        unknown = [k for k in spec if k not in MODEL_KEYS and not str(k).startswith("_")]
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} in CCT model (known: {', '.join(MODEL_KEYS)}; "
+                             "keys starting with '_' are comments)")
+        return cls(*(spec[k] for k in MODEL_KEYS))
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k).tolist() for k in MODEL_KEYS}
+
+    @property
+    def p_i(self) -> np.ndarray:
+        """P(I=i) = sum_h P(i|h) P(h)."""
+        return self.p_h @ self.p_i_given_h
+
+    def p_obs(self) -> np.ndarray:
+        """P(T=1 | I=i) = sum_h P(T=1|h,i) P(h|i); NaN where P(I=i) = 0 (never observed)."""
+        joint = self.p_h[:, None] * self.p_i_given_h
+        p_i = joint.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(p_i > 0, (joint * self.p_t1_given_h_i).sum(axis=0) / p_i, np.nan)
+
+    def p_causal(self) -> np.ndarray:
+        """P(T=1 | man(I=i)) = sum_h P(T=1|h,i) P(h)."""
+        return self.p_h @ self.p_t1_given_h_i
+
+
+def _probabilities(name: str, value: Any, ndim: int) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {'a list' if ndim == 1 else 'a list of lists'} of numbers") from None
+    if arr.ndim != ndim or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty {'list' if ndim == 1 else 'list of equal-length lists'}"
+                         f" of numbers, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+        raise ValueError(f"{name} must hold probabilities in [0, 1]")
+    return arr
+
+
+def cct(model: DiscreteModel, tol: float = 1e-3) -> dict[str, Any]:
+    """Exact observational and causal partitions of a discrete model and how they relate.
+
+    Probabilities within `tol` are equal (a chain of small gaps is one class). An image with
+    P(I=i) = 0 has no P(T | I=i): its p_obs is None and it belongs to no observational class; the
+    relation compares Πo with Πc restricted to the observed images (it still has a causal class).
+    """
+    p_obs, p_causal = model.p_obs(), model.p_causal()
+    seen = np.flatnonzero(np.isfinite(p_obs))
+    obs_labels = partition_from_values(p_obs[seen], tol)
+    causal_labels = partition_from_values(p_causal, tol)
+    return {
+        "observational_partition": _cells(seen, obs_labels),
+        "causal_partition": _cells(np.arange(len(p_causal)), causal_labels),
+        "p_obs": [None if not np.isfinite(p) else float(p) for p in p_obs],
+        "p_causal": [float(p) for p in p_causal],
+        "relation": partition_relation(obs_labels, causal_labels[seen]),
+    }
+
+
+def _cells(index: np.ndarray, labels: np.ndarray) -> list[list[int]]:
+    return [index[labels == c].tolist() for c in range(int(labels.max()) + 1)] if len(labels) else []
+
+
+def partition_relation(obs_labels: Any, causal_labels: Any) -> str:
+    """equal / causal_coarsens_observational / observational_coarsens_causal / incompatible."""
+    obs, causal = np.asarray(obs_labels), np.asarray(causal_labels)
+    obs_in_causal = _refines(obs, causal)
+    causal_in_obs = _refines(causal, obs)
+    if obs_in_causal and causal_in_obs:
+        return "equal"
+    if obs_in_causal:
+        return "causal_coarsens_observational"
+    if causal_in_obs:
+        return "observational_coarsens_causal"
+    return "incompatible"
+
+
+def _refines(fine: np.ndarray, coarse: np.ndarray) -> bool:
+    """True when every cell of `fine` lies inside one cell of `coarse`."""
+    return all(len(np.unique(coarse[fine == c])) == 1 for c in np.unique(fine))

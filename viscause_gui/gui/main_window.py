@@ -28,7 +28,9 @@ from .workers import WorkerPool
 
 from .classes_panel import ClassesPanel
 from .learning_panel import LearningPanel
+from .labelling_panel import LabellingPanel
 from .manipulator_panel import ManipulatorPanel
+from .session_controller import SessionController
 
 Area = Qt.DockWidgetArea
 # key, dock title, class, area. The three
@@ -37,6 +39,7 @@ PANELS: list[tuple[str, str, Any, Area]] = [
     ("manipulator", "Manipulator (α)", ManipulatorPanel, Area.RightDockWidgetArea),
     ("learning", "Learning", LearningPanel, Area.RightDockWidgetArea),
     ("classes", "Classes", ClassesPanel, Area.RightDockWidgetArea),
+    ("labelling", "Oracle (label)", LabellingPanel, Area.RightDockWidgetArea),
 ]
 FIRST_TAB = "learning"    # a new user trains first
 
@@ -173,6 +176,7 @@ class MainWindow(QMainWindow):
         elif self.state.dataset is not None:
             self._on_dataset()
             self.obs_controller.start()
+        self.session = SessionController(self)
 
     # ----- building -----
     def _build_central(self) -> None:
@@ -240,6 +244,26 @@ class MainWindow(QMainWindow):
         menu.addAction(self._make_action("open_builtin", "Open &built-in…", "Open GRATING (with its "
                                          "generator settings), the MNIST subset or the 8x8 digits",
                                          "Ctrl+B", self.open_builtin_dialog))
+        menu.addSeparator()
+        s = lambda name: (lambda: getattr(self.session, name)())     # noqa: E731 - created later
+        for key, text, tip, shortcut, slot in (
+                ("save_session", "&Save session", "Save the whole session (data, classes, answers, "
+                 "weights, history) to its file", "Ctrl+S", s("save")),
+                ("save_session_as", "Save session &as…", "Save the session to a new file", "Ctrl+Shift+S",
+                 s("save_as")),
+                ("open_session", "Open &session…", "Open a saved session and go on where it stopped", None,
+                 s("open_dialog")),
+                (None, None, None, None, None),
+                ("export_answers", "Export answers CSV…", "Every answer and undo of the oracle as CSV", None,
+                 s("export_answers_dialog")),
+                ("export_causal", "Export causal data set (npz)…", "Images with their causal class, and the "
+                 "answered manipulated images", None, s("export_causal_dialog")),
+                ("export_plots", "Export plots (PNG)…", "The learning panel's plots as PNG images", None,
+                 s("export_plots_dialog"))):
+            if key is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self._make_action(key, text, tip, shortcut, slot))
         menu.addSeparator()
         menu.addAction(self._make_action("quit", "&Quit", "Close the window (stops background work)",
                                          "Ctrl+Q", self.close))
@@ -445,6 +469,8 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self._closing = True
             self.save_settings()
+            if getattr(self, "session", None) is not None:
+                self.session.close()
             self.state.blockSignals(True)      # late worker results must not start new work
             self.obs_controller.stop()
             self.workers.stop_all(1.5)

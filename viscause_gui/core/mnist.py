@@ -1,0 +1,473 @@
+"""The MNIST experiment of the paper, headless: T = "a person says this image shows digit d".
+
+Pieces (all Qt-free):
+- `one_vs_all(d)`: the causal data for digit d — the digit's images and as many others,
+  drawn deterministically from a seed — plus a held-out split (every digit) for testing the
+  oracle and the baseline. The data set's `obs_class` is (label == d) and its `p_obs` is
+  P(T=1 | I) read off the labels (1 for a d, 0 otherwise).
+  For MNIST the observational and the causal partition are taken to coincide, as in the
+  paper: whether an image shows a d is both what predicts T and what causes it (there is no
+  hidden confounder that also draws something into the image). Algorithm 1 therefore asks
+  the oracle about a few representatives of each of the two classes, gets two clearly
+  different levels (about 0 and about 1) and merges nothing: causal class 1 = "shows d".
+- `experiment_config` / `RobustTraining`: the Experiment's settings and the causal net's
+  training recipe for digits (an ensemble of three MLPs trained with adversarial copies of
+  every batch: a small L2 change does not change the digit; see RobustTraining).
+- `train_reference` / `DigitOracle`: the model oracle standing in for people. A reference
+  classifier of a *different* architecture from the causal net (a small CNN over all ten
+  digits; the causal net is a one-vs-all MLP), trained separately on the pool images, says
+  P("this shows d"), or '?' (NaN) when its largest class probability is below a threshold.
+  Several such annotators (different seeds; three in `viscause run mnist`) form a panel,
+  like the paper's five people:
+  the answer is the fraction of "yes" among those who answered, NaN when half or more say
+  '?' or the votes tie.
+- `nearest_real_baseline`: for each start image, the nearest real image of the target class
+  (L2 over a pool of real images), its distance and whether the oracle accepts it.
+- `batch_summary` / `baseline_summary`: per-iteration numbers for history.json and the benchmark.
+- `plot_manipulation_rows`: the paper's figure, rows of digits each pushed through the
+  manipulators of successive iterations (PNG through matplotlib's Agg canvas, no pyplot
+  state, no Qt).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .dataset import Dataset
+from .experiment import ExperimentConfig
+from .models import TrainConfig, TrainProgress, new_net, predict_proba, train_classifier
+
+IMAGE_SHAPE = (28, 28)
+N_DIGITS = 10
+
+# The causal net (one-vs-all MLP, as the paper's maxout MLPs; the oracle is a CNN).
+CAUSAL_NET = {"arch": "mlp", "hidden": [300]}
+# The reference classifier behind the model oracle.
+REFERENCE_NET = {"arch": "cnn", "in_shape": list(IMAGE_SHAPE), "channels": [16, 32], "pool": True,
+                 "hidden": [64], "n_classes": N_DIGITS}
+REFERENCE_EPOCHS = 8
+ANNOTATORS = 3             # reference nets in the oracle's panel (`viscause run mnist` default)
+UNSURE_BELOW = 0.5          # the oracle says '?' when its largest class probability is below this
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass
+class MnistTask:
+    """The one-vs-all task for one digit.
+
+    data: the causal data for the Experiment (the digit's pool images and as many others);
+    pool: every non-held-out image (the reference oracle trains on it, the baseline searches it);
+    heldout: `heldout_per_digit` images of every digit, seen by neither net.
+    """
+
+    digit: int
+    data: Dataset
+    pool: Dataset
+    heldout: Dataset
+    seed: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def _labelled(images: np.ndarray, labels: np.ndarray, digit: int, name: str, meta: dict) -> Dataset:
+    is_d = (labels == digit).astype(np.int64)
+    return Dataset(images=images, labels=labels.astype(np.int64), obs_class=is_d,
+                   p_obs=is_d.astype(np.float64), meta=dict(meta), name=name)
+
+
+def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
+               source: Dataset | None = None) -> MnistTask:
+    """Split the MNIST subset for digit `digit` (same seed, same split).
+
+    Per digit, `heldout_per_digit` images are held out. The causal data holds every pool
+    image of the digit and as many pool images of the other digits (as evenly spread over
+    them as the counts allow), in a seeded random order.
+    """
+    if source is None:
+        from .datasets import load_builtin
+
+        source = load_builtin("mnist_subset")
+    if source.labels is None:
+        raise ValueError(f"{source.name}: the MNIST experiment needs digit labels")
+    digit = int(digit)
+    labels = np.asarray(source.labels).astype(np.int64)
+    if digit not in set(labels.tolist()):
+        raise ValueError(f"digit {digit} does not occur in {source.name} (labels: {sorted(set(labels.tolist()))})")
+    if tuple(source.shape) != IMAGE_SHAPE:
+        raise ValueError(f"{source.name}: MNIST images are 28x28, got {source.shape[0]}x{source.shape[1]}")
+    rng = np.random.default_rng([seed, digit])
+    pool_idx, held_idx = [], []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        k = min(heldout_per_digit, len(members) // 2)
+        held_idx.append(members[:k])
+        pool_idx.append(members[k:])
+    pool_idx = np.sort(np.concatenate(pool_idx))
+    held_idx = np.sort(np.concatenate(held_idx))
+    pool_labels = labels[pool_idx]
+    positives = pool_idx[pool_labels == digit]
+    others = pool_idx[pool_labels != digit]
+    # as evenly spread over the other digits as possible: round-robin over shuffled digit lists
+    by_digit = [rng.permutation(others[labels[others] == c]) for c in np.unique(labels[others])]
+    order = np.argsort(np.concatenate([np.arange(len(b)) for b in by_digit]), kind="stable")
+    spread = np.concatenate(by_digit)[order]
+    negatives = spread[:len(positives)]
+    data_idx = rng.permutation(np.concatenate([positives, negatives]))
+    meta = {"source": source.name, "digit": digit, "seed": seed,
+            "task": f"one-vs-all: T = 'shows a {digit}'; obs_class = causal class = (label == {digit})"}
+    return MnistTask(
+        digit=digit,
+        data=_labelled(source.images[data_idx], labels[data_idx], digit, f"mnist_{digit}_vs_all", meta),
+        pool=_labelled(source.images[pool_idx], labels[pool_idx], digit, "mnist_pool", meta),
+        heldout=_labelled(source.images[held_idx], labels[held_idx], digit, "mnist_heldout", meta),
+        seed=seed, meta={**meta, "n_data": int(len(data_idx)), "n_pool": int(len(pool_idx)),
+                         "n_heldout": int(len(held_idx))},
+    )
+
+
+def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, alpha: float = 0.5,
+                      **overrides: Any) -> ExperimentConfig:
+    """The Experiment settings for MNIST.
+
+    Causal net: an ensemble of three one-vs-all MLPs 784-300-2 (the manipulator must convince
+    all three); no cyclic shifts (they wrap digits round); manipulations aim for a logit margin
+    of `confidence` = 4 at alpha = 1/2 (see manipulator: deeper for smaller alpha). Train them
+    with RobustTraining (Experiment(..., train_fn=RobustTraining())).
+    """
+    values: dict[str, Any] = dict(iterations=iterations, queries=queries, seed=seed, alpha=alpha,
+                                  net=dict(CAUSAL_NET), augment_shifts=0, representatives=5,
+                                  epochs=30, retrain_epochs=5, query_weight=4.0, confidence=4.0,
+                                  ensemble=3)
+    values.update(overrides)
+    return ExperimentConfig(**values)
+
+
+# ---------------------------------------------------------------- the causal net's training recipe
+
+class RobustTraining:
+    """Training routine for the causal net (drop-in for models.train_steps, Experiment's train_fn).
+
+    Each batch is trained together with adversarial copies of itself: the L2 change of at most
+    `radius` (found by `attack_steps` of projected gradient ascent, kept in [0, 1]) that most
+    raises the batch's loss, with the original labels. This is the invariance the experimenter
+    asserts for digits — "a change this small does not change what a person sees" — in the
+    place of GRATING's cyclic shifts. Without it a one-vs-all net flips on changes of L2 ~ 1
+    that no person (and no other classifier) would notice, so the manipulator's changes are
+    noise the oracle rejects; with it the net's gradients follow strokes, and the changes the
+    manipulator makes are ones the oracle accepts. Early stopping watches the loss on
+    adversarial copies of the validation images.
+    """
+
+    def __init__(self, radius: float = 2.5, attack_steps: int = 5):
+        self.radius = float(radius)
+        self.attack_steps = int(attack_steps)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"recipe": "l2_adversarial", "radius": self.radius, "attack_steps": self.attack_steps}
+
+    def attack(self, net: nn.Module, x: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+        """x moved by at most `radius` (L2) to raise the cross-entropy against `soft` most."""
+        if self.radius <= 0 or self.attack_steps <= 0:
+            return x
+        was_training = net.training
+        net.eval()
+        view = (len(x),) + (1,) * (x.dim() - 1)
+        step = 2.5 * self.radius / self.attack_steps
+        delta = torch.zeros_like(x)
+        for _ in range(self.attack_steps):
+            with torch.enable_grad():
+                d = delta.requires_grad_(True)
+                loss = -(soft * torch.log_softmax(net(x + d), dim=1)).sum()
+                (grad,) = torch.autograd.grad(loss, d)
+            g_norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(view)
+            delta = delta.detach() + step * grad / g_norm
+            norm = delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(view)
+            delta = delta * (self.radius / norm).clamp(max=1.0)
+            delta = (x + delta).clamp(0.0, 1.0) - x
+        net.train(was_training)
+        return (x + delta).detach()
+
+    def __call__(self, net: nn.Module, images: np.ndarray, targets: np.ndarray,
+                 weights: np.ndarray | None = None, config: TrainConfig | None = None,
+                 device: torch.device | None = None) -> Iterator[TrainProgress]:
+        config = config or TrainConfig()
+        device = device or next(net.parameters()).device
+        gen = torch.Generator().manual_seed(config.seed)
+        n = len(images)
+        x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+        n_classes = [m for m in net.modules() if isinstance(m, nn.Linear)][-1].out_features
+        targets = np.asarray(targets)
+        if targets.ndim == 1:
+            y = torch.nn.functional.one_hot(torch.as_tensor(targets, dtype=torch.int64), n_classes).float()
+        else:
+            y = torch.as_tensor(targets, dtype=torch.float32)
+        w = torch.ones(n) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        perm = torch.randperm(n, generator=gen)
+        n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
+        val_idx, train_idx = perm[:n_val], perm[n_val:]
+        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+        def loss_of(xb, yb, wb):
+            per_sample = -(yb * torch.log_softmax(net(xb), dim=1)).sum(dim=1)
+            return (per_sample * wb).sum() / wb.sum().clamp_min(1e-12)
+
+        best, best_state, bad_epochs = float("inf"), None, 0
+        for epoch in range(1, config.epochs + 1):
+            net.train()
+            order = train_idx[torch.randperm(len(train_idx), generator=gen)]
+            total = 0.0
+            for start in range(0, len(order), config.batch_size):
+                b = order[start:start + config.batch_size]
+                xb, yb, wb = x[b].to(device), y[b].to(device), w[b].to(device)
+                xa = self.attack(net, xb, yb)
+                loss = 0.5 * (loss_of(xb, yb, wb) + loss_of(xa, yb, wb))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(b)
+            train_loss = total / max(len(order), 1)
+            if n_val:
+                xv, yv, wv = x[val_idx].to(device), y[val_idx].to(device), w[val_idx].to(device)
+                xva = self.attack(net, xv, yv)
+                net.eval()
+                with torch.no_grad():
+                    val_loss = float(0.5 * (loss_of(xv, yv, wv) + loss_of(xva, yv, wv)))
+            else:
+                val_loss = train_loss
+            if val_loss < best - 1e-6:
+                best, bad_epochs = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                bad_epochs += 1
+            stop = bad_epochs >= config.patience
+            yield TrainProgress(epoch, config.epochs, train_loss, val_loss, best, stop)
+            if stop:
+                break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+
+
+# ---------------------------------------------------------------- the model oracle
+
+def train_reference(images: np.ndarray, labels: np.ndarray, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
+                    spec: dict[str, Any] | None = None) -> nn.Module:
+    """A ten-digit classifier (a small CNN by default), trained apart from the causal net."""
+    spec = {**REFERENCE_NET, **(spec or {})}
+    net = new_net(spec, seed)
+    train_classifier(net, np.asarray(images, np.float32), np.asarray(labels, np.int64),
+                     config=TrainConfig(epochs=epochs, patience=3, lr=2e-3, seed=seed))
+    return net.eval()
+
+
+class DigitOracle:
+    """Answers P(T=1 | man(I)) = P("this shows digit d"), NaN ('?') when unsure.
+
+    One annotator (one reference net): its probability of d, NaN when its largest class
+    probability is below `unsure_below`. A panel (several nets): each votes yes / no / '?';
+    the answer is the fraction of yes among those who voted, NaN when half or more said '?'
+    or the votes tie.
+    """
+
+    name = "model"
+
+    def __init__(self, annotators: nn.Module | Sequence[nn.Module], digit: int,
+                 unsure_below: float = UNSURE_BELOW):
+        self.annotators = [annotators] if isinstance(annotators, nn.Module) else list(annotators)
+        if not self.annotators:
+            raise ValueError("the oracle needs at least one annotator")
+        self.digit = int(digit)
+        self.unsure_below = float(unsure_below)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """(annotators, N, 10) class probabilities."""
+        images = np.asarray(images, np.float32)
+        if images.ndim == 2:
+            images = images[None]
+        return np.stack([predict_proba(net, images) for net in self.annotators])
+
+    def votes(self, images: np.ndarray) -> np.ndarray:
+        """(annotators, N): 1.0 = "shows d", 0.0 = "does not", NaN = '?'."""
+        proba = self.probabilities(images)
+        out = (proba.argmax(2) == self.digit).astype(np.float64)
+        out[proba.max(2) < self.unsure_below] = np.nan
+        return out
+
+    def answer(self, images: np.ndarray) -> np.ndarray:
+        if len(self.annotators) == 1:
+            proba = self.probabilities(images)[0]
+            p = proba[:, self.digit].astype(np.float64)
+            p[proba.max(1) < self.unsure_below] = np.nan
+            return p
+        votes = self.votes(images)
+        answered = np.isfinite(votes).sum(0)
+        yes = np.nansum(votes, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = yes / answered
+        p[(2 * answered <= len(self.annotators)) | (2 * yes == answered)] = np.nan
+        return p
+
+
+def train_oracle(task: MnistTask, annotators: int = ANNOTATORS, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
+                 unsure_below: float = UNSURE_BELOW) -> DigitOracle:
+    """The model oracle for `task`: `annotators` reference CNNs (seeds seed*100 + k) on the pool."""
+    nets = [train_reference(task.pool.images, task.pool.labels, seed=seed * 100 + k, epochs=epochs)
+            for k in range(annotators)]
+    return DigitOracle(nets, task.digit, unsure_below)
+
+
+def answer_class(answers: np.ndarray) -> np.ndarray:
+    """1 = "shows d", 0 = "does not", -1 = '?' (NaN)."""
+    answers = np.asarray(answers, np.float64)
+    out = (answers > 0.5).astype(np.int64)
+    out[~np.isfinite(answers)] = -1
+    return out
+
+
+def oracle_report(oracle: DigitOracle, heldout: Dataset) -> dict[str, float]:
+    """How the oracle does on real held-out digits: accuracy on the answered ones, '?' rate."""
+    got = answer_class(oracle.answer(heldout.images))
+    truth = heldout.obs_class
+    answered = got >= 0
+    return {"accuracy_answered": float((got[answered] == truth[answered]).mean()) if answered.any() else float("nan"),
+            "unsure_rate": float(1 - answered.mean()),
+            "accuracy_counting_unsure_wrong": float((got == truth).mean())}
+
+
+def _median(values: np.ndarray) -> float | None:
+    values = np.asarray(values, np.float64)
+    return float(np.median(values)) if len(values) else None
+
+
+def batch_summary(experiment: Any, batch: Any) -> dict[str, Any]:
+    """One answered Algorithm 2 batch: MErr overall / towards d / away, the '?' rate, L2 of the
+    accepted changes (the oracle put the image in the target class) and of all changes."""
+    got = experiment.class_of_answer(batch.answers)
+    ok = got == batch.targets
+    to_d = experiment.causal_levels[batch.targets] > 0.5
+    return {"iteration": int(batch.iteration), "queries": int(len(batch)),
+            "merr": float(1 - ok.mean()),
+            "merr_to_digit": float(1 - ok[to_d].mean()) if to_d.any() else None,
+            "merr_away": float(1 - ok[~to_d].mean()) if (~to_d).any() else None,
+            "unsure_rate": float((got < 0).mean()),
+            "merr_answered": float(1 - ok[got >= 0].mean()) if (got >= 0).any() else None,
+            "accepted": int(ok.sum()),
+            "accepted_l2_median": _median(batch.distances[ok]),
+            "l2_median": _median(batch.distances)}
+
+
+# ---------------------------------------------------------------- the baseline
+
+@dataclass
+class BaselineResult:
+    index: np.ndarray       # (N,) index into the pool of the nearest real image of the target class
+    images: np.ndarray      # (N, H, W) those images
+    distance: np.ndarray    # (N,) L2 distance to the start image
+    answers: np.ndarray     # (N,) the oracle's answer for them (NaN = '?')
+    accepted: np.ndarray    # (N,) bool: the oracle puts them in the target class
+
+
+def nearest_real_baseline(starts: np.ndarray, to_digit: np.ndarray, pool_images: np.ndarray,
+                          pool_is_digit: np.ndarray, oracle: DigitOracle | None = None,
+                          chunk: int = 512) -> BaselineResult:
+    """For each start image, the nearest (L2) pool image whose label is the target class.
+
+    to_digit[i]: the target is "shows d" (True) or "does not" (False). Pool images identical
+    to the start image (distance 0, e.g. the start image itself) are skipped.
+    """
+    starts = np.asarray(starts, np.float32).reshape(len(starts), -1)
+    pool = np.asarray(pool_images, np.float32).reshape(len(pool_images), -1)
+    to_digit = np.asarray(to_digit, bool)
+    pool_is_digit = np.asarray(pool_is_digit, bool)
+    sq_pool = (pool.astype(np.float64) ** 2).sum(1)
+    index = np.zeros(len(starts), np.int64)
+    distance = np.zeros(len(starts), np.float64)
+    for lo in range(0, len(starts), chunk):
+        s = starts[lo:lo + chunk]
+        d2 = (s.astype(np.float64) ** 2).sum(1)[:, None] + sq_pool[None] - 2.0 * (s @ pool.T)
+        d2 = np.maximum(d2, 0.0)
+        d2[to_digit[lo:lo + chunk, None] != pool_is_digit[None]] = np.inf
+        d2[d2 < 1e-8] = np.inf
+        index[lo:lo + chunk] = d2.argmin(1)
+    images = np.asarray(pool_images, np.float32)[index]
+    distance = np.linalg.norm((images.reshape(len(starts), -1) - starts).astype(np.float64), axis=1)
+    if oracle is None:
+        answers = np.full(len(starts), np.nan)
+        accepted = np.zeros(len(starts), bool)
+    else:
+        answers = oracle.answer(images)
+        accepted = answer_class(answers) == to_digit.astype(np.int64)
+    return BaselineResult(index, images, distance, answers, accepted)
+
+
+def baseline_summary(result: BaselineResult) -> dict[str, Any]:
+    return {"n": int(len(result.distance)), "l2_median": _median(result.distance),
+            "l2_mean": float(np.mean(result.distance)) if len(result.distance) else None,
+            "accepted_rate": float(result.accepted.mean()) if len(result.distance) else None,
+            "accepted_l2_median": _median(result.distance[result.accepted])}
+
+
+# ---------------------------------------------------------------- the figure
+
+def figure_probe(task: MnistTask, per_side: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out start images for the figure: `per_side` of digit d (target: not d) and as many others."""
+    rng = np.random.default_rng([seed, task.digit, 7])
+    is_d = task.heldout.obs_class == 1
+    pos = rng.choice(np.flatnonzero(is_d), per_side, replace=False)
+    neg = rng.choice(np.flatnonzero(~is_d), per_side, replace=False)
+    index = np.concatenate([neg, pos])
+    targets = 1 - task.heldout.obs_class[index]
+    return task.heldout.images[index], targets.astype(np.int64)
+
+
+def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], path: str | Path,
+                           stage_titles: Sequence[str] | None = None, targets: np.ndarray | None = None,
+                           answers: Sequence[np.ndarray] | None = None, digit: int | None = None,
+                           title: str = "") -> Path:
+    """Rows of digits: the original, then the image pushed through each iteration's manipulator.
+
+    stages[k]: (N, H, W) results of iteration k + 1; answers[k]: the oracle's answers for them
+    (shown under each image: 'yes' / 'no' / '?' for "shows d"). Ink is drawn dark on white.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    originals = np.asarray(originals)
+    n, n_cols = len(originals), len(stages) + 1
+    titles = ["original", *(stage_titles or [f"iteration {k + 1}" for k in range(len(stages))])]
+    fig = Figure(figsize=(1.25 * n_cols + 0.6, 1.3 * n + 0.5))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(n, n_cols, squeeze=False)
+    for r in range(n):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            img = originals[r] if c == 0 else stages[c - 1][r]
+            ax.imshow(img, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=8)
+            if c == 0 and targets is not None and digit is not None:
+                ax.set_ylabel(f"to {digit}" if targets[r] == 1 else f"to not-{digit}", fontsize=8)
+            if c > 0:
+                dist = float(np.linalg.norm(img - originals[r]))
+                label = f"L2 {dist:.1f}"
+                if answers is not None:
+                    a = answers[c - 1][r]
+                    says = "?" if not np.isfinite(a) else ("yes" if a > 0.5 else "no")
+                    label += f"  {says}"
+                    if targets is not None and np.isfinite(a) and (a > 0.5) == bool(targets[r]):
+                        ax.spines[:].set_color("tab:green")
+                        ax.spines[:].set_linewidth(2)
+                ax.set_xlabel(label, fontsize=7, labelpad=1)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    return path

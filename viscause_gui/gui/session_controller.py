@@ -1,0 +1,391 @@
+"""Sessions in the main window: save / open, autosave, the answer journal, recovery, exports.
+
+- Every answer goes to the journal beside the session file (``<file>.journal.jsonl``); an
+  unsaved session keeps its journal and autosave in a recovery folder next to the settings
+  (``recovery/untitled.vcsession.*``).
+- The session is autosaved (`core.session.Autosaver`) every `interval_s` seconds when
+  something changed, and at once when a new batch of queries arrives, so a recovery always
+  has the images the journal's answers belong to.
+- On start, when an autosave newer than the last session or journal answers the session does
+  not hold exist, the controller asks (`ask`, a QMessageBox question tests replace) and
+  replays the recovered answers: a batch that is fully answered goes to the experiment and
+  the loop goes on.
+- A file that cannot be opened gives one message (`MainWindow.show_message`) and changes nothing.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from ..core.grating import GratingModel
+from ..core.journal import (Journal, JournalError, export_answers_csv, new_id, now_iso,
+                            read_journal, recover)
+from ..core.session import (SESSION_SUFFIX, Autosaver, SessionData, SessionError, autosave_path,
+                            export_causal_dataset, journal_path, save_session)
+
+SESSION_FILTER = f"viscause sessions (*{SESSION_SUFFIX});;All files (*)"
+PLOTS = (("loss", "loss_plot"), ("merr", "merr_plot"), ("mdist", "mdist_plot"))
+
+
+class SessionController(QObject):
+    """Owns the session file, its journal and autosave for one MainWindow."""
+
+    def __init__(self, window: Any, interval_s: float = 60.0, recovery_dir: str | os.PathLike | None = None,
+                 check_recovery: bool = True):
+        super().__init__(window)
+        self.window = window
+        self.state = window.state
+        self.labelling = window.panels.get("labelling")
+        self.learning = window.panels.get("learning")
+        self.interval_s = interval_s
+        if recovery_dir is None:
+            recovery_dir = Path(window.settings.fileName()).resolve().parent / "viscause-recovery"
+        self.recovery_dir = Path(recovery_dir)
+        self.path: Path | None = None
+        self.session_id = new_id()
+        self.created = now_iso()
+        self.autosaver = Autosaver(self.session_file(), interval_s)
+        self._autosaved_batches: set[int] = set()
+        self.timer = QTimer(self)
+        self.timer.setInterval(int(min(interval_s, 5.0) * 1000))
+        self.timer.timeout.connect(self.autosave_if_due)
+        self.timer.start()
+        if self.labelling is not None:
+            self.labelling.answered.connect(lambda _r: self.mark_dirty())
+        self.state.queries_changed.connect(self._queries_changed)
+        self.state.model_changed.connect(self.mark_dirty)
+        recovered = check_recovery and self.check_recovery()
+        if not recovered:
+            self._open_journal()
+
+    # ----- paths -----
+    def session_file(self) -> Path:
+        """The session file, or the untitled one in the recovery folder."""
+        return self.path if self.path is not None else self.recovery_dir / f"untitled{SESSION_SUFFIX}"
+
+    def _open_journal(self, base_records: list | None = None) -> None:
+        if self.labelling is None:
+            return
+        target = journal_path(self.session_file())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            journal = Journal(target, self.session_id, annotator=self.labelling.annotator)
+        except JournalError as exc:
+            if "another process" in str(exc):     # another viscause has this session open
+                self.window.show_message("warning", "The session is open elsewhere",
+                                         f"{exc}.\nYour answers go to a temporary journal until you "
+                                         "save the session under another name.")
+                self.labelling.set_journal(None, base_records)
+                return
+            _set_aside(target)                   # a journal of another session: keep it, out of the way
+            journal = Journal(target, self.session_id, annotator=self.labelling.annotator)
+        self.labelling.set_journal(journal, base_records)
+
+    # ----- the current session -----
+    def live_experiment(self):
+        if self.learning is not None:
+            if self.learning.running:
+                return None
+            return self.learning.experiment
+        return self.state.experiment
+
+    def current_session(self) -> SessionData:
+        if self.learning is not None and self.learning.running:
+            raise SessionError("the experiment is running; save when it waits for answers or has stopped")
+        exp = self.live_experiment()
+        settings = {}
+        if self.labelling is not None:
+            settings.update(blind=self.labelling.blind.isChecked(), answers_per_image=self.labelling.needed(),
+                            positive_digit=self.labelling.positive.value())
+        if self.learning is not None:
+            settings.update(oracle=self.learning.oracle_combo.currentData(),
+                            goal=self.learning._goal, goal_base=self.learning._goal_base)
+        answers = self.labelling.records() if self.labelling is not None else []
+        if exp is not None:
+            return SessionData(experiment=exp, answers=answers, settings=settings,
+                               session_id=self.session_id, created=self.created)
+        if self.state.dataset is None:
+            raise SessionError("there is no data to save")
+        return SessionData(dataset=self.state.dataset, answers=answers, settings=settings,
+                           session_id=self.session_id, created=self.created)
+
+    def mark_dirty(self) -> None:
+        self.autosaver.mark_dirty()
+
+    def _queries_changed(self) -> None:
+        self.mark_dirty()
+        from .learning_panel import waiting_batches
+        new = [b for b in waiting_batches(self.state) if id(b) not in self._autosaved_batches]
+        dock = getattr(self.window, "docks", {}).get("labelling")
+        if new and dock is not None and self.labelling is not None:
+            dock.raise_()                         # the oracle answers by keyboard at once
+            self.labelling.setFocus()
+        if new and (self.learning is None or not self.learning.running):
+            if self.autosave(force=True):
+                self._autosaved_batches.update(id(b) for b in new)
+
+    def autosave_if_due(self) -> None:
+        if self.autosaver.due():
+            self.autosave()
+
+    def autosave(self, force: bool = False) -> bool:
+        """Autosave now (when due or forced); False when the state cannot be saved right now."""
+        try:
+            session = self.current_session()
+            self.session_file().parent.mkdir(parents=True, exist_ok=True)
+            return self.autosaver.maybe_save(session, force=force) is not None
+        except (SessionError, OSError, ValueError):
+            return False
+
+    # ----- save / open -----
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        return self.save_to(self.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save session", self._folder(), SESSION_FILTER)
+        if not path:
+            return False
+        if not Path(path).suffix:
+            path += SESSION_SUFFIX
+        return self.save_to(path)
+
+    def save_to(self, path: str | os.PathLike) -> bool:
+        """Save the session to `path`; the journal moves with it. One message on failure."""
+        path = Path(path)
+        try:
+            session = self.current_session()
+            save_session(path, session)
+        except (SessionError, ValueError) as exc:
+            self.window.show_message("warning", "Could not save the session", str(exc))
+            return False
+        old_file, old_autosaver = self.session_file(), self.autosaver
+        records = session.answers
+        if path.resolve() != old_file.resolve():
+            old_journal = journal_path(old_file)
+            if self.labelling is not None:
+                self.labelling.set_journal(None, records)   # closes the old journal
+            stale = journal_path(path)
+            if stale.exists():
+                try:
+                    same = read_journal(stale).session_id == self.session_id
+                except JournalError:
+                    same = False
+                if not same:
+                    _set_aside(stale)
+            if self.path is None:                             # the untitled files are in the file now
+                _unlink(old_journal)
+            old_autosaver.discard()
+            self.path = path
+            self.autosaver = Autosaver(path, self.interval_s)
+            self._open_journal(records)
+        self.autosaver.discard()
+        self.autosaver.dirty = False
+        self.window.settings.setValue("session/last_path", str(path))
+        self.window.settings.setValue("paths/last_folder", str(path.parent))
+        self.window.statusBar().showMessage(f"session saved to {path}", 5000)
+        return True
+
+    def open_dialog(self) -> bool:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open session", self._folder(), SESSION_FILTER)
+        return bool(path) and self.open(path)
+
+    def open(self, path: str | os.PathLike) -> bool:
+        """Open a session file (answers in its journal that it lacks are replayed too)."""
+        path = Path(path)
+        try:
+            session, answers = recover(path, journal_path(path))
+        except (SessionError, JournalError, ValueError) as exc:
+            self.window.show_message("warning", "Could not open the session", str(exc))
+            return False
+        session.answers.extend(answers)
+        self._adopt(session, path)
+        return True
+
+    def _adopt(self, session: SessionData, path: Path | None) -> None:
+        """Make a loaded session the window's state; replay answers of the waiting batch."""
+        if self.labelling is not None:
+            self.labelling.set_journal(None)
+        self.path = path
+        self.session_id = session.session_id
+        self.created = session.created
+        self.autosaver = Autosaver(self.session_file(), self.interval_s)
+        ds = session.dataset
+        grating = None
+        model = ds.meta.get("model") if isinstance(ds.meta, dict) else None
+        if isinstance(model, dict) and ds.meta.get("source") == "grating":
+            try:
+                grating = GratingModel(**model)
+            except (TypeError, ValueError):
+                grating = None
+        settings = session.settings
+        self.state.set_dataset(ds, grating=grating)
+        if self.labelling is not None:
+            self.labelling.blind.setChecked(bool(settings.get("blind", True)))
+            self.labelling.per_image.setValue(int(settings.get("answers_per_image", 1) or 1))
+            self.labelling.positive.setValue(int(settings.get("positive_digit", 0) or 0))
+        exp = session.experiment
+        if exp is not None:
+            self.state.set_experiment(exp)
+            lp = self.learning
+            if lp is not None and lp.experiment is not exp:     # the panel adopts on model_changed
+                lp.experiment = exp
+            if exp.pending is not None:
+                if lp is not None:
+                    index = lp.oracle_combo.findData("human")
+                    if index >= 0:
+                        lp.oracle_combo.setCurrentIndex(index)
+                    n = len(exp.history)
+                    goal = settings.get("goal")
+                    lp._goal = goal if isinstance(goal, int) and goal > n else (
+                        None if exp.pending.kind == "algorithm1" else n + 1)
+                    lp._goal_base = n
+                    lp._waiting_for_human = True
+                self._autosaved_batches.add(id(exp.pending))
+                self.state.human_queue.append(exp.pending)
+            if lp is not None:
+                lp._update_buttons()
+        self._open_journal(session.answers)          # replays: a fully answered batch goes on
+        self.state.queries_changed.emit()
+        if path is not None:
+            self.window.settings.setValue("session/last_path", str(path))
+            self.window.statusBar().showMessage(f"session opened: {path}", 5000)
+
+    # ----- recovery -----
+    def recovery_candidates(self) -> list[tuple[Path | None, Path, Path]]:
+        """(session path or None for untitled, file to load, journal) with something to recover."""
+        out = []
+        last = self.window.settings.value("session/last_path")
+        for path in ([Path(str(last))] if last else []) + [None]:
+            file = path if path is not None else self.recovery_dir / f"untitled{SESSION_SUFFIX}"
+            auto = Autosaver(file)
+            base = auto.path if auto.newer_than_session() else file
+            if base.exists():
+                out.append((path, base, journal_path(file)))
+        return out
+
+    def check_recovery(self) -> bool:
+        """Offer to recover unsaved answers; True when a session was recovered."""
+        for path, base, journal in self.recovery_candidates():
+            try:
+                session, answers = recover(base, journal)
+            except (SessionError, JournalError, ValueError):
+                continue
+            unsaved = base != path          # an autosave, or the untitled session
+            if not answers and not unsaved:
+                continue
+            if not answers and session.experiment is None and not session.answers:
+                continue
+            name = "the unsaved session" if path is None else str(path)
+            text = (f"Unsaved work was found for {name}: {len(answers)} answer(s) not in the saved "
+                    f"file, and the session as last autosaved (viscause was closed without saving, "
+                    f"or killed).\n\nRecover it?")
+            if self.ask("Recover the session?", text):
+                session.answers.extend(answers)
+                session.path = path
+                self._adopt(session, path)
+                self.mark_dirty()
+                self.window.statusBar().showMessage(f"recovered {len(answers)} answer(s)", 8000)
+                return True
+            # declined: kept as .old, never deleted; a saved session keeps its journal (opening
+            # the file replays it), the untitled one starts a fresh journal
+            file = path if path is not None else self.recovery_dir / f"untitled{SESSION_SUFFIX}"
+            for p in (autosave_path(file), *((journal,) if path is None else ())):
+                _set_aside(p)
+        return False
+
+    def ask(self, title: str, text: str) -> bool:
+        """A yes/no question (tests replace it). Offscreen (no one to answer) it says no."""
+        from PySide6.QtGui import QGuiApplication
+        if QGuiApplication.platformName() in ("offscreen", "minimal"):
+            self.window.show_message("info", title, text + "\n\n(not asked: no screen; the files are kept)")
+            return False
+        answer = QMessageBox.question(self.window, title, text,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # ----- exports -----
+    def export_answers_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export answers", self._folder(), "CSV (*.csv)")
+        if path:
+            self.export_answers(path)
+
+    def export_answers(self, path: str | os.PathLike) -> bool:
+        records = self.labelling.records() if self.labelling is not None else []
+        try:
+            export_answers_csv(path, records)
+        except (OSError, ValueError) as exc:
+            self.window.show_message("warning", "Could not export the answers", str(exc))
+            return False
+        return True
+
+    def export_causal_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export causal data set", self._folder(),
+                                              "NumPy archives (*.npz)")
+        if path:
+            self.export_causal(path)
+
+    def export_causal(self, path: str | os.PathLike) -> bool:
+        exp = self.live_experiment()
+        try:
+            if exp is None:
+                raise ValueError("there is no experiment yet (run Algorithm 1 first), or it is running")
+            export_causal_dataset(path, exp)
+        except (OSError, ValueError) as exc:
+            self.window.show_message("warning", "Could not export the causal data set", str(exc))
+            return False
+        return True
+
+    def export_plots_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export plots (one PNG per plot)", self._folder(),
+                                              "PNG images (*.png)")
+        if path:
+            self.export_plots(path)
+
+    def export_plots(self, path: str | os.PathLike) -> list[Path]:
+        """Write ``<stem>-loss.png``, ``<stem>-merr.png``, ``<stem>-mdist.png``."""
+        path = Path(path)
+        stem = path.with_suffix("") if path.suffix.lower() == ".png" else path
+        written = []
+        for name, attr in PLOTS:
+            widget = getattr(self.learning, attr, None) if self.learning is not None else None
+            if widget is None:
+                continue
+            out = stem.with_name(f"{stem.name}-{name}.png")
+            if not widget.grab().save(str(out), "PNG"):
+                self.window.show_message("warning", "Could not export the plots", f"{out}: cannot write")
+                return written
+            written.append(out)
+        return written
+
+    def _folder(self) -> str:
+        return str(self.window.settings.value("paths/last_folder", str(Path.home())))
+
+    def close(self) -> None:
+        """The window closes: autosave unsaved work (the journal already holds every answer)."""
+        self.timer.stop()
+        if self.autosaver.dirty:
+            self.autosave(force=True)
+        if self.labelling is not None and self.labelling._journal is not None:
+            self.labelling._journal.close()      # every answer is on disk already
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _set_aside(path: Path) -> None:
+    """Keep a file out of the way (never delete answers): ``<name>.<time>.old``."""
+    if path.exists():
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+        os.replace(path, path.with_name(f"{path.name}.{stamp}.old"))
