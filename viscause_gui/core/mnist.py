@@ -40,7 +40,7 @@ from torch import nn
 
 from .dataset import Dataset
 from .experiment import ExperimentConfig
-from .models import TrainConfig, TrainProgress, new_net, predict_proba, train_classifier
+from .models import EarlyStopping, TrainConfig, TrainProgress, new_net, predict_proba, train_classifier
 
 IMAGE_SHAPE = (28, 28)
 N_DIGITS = 10
@@ -216,7 +216,7 @@ class RobustTraining:
             per_sample = -(yb * torch.log_softmax(net(xb), dim=1)).sum(dim=1)
             return (per_sample * wb).sum() / wb.sum().clamp_min(1e-12)
 
-        best, best_state, bad_epochs = float("inf"), None, 0
+        early = EarlyStopping(net, config.patience)
         for epoch in range(1, config.epochs + 1):
             net.train()
             order = train_idx[torch.randperm(len(train_idx), generator=gen)]
@@ -239,18 +239,11 @@ class RobustTraining:
                     val_loss = float(0.5 * (loss_of(xv, yv, wv) + loss_of(xva, yv, wv)))
             else:
                 val_loss = train_loss
-            if val_loss < best - 1e-6:
-                best, bad_epochs = val_loss, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad_epochs += 1
-            stop = bad_epochs >= config.patience
-            yield TrainProgress(epoch, config.epochs, train_loss, val_loss, best, stop)
+            stop = early.update(val_loss)
+            yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
             if stop:
                 break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        net.eval()
+        early.restore()
 
 
 # ---------------------------------------------------------------- the model oracle

@@ -105,6 +105,30 @@ class TrainProgress:
         return asdict(self)
 
 
+class EarlyStopping:
+    """Keeps the weights of the best validation epoch; says stop after `patience` epochs without one."""
+
+    def __init__(self, net: nn.Module, patience: int):
+        self.net, self.patience = net, patience
+        self.best, self.bad_epochs = float("inf"), 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def update(self, val_loss: float) -> bool:
+        """Record an epoch's validation loss; True when training should stop."""
+        if val_loss < self.best - 1e-6:
+            self.best, self.bad_epochs = val_loss, 0
+            self.best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+    def restore(self) -> None:
+        """Put the best epoch's weights back and leave the net in eval mode."""
+        if self.best_state is not None:
+            self.net.load_state_dict(self.best_state)
+        self.net.eval()
+
+
 def _soft_targets(targets: np.ndarray, n_classes: int) -> torch.Tensor:
     targets = np.asarray(targets)
     if targets.ndim == 1:
@@ -140,7 +164,7 @@ def train_steps(
     n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
     val_idx, train_idx = perm[:n_val], perm[n_val:]
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    best, best_state, bad_epochs = float("inf"), None, 0
+    early = EarlyStopping(net, config.patience)
     for epoch in range(1, config.epochs + 1):
         net.train()
         order = train_idx[torch.randperm(len(train_idx), generator=gen)]
@@ -154,18 +178,11 @@ def train_steps(
             total += float(loss.detach()) * len(b)
         train_loss = total / max(len(order), 1)
         val_loss = _eval_loss(net, x[val_idx], y[val_idx], w[val_idx], device) if n_val else train_loss
-        if val_loss < best - 1e-6:
-            best, bad_epochs = val_loss, 0
-            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-        else:
-            bad_epochs += 1
-        stop = bad_epochs >= config.patience
-        yield TrainProgress(epoch, config.epochs, train_loss, val_loss, best, stop)
+        stop = early.update(val_loss)
+        yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
         if stop:
             break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    net.eval()
+    early.restore()
 
 
 def train_classifier(net: nn.Module, images: np.ndarray, targets: np.ndarray,

@@ -92,7 +92,8 @@ class ObserveRecipe:
     regress_epochs: int = 40
     regress_lr: float = 3e-3
     regress_batch: int = 256
-    regress_members: int = 1       # nets averaged in the first stage
+    regress_members: int = 0       # nets averaged in the first stage; 0: regress_budget // n_fit, 1..3
+    regress_budget: int = 8000     # (small data sets get more nets, the time they can afford)
     weight_decay: float = 1e-4
     patience: int = 4
     refine_rounds: int = 4
@@ -206,10 +207,10 @@ def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> 
 
 def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: ObserveRecipe,
              report: _Reporter) -> np.ndarray:
-    """Mean P(T=1 | I) of `regress_members` nets trained on the non-held-out T samples."""
+    """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples."""
     from .models import TrainConfig, new_net, predict_proba, train_classifier
 
-    members = max(1, recipe.regress_members)
+    members = recipe.regress_members or int(np.clip(recipe.regress_budget // max(int(fit.sum()), 1), 1, 3))
     outputs = []
     for m in range(members):
         member_seed = seed + 1000 * m
