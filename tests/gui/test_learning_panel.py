@@ -231,3 +231,29 @@ def test_stop_while_estimating_observational_classes(qtbot, grating):
     assert blocker.args == ["stopped"]
     assert not panel.running and panel.experiment is None
     workers.stop_all()
+
+
+def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
+    """Grey labelled images (here scikit-learn's 8x8 digits): T = 'shows digit d'."""
+    from viscause_gui.core import mnist
+    from viscause_gui.core.datasets import load_builtin
+
+    digits = load_builtin("digits8x8")
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(digits.subset(np.arange(600)))
+    panel = LearningPanel(state, workers)
+    qtbot.addWidget(panel)
+    assert panel.label_spin.isEnabled()
+    panel.label_spin.setValue(3)
+    panel.oracle_combo.setCurrentIndex(panel.oracle_combo.findData("model"))
+    panel.iterations_spin.setValue(1)
+    panel.queries_spin.setValue(10)
+    panel.epochs_spin.setValue(1)
+    panel.retrain_spin.setValue(1)
+    assert run(qtbot, panel, panel.run_algorithm2) in ("goal", "done")
+    exp = panel.experiment
+    assert isinstance(exp.train_fn, mnist.RobustTraining)
+    assert exp.config.augment_shifts == 0 and exp.config.ensemble == 3
+    assert np.array_equal(exp.causal_labels, (digits.labels[:600] == 3).astype(int))
+    assert len(exp.history) == 1
+    workers.stop_all()

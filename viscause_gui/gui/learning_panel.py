@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGr
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
+from ..core import mnist
 from ..core.dataset import Dataset
+from ..core.models import TrainConfig, new_net, train_steps
 from ..core.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch, TrainEvent
 from ..core.oracles import ModelOracle, TruthOracle
 from ..core.views import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
@@ -74,6 +76,7 @@ class RunSettings:
     config: ExperimentConfig
     oracle: str                  # "truth" | "model" | "human"
     positive_label: int | None   # T = 1 for this label when the data set has only labels
+    digit_mode: bool = False     # grey labelled images (MNIST): the MNIST recipe and a CNN oracle
 
 
 def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, grating,
@@ -86,7 +89,8 @@ def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, g
                                                   cancelled=lambda: stop.stopped)
             if prepared is not data:
                 yield ObservedClasses(prepared)
-            exp = Experiment(prepared, settings.config)
+            exp = Experiment(prepared, settings.config,
+                             train_fn=mnist.RobustTraining() if settings.digit_mode else None)
             yield Created(exp)
         oracle = None
         if settings.oracle == "truth":
@@ -103,7 +107,22 @@ def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, g
         return Failure(str(exc) or type(exc).__name__)
 
 
+def _train_digit_oracle(data: Dataset, settings: RunSettings):
+    """A CNN over every label, trained apart from the causal net (an MLP): the paper's people."""
+    seed = settings.config.seed
+    net = new_net({**mnist.REFERENCE_NET, "in_shape": list(data.shape),
+                   "n_classes": int(data.labels.max()) + 1}, seed + 7919)
+    small = len(data) < 3000          # more, smaller steps so a small data set still trains it
+    config = TrainConfig(epochs=mnist.REFERENCE_EPOCHS, batch_size=32 if small else 128, patience=3,
+                         lr=2e-3, seed=seed)
+    for progress in train_steps(net, data.images, data.labels.astype(np.int64), config=config):
+        yield ModelOracleProgress(progress)
+    return mnist.DigitOracle(net.eval(), digit=settings.positive_label)
+
+
 def _train_oracle(data: Dataset, settings: RunSettings):
+    if settings.digit_mode:
+        return (yield from _train_digit_oracle(data, settings))
     gen = train_model_oracle(data, settings.positive_label, settings.config.seed)
     while True:
         try:
@@ -429,7 +448,11 @@ class LearningPanel(QWidget):
                                   seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
                                   retrain_epochs=self.retrain_spin.value())
         label = self.label_spin.value() if self.label_spin.isEnabled() else None
-        return RunSettings(config, self.oracle_combo.currentData(), label)
+        digit_mode = label is not None and not self.state.dataset.is_binary
+        if digit_mode:
+            config = mnist.experiment_config(queries=config.queries, alpha=config.alpha, seed=config.seed,
+                                             epochs=config.epochs, retrain_epochs=config.retrain_epochs)
+        return RunSettings(config, self.oracle_combo.currentData(), label, digit_mode)
 
     def _start(self, goal: Goal, new: bool, keep_base: bool = False) -> None:
         data = self.state.dataset
