@@ -73,6 +73,16 @@ def main() -> int:
         path = out / "main_window_trained.png"
         window.grab().save(str(path))
         print(path)
+        for key in ("manipulator", "classes", "labelling"):
+            if key == "labelling":   # give the oracle something to answer: manipulate a selection
+                window.state.select(range(8))
+                window.panels["manipulator"].selection_action.trigger()
+                _wait(app, lambda: bool(window.state.human_queue), 30)
+            window.docks[key].raise_()
+            _wait(app, lambda: False, 2.0)
+            path = out / f"panel_{key}.png"
+            window.docks[key].grab().save(str(path))
+            print(path)
     window.close()
     return 0
 

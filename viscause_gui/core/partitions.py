@@ -100,7 +100,7 @@ class ObserveRecipe:
     refine_epochs: int = 6
     refine_steps: int = 240        # small data sets get more epochs, so each round takes this many steps
     refine_patience: int = 3
-    refine_weight_decay: float = 1e-2
+    refine_weight_decay: tuple[float, ...] = (1e-2,)  # per round, the last one repeats
     refine_lr: float = 5e-3
     refine_batch: int = 256
     min_images: int = 50          # fewer images: one class, no nets
@@ -138,7 +138,8 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
         if labels.max() == 0:
             break
         lo, hi = 0.35 + 0.65 * r / recipe.refine_rounds, 0.35 + 0.65 * (r + 1) / recipe.refine_rounds
-        new = _refine(x, labels, seed + 1 + r, recipe, report.scaled(lo, hi))
+        decay = recipe.refine_weight_decay[min(r, len(recipe.refine_weight_decay) - 1)]
+        new = _refine(x, labels, seed + 1 + r, decay, recipe, report.scaled(lo, hi))
         if new.max() > 0:  # a net stuck at a constant output (one class) is ignored
             labels, scores = _merge_classes(new, t, held, recipe)
     report("done", 1.0)
@@ -224,7 +225,8 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
     return np.mean(outputs, axis=0)
 
 
-def _refine(x: np.ndarray, labels: np.ndarray, seed: int, recipe: ObserveRecipe, report: _Reporter) -> np.ndarray:
+def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, recipe: ObserveRecipe,
+            report: _Reporter) -> np.ndarray:
     """One relabelling round: a fresh weight-decayed CNN classifier learns the labels and relabels all."""
     from .models import TrainConfig, new_net, predict_proba, train_classifier
 
@@ -232,7 +234,7 @@ def _refine(x: np.ndarray, labels: np.ndarray, seed: int, recipe: ObserveRecipe,
     batch = _batch_size(len(x), recipe.refine_batch)
     epochs = max(recipe.refine_epochs, math.ceil(recipe.refine_steps / math.ceil(len(x) / batch)))
     config = TrainConfig(epochs=epochs, patience=recipe.refine_patience, seed=seed,
-                         weight_decay=recipe.refine_weight_decay, lr=recipe.refine_lr, batch_size=batch)
+                         weight_decay=weight_decay, lr=recipe.refine_lr, batch_size=batch)
     train_classifier(net, x, labels, config=config, progress=report.epochs("relabelling"))
     return _compact(predict_proba(net, x).argmax(axis=1))
 
