@@ -99,3 +99,14 @@ def test_needs_observational_classes(grating):
     bare.obs_class = None
     with pytest.raises(ExperimentError, match="observational classes"):
         Experiment(bare)
+
+
+def test_config_chooses_the_training_routine(grating):
+    from viscause_gui.core import mnist
+    from viscause_gui.core.models import train_steps
+
+    _, data = grating
+    assert Experiment(data, ExperimentConfig()).train_fn is train_steps
+    robust = Experiment(data, ExperimentConfig(adversarial_radius=1.5)).train_fn
+    assert isinstance(robust, mnist.RobustTraining) and robust.radius == 1.5
+    assert mnist.experiment_config().adversarial_radius > 0      # a saved MNIST config rebuilds it

@@ -201,8 +201,7 @@ def cmd_run_mnist(args: argparse.Namespace) -> int:
               f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
     config = mnist.experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
                                      alpha=args.alpha, **({"epochs": args.epochs} if args.epochs else {}))
-    training = mnist.RobustTraining()
-    experiment = Experiment(task.data, config, train_fn=training)
+    experiment = Experiment(task.data, config)
     probe, probe_targets = mnist.figure_probe(task, seed=args.seed)
     stages, stage_answers, summaries = [], [], []
 
@@ -218,7 +217,7 @@ def cmd_run_mnist(args: argparse.Namespace) -> int:
                                            task.pool.obs_class == 1, oracle)
     extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
              "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs or mnist.REFERENCE_EPOCHS,
-             "train_recipe": training.to_json(),
+             "train_recipe": experiment.train_fn.to_json(),
              "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
              "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
              "baseline_last_iteration": mnist.baseline_summary(baseline),

@@ -40,6 +40,8 @@ class ExperimentConfig:
     lr: float = 3e-3
     distance_scale: float | None = None
     confidence: float | None = None  # logit margin the manipulator aims for (None: cross-entropy)
+    adversarial_radius: float = 0.0  # > 0: train with L2-bounded adversarial copies of each batch
+                                     # (mnist.RobustTraining), the invariance asserted for digits
     augment_shifts: int = 10        # random cyclic shifts of each answered image added to training
                                    # (an invariance the experimenter asserts: class ignores position)
 
@@ -106,6 +108,15 @@ def random_cyclic_shifts(images: np.ndarray, k: int, rng: np.random.Generator) -
     return tiled[np.arange(k * n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
+def default_training(config: ExperimentConfig) -> Callable[..., Iterator[TrainProgress]]:
+    """The training routine the config asks for (so a saved config rebuilds the same experiment)."""
+    if config.adversarial_radius > 0:
+        from .mnist import RobustTraining   # mnist builds on this module
+
+        return RobustTraining(radius=config.adversarial_radius)
+    return train_steps
+
+
 class Experiment:
     def __init__(self, data: Dataset, config: ExperimentConfig | None = None,
                  train_fn: Callable[..., Iterator[TrainProgress]] | None = None):
@@ -120,7 +131,7 @@ class Experiment:
         self.rng = np.random.default_rng(self.config.seed)
         self.device = default_device()
         self.spec = {**self.config.net, "in_shape": list(data.shape)}
-        self.train_fn = train_fn or train_steps
+        self.train_fn = train_fn or default_training(self.config)
         self.nets: list[nn.Module] = []
         self.pending: QueryBatch | None = None
         self.batches: list[QueryBatch] = []

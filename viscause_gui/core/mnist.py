@@ -136,13 +136,13 @@ def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, al
 
     Causal net: an ensemble of three one-vs-all MLPs 784-300-2 (the manipulator must convince
     all three); no cyclic shifts (they wrap digits round); manipulations aim for a logit margin
-    of `confidence` = 4 at alpha = 1/2 (see manipulator: deeper for smaller alpha). Train them
-    with RobustTraining (Experiment(..., train_fn=RobustTraining())).
+    of `confidence` = 4 at alpha = 1/2 (see manipulator: deeper for smaller alpha); the nets
+    train with RobustTraining (adversarial_radius 2.5, which the Experiment reads).
     """
     values: dict[str, Any] = dict(iterations=iterations, queries=queries, seed=seed, alpha=alpha,
                                   net=dict(CAUSAL_NET), augment_shifts=0, representatives=5,
                                   epochs=30, retrain_epochs=5, query_weight=4.0, confidence=4.0,
-                                  ensemble=3)
+                                  ensemble=3, adversarial_radius=2.5)
     values.update(overrides)
     return ExperimentConfig(**values)
 

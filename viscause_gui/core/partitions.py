@@ -132,8 +132,10 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
         return _single_class(t, "one class: too few images or T is constant")
     held = _holdout_mask(len(t), recipe.holdout, seed)
     p_net = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3))
-    labels, k0, gmm_scores = _cluster_outputs(p_net, t, held, max_classes, recipe, seed)
-    labels, scores = _merge_classes(labels, t, held, recipe)
+    labelings, gmm_scores = _cluster_outputs(p_net, t, held, max_classes, seed)
+    k0 = _choose_k({k: _heldout_terms(v, t, held) for k, v in labelings.items()}, recipe)
+    merged, scores = _merge_classes(labelings[k0], t, held, recipe)
+    labels = labelings[int(merged.max()) + 1]  # the mixture fitted with that many classes
     for r in range(recipe.refine_rounds):
         if labels.max() == 0:
             break
@@ -248,20 +250,18 @@ def _compact(labels: np.ndarray) -> np.ndarray:
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
-def _cluster_outputs(p: np.ndarray, t: np.ndarray, held: np.ndarray, max_classes: int, recipe: ObserveRecipe,
-                     seed: int) -> tuple[np.ndarray, int, dict[int, float]]:
-    """1-D Gaussian mixtures for K = 1..max_classes scored by held-out log-likelihood of T."""
+def _cluster_outputs(p: np.ndarray, t: np.ndarray, held: np.ndarray, max_classes: int,
+                     seed: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
+    """1-D Gaussian mixtures of the outputs for K = 1..max_classes, and their held-out scores."""
     from sklearn.mixture import GaussianMixture
 
     values = p.reshape(-1, 1)
     n_distinct = len(np.unique(np.round(p, 6)))
-    labelings, terms = {}, {}
+    labelings = {}
     for k in range(1, min(max_classes, n_distinct) + 1):
         gmm = GaussianMixture(k, n_init=2, random_state=seed, reg_covar=1e-6).fit(values)
-        labelings[k] = _compact(gmm.predict(values))
-        terms[k] = _heldout_terms(labelings[k], t, held)
-    k0 = _choose_k(terms, recipe)
-    return labelings[k0], k0, _totals(terms)
+        labelings[k] = _order_by_rate(gmm.predict(values), t)
+    return labelings, {k: float(_heldout_terms(v, t, held).sum()) for k, v in labelings.items()}
 
 
 def _heldout_terms(labels: np.ndarray, t: np.ndarray, held: np.ndarray) -> np.ndarray:

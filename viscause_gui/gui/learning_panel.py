@@ -89,8 +89,7 @@ def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, g
                                                   cancelled=lambda: stop.stopped)
             if prepared is not data:
                 yield ObservedClasses(prepared)
-            exp = Experiment(prepared, settings.config,
-                             train_fn=mnist.RobustTraining() if settings.digit_mode else None)
+            exp = Experiment(prepared, settings.config)
             yield Created(exp)
         oracle = None
         if settings.oracle == "truth":
