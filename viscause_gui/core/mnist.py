@@ -40,7 +40,8 @@ from torch import nn
 
 from .dataset import Dataset
 from .experiment import ExperimentConfig
-from .models import EarlyStopping, TrainConfig, TrainProgress, new_net, predict_proba, train_classifier
+from .models import (EarlyStopping, TrainConfig, TrainingData, TrainProgress, new_net, predict_proba,
+                     train_classifier, weighted_cross_entropy)
 
 IMAGE_SHAPE = (28, 28)
 N_DIGITS = 10
@@ -197,24 +198,12 @@ class RobustTraining:
                  device: torch.device | None = None) -> Iterator[TrainProgress]:
         config = config or TrainConfig()
         device = device or next(net.parameters()).device
-        gen = torch.Generator().manual_seed(config.seed)
-        n = len(images)
-        x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
-        n_classes = [m for m in net.modules() if isinstance(m, nn.Linear)][-1].out_features
-        targets = np.asarray(targets)
-        if targets.ndim == 1:
-            y = torch.nn.functional.one_hot(torch.as_tensor(targets, dtype=torch.int64), n_classes).float()
-        else:
-            y = torch.as_tensor(targets, dtype=torch.float32)
-        w = torch.ones(n) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-        perm = torch.randperm(n, generator=gen)
-        n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
-        val_idx, train_idx = perm[:n_val], perm[n_val:]
+        d = TrainingData.prepare(net, images, targets, weights, config)
+        gen, x, y, w, train_idx, val_idx, n_val = d.gen, d.x, d.y, d.w, d.train_idx, d.val_idx, len(d.val_idx)
         opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
         def loss_of(xb, yb, wb):
-            per_sample = -(yb * torch.log_softmax(net(xb), dim=1)).sum(dim=1)
-            return (per_sample * wb).sum() / wb.sum().clamp_min(1e-12)
+            return weighted_cross_entropy(net(xb), yb, wb)
 
         early = EarlyStopping(net, config.patience)
         for epoch in range(1, config.epochs + 1):

@@ -138,6 +138,30 @@ def _soft_targets(targets: np.ndarray, n_classes: int) -> torch.Tensor:
     return torch.as_tensor(targets, dtype=torch.float32)
 
 
+@dataclass
+class TrainingData:
+    """Tensors of one training run and its seeded train / validation split."""
+
+    gen: torch.Generator
+    x: torch.Tensor
+    y: torch.Tensor          # soft targets (N, K)
+    w: torch.Tensor          # per-sample loss weights (N,)
+    train_idx: torch.Tensor
+    val_idx: torch.Tensor
+
+    @classmethod
+    def prepare(cls, net: nn.Module, images: np.ndarray, targets: np.ndarray,
+                weights: np.ndarray | None, config: TrainConfig) -> "TrainingData":
+        gen = torch.Generator().manual_seed(config.seed)
+        n = len(images)
+        x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+        y = _soft_targets(targets, _n_outputs(net))
+        w = torch.ones(n) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        perm = torch.randperm(n, generator=gen)
+        n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
+        return cls(gen, x, y, w, perm[n_val:], perm[:n_val])
+
+
 def train_steps(
     net: nn.Module,
     images: np.ndarray,
@@ -154,15 +178,8 @@ def train_steps(
     """
     config = config or TrainConfig()
     device = device or next(net.parameters()).device
-    gen = torch.Generator().manual_seed(config.seed)
-    n = len(images)
-    x = torch.as_tensor(images, dtype=torch.float32)
-    n_classes = _n_outputs(net)
-    y = _soft_targets(targets, n_classes)
-    w = torch.ones(n) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
-    perm = torch.randperm(n, generator=gen)
-    n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    d = TrainingData.prepare(net, images, targets, weights, config)
+    gen, x, y, w, train_idx, val_idx, n_val = d.gen, d.x, d.y, d.w, d.train_idx, d.val_idx, len(d.val_idx)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     early = EarlyStopping(net, config.patience)
     for epoch in range(1, config.epochs + 1):
@@ -171,7 +188,7 @@ def train_steps(
         total = 0.0
         for start in range(0, len(order), config.batch_size):
             b = order[start:start + config.batch_size]
-            loss = _weighted_ce(net(x[b].to(device)), y[b].to(device), w[b].to(device))
+            loss = weighted_cross_entropy(net(x[b].to(device)), y[b].to(device), w[b].to(device))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -203,7 +220,8 @@ def _n_outputs(net: nn.Module) -> int:
     return last.out_features
 
 
-def _weighted_ce(logits: torch.Tensor, soft: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+def weighted_cross_entropy(logits: torch.Tensor, soft: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft targets, averaged with per-sample weights."""
     per_sample = -(soft * torch.log_softmax(logits, dim=1)).sum(dim=1)
     return (per_sample * w).sum() / w.sum().clamp_min(1e-12)
 
@@ -211,7 +229,7 @@ def _weighted_ce(logits: torch.Tensor, soft: torch.Tensor, w: torch.Tensor) -> t
 @torch.no_grad()
 def _eval_loss(net, x, y, w, device) -> float:
     net.eval()
-    return float(_weighted_ce(net(x.to(device)), y.to(device), w.to(device)))
+    return float(weighted_cross_entropy(net(x.to(device)), y.to(device), w.to(device)))
 
 
 @torch.no_grad()
