@@ -66,8 +66,10 @@ class ObservationalFit:
     p_obs: estimated P(T=1 | I) per image = the frequency of T=1 in the image's class (the
     partition's maximum-likelihood estimate; constant within a class, as Πo requires).
     obs_class: class per image, 0..n_classes-1 ordered by P(T=1). class_p: P(T=1) per class.
-    scores: K -> held-out log-likelihood of T (nats, summed) of the K-class partition.
-    p_net: the first-stage net's own P(T=1 | I) per image (before clustering).
+    scores: K -> held-out log-likelihood of T (nats, summed) of the K-class partitions the final
+    choice of K compared (the greedy merge path of the last relabelling round).
+    criterion: how K was chosen, in words. p_net: the first-stage nets' P(T=1 | I) per image.
+    details: {"k0": K of the first mixture choice, "gmm_scores": K -> held-out score of each mixture}.
     """
 
     p_obs: np.ndarray
@@ -86,7 +88,7 @@ class ObserveRecipe:
 
     holdout: float = 0.2          # share of T samples kept out of all training, used only for K
     margin: float = 2.0           # nats: the smallest K within max(margin, z standard errors) of the
-    z: float = 1.0                # best held-out log-likelihood wins (a one-standard-error rule)
+    z: float = 0.5                # best held-out log-likelihood wins (a half-standard-error rule)
     channels: tuple[int, ...] = (8, 16, 16)   # pooled CNN: conv3x3 + maxpool per entry
     hidden: tuple[int, ...] = (32,)
     regress_epochs: int = 40
@@ -112,41 +114,51 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
     """Estimate observational classes from images and one observed binary T sample per image.
 
     A share of the T samples (`recipe.holdout`, 20%) is kept out of all training; it only scores K.
-    1. A pooled CNN regresses P(T=1 | I) (2-class softmax, cross-entropy on t) on the other samples.
-    2. Its 1-D outputs are clustered by 1-D Gaussian mixtures, K0 = 1..max_classes.
+    1. A pooled CNN regresses P(T=1 | I) (2-class softmax, cross-entropy on t) on the other samples
+       (small data sets average a few such nets).
+    2. Its 1-D outputs are clustered by 1-D Gaussian mixtures with K = 1..max_classes components.
     3. Relabelling rounds: a fresh, strongly weight-decayed CNN classifier learns the current class
        labels and relabels every image. Class labels are far less noisy than single T samples, so
        the classifier keeps the simple visual rule (a bar present or not) and drops what the first
        net memorised (noise-pixel counts, the T luck of single bar positions).
-    4. Choosing K (after step 2 and after every round): classes adjacent in P(T=1) are merged
-       greedily (cheapest first by the training T likelihood) and K is the smallest number of classes
-       whose held-out log-likelihood of T is within max(margin, z standard errors) of the best.
+    K is chosen by one rule, applied to the mixtures (K0), then to greedy merges of classes adjacent
+    in P(T=1) (cheapest first by the training T likelihood) of the K0 mixture (whose number of
+    classes picks the mixture the rounds start from) and again after every round: the smallest K
+    whose held-out log-likelihood of T is within max(margin, z standard errors) of the best.
     Class ids are ordered by P(T=1). progress(stage, fraction) may return True to cancel
     (FitCancelled is raised). Deterministic for a given seed and torch thread count; the caller
     chooses the threads (`configure_torch_threads(1)` is fastest on two cores).
     """
     recipe = recipe or ObserveRecipe()
     x, t = _check_inputs(images, t, max_classes)
-    report = _Reporter(progress)
     if len(t) < recipe.min_images or t.min() == t.max():
         return _single_class(t, "one class: too few images or T is constant")
+    report = _Reporter(progress)
     held = _holdout_mask(len(t), recipe.holdout, seed)
     p_net = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3))
-    labelings, gmm_scores = _cluster_outputs(p_net, t, held, max_classes, seed)
-    k0 = _choose_k({k: _heldout_terms(v, t, held) for k, v in labelings.items()}, recipe)
+    labelings = _mixture_labelings(p_net, t, max_classes, seed)
+    gmm_terms = {k: _heldout_terms(v, t, held) for k, v in labelings.items()}
+    k0 = _choose_k(gmm_terms, recipe)
     merged, scores = _merge_classes(labelings[k0], t, held, recipe)
-    labels = labelings[int(merged.max()) + 1]  # the mixture fitted with that many classes
-    for r in range(recipe.refine_rounds):
-        if labels.max() == 0:
-            break
-        lo, hi = 0.35 + 0.65 * r / recipe.refine_rounds, 0.35 + 0.65 * (r + 1) / recipe.refine_rounds
-        decay = recipe.refine_weight_decay[min(r, len(recipe.refine_weight_decay) - 1)]
-        new = _refine(x, labels, seed + 1 + r, decay, recipe, report.scaled(lo, hi))
-        if new.max() > 0:  # a net stuck at a constant output (one class) is ignored
-            labels, scores = _merge_classes(new, t, held, recipe)
+    labels = labelings[int(merged.max()) + 1]
+    labels, scores = _relabel_rounds(x, labels, t, held, seed, recipe, report.scaled(0.35, 1.0), scores)
     report("done", 1.0)
     return _finish(labels, t, p_net, _criterion(labels, k0, held, recipe), scores,
-                   {"k0": k0, "gmm_scores": gmm_scores})
+                   {"k0": k0, "gmm_scores": _totals(gmm_terms)})
+
+
+def _relabel_rounds(x: np.ndarray, labels: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int,
+                    recipe: ObserveRecipe, report: _Reporter,
+                    scores: dict[int, float]) -> tuple[np.ndarray, dict[int, float]]:
+    rounds = recipe.refine_rounds
+    for r in range(rounds):
+        if labels.max() == 0:
+            break
+        decay = recipe.refine_weight_decay[min(r, len(recipe.refine_weight_decay) - 1)]
+        new = _refine(x, labels, seed + 1 + r, decay, recipe, report.scaled(r / rounds, (r + 1) / rounds))
+        if new.max() > 0:  # a net stuck at a constant output (one class) is ignored
+            labels, scores = _merge_classes(new, t, held, recipe)
+    return labels, scores
 
 
 def _criterion(labels: np.ndarray, k0: int, held: np.ndarray, recipe: ObserveRecipe) -> str:
@@ -168,6 +180,8 @@ def _check_inputs(images: Any, t: Any, max_classes: int) -> tuple[np.ndarray, np
         raise ValueError(f"t has {t.size} samples for {len(x)} images; need one per image")
     if not np.all((t == 0) | (t == 1)):
         raise ValueError("t must hold samples of a binary T (0 or 1)")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("images contain NaN or infinite values")
     if max_classes < 1:
         raise ValueError("max_classes must be at least 1")
     return np.ascontiguousarray(x), t.astype(np.int64)
@@ -250,9 +264,8 @@ def _compact(labels: np.ndarray) -> np.ndarray:
     return np.unique(labels, return_inverse=True)[1].astype(np.int64)
 
 
-def _cluster_outputs(p: np.ndarray, t: np.ndarray, held: np.ndarray, max_classes: int,
-                     seed: int) -> tuple[dict[int, np.ndarray], dict[int, float]]:
-    """1-D Gaussian mixtures of the outputs for K = 1..max_classes, and their held-out scores."""
+def _mixture_labelings(p: np.ndarray, t: np.ndarray, max_classes: int, seed: int) -> dict[int, np.ndarray]:
+    """Classes of 1-D Gaussian mixtures of the outputs, K = 1..max_classes components."""
     from sklearn.mixture import GaussianMixture
 
     values = p.reshape(-1, 1)
@@ -261,7 +274,7 @@ def _cluster_outputs(p: np.ndarray, t: np.ndarray, held: np.ndarray, max_classes
     for k in range(1, min(max_classes, n_distinct) + 1):
         gmm = GaussianMixture(k, n_init=2, random_state=seed, reg_covar=1e-6).fit(values)
         labelings[k] = _order_by_rate(gmm.predict(values), t)
-    return labelings, {k: float(_heldout_terms(v, t, held).sum()) for k, v in labelings.items()}
+    return labelings
 
 
 def _heldout_terms(labels: np.ndarray, t: np.ndarray, held: np.ndarray) -> np.ndarray:
