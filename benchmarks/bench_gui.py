@@ -36,11 +36,12 @@ from viscause_gui.core.dataset import Dataset  # noqa: E402
 from viscause_gui.core.datasets import load_builtin  # noqa: E402
 from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
 from viscause_gui.core.views import drive, train_model_oracle  # noqa: E402
+from viscause_gui.gui.app import warm_up_torch  # noqa: E402
 from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
 from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
 from viscause_gui.gui.manipulator_panel import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool, configure_gui_threads  # noqa: E402
+from viscause_gui.gui.workers import WorkerPool, configure_gui_threads, install_foreground_gate  # noqa: E402
 
 
 _KEEP: list[object] = []   # pools and panels live to the end: late worker events find their receivers
@@ -227,6 +228,8 @@ def main() -> None:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_gui_threads()
+    install_foreground_gate(app)
+    warm_up_torch()                     # as the app does before its window opens
     out: dict[str, object] = {}
     out.update(bench_alpha(app, 20 if args.quick else 60))
     out.update(bench_stall(app, 2 if args.quick else 3, 2000 if args.quick else 10000))

@@ -9,11 +9,17 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from viscause_gui.gui.app import configure_pyqtgraph, warm_up_torch  # noqa: E402
-from viscause_gui.gui.workers import configure_gui_threads  # noqa: E402
+from viscause_gui.gui.workers import configure_gui_threads, install_foreground_gate  # noqa: E402
 
 configure_gui_threads()
 configure_pyqtgraph()
 warm_up_torch()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _foreground_gate(qapp):
+    """As in the app: workers' loops give way while the GUI thread is busy (core.foreground)."""
+    install_foreground_gate(qapp)
 
 
 @pytest.fixture

@@ -100,3 +100,28 @@ def test_no_data_no_crash(qtbot):
     qtbot.addWidget(panel)
     assert "Load a data set" in panel.header.text()
     assert panel.cross.rowCount() == 0
+
+
+def test_a_snapshot_with_the_same_classes_does_not_recolour(qtbot, grating):
+    """Algorithm 2 hands over new nets every iteration; the classes (Algorithm 1's) stay."""
+    from viscause_gui.core.views import snapshot_experiment
+
+    gm, data = grating
+    state = AppState()
+    state.set_dataset(data, gm)
+    exp = Experiment(data, ExperimentConfig(iterations=1, queries=5, epochs=2))
+    for _ in drive(exp, TruthOracle(gm), None):
+        pass
+    exp.causal_labels = 1 - exp.causal_labels         # differ from the data set's own classes
+    with qtbot.waitSignals([state.classes_changed, state.model_changed]):
+        state.set_experiment(exp)
+    with qtbot.assertNotEmitted(state.classes_changed), qtbot.waitSignal(state.model_changed):
+        state.set_experiment(snapshot_experiment(exp))
+    other = snapshot_experiment(exp)
+    other.causal_labels = exp.causal_labels.copy()     # equal contents, another array: still the same
+    with qtbot.assertNotEmitted(state.classes_changed):
+        state.set_experiment(other)
+    changed = snapshot_experiment(exp)
+    changed.causal_labels = 1 - exp.causal_labels
+    with qtbot.waitSignal(state.classes_changed):
+        state.set_experiment(changed)

@@ -5,12 +5,16 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import copy  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from viscause_gui.core.dataset import Dataset  # noqa: E402
 from viscause_gui.core.grating import GratingModel, has_hbar  # noqa: E402
+from viscause_gui.core.training_process import InChildTraining  # noqa: E402
 from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
@@ -79,6 +83,24 @@ def test_algorithm1_then_two_iterations(qtbot, panel):
     assert len(panel.loss_x) == 4 and len(panel.train_curve.getData()[0]) == 4
     assert panel.progress.value() == 1000
     assert state.experiment is exp and not panel.running
+    assert isinstance(exp.train_fn, InChildTraining) and panel.training_process.is_alive()
+    assert panel.merr_plot.getViewBox().viewRange()[0] == [0.5, 2.5]   # the run's iterations, set once
+
+
+def test_the_run_ends_with_the_same_nets_as_training_in_this_thread(qtbot, panel, grating):
+    """The GUI trains in a child process; same seed, same result as the CLI's in-process run."""
+    from viscause_gui.core.experiment import Experiment
+    from viscause_gui.core.oracles import TruthOracle
+    from viscause_gui.core.views import drive
+
+    assert run(qtbot, panel, panel.buttons["run2"].click) == "goal"
+    exp = panel.experiment
+    here = Experiment(exp.data, copy.deepcopy(exp.config))
+    for _ in drive(here, TruthOracle(grating[0]), len(exp.history)):
+        pass
+    assert [r.merr for r in here.history] == [r.merr for r in exp.history]
+    for a, b in zip(here.nets[0].state_dict().values(), exp.nets[0].state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_pause_and_resume_continue_the_same_run(qtbot, panel):
@@ -252,7 +274,8 @@ def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
     panel.retrain_spin.setValue(1)
     assert run(qtbot, panel, panel.run_algorithm2) in ("goal", "done")
     exp = panel.experiment
-    assert isinstance(exp.train_fn, mnist.RobustTraining)
+    assert isinstance(exp.train_fn, InChildTraining)             # trained in the child process…
+    assert isinstance(exp.train_fn.routine, mnist.RobustTraining)  # …with the MNIST recipe
     assert exp.config.augment_shifts == 0 and exp.config.ensemble == 3
     assert np.array_equal(exp.causal_labels, (digits.labels[:600] == 3).astype(int))
     assert len(exp.history) == 1

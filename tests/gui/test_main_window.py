@@ -252,6 +252,24 @@ def test_close_during_a_running_worker_is_quick(qtbot, window, qtlog):
     assert bad == []
 
 
+def test_close_while_algorithm2_trains_in_the_child_process(qtbot, window, qtlog):
+    """Mid-epoch of a long training: the window still closes within 2 s and ends the child."""
+    window.open_builtin("grating", n=20_000, seed=1)
+    qtbot.waitUntil(lambda: window.state.dataset is not None and len(window.state.dataset) == 20_000,
+                    timeout=WAIT_MS)
+    learning = window.panels["learning"]
+    learning.epochs_spin.setValue(200)
+    learning.buttons["run1"].click()
+    qtbot.waitUntil(lambda: "epoch" in learning.progress.format(), timeout=60_000)
+    assert learning.training_process.is_alive()
+    start = time.perf_counter()
+    window.close()
+    assert time.perf_counter() - start < 2.5
+    assert not window.workers.describe() and not learning.training_process.is_alive()
+    bad = [r for r in qtlog.records if r.type_name in ("QtCriticalMsg", "QtFatalMsg")]
+    assert bad == []
+
+
 def test_app_entry_point(qtbot):
     from viscause_gui.gui import app
 

@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .foreground import yield_to_foreground
+
 ProgressFn = Callable[[int, int], bool | None]
 
 
@@ -177,6 +179,7 @@ def _greedy_flips(objective: _Objective, max_steps, candidates, progress):
     active = torch.ones(n, dtype=torch.bool, device=x.device)
     step = 0
     for step in range(1, max_steps + 1):
+        yield_to_foreground()
         idx = torch.nonzero(active)[:, 0]
         if len(idx) == 0:
             break
@@ -338,6 +341,7 @@ def _gradient_l2(objective: _Objective, max_steps, progress):
     lr_hi, lr_lo = GREY_LR
     step = 0
     for step in range(1, max_steps + 1):
+        yield_to_foreground()
         m, grad = margin.value_and_grad(x, target)
         delta = x - x0
         l2 = delta.flatten(1).norm(dim=1)

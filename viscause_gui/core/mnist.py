@@ -40,7 +40,7 @@ from torch import nn
 
 from .dataset import Dataset
 from .experiment import ExperimentConfig
-from .models import (EarlyStopping, TrainConfig, TrainingData, TrainProgress, new_net, predict_proba,
+from .models import (EarlyStopping, TrainConfig, TrainingData, TrainProgress, new_net, predict_proba, run_epoch,
                      train_classifier, weighted_cross_entropy)
 
 IMAGE_SHAPE = (28, 28)
@@ -193,6 +193,11 @@ class RobustTraining:
         net.train(was_training)
         return (x + delta).detach()
 
+    def _robust_loss(self, net: nn.Module, xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
+        """Half the loss on the batch, half on its adversarial copies."""
+        xa = self.attack(net, xb, yb)
+        return 0.5 * (weighted_cross_entropy(net(xb), yb, wb) + weighted_cross_entropy(net(xa), yb, wb))
+
     def __call__(self, net: nn.Module, images: np.ndarray, targets: np.ndarray,
                  weights: np.ndarray | None = None, config: TrainConfig | None = None,
                  device: torch.device | None = None) -> Iterator[TrainProgress]:
@@ -209,17 +214,8 @@ class RobustTraining:
         for epoch in range(1, config.epochs + 1):
             net.train()
             order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-            total = 0.0
-            for start in range(0, len(order), config.batch_size):
-                b = order[start:start + config.batch_size]
-                xb, yb, wb = x[b].to(device), y[b].to(device), w[b].to(device)
-                xa = self.attack(net, xb, yb)
-                loss = 0.5 * (loss_of(xb, yb, wb) + loss_of(xa, yb, wb))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(b)
-            train_loss = total / max(len(order), 1)
+            train_loss = run_epoch(opt, order, config.batch_size, lambda b: self._robust_loss(
+                net, x[b].to(device), y[b].to(device), w[b].to(device)))
             if n_val:
                 xv, yv, wv = x[val_idx].to(device), y[val_idx].to(device), w[val_idx].to(device)
                 xva = self.attack(net, xv, yv)

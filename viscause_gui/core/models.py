@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .foreground import yield_to_foreground
+
 
 def default_device() -> torch.device:
     """CUDA when the user has it, else the CPU."""
@@ -185,21 +187,32 @@ def train_steps(
     for epoch in range(1, config.epochs + 1):
         net.train()
         order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-        total = 0.0
-        for start in range(0, len(order), config.batch_size):
-            b = order[start:start + config.batch_size]
-            loss = weighted_cross_entropy(net(x[b].to(device)), y[b].to(device), w[b].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(b)
-        train_loss = total / max(len(order), 1)
+        train_loss = run_epoch(opt, order, config.batch_size, lambda b: weighted_cross_entropy(
+            net(x[b].to(device)), y[b].to(device), w[b].to(device)))
         val_loss = _eval_loss(net, x[val_idx], y[val_idx], w[val_idx], device) if n_val else train_loss
         stop = early.update(val_loss)
         yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
         if stop:
             break
     early.restore()
+
+
+def run_epoch(opt: torch.optim.Optimizer, order: torch.Tensor, batch_size: int,
+              batch_loss: Callable[[torch.Tensor], torch.Tensor]) -> float:
+    """One optimiser pass over the sample indices `order` in batches; returns the mean loss.
+
+    Between batches the loop lets the GUI thread go first when one is busy (core.foreground).
+    """
+    total = 0.0
+    for start in range(0, len(order), batch_size):
+        b = order[start:start + batch_size]
+        loss = batch_loss(b)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(b)
+        yield_to_foreground()
+    return total / max(len(order), 1)
 
 
 def train_classifier(net: nn.Module, images: np.ndarray, targets: np.ndarray,

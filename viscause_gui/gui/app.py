@@ -8,7 +8,7 @@ from typing import Sequence
 import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
 
-from .workers import configure_gui_threads
+from .workers import configure_gui_threads, install_foreground_gate
 
 ORGANIZATION, APPLICATION = "viscause", "viscause_gui"
 
@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(sys.argv[1:] if argv is None else argv)
     configure_gui_threads()
     app = create_app()
+    install_foreground_gate(app)
     warm_up_torch()
     from .main_window import MainWindow
 

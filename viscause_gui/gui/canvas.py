@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QGridLayout, QGroupBox, QLab
 
 from .colors import class_color, text_color_on
 from ..core.observational import ObservationalModel
+from .plots import GraphicsLayoutWidget
 from .state import AppState
 
 TOOLS = ("pen", "eraser", "hbar", "vbar")
@@ -195,8 +196,8 @@ class Canvas(QWidget):
             self._on_state_image()
 
     # ----- widgets -----
-    def _make_view(self) -> pg.GraphicsLayoutWidget:
-        widget = pg.GraphicsLayoutWidget(self)
+    def _make_view(self) -> GraphicsLayoutWidget:
+        widget = GraphicsLayoutWidget(self)
         widget.setBackground("#f4f4f4")
         widget.setAcceptDrops(False)
         box = widget.addViewBox(lockAspect=True, invertY=True, enableMenu=False, enableMouse=False)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
 from ..core.partitions import spurious_classes
 from ..core.views import CrossTable, DataMap, PartitionSummary, causal_summary, cross_table, data_map, \
     observational_summary
-from .plots import class_brush, class_qcolor, class_symbol, if_alive, thumbnail_icon
+from .plots import PlotWidget, cache_axes, class_brush, class_qcolor, class_symbol, if_alive, thumbnail_icon
 from .state import AppState
 from .workers import WorkerPool
 
@@ -127,11 +127,12 @@ class ClassesPanel(QWidget):
         return box
 
     def _map_widget(self) -> QWidget:
-        self.plot = pg.PlotWidget()
+        self.plot = PlotWidget()
         self.plot.setBackground("w")
         self.plot.setMinimumHeight(200)
         self.plot.setLabel("bottom", "PC 1")
         self.plot.setLabel("left", "PC 2")
+        cache_axes(self.plot)
         self.legend = self.plot.addLegend(offset=(-5, 5), brush=pg.mkBrush(255, 255, 255, 210))
         self.selected_item = pg.ScatterPlotItem(size=13, pen=pg.mkPen("k", width=2), brush=None, symbol="o")
         self.selected_item.setZValue(10)

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLa
 from ..core.experiment import QueryBatch
 from ..core.journal import AnswerRecord, Journal, JournalError, batch_key, batch_votes, image_hash
 from .learning_panel import answer_query_batch, waiting_batches
-from .plots import ink_display, show_image
+from .plots import GraphicsView, ink_display, show_image
 from .state import AppState
 from .workers import WorkerPool
 
@@ -44,11 +44,11 @@ HANDLED_KEYS = {Qt.Key.Key_Y, Qt.Key.Key_N, Qt.Key.Key_S, Qt.Key.Key_Question, Q
                 *(getattr(Qt.Key, f"Key_{d}") for d in range(10))}
 
 
-def _image_view() -> tuple[pg.GraphicsView, pg.ImageItem]:
+def _image_view() -> tuple[GraphicsView, pg.ImageItem]:
     view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False)
     view.setMenuEnabled(False)
     view.setBackgroundColor("#d9d9d9")
-    canvas = pg.GraphicsView(background="w")
+    canvas = GraphicsView(background="w")
     canvas.setCentralItem(view)
     canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     item = pg.ImageItem(axisOrder="row-major")

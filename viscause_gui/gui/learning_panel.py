@@ -28,13 +28,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGr
 
 from ..core import mnist
 from ..core.dataset import Dataset
+from ..core.foreground import event_handled, paced
+from ..core.training_process import InChildTraining, TrainingProcess, shared_training_process
 from ..core.models import TrainConfig, new_net, train_steps
 from ..core.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch, TrainEvent
 from ..core.oracles import ModelOracle, TruthOracle
 from ..core.views import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
                           Snapshot, add_manual_answers, drive, observational_problem,
                           snapshot_experiment, train_model_oracle, with_observational_classes)
-from .plots import PEN_COLORS, if_alive, line_plot, thumbnail_icon
+from .plots import PEN_COLORS, if_alive, line_plot, set_ranges_stepwise, thumbnail_icon
 from .state import AppState
 from .workers import WorkerPool
 
@@ -80,9 +82,21 @@ class RunSettings:
 
 
 def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, grating,
-                 model_oracle: ModelOracle | None, goal: Goal, stop: StopFlag | None = None):
-    """Worker body: create the experiment if needed, get the oracle, then drive to the goal."""
-    stop = stop or StopFlag()
+                 model_oracle: ModelOracle | None, goal: Goal, stop: StopFlag | None = None,
+                 process: TrainingProcess | None = None):
+    """Worker body: create the experiment if needed, get the oracle, then drive to the goal.
+
+    With `process`, the causal nets train in that child process (the GUI thread then never
+    shares Python's lock with training). Paced: after each event the job waits until the GUI
+    has drawn it, so the work between trainings does not compete with those redraws either.
+    """
+    return (yield from paced(_learning_events(data, exp, settings, grating, model_oracle, goal,
+                                              stop or StopFlag(), process)))
+
+
+def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSettings, grating,
+                     model_oracle: ModelOracle | None, goal: Goal, stop: StopFlag,
+                     process: TrainingProcess | None):
     try:
         if exp is None:
             prepared = with_observational_classes(data, settings.positive_label, settings.config.seed,
@@ -91,6 +105,8 @@ def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, g
                 yield ObservedClasses(prepared)
             exp = Experiment(prepared, settings.config)
             yield Created(exp)
+        if process is not None and not isinstance(exp.train_fn, InChildTraining):
+            exp.train_fn = process.wrap(exp.train_fn)
         oracle = None
         if settings.oracle == "truth":
             oracle = TruthOracle(grating)
@@ -274,6 +290,7 @@ class LearningPanel(QWidget):
         self._goal_base = 0
         self._waiting_for_human = False
         self._model_oracle: tuple[int, int | None, ModelOracle] | None = None
+        self.training_process: TrainingProcess | None = shared_training_process()   # None: train in the worker
         self.loss_x: list[int] = []
         self._plot_timer = QTimer(self)
         self._plot_timer.setSingleShot(True)
@@ -438,6 +455,12 @@ class LearningPanel(QWidget):
             self.status.setText("Stopping…")
             self._update_buttons()
 
+    def shutdown(self) -> None:
+        """The window closes: stop the run and end the training child at once (even mid-epoch)."""
+        self._stop_flag.stopped = True
+        if self.training_process is not None:
+            self.training_process.close()
+
     # ----- starting a run -----
     def _history_len(self) -> int:
         return 0 if self.experiment is None else len(self.experiment.history)
@@ -498,7 +521,7 @@ class LearningPanel(QWidget):
         self._stop_flag = StopFlag()
         estimating = self.experiment is None and data.obs_class is None and data.t is not None
         worker = self.workers.start(KEY, learning_job, data, self.experiment, settings, self.state.grating,
-                                    oracle, goal, self._stop_flag, on_yield=self._on_event,
+                                    oracle, goal, self._stop_flag, self.training_process, on_yield=self._on_event,
                                     on_return=self._on_return,
                                     on_error=self._on_error)
         if worker is None:          # the window is closing
@@ -515,6 +538,7 @@ class LearningPanel(QWidget):
     # ----- events from the worker (GUI thread) -----
     @if_alive
     def _on_event(self, event) -> None:
+        event_handled()
         if isinstance(event, TrainEvent):
             self._on_train(event)
         elif isinstance(event, BatchAnswered):
@@ -551,6 +575,8 @@ class LearningPanel(QWidget):
     def _draw_losses(self) -> None:
         self.train_curve.setData(self.loss_x, self.train_losses)
         self.val_curve.setData(self.loss_x, self.val_losses)
+        top = max([v for v in self.train_losses + self.val_losses if np.isfinite(v)], default=1.0)
+        set_ranges_stepwise(self.loss_plot, (0, len(self.loss_x)), (0, top))
 
     def _on_answered(self, event: BatchAnswered) -> None:
         if event.record is None:
@@ -584,6 +610,10 @@ class LearningPanel(QWidget):
         its, merr, mdist = self.metrics()
         self.merr_curve.setData(its, merr)
         self.mdist_curve.setData(its, mdist)
+        last = max(its + [self._goal or 0, 1])   # the run's last iteration: the axis is set once per run
+        self.merr_plot.setXRange(0.5, last + 0.5, padding=0)
+        set_ranges_stepwise(self.mdist_plot, None, (0, max(mdist, default=1.0)))
+        self.mdist_plot.setXRange(0.5, last + 0.5, padding=0)
 
     def metrics(self) -> tuple[list[int], list[float], list[float]]:
         """(iterations, MErr, MDist) as shown in the table and plots."""

@@ -473,6 +473,7 @@ class MainWindow(QMainWindow):
                 self.session.close()
             self.state.blockSignals(True)      # late worker results must not start new work
             self.obs_controller.stop()
+            self.panels["learning"].shutdown()
             self.workers.stop_all(1.5)
             QCoreApplication.processEvents()   # deliver the workers' last signals while we exist…
             self._stop_timers()                # …no panel's pending timer may start new work…

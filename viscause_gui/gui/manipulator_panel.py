@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSta
                                QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
+from ..core.foreground import yield_to_foreground
 from ..core.manipulator import ManipulationResult
 from ..core.views import ManipulatorModel, default_targets, manual_batch
 from .plots import difference_rgb, if_alive, image_box, ink_display, message_label, show_image
@@ -46,8 +47,12 @@ def manipulate_one(model: ManipulatorModel, image: np.ndarray, target: int, alph
 
 def sweep_alphas(model: ManipulatorModel, image: np.ndarray, target: int, alphas: list[float],
                  cancelled: Callable[[], bool]):
-    """Worker body (generator): the manipulation at each α in turn, for the cache."""
+    """Worker body (generator): the manipulation at each α in turn, for the cache.
+
+    Background work: before each α it lets a busy GUI thread go first (core.foreground).
+    """
     for alpha in alphas:
+        yield_to_foreground()
         if cancelled():
             return
         yield (target, alpha), model.manipulate(image[None], np.array([target]), alpha)
@@ -79,10 +84,12 @@ class ManipulatorPanel(QWidget):
         self._wanted_target: int | None = None
         self._dirty = False
         self.prefetch = True           # sweep the slider's α steps in the background when idle
+        self._learning = False         # a training run was going on at the last worker change
         self._build()
         state.model_changed.connect(self.reload_model)
         state.dataset_changed.connect(self.reload_model)
         state.current_image_changed.connect(self._image_changed)
+        workers.busy_changed.connect(self._workers_changed)
         self.reload_model()
 
     # ----- layout -----
@@ -268,6 +275,16 @@ class ManipulatorPanel(QWidget):
         self.workers.start("manipulate-sweep", sweep_alphas, self.model, self.state.current_image.copy(),
                            target, todo, lambda: self._gen != gen or self._wanted_target != target,
                            on_yield=lambda out, g=gen: self._swept(g, *out))
+
+    @if_alive
+    def _workers_changed(self, _description: str = "") -> None:
+        """A training run stops the background sweep (the model changes under it); its end resumes it."""
+        learning = self.workers.is_running("learning")
+        if learning:
+            self.workers.cancel("manipulate-sweep")
+        elif self._learning and self.result_key is not None:
+            self._start_sweep(self.result_key[0])
+        self._learning = learning
 
     @if_alive
     def _swept(self, gen: int, key: tuple[int, float], result: ManipulationResult) -> None:

@@ -46,8 +46,15 @@ class AppState(QObject):
         self.select([0] if len(dataset) else [])
 
     def set_experiment(self, experiment: Experiment | None) -> None:
+        """New nets (model_changed); classes_changed only if the causal classes differ.
+
+        Algorithm 2 hands over a snapshot after every training; its classes are Algorithm 1's,
+        and recolouring 10,000 thumbnails for nothing would stall the GUI thread.
+        """
+        before = self.causal_classes()
         self.experiment = experiment
-        self.classes_changed.emit()
+        if not _same_labels(before, self.causal_classes()):
+            self.classes_changed.emit()
         self.model_changed.emit()
 
     # ----- classes per image (None when not known yet) -----
@@ -83,3 +90,9 @@ class AppState(QObject):
         self.current_index = None
         self.current_image = np.asarray(image, np.float32)
         self.current_image_changed.emit()
+
+
+def _same_labels(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return a is b or (a.shape == b.shape and bool(np.array_equal(a, b)))

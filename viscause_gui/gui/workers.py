@@ -15,8 +15,10 @@ from typing import Any, Callable
 
 import shiboken6
 import torch
-from PySide6.QtCore import QObject, QThreadPool, Signal
+from PySide6.QtCore import QAbstractEventDispatcher, QCoreApplication, QObject, QThreadPool, Signal
 from superqt.utils import GeneratorWorker, WorkerBase, create_worker
+
+from ..core import foreground
 
 
 def configure_gui_threads() -> None:
@@ -26,8 +28,22 @@ def configure_gui_threads() -> None:
     slider, data loading, the map) even on a 2-core machine.
     """
     torch.set_num_threads(1)
-    sys.setswitchinterval(0.001)   # hand the GIL back to the GUI thread often (default 5 ms)
+    sys.setswitchinterval(0.0002)  # hand the GIL back to the GUI thread often (default 5 ms)
     QThreadPool.globalInstance().setMaxThreadCount(max(6, QThreadPool.globalInstance().maxThreadCount()))
+
+
+def install_foreground_gate(app: QCoreApplication) -> foreground.ForegroundGate:
+    """Training loops in workers pause between batches while the GUI thread handles events.
+
+    The gate is busy from the moment Qt's event loop wakes until it is about to sleep again.
+    Call from the GUI thread once the application exists.
+    """
+    gate = foreground.ForegroundGate()
+    dispatcher = QAbstractEventDispatcher.instance(app.thread())
+    dispatcher.awake.connect(gate.busy)
+    dispatcher.aboutToBlock.connect(gate.idle)
+    foreground.install(gate)
+    return gate
 
 
 class WorkerFailed(Exception):
