@@ -16,6 +16,7 @@ closes mid-epoch.
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 import multiprocessing as mp
 import queue
@@ -73,17 +74,17 @@ def _serve(conn) -> None:
         message = _train_job(conn, *message[1:]) if message[0] == "train" else None
 
 
-def _train_job(conn, job: int, routine, net: nn.Module, images, targets, weights, config,
+def _train_job(conn, job: int, routine, net_bytes: bytes, images, targets, weights, config,
                device: str) -> tuple | None:
     """Run one job; returns the message that interrupted it when that asks for more (train, quit)."""
     try:
-        net = net.to(device)
+        net = _from_bytes(net_bytes, weights_only=False).to(device)
         for progress in routine(net, images, targets, weights, config, torch.device(device)):
             conn.send((job, "progress", progress))
             reply = conn.recv()
             if reply != ("next", job):
                 raise _Interrupted(reply)
-        conn.send((job, "done", {k: v.cpu() for k, v in net.state_dict().items()}))
+        conn.send((job, "done", _to_bytes({k: v.cpu() for k, v in net.state_dict().items()})))
     except _Interrupted as stop:
         conn.send((job, "cancelled", None))
         return stop.message if stop.message[0] in ("train", "quit") else None
@@ -138,7 +139,8 @@ class TrainingProcess:
         device = str(device or next(net.parameters()).device)
         finished = False
         try:
-            self._send(("train", job, routine, copy.deepcopy(net).cpu(), images, targets, weights, config, device))
+            self._send(("train", job, routine, _to_bytes(copy.deepcopy(net).cpu()), images, targets, weights,
+                        config, device))
             while True:
                 kind, payload = self._receive(job, inbox)
                 if kind == "progress":
@@ -147,7 +149,7 @@ class TrainingProcess:
                     continue
                 finished = True
                 if kind == "done":
-                    net.load_state_dict(payload)
+                    net.load_state_dict(_from_bytes(payload, weights_only=True))
                     return
                 if kind == "cancelled":
                     why = "a newer job replaced it" if self._current != job else "the training process was closed"
@@ -224,3 +226,16 @@ def shared_training_process() -> TrainingProcess:
     if _shared is None:
         _shared = TrainingProcess()
     return _shared
+
+
+def _to_bytes(obj: Any) -> bytes:
+    """Nets and weights travel as torch.save bytes: plain pipe data (torch's own pickling of
+    tensors would pass shared-memory file descriptors, one per tensor)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def _from_bytes(data: bytes, weights_only: bool) -> Any:
+    # weights_only=False only for the net the parent itself sent to its own child
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=weights_only)

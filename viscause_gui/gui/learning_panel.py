@@ -316,6 +316,8 @@ class LearningPanel(QWidget):
         self.progress.setFormat("idle")
         self.status = QLabel()
         self.status.setWordWrap(True)
+        # a longer message wraps instead of widening the dock: a resize would repaint every plot
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         split = QSplitter(Qt.Orientation.Vertical)

@@ -144,6 +144,7 @@ class ManipulatorPanel(QWidget):
         self.distance_label = QLabel()
         for label in (self.original_label, self.result_label, self.distance_label):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            label.setWordWrap(True)     # long readouts wrap; they must not widen the docks (and repaint all)
             row.addWidget(label, 1)
         return row
 
