@@ -131,8 +131,11 @@ def test_stop_keeps_the_experiment_and_resume_goes_on(qtbot, panel):
     assert panel.state.experiment is panel.experiment
     assert panel.buttons["run1"].isEnabled() and not panel.buttons["stop"].isEnabled()
     assert "Stopped" in panel.status.text()
+    assert panel.buttons["resume"].isEnabled()
     assert run(qtbot, panel, panel.buttons["resume"].click) == "goal"
     assert len(panel.experiment.history) == 3 and panel.table.rowCount() == 3
+    assert not panel.buttons["resume"].isEnabled()          # the goal is reached: nothing to resume
+    assert panel.buttons["step"].isEnabled() and panel.buttons["run2"].isEnabled()
 
 
 def answer_queue_by_hand(qtbot, panel: LearningPanel) -> int:
@@ -280,3 +283,17 @@ def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
     assert np.array_equal(exp.causal_labels, (digits.labels[:600] == 3).astype(int))
     assert len(exp.history) == 1
     workers.stop_all()
+
+
+def test_loss_axes_move_in_steps_not_on_every_epoch(qtbot, panel):
+    """Each axis change redraws its cached picture: the ranges grow to 1, 2, 2.5, 5 x 10^k."""
+    from viscause_gui.gui.plots import nice_ceiling
+
+    assert [nice_ceiling(v) for v in (0.3, 0.69, 1, 1.2, 2.1, 3, 7, 11, 26, 51, 101)] == \
+        [0.5, 1, 1, 2, 2.5, 5, 10, 20, 50, 100, 200]
+    assert nice_ceiling(0) == nice_ceiling(float("nan")) == 1.0
+    assert run(qtbot, panel, panel.buttons["run1"].click) == "goal"
+    panel._draw_losses()
+    (x0, x1), (y0, y1) = panel.loss_plot.getViewBox().viewRange()
+    assert (x0, x1) == (0, nice_ceiling(len(panel.loss_x)))
+    assert (y0, y1) == (0, nice_ceiling(max(panel.train_losses + panel.val_losses)))

@@ -75,6 +75,16 @@ def test_alpha_slider_changes_the_manipulated_image(qtbot, panel):
     assert diff.shape == (*image.shape, 3) and np.all(diff == 255)        # no change: white
 
 
+def test_readouts_wrap_instead_of_widening_the_panel(qtbot, panel):
+    """A wider minimum would widen the whole dock area mid-run and repaint every plot in it."""
+    panel.alpha_slider.setValue(0.0)
+    wait_alpha(qtbot, panel, 0.0)
+    labels = (panel.original_label, panel.result_label, panel.distance_label)
+    assert all(len(label.text()) > 20 for label in labels)
+    assert all(label.minimumSizeHint().width() < 150 for label in labels)
+    assert panel.minimumSizeHint().width() <= 420
+
+
 def test_newer_alpha_supersedes_older(qtbot, panel):
     panel.prefetch = False                 # every α below is computed, none comes from the cache
     shown: list[float] = []

@@ -391,13 +391,18 @@ class LearningPanel(QWidget):
         self.loss_plot = line_plot("Training loss", "loss", "epoch (all iterations)")
         self.train_curve = self.loss_plot.plot([], [], pen=PEN_COLORS["train"], name="train")
         self.val_curve = self.loss_plot.plot([], [], pen=PEN_COLORS["val"], name="validation")
-        self.merr_plot = line_plot("Manipulation error", "MErr", "iteration")
+        self.merr_plot = line_plot("Manip. error", "MErr", "iteration", legend=False)
         self.merr_plot.setYRange(0, 1)
         self.merr_curve = self.merr_plot.plot([], [], pen=PEN_COLORS["merr"], symbol="o", symbolSize=6,
                                               symbolBrush=PEN_COLORS["merr"], name="MErr")
-        self.mdist_plot = line_plot("Manipulation distance", "MDist", "iteration")
+        self.mdist_plot = line_plot("Manip. distance", "MDist", "iteration", legend=False)
         self.mdist_curve = self.mdist_plot.plot([], [], pen=PEN_COLORS["mdist"], symbol="o", symbolSize=6,
                                                 symbolBrush=PEN_COLORS["mdist"], name="MDist")
+        self.loss_plot.setToolTip("Loss of the causal net per epoch, every training of the run one after another")
+        self.merr_plot.setToolTip("MErr per Algorithm 2 iteration: the share of manipulated images whose causal "
+                                  "class (by the oracle's answer) is not the target class")
+        self.mdist_plot.setToolTip("MDist per Algorithm 2 iteration: the mean distance from an image to its "
+                                   "manipulation (pixels flipped for binary images, L2 for grey ones)")
         for plot in (self.loss_plot, self.merr_plot, self.mdist_plot):
             row.addWidget(plot)
         return box
@@ -444,11 +449,15 @@ class LearningPanel(QWidget):
         """Resume a paused run, or go on towards the last goal after Stop."""
         if self._worker is not None:
             self._worker.resume()
-        elif self.experiment is not None and not self._waiting_for_human:
-            goal = self._goal
-            if goal is not None and self._history_len() >= goal:
-                goal = self._history_len() + 1
-            self._start(goal, new=False, keep_base=True)
+        elif self._stopped_short():
+            self._start(self._goal, new=False, keep_base=True)
+
+    def _stopped_short(self) -> bool:
+        """The last run was stopped before its goal: Resume goes on towards it."""
+        exp = self.experiment
+        if exp is None or self.running or self._waiting_for_human:
+            return False
+        return not exp.nets if self._goal is None else self._history_len() < self._goal
 
     def stop(self) -> None:
         if self._worker is not None:
@@ -800,8 +809,7 @@ class LearningPanel(QWidget):
         self.run_actions["run2"].setEnabled(idle_with_data and not self._waiting_for_human)
         self.run_actions["step"].setEnabled(idle_with_data and not self._waiting_for_human)
         self.run_actions["pause"].setEnabled(running and not paused)
-        self.run_actions["resume"].setEnabled(paused or (not running and self.experiment is not None
-                                                     and not self._waiting_for_human))
+        self.run_actions["resume"].setEnabled(paused or self._stopped_short())
         self.run_actions["stop"].setEnabled(running)
         for w in (self.oracle_combo, self.seed_spin, self.epochs_spin):
             w.setEnabled(not running)

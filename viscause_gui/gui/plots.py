@@ -77,6 +77,7 @@ def image_box(title: str) -> tuple[QWidget, pg.ImageItem]:
     layout.setSpacing(2)
     caption = QLabel(title)
     caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    caption.setWordWrap(True)             # a narrow dock wraps it rather than growing to fit it
     view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False)
     view.setMenuEnabled(False)
     view.setBackgroundColor("#d9d9d9")      # shows where a white image ends
@@ -172,7 +173,7 @@ def set_ranges_stepwise(plot: PlotWidget, x: tuple[float, float] | None, y: tupl
         plot.setYRange(y[0], nice_ceiling(y[1]), padding=0)
 
 
-def line_plot(title: str, left: str, bottom: str) -> PlotWidget:
+def line_plot(title: str, left: str, bottom: str, legend: bool = True) -> PlotWidget:
     plot = PlotWidget(title=title)
     plot.setBackground("w")
     plot.showGrid(x=True, y=True, alpha=0.3)
@@ -181,7 +182,8 @@ def line_plot(title: str, left: str, bottom: str) -> PlotWidget:
     for axis in ("left", "bottom"):
         plot.getAxis(axis).enableAutoSIPrefix(False)
     cache_axes(plot)
-    plot.addLegend(offset=(-5, 5))
+    if legend:
+        plot.addLegend(offset=(-5, 5))
     plot.setMouseEnabled(x=False, y=False)
     plot.setMinimumHeight(140)
     return plot
