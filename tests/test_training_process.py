@@ -99,3 +99,19 @@ def test_close_ends_a_job_mid_epoch_quickly(data):
     assert not thread.is_alive() and time.perf_counter() - start < 2.0
     assert not process.is_alive() and errors
     assert "closed" in str(errors[0]) or "ended" in str(errors[0])
+
+
+def test_without_a_child_process_training_runs_in_the_calling_thread(data, monkeypatch, caplog):
+    process = TrainingProcess()
+
+    def refuse():
+        raise OSError("fork: Resource temporarily unavailable")
+
+    monkeypatch.setattr(process, "start", refuse)
+    config = TrainConfig(epochs=2, patience=100, seed=5)
+    here, fallback = new_net(SPEC, 6), new_net(SPEC, 6)
+    local = [p.val_loss for p in train_steps(here, data.images, data.causal_class, None, config)]
+    with caplog.at_level("WARNING"):
+        got = [p.val_loss for p in process.wrap(train_steps)(fallback, data.images, data.causal_class, None, config)]
+    assert got == local and "training in this thread instead" in caplog.text
+    assert not process.is_alive()

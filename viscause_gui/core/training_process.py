@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import io
 import itertools
+import logging
 import multiprocessing as mp
 import queue
 import threading
@@ -30,6 +31,8 @@ from torch import nn
 
 from . import foreground
 from .models import TrainProgress
+
+log = logging.getLogger(__name__)
 
 POLL_S = 0.05          # how often a waiting job checks that the child is alive
 
@@ -214,6 +217,11 @@ class InChildTraining:
         self.routine = routine
 
     def __call__(self, net, images, targets, weights=None, config=None, device=None) -> Iterator[TrainProgress]:
+        try:
+            self.process.start()
+        except (OSError, RuntimeError) as exc:     # no processes allowed here: train in this thread
+            log.warning("cannot start the training process (%s); training in this thread instead", exc)
+            return self.routine(net, images, targets, weights, config, device)
         return self.process.train(self.routine, net, images, targets, weights, config, device)
 
 

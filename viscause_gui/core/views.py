@@ -269,13 +269,17 @@ def model_oracle_targets(data: Dataset, positive_label: int | None = None) -> np
 
 
 def train_model_oracle(data: Dataset, positive_label: int | None = None, seed: int = 0,
-                       epochs: int = 5, max_images: int = 10_000) -> Iterator[TrainProgress]:
-    """Generator: train a classifier standing in for people; returns a ModelOracle."""
+                       epochs: int = 5, max_images: int = 10_000,
+                       train_fn: Callable[..., Iterator[TrainProgress]] = train_steps) -> Iterator[TrainProgress]:
+    """Generator: train a classifier standing in for people; returns a ModelOracle.
+
+    train_fn: models.train_steps or a routine with its signature (e.g. one run in a child process).
+    """
     targets = model_oracle_targets(data, positive_label)
     rng = np.random.default_rng(seed)
     index = np.sort(rng.choice(len(data), min(len(data), max_images), replace=False))
     net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape), "n_classes": 2}, seed + 7919)
-    yield from train_steps(net, data.images[index], targets[index], config=TrainConfig(epochs=epochs, seed=seed))
+    yield from train_fn(net, data.images[index], targets[index], None, TrainConfig(epochs=epochs, seed=seed))
     return ModelOracle(net)
 
 

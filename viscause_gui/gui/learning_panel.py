@@ -113,7 +113,8 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
         elif settings.oracle == "model":
             oracle = model_oracle
             if oracle is None:
-                oracle = yield from _train_oracle(exp.data, settings)
+                oracle = yield from _train_oracle(exp.data, settings,
+                                                  train_steps if process is None else process.wrap(train_steps))
                 yield OracleReady(oracle)
         return (yield from drive(exp, oracle, goal))
     except Exception as exc:  # noqa: BLE001 - every failure reaches the user as a message
@@ -122,7 +123,7 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
         return Failure(str(exc) or type(exc).__name__)
 
 
-def _train_digit_oracle(data: Dataset, settings: RunSettings):
+def _train_digit_oracle(data: Dataset, settings: RunSettings, train_fn):
     """A CNN over every label, trained apart from the causal net (an MLP): the paper's people."""
     seed = settings.config.seed
     net = new_net({**mnist.REFERENCE_NET, "in_shape": list(data.shape),
@@ -130,15 +131,16 @@ def _train_digit_oracle(data: Dataset, settings: RunSettings):
     small = len(data) < 3000          # more, smaller steps so a small data set still trains it
     config = TrainConfig(epochs=mnist.REFERENCE_EPOCHS, batch_size=32 if small else 128, patience=3,
                          lr=2e-3, seed=seed)
-    for progress in train_steps(net, data.images, data.labels.astype(np.int64), config=config):
+    for progress in train_fn(net, data.images, data.labels.astype(np.int64), None, config):
         yield ModelOracleProgress(progress)
     return mnist.DigitOracle(net.eval(), digit=settings.positive_label)
 
 
-def _train_oracle(data: Dataset, settings: RunSettings):
+def _train_oracle(data: Dataset, settings: RunSettings, train_fn):
+    """train_fn: models.train_steps, or it run in the training process."""
     if settings.digit_mode:
-        return (yield from _train_digit_oracle(data, settings))
-    gen = train_model_oracle(data, settings.positive_label, settings.config.seed)
+        return (yield from _train_digit_oracle(data, settings, train_fn))
+    gen = train_model_oracle(data, settings.positive_label, settings.config.seed, train_fn=train_fn)
     while True:
         try:
             progress = next(gen)
