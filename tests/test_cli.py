@@ -62,11 +62,12 @@ def test_predict(grating_run, tmp_path):
 
 
 def test_observe(tmp_path):
-    data = GratingModel().sample(3000, 2)
+    # 4,000 images: AMI 0.94-1.0 over data seeds 2-7 (at 3,000, about one seed in eight scored 0.88)
+    data = GratingModel().sample(4000, 2)
     np.savez(tmp_path / "obs.npz", images=data.images, t=data.t)
     result = viscause("observe", tmp_path / "obs.npz", "--out", tmp_path / "classes.npz", "--seed", 0)
     z = np.load(tmp_path / "classes.npz")
-    assert z["p_obs"].shape == z["obs_class"].shape == (3000,)
+    assert z["p_obs"].shape == z["obs_class"].shape == (4000,)
     from sklearn.metrics import adjusted_mutual_info_score
     assert adjusted_mutual_info_score(data.obs_class, z["obs_class"]) > 0.9
     assert json.loads(result.stdout)["n_classes"] >= 3
