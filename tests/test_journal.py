@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,14 +26,6 @@ from viscause_gui.core.session import SessionData, SessionError, journal_path, s
 ROOT = Path(__file__).resolve().parents[1]
 SID = "session-1"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny nets on a shared 2-core machine run ~10x faster on one thread (DESIGN.md, Threading)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ---------------------------------------------------------------- writing and reading

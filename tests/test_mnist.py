@@ -31,14 +31,6 @@ def _onehot_logits(digit, strength):
     return z
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Small nets on shared cores: one thread is far faster than two pools fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def task():

@@ -25,14 +25,6 @@ from viscause_gui.core.session import (SESSION_VERSION, Autosaver, SessionData, 
 CFG = dict(iterations=2, queries=10, epochs=2, retrain_epochs=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny nets on a shared 2-core machine run ~10x faster on one thread (DESIGN.md, Threading)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def grating():

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
-import torch
 from torch import nn
 
 from .dataset import Dataset

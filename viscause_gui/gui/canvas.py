@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QFormLayout, QFrame, QGridLayout, QGroupBox, QLab
 
 from .colors import class_color, text_color_on
 from ..core.observational import ObservationalModel
-from .plots import GraphicsLayoutWidget
+from .plots import GraphicsLayoutWidget, make_action
 from .state import AppState
 
 TOOLS = ("pen", "eraser", "hbar", "vbar")
@@ -222,15 +222,7 @@ class Canvas(QWidget):
 
     def _action(self, key: str, text: str, tip: str, shortcut: str | QKeySequence | None,
                 slot: Callable[[], None] | None = None, checkable: bool = False) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.setCheckable(checkable)
-        if slot is not None:
-            action.triggered.connect(slot)
+        action = make_action(self, text, tip, shortcut, slot, checkable)
         self.actions[key] = action
         return action
 

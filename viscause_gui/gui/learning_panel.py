@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSizePolicy,
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
@@ -36,7 +36,7 @@ from ..core.oracles import ModelOracle, TruthOracle
 from ..core.views import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
                           Snapshot, add_manual_answers, drive, observational_problem,
                           snapshot_experiment, train_model_oracle, with_observational_classes)
-from .plots import PEN_COLORS, if_alive, line_plot, set_ranges_stepwise, thumbnail_icon
+from .plots import PEN_COLORS, if_alive, line_plot, make_action, set_ranges_stepwise, thumbnail_icon
 from .state import AppState
 from .workers import WorkerPool
 
@@ -373,11 +373,7 @@ class LearningPanel(QWidget):
         self.buttons: dict[str, QToolButton] = {}
         self.run_actions: dict[str, QAction] = {}
         for key, text, shortcut, tip, slot in specs:
-            action = QAction(text, self)
-            action.setShortcut(QKeySequence(shortcut))
-            action.setToolTip(f"{tip} ({shortcut})")
-            action.setStatusTip(tip)
-            action.triggered.connect(slot)
+            action = make_action(self, text, tip, shortcut, slot)
             self.addAction(action)
             button = QToolButton()
             button.setDefaultAction(action)

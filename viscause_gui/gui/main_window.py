@@ -23,6 +23,7 @@ from .browser import BrowserPanel
 from .canvas import CanvasPanel
 from .data_dialog import BuiltinDialog
 from ..core.observational import ObservationalModel, ObservedClasses, observe_and_train
+from .plots import make_action
 from .state import AppState
 from .workers import WorkerPool
 
@@ -225,13 +226,7 @@ class MainWindow(QMainWindow):
 
     def _make_action(self, key: str, text: str, tip: str, shortcut: str | QKeySequence | None,
                      slot: Callable[[], Any]) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
-        action.setToolTip(tip)
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
+        action = make_action(self, text, tip, shortcut, slot)
         self.actions[key] = action
         return action
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QStackedWidget, QToolButton,
                                QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
@@ -20,7 +20,7 @@ from superqt import QLabeledDoubleSlider
 from ..core.foreground import yield_to_foreground
 from ..core.manipulator import ManipulationResult
 from ..core.views import ManipulatorModel, default_targets, manual_batch
-from .plots import difference_rgb, if_alive, image_box, ink_display, message_label, show_image
+from .plots import difference_rgb, if_alive, image_box, ink_display, make_action, message_label, show_image
 from .state import AppState
 from .workers import WorkerPool
 
@@ -165,11 +165,7 @@ class ManipulatorPanel(QWidget):
         return row
 
     def _action(self, text: str, shortcut: str, tip: str, slot) -> QAction:
-        action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(f"{tip} ({shortcut})")
-        action.setStatusTip(tip)
-        action.triggered.connect(slot)
+        action = make_action(self, text, tip, shortcut, slot)
         self.addAction(action)
         return action
 

@@ -7,8 +7,8 @@ from typing import Any, Callable
 import numpy as np
 import shiboken6
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QColor, QIcon, QImage, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
 from ..core.foreground import foreground_busy
@@ -132,6 +132,21 @@ def thumbnail_icon(image: np.ndarray, size: int = 40) -> QIcon:
     painter.drawRect(0, 0, pixmap.width() - 1, pixmap.height() - 1)
     painter.end()
     return QIcon(pixmap)
+
+
+def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequence | None = None,
+                slot: Callable[[], Any] | None = None, checkable: bool = False) -> QAction:
+    """A QAction whose tooltip and status tip say what it does and name its shortcut."""
+    action = QAction(text, parent)
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+        tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+    action.setToolTip(tip)
+    action.setStatusTip(tip)
+    action.setCheckable(checkable)
+    if slot is not None:
+        action.triggered.connect(slot)
+    return action
 
 
 def message_label(text: str) -> QLabel:
