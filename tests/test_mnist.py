@@ -31,7 +31,6 @@ def _onehot_logits(digit, strength):
     return z
 
 
-
 @pytest.fixture(scope="module")
 def task():
     return mnist.one_vs_all(3, seed=0)
