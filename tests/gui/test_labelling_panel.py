@@ -223,3 +223,24 @@ def test_answered_batch_makes_the_loop_go_on(qtbot, loop, tmp_path):
         answer_by_keys(qtbot, panel)
     assert blocker.args == ["goal"] and learning.metrics()[0] == [1]
     assert len([r for r in read_journal(tmp_path / "loop.journal.jsonl").records if r.is_answer]) == 26
+
+
+def test_the_learning_panels_queue_answers_through_the_journal(qtbot, loop, tmp_path):
+    """Yes / No in the Learning panel's queue list: journalled first, like a key press here."""
+    state, learning, panel = loop
+    learning.queue.use_oracle(panel)
+    with qtbot.waitSignal(learning.run_finished, timeout=TIMEOUT) as blocker:
+        learning.buttons["step"].click()
+    assert blocker.args == ["human"] and learning.queue.pending_count() == 20
+    batch, i = learning.queue.rows[3]
+    learning.queue.answer(batch, i, 1.0)
+    records = read_journal(tmp_path / "loop.journal.jsonl").records
+    assert [(r.index, r.value) for r in records if r.is_answer] == [(i, 1.0)]
+    assert learning.queue.pending_count() == 19 and panel.progress.text() == "1 / 20 answered"
+    with qtbot.waitSignal(learning.run_finished, timeout=TIMEOUT) as blocker:
+        while learning.queue.rows:                    # the rest, from the list
+            batch, i = learning.queue.rows[0]
+            learning.queue.answer(batch, i, 1.0 if has_hbar(batch.images[i]) else 0.0)
+    assert blocker.args == ["human"]                  # the batch went to Algorithm 1; Algorithm 2 asks
+    answers = [r for r in read_journal(tmp_path / "loop.journal.jsonl").records if r.is_answer]
+    assert len(answers) == 20 and learning.queue.pending_count() == 6

@@ -252,6 +252,11 @@ def test_close_during_a_running_worker_is_quick(qtbot, window, qtlog):
     assert bad == []
 
 
+def test_both_answer_lists_share_one_journal(window):
+    """The Learning panel's queue list answers through the Oracle (label) panel's journal."""
+    assert window.panels["learning"].queue.oracle is window.panels["labelling"]
+
+
 def test_close_while_algorithm2_trains_in_the_child_process(qtbot, window, qtlog):
     """Mid-epoch of a long training: the window still closes within 2 s and ends the child."""
     window.open_builtin("grating", n=20_000, seed=1)

@@ -315,6 +315,22 @@ class LabellingPanel(QWidget):
             self._show_current()
         return record
 
+    def answer_item(self, batch: QueryBatch, i: int, value: float | None) -> AnswerRecord | None:
+        """Answer image i of a queued batch from elsewhere (the Learning panel's queue): the same
+        journalled path as a key press here."""
+        if not any(b is batch and k == i for b, k in self.items):
+            self.refresh()
+        for p, (b, k) in enumerate(self.items):
+            if b is batch and k == i:
+                self.pos = p
+                return self.answer(value)
+        self._error("That image no longer waits for an answer.")
+        return None
+
+    def still_open(self, batch: QueryBatch) -> np.ndarray:
+        """Per image of the batch: True while it has fewer answers than asked for."""
+        return self.batch_state(batch)[2] < self.needed()
+
     def _annotator_for(self, batch: QueryBatch, i: int, mine: list[AnswerRecord], n: int, k: int) -> str:
         if k == 1:
             return self.annotator

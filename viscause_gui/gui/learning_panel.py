@@ -187,11 +187,17 @@ def waiting_batches(state: AppState) -> list[QueryBatch]:
 
 
 class QueueView(QWidget):
-    """A minimal oracle queue: one row per waiting image, answered with Yes / No buttons."""
+    """The oracle queue as a list: one row per waiting image, answered with Yes / No buttons.
+
+    In the main window the answers go through the Oracle (label) panel (`use_oracle`), which
+    journals each one before anything else happens. On its own (no such panel) the view
+    keeps the answers of a batch until the batch is complete.
+    """
 
     def __init__(self, state: AppState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        self.oracle = None                               # a LabellingPanel, once use_oracle() is called
         self._partial: dict[int, np.ndarray] = {}       # id(batch) -> answers so far (NaN = none yet)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["image", "query", "target", "the oracle says"])
@@ -211,15 +217,25 @@ class QueueView(QWidget):
         state.queries_changed.connect(self.refresh)
         self.refresh()
 
+    def use_oracle(self, oracle) -> None:
+        """Answer through `oracle` (the labelling panel: answer_item, still_open, `answered`)."""
+        self.oracle = oracle
+        oracle.answered.connect(self.refresh)
+        self.refresh()
+
     def pending_count(self) -> int:
         return len(self.rows)
+
+    def _open(self, batch: QueryBatch) -> np.ndarray:
+        if self.oracle is not None:
+            return self.oracle.still_open(batch)
+        return ~np.isfinite(self._answers(batch))
 
     def refresh(self) -> None:
         batches = waiting_batches(self.state)
         live = {id(b) for b in batches}
         self._partial = {k: v for k, v in self._partial.items() if k in live}
-        self.rows = [(b, i) for b in batches for i in range(len(b))
-                     if not np.isfinite(self._answers(b)[i])]
+        self.rows = [(b, int(i)) for b in batches for i in np.flatnonzero(self._open(b))]
         self.table.setRowCount(len(self.rows))
         for row, (batch, i) in enumerate(self.rows):
             self._fill_row(row, batch, i)
@@ -252,6 +268,10 @@ class QueueView(QWidget):
 
     def answer(self, batch: QueryBatch, i: int, value: float) -> None:
         """Record one answer; a batch with every image answered goes to answer_query_batch."""
+        if self.oracle is not None:
+            self.oracle.answer_item(batch, i, value)     # journalled; it submits complete batches
+            self.refresh()
+            return
         answers = self._answers(batch)
         answers[i] = value
         if np.all(np.isfinite(answers)):

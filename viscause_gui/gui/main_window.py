@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
             self.docks[FIRST_TAB].raise_()
         sides = [self.docks["browser"], *right[:1]]
         self.resizeDocks(sides, [380, 560][:len(sides)], Qt.Orientation.Horizontal)
+        self.panels["learning"].queue.use_oracle(self.panels["labelling"])   # every answer journalled
 
     def add_panel(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         """Dock a panel; its toggle goes into the View menu (when the menus exist)."""
