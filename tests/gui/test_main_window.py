@@ -282,3 +282,11 @@ def test_app_entry_point(qtbot):
     assert qapp.organizationName() == "viscause" and qapp.applicationName() == "viscause_gui"
     assert app._parse(["data.npz"]).data == "data.npz" and app._parse([]).data is None
     assert callable(app.main)
+
+
+def test_the_app_starts_the_training_process_before_the_first_run():
+    from viscause_gui.core.training_process import shared_training_process
+    from viscause_gui.gui import app
+
+    app._prestart_training()
+    assert shared_training_process().is_alive()        # later runs and tests reuse it

@@ -6,6 +6,7 @@ import sys
 from typing import Sequence
 
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .workers import configure_gui_threads, install_foreground_gate
@@ -62,7 +63,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data:
         window.open_path(args.data)
     window.show()
+    # the training process imports torch for ~2 s: start it while the person looks around
+    QTimer.singleShot(PRESTART_TRAINING_MS, _prestart_training)
     return int(app.exec())
+
+
+PRESTART_TRAINING_MS = 3000
+
+
+def _prestart_training() -> None:
+    from ..core.training_process import TrainingProcessError, shared_training_process
+
+    try:
+        shared_training_process().start()
+    except (OSError, RuntimeError, TrainingProcessError):
+        pass          # the first run tries again and, failing, trains in its worker thread
 
 
 if __name__ == "__main__":
