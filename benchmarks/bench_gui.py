@@ -17,7 +17,8 @@
   core.models.train_steps and no panel exists: what the machine (its load, the GIL) does by
   itself. load_average_1min says how busy the machine was.
 - browser_open_60k_s: constructing the browser panel, loading a 60,000-image data set into it
-  and painting it once (null when viscause_gui.gui.browser does not exist).
+  and painting it once. browser_scroll_frame_ms_*: then 200 page-downs and 50 jumps to random
+  places, each until the new page of thumbnails is painted.
 
 Usage: python benchmarks/bench_gui.py [--quick]
 """
@@ -39,7 +40,7 @@ from viscause_gui.core.dataset import Dataset  # noqa: E402
 from viscause_gui.core.datasets import load_builtin  # noqa: E402
 from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
 from viscause_gui.core.views import drive, train_model_oracle  # noqa: E402
-from viscause_gui.gui.app import warm_up_torch  # noqa: E402
+from viscause_gui.gui.app import freeze_startup_objects, warm_up_torch  # noqa: E402
 from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
 from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
 from viscause_gui.gui.manipulator_panel import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
@@ -237,11 +238,8 @@ def bench_baseline(app: QApplication, n_obs: int) -> dict[str, float]:
             "baseline_bare_training_stall_p99_ms": float(np.percentile(gaps, 99))}
 
 
-def bench_browser(app: QApplication) -> float | None:
-    try:
-        from viscause_gui.gui.browser import BrowserPanel
-    except ImportError:
-        return None
+def bench_browser(app: QApplication) -> dict[str, float]:
+    from viscause_gui.gui.browser import BrowserPanel
     mnist = load_builtin("mnist_subset")
     data = Dataset(images=np.tile(mnist.images, (12, 1, 1)), labels=np.tile(mnist.labels, 12), name="60k")
     state = AppState()
@@ -254,8 +252,25 @@ def bench_browser(app: QApplication) -> float | None:
     app.processEvents()
     browser.grab()                      # one full paint of the visible thumbnails
     seconds = time.perf_counter() - start
+    frames = scroll_frames(app, browser.view.verticalScrollBar(), browser.view.viewport())
     browser.close()
-    return seconds
+    return {"browser_open_60k_s": seconds, "browser_scroll_frame_ms_max": float(max(frames)),
+            "browser_scroll_frame_ms_median": float(np.median(frames))}
+
+
+def scroll_frames(app: QApplication, bar, viewport, pages: int = 200) -> list[float]:
+    """Scroll down page by page, then jump to random places (every page new thumbnails):
+    each step's time until the new page is painted (ms)."""
+    times = []
+    steps = [bar.value() + k * bar.pageStep() for k in range(1, pages + 1)]
+    steps += list(np.random.default_rng(0).integers(0, bar.maximum(), 50))
+    for value in steps:
+        start = time.perf_counter()
+        bar.setValue(int(min(value, bar.maximum())))
+        viewport.repaint()
+        app.processEvents()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
 
 
 def main() -> None:
@@ -265,13 +280,14 @@ def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_gui_threads()
     install_foreground_gate(app)
-    warm_up_torch()                     # as the app does before its window opens
+    warm_up_torch()                     # as the app does before its window opens…
+    freeze_startup_objects()            # …and once it has started
     out: dict[str, object] = {}
     out.update(bench_alpha(app, 20 if args.quick else 60))
     out.update(bench_stall(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
     out.update(bench_stall_main_window(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
     out.update(bench_baseline(app, 2000 if args.quick else 10000))
-    out["browser_open_60k_s"] = bench_browser(app)
+    out.update(bench_browser(app))
     out["load_average_1min"] = os.getloadavg()[0]
     settle(app, 0.2)
     out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}

@@ -284,6 +284,18 @@ def test_app_entry_point(qtbot):
     assert callable(app.main)
 
 
+def test_startup_objects_are_left_out_of_full_garbage_collections():
+    import gc
+
+    from viscause_gui.gui import app
+
+    app.freeze_startup_objects()
+    try:
+        assert gc.get_freeze_count() > 100_000      # torch, Qt, pyqtgraph, numpy: all frozen
+    finally:
+        gc.unfreeze()
+
+
 def test_the_app_starts_the_training_process_before_the_first_run():
     from viscause_gui.core.training_process import shared_training_process
     from viscause_gui.gui import app
