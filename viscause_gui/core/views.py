@@ -154,6 +154,15 @@ class ObservedClasses:
 Goal = int | None   # the number of history rows to reach; None = Algorithm 1 and a trained net
 
 
+def describe_query(batch: QueryBatch, i: int) -> str:
+    """Where image i of a queued batch comes from, for a person answering it."""
+    if batch.kind == "algorithm1":
+        return f"Algorithm 1 · representative {i + 1}/{len(batch)}"
+    if batch.kind == "algorithm2":
+        return f"Algorithm 2 · iteration {batch.iteration} · image {i + 1}/{len(batch)}"
+    return f"sent by you · {i + 1}/{len(batch)}"
+
+
 def drive(exp: Experiment, oracle: Oracle | None, goal: Goal) -> Iterator[Any]:
     """Run exp.steps() until the goal; yields TrainEvent, Snapshot, BatchAnswered, NeedsAnswers.
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLa
 
 from ..core.experiment import QueryBatch
 from ..core.journal import AnswerRecord, Journal, JournalError, batch_key, batch_votes, image_hash
+from ..core.views import describe_query
 from .learning_panel import answer_query_batch, waiting_batches
 from .plots import GraphicsView, ink_display, show_image
 from .state import AppState
@@ -255,7 +256,7 @@ class LabellingPanel(QWidget):
             return
         batch, i = item
         show_image(self.image_item, ink_display(batch.images[i]), LEVELS)
-        self.where.setText(_describe(batch, i))
+        self.where.setText(describe_query(batch, i))
         value, disagreement, n, mine = self.batch_state(batch)
         k = self.needed()
         if n[i] == 0:
@@ -470,11 +471,3 @@ def _value_text(v: float) -> str:
     if v == 0.0:
         return "no (0)"
     return f"{v:.2f}"
-
-
-def _describe(batch: QueryBatch, i: int) -> str:
-    if batch.kind == "algorithm1":
-        return f"Algorithm 1 · representative {i + 1}/{len(batch)}"
-    if batch.kind == "algorithm2":
-        return f"Algorithm 2 · iteration {batch.iteration} · image {i + 1}/{len(batch)}"
-    return f"sent by you · {i + 1}/{len(batch)}"

@@ -34,7 +34,7 @@ from ..core.models import TrainConfig, new_net, train_steps
 from ..core.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch, TrainEvent
 from ..core.oracles import ModelOracle, TruthOracle
 from ..core.views import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
-                          Snapshot, add_manual_answers, drive, observational_problem,
+                          Snapshot, add_manual_answers, describe_query, drive, observational_problem,
                           snapshot_experiment, train_model_oracle, with_observational_classes)
 from .plots import PEN_COLORS, if_alive, line_plot, make_action, set_ranges_stepwise, thumbnail_icon
 from .state import AppState
@@ -249,7 +249,7 @@ class QueueView(QWidget):
         image_item = QTableWidgetItem()
         image_item.setIcon(thumbnail_icon(batch.images[i], ICON_SIZE.width()))
         self.table.setItem(row, 0, image_item)
-        self.table.setItem(row, 1, QTableWidgetItem(_describe(batch, i)))
+        self.table.setItem(row, 1, QTableWidgetItem(describe_query(batch, i)))
         target = "" if batch.targets is None else f"C = {int(batch.targets[i])}"
         self.table.setItem(row, 2, QTableWidgetItem(target))
         self.table.setCellWidget(row, 3, self._buttons(batch, i))
@@ -286,13 +286,6 @@ class QueueView(QWidget):
         else:
             self.refresh()
 
-
-def _describe(batch: QueryBatch, i: int) -> str:
-    if batch.kind == "algorithm1":
-        return f"Algorithm 1 · representative {i + 1}/{len(batch)}"
-    if batch.kind == "algorithm2":
-        return f"Algorithm 2 · iteration {batch.iteration} · {i + 1}/{len(batch)}"
-    return f"sent by you · {i + 1}/{len(batch)}"
 
 
 class LearningPanel(QWidget):
