@@ -23,6 +23,15 @@ def _foreground_gate(qapp):
 
 
 @pytest.fixture
+def grating():
+    """(GRATING model, 500 of its images, seed 0): fresh for each test (panels may annotate it)."""
+    from viscause_gui.core.grating import GratingModel
+
+    gm = GratingModel()
+    return gm, gm.sample(500, 0)
+
+
+@pytest.fixture
 def settings(tmp_path) -> QSettings:
     """A QSettings file of its own for each test."""
     return QSettings(str(tmp_path / "viscause_gui.ini"), QSettings.Format.IniFormat)

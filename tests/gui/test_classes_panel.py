@@ -9,18 +9,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.grating import GratingModel, has_vbar  # noqa: E402
+from viscause_gui.core.grating import has_vbar  # noqa: E402
 from viscause_gui.core.oracles import TruthOracle  # noqa: E402
 from viscause_gui.core.views import drive  # noqa: E402
 from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def grating():
-    gm = GratingModel()
-    return gm, gm.sample(500, 0)
 
 
 @pytest.fixture

@@ -13,19 +13,13 @@ import torch  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from viscause_gui.core.dataset import Dataset  # noqa: E402
-from viscause_gui.core.grating import GratingModel, has_hbar  # noqa: E402
+from viscause_gui.core.grating import has_hbar  # noqa: E402
 from viscause_gui.core.training_process import InChildTraining  # noqa: E402
 from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
 
 TIMEOUT = 30000
-
-
-@pytest.fixture
-def grating():
-    gm = GratingModel()
-    return gm, gm.sample(500, 0)
 
 
 @pytest.fixture
