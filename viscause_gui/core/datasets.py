@@ -79,15 +79,14 @@ def _build(path: Path, name: str, **fields: Any) -> Dataset:
 
 # ---------------------------------------------------------------- npz
 
-def _read_npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
+def read_npy_header(f: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of a .npy stream, leaving f at the data; ValueError if unreadable."""
     version = np.lib.format.read_magic(f)
     if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-    else:
-        raise ValueError(f"unsupported .npy format version {version}")
-    return shape, dtype
+        return np.lib.format.read_array_header_1_0(f)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(f)
+    raise ValueError(f"unsupported .npy format version {version}")
 
 
 def _check_npz_archive(path: Path, max_bytes: int) -> None:
@@ -103,7 +102,7 @@ def _check_npz_archive(path: Path, max_bytes: int) -> None:
             if key not in NPZ_KEYS:
                 continue
             with zf.open(info) as f:
-                shape, dtype = _read_npy_header(f)
+                shape, _, dtype = read_npy_header(f)
             if dtype.hasobject:
                 raise _fail(path, f"'{key}' holds Python objects (pickle); refusing to load it")
             need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize

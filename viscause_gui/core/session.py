@@ -71,6 +71,7 @@ from torch import nn
 
 from .. import __version__
 from .dataset import OPTIONAL_ARRAYS, Dataset
+from .datasets import read_npy_header
 from .experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch
 from .journal import AnswerRecord, Journal, atomic_write, batch_key, image_hash, new_id, now_iso
 from .models import build_net, default_device
@@ -719,15 +720,7 @@ def _parse_npy(raw: bytes, what: str) -> np.ndarray:
     """A .npy member -> array, never unpickling and never allocating more than the data holds."""
     f = io.BytesIO(raw)
     try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise _Bad(f"'{what}': unsupported .npy version {version}")
-    except _Bad:
-        raise
+        shape, fortran, dtype = read_npy_header(f)
     except Exception as exc:  # noqa: BLE001 - numpy parses the header with ast: ValueError, SyntaxError, ...
         raise _Bad(f"'{what}' is not a valid .npy array ({type(exc).__name__}: {exc})") from None
     _need(not dtype.hasobject and dtype.fields is None and dtype.subdtype is None,
