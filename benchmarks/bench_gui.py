@@ -13,6 +13,9 @@
   The causal net trains in the app's training child process (the first run starts it).
 - main_window_stall_ms: the same heartbeat and run in the main window with its Learning tab
   in front (the browser, canvas and readout beside it).
+- digit_mode_stall_ms: the same heartbeat in the main window in digit mode (MNIST subset,
+  T = "shows a 7", model oracle: a CNN trained first, then 2 iterations x 100 queries with
+  three robust MLPs); not with --quick.
 - baseline_bare_training_stall_ms: the same heartbeat while a bare thread runs
   core.models.train_steps and no panel exists: what the machine (its load, the GIL) does by
   itself. load_average_1min says how busy the machine was.
@@ -197,6 +200,40 @@ def bench_stall_main_window(app: QApplication, iterations: int, n_obs: int) -> d
             "main_window_result": finished[0]}
 
 
+def bench_stall_digit_mode(app: QApplication, iterations: int) -> dict[str, float]:
+    """Digit mode in the main window: the MNIST subset, T = 'shows a 7', model oracle (a CNN over
+    all digits is trained first), the MNIST recipe (three robust MLPs), Learning tab in front."""
+    from PySide6.QtCore import QSettings
+
+    from viscause_gui.gui.main_window import MainWindow
+
+    settings = QSettings(os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "bench_gui_digit.ini"),
+                         QSettings.Format.IniFormat)
+    settings.clear()
+    window = MainWindow(settings=settings, load_default=False)
+    _KEEP.append(window)
+    window.resize(1400, 900)
+    window.show()
+    window.open_builtin("mnist_subset")
+    wait_until(app, lambda: window.state.dataset is not None and not window.workers.describe(), timeout_s=300)
+    window.docks["learning"].raise_()
+    settle(app, 0.5)
+    learning = window.panels["learning"]
+    learning.label_spin.setValue(7)
+    learning.oracle_combo.setCurrentIndex(learning.oracle_combo.findData("model"))
+    learning.iterations_spin.setValue(iterations)
+    learning.queries_spin.setValue(100)
+    finished: list[str] = []
+    learning.run_finished.connect(finished.append)
+    start = time.perf_counter()
+    learning.run_algorithm2()
+    gaps = heartbeat_gaps(app, lambda: bool(finished))
+    seconds = time.perf_counter() - start
+    window.close()
+    return {"digit_mode_stall_ms": float(max(gaps)), "digit_mode_stall_p99_ms": float(np.percentile(gaps, 99)),
+            "digit_mode_run_s": seconds, "digit_mode_result": finished[0]}
+
+
 def heartbeat_gaps(app: QApplication, done) -> list[float]:
     """Gaps (ms) between ticks of a 5 ms QTimer on the GUI thread until done() holds."""
     gaps: list[float] = []
@@ -286,6 +323,8 @@ def main() -> None:
     out.update(bench_alpha(app, 20 if args.quick else 60))
     out.update(bench_stall(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
     out.update(bench_stall_main_window(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
+    if not args.quick:
+        out.update(bench_stall_digit_mode(app, 2))
     out.update(bench_baseline(app, 2000 if args.quick else 10000))
     out.update(bench_browser(app))
     out["load_average_1min"] = os.getloadavg()[0]

@@ -74,7 +74,12 @@ def _serve(conn) -> None:
             return
         if message[0] == "quit":
             return
-        message = _train_job(conn, *message[1:]) if message[0] == "train" else None
+        if message[0] == "train":
+            *head, specs, config, device = message[1:]
+            arrays = [None if spec is None else _recv_array(conn, spec) for spec in specs]
+            message = _train_job(conn, *head, *arrays, config, device)
+        else:
+            message = None
 
 
 def _train_job(conn, job: int, routine, net_bytes: bytes, images, targets, weights, config,
@@ -142,8 +147,8 @@ class TrainingProcess:
         device = str(device or next(net.parameters()).device)
         finished = False
         try:
-            self._send(("train", job, routine, _to_bytes(copy.deepcopy(net).cpu()), images, targets, weights,
-                        config, device))
+            self._send_job(("train", job, routine, _to_bytes(copy.deepcopy(net).cpu())), (images, targets, weights),
+                           (config, device))
             while True:
                 kind, payload = self._receive(job, inbox)
                 if kind == "progress":
@@ -179,6 +184,20 @@ class TrainingProcess:
             proc.join(1.0)
 
     # ----- plumbing -----
+    def _send_job(self, head: tuple, arrays: tuple, tail: tuple) -> None:
+        """The job message, then its arrays as raw bytes: pickling tens of MB would hold Python's
+        lock for as long as the copy takes, while raw writes let the GUI thread run between them."""
+        arrays = tuple(None if a is None else np.ascontiguousarray(a) for a in arrays)
+        specs = tuple(None if a is None else (a.dtype.str, a.shape) for a in arrays)
+        with self._send_lock:
+            try:
+                self._conn.send((*head, specs, *tail))
+                for a in arrays:
+                    if a is not None:
+                        self._conn.send_bytes(memoryview(a).cast("B"))
+            except (OSError, ValueError, BrokenPipeError) as exc:
+                raise TrainingProcessError("the training process ended") from exc
+
     def _send(self, message: tuple) -> None:
         with self._send_lock:
             try:
@@ -234,6 +253,13 @@ def shared_training_process() -> TrainingProcess:
     if _shared is None:
         _shared = TrainingProcess()
     return _shared
+
+
+def _recv_array(conn, spec: tuple[str, tuple[int, ...]]) -> np.ndarray:
+    dtype, shape = np.dtype(spec[0]), spec[1]
+    buffer = bytearray(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize)
+    conn.recv_bytes_into(buffer)
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
 
 
 def _to_bytes(obj: Any) -> bytes:

@@ -12,7 +12,7 @@ from collections import OrderedDict
 import numpy as np
 from PySide6.QtCore import (QAbstractListModel, QItemSelection, QItemSelectionModel, QModelIndex,
                             QPersistentModelIndex, QRect, QSize, Qt, Signal)
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView,
                                QSpinBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QVBoxLayout, QWidget)
@@ -127,6 +127,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.thumb = thumb
         self.cache_size = cache_size
         self._cache: OrderedDict[int, QImage] = OrderedDict()
+        self._badge_rows: dict[tuple, QPixmap] = {}
         self._font = QFont()
         self._font.setPixelSize(10)
         self._font.setBold(True)
@@ -189,21 +190,38 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.drawRect(rect.adjusted(0, 0, -1, -1))
 
     def _paint_badges(self, painter: QPainter, rect: QRect, i: int) -> None:
-        known = [(kind, k) for kind in CLASS_KINDS if (k := self.model.class_of(kind, i)) is not None]
+        known = tuple((kind, k) for kind in CLASS_KINDS if (k := self.model.class_of(kind, i)) is not None)
         if not known:
             return
-        painter.setFont(self._font)
+        ratio = painter.device().devicePixelRatioF()
+        row = self._badge_row(known, rect.width() - 2 * PAD, ratio)
+        width = round(row.width() / ratio)
+        painter.setClipRect(rect)
+        painter.drawPixmap(rect.x() + max(PAD, (rect.width() - width) // 2), rect.y() + 2 * PAD + self.thumb, row)
+
+    def _badge_row(self, known: tuple[tuple[str, int], ...], room: int, ratio: float) -> QPixmap:
+        """The badges 'o1 C0 S1' of a class combination, drawn once (a few dozen combinations
+        exist, while a page repaints hundreds of cells: each cell then draws one pixmap)."""
+        key = (known, room, ratio)
+        row = self._badge_rows.get(key)
+        if row is not None:
+            return row
         metrics = QFontMetrics(self._font)
         texts = [f"{BADGE_PREFIX[kind]}{k}" for kind, k in known]
         widths = [metrics.horizontalAdvance(t) + 6 for t in texts]
-        if sum(widths) + 2 * (len(widths) - 1) > rect.width() - 2 * PAD:   # small cells: digits only
+        if sum(widths) + 2 * (len(widths) - 1) > room:   # small cells: digits only
             texts = [str(k) for _, k in known]
             widths = [metrics.horizontalAdvance(t) + 4 for t in texts]
-        painter.setClipRect(rect)
         total = sum(widths) + 2 * (len(widths) - 1)
-        x, y = rect.x() + max(PAD, (rect.width() - total) // 2), rect.y() + 2 * PAD + self.thumb
+        row = QPixmap(round(total * ratio), round(BADGE_H * ratio))
+        row.setDevicePixelRatio(ratio)
+        row.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(row)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(self._font)
+        x = 0
         for (_, k), text, w in zip(known, texts, widths):
-            box = QRect(x, y, w, BADGE_H)
+            box = QRect(x, 0, w, BADGE_H)
             color = class_color(k)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(color)
@@ -211,6 +229,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(text_color_on(color))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
             x += w + 2
+        painter.end()
+        self._badge_rows[key] = row
+        return row
 
 
 class BrowserPanel(QWidget):
