@@ -167,18 +167,26 @@ def bench_stall(app: QApplication, iterations: int, n_obs: int) -> dict[str, flo
             "algorithm2_result": finished[0]}
 
 
+def fresh_settings(name: str):
+    """Settings (and so the autosave / recovery folder) of a window of its own, emptied first: a
+    window must not find another run's autosave and stop to offer its recovery."""
+    import shutil
+
+    from PySide6.QtCore import QSettings
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", f"gui-{name}")
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    return QSettings(os.path.join(folder, "viscause_gui.ini"), QSettings.Format.IniFormat)
+
+
 def bench_stall_main_window(app: QApplication, iterations: int, n_obs: int) -> dict[str, float]:
     """The same run in the app's main window, its Learning tab in front (browser, canvas and
     readout beside it), as a person watching training sees it."""
-    from PySide6.QtCore import QSettings
-
     from viscause_gui.core.grating import GratingModel
     from viscause_gui.gui.main_window import MainWindow
 
-    settings = QSettings(os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "bench_gui.ini"),
-                         QSettings.Format.IniFormat)
-    settings.clear()
-    window = MainWindow(settings=settings, load_default=False)
+    window = MainWindow(settings=fresh_settings("main_window"), load_default=False)
     _KEEP.append(window)
     window.resize(1400, 900)
     window.show()
@@ -203,14 +211,9 @@ def bench_stall_main_window(app: QApplication, iterations: int, n_obs: int) -> d
 def bench_stall_digit_mode(app: QApplication, iterations: int) -> dict[str, float]:
     """Digit mode in the main window: the MNIST subset, T = 'shows a 7', model oracle (a CNN over
     all digits is trained first), the MNIST recipe (three robust MLPs), Learning tab in front."""
-    from PySide6.QtCore import QSettings
-
     from viscause_gui.gui.main_window import MainWindow
 
-    settings = QSettings(os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "bench_gui_digit.ini"),
-                         QSettings.Format.IniFormat)
-    settings.clear()
-    window = MainWindow(settings=settings, load_default=False)
+    window = MainWindow(settings=fresh_settings("digit_mode"), load_default=False)
     _KEEP.append(window)
     window.resize(1400, 900)
     window.show()
