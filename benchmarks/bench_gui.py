@@ -151,20 +151,39 @@ def bench_stall(app: QApplication, iterations: int, n_obs: int) -> dict[str, flo
     state.set_dataset(gm.sample(n_obs, 0), gm)
     wait_until(app, lambda: classes.map is not None)
     settle(app, 0.5)                    # first paints of the panels are not part of the run
+    set_grating_run(learning, iterations)
+    gaps, seconds, result = run_algorithm2_listening(app, learning)
+    workers.stop_all()
+    history = learning.experiment.history if learning.experiment is not None else []
+    return {"max_event_loop_stall_ms": float(max(gaps)), "stall_p99_ms": float(np.percentile(gaps, 99)),
+            "algorithm2_run_s": seconds, "algorithm2_iterations": len(history), "algorithm2_result": result}
+
+
+def set_grating_run(learning: LearningPanel, iterations: int) -> None:
     learning.iterations_spin.setValue(iterations)
     learning.epochs_spin.setValue(10)
     learning.retrain_spin.setValue(3)
+
+
+def run_algorithm2_listening(app: QApplication, learning: LearningPanel) -> tuple[list[float], float, str]:
+    """Run Algorithm 2 to its end with the heartbeat on: (gaps in ms, seconds, how it ended)."""
     finished: list[str] = []
     learning.run_finished.connect(finished.append)
     start = time.perf_counter()
     learning.run_algorithm2()
     gaps = heartbeat_gaps(app, lambda: bool(finished))
-    seconds = time.perf_counter() - start
-    workers.stop_all()
-    history = learning.experiment.history if learning.experiment is not None else []
-    return {"max_event_loop_stall_ms": float(max(gaps)), "stall_p99_ms": float(np.percentile(gaps, 99)),
-            "algorithm2_run_s": seconds, "algorithm2_iterations": len(history),
-            "algorithm2_result": finished[0]}
+    return gaps, time.perf_counter() - start, finished[0]
+
+
+def open_main_window(name: str):
+    """The app's main window (no default data), on screen, with settings of its own."""
+    from viscause_gui.gui.main_window import MainWindow
+
+    window = MainWindow(settings=fresh_settings(name), load_default=False)
+    _KEEP.append(window)
+    window.resize(1400, 900)
+    window.show()
+    return window
 
 
 def fresh_settings(name: str):
@@ -184,39 +203,25 @@ def bench_stall_main_window(app: QApplication, iterations: int, n_obs: int) -> d
     """The same run in the app's main window, its Learning tab in front (browser, canvas and
     readout beside it), as a person watching training sees it."""
     from viscause_gui.core.grating import GratingModel
-    from viscause_gui.gui.main_window import MainWindow
 
-    window = MainWindow(settings=fresh_settings("main_window"), load_default=False)
-    _KEEP.append(window)
-    window.resize(1400, 900)
-    window.show()
+    window = open_main_window("main_window")
     gm = GratingModel()
     window.state.set_dataset(gm.sample(n_obs, 0), gm)
     wait_until(app, lambda: not window.workers.describe(), timeout_s=300)   # the readout's model
     window.docks["learning"].raise_()
     settle(app, 0.5)
     learning = window.panels["learning"]
-    learning.iterations_spin.setValue(iterations)
-    learning.epochs_spin.setValue(10)
-    learning.retrain_spin.setValue(3)
-    finished: list[str] = []
-    learning.run_finished.connect(finished.append)
-    learning.run_algorithm2()
-    gaps = heartbeat_gaps(app, lambda: bool(finished))
+    set_grating_run(learning, iterations)
+    gaps, _, result = run_algorithm2_listening(app, learning)
     window.close()
     return {"main_window_stall_ms": float(max(gaps)), "main_window_stall_p99_ms": float(np.percentile(gaps, 99)),
-            "main_window_result": finished[0]}
+            "main_window_result": result}
 
 
 def bench_stall_digit_mode(app: QApplication, iterations: int) -> dict[str, float]:
     """Digit mode in the main window: the MNIST subset, T = 'shows a 7', model oracle (a CNN over
     all digits is trained first), the MNIST recipe (three robust MLPs), Learning tab in front."""
-    from viscause_gui.gui.main_window import MainWindow
-
-    window = MainWindow(settings=fresh_settings("digit_mode"), load_default=False)
-    _KEEP.append(window)
-    window.resize(1400, 900)
-    window.show()
+    window = open_main_window("digit_mode")
     window.open_builtin("mnist_subset")
     wait_until(app, lambda: window.state.dataset is not None and not window.workers.describe(), timeout_s=300)
     window.docks["learning"].raise_()
@@ -226,15 +231,10 @@ def bench_stall_digit_mode(app: QApplication, iterations: int) -> dict[str, floa
     learning.oracle_combo.setCurrentIndex(learning.oracle_combo.findData("model"))
     learning.iterations_spin.setValue(iterations)
     learning.queries_spin.setValue(100)
-    finished: list[str] = []
-    learning.run_finished.connect(finished.append)
-    start = time.perf_counter()
-    learning.run_algorithm2()
-    gaps = heartbeat_gaps(app, lambda: bool(finished))
-    seconds = time.perf_counter() - start
+    gaps, seconds, result = run_algorithm2_listening(app, learning)
     window.close()
     return {"digit_mode_stall_ms": float(max(gaps)), "digit_mode_stall_p99_ms": float(np.percentile(gaps, 99)),
-            "digit_mode_run_s": seconds, "digit_mode_result": finished[0]}
+            "digit_mode_run_s": seconds, "digit_mode_result": result}
 
 
 def heartbeat_gaps(app: QApplication, done) -> list[float]:
