@@ -54,9 +54,6 @@ class ForegroundGate:
         self._rest_wanted = True
 
     # ----- background side -----
-    def is_busy(self) -> bool:
-        return not self._idle.is_set()
-
     def wait(self) -> None:
         """Block until the foreground is idle or its busy spell has lasted max_wait_s."""
         if self._on_foreground() or self._idle.is_set():
@@ -85,10 +82,6 @@ def install(gate: ForegroundGate | None) -> None:
     """Make `gate` the one background work waits on (None removes it)."""
     global _gate
     _gate = gate
-
-
-def installed() -> ForegroundGate | None:
-    return _gate
 
 
 def yield_to_foreground() -> None:

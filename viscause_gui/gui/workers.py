@@ -33,11 +33,10 @@ def configure_gui_threads() -> None:
 
 
 def install_foreground_gate(app: QCoreApplication) -> foreground.ForegroundGate:
-    """Training loops in workers pause between batches while the GUI thread handles events.
-
-    The gate is busy from the moment Qt's event loop wakes until it is about to sleep again.
-    Call from the GUI thread once the application exists.
-    """
+    """Background loops (training batches, manipulator steps, the α sweep) pause while the GUI
+    thread works: from the moment Qt's event loop wakes (or a plot starts to repaint, see
+    plots._AnnouncesRepaints) until it is about to sleep again. Call from the GUI thread once
+    the application exists."""
     gate = foreground.ForegroundGate()
     dispatcher = QAbstractEventDispatcher.instance(app.thread())
     dispatcher.awake.connect(gate.busy)
