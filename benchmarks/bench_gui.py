@@ -48,7 +48,12 @@ from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
 from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
 from viscause_gui.gui.manipulator_panel import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool, configure_gui_threads, install_foreground_gate  # noqa: E402
+from viscause_gui.gui.workers import (  # noqa: E402
+    WorkerPool,
+    configure_gui_threads,
+    install_foreground_gate,
+    install_gui_thread_garbage_collector,
+)
 
 
 _KEEP: list[object] = []   # pools and panels live to the end: late worker events find their receivers
@@ -320,6 +325,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_gui_threads()
     install_foreground_gate(app)
+    install_gui_thread_garbage_collector(app)
     warm_up_torch()                     # as the app does before its window opens…
     freeze_startup_objects()            # …and once it has started
     out: dict[str, object] = {}

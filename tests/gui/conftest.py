@@ -9,7 +9,11 @@ import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
 from viscause_gui.gui.app import configure_pyqtgraph, warm_up_torch  # noqa: E402
-from viscause_gui.gui.workers import configure_gui_threads, install_foreground_gate  # noqa: E402
+from viscause_gui.gui.workers import (  # noqa: E402
+    configure_gui_threads,
+    install_foreground_gate,
+    install_gui_thread_garbage_collector,
+)
 
 configure_gui_threads()
 configure_pyqtgraph()
@@ -20,6 +24,14 @@ warm_up_torch()
 def _foreground_gate(qapp):
     """As in the app: workers' loops give way while the GUI thread is busy (core.foreground)."""
     install_foreground_gate(qapp)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _garbage_collected_on_the_gui_thread(qapp):
+    """As in the app: a worker thread must never collect (and so delete) a closed window's widgets."""
+    collector = install_gui_thread_garbage_collector(qapp)
+    yield collector
+    collector.uninstall()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from .workers import configure_gui_threads, install_foreground_gate
+from .workers import configure_gui_threads, install_foreground_gate, install_gui_thread_garbage_collector
 
 ORGANIZATION, APPLICATION = "viscause", "viscause_gui"
 
@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_gui_threads()
     app = create_app()
     install_foreground_gate(app)
+    install_gui_thread_garbage_collector(app)
     warm_up_torch()
     from .main_window import MainWindow
 

@@ -8,6 +8,7 @@ window can stop and join all of them when it closes, and so a newer job of the s
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import sys
 import time
@@ -15,7 +16,7 @@ from typing import Any, Callable
 
 import shiboken6
 import torch
-from PySide6.QtCore import QAbstractEventDispatcher, QCoreApplication, QObject, QThreadPool, Signal
+from PySide6.QtCore import QAbstractEventDispatcher, QCoreApplication, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, WorkerBase, create_worker
 
 from ..core import foreground
@@ -43,6 +44,49 @@ def install_foreground_gate(app: QCoreApplication) -> foreground.ForegroundGate:
     dispatcher.aboutToBlock.connect(gate.idle)
     foreground.install(gate)
     return gate
+
+
+class GuiThreadGarbageCollector(QObject):
+    """Python's cyclic garbage collector runs only on the GUI thread, from a timer.
+
+    Left automatic, a collection runs in whichever thread happens to allocate, and a worker
+    thread (importing a module, training) then deletes the Qt objects of closed windows and
+    panels. Qt objects must be deleted on their own thread; here it deadlocked: the worker, in
+    ~QObject, held a Qt lock and waited for Python's lock, which the GUI thread held while
+    waiting for that Qt lock. The timer applies CPython's own thresholds (gc.get_threshold()).
+    """
+
+    def __init__(self, interval_ms: int = 100, parent: QObject | None = None):
+        super().__init__(parent)
+        self._thresholds = gc.get_threshold()
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self.collect_if_due)
+        self._timer.start()
+
+    def collect_if_due(self) -> int | None:
+        """Collect the oldest generation whose threshold is passed; returns it (None: none due)."""
+        counts = gc.get_count()
+        if counts[0] <= self._thresholds[0]:
+            return None
+        generation = 0
+        while generation < 2 and counts[generation + 1] > self._thresholds[generation + 1]:
+            generation += 1
+        gc.collect(generation)
+        return generation
+
+    def uninstall(self) -> None:
+        """Stop the timer and give collection back to Python (as it was before)."""
+        self._timer.stop()
+        if self._was_enabled:
+            gc.enable()
+
+
+def install_gui_thread_garbage_collector(app: QCoreApplication) -> GuiThreadGarbageCollector:
+    """Call from the GUI thread once the application exists (see GuiThreadGarbageCollector)."""
+    return GuiThreadGarbageCollector(parent=app)
 
 
 class WorkerFailed(Exception):

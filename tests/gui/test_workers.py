@@ -1,0 +1,47 @@
+"""Background work and the GUI thread: Python's garbage collector runs only on the GUI thread."""
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+from PySide6.QtCore import QObject
+
+
+def _make_cyclic_garbage(n: int) -> None:
+    for _ in range(n):
+        node: list = []
+        node.append(node)
+
+
+def test_a_worker_thread_never_collects_and_the_gui_thread_does(qtbot):
+    collecting_threads: set[int] = set()
+
+    def note(phase: str, _info: dict) -> None:
+        if phase == "start":
+            collecting_threads.add(threading.get_ident())
+
+    widget_like = QObject()
+    widget_like.cycle = widget_like          # only the cyclic collector can free it
+    freed = weakref.ref(widget_like)
+    del widget_like
+    gc.callbacks.append(note)
+    try:
+        worker = threading.Thread(target=_make_cyclic_garbage, args=(50_000,))
+        worker.start()
+        worker.join()
+        assert not gc.isenabled()
+        assert collecting_threads == set()            # 50,000 allocations and no collection there
+        qtbot.waitUntil(lambda: freed() is None, timeout=2000)
+        assert collecting_threads == {threading.get_ident()}
+    finally:
+        gc.callbacks.remove(note)
+
+
+def test_collections_follow_pythons_thresholds(_garbage_collected_on_the_gui_thread):
+    collector = _garbage_collected_on_the_gui_thread
+    gc.collect()
+    assert collector.collect_if_due() is None         # nothing allocated since: nothing due
+    _make_cyclic_garbage(gc.get_threshold()[0] + 10)
+    assert collector.collect_if_due() == 0            # the youngest generation only
+    assert gc.get_count()[0] < 10
