@@ -45,3 +45,20 @@ def test_collections_follow_pythons_thresholds(_garbage_collected_on_the_gui_thr
     _make_cyclic_garbage(gc.get_threshold()[0] + 10)
     assert collector.collect_if_due() == 0            # the youngest generation only
     assert gc.get_count()[0] < 10
+
+
+def test_uninstall_collects_what_is_left_and_gives_collection_back(qapp):
+    from viscause_gui.gui.workers import GuiThreadGarbageCollector
+
+    gc.enable()                                       # as before any collector (the package's is on)
+    collector = GuiThreadGarbageCollector()
+    try:
+        assert not gc.isenabled()
+        widget_like = QObject()
+        widget_like.cycle = widget_like
+        freed = weakref.ref(widget_like)
+        del widget_like
+        collector.uninstall()
+        assert freed() is None and gc.isenabled()
+    finally:
+        gc.disable()                                  # back to the package's collector

@@ -78,8 +78,9 @@ class GuiThreadGarbageCollector(QObject):
         return generation
 
     def uninstall(self) -> None:
-        """Stop the timer and give collection back to Python (as it was before)."""
+        """Collect what is left here, stop the timer and give collection back to Python."""
         self._timer.stop()
+        gc.collect()
         if self._was_enabled:
             gc.enable()
 
