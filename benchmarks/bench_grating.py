@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from viscause_gui.cli import main as viscause
-from viscause_gui.core import rundir
-from viscause_gui.core.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.oracles import TruthOracle
-from viscause_gui.core.grating import GratingModel, has_vbar, min_flips_to_class
-from viscause_gui.core.models import TrainConfig, configure_torch_threads, new_net, predict_proba, train_classifier
-from viscause_gui.core.plots import plot_history
-from viscause_gui.core.rundir import RunModel
+from viscause_gui.core.store import rundir
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.oracles import TruthOracle
+from viscause_gui.core.experiments.grating import GratingModel, has_vbar, min_flips_to_class
+from viscause_gui.core.nets.models import TrainConfig, configure_torch_threads, new_net, predict_proba, train_classifier
+from viscause_gui.core.store.figures import plot_history
+from viscause_gui.core.store.rundir import RunModel
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"

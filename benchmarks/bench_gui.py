@@ -39,14 +39,14 @@ import numpy as np  # noqa: E402
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from viscause_gui.core.dataset import Dataset  # noqa: E402
-from viscause_gui.core.datasets import load_builtin  # noqa: E402
-from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.views import drive, train_model_oracle  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset  # noqa: E402
+from viscause_gui.core.data.readers import load_builtin  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.method.driver import drive, train_model_oracle  # noqa: E402
 from viscause_gui.gui.app import freeze_startup_objects, warm_up_torch  # noqa: E402
-from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
-from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
-from viscause_gui.gui.manipulator_panel import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
+from viscause_gui.gui.panels.classes import ClassesPanel  # noqa: E402
+from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
+from viscause_gui.gui.panels.manipulator import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import (  # noqa: E402
     WorkerPool,
@@ -143,7 +143,7 @@ def bench_alpha(app: QApplication, n_values: int) -> dict[str, float]:
 
 
 def bench_stall(app: QApplication, iterations: int, n_obs: int) -> dict[str, float]:
-    from viscause_gui.core.grating import GratingModel
+    from viscause_gui.core.experiments.grating import GratingModel
 
     gm = GratingModel()
     state, workers = AppState(), WorkerPool()
@@ -207,7 +207,7 @@ def fresh_settings(name: str):
 def bench_stall_main_window(app: QApplication, iterations: int, n_obs: int) -> dict[str, float]:
     """The same run in the app's main window, its Learning tab in front (browser, canvas and
     readout beside it), as a person watching training sees it."""
-    from viscause_gui.core.grating import GratingModel
+    from viscause_gui.core.experiments.grating import GratingModel
 
     window = open_main_window("main_window")
     gm = GratingModel()
@@ -270,8 +270,8 @@ def bench_baseline(app: QApplication, n_obs: int) -> dict[str, float]:
 
     import torch
 
-    from viscause_gui.core.grating import GratingModel
-    from viscause_gui.core.models import TrainConfig, new_net, train_steps
+    from viscause_gui.core.experiments.grating import GratingModel
+    from viscause_gui.core.nets.models import TrainConfig, new_net, train_steps
 
     data = GratingModel().sample(n_obs, 0)
     net = new_net({"arch": "mlp", "hidden": [100], "in_shape": [10, 10], "n_classes": 2}, 0, torch.device("cpu"))
@@ -284,7 +284,7 @@ def bench_baseline(app: QApplication, n_obs: int) -> dict[str, float]:
 
 
 def bench_browser(app: QApplication) -> dict[str, float]:
-    from viscause_gui.gui.browser import BrowserPanel
+    from viscause_gui.gui.panels.browser import BrowserPanel
     mnist = load_builtin("mnist_subset")
     data = Dataset(images=np.tile(mnist.images, (12, 1, 1)), labels=np.tile(mnist.labels, 12), name="60k")
     state = AppState()

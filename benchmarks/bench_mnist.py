@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from viscause_gui.cli import main as viscause
-from viscause_gui.core import mnist
-from viscause_gui.core.manipulator import manipulate
-from viscause_gui.core.models import TrainConfig, configure_torch_threads, new_net, predict_proba, train_classifier
-from viscause_gui.core.rundir import RunModel
+from viscause_gui.core.experiments import mnist
+from viscause_gui.core.method.manipulator import manipulate
+from viscause_gui.core.nets.models import TrainConfig, configure_torch_threads, new_net, predict_proba, train_classifier
+from viscause_gui.core.store.rundir import RunModel
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"

@@ -4,8 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viscause_gui.core.partitions import DiscreteModel, cct
-from viscause_gui.core.partitions import partition_relation as relation
+from viscause_gui.core.method.partitions import DiscreteModel, cct
+from viscause_gui.core.method.partitions import partition_relation as relation
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

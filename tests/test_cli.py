@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viscause_gui.core.grating import GratingModel
+from viscause_gui.core.experiments.grating import GratingModel
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

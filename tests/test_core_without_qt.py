@@ -20,9 +20,9 @@ sys.meta_path.insert(0, BlockQt())
 import viscause_gui.core as core
 for m in pkgutil.iter_modules(core.__path__):
     importlib.import_module('viscause_gui.core.' + m.name)
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.core.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.oracles import TruthOracle
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.oracles import TruthOracle
 model = GratingModel()
 exp = Experiment(model.sample(300, 0), ExperimentConfig(iterations=1, queries=5, epochs=1, retrain_epochs=1))
 exp.run(TruthOracle(model))

@@ -1,4 +1,4 @@
-"""Loaders in viscause_gui.core.datasets: good files load, every bad one gives one DatasetError."""
+"""Loaders in viscause_gui.core.data.readers: good files load, every bad one gives one DatasetError."""
 from __future__ import annotations
 
 import gzip
@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from viscause_gui.core.dataset import Dataset, DatasetError
-from viscause_gui.core.datasets import (
+from viscause_gui.core.data.dataset import Dataset, DatasetError
+from viscause_gui.core.data.readers import (
     BUILTIN_DATASETS,
     load_builtin,
     load_image_folder,

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from viscause_gui.core.experiment import Experiment, ExperimentConfig, ExperimentError, QueryBatch, TrainEvent
-from viscause_gui.core.grating import GratingModel, has_hbar
-from viscause_gui.core.oracles import ModelOracle, SampledTruthOracle, TruthOracle
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, ExperimentError, QueryBatch, TrainEvent
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar
+from viscause_gui.core.method.oracles import ModelOracle, SampledTruthOracle, TruthOracle
 
 SMALL = dict(iterations=3, queries=30, epochs=8, retrain_epochs=2)
 
@@ -102,8 +102,8 @@ def test_needs_observational_classes(grating):
 
 
 def test_config_chooses_the_training_routine(grating):
-    from viscause_gui.core import mnist
-    from viscause_gui.core.models import train_steps
+    from viscause_gui.core.experiments import mnist
+    from viscause_gui.core.nets.models import train_steps
 
     _, data = grating
     assert Experiment(data, ExperimentConfig()).train_fn is train_steps

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from viscause_gui.core.grating import GratingModel, has_hbar, has_vbar, min_flips_to_class
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar, has_vbar, min_flips_to_class
 
 
 def test_sample_matches_hidden_causes_and_is_binary():

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from viscause_gui.core.experiment import Experiment, ExperimentConfig, QueryBatch
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.core.journal import (AnswerRecord, Journal, JournalError, aggregate, batch_votes, check_images,
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.store.journal import (AnswerRecord, Journal, JournalError, aggregate, batch_votes, check_images,
                                        export_answers_csv, image_hash, parse_journal, read_journal, record_status,
                                        recover, resolve)
-from viscause_gui.core.oracles import TruthOracle
-from viscause_gui.core.session import SessionData, SessionError, journal_path, save_session
+from viscause_gui.core.method.oracles import TruthOracle
+from viscause_gui.core.store.session import SessionData, SessionError, journal_path, save_session
 
 ROOT = Path(__file__).resolve().parents[1]
 SID = "session-1"
@@ -257,7 +257,7 @@ def test_fuzz_random_bytes_give_a_result_or_a_journal_error(journal_bytes, blob,
 
 CHILD = r"""
 import json, sys, time
-from viscause_gui.core import journal as J
+from viscause_gui.core.store import journal as J
 path, sid, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 plan = json.loads(sys.argv[5]) if len(sys.argv) > 5 else None
 j = J.Journal(path, sid, annotator="child")

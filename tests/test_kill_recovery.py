@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from viscause_gui.core.journal import Journal, read_journal, resolve
+from viscause_gui.core.store.journal import Journal, read_journal, resolve
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 
@@ -30,10 +30,10 @@ DRIVER = textwrap.dedent(r'''
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication
-    from viscause_gui.core.dataset import Dataset
-    from viscause_gui.core.experiment import QueryBatch
-    from viscause_gui.core.journal import Journal
-    from viscause_gui.gui.labelling_panel import LabellingPanel
+    from viscause_gui.core.data.dataset import Dataset
+    from viscause_gui.core.method.experiment import QueryBatch
+    from viscause_gui.core.store.journal import Journal
+    from viscause_gui.gui.panels.labelling import LabellingPanel
     from viscause_gui.gui.state import AppState
 
     path, limit = sys.argv[1], int(sys.argv[2])

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from viscause_gui.core.manipulator import manipulate
+from viscause_gui.core.method.manipulator import manipulate
 
 
 class RowSumNet(nn.Module):

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from viscause_gui.core import mnist
-from viscause_gui.core.manipulator import manipulate
+from viscause_gui.core.experiments import mnist
+from viscause_gui.core.method.manipulator import manipulate
 
 
 class FixedLogits(nn.Module):
@@ -166,8 +166,8 @@ def test_grey_single_image_and_cancel():
 
 @pytest.mark.parametrize("hidden, n_classes, members", [([30], 2, 3), ([30], 2, 1), ([20, 10], 4, 3)])
 def test_grey_mlp_margin_gradient_by_hand_equals_autograd(hidden, n_classes, members):
-    from viscause_gui.core.manipulator import _MarginFn
-    from viscause_gui.core.models import new_net
+    from viscause_gui.core.method.manipulator import _MarginFn
+    from viscause_gui.core.nets.models import new_net
 
     nets = [new_net({"arch": "mlp", "in_shape": [28, 28], "hidden": hidden, "n_classes": n_classes}, s)
             for s in range(members)]
@@ -184,7 +184,7 @@ def test_grey_mlp_margin_gradient_by_hand_equals_autograd(hidden, n_classes, mem
 
 
 def test_robust_training_yields_progress_and_learns(task):
-    from viscause_gui.core.models import TrainConfig, new_net
+    from viscause_gui.core.nets.models import TrainConfig, new_net
 
     net = new_net({"arch": "mlp", "in_shape": [28, 28], "hidden": [50], "n_classes": 2}, 0)
     training = mnist.RobustTraining(radius=1.5, attack_steps=2)

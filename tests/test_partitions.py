@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
 
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.core.models import configure_torch_threads
-from viscause_gui.core.partitions import (
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.nets.models import configure_torch_threads
+from viscause_gui.core.method.partitions import (
     DiscreteModel,
     FitCancelled,
     ObserveRecipe,

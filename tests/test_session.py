@@ -12,13 +12,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from viscause_gui.core.dataset import Dataset
-from viscause_gui.core.datasets import load_npz
-from viscause_gui.core.experiment import Experiment, ExperimentConfig, QueryBatch
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.core.journal import AnswerRecord, image_hash
-from viscause_gui.core.oracles import TruthOracle
-from viscause_gui.core.session import (SESSION_VERSION, Autosaver, SessionData, SessionError, SessionLimits,
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.data.readers import load_npz
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.store.journal import AnswerRecord, image_hash
+from viscause_gui.core.method.oracles import TruthOracle
+from viscause_gui.core.store.session import (SESSION_VERSION, Autosaver, SessionData, SessionError, SessionLimits,
                                        autosave_path, causal_dataset, export_causal_dataset, export_queries_csv,
                                        load_session, save_session, training_in_progress)
 
@@ -205,7 +205,7 @@ def test_save_is_atomic_and_leaves_no_temporary_files(grating, tmp_path, monkeyp
 
     def broken(*a, **k):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("viscause_gui.core.session._add", broken)
+    monkeypatch.setattr("viscause_gui.core.store.session._add", broken)
     with pytest.raises(SessionError, match="unchanged"):
         save_session(path, data, {"x": 1})
     assert path.read_bytes() == before

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.core.models import TrainConfig, new_net, train_steps
-from viscause_gui.core.training_process import TrainingProcess, TrainingProcessError
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.nets.models import TrainConfig, new_net, train_steps
+from viscause_gui.core.runtime.training_process import TrainingProcess, TrainingProcessError
 
 SPEC = {"arch": "mlp", "hidden": [32], "in_shape": [10, 10], "n_classes": 2}
 

@@ -129,12 +129,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_run_args(args)
     if args.experiment == "mnist":
         return cmd_run_mnist(args)
-    from .core.experiment import Experiment, ExperimentConfig
-    from .core.grating import GratingModel
-    from .core.models import configure_torch_threads
-    from .core.oracles import TruthOracle
-    from .core.plots import plot_history
-    from .core import rundir
+    from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+    from viscause_gui.core.experiments.grating import GratingModel
+    from viscause_gui.core.nets.models import configure_torch_threads
+    from viscause_gui.core.method.oracles import TruthOracle
+    from viscause_gui.core.store.figures import plot_history
+    from viscause_gui.core.store import rundir
 
     configure_torch_threads(args.threads)
     out = _prepare_out(args.out)
@@ -160,8 +160,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_loop(experiment, oracle, out: Path, iterations: int, started: float, on_iteration=None) -> None:
     """Algorithms 1 and 2 with an automatic oracle; each answered Algorithm 2 batch is saved
     as iteration_NN.npz, then on_iteration(batch) is called (the nets are that iteration's)."""
-    from .core.experiment import QueryBatch, TrainEvent
-    from .core import rundir
+    from viscause_gui.core.method.experiment import QueryBatch, TrainEvent
+    from viscause_gui.core.store import rundir
 
     for event in experiment.steps():
         if isinstance(event, TrainEvent) and event.progress.epoch == 1 and event.member == 0:
@@ -181,10 +181,11 @@ def _run_loop(experiment, oracle, out: Path, iterations: int, started: float, on
 
 
 def cmd_run_mnist(args: argparse.Namespace) -> int:
-    from .core import mnist, rundir
-    from .core.experiment import Experiment
-    from .core.models import configure_torch_threads
-    from .core.plots import plot_history
+    from viscause_gui.core.experiments import mnist
+    from viscause_gui.core.store import rundir
+    from viscause_gui.core.method.experiment import Experiment
+    from viscause_gui.core.nets.models import configure_torch_threads
+    from viscause_gui.core.store.figures import plot_history
 
     configure_torch_threads(args.threads)
     out = _prepare_out(args.out)
@@ -244,14 +245,14 @@ def _prepare_out(out: Path) -> Path:
 
 
 def _load_npz(path: Path):
-    from .core.datasets import load_npz
+    from viscause_gui.core.data.readers import load_npz
 
     return load_npz(path)
 
 
 def cmd_observe(args: argparse.Namespace) -> int:
-    from .core.models import configure_torch_threads
-    from .core.partitions import fit_observational_classes
+    from viscause_gui.core.nets.models import configure_torch_threads
+    from viscause_gui.core.method.partitions import fit_observational_classes
 
     configure_torch_threads(1)
     data = _load_npz(args.data)
@@ -271,7 +272,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .core.rundir import RunModel
+    from viscause_gui.core.store.rundir import RunModel
 
     model = RunModel(args.run)
     data = _load_npz(args.images)
@@ -285,7 +286,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_cct(args: argparse.Namespace) -> int:
-    from .core.partitions import DiscreteModel, cct
+    from viscause_gui.core.method.partitions import DiscreteModel, cct
 
     try:
         spec = json.loads(args.model.read_text())

@@ -37,7 +37,7 @@ def _garbage_collected_on_the_gui_thread(qapp):
 @pytest.fixture
 def grating():
     """(GRATING model, 500 of its images, seed 0): fresh for each test (panels may annotate it)."""
-    from viscause_gui.core.grating import GratingModel
+    from viscause_gui.core.experiments.grating import GratingModel
 
     gm = GratingModel()
     return gm, gm.sample(500, 0)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 
-from viscause_gui.core.dataset import Dataset
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.gui.browser import INDEX_ROLE, BrowserPanel, ink_to_qimage, selection_runs
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.gui.panels.browser import INDEX_ROLE, BrowserPanel, ink_to_qimage, selection_runs
 from viscause_gui.gui.state import AppState
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from viscause_gui.core.dataset import Dataset
-from viscause_gui.core.grating import GratingModel, has_hbar, has_vbar
-from viscause_gui.gui.canvas import (Canvas, CanvasPanel, EditHistory, add_noise, disk, shift,
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar, has_vbar
+from viscause_gui.gui.panels.canvas import (Canvas, CanvasPanel, EditHistory, add_noise, disk, shift,
                                      stamp, stroke)
 from viscause_gui.gui.state import AppState
 

@@ -8,11 +8,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.grating import has_vbar  # noqa: E402
-from viscause_gui.core.oracles import TruthOracle  # noqa: E402
-from viscause_gui.core.views import drive  # noqa: E402
-from viscause_gui.gui.classes_panel import ClassesPanel  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.experiments.grating import has_vbar  # noqa: E402
+from viscause_gui.core.method.oracles import TruthOracle  # noqa: E402
+from viscause_gui.core.method.driver import drive  # noqa: E402
+from viscause_gui.gui.panels.classes import ClassesPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
 
@@ -79,7 +79,7 @@ def test_map_with_a_trained_net_and_point_click(qtbot, panel, grating):
 
 
 def test_map_subsamples_large_data_deterministically():
-    from viscause_gui.core.views import data_map, subsample
+    from viscause_gui.core.method.driver import data_map, subsample
 
     a, b = subsample(12000, 5000), subsample(12000, 5000)
     np.testing.assert_array_equal(a, b)
@@ -98,7 +98,7 @@ def test_no_data_no_crash(qtbot):
 
 def test_a_snapshot_with_the_same_classes_does_not_recolour(qtbot, grating):
     """Algorithm 2 hands over new nets every iteration; the classes (Algorithm 1's) stay."""
-    from viscause_gui.core.views import snapshot_experiment
+    from viscause_gui.core.method.driver import snapshot_experiment
 
     gm, data = grating
     state = AppState()

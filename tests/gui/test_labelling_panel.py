@@ -11,12 +11,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from viscause_gui.core.dataset import Dataset  # noqa: E402
-from viscause_gui.core.experiment import QueryBatch  # noqa: E402
-from viscause_gui.core.grating import GratingModel, has_hbar  # noqa: E402
-from viscause_gui.core.journal import Journal, read_journal, resolve  # noqa: E402
-from viscause_gui.gui.labelling_panel import LabellingPanel  # noqa: E402
-from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset  # noqa: E402
+from viscause_gui.core.method.experiment import QueryBatch  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar  # noqa: E402
+from viscause_gui.core.store.journal import Journal, read_journal, resolve  # noqa: E402
+from viscause_gui.gui.panels.labelling import LabellingPanel  # noqa: E402
+from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
 

@@ -12,10 +12,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
-from viscause_gui.core.dataset import Dataset  # noqa: E402
-from viscause_gui.core.grating import has_hbar  # noqa: E402
-from viscause_gui.core.training_process import InChildTraining  # noqa: E402
-from viscause_gui.gui.learning_panel import LearningPanel  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset  # noqa: E402
+from viscause_gui.core.experiments.grating import has_hbar  # noqa: E402
+from viscause_gui.core.runtime.training_process import InChildTraining  # noqa: E402
+from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
 
@@ -83,9 +83,9 @@ def test_algorithm1_then_two_iterations(qtbot, panel):
 
 def test_the_run_ends_with_the_same_nets_as_training_in_this_thread(qtbot, panel, grating):
     """The GUI trains in a child process; same seed, same result as the CLI's in-process run."""
-    from viscause_gui.core.experiment import Experiment
-    from viscause_gui.core.oracles import TruthOracle
-    from viscause_gui.core.views import drive
+    from viscause_gui.core.method.experiment import Experiment
+    from viscause_gui.core.method.oracles import TruthOracle
+    from viscause_gui.core.method.driver import drive
 
     assert run(qtbot, panel, panel.buttons["run2"].click) == "goal"
     exp = panel.experiment
@@ -180,7 +180,7 @@ def test_unusable_answers_leave_the_batch_in_the_queue(qtbot, panel):
 
 
 def test_manual_answers_join_the_causal_data(qtbot, panel):
-    from viscause_gui.core.views import ManipulatorModel, manual_batch
+    from viscause_gui.core.method.driver import ManipulatorModel, manual_batch
     assert run(qtbot, panel, panel.buttons["run1"].click) == "goal"
     exp = panel.experiment
     model = ManipulatorModel.from_experiment(exp)
@@ -194,7 +194,7 @@ def test_manual_answers_join_the_causal_data(qtbot, panel):
 
 
 def test_a_failing_run_reports_the_error(qtbot, panel, monkeypatch):
-    from viscause_gui.core import experiment as experiment_module
+    from viscause_gui.core.method import experiment as experiment_module
 
     def broken(self):
         raise experiment_module.ExperimentError("the oracle is on holiday")
@@ -254,8 +254,8 @@ def test_stop_while_estimating_observational_classes(qtbot, grating):
 
 def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
     """Grey labelled images (here scikit-learn's 8x8 digits): T = 'shows digit d'."""
-    from viscause_gui.core import mnist
-    from viscause_gui.core.datasets import load_builtin
+    from viscause_gui.core.experiments import mnist
+    from viscause_gui.core.data.readers import load_builtin
 
     digits = load_builtin("digits8x8")
     state, workers = AppState(), WorkerPool()
@@ -281,7 +281,7 @@ def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
 
 def test_loss_axes_move_in_steps_not_on_every_epoch(qtbot, panel):
     """Each axis change redraws its cached picture: the ranges grow to 1, 2, 2.5, 5 x 10^k."""
-    from viscause_gui.gui.plots import nice_ceiling
+    from viscause_gui.gui.widgets.plots import nice_ceiling
 
     assert [nice_ceiling(v) for v in (0.3, 0.69, 1, 1.2, 2.1, 3, 7, 11, 26, 51, 101)] == \
         [0.5, 1, 1, 2, 2.5, 5, 10, 20, 50, 100, 200]

@@ -13,9 +13,9 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDialogButtonBox
 
-from viscause_gui.core.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.grating import GratingModel
-from viscause_gui.core.oracles import TruthOracle
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.method.oracles import TruthOracle
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.main_window import MainWindow
 
@@ -297,7 +297,7 @@ def test_startup_objects_are_left_out_of_full_garbage_collections():
 
 
 def test_the_app_starts_the_training_process_before_the_first_run():
-    from viscause_gui.core.training_process import shared_training_process
+    from viscause_gui.core.runtime.training_process import shared_training_process
     from viscause_gui.gui import app
 
     app._prestart_training()

@@ -8,11 +8,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from viscause_gui.core.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.grating import GratingModel  # noqa: E402
-from viscause_gui.core.oracles import TruthOracle  # noqa: E402
-from viscause_gui.core.views import MANUAL, ManipulatorModel, drive  # noqa: E402
-from viscause_gui.gui.manipulator_panel import ManipulatorPanel  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel  # noqa: E402
+from viscause_gui.core.method.oracles import TruthOracle  # noqa: E402
+from viscause_gui.core.method.driver import MANUAL, ManipulatorModel, drive  # noqa: E402
+from viscause_gui.gui.panels.manipulator import ManipulatorPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
 from viscause_gui.gui.workers import WorkerPool  # noqa: E402
 
@@ -101,7 +101,7 @@ def test_newer_alpha_supersedes_older(qtbot, panel):
 
 
 def test_slider_steps_are_prefetched(qtbot, panel):
-    from viscause_gui.gui.manipulator_panel import SWEEP_ALPHAS
+    from viscause_gui.gui.panels.manipulator import SWEEP_ALPHAS
 
     wait_alpha(qtbot, panel, 0.5)
     target = panel.result_key[0]

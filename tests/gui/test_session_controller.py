@@ -9,11 +9,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from viscause_gui.core.grating import GratingModel, has_hbar  # noqa: E402
-from viscause_gui.core.journal import read_journal  # noqa: E402
-from viscause_gui.core.session import autosave_path, journal_path, load_session  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar  # noqa: E402
+from viscause_gui.core.store.journal import read_journal  # noqa: E402
+from viscause_gui.core.store.session import autosave_path, journal_path, load_session  # noqa: E402
 from viscause_gui.gui.main_window import MainWindow  # noqa: E402
-from viscause_gui.gui.session_controller import SessionController  # noqa: E402
+from viscause_gui.gui.controllers.session import SessionController  # noqa: E402
 
 TIMEOUT = 30000
 
@@ -168,7 +168,7 @@ def test_autosave_when_dirty(qtbot, window):
 
 
 def test_answer_keys_win_over_the_window_shortcuts(qtbot, window):
-    from viscause_gui.core.experiment import QueryBatch
+    from viscause_gui.core.method.experiment import QueryBatch
     gm = GratingModel()
     window.state.set_dataset(gm.sample(50, 0), gm)
     window.show()

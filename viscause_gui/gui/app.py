@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from .workers import configure_gui_threads, install_foreground_gate, install_gui_thread_garbage_collector
+from viscause_gui.gui.workers import configure_gui_threads, install_foreground_gate, install_gui_thread_garbage_collector
 
 ORGANIZATION, APPLICATION = "viscause", "viscause_gui"
 
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_foreground_gate(app)
     install_gui_thread_garbage_collector(app)
     warm_up_torch()
-    from .main_window import MainWindow
+    from viscause_gui.gui.main_window import MainWindow
 
     window = MainWindow()   # opens GRATING first, so the window is never empty
     if args.data:
@@ -82,7 +82,7 @@ PRESTART_TRAINING_MS = 3000
 
 
 def _prestart_training() -> None:
-    from ..core.training_process import TrainingProcessError, shared_training_process
+    from viscause_gui.core.runtime.training_process import TrainingProcessError, shared_training_process
 
     try:
         shared_training_process().start()

@@ -7,7 +7,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QGroupBox, QLabel, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.datasets import BUILTIN_DATASETS
+from viscause_gui.core.data.readers import BUILTIN_DATASETS
 
 GRATING_DEFAULTS: dict[str, Any] = {"n": 2000, "seed": 0, "noise": 0.03, "p_h1": 0.5,
                                     "base": 0.1, "w_h1": 0.3, "w_c": 0.6}

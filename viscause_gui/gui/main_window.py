@@ -14,24 +14,24 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKe
 from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QWidget)
 
-from ..core.dataset import Dataset, DatasetError
-from ..core.datasets import load_builtin, load_path
-from ..core.grating import GratingModel
-from ..core.models import TrainProgress, default_device
-from .app import APPLICATION, ORGANIZATION
-from .browser import BrowserPanel
-from .canvas import CanvasPanel
-from .data_dialog import BuiltinDialog
-from ..core.observational import ObservationalModel, ObservedClasses, observe_and_train
-from .plots import make_action
-from .state import AppState
-from .workers import WorkerPool
+from viscause_gui.core.data.dataset import Dataset, DatasetError
+from viscause_gui.core.data.readers import load_builtin, load_path
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.nets.models import TrainProgress, default_device
+from viscause_gui.gui.app import APPLICATION, ORGANIZATION
+from viscause_gui.gui.panels.browser import BrowserPanel
+from viscause_gui.gui.panels.canvas import CanvasPanel
+from viscause_gui.gui.data_dialog import BuiltinDialog
+from viscause_gui.core.method.readout import ObservationalModel, ObservedClasses, observe_and_train
+from viscause_gui.gui.widgets.plots import make_action
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
-from .classes_panel import ClassesPanel
-from .learning_panel import LearningPanel
-from .labelling_panel import LabellingPanel
-from .manipulator_panel import ManipulatorPanel
-from .session_controller import SessionController
+from viscause_gui.gui.panels.classes import ClassesPanel
+from viscause_gui.gui.panels.learning import LearningPanel
+from viscause_gui.gui.panels.labelling import LabellingPanel
+from viscause_gui.gui.panels.manipulator import ManipulatorPanel
+from viscause_gui.gui.controllers.session import SessionController
 
 Area = Qt.DockWidgetArea
 # key, dock title, class, area. The three
@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
         self.show_message("info", "How viscause works", HELP_HTML)
 
     def show_about(self) -> None:
-        from .. import __version__
+        from viscause_gui import __version__
         self.show_message("info", "About viscause", f"<b>viscause_gui {__version__}</b><br>"
                           "Visual causal feature learning (Chalupka, Perona, Eberhardt, UAI 2015) "
                           "as a desktop tool.")

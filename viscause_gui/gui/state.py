@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from ..core.dataset import Dataset
-from ..core.experiment import Experiment, QueryBatch
-from ..core.grating import GratingModel
-from ..core.partitions import spurious_classes
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import Experiment, QueryBatch
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.method.partitions import spurious_classes
 
 
 class AppState(QObject):

@@ -15,11 +15,11 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from torch import nn
 
-from .dataset import Dataset
-from .manipulator import ManipulationResult, manipulate
-from .models import TrainConfig, TrainProgress, default_device, new_net, predict_proba, train_steps
-from .oracles import Oracle
-from .partitions import partition_from_values
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
+from viscause_gui.core.nets.models import TrainConfig, TrainProgress, default_device, new_net, predict_proba, train_steps
+from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.partitions import partition_from_values
 
 
 @dataclass
@@ -110,7 +110,7 @@ def random_cyclic_shifts(images: np.ndarray, k: int, rng: np.random.Generator) -
 def default_training(config: ExperimentConfig) -> Callable[..., Iterator[TrainProgress]]:
     """The training routine the config asks for (so a saved config rebuilds the same experiment)."""
     if config.adversarial_radius > 0:
-        from .mnist import RobustTraining   # mnist builds on this module
+        from viscause_gui.core.experiments.mnist import RobustTraining   # mnist builds on this module
 
         return RobustTraining(radius=config.adversarial_radius)
     return train_steps

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
                                QSpinBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
                                QVBoxLayout, QWidget)
 
-from .colors import class_color, text_color_on
-from .state import AppState
+from viscause_gui.gui.widgets.colors import class_color, text_color_on
+from viscause_gui.gui.state import AppState
 
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_KINDS = ("obs", "causal", "spurious")

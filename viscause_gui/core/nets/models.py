@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .foreground import yield_to_foreground
+from viscause_gui.core.runtime.foreground import yield_to_foreground
 
 
 def default_device() -> torch.device:

@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 from torch import nn
 
-from .dataset import Dataset
-from .experiment import Experiment, IterationRecord, QueryBatch, TrainEvent
-from .manipulator import ManipulationResult, manipulate
-from .models import TrainConfig, TrainProgress, hidden_features, new_net, predict_proba, train_steps
-from .oracles import ModelOracle, Oracle
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import Experiment, IterationRecord, QueryBatch, TrainEvent
+from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
+from viscause_gui.core.nets.models import TrainConfig, TrainProgress, hidden_features, new_net, predict_proba, train_steps
+from viscause_gui.core.method.oracles import ModelOracle, Oracle
 
 MANUAL = "manual"            # QueryBatch.kind of images a user sent to the oracle queue
 MAX_MAP_POINTS = 5000
@@ -254,7 +254,7 @@ def with_observational_classes(data: Dataset, positive_label: int | None = None,
     if data.t is None and data.p_obs is None:
         t = (data.labels == positive_label).astype(np.int64)
         return replace(data, t=t, p_obs=t.astype(np.float64), obs_class=t.copy(), meta=dict(data.meta))
-    from .partitions import fit_observational_classes, partition_from_values
+    from viscause_gui.core.method.partitions import fit_observational_classes, partition_from_values
 
     if data.t is not None:
         progress = None if cancelled is None else (lambda stage, fraction: bool(cancelled()))

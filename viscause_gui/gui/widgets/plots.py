@@ -11,8 +11,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QColor, QIcon, QImage, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QLabel, QVBoxLayout, QWidget
 
-from ..core.foreground import foreground_busy
-from .colors import PALETTE
+from viscause_gui.core.runtime.foreground import foreground_busy
+from viscause_gui.gui.widgets.colors import PALETTE
 
 def if_alive(method: Callable[..., Any]) -> Callable[..., Any]:
     """For worker callbacks: do nothing once the widget's C++ object is gone.

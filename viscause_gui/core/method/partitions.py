@@ -225,7 +225,7 @@ def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> 
 def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: ObserveRecipe,
              report: _Reporter) -> np.ndarray:
     """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples."""
-    from .models import TrainConfig, new_net, predict_proba, train_classifier
+    from viscause_gui.core.nets.models import TrainConfig, new_net, predict_proba, train_classifier
 
     members = recipe.regress_members or int(np.clip(recipe.regress_budget // max(int(fit.sum()), 1), 1, 3))
     outputs = []
@@ -244,7 +244,7 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
 def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, recipe: ObserveRecipe,
             report: _Reporter) -> np.ndarray:
     """One relabelling round: a fresh weight-decayed CNN classifier learns the labels and relabels all."""
-    from .models import TrainConfig, new_net, predict_proba, train_classifier
+    from viscause_gui.core.nets.models import TrainConfig, new_net, predict_proba, train_classifier
 
     net = new_net(_net_spec(x.shape[1:], int(labels.max()) + 1, recipe), seed)
     batch = _batch_size(len(x), recipe.refine_batch)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .dataset import Dataset
+from viscause_gui.core.data.dataset import Dataset
 
 
 def has_hbar(images: np.ndarray) -> np.ndarray:

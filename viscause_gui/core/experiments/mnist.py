@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .dataset import Dataset
-from .experiment import ExperimentConfig
-from .models import (EarlyStopping, TrainConfig, TrainingData, TrainProgress, new_net, predict_proba, run_epoch,
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import ExperimentConfig
+from viscause_gui.core.nets.models import (EarlyStopping, TrainConfig, TrainingData, TrainProgress, new_net, predict_proba, run_epoch,
                      train_classifier, weighted_cross_entropy)
 
 IMAGE_SHAPE = (28, 28)
@@ -90,7 +90,7 @@ def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
     them as the counts allow), in a seeded random order.
     """
     if source is None:
-        from .datasets import load_builtin
+        from viscause_gui.core.data.readers import load_builtin
 
         source = load_builtin("mnist_subset")
     if source.labels is None:

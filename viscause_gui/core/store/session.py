@@ -69,12 +69,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import __version__
-from .dataset import OPTIONAL_ARRAYS, Dataset
-from .datasets import read_npy_header
-from .experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch
-from .journal import AnswerRecord, Journal, atomic_write, batch_key, image_hash, new_id, now_iso
-from .models import build_net, default_device
+from viscause_gui import __version__
+from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
+from viscause_gui.core.data.readers import read_npy_header
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch
+from viscause_gui.core.store.journal import AnswerRecord, Journal, atomic_write, batch_key, image_hash, new_id, now_iso
+from viscause_gui.core.nets.models import build_net, default_device
 
 PathLike = str | os.PathLike
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image, ImageOps
 
-from .dataset import Dataset, DatasetError
+from viscause_gui.core.data.dataset import Dataset, DatasetError
 
 PathLike = str | os.PathLike
 
@@ -355,11 +355,11 @@ BUILTIN_DATASETS: dict[str, str] = {
 def sample_data_dir() -> Path:
     """The sample_data folder: $VISCAUSE_SAMPLE_DATA or the one beside the package."""
     env = os.environ.get(SAMPLE_DATA_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "sample_data"
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "sample_data"
 
 
 def _builtin_grating(n: int = 10000, seed: int = 0, **model: Any) -> Dataset:
-    from .grating import GratingModel
+    from viscause_gui.core.experiments.grating import GratingModel
 
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise DatasetError(f"grating: n must be a positive integer, got {n!r}")

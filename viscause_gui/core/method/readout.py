@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 import numpy as np
 from torch import nn
 
-from .dataset import Dataset
-from .models import TrainConfig, TrainProgress, new_net, predict_proba, train_steps
-from .partitions import FitCancelled, fit_observational_classes, partition_from_values
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.nets.models import TrainConfig, TrainProgress, new_net, predict_proba, train_steps
+from viscause_gui.core.method.partitions import FitCancelled, fit_observational_classes, partition_from_values
 
 MAX_TRAIN_IMAGES = 10_000   # a readout model: a subsample keeps every epoch short (cancel fast)
 

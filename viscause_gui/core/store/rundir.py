@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .experiment import Experiment, QueryBatch
-from .models import build_net, default_device
+from viscause_gui.core.method.experiment import Experiment, QueryBatch
+from viscause_gui.core.nets.models import build_net, default_device
 
 
 def save_iteration(out: Path, batch: QueryBatch) -> Path:
@@ -68,7 +68,7 @@ class RunModel:
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""
-        from .models import predict_proba
+        from viscause_gui.core.nets.models import predict_proba
 
         if tuple(images.shape[1:]) != self.shape:
             raise ValueError(f"images are {images.shape[1]}x{images.shape[2]}, the run's net expects "

@@ -17,12 +17,12 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSta
                                QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
-from ..core.foreground import yield_to_foreground
-from ..core.manipulator import ManipulationResult
-from ..core.views import ManipulatorModel, default_targets, manual_batch
-from .plots import difference_rgb, if_alive, image_box, ink_display, make_action, message_label, show_image
-from .state import AppState
-from .workers import WorkerPool
+from viscause_gui.core.runtime.foreground import yield_to_foreground
+from viscause_gui.core.method.manipulator import ManipulationResult
+from viscause_gui.core.method.driver import ManipulatorModel, default_targets, manual_batch
+from viscause_gui.gui.widgets.plots import difference_rgb, if_alive, image_box, ink_display, make_action, message_label, show_image
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 AUTO = -1                       # combo data: "the most likely class other than C(i)"
 SWEEP_ALPHAS = np.round(np.linspace(0.0, 1.0, 21), 2)   # prefetched in the background (slider steps)

@@ -22,10 +22,10 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..core.grating import GratingModel
-from ..core.journal import (Journal, JournalError, export_answers_csv, new_id, now_iso,
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.store.journal import (Journal, JournalError, export_answers_csv, new_id, now_iso,
                             read_journal, recover)
-from ..core.session import (SESSION_SUFFIX, Autosaver, SessionData, SessionError, autosave_path,
+from viscause_gui.core.store.session import (SESSION_SUFFIX, Autosaver, SessionData, SessionError, autosave_path,
                             export_causal_dataset, journal_path, save_session)
 
 SESSION_FILTER = f"viscause sessions (*{SESSION_SUFFIX});;All files (*)"
@@ -119,7 +119,7 @@ class SessionController(QObject):
 
     def _queries_changed(self) -> None:
         self.mark_dirty()
-        from .learning_panel import waiting_batches
+        from viscause_gui.gui.panels.learning import waiting_batches
         new = [b for b in waiting_batches(self.state) if id(b) not in self._autosaved_batches]
         dock = getattr(self.window, "docks", {}).get("labelling")
         if new and dock is not None and self.labelling is not None:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .foreground import yield_to_foreground
+from viscause_gui.core.runtime.foreground import yield_to_foreground
 
 ProgressFn = Callable[[int, int], bool | None]
 
@@ -290,7 +290,7 @@ class _MarginFn:
 
 def _fuse_mlps(nets: list[nn.Module]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
     """[(weight, bias)] of one wide MLP equal to the members side by side, or None if not MLPs."""
-    from .models import MLP
+    from viscause_gui.core.nets.models import MLP
 
     if not nets or not all(type(net) is MLP for net in nets):
         return None

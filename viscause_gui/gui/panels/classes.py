@@ -20,12 +20,12 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
-from ..core.partitions import spurious_classes
-from ..core.views import CrossTable, DataMap, PartitionSummary, causal_summary, cross_table, data_map, \
+from viscause_gui.core.method.partitions import spurious_classes
+from viscause_gui.core.method.driver import CrossTable, DataMap, PartitionSummary, causal_summary, cross_table, data_map, \
     observational_summary
-from .plots import PlotWidget, cache_axes, class_brush, class_qcolor, class_symbol, if_alive, thumbnail_icon
-from .state import AppState
-from .workers import WorkerPool
+from viscause_gui.gui.widgets.plots import PlotWidget, cache_axes, class_brush, class_qcolor, class_symbol, if_alive, thumbnail_icon
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 THUMB = 40
 MAP_INTERVAL_MS = 1500          # at most one map per 1.5 s while a run retrains the net

@@ -11,8 +11,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from torch import nn
 
-from .grating import GratingModel
-from .models import predict_proba
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.nets.models import predict_proba
 
 
 @runtime_checkable

@@ -608,7 +608,7 @@ def recover(session_path: str | os.PathLike, journal_path: str | os.PathLike) ->
     SessionError for a bad session file and JournalError for a journal that is no journal
     or belongs to another session. Apply with ``session.answers.extend(answers)``.
     """
-    from .session import load_session  # session imports this module
+    from viscause_gui.core.store.session import load_session  # session imports this module
 
     session = load_session(session_path)
     out = RecoveredAnswers()

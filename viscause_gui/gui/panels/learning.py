@@ -26,19 +26,19 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGr
                                QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
                                QToolButton, QVBoxLayout, QWidget)
 
-from ..core import mnist
-from ..core.dataset import Dataset
-from ..core.foreground import event_handled, paced
-from ..core.training_process import InChildTraining, TrainingProcess, shared_training_process
-from ..core.models import TrainConfig, new_net, train_steps
-from ..core.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch, TrainEvent
-from ..core.oracles import ModelOracle, TruthOracle
-from ..core.views import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
+from viscause_gui.core.experiments import mnist
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.runtime.foreground import event_handled, paced
+from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess, shared_training_process
+from viscause_gui.core.nets.models import TrainConfig, new_net, train_steps
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch, TrainEvent
+from viscause_gui.core.method.oracles import ModelOracle, TruthOracle
+from viscause_gui.core.method.driver import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
                           Snapshot, add_manual_answers, describe_query, drive, observational_problem,
                           snapshot_experiment, train_model_oracle, with_observational_classes)
-from .plots import PEN_COLORS, if_alive, line_plot, make_action, set_ranges_stepwise, thumbnail_icon
-from .state import AppState
-from .workers import WorkerPool
+from viscause_gui.gui.widgets.plots import PEN_COLORS, if_alive, line_plot, make_action, set_ranges_stepwise, thumbnail_icon
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 ORACLES = (("truth", "Truth (GRATING model)"), ("model", "Model oracle (a trained classifier)"),
            ("human", "Human (you answer in the queue)"))

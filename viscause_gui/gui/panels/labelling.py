@@ -30,13 +30,13 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
 
-from ..core.experiment import QueryBatch
-from ..core.journal import AnswerRecord, Journal, JournalError, batch_key, batch_votes, image_hash
-from ..core.views import describe_query
-from .learning_panel import answer_query_batch, waiting_batches
-from .plots import GraphicsView, ink_display, show_image
-from .state import AppState
-from .workers import WorkerPool
+from viscause_gui.core.method.experiment import QueryBatch
+from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, batch_key, batch_votes, image_hash
+from viscause_gui.core.method.driver import describe_query
+from viscause_gui.gui.panels.learning import answer_query_batch, waiting_batches
+from viscause_gui.gui.widgets.plots import GraphicsView, ink_display, show_image
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 LEVELS = (0.0, 1.0)
 YES_KEYS = {Qt.Key.Key_Y: 1.0, Qt.Key.Key_N: 0.0}
@@ -335,7 +335,7 @@ class LabellingPanel(QWidget):
     def _annotator_for(self, batch: QueryBatch, i: int, mine: list[AnswerRecord], n: int, k: int) -> str:
         if k == 1:
             return self.annotator
-        from ..core.journal import resolve
+        from viscause_gui.core.store.journal import resolve
         in_force = {a for (b, idx, a) in resolve(mine) if b == batch_key(batch) and idx == i}
         for j in range(1, k + 1):
             name = self.annotator if j == 1 else f"{self.annotator}#{j}"

@@ -15,10 +15,10 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QFormLayout, QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QSpinBox,
                                QToolBar, QVBoxLayout, QWidget)
 
-from .colors import class_color, text_color_on
-from ..core.observational import ObservationalModel
-from .plots import GraphicsLayoutWidget, make_action
-from .state import AppState
+from viscause_gui.gui.widgets.colors import class_color, text_color_on
+from viscause_gui.core.method.readout import ObservationalModel
+from viscause_gui.gui.widgets.plots import GraphicsLayoutWidget, make_action
+from viscause_gui.gui.state import AppState
 
 TOOLS = ("pen", "eraser", "hbar", "vbar")
 HISTORY_LIMIT = 200
@@ -561,7 +561,7 @@ class PredictionReadout(QFrame):
             for key in ("truth_bars", "truth_p_obs", "truth_p_causal"):
                 self._set(key, "only for GRATING")
             return
-        from ..core.grating import has_hbar, has_vbar
+        from viscause_gui.core.experiments.grating import has_hbar, has_vbar
         h, v = bool(has_hbar(image[None])[0]), bool(has_vbar(image[None])[0])
         self._set("truth_bars", f"h-bar {'yes' if h else 'no'} · v-bar {'yes' if v else 'no'}")
         self._set("truth_p_obs", f"{float(model.p_obs(image[None])[0]):.2f}")
