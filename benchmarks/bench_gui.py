@@ -40,9 +40,10 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from viscause_gui.core.data.dataset import Dataset  # noqa: E402
-from viscause_gui.core.data.readers import load_builtin  # noqa: E402
+from viscause_gui.core.experiments.registry import load_builtin
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.method.driver import drive, train_model_oracle  # noqa: E402
+from viscause_gui.core.method.driver import drive
+from viscause_gui.core.method.oracles import train_model_oracle
 from viscause_gui.gui.app import freeze_startup_objects, warm_up_torch  # noqa: E402
 from viscause_gui.gui.panels.classes import ClassesPanel  # noqa: E402
 from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
@@ -153,7 +154,7 @@ def bench_stall(app: QApplication, iterations: int, n_obs: int) -> dict[str, flo
     for p in panels:
         p.resize(800, 600)
         p.show()
-    state.set_dataset(gm.sample(n_obs, 0), gm)
+    state.set_dataset(gm.sample(n_obs, 0))
     wait_until(app, lambda: classes.map is not None)
     settle(app, 0.5)                    # first paints of the panels are not part of the run
     set_grating_run(learning, iterations)
@@ -211,7 +212,7 @@ def bench_stall_main_window(app: QApplication, iterations: int, n_obs: int) -> d
 
     window = open_main_window("main_window")
     gm = GratingModel()
-    window.state.set_dataset(gm.sample(n_obs, 0), gm)
+    window.state.set_dataset(gm.sample(n_obs, 0))
     wait_until(app, lambda: not window.workers.describe(), timeout_s=300)   # the readout's model
     window.docks["learning"].raise_()
     settle(app, 0.5)
@@ -271,7 +272,8 @@ def bench_baseline(app: QApplication, n_obs: int) -> dict[str, float]:
     import torch
 
     from viscause_gui.core.experiments.grating import GratingModel
-    from viscause_gui.core.nets.models import TrainConfig, new_net, train_steps
+    from viscause_gui.core.nets.models import new_net
+    from viscause_gui.core.nets.training import TrainConfig, train_steps
 
     data = GratingModel().sample(n_obs, 0)
     net = new_net({"arch": "mlp", "hidden": [100], "in_shape": [10, 10], "n_classes": 2}, 0, torch.device("cpu"))

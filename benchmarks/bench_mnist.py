@@ -30,7 +30,8 @@ import torch
 from viscause_gui.cli import main as viscause
 from viscause_gui.core.experiments import mnist
 from viscause_gui.core.method.manipulator import manipulate
-from viscause_gui.core.nets.models import TrainConfig, configure_torch_threads, new_net, predict_proba, train_classifier
+from viscause_gui.core.nets.models import configure_torch_threads, new_net, predict_proba
+from viscause_gui.core.nets.training import TrainConfig, train_classifier
 from viscause_gui.core.store.rundir import RunModel
 
 ROOT = Path(__file__).resolve().parents[1]

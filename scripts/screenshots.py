@@ -77,7 +77,7 @@ def main() -> int:
             if key == "labelling":   # give the oracle something to answer: manipulate a selection
                 window.state.select(range(8))
                 window.panels["manipulator"].selection_action.trigger()
-                _wait(app, lambda: bool(window.state.human_queue), 30)
+                _wait(app, lambda: bool(window.state.queue), 30)
             window.docks[key].raise_()
             _wait(app, lambda: False, 2.0)
             path = out / f"panel_{key}.png"

@@ -7,7 +7,7 @@ import torch
 
 @pytest.fixture(scope="module", autouse=True)
 def one_torch_thread():
-    """Tiny nets on a shared 2-core machine run ~10x faster on one thread (DESIGN.md, Threading)."""
+    """Tiny nets on a shared 2-core machine run ~10x faster on one thread (docs/architecture.md, threads)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -1,4 +1,4 @@
-"""The `viscause` CLI through subprocess, as scripts use it (DESIGN.md contract)."""
+"""The `viscause` CLI through subprocess, as scripts use it (the contract in docs/formats.md)."""
 import json
 import subprocess
 import sys

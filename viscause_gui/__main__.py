@@ -1,4 +1,4 @@
-"""`python -m viscause_gui` runs the CLI (the GUI once it exists: `viscause-gui`)."""
+"""`python -m viscause_gui` runs the `viscause` command (the desktop app is `viscause-gui`)."""
 from viscause_gui.cli import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
 """The `viscause` command: headless runs, observational classes, predictions and the CCT.
 
-Contract: DESIGN.md. Progress goes to stderr, results to files (or JSON on stdout);
+Contract: docs/formats.md. Progress goes to stderr, results to files (or JSON on stdout);
 a bad argument or file gives a one-line message and a non-zero exit code.
 """
 from __future__ import annotations
@@ -14,6 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
+from viscause_gui.core.data.readers import load_npz
+from viscause_gui.core.experiments import registry
+from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
+from viscause_gui.core.method.cct import DiscreteModel, cct
+from viscause_gui.core.method.observe import fit_observational_classes
+from viscause_gui.core.nets.models import configure_torch_threads
+from viscause_gui.core.store.rundir import RunModel
+
 EXIT_BAD_INPUT = 2
 
 
@@ -25,53 +33,27 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _digit(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"must be a digit 0..9, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="viscause", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment")
-    run.add_argument("experiment", choices=["grating", "mnist"], help="which experiment")
-    run.add_argument("--digit", type=_digit, help="mnist (required): the digit d of T = 'a person says this shows d'")
-    run.add_argument("--iterations", type=_positive_int, default=20)
-    run.add_argument("--queries", type=_positive_int, default=100)
-    run.add_argument("--oracle", choices=["truth", "model"], default=None,
-                     help="who answers P(T=1|man(I)): 'truth' = the exact GRATING model (grating, default); "
-                          "'model' = reference classifiers standing in for people (mnist, default)")
-    run.add_argument("--annotators", type=_positive_int, default=None,
-                     help="mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
-                          "five people; default 3)")
-    run.add_argument("--oracle-epochs", type=_positive_int, default=None,
-                     help="mnist: training epochs of each reference CNN (default 8)")
-    run.add_argument("--epochs", type=_positive_int, default=None,
-                     help="mnist: epochs of the causal net's first training (default 30, early stopping)")
+    runnable = registry.runnable()
+    run.add_argument("experiment", choices=[e.name for e in runnable], help="which experiment")
+    run.add_argument("--iterations", type=positive_int, default=20)
+    run.add_argument("--queries", type=positive_int, default=100)
+    oracles = sorted({o for e in runnable for o in e.oracles})
+    run.add_argument("--oracle", choices=oracles, default=None,
+                     help="who answers P(T=1|man(I)): " + "; ".join(
+                         f"{e.name}: {', '.join(e.oracles)} (default {e.oracles[0]})" for e in runnable))
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="folder for history.json, iteration_NN.npz, model.*")
-    run.add_argument("--alpha", type=_probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
-    run.add_argument("--n-obs", type=_positive_int, default=10000, help="grating: observational images")
-    run.add_argument("--recipe", choices=["default", "paper"], default="default",
-                     help="grating: 'paper' = the paper's training recipe (no shift augmentation, answers weighted 1)")
-    run.add_argument("--threads", type=_positive_int, default=1, help="torch threads")
+    run.add_argument("--alpha", type=probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
+    run.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    owners = {}
+    for experiment in runnable:
+        owners.update({dest: experiment.name for dest in experiment.add_run_arguments(run)})
+    run.set_defaults(option_owners=owners)
 
     observe = sub.add_parser("observe", help="estimate P(T=1|I) and observational classes from samples of T")
     observe.add_argument("data", type=Path, help=".npz with 'images' and 't'")
@@ -101,138 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-RECIPES = {
-    "default": {},
-    "paper": {"augment_shifts": 0, "query_weight": 1.0},
-}
-
-
-EXPERIMENT_ORACLES = {"grating": "truth", "mnist": "model"}
-
-
-def _check_run_args(args: argparse.Namespace) -> None:
-    expected = EXPERIMENT_ORACLES[args.experiment]
+def _check_run_args(args: argparse.Namespace, experiment: BuiltinExperiment) -> None:
+    """The oracle the experiment takes, and no option of another experiment."""
     if args.oracle is None:
-        args.oracle = expected
-    elif args.oracle != expected:
-        raise CliError(f"run {args.experiment} takes --oracle {expected}, not --oracle {args.oracle}")
-    if args.experiment == "mnist" and args.digit is None:
-        raise CliError("run mnist needs --digit D (the digit 0..9 that T asks about)")
-    mnist_only = {"--digit": args.digit, "--annotators": args.annotators,
-                  "--oracle-epochs": args.oracle_epochs, "--epochs": args.epochs}
-    given = [name for name, value in mnist_only.items() if value is not None]
-    if args.experiment != "mnist" and given:
-        raise CliError(f"{', '.join(given)}: only for run mnist, not run {args.experiment}")
+        args.oracle = experiment.oracles[0]
+    elif args.oracle not in experiment.oracles:
+        raise CliError(f"run {args.experiment} takes --oracle {' or --oracle '.join(experiment.oracles)}, "
+                       f"not --oracle {args.oracle}")
+    experiment.check_run_arguments(args)
+    foreign = {}
+    for dest, owner in args.option_owners.items():
+        if owner != args.experiment and getattr(args, dest) is not None:
+            foreign.setdefault(owner, []).append("--" + dest.replace("_", "-"))
+    for owner, flags in foreign.items():
+        raise CliError(f"{', '.join(flags)}: only for run {owner}, not run {args.experiment}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _check_run_args(args)
-    if args.experiment == "mnist":
-        return cmd_run_mnist(args)
-    from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
-    from viscause_gui.core.experiments.grating import GratingModel
-    from viscause_gui.core.nets.models import configure_torch_threads
-    from viscause_gui.core.method.oracles import TruthOracle
-    from viscause_gui.core.store.figures import plot_history
-    from viscause_gui.core.store import rundir
-
-    configure_torch_threads(args.threads)
-    out = _prepare_out(args.out)
-    model = GratingModel()
-    data = model.sample(args.n_obs, args.seed)
-    config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
-                              seed=args.seed, **RECIPES[args.recipe])
-    experiment = Experiment(data, config)
-    oracle = TruthOracle(model)
-    started = time.perf_counter()
-    _progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")
-    _run_loop(experiment, oracle, out, args.iterations, started)
-    extra = {"experiment": "grating", "oracle": args.oracle, "n_obs": args.n_obs, "recipe": args.recipe,
-             "seconds_total": round(time.perf_counter() - started, 3)}
-    rundir.save_history(out, experiment, extra)
-    rundir.save_model(out, experiment)
-    plot_history([{"label": f"GRATING ({args.recipe})", "iterations": [r.to_json() for r in experiment.history]}],
-                 out / "history.png", title="GRATING, truth oracle")
-    _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
-    return 0
-
-
-def _run_loop(experiment, oracle, out: Path, iterations: int, started: float, on_iteration=None) -> None:
-    """Algorithms 1 and 2 with an automatic oracle; each answered Algorithm 2 batch is saved
-    as iteration_NN.npz, then on_iteration(batch) is called (the nets are that iteration's)."""
-    from viscause_gui.core.method.experiment import QueryBatch, TrainEvent
-    from viscause_gui.core.store import rundir
-
-    for event in experiment.steps():
-        if isinstance(event, TrainEvent) and event.progress.epoch == 1 and event.member == 0:
-            _progress(f"iteration {event.iteration}: training the causal net")
-        elif isinstance(event, QueryBatch):
-            experiment.answer(oracle.answer(event.images))
-            if event.kind == "algorithm1":
-                _progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
-                          f"{np.round(experiment.causal_levels, 3).tolist()}")
-            else:
-                rundir.save_iteration(out, event)
-                if on_iteration is not None:
-                    on_iteration(event)
-                r = experiment.history[-1]
-                _progress(f"iteration {r.iteration}/{iterations}: MErr {r.merr:.3f}  MDist {r.mdist:.2f}  "
-                          f"({time.perf_counter() - started:.1f} s)")
-
-
-def cmd_run_mnist(args: argparse.Namespace) -> int:
-    from viscause_gui.core.experiments import mnist
-    from viscause_gui.core.store import rundir
-    from viscause_gui.core.method.experiment import Experiment
-    from viscause_gui.core.nets.models import configure_torch_threads
-    from viscause_gui.core.store.figures import plot_history
-
+    experiment = registry.get(args.experiment)
+    _check_run_args(args, experiment)
     configure_torch_threads(args.threads)
     out = _prepare_out(args.out)
     started = time.perf_counter()
-    d, annotators = args.digit, args.annotators or mnist.ANNOTATORS
-    task = mnist.one_vs_all(d, args.seed)
-    _progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
-              f"{args.iterations} iterations x {args.queries} queries")
-    _progress(f"training the model oracle: {annotators} reference CNN(s) on {len(task.pool)} pool images")
-    oracle = mnist.train_oracle(task, annotators=annotators, seed=args.seed,
-                                epochs=args.oracle_epochs or mnist.REFERENCE_EPOCHS)
-    oracle_heldout = mnist.oracle_report(oracle, task.heldout)
-    _progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
-              f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
-    config = mnist.experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
-                                     alpha=args.alpha, **({"epochs": args.epochs} if args.epochs else {}))
-    experiment = Experiment(task.data, config)
-    probe, probe_targets = mnist.figure_probe(task, seed=args.seed)
-    stages, stage_answers, summaries = [], [], []
-
-    def on_iteration(batch) -> None:
-        result = experiment.manipulate(probe, probe_targets)
-        stages.append(result.images)
-        stage_answers.append(oracle.answer(result.images))
-        summaries.append(mnist.batch_summary(experiment, batch))
-
-    _run_loop(experiment, oracle, out, args.iterations, started, on_iteration)
-    last = experiment.batches[-1]
-    baseline = mnist.nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
-                                           task.pool.obs_class == 1, oracle)
-    extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
-             "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs or mnist.REFERENCE_EPOCHS,
-             "train_recipe": experiment.train_fn.to_json(),
-             "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
-             "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
-             "baseline_last_iteration": mnist.baseline_summary(baseline),
-             "seconds_total": round(time.perf_counter() - started, 3)}
-    rundir.save_history(out, experiment, extra)
-    rundir.save_model(out, experiment)
-    plot_history([{"label": f"digit {d}", "iterations": [r.to_json() for r in experiment.history]}],
-                 out / "history.png", title=f"MNIST, T = 'shows a {d}', model oracle",
-                 distance_label="MDist (L2)")
-    mnist.plot_manipulation_rows(probe, stages, out / "manipulations.png", targets=probe_targets,
-                                 answers=stage_answers, digit=d,
-                                 title=f"held-out digits pushed to / away from {d},\nby each iteration's manipulator")
-    _progress(f"baseline (nearest real image of the target class): median L2 "
-              f"{np.median(baseline.distance):.2f}, accepted {baseline.accepted.mean():.3f}")
+    experiment.run(args, out, _progress)
     _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
     return 0
 
@@ -244,18 +117,12 @@ def _prepare_out(out: Path) -> Path:
     return out
 
 
-def _load_npz(path: Path):
-    from viscause_gui.core.data.readers import load_npz
-
-    return load_npz(path)
 
 
 def cmd_observe(args: argparse.Namespace) -> int:
-    from viscause_gui.core.nets.models import configure_torch_threads
-    from viscause_gui.core.method.partitions import fit_observational_classes
 
     configure_torch_threads(1)
-    data = _load_npz(args.data)
+    data = load_npz(args.data)
     if data.t is None:
         raise CliError(f"{args.data}: no 't' array (observed samples of T, one per image)")
     t = np.asarray(data.t)
@@ -272,10 +139,9 @@ def cmd_observe(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from viscause_gui.core.store.rundir import RunModel
 
     model = RunModel(args.run)
-    data = _load_npz(args.images)
+    data = load_npz(args.images)
     p_causal, causal_class = model.predict(data.images)
     if args.out:
         np.savez_compressed(args.out, p_causal=p_causal, causal_class=causal_class.astype(np.int64))
@@ -286,7 +152,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_cct(args: argparse.Namespace) -> int:
-    from viscause_gui.core.method.partitions import DiscreteModel, cct
 
     try:
         spec = json.loads(args.model.read_text())

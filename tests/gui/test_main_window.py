@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.method.oracles import TruthOracle
+from viscause_gui.core.experiments.grating import TruthOracle
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.main_window import MainWindow
 
@@ -55,7 +55,7 @@ def write_idx(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
 def test_first_start_shows_grating(window):
     ds = window.state.dataset
     assert ds is not None and len(ds) == 2000 and ds.shape == (10, 10)
-    assert window.state.grating is not None
+    assert window.state.truth is not None
     assert "2,000 × 10 × 10" in window.data_label.text()
     assert window.device_label.text().split()[-1] in ("CPU", "CUDA")
     assert window.state.current_image is not None
@@ -80,7 +80,7 @@ def test_open_npz_with_t_estimates_observational_classes(qtbot, window, tmp_path
     window.open_path(path)
     wait_loaded(qtbot, window, "mine")
     assert "40 × 8 × 8" in window.data_label.text()
-    assert window.state.grating is None
+    assert window.state.truth is None
     qtbot.waitUntil(lambda: window.state.obs_classes() is not None, timeout=WAIT_MS)
     assert window.browser.model.classes["obs"] is not None
     assert window.settings.value("paths/last_folder") == str(tmp_path)
@@ -107,11 +107,11 @@ def test_open_mnist_idx(qtbot, window, tmp_path):
 def test_open_builtins(qtbot, window):
     window.open_builtin("digits8x8")
     wait_loaded(qtbot, window, "digits8x8")
-    assert window.state.grating is None and window.state.dataset.shape == (8, 8)
+    assert window.state.truth is None and window.state.dataset.shape == (8, 8)
     window.open_builtin("grating", n=300, seed=3, w_c=0.5)
     wait_loaded(qtbot, window, "grating")
     assert len(window.state.dataset) == 300
-    assert window.state.grating == GratingModel(w_c=0.5)
+    assert window.state.truth.model == GratingModel(w_c=0.5)
     assert window.messages == []
 
 
@@ -160,14 +160,14 @@ def test_builtin_dialog(qtbot, settings):
     ok.click()
     assert int(settings.value("builtin/grating/n")) == 500
     dialog.set_builtin("digits8x8")
-    assert dialog.request() == ("digits8x8", {}) and dialog.grating_box.isHidden()
+    assert dialog.request() == ("digits8x8", {}) and dialog.options_box.isHidden()
 
 
 # ----- the readout with a trained experiment -----
 
 def test_readout_shows_causal_prediction(qtbot, window):
     model = GratingModel()
-    window.state.set_dataset(model.sample(500, 0), grating=model)
+    window.state.set_dataset(model.sample(500, 0))
     exp = Experiment(window.state.dataset, ExperimentConfig(iterations=1, queries=10, epochs=2))
     exp.run(TruthOracle(model))
     window.state.set_experiment(exp)

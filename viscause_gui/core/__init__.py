@@ -1,1 +1,1 @@
-"""Qt-free engine: data sets, GRATING, partitions, nets, manipulator, oracles, experiment."""
+"""The Qt-free engine, usable from a script or a notebook; its layers are described in docs/architecture.md."""

@@ -7,16 +7,22 @@ import sys
 from typing import Sequence
 
 import pyqtgraph as pg
+import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from viscause_gui.gui.workers import configure_gui_threads, install_foreground_gate, install_gui_thread_garbage_collector
-
-ORGANIZATION, APPLICATION = "viscause", "viscause_gui"
+from viscause_gui.core.runtime.training_process import TrainingProcessError, shared_training_process
+from viscause_gui.gui.main_window import MainWindow
+from viscause_gui.gui.settings import APPLICATION, ORGANIZATION
+from viscause_gui.gui.workers import (
+    configure_gui_threads,
+    install_foreground_gate,
+    install_gui_thread_garbage_collector,
+)
 
 
 def configure_pyqtgraph() -> None:
-    """Images are row-major float32 in [0, 1] (DESIGN.md); white backgrounds for plots."""
+    """Images are row-major float32 in [0, 1] (docs/formats.md); white backgrounds for plots."""
     pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
 
 
@@ -26,8 +32,6 @@ def warm_up_torch() -> None:
     Otherwise the first training worker imports it: that worker then cannot stop for a second
     or more (closing the window waits), and two workers importing at once can fail.
     """
-    import torch
-
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
@@ -59,8 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_foreground_gate(app)
     install_gui_thread_garbage_collector(app)
     warm_up_torch()
-    from viscause_gui.gui.main_window import MainWindow
-
     window = MainWindow()   # opens GRATING first, so the window is never empty
     if args.data:
         window.open_path(args.data)
@@ -82,8 +84,6 @@ PRESTART_TRAINING_MS = 3000
 
 
 def _prestart_training() -> None:
-    from viscause_gui.core.runtime.training_process import TrainingProcessError, shared_training_process
-
     try:
         shared_training_process().start()
     except (OSError, RuntimeError, TrainingProcessError):

@@ -11,27 +11,40 @@ from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
+from viscause_gui import __version__
 from viscause_gui.core.data.dataset import Dataset, DatasetError
-from viscause_gui.core.data.readers import load_builtin, load_path
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.nets.models import TrainProgress, default_device
-from viscause_gui.gui.app import APPLICATION, ORGANIZATION
-from viscause_gui.gui.panels.browser import BrowserPanel
-from viscause_gui.gui.panels.canvas import CanvasPanel
-from viscause_gui.gui.data_dialog import BuiltinDialog
-from viscause_gui.core.method.readout import ObservationalModel, ObservedClasses, observe_and_train
-from viscause_gui.gui.widgets.plots import make_action
-from viscause_gui.gui.state import AppState
-from viscause_gui.gui.workers import WorkerPool
-
-from viscause_gui.gui.panels.classes import ClassesPanel
-from viscause_gui.gui.panels.learning import LearningPanel
-from viscause_gui.gui.panels.labelling import LabellingPanel
-from viscause_gui.gui.panels.manipulator import ManipulatorPanel
+from viscause_gui.core.data.readers import load_path
+from viscause_gui.core.experiments.registry import first_dataset, load_builtin
+from viscause_gui.core.method.observe import ObservedClasses
+from viscause_gui.core.method.readout import ObservationalModel, observe_and_train
+from viscause_gui.core.nets.models import default_device
+from viscause_gui.core.nets.training import TrainProgress
 from viscause_gui.gui.controllers.session import SessionController
+from viscause_gui.gui.data_dialog import BuiltinDialog
+from viscause_gui.gui.help import HELP_HTML
+from viscause_gui.gui.panels.browser import BrowserPanel
+from viscause_gui.gui.panels.canvas import Canvas
+from viscause_gui.gui.panels.classes import ClassesPanel
+from viscause_gui.gui.panels.labelling import LabellingPanel
+from viscause_gui.gui.panels.learning import LearningPanel
+from viscause_gui.gui.panels.manipulator import ManipulatorPanel
+from viscause_gui.gui.panels.readout import PredictionReadout
+from viscause_gui.gui.settings import make_settings
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.workers import WorkerPool
 
 Area = Qt.DockWidgetArea
 # key, dock title, class, area. The three
@@ -44,39 +57,13 @@ PANELS: list[tuple[str, str, Any, Area]] = [
 ]
 FIRST_TAB = "learning"    # a new user trains first
 
-DEFAULT_BUILTIN = ("grating", {"n": 2000, "seed": 0})
-
-HELP_HTML = """
-<h3>Visual causal feature learning</h3>
-<p>A behaviour T (a person says "yes", a neuron fires) depends on features of an image. Some
-features <i>cause</i> T: changing them in the image changes T. Others only <i>correlate</i> with
-T because a hidden variable drives both the image and T.</p>
-<p><b>Observational classes</b> group images with equal P(T=1 | I) — what ordinary
-classification learns. <b>Causal classes C</b> group images with equal P(T=1 | man(I)), the
-probability when we <i>set</i> the pixels ourselves (an experiment). Within a causal class, the
-<b>spurious class S</b> tells which observational class an image belongs to.</p>
-<p>Algorithm 1 asks an oracle (an experiment, a person, or the truth for GRATING) about one
-image per observational class and trains a causal net C. Algorithm 2 manipulates images
-towards another causal class (trading closeness against reaching the class with α), asks the
-oracle again and retrains.</p>
-<p>In GRATING the h-bar causes T; the v-bar is a trace of a hidden cause of T, so it predicts T
-just as well but is spurious. Draw on the canvas and watch C and S.</p>
-<p>Chalupka, Perona, Eberhardt: <i>Visual Causal Feature Learning</i>, UAI 2015.</p>
-"""
 
 
-def load_dataset(kind: str, target: str, options: dict[str, Any]) -> tuple[Dataset, GratingModel | None]:
+def load_dataset(kind: str, target: str, options: dict[str, Any]) -> Dataset:
     """Load a data set (runs in a worker): kind 'builtin' (target = name) or 'path'."""
     if kind == "builtin":
-        ds = load_builtin(target, **options)
-        grating = GratingModel(**ds.meta["model"]) if target == "grating" else None
-        return ds, grating
-    return load_path(target), None
-
-
-def make_settings() -> QSettings:
-    """The application's settings store (tests pass their own QSettings instead)."""
-    return QSettings(ORGANIZATION, APPLICATION)
+        return load_builtin(target, **options)
+    return load_path(target)
 
 
 class ObservationalController(QObject):
@@ -118,9 +105,7 @@ class ObservationalController(QObject):
         if ds is not self.state.dataset:
             return
         if isinstance(event, ObservedClasses):
-            if ds.p_obs is None:
-                ds.p_obs = event.p_obs
-            ds.obs_class = event.obs_class
+            event.apply_to(ds)
             self.state.status_message.emit(f"{len(set(event.obs_class.tolist()))} observational classes "
                                            "estimated from the samples of T")
             self.state.classes_changed.emit()
@@ -173,7 +158,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         if load_default and self.state.dataset is None:
-            self.load_now("builtin", *DEFAULT_BUILTIN)
+            first = first_dataset()
+            self.load_now("builtin", first.name, first.defaults())
         elif self.state.dataset is not None:
             self._on_dataset()
             self.obs_controller.start()
@@ -314,7 +300,6 @@ class MainWindow(QMainWindow):
         self.show_message("info", "How viscause works", HELP_HTML)
 
     def show_about(self) -> None:
-        from viscause_gui import __version__
         self.show_message("info", "About viscause", f"<b>viscause_gui {__version__}</b><br>"
                           "Visual causal feature learning (Chalupka, Perona, Eberhardt, UAI 2015) "
                           "as a desktop tool.")
@@ -363,19 +348,15 @@ class MainWindow(QMainWindow):
     def last_folder(self) -> str:
         return str(self.settings.value("paths/last_folder", str(Path.home())))
 
-    def is_loading(self) -> bool:
-        return self.workers.is_running("load")
-
     def _start_load(self, kind: str, target: str, options: dict[str, Any] | None = None) -> None:
         self.statusBar().showMessage(f"loading {target}…")
         self.workers.start("load", load_dataset, kind, target, options or {},
                            on_return=self._loaded, on_error=self._load_failed)
 
-    def _loaded(self, result: tuple[Dataset, GratingModel | None]) -> None:
+    def _loaded(self, dataset: Dataset) -> None:
         if self._closing:
             return
-        dataset, grating = result
-        self.state.set_dataset(dataset, grating=grating)
+        self.state.set_dataset(dataset)
         self.statusBar().showMessage(f"loaded {dataset.name}", 4000)
 
     def _load_failed(self, exc: BaseException) -> None:
@@ -476,3 +457,16 @@ class MainWindow(QMainWindow):
             self.workers.stop_all(0.5)         # …and stop whatever a panel started meanwhile
             QCoreApplication.processEvents()
         event.accept()
+
+
+class CanvasPanel(QWidget):
+    """Canvas above its readout: the central widget of the main window."""
+
+    def __init__(self, state: AppState, settings: QSettings | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.canvas = Canvas(state, settings, self)
+        self.readout = PredictionReadout(state, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.readout, 0)

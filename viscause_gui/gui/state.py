@@ -1,17 +1,92 @@
-"""The application state shared by every panel: one data set, one experiment, a selection.
+"""The application state shared by every panel: one data set, its truth, one experiment, a
+selection, and the oracle queue.
 
 Panels read from it and call its methods; they listen to its signals to redraw. It holds
 core objects only and runs no long work itself (workers do, see workers.py).
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.experiment import Experiment, QueryBatch
-from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.experiments.registry import Truth, truth_for
+from viscause_gui.core.method.experiment import MANUAL, Experiment, QueryBatch
 from viscause_gui.core.method.partitions import spurious_classes
+
+
+class OracleQueue(QObject):
+    """Query batches waiting for a person's answers, in the order they came.
+
+    With the human oracle the learning run stops at a query batch (Experiment.pending) and
+    adds it here; batches of kind MANUAL come from the manipulator panel. `changed` is
+    emitted whenever the queue or an answer in it changes. `answer` takes a whole batch's
+    answers: Algorithm batches go to Experiment.answer and leave the queue; manual batches
+    keep their answers and wait until the learning panel adds them to the causal data.
+    """
+
+    changed = Signal()
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._batches: list[QueryBatch] = []
+
+    def __iter__(self) -> Iterator[QueryBatch]:
+        return iter(list(self._batches))
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    def __getitem__(self, i: int) -> QueryBatch:
+        return self._batches[i]
+
+    def contains(self, batch: QueryBatch) -> bool:
+        """Identity test (QueryBatch == compares numpy arrays and cannot be used)."""
+        return any(b is batch for b in self._batches)
+
+    def add(self, batch: QueryBatch, notify: bool = True) -> None:
+        """Queue a batch; notify=False when the caller emits `changed` itself once it is ready."""
+        if not self.contains(batch):
+            self._batches.append(batch)
+        if notify:
+            self.changed.emit()
+
+    def remove(self, *batches: QueryBatch) -> None:
+        ids = {id(b) for b in batches}
+        self._batches = [b for b in self._batches if id(b) not in ids]
+        self.changed.emit()
+
+    def clear(self) -> None:
+        self._batches.clear()
+        self.changed.emit()
+
+    def waiting(self) -> list[QueryBatch]:
+        """The batches that still wait for answers."""
+        return [b for b in self._batches if b.answers is None]
+
+    def answered_manual(self) -> list[QueryBatch]:
+        """Manual batches with their answers, waiting to join the causal data."""
+        return [b for b in self._batches if b.kind == MANUAL and b.answers is not None]
+
+    def answer(self, batch: QueryBatch, answers: np.ndarray, experiment: Experiment | None) -> None:
+        """Answer a queued batch: P(T=1) per image (NaN = no answer). Raises ValueError if it cannot."""
+        answers = np.asarray(answers, np.float64).reshape(-1)
+        if batch.kind == MANUAL:
+            if answers.shape != (len(batch),):
+                raise ValueError(f"expected {len(batch)} answers, got {answers.shape[0]}")
+            batch.answers = answers
+            self.changed.emit()
+            return
+        if experiment is None or experiment.pending is not batch:
+            raise ValueError("this query batch is no longer waiting for answers")
+        try:
+            experiment.answer(answers)
+        except RuntimeError as exc:
+            batch.answers = None            # Experiment.answer stores them before it checks them
+            raise ValueError(str(exc)) from exc
+        self.remove(batch)
 
 
 class AppState(QObject):
@@ -20,28 +95,27 @@ class AppState(QObject):
     model_changed = Signal()              # causal nets retrained
     selection_changed = Signal()          # self.selection changed
     current_image_changed = Signal()      # the image on the canvas changed
-    queries_changed = Signal()            # oracle queue changed
     status_message = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.dataset: Dataset | None = None
-        self.grating: GratingModel | None = None   # set when the data set is GRATING: truth oracle
+        self.truth: Truth | None = None   # the exact model behind the data set, when an experiment knows it
         self.experiment: Experiment | None = None
         self.selection: np.ndarray = np.zeros(0, np.int64)
         self.current_index: int | None = None
         self.current_image: np.ndarray | None = None
-        self.human_queue: list[QueryBatch] = []
+        self.queue = OracleQueue(self)
 
     # ----- data -----
-    def set_dataset(self, dataset: Dataset, grating: GratingModel | None = None) -> None:
+    def set_dataset(self, dataset: Dataset) -> None:
         """Replace the data set (the caller has already loaded and validated it)."""
         self.dataset = dataset
-        self.grating = grating
+        self.truth = truth_for(dataset)
         self.experiment = None
         self.selection = np.zeros(0, np.int64)
-        self.human_queue.clear()
         self.dataset_changed.emit()
+        self.queue.clear()             # after the panels let go of the old experiment
         self.classes_changed.emit()
         self.select([0] if len(dataset) else [])
 

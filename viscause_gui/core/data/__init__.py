@@ -1,0 +1,1 @@
+"""Data: the Dataset container, the readers of files and folders, the data sets that ship with the project."""

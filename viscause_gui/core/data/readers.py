@@ -1,4 +1,4 @@
-"""Data set loaders (npz, image folder, MNIST IDX) and the built-in data sets. Qt-free.
+"""Data set readers: npz, image folder, MNIST IDX (and the npy header check the session reader shares). Qt-free.
 
 Every bad input raises one DatasetError whose message starts with the file or folder and
 says what is wrong. Nothing is ever unpickled: npz files are read with allow_pickle=False.
@@ -13,7 +13,7 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -27,7 +27,6 @@ MAX_IDX_BYTES = 2 * 1024**3  # pixel bytes of an IDX images file
 MAX_IMAGE_PIXELS = 50_000_000  # per image in a folder
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NPZ_KEYS = ("images", "p_obs", "t", "obs_class", "causal_class", "labels", "meta")
-SAMPLE_DATA_ENV = "VISCAUSE_SAMPLE_DATA"
 
 # What numpy / zipfile / zlib raise on damaged archives; wrapped into DatasetError.
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
@@ -38,16 +37,16 @@ _IDX_IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
 _IDX_LABELS_MAGIC = 0x00000801  # unsigned byte, 1 dimension
 
 
-def _fail(path: PathLike, problem: str) -> DatasetError:
+def file_error(path: PathLike, problem: str) -> DatasetError:
     return DatasetError(f"{path}: {problem}")
 
 
 def _require_file(path: PathLike) -> Path:
     p = Path(path)
     if not p.exists():
-        raise _fail(p, "no such file")
+        raise file_error(p, "no such file")
     if not p.is_file():
-        raise _fail(p, "is not a file")
+        raise file_error(p, "is not a file")
     return p
 
 
@@ -61,7 +60,7 @@ def _to_grey(arr: np.ndarray) -> np.ndarray:
 def _scale_images(arr: np.ndarray, path: Path) -> np.ndarray:
     """uint8 -> [0, 1]; colour -> grey; other numeric dtypes are kept (validated later)."""
     if arr.dtype.kind not in "biuf":
-        raise _fail(path, f"'images' must be numeric, got dtype {arr.dtype}")
+        raise file_error(path, f"'images' must be numeric, got dtype {arr.dtype}")
     scale = 255.0 if arr.dtype == np.uint8 else 1.0
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
@@ -95,7 +94,7 @@ def _check_npz_archive(path: Path, max_bytes: int) -> None:
         infos = zf.infolist()
         total = sum(info.file_size for info in infos)
         if total > max_bytes:
-            raise _fail(path, f"archive would unpack to {total:,} bytes, more than the "
+            raise file_error(path, f"archive would unpack to {total:,} bytes, more than the "
                               f"limit of {max_bytes:,} (zip bomb?)")
         for info in infos:
             key = info.filename[:-4] if info.filename.endswith(".npy") else None
@@ -104,32 +103,32 @@ def _check_npz_archive(path: Path, max_bytes: int) -> None:
             with zf.open(info) as f:
                 shape, _, dtype = read_npy_header(f)
             if dtype.hasobject:
-                raise _fail(path, f"'{key}' holds Python objects (pickle); refusing to load it")
+                raise file_error(path, f"'{key}' holds Python objects (pickle); refusing to load it")
             need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
             if need > info.file_size:
-                raise _fail(path, f"'{key}' claims shape {shape} but its member holds only "
+                raise file_error(path, f"'{key}' claims shape {shape} but its member holds only "
                                   f"{info.file_size:,} bytes (corrupt file)")
 
 
 def _parse_meta(raw: np.ndarray, path: Path) -> dict[str, Any]:
     if raw.shape != () or raw.dtype.kind not in "US":
-        raise _fail(path, f"'meta' must be one JSON string, got dtype {raw.dtype} shape {raw.shape}")
+        raise file_error(path, f"'meta' must be one JSON string, got dtype {raw.dtype} shape {raw.shape}")
     text = raw.item()
     try:
         meta = json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise _fail(path, f"'meta' is not valid JSON ({exc})") from exc
+        raise file_error(path, f"'meta' is not valid JSON ({exc})") from exc
     if not isinstance(meta, dict):
-        raise _fail(path, f"'meta' must be a JSON object, got {type(meta).__name__}")
+        raise file_error(path, f"'meta' must be a JSON object, got {type(meta).__name__}")
     return meta
 
 
 def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as npz:
         if not hasattr(npz, "files"):
-            raise _fail(path, "is a single .npy array, not an .npz archive")
+            raise file_error(path, "is a single .npy array, not an .npz archive")
         if "images" not in npz.files:
-            raise _fail(path, f"has no 'images' array; it holds {sorted(npz.files) or 'nothing'}")
+            raise file_error(path, f"has no 'images' array; it holds {sorted(npz.files) or 'nothing'}")
         return {key: np.asarray(npz[key]) for key in NPZ_KEYS if key in npz.files}
 
 
@@ -142,9 +141,9 @@ def load_npz(path: PathLike, *, max_bytes: int | None = None) -> Dataset:
     except DatasetError:
         raise
     except zipfile.BadZipFile as exc:
-        raise _fail(p, f"is not a valid .npz archive ({exc})") from exc
+        raise file_error(p, f"is not a valid .npz archive ({exc})") from exc
     except _NPZ_ERRORS as exc:
-        raise _fail(p, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
+        raise file_error(p, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
     meta = _parse_meta(arrays.pop("meta"), p) if "meta" in arrays else {}
     images = _scale_images(arrays.pop("images"), p)
     return _build(p, p.stem, images=images, meta=meta, **arrays)
@@ -166,7 +165,7 @@ def _collect_images(folder: Path) -> tuple[list[Path], list[str], list[int]]:
     if not groups:
         return top, [], []
     if top:
-        raise _fail(folder, f"mixes images at the top level (e.g. {top[0].name}) with labelled "
+        raise file_error(folder, f"mixes images at the top level (e.g. {top[0].name}) with labelled "
                             f"sub-folders ({', '.join(n for n, _ in groups)}); use one or the other")
     files = [f for _, fs in groups for f in fs]
     labels = [i for i, (_, fs) in enumerate(groups) for _ in fs]
@@ -193,15 +192,15 @@ def _read_image(path: Path, max_pixels: int) -> np.ndarray:
             with Image.open(path) as img:
                 w, h = img.size
                 if w * h > max_pixels:
-                    raise _fail(path, f"has {w}x{h} = {w * h:,} pixels, more than the limit "
+                    raise file_error(path, f"has {w}x{h} = {w * h:,} pixels, more than the limit "
                                       f"of {max_pixels:,} (decompression bomb?)")
                 return _pil_to_array(ImageOps.exif_transpose(img))
     except DatasetError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _fail(path, f"is a decompression bomb ({exc})") from exc
+        raise file_error(path, f"is a decompression bomb ({exc})") from exc
     except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types on bad files
-        raise _fail(path, f"is not a readable image ({type(exc).__name__}: {exc})") from exc
+        raise file_error(path, f"is not a readable image ({type(exc).__name__}: {exc})") from exc
 
 
 def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Dataset:
@@ -212,19 +211,19 @@ def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> 
     """
     folder = Path(path)
     if not folder.exists():
-        raise _fail(folder, "no such folder")
+        raise file_error(folder, "no such folder")
     if not folder.is_dir():
-        raise _fail(folder, "is not a folder")
+        raise file_error(folder, "is not a folder")
     files, label_names, labels = _collect_images(folder)
     if not files:
-        raise _fail(folder, f"contains no images ({', '.join(IMAGE_SUFFIXES)})")
+        raise file_error(folder, f"contains no images ({', '.join(IMAGE_SUFFIXES)})")
     first = _read_image(files[0], max_pixels)
     stack = np.empty((len(files), *first.shape), np.float32)
     stack[0] = first
     for i, f in enumerate(files[1:], start=1):
         arr = _read_image(f, max_pixels)
         if arr.shape != first.shape:
-            raise _fail(f, f"is {arr.shape[0]}x{arr.shape[1]} (HxW) but {files[0].name} is "
+            raise file_error(f, f"is {arr.shape[0]}x{arr.shape[1]} (HxW) but {files[0].name} is "
                            f"{first.shape[0]}x{first.shape[1]}; all images must have one size")
         stack[i] = arr
     inverted = bool(np.isfinite(stack).all() and stack.mean() > 0.5)
@@ -249,7 +248,7 @@ def _open_maybe_gz(path: Path) -> Any:
 def _read_exact(f: Any, n: int, path: Path, what: str) -> bytes:
     data = f.read(n)
     if len(data) != n:
-        raise _fail(path, f"is truncated: expected {n:,} bytes of {what}, found {len(data):,}")
+        raise file_error(path, f"is truncated: expected {n:,} bytes of {what}, found {len(data):,}")
     return data
 
 
@@ -260,7 +259,7 @@ def _read_idx(path: Path, magic: int, kind: str) -> np.ndarray:
     except DatasetError:
         raise
     except _IDX_ERRORS as exc:
-        raise _fail(path, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
+        raise file_error(path, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
 
 
 def _read_idx_unchecked(path: Path, magic: int, kind: str) -> np.ndarray:
@@ -269,15 +268,15 @@ def _read_idx_unchecked(path: Path, magic: int, kind: str) -> np.ndarray:
         got = struct.unpack(">I", _read_exact(f, 4, path, "IDX magic number"))[0]
         if got != magic:
             other = {_IDX_IMAGES_MAGIC: "an IDX images file", _IDX_LABELS_MAGIC: "an IDX labels file"}
-            raise _fail(path, f"is not an IDX {kind} file: magic number 0x{got:08x}, expected "
+            raise file_error(path, f"is not an IDX {kind} file: magic number 0x{got:08x}, expected "
                               f"0x{magic:08x}" + (f" (it is {other[got]})" if got in other else ""))
         dims = struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "IDX header"))
         size = int(np.prod(dims, dtype=np.float64))
         if size > MAX_IDX_BYTES:
-            raise _fail(path, f"header claims {size:,} bytes, more than the limit of {MAX_IDX_BYTES:,}")
+            raise file_error(path, f"header claims {size:,} bytes, more than the limit of {MAX_IDX_BYTES:,}")
         data = _read_exact(f, size, path, kind)
         if f.read(1):
-            raise _fail(path, f"has extra bytes after the {size:,} bytes its header {dims} announces")
+            raise file_error(path, f"has extra bytes after the {size:,} bytes its header {dims} announces")
     return np.frombuffer(data, np.uint8).reshape(dims)
 
 
@@ -299,7 +298,7 @@ def load_mnist_idx(images_path: PathLike, labels_path: PathLike | None = None) -
     images = _read_idx(p, _IDX_IMAGES_MAGIC, "images")
     labels = _read_idx(lp, _IDX_LABELS_MAGIC, "labels") if lp is not None else None
     if labels is not None and len(labels) != len(images):
-        raise _fail(lp, f"has {len(labels):,} labels but {p.name} has {len(images):,} images")
+        raise file_error(lp, f"has {len(labels):,} labels but {p.name} has {len(images):,} images")
     meta = {"source": str(p), "labels_file": str(lp) if lp else None}
     name = p.name.split(".")[0].replace("-images-idx3-ubyte", "")
     return _build(p, name, images=images.astype(np.float32) / np.float32(255.0),
@@ -331,7 +330,7 @@ def load_path(path: PathLike) -> Dataset:
     """Load a folder of images, an .npz, or an MNIST IDX images file."""
     p = Path(path)
     if not p.exists():
-        raise _fail(p, "no such file or folder")
+        raise file_error(p, "no such file or folder")
     if p.is_dir():
         return load_image_folder(p)
     kind = _sniff(p)
@@ -339,71 +338,9 @@ def load_path(path: PathLike) -> Dataset:
         return load_npz(p)
     if kind == "idx":
         return load_mnist_idx(p)
-    raise _fail(p, "unknown format; expected an .npz, an MNIST IDX file "
+    raise file_error(p, "unknown format; expected an .npz, an MNIST IDX file "
                    "(*-images-idx3-ubyte[.gz]) or a folder of images")
 
 
 # ---------------------------------------------------------------- built-in data sets
 
-BUILTIN_DATASETS: dict[str, str] = {
-    "grating": "GRATING: 10x10 binary bars (h-bar = cause, v-bar = spurious), generated from a seed",
-    "digits8x8": "scikit-learn's 1,797 handwritten digits, 8x8 grey",
-    "mnist_subset": "5,000 MNIST digits (500 per class), 28x28 grey, from sample_data/",
-}
-
-
-def sample_data_dir() -> Path:
-    """The sample_data folder: $VISCAUSE_SAMPLE_DATA or the one beside the package."""
-    env = os.environ.get(SAMPLE_DATA_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "sample_data"
-
-
-def _builtin_grating(n: int = 10000, seed: int = 0, **model: Any) -> Dataset:
-    from viscause_gui.core.experiments.grating import GratingModel
-
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise DatasetError(f"grating: n must be a positive integer, got {n!r}")
-    try:
-        gm = GratingModel(**model)
-    except (TypeError, ValueError) as exc:
-        raise DatasetError(f"grating: {exc}") from exc
-    ds = gm.sample(int(n), seed)
-    ds.name = "grating"
-    return ds
-
-
-def _builtin_digits() -> Dataset:
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    images = (digits.images / 16.0).astype(np.float32)
-    meta = {"source": "sklearn.datasets.load_digits (UCI Optical Recognition of Handwritten Digits)",
-            "licence": "scikit-learn BSD-3-Clause; UCI data set CC BY 4.0"}
-    return Dataset(images=images, labels=digits.target.astype(np.int64), meta=meta, name="digits8x8")
-
-
-def _builtin_mnist_subset() -> Dataset:
-    path = sample_data_dir() / "mnist_subset.npz"
-    if not path.is_file():
-        raise _fail(path, "the MNIST subset is missing; create it with "
-                          "`python scripts/make_mnist_subset.py` (or set $VISCAUSE_SAMPLE_DATA)")
-    ds = load_npz(path)
-    ds.name = "mnist_subset"
-    return ds
-
-
-_BUILTIN_LOADERS: dict[str, Callable[..., Dataset]] = {
-    "grating": _builtin_grating,
-    "digits8x8": _builtin_digits,
-    "mnist_subset": _builtin_mnist_subset,
-}
-
-
-def load_builtin(name: str, **kwargs: Any) -> Dataset:
-    """Load a built-in data set by name (see BUILTIN_DATASETS); grating takes n, seed, model fields."""
-    loader = _BUILTIN_LOADERS.get(name)
-    if loader is None:
-        raise DatasetError(f"{name}: no such built-in data set; choose one of {', '.join(BUILTIN_DATASETS)}")
-    if kwargs and name != "grating":
-        raise DatasetError(f"{name}: takes no options, got {', '.join(sorted(kwargs))}")
-    return loader(**kwargs)

@@ -1,4 +1,4 @@
-"""The GRATING generative model (THEORY.md): v-bar = spurious correlate, h-bar = visual cause.
+"""The GRATING experiment (docs/method.md): v-bar = spurious correlate, h-bar = visual cause.
 
 H1, H2 are fair coins. H1 = 1 draws one vertical bar (a full column of ink) at a random
 column; H2 = 1 one horizontal bar at a random row; a few noise pixels never form a bar by
@@ -7,14 +7,32 @@ P(T=1 | H1, C) = base + w_h1 * H1 + w_c * C (default 0.1 + 0.3 H1 + 0.6 C).
 In observational data H1 = 1 exactly when a v-bar is present, so
 P(T=1 | I) = base + w_h1 * vbar(I) + w_c * hbar(I), while a manipulation leaves H1 to
 its prior: P(T=1 | man(I)) = base + w_h1 * P(H1=1) + w_c * hbar(I).
+
+Registered as the experiment "grating": the built-in data set with its generator settings, the
+exact truth (oracle, causal levels, readout) of any data set it generated, and `viscause run grating`.
 """
 from __future__ import annotations
 
+import argparse
+import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.data.dataset import Dataset, DatasetError
+from viscause_gui.core.experiments.registry import (
+    BuiltinData,
+    BuiltinExperiment,
+    Option,
+    Progress,
+    positive_int,
+    register,
+)
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.store.figures import plot_history
+from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
 
 
 def has_hbar(images: np.ndarray) -> np.ndarray:
@@ -130,3 +148,155 @@ def min_flips_to_class(images: np.ndarray, target: np.ndarray) -> np.ndarray:
         elif target[i] == 0 and present[i]:
             out[i] = full_rows[i].sum()
     return out
+
+
+class TruthOracle:
+    """Exact P(T=1 | man(I)) of the GRATING model."""
+
+    name = "truth"
+
+    def __init__(self, model: GratingModel | None = None):
+        self.model = model or GratingModel()
+
+    def answer(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.p_causal(images), np.float64)
+
+
+class SampledTruthOracle(TruthOracle):
+    """Like the truth oracle, but answers with the mean of `samples` draws of T (a noisy experiment)."""
+
+    name = "sampled"
+
+    def __init__(self, model: GratingModel | None = None, samples: int = 1, seed: int = 0):
+        super().__init__(model)
+        self.samples = samples
+        self.rng = np.random.default_rng(seed)
+
+    def answer(self, images: np.ndarray) -> np.ndarray:
+        p = super().answer(images)
+        return self.rng.binomial(self.samples, p) / self.samples
+
+
+# ---------------------------------------------------------------- the experiment's contributions
+
+def load_grating(n: int = 10000, seed: int = 0, **model: Any) -> Dataset:
+    """The built-in GRATING data set: n images drawn from a GratingModel (any of its fields)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise DatasetError(f"grating: n must be a positive integer, got {n!r}")
+    try:
+        gm = GratingModel(**model)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"grating: {exc}") from exc
+    ds = gm.sample(int(n), seed)
+    ds.name = "grating"
+    return ds
+
+
+_MODEL = GratingModel()
+GENERATOR_OPTIONS = (
+    Option("n", "images n", "Number of images to draw", 2000, 10, 1_000_000, 1000, integer=True),
+    Option("seed", "seed", "Random seed: the same seed gives the same images", 0, 0, 2**31 - 1, integer=True),
+    Option("noise", "noise", "Fraction of the other pixels that are random ink", _MODEL.noise, 0.0, 0.49, 0.01),
+    Option("p_h1", "P(H1 = 1)", "P(H1 = 1): how often the hidden confounder is on (it draws the v-bar and "
+           "raises T)", _MODEL.p_h1, 0.0, 1.0, 0.05),
+    Option("base", "base P(T=1)", "P(T=1 | H1=0, no h-bar)", _MODEL.base, 0.0, 1.0, 0.05),
+    Option("w_h1", "weight of H1", "How much the hidden H1 adds to P(T=1) (its trace in the image is the "
+           "v-bar: spurious)", _MODEL.w_h1, 0.0, 1.0, 0.05),
+    Option("w_c", "weight of h-bar (C)", "How much the h-bar adds to P(T=1) (the visual cause)",
+           _MODEL.w_c, 0.0, 1.0, 0.05),
+)
+
+
+def corners(options: dict[str, Any]) -> list[float]:
+    """P(T=1 | H1, C) for (H1, C) = (0,0), (1,0), (0,1), (1,1)."""
+    return [options["base"] + options["w_h1"] * h1 + options["w_c"] * c for c in (0, 1) for h1 in (0, 1)]
+
+
+def describe_options(options: dict[str, Any]) -> tuple[str, bool]:
+    """The table of P(T=1 | H1, C) the settings give, and whether each lies in [0, 1]."""
+    p00, p10, p01, p11 = corners(options)
+    valid = all(0.0 <= p <= 1.0 for p in (p00, p10, p01, p11))
+    cell = lambda p: (f"<td align=right>{p:.2f}</td>" if 0 <= p <= 1  # noqa: E731
+                      else f"<td align=right style='color:#c00'>{p:.2f}</td>")
+    note = "" if valid else "<br><span style='color:#c00'>each P(T=1 | H1, C) must lie in [0, 1]</span>"
+    return ("<b>P(T=1 | H1, C)</b><table cellspacing=4>"
+            "<tr><td></td><td>H1=0</td><td>H1=1</td></tr>"
+            f"<tr><td>no h-bar</td>{cell(p00)}{cell(p10)}</tr>"
+            f"<tr><td>h-bar</td>{cell(p01)}{cell(p11)}</tr></table>{note}"), valid
+
+
+class GratingTruth:
+    """What the GRATING model says exactly: the truth oracle, the causal levels, the readout."""
+
+    title = "Truth (GRATING)"
+
+    def __init__(self, model: GratingModel):
+        self.model = model
+
+    def oracle(self) -> TruthOracle:
+        return TruthOracle(self.model)
+
+    def causal_levels(self) -> np.ndarray:
+        return self.model.causal_levels()
+
+    def readout(self, image: np.ndarray) -> list[tuple[str, str]] | None:
+        if image.shape != (self.model.size, self.model.size):
+            return None
+        h, v = bool(has_hbar(image[None])[0]), bool(has_vbar(image[None])[0])
+        return [("bars", f"h-bar {'yes' if h else 'no'} · v-bar {'yes' if v else 'no'}"),
+                ("P(T=1 | I)", f"{float(self.model.p_obs(image[None])[0]):.2f}"),
+                ("P(T=1 | man(I))", f"{float(self.model.p_causal(image[None])[0]):.2f}")]
+
+
+RECIPES = {
+    "default": {},
+    "paper": {"augment_shifts": 0, "query_weight": 1.0},   # the paper's: no shifts, answers weighted 1
+}
+
+
+class GratingExperiment(BuiltinExperiment):
+    name = "grating"
+    title = "GRATING: the h-bar causes T, the v-bar is a spurious correlate"
+    datasets = (BuiltinData("grating", "GRATING: 10x10 binary bars (h-bar = cause, v-bar = spurious), generated "
+                            "from a seed", load_grating, GENERATOR_OPTIONS, describe_options, opens_first=True),)
+    oracles = ("truth",)
+
+    def truth(self, data: Dataset) -> GratingTruth | None:
+        model = data.meta.get("model") if isinstance(data.meta, dict) else None
+        if data.meta.get("source") != "grating" or not isinstance(model, dict):
+            return None
+        try:
+            return GratingTruth(GratingModel(**model))
+        except (TypeError, ValueError):
+            return None
+
+    def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
+        parser.add_argument("--n-obs", type=positive_int, default=None, help="grating: observational images "
+                            "(default 10000)")
+        parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                            help="grating: 'paper' = the paper's training recipe (no shift augmentation, "
+                                 "answers weighted 1)")
+        return ["n_obs", "recipe"]
+
+    def check_run_arguments(self, args: argparse.Namespace) -> None:
+        args.n_obs = 10000 if args.n_obs is None else args.n_obs
+        args.recipe = args.recipe or "default"
+
+    def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
+        started = time.perf_counter()
+        model = GratingModel()
+        data = model.sample(args.n_obs, args.seed)
+        config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
+                                  seed=args.seed, **RECIPES[args.recipe])
+        experiment = Experiment(data, config)
+        progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")
+        run_to_folder(experiment, TruthOracle(model), out, progress, started)
+        extra = {"experiment": "grating", "oracle": args.oracle, "n_obs": args.n_obs, "recipe": args.recipe,
+                 "seconds_total": round(time.perf_counter() - started, 3)}
+        save_history(out, experiment, extra)
+        save_model(out, experiment)
+        plot_history([{"label": f"GRATING ({args.recipe})", "iterations": [r.to_json() for r in experiment.history]}],
+                     out / "history.png", title="GRATING, truth oracle")
+
+
+register(GratingExperiment())

@@ -10,9 +10,9 @@ Pieces (all Qt-free):
   hidden confounder that also draws something into the image). Algorithm 1 therefore asks
   the oracle about a few representatives of each of the two classes, gets two clearly
   different levels (about 0 and about 1) and merges nothing: causal class 1 = "shows d".
-- `experiment_config` / `RobustTraining`: the Experiment's settings and the causal net's
-  training recipe for digits (an ensemble of three MLPs trained with adversarial copies of
-  every batch: a small L2 change does not change the digit; see RobustTraining).
+- `experiment_config`: the Experiment's settings for digits (an ensemble of three MLPs trained
+  with adversarial copies of every batch, nets.training.RobustTraining: a small L2 change does
+  not change the digit).
 - `train_reference` / `DigitOracle`: the model oracle standing in for people. A reference
   classifier of a *different* architecture from the causal net (a small CNN over all ten
   digits; the causal net is a one-vs-all MLP), trained separately on the pool images, says
@@ -27,21 +27,36 @@ Pieces (all Qt-free):
 - `plot_manipulation_rows`: the paper's figure, rows of digits each pushed through the
   manipulators of successive iterations (PNG through matplotlib's Agg canvas, no pyplot
   state, no Qt).
+
+Registered as the experiment "mnist": the built-in digit data sets, the digit recipe for any
+grey labelled data set (the GUI's digit mode) and `viscause run mnist`.
 """
 from __future__ import annotations
 
+import argparse
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Sequence
 
 import numpy as np
-import torch
 from torch import nn
 
+from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.experiment import ExperimentConfig
-from viscause_gui.core.nets.models import (EarlyStopping, TrainConfig, TrainingData, TrainProgress, new_net, predict_proba, run_epoch,
-                     train_classifier, weighted_cross_entropy)
+from viscause_gui.core.experiments.registry import (
+    BuiltinData,
+    BuiltinExperiment,
+    Progress,
+    Recipe,
+    positive_int,
+    register,
+)
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
+from viscause_gui.core.nets.models import new_net, predict_proba
+from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
+from viscause_gui.core.store.figures import plot_history
+from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
 
 IMAGE_SHAPE = (28, 28)
 N_DIGITS = 10
@@ -90,9 +105,7 @@ def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
     them as the counts allow), in a seeded random order.
     """
     if source is None:
-        from viscause_gui.core.data.readers import load_builtin
-
-        source = load_builtin("mnist_subset")
+        source = load_mnist_subset()
     if source.labels is None:
         raise ValueError(f"{source.name}: the MNIST experiment needs digit labels")
     digit = int(digit)
@@ -150,97 +163,24 @@ def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, al
 
 # ---------------------------------------------------------------- the causal net's training recipe
 
-class RobustTraining:
-    """Training routine for the causal net (drop-in for models.train_steps, Experiment's train_fn).
-
-    Each batch is trained together with adversarial copies of itself: the L2 change of at most
-    `radius` (found by `attack_steps` of projected gradient ascent, kept in [0, 1]) that most
-    raises the batch's loss, with the original labels. This is the invariance the experimenter
-    asserts for digits — "a change this small does not change what a person sees" — in the
-    place of GRATING's cyclic shifts. Without it a one-vs-all net flips on changes of L2 ~ 1
-    that no person (and no other classifier) would notice, so the manipulator's changes are
-    noise the oracle rejects; with it the net's gradients follow strokes, and the changes the
-    manipulator makes are ones the oracle accepts. Early stopping watches the loss on
-    adversarial copies of the validation images.
-    """
-
-    def __init__(self, radius: float = 2.5, attack_steps: int = 5):
-        self.radius = float(radius)
-        self.attack_steps = int(attack_steps)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"recipe": "l2_adversarial", "radius": self.radius, "attack_steps": self.attack_steps}
-
-    def attack(self, net: nn.Module, x: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
-        """x moved by at most `radius` (L2) to raise the cross-entropy against `soft` most."""
-        if self.radius <= 0 or self.attack_steps <= 0:
-            return x
-        was_training = net.training
-        net.eval()
-        view = (len(x),) + (1,) * (x.dim() - 1)
-        step = 2.5 * self.radius / self.attack_steps
-        delta = torch.zeros_like(x)
-        for _ in range(self.attack_steps):
-            with torch.enable_grad():
-                d = delta.requires_grad_(True)
-                loss = -(soft * torch.log_softmax(net(x + d), dim=1)).sum()
-                (grad,) = torch.autograd.grad(loss, d)
-            g_norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(view)
-            delta = delta.detach() + step * grad / g_norm
-            norm = delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(view)
-            delta = delta * (self.radius / norm).clamp(max=1.0)
-            delta = (x + delta).clamp(0.0, 1.0) - x
-        net.train(was_training)
-        return (x + delta).detach()
-
-    def _robust_loss(self, net: nn.Module, xb: torch.Tensor, yb: torch.Tensor, wb: torch.Tensor) -> torch.Tensor:
-        """Half the loss on the batch, half on its adversarial copies."""
-        xa = self.attack(net, xb, yb)
-        return 0.5 * (weighted_cross_entropy(net(xb), yb, wb) + weighted_cross_entropy(net(xa), yb, wb))
-
-    def __call__(self, net: nn.Module, images: np.ndarray, targets: np.ndarray,
-                 weights: np.ndarray | None = None, config: TrainConfig | None = None,
-                 device: torch.device | None = None) -> Iterator[TrainProgress]:
-        config = config or TrainConfig()
-        device = device or next(net.parameters()).device
-        d = TrainingData.prepare(net, images, targets, weights, config)
-        gen, x, y, w, train_idx, val_idx, n_val = d.gen, d.x, d.y, d.w, d.train_idx, d.val_idx, len(d.val_idx)
-        opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-
-        def loss_of(xb, yb, wb):
-            return weighted_cross_entropy(net(xb), yb, wb)
-
-        early = EarlyStopping(net, config.patience)
-        for epoch in range(1, config.epochs + 1):
-            net.train()
-            order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-            train_loss = run_epoch(opt, order, config.batch_size, lambda b: self._robust_loss(
-                net, x[b].to(device), y[b].to(device), w[b].to(device)))
-            if n_val:
-                xv, yv, wv = x[val_idx].to(device), y[val_idx].to(device), w[val_idx].to(device)
-                xva = self.attack(net, xv, yv)
-                net.eval()
-                with torch.no_grad():
-                    val_loss = float(0.5 * (loss_of(xv, yv, wv) + loss_of(xva, yv, wv)))
-            else:
-                val_loss = train_loss
-            stop = early.update(val_loss)
-            yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
-            if stop:
-                break
-        early.restore()
-
 
 # ---------------------------------------------------------------- the model oracle
+
+def reference_training(images: np.ndarray, labels: np.ndarray, net_seed: int, config: TrainConfig,
+                       spec: dict[str, Any] | None = None, train_fn: TrainFn = train_steps
+                       ) -> Generator[TrainProgress, None, nn.Module]:
+    """Generator: train a digit classifier (REFERENCE_NET, a small CNN, updated by `spec`) apart
+    from the causal net; returns it. train_fn: train_steps, or it run in the training process."""
+    net = new_net({**REFERENCE_NET, **(spec or {})}, net_seed)
+    yield from train_fn(net, np.asarray(images, np.float32), np.asarray(labels, np.int64), None, config)
+    return net.eval()
+
 
 def train_reference(images: np.ndarray, labels: np.ndarray, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
                     spec: dict[str, Any] | None = None) -> nn.Module:
     """A ten-digit classifier (a small CNN by default), trained apart from the causal net."""
-    spec = {**REFERENCE_NET, **(spec or {})}
-    net = new_net(spec, seed)
-    train_classifier(net, np.asarray(images, np.float32), np.asarray(labels, np.int64),
-                     config=TrainConfig(epochs=epochs, patience=3, lr=2e-3, seed=seed))
-    return net.eval()
+    config = TrainConfig(epochs=epochs, patience=3, lr=2e-3, seed=seed)
+    return run_to_end(reference_training(images, labels, seed, config, spec))
 
 
 class DigitOracle:
@@ -289,6 +229,16 @@ class DigitOracle:
             p = yes / answered
         p[(2 * answered <= len(self.annotators)) | (2 * yes == answered)] = np.nan
         return p
+
+
+def train_digit_oracle(data: Dataset, positive_label: int | None, seed: int,
+                       train_fn: TrainFn = train_steps) -> Generator[TrainProgress, None, DigitOracle]:
+    """The model oracle for digits in the GUI: one CNN over every label of `data`."""
+    small = len(data) < 3000          # more, smaller steps so a small data set still trains it
+    config = TrainConfig(epochs=REFERENCE_EPOCHS, batch_size=32 if small else 128, patience=3, lr=2e-3, seed=seed)
+    spec = {"in_shape": list(data.shape), "n_classes": int(data.labels.max()) + 1}
+    net = yield from reference_training(data.images, data.labels, seed + 7919, config, spec, train_fn)
+    return DigitOracle(net, digit=positive_label)
 
 
 def train_oracle(task: MnistTask, annotators: int = ANNOTATORS, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
@@ -412,7 +362,7 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
     stages[k]: (N, H, W) results of iteration k + 1; answers[k]: the oracle's answers for them
     (shown under each image: 'yes' / 'no' / '?' for "shows d"). Ink is drawn dark on white.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported when used: matplotlib is slow to import
     from matplotlib.figure import Figure
 
     originals = np.asarray(originals)
@@ -449,3 +399,95 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
     path = Path(path)
     fig.savefig(path, dpi=100)
     return path
+
+
+# ---------------------------------------------------------------- the experiment's contributions
+
+def digit_argument(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"must be a digit 0..9, got {text}")
+    return value
+
+
+class MnistExperiment(BuiltinExperiment):
+    name = "mnist"
+    title = "MNIST: what makes a digit a d"
+    datasets = (BuiltinData("digits8x8", "scikit-learn's 1,797 handwritten digits, 8x8 grey", load_digits8x8),
+                BuiltinData("mnist_subset", "5,000 MNIST digits (500 per class), 28x28 grey, from sample_data/",
+                            load_mnist_subset))
+    oracles = ("model",)
+
+    def recipe(self, data: Dataset, positive_label: int | None) -> Recipe | None:
+        """Grey images with labels, T = 1 for one label: the digit recipe and a CNN model oracle."""
+        if positive_label is None or data.labels is None or data.is_binary:
+            return None
+        return Recipe("digits", f"digit mode: T = 'shows a {positive_label}'; an ensemble of one-vs-all MLPs "
+                      "trained robustly, a CNN model oracle over every label",
+                      experiment_config().to_json(), train_digit_oracle)
+
+    def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
+        parser.add_argument("--digit", type=digit_argument,
+                            help="mnist (required): the digit d of T = 'a person says this shows d'")
+        parser.add_argument("--annotators", type=positive_int, default=None,
+                            help="mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
+                                 f"five people; default {ANNOTATORS})")
+        parser.add_argument("--oracle-epochs", type=positive_int, default=None,
+                            help=f"mnist: training epochs of each reference CNN (default {REFERENCE_EPOCHS})")
+        parser.add_argument("--epochs", type=positive_int, default=None,
+                            help="mnist: epochs of the causal net's first training (default 30, early stopping)")
+        return ["digit", "annotators", "oracle_epochs", "epochs"]
+
+    def check_run_arguments(self, args: argparse.Namespace) -> None:
+        if args.digit is None:
+            raise ValueError("run mnist needs --digit D (the digit 0..9 that T asks about)")
+        args.annotators = args.annotators or ANNOTATORS
+        args.oracle_epochs = args.oracle_epochs or REFERENCE_EPOCHS
+
+    def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
+        started = time.perf_counter()
+        d, annotators = args.digit, args.annotators
+        task = one_vs_all(d, args.seed)
+        progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
+                 f"{args.iterations} iterations x {args.queries} queries")
+        progress(f"training the model oracle: {annotators} reference CNN(s) on {len(task.pool)} pool images")
+        oracle = train_oracle(task, annotators=annotators, seed=args.seed, epochs=args.oracle_epochs)
+        oracle_heldout = oracle_report(oracle, task.heldout)
+        progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
+                 f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
+        config = experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
+                                   alpha=args.alpha, **({"epochs": args.epochs} if args.epochs else {}))
+        experiment = Experiment(task.data, config)
+        probe, probe_targets = figure_probe(task, seed=args.seed)
+        stages, stage_answers, summaries = [], [], []
+
+        def on_iteration(batch: QueryBatch) -> None:
+            result = experiment.manipulate(probe, probe_targets)
+            stages.append(result.images)
+            stage_answers.append(oracle.answer(result.images))
+            summaries.append(batch_summary(experiment, batch))
+
+        run_to_folder(experiment, oracle, out, progress, started, on_iteration)
+        last = experiment.batches[-1]
+        baseline = nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
+                                         task.pool.obs_class == 1, oracle)
+        extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
+                 "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs,
+                 "train_recipe": experiment.train_fn.to_json(),
+                 "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
+                 "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
+                 "baseline_last_iteration": baseline_summary(baseline),
+                 "seconds_total": round(time.perf_counter() - started, 3)}
+        save_history(out, experiment, extra)
+        save_model(out, experiment)
+        plot_history([{"label": f"digit {d}", "iterations": [r.to_json() for r in experiment.history]}],
+                     out / "history.png", title=f"MNIST, T = 'shows a {d}', model oracle",
+                     distance_label="MDist (L2)")
+        plot_manipulation_rows(probe, stages, out / "manipulations.png", targets=probe_targets,
+                               answers=stage_answers, digit=d,
+                               title=f"held-out digits pushed to / away from {d},\nby each iteration's manipulator")
+        progress(f"baseline (nearest real image of the target class): median L2 "
+                 f"{np.median(baseline.distance):.2f}, accepted {baseline.accepted.mean():.3f}")
+
+
+register(MnistExperiment())

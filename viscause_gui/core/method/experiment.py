@@ -8,18 +8,20 @@ a new `steps()` generator continues from the saved state, so the loop can stop a
 """
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
-from viscause_gui.core.nets.models import TrainConfig, TrainProgress, default_device, new_net, predict_proba, train_steps
+from viscause_gui.core.method.manipulator import ManipulationResult, ManipulatorModel, manipulate
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
+from viscause_gui.core.nets.training import RobustTraining, TrainConfig, TrainProgress, train_steps
 
 
 @dataclass
@@ -40,7 +42,7 @@ class ExperimentConfig:
     distance_scale: float | None = None
     confidence: float | None = None  # logit margin the manipulator aims for (None: cross-entropy)
     adversarial_radius: float = 0.0  # > 0: train with L2-bounded adversarial copies of each batch
-                                     # (mnist.RobustTraining), the invariance asserted for digits
+                                     # (nets.training.RobustTraining): "a change this small changes nothing"
     augment_shifts: int = 10        # random cyclic shifts of each answered image added to training
                                    # (an invariance the experimenter asserts: class ignores position)
 
@@ -51,6 +53,9 @@ class ExperimentConfig:
     def from_json(cls, data: dict[str, Any]) -> "ExperimentConfig":
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+MANUAL = "manual"            # QueryBatch.kind of images a user sent to the oracle queue
 
 
 @dataclass
@@ -69,6 +74,23 @@ class QueryBatch:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @classmethod
+    def manual(cls, result: ManipulationResult, originals: np.ndarray, targets: np.ndarray,
+               source_index: Sequence[int], iteration: int) -> "QueryBatch":
+        """A batch (kind MANUAL) of manipulations a user sends to the oracle queue."""
+        return cls(MANUAL, int(iteration), np.array(result.images, np.float32),
+                   np.asarray(source_index, np.int64), originals=np.array(originals, np.float32),
+                   targets=np.asarray(targets, np.int64), distances=np.array(result.distance),
+                   p_target=np.array(result.p_target))
+
+    def describe(self, i: int) -> str:
+        """Where image i comes from, for a person answering it."""
+        if self.kind == "algorithm1":
+            return f"Algorithm 1 · representative {i + 1}/{len(self)}"
+        if self.kind == "algorithm2":
+            return f"Algorithm 2 · iteration {self.iteration} · image {i + 1}/{len(self)}"
+        return f"sent by you · {i + 1}/{len(self)}"
 
 
 @dataclass
@@ -94,6 +116,26 @@ class IterationRecord:
 Event = TrainEvent | QueryBatch
 
 
+@dataclass
+class ExperimentState:
+    """Everything an Experiment learned and asked so far (what a session saves and restores)."""
+
+    spec: dict[str, Any]
+    nets: list[nn.Module]
+    pending: QueryBatch | None
+    batches: list[QueryBatch]
+    history: list[IterationRecord]
+    causal_levels: np.ndarray | None
+    obs_to_causal: np.ndarray | None
+    obs_answers: np.ndarray | None
+    causal_labels: np.ndarray | None
+    query_images: np.ndarray
+    query_labels: np.ndarray
+    iteration: int
+    rng: np.random.Generator
+    iteration_elapsed: float = 0.0
+
+
 class ExperimentError(RuntimeError):
     pass
 
@@ -110,8 +152,6 @@ def random_cyclic_shifts(images: np.ndarray, k: int, rng: np.random.Generator) -
 def default_training(config: ExperimentConfig) -> Callable[..., Iterator[TrainProgress]]:
     """The training routine the config asks for (so a saved config rebuilds the same experiment)."""
     if config.adversarial_radius > 0:
-        from viscause_gui.core.experiments.mnist import RobustTraining   # mnist builds on this module
-
         return RobustTraining(radius=config.adversarial_radius)
     return train_steps
 
@@ -119,8 +159,8 @@ def default_training(config: ExperimentConfig) -> Callable[..., Iterator[TrainPr
 class Experiment:
     def __init__(self, data: Dataset, config: ExperimentConfig | None = None,
                  train_fn: Callable[..., Iterator[TrainProgress]] | None = None):
-        """train_fn: the training routine (default models.train_steps; same signature), e.g. a
-        data type's own recipe such as mnist.RobustTraining."""
+        """train_fn: the training routine (default: the one `config` asks for, see
+        default_training; same signature as nets.training.train_steps)."""
         if data.obs_class is None:
             raise ExperimentError(
                 f"{data.name}: Algorithm 1 needs observational classes (run `viscause observe` first)")
@@ -154,6 +194,79 @@ class Experiment:
     @property
     def n_causal_classes(self) -> int:
         return 0 if self.causal_levels is None else len(self.causal_levels)
+
+    @property
+    def training_in_progress(self) -> bool:
+        """Between the start of an iteration's training and its query batch: the nets are half
+        trained (a state that cannot be saved)."""
+        return self.causal_labels is not None and self.pending is None and len(self.history) < self.iteration
+
+    def state(self) -> ExperimentState:
+        """What the experiment holds now (shared arrays and nets: copy before changing them)."""
+        started = self._iteration_started
+        elapsed = max(0.0, time.perf_counter() - started) if started and self.iteration else 0.0
+        return ExperimentState(
+            spec=self.spec, nets=list(self.nets), pending=self.pending, batches=list(self.batches),
+            history=list(self.history), causal_levels=self.causal_levels, obs_to_causal=self.obs_to_causal,
+            obs_answers=self.obs_answers, causal_labels=self.causal_labels, query_images=self.query_images,
+            query_labels=self.query_labels, iteration=self.iteration, rng=self.rng, iteration_elapsed=elapsed)
+
+    def restore(self, state: ExperimentState) -> "Experiment":
+        """Go on from a saved state: the next steps() continues where that experiment stopped."""
+        self.spec = dict(state.spec)
+        self.nets = list(state.nets)
+        self.pending = state.pending
+        self.batches = list(state.batches)
+        self.history = list(state.history)
+        self.causal_levels = state.causal_levels
+        self.obs_to_causal = state.obs_to_causal
+        self.obs_answers = state.obs_answers
+        self.causal_labels = state.causal_labels
+        self.query_images = state.query_images
+        self.query_labels = state.query_labels
+        self.iteration = int(state.iteration)
+        self.rng = state.rng
+        self._iteration_started = time.perf_counter() - float(state.iteration_elapsed)
+        return self
+
+    def rewind(self) -> bool:
+        """Undo the start of an iteration whose training was stopped, so steps() redoes it.
+
+        steps() counts an iteration when its training starts; a generator closed during training
+        would otherwise make the next one skip that iteration number. Stopped during the first
+        training, the half-trained nets are dropped (it starts again with the full epochs).
+        """
+        if not self.training_in_progress:
+            return False
+        self.iteration -= 1
+        if not self.history:
+            self.nets = []
+        return True
+
+    def snapshot(self) -> "Experiment":
+        """A frozen copy for readers on other threads: own nets, lists and generator; shared data set.
+
+        Relies on the experiment rebinding (never mutating in place) its arrays, which it does.
+        """
+        snap = copy.copy(self)
+        snap.nets = [copy.deepcopy(net) for net in self.nets]
+        snap.config = copy.copy(self.config)
+        snap.batches = list(self.batches)
+        snap.history = list(self.history)
+        snap.rng = copy.deepcopy(self.rng)
+        snap.pending = None
+        return snap
+
+    def add_answers(self, images: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """Add answered images to the causal data (the next training uses them).
+
+        Returns each image's causal class by its answer (-1 for no answer: not added).
+        """
+        got = self.class_of_answer(answers)
+        known = got >= 0
+        self.query_images = np.concatenate([self.query_images, np.asarray(images, np.float32)[known]])
+        self.query_labels = np.concatenate([self.query_labels, got[known]])
+        return got
 
     # ----- the loop -----
     def steps(self) -> Iterator[Event]:
@@ -286,10 +399,8 @@ class Experiment:
                           distances=result.distance, p_target=result.p_target)
 
     def _finish_algorithm2(self, batch: QueryBatch) -> None:
-        got = self.class_of_answer(batch.answers)
+        got = self.add_answers(batch.images, batch.answers)
         known = got >= 0
-        self.query_images = np.concatenate([self.query_images, batch.images[known]])
-        self.query_labels = np.concatenate([self.query_labels, got[known]])
         self.history.append(IterationRecord(
             iteration=batch.iteration,
             merr=float(np.mean(got != batch.targets)),
@@ -310,7 +421,14 @@ class Experiment:
         """Mean ensemble class probabilities (N, K)."""
         if not self.nets:
             raise ExperimentError("no causal net yet")
-        return np.mean([predict_proba(net, images) for net in self.nets], axis=0)
+        return ensemble_proba(self.nets, images)
+
+    def manipulator_model(self) -> ManipulatorModel:
+        """The manipulator with copies of the nets (call only while no other thread trains them)."""
+        if not self.nets or self.causal_levels is None:
+            raise ExperimentError("the experiment has no trained causal net yet")
+        return ManipulatorModel.copy_of(self.nets, self.causal_levels, self.binary, self.config.distance_scale,
+                                        self.config.confidence, self.iteration)
 
     def p_causal(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""

@@ -1,18 +1,21 @@
 """Oracles answer A(i) ~ P(T=1 | man(I=i)) for a batch of images (NaN = "no answer", e.g. '?').
 
-The truth oracle knows the generative model (GRATING); the model oracle is a trained
-classifier standing in for people; the human oracle (GUI) answers a QueryBatch later,
-through Experiment.answer, so it needs no class here.
+`Oracle` is the protocol every oracle follows. The model oracle here is a classifier trained on
+the observational data, standing in for people; an experiment with a known generative model
+brings its own exact oracle (experiments.grating.TruthOracle); a person answers a QueryBatch
+later, through Experiment.answer, and needs no class.
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 from torch import nn
 
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.nets.models import predict_proba
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.observe import NEEDS_OBSERVATIONS, ObservationalDataError
+from viscause_gui.core.nets.models import new_net, predict_proba
+from viscause_gui.core.nets.training import TrainConfig, TrainProgress, train_steps
 
 
 @runtime_checkable
@@ -22,33 +25,6 @@ class Oracle(Protocol):
     def answer(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) per image, float64 (N,), NaN where the oracle cannot say."""
         ...
-
-
-class TruthOracle:
-    """Exact P(T=1 | man(I)) of the GRATING model."""
-
-    name = "truth"
-
-    def __init__(self, model: GratingModel | None = None):
-        self.model = model or GratingModel()
-
-    def answer(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.p_causal(images), np.float64)
-
-
-class SampledTruthOracle(TruthOracle):
-    """Like the truth oracle, but answers with the mean of `samples` draws of T (a noisy experiment)."""
-
-    name = "sampled"
-
-    def __init__(self, model: GratingModel | None = None, samples: int = 1, seed: int = 0):
-        super().__init__(model)
-        self.samples = samples
-        self.rng = np.random.default_rng(seed)
-
-    def answer(self, images: np.ndarray) -> np.ndarray:
-        p = super().answer(images)
-        return self.rng.binomial(self.samples, p) / self.samples
 
 
 class ModelOracle:
@@ -69,3 +45,31 @@ class ModelOracle:
         p = p.astype(np.float64)
         p[np.abs(p - 0.5) < self.unsure] = np.nan
         return p
+
+
+def model_oracle_targets(data: Dataset, positive_label: int | None = None) -> np.ndarray:
+    """What a model oracle learns: P(T=1|I) as soft labels (N, 2) or T as classes (N,)."""
+    if data.p_obs is not None:
+        return np.stack([1 - data.p_obs, data.p_obs], axis=1).astype(np.float32)
+    if data.t is not None:
+        return np.asarray(data.t, np.int64)
+    if data.labels is not None and positive_label is not None:
+        return (data.labels == positive_label).astype(np.int64)
+    if data.obs_class is not None:
+        raise ObservationalDataError("the model oracle needs P(T=1|I) or samples of T to learn from")
+    raise ObservationalDataError(NEEDS_OBSERVATIONS.format(extra=""))
+
+
+def train_model_oracle(data: Dataset, positive_label: int | None = None, seed: int = 0,
+                       epochs: int = 5, max_images: int = 10_000,
+                       train_fn: Callable[..., Iterator[TrainProgress]] = train_steps) -> Iterator[TrainProgress]:
+    """Generator: train a classifier standing in for people; returns a ModelOracle.
+
+    train_fn: models.train_steps or a routine with its signature (e.g. one run in a child process).
+    """
+    targets = model_oracle_targets(data, positive_label)
+    rng = np.random.default_rng(seed)
+    index = np.sort(rng.choice(len(data), min(len(data), max_images), replace=False))
+    net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape), "n_classes": 2}, seed + 7919)
+    yield from train_fn(net, data.images[index], targets[index], None, TrainConfig(epochs=epochs, seed=seed))
+    return ModelOracle(net)

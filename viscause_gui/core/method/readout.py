@@ -14,17 +14,11 @@ import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.nets.models import TrainConfig, TrainProgress, new_net, predict_proba, train_steps
-from viscause_gui.core.method.partitions import FitCancelled, fit_observational_classes, partition_from_values
+from viscause_gui.core.method.observe import FitCancelled, ObservedClasses, estimate_observational_classes
+from viscause_gui.core.nets.models import new_net, predict_proba
+from viscause_gui.core.nets.training import TrainConfig, TrainProgress, train_steps
 
 MAX_TRAIN_IMAGES = 10_000   # a readout model: a subsample keeps every epoch short (cancel fast)
-
-
-@dataclass
-class ObservedClasses:
-    """Observational classes estimated from samples of T (the data set had none)."""
-    p_obs: np.ndarray
-    obs_class: np.ndarray
 
 
 @dataclass
@@ -66,18 +60,6 @@ def _targets(p_obs: np.ndarray | None, t: np.ndarray | None) -> np.ndarray | Non
     return None if t is None else np.asarray(t, np.int64)
 
 
-def _estimate_classes(data: Dataset, seed: int, cancelled: Callable[[], bool]) -> ObservedClasses | None:
-    """Observational classes from samples of T (slow: nets) or from p_obs (equal values)."""
-    if data.t is not None:
-        fit = fit_observational_classes(data.images, np.asarray(data.t, np.int64), seed,
-                                        progress=lambda _stage, _fraction: cancelled())
-        p_obs = data.p_obs if data.p_obs is not None else np.asarray(fit.p_obs, np.float64)
-        return ObservedClasses(p_obs, np.asarray(fit.obs_class, np.int64))
-    if data.p_obs is not None:
-        return ObservedClasses(data.p_obs, partition_from_values(data.p_obs, 1e-3))
-    return None
-
-
 def observe_and_train(data: Dataset, seed: int = 0, epochs: int = 15, max_images: int = MAX_TRAIN_IMAGES,
                       cancelled: Callable[[], bool] = lambda: False
                       ) -> Iterator[ObservedClasses | TrainProgress]:
@@ -88,7 +70,7 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int = 15, max_images
     p_obs, obs_class = data.p_obs, data.obs_class
     if obs_class is None:
         try:
-            found = _estimate_classes(data, seed, cancelled)
+            found = estimate_observational_classes(data, seed=seed, cancelled=cancelled)
         except FitCancelled:
             return None
         if found is not None:

@@ -1,0 +1,1 @@
+"""Torch nets and their training routines (plain, robust, early stopping)."""

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from viscause_gui.core.nets.training import TrainProgress
 from viscause_gui.core.runtime import foreground
-from viscause_gui.core.nets.models import TrainProgress
 
 log = logging.getLogger(__name__)
 

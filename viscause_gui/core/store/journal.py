@@ -37,21 +37,20 @@ Qt-free and torch-free: the journal may be written from a tiny process.
 """
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime as _dt
 import hashlib
 import json
 import math
 import os
-import tempfile
 import threading
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
+
+from viscause_gui.core.store.atomic import fsync_dir, write_all
 
 try:  # advisory lock: one writer per journal (POSIX only)
     import fcntl
@@ -331,7 +330,7 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"{self.path}: cannot open the journal ({exc.strerror or exc})") from None
         if new:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         return fd
 
     def _lock_fd(self, fd: int) -> None:
@@ -360,7 +359,7 @@ class Journal:
     @staticmethod
     def _write_line(fd: int, obj: dict[str, Any]) -> None:
         data = (json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
 
     def _append(self, record: AnswerRecord) -> AnswerRecord:
@@ -427,243 +426,14 @@ class Journal:
             pass
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """os.write until every byte is written (a write may be partial)."""
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a new directory entry durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # ---------------------------------------------------------------- atomic writes
-
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None],
-                 verify: Callable[[Path], None] | None = None) -> Path:
-    """Write through `write(file)` to a temporary file beside `path`, fsync, `verify(temp
-    path)` if given, os.replace. On any error the temporary file is removed and `path` is
-    untouched."""
-    path = Path(path)
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if verify is not None:
-            verify(Path(tmp))
-        try:
-            mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-            os.chmod(tmp, mode)
-        except OSError:
-            pass
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
-    return path
 
 
 # ---------------------------------------------------------------- resolving and voting
 
-def resolve(records: Iterable[AnswerRecord]) -> dict[tuple[str, int, str], AnswerRecord]:
-    """The answers in force: (batch, index, annotator) -> the latest answer not undone."""
-    answers = [r for r in records]
-    undone = {r.target for r in answers if r.type == "undo"}
-    final: dict[tuple[str, int, str], AnswerRecord] = {}
-    for r in answers:
-        if r.type == "answer" and r.id not in undone:
-            final[(r.batch, r.index, r.annotator)] = r
-    return final
-
-
-def record_status(records: Sequence[AnswerRecord]) -> dict[str, str]:
-    """id -> "final" (in force), "replaced" (a later answer by the same annotator counts),
-    "undone" or "undo" (an undo record)."""
-    records = list(records)
-    undone = {r.target for r in records if r.type == "undo"}
-    final_ids = {r.id for r in resolve(records).values()}
-    status = {}
-    for r in records:
-        if r.type == "undo":
-            status[r.id] = "undo"
-        elif r.id in undone:
-            status[r.id] = "undone"
-        else:
-            status[r.id] = "final" if r.id in final_ids else "replaced"
-    return status
-
-
-@dataclass(frozen=True)
-class Vote:
-    """The oracle's answer for one image from all its annotators.
-
-    value: the fraction of "yes" (the mean of the known answers, which are P(T=1)); NaN when
-    no annotator knew. disagreement: twice the standard deviation of the known answers: 0
-    when they agree, 1 for an even yes/no split (0.8 for 4 against 1); NaN when none known.
-    n: answers counted ('?' included); n_known: those that are not '?'.
-    """
-
-    value: float
-    disagreement: float
-    n: int
-    n_known: int
-
-
-def aggregate(values: Iterable[float | None]) -> Vote:
-    """Combine several annotators' answers for one image (None / NaN = '?')."""
-    vals = np.array([math.nan if v is None else float(v) for v in values], np.float64)
-    known = vals[np.isfinite(vals)]
-    if len(known) == 0:
-        return Vote(math.nan, math.nan, len(vals), 0)
-    return Vote(float(known.mean()), float(min(1.0, 2.0 * known.std())), len(vals), len(known))
-
-
-def votes(records: Iterable[AnswerRecord]) -> dict[tuple[str, int], Vote]:
-    """(batch, index) -> Vote over the answers in force."""
-    groups: dict[tuple[str, int], list[float]] = {}
-    for r in resolve(records).values():
-        groups.setdefault(r.key, []).append(r.value)
-    return {key: aggregate(vals) for key, vals in groups.items()}
-
-
-def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(value, disagreement, n) per image of one batch (a key or a QueryBatch).
-
-    value is what `Experiment.answer` takes: the fraction of "yes", NaN where nobody answered
-    (or all said '?'); n counts the answers in force per image, so a panel that requires k
-    annotators per image can check ``n >= k`` before handing `value` to the experiment.
-    """
-    key = batch if isinstance(batch, str) else batch_key(batch)
-    if size is None:
-        size = len(batch)  # type: ignore[arg-type]
-    value = np.full(size, np.nan)
-    disagreement = np.full(size, np.nan)
-    n = np.zeros(size, np.int64)
-    for (b, index), vote in votes(records).items():
-        if b == key and 0 <= index < size:
-            value[index], disagreement[index], n[index] = vote.value, vote.disagreement, vote.n
-    return value, disagreement, n
-
-
-def check_images(records: Iterable[AnswerRecord], batch: str, images: np.ndarray
-                 ) -> tuple[list[AnswerRecord], list[AnswerRecord]]:
-    """Split a batch's answers into (matching, mismatched) by their image hash.
-
-    An answer without a hash matches when its index exists. Use it when a batch that was
-    not in the saved session is generated again after a recovery."""
-    ok, bad = [], []
-    for r in records:
-        if r.type != "answer" or r.batch != batch:
-            continue
-        if not 0 <= r.index < len(images):
-            bad.append(r)
-        elif r.image_sha256 is not None and r.image_sha256 != image_hash(images[r.index]):
-            bad.append(r)
-        else:
-            ok.append(r)
-    return ok, bad
-
 
 # ---------------------------------------------------------------- recovery
-
-class RecoveredAnswers(list):
-    """The records to replay, in journal order (a list), plus what recovery noticed:
-    ``unverified`` (answers whose batch is not in the session yet: check them with
-    `check_images` when the batch is generated again), ``mismatched`` (left out: their image
-    is not the session's image at that place), ``torn`` / ``skipped`` / ``problems`` (journal)."""
-
-    def __init__(self, records: Iterable[AnswerRecord] = ()):
-        super().__init__(records)
-        self.unverified: list[AnswerRecord] = []
-        self.mismatched: list[AnswerRecord] = []
-        self.torn = False
-        self.skipped = 0
-        self.problems: list[str] = []
-
-
-def recover(session_path: str | os.PathLike, journal_path: str | os.PathLike) -> tuple[Any, RecoveredAnswers]:
-    """(session, answers to replay): the last saved session and every confirmed journal
-    record (answers and undos) it does not hold yet, in order.
-
-    Answers whose batch is in the session are checked against its images; mismatches are
-    left out (``answers.mismatched``). A missing journal means nothing to replay. Raises
-    SessionError for a bad session file and JournalError for a journal that is no journal
-    or belongs to another session. Apply with ``session.answers.extend(answers)``.
-    """
-    from viscause_gui.core.store.session import load_session  # session imports this module
-
-    session = load_session(session_path)
-    out = RecoveredAnswers()
-    if not Path(journal_path).exists():
-        return session, out
-    contents = read_journal(journal_path)
-    out.torn, out.skipped, out.problems = contents.torn, contents.skipped, list(contents.problems)
-    if contents.session_id is not None and contents.session_id != session.session_id:
-        raise JournalError(f"{journal_path}: this journal belongs to session {contents.session_id}, "
-                           f"but {session_path} is session {session.session_id}")
-    known = {r.id for r in session.answers}
-    images_cache: dict[str, np.ndarray | None] = {}
-    for r in contents.records:
-        if r.id in known:
-            continue
-        if r.type == "answer":
-            if r.batch not in images_cache:
-                images_cache[r.batch] = session.batch_images(r.batch)
-            images = images_cache[r.batch]
-            if images is None:
-                out.unverified.append(r)
-            else:
-                _, bad = check_images([r], r.batch, images)
-                if bad:
-                    out.mismatched.append(r)
-                    continue
-        out.append(r)
-    return session, out
 
 
 # ---------------------------------------------------------------- export
 
-CSV_COLUMNS = ("seq", "id", "type", "status", "batch", "index", "annotator", "value", "label",
-               "time", "image_sha256", "target")
-
-
-def export_answers_csv(path: str | os.PathLike, records: Sequence[AnswerRecord]) -> Path:
-    """One row per record (columns `CSV_COLUMNS`); value empty for '?'; status from `record_status`."""
-    records = list(records)
-    status = record_status(records)
-
-    def write(f: Any) -> None:
-        import io
-
-        text = io.TextIOWrapper(f, encoding="utf-8", newline="")
-        w = csv.writer(text)
-        w.writerow(CSV_COLUMNS)
-        for r in records:
-            row = asdict(r)
-            row["status"] = status[r.id]
-            row["value"] = "" if (r.type != "answer" or math.isnan(r.value)) else repr(float(r.value))
-            if r.type == "undo":
-                row["batch"], row["index"] = "", ""
-            w.writerow(["" if row.get(c) is None else row[c] for c in CSV_COLUMNS])
-        text.flush()
-        text.detach()
-
-    return atomic_write(path, write)

@@ -1,16 +1,18 @@
-"""The run folder of `viscause run` (DESIGN.md): history.json, iteration_NN.npz, model.pt, model.json."""
+"""The run folder of `viscause run` (docs/formats.md): history.json, iteration_NN.npz, model.pt, model.json."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from viscause_gui.core.method.experiment import Experiment, QueryBatch
-from viscause_gui.core.nets.models import build_net, default_device
+from viscause_gui.core.method.experiment import Experiment, QueryBatch, TrainEvent
+from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.nets.models import build_net, default_device, ensemble_proba
 
 
 def save_iteration(out: Path, batch: QueryBatch) -> Path:
@@ -68,10 +70,30 @@ class RunModel:
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""
-        from viscause_gui.core.nets.models import predict_proba
-
         if tuple(images.shape[1:]) != self.shape:
             raise ValueError(f"images are {images.shape[1]}x{images.shape[2]}, the run's net expects "
                              f"{self.shape[0]}x{self.shape[1]}")
-        proba = np.mean([predict_proba(net, images) for net in self.nets], axis=0)
+        proba = ensemble_proba(self.nets, images)
         return proba @ self.levels, proba.argmax(1)
+
+
+def run_to_folder(experiment: Experiment, oracle: Oracle, out: Path, progress: Callable[[str], None],
+                  started: float, on_iteration: Callable[[QueryBatch], None] | None = None) -> None:
+    """Algorithms 1 and 2 with an automatic oracle; each answered Algorithm 2 batch is saved as
+    iteration_NN.npz, then on_iteration(batch) is called (the nets are that iteration's)."""
+    iterations = experiment.config.iterations
+    for event in experiment.steps():
+        if isinstance(event, TrainEvent) and event.progress.epoch == 1 and event.member == 0:
+            progress(f"iteration {event.iteration}: training the causal net")
+        elif isinstance(event, QueryBatch):
+            experiment.answer(oracle.answer(event.images))
+            if event.kind == "algorithm1":
+                progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
+                         f"{np.round(experiment.causal_levels, 3).tolist()}")
+            else:
+                save_iteration(out, event)
+                if on_iteration is not None:
+                    on_iteration(event)
+                r = experiment.history[-1]
+                progress(f"iteration {r.iteration}/{iterations}: MErr {r.merr:.3f}  MDist {r.mdist:.2f}  "
+                         f"({time.perf_counter() - started:.1f} s)")

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.store.journal import (Journal, JournalError, export_answers_csv, new_id, now_iso,
-                            read_journal, recover)
-from viscause_gui.core.store.session import (SESSION_SUFFIX, Autosaver, SessionData, SessionError, autosave_path,
-                            export_causal_dataset, journal_path, save_session)
+from viscause_gui.core.store.exports import export_answers_csv, export_causal_dataset
+from viscause_gui.core.store.journal import Journal, JournalError, new_id, now_iso, read_journal
+from viscause_gui.core.store.recovery import recover
+from viscause_gui.core.store.session import SESSION_SUFFIX, SessionData, SessionError, autosave_path, journal_path
+from viscause_gui.core.store.session_writer import Autosaver, save_session
 
 SESSION_FILTER = f"viscause sessions (*{SESSION_SUFFIX});;All files (*)"
 PLOTS = (("loss", "loss_plot"), ("merr", "merr_plot"), ("mdist", "mdist_plot"))
@@ -57,7 +58,7 @@ class SessionController(QObject):
         self.timer.start()
         if self.labelling is not None:
             self.labelling.answered.connect(lambda _r: self.mark_dirty())
-        self.state.queries_changed.connect(self._queries_changed)
+        self.state.queue.changed.connect(self._queries_changed)
         self.state.model_changed.connect(self.mark_dirty)
         recovered = check_recovery and self.check_recovery()
         if not recovered:
@@ -104,7 +105,7 @@ class SessionController(QObject):
                             positive_digit=self.labelling.positive.value())
         if self.learning is not None:
             settings.update(oracle=self.learning.oracle_combo.currentData(),
-                            goal=self.learning._goal, goal_base=self.learning._goal_base)
+                            goal=self.learning.goal[0], goal_base=self.learning.goal[1])
         answers = self.labelling.records() if self.labelling is not None else []
         if exp is not None:
             return SessionData(experiment=exp, answers=answers, settings=settings,
@@ -119,8 +120,7 @@ class SessionController(QObject):
 
     def _queries_changed(self) -> None:
         self.mark_dirty()
-        from viscause_gui.gui.panels.learning import waiting_batches
-        new = [b for b in waiting_batches(self.state) if id(b) not in self._autosaved_batches]
+        new = [b for b in self.state.queue.waiting() if id(b) not in self._autosaved_batches]
         dock = getattr(self.window, "docks", {}).get("labelling")
         if new and dock is not None and self.labelling is not None:
             dock.raise_()                         # the oracle answers by keyboard at once
@@ -216,16 +216,8 @@ class SessionController(QObject):
         self.session_id = session.session_id
         self.created = session.created
         self.autosaver = Autosaver(self.session_file(), self.interval_s)
-        ds = session.dataset
-        grating = None
-        model = ds.meta.get("model") if isinstance(ds.meta, dict) else None
-        if isinstance(model, dict) and ds.meta.get("source") == "grating":
-            try:
-                grating = GratingModel(**model)
-            except (TypeError, ValueError):
-                grating = None
         settings = session.settings
-        self.state.set_dataset(ds, grating=grating)
+        self.state.set_dataset(session.dataset)
         if self.labelling is not None:
             self.labelling.blind.setChecked(bool(settings.get("blind", True)))
             self.labelling.per_image.setValue(int(settings.get("answers_per_image", 1) or 1))
@@ -238,21 +230,11 @@ class SessionController(QObject):
                 lp.experiment = exp
             if exp.pending is not None:
                 if lp is not None:
-                    index = lp.oracle_combo.findData("human")
-                    if index >= 0:
-                        lp.oracle_combo.setCurrentIndex(index)
-                    n = len(exp.history)
-                    goal = settings.get("goal")
-                    lp._goal = goal if isinstance(goal, int) and goal > n else (
-                        None if exp.pending.kind == "algorithm1" else n + 1)
-                    lp._goal_base = n
-                    lp._waiting_for_human = True
+                    lp.wait_for_answers(settings.get("goal"))
                 self._autosaved_batches.add(id(exp.pending))
-                self.state.human_queue.append(exp.pending)
-            if lp is not None:
-                lp._update_buttons()
+                self.state.queue.add(exp.pending, notify=False)
         self._open_journal(session.answers)          # replays: a fully answered batch goes on
-        self.state.queries_changed.emit()
+        self.state.queue.changed.emit()
         if path is not None:
             self.window.settings.setValue("session/last_path", str(path))
             self.window.statusBar().showMessage(f"session opened: {path}", 5000)
@@ -302,7 +284,6 @@ class SessionController(QObject):
 
     def ask(self, title: str, text: str) -> bool:
         """A yes/no question (tests replace it). Offscreen (no one to answer) it says no."""
-        from PySide6.QtGui import QGuiApplication
         if QGuiApplication.platformName() in ("offscreen", "minimal"):
             self.window.show_message("info", title, text + "\n\n(not asked: no screen; the files are kept)")
             return False
@@ -373,8 +354,8 @@ class SessionController(QObject):
         self.timer.stop()
         if self.autosaver.dirty:
             self.autosave(force=True)
-        if self.labelling is not None and self.labelling._journal is not None:
-            self.labelling._journal.close()      # every answer is on disk already
+        if self.labelling is not None:
+            self.labelling.close_journal()      # every answer is on disk already
 
 
 def _unlink(path: Path) -> None:

@@ -10,15 +10,35 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import (QAbstractListModel, QItemSelection, QItemSelectionModel, QModelIndex,
-                            QPersistentModelIndex, QRect, QSize, Qt, Signal)
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView,
-                               QSpinBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSpinBox,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from viscause_gui.gui.widgets.colors import class_color, text_color_on
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.colors import class_color, text_color_on
+from viscause_gui.gui.widgets.images import ink_qimage
 
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_KINDS = ("obs", "causal", "spurious")
@@ -27,13 +47,6 @@ KIND_NAMES = {"obs": "Obs", "causal": "C", "spurious": "S"}
 PAD = 3
 BADGE_H = 14
 COMPACT_BELOW = 48   # thumbnails smaller than this get digit-only badges
-
-
-def ink_to_qimage(image: np.ndarray) -> QImage:
-    """An (H, W) image in [0, 1] (1 = ink) as a grey QImage, ink dark on white."""
-    grey = np.ascontiguousarray(np.round((1.0 - np.clip(image, 0, 1)) * 255).astype(np.uint8))
-    h, w = grey.shape
-    return QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
 
 
 def selection_runs(rows: np.ndarray) -> list[tuple[int, int]]:
@@ -146,7 +159,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._cache.move_to_end(i)
             return img
         assert self.model.images is not None
-        img = ink_to_qimage(self.model.images[i]).scaled(
+        img = ink_qimage(self.model.images[i]).scaled(
             self.thumb, self.thumb, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
         self._cache[i] = img
         if len(self._cache) > self.cache_size:

@@ -1,4 +1,4 @@
-"""Story 6: the observational partition beside the causal one, a map of the data, C x S.
+"""The Classes panel: the observational partition beside the causal one, a map of the data, C x S.
 
 - Two tables: observational classes (count, P(T=1|I), the oracle's answer, their causal
   class) and causal classes (count, P(T=1|man I)).
@@ -17,14 +17,33 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from viscause_gui.core.method.partitions import spurious_classes
-from viscause_gui.core.method.driver import CrossTable, DataMap, PartitionSummary, causal_summary, cross_table, data_map, \
-    observational_summary
-from viscause_gui.gui.widgets.plots import PlotWidget, cache_axes, class_brush, class_qcolor, class_symbol, if_alive, thumbnail_icon
+from viscause_gui.core.method.summaries import (
+    CrossTable,
+    DataMap,
+    PartitionSummary,
+    causal_summary,
+    cross_table,
+    data_map,
+    observational_summary,
+)
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.actions import if_alive
+from viscause_gui.gui.widgets.colors import class_brush, class_color, class_symbol
+from viscause_gui.gui.widgets.images import thumbnail_icon
+from viscause_gui.gui.widgets.plots import PlotWidget, cache_axes
 from viscause_gui.gui.workers import WorkerPool
 
 THUMB = 40
@@ -66,7 +85,7 @@ def _causal(state: AppState):
         return exp.causal_labels, exp.causal_levels, "learned by Algorithm 1"
     data = state.dataset
     if data is not None and data.causal_class is not None:
-        levels = state.grating.causal_levels() if state.grating is not None else None
+        levels = state.truth.causal_levels() if state.truth is not None else None
         return data.causal_class, levels, "ground truth of the data set"
     return None, None, "unknown: run Algorithm 1 (Learning panel)"
 
@@ -177,7 +196,7 @@ class ClassesPanel(QWidget):
         """The objects the tables depend on (compared by identity: arrays are replaced, not edited)."""
         exp, data = self.state.experiment, self.state.dataset
         source = exp.data if exp is not None else data
-        return (data, self.state.grating, None if source is None else source.obs_class,
+        return (data, self.state.truth, None if source is None else source.obs_class,
                 None if source is None else source.p_obs, self.state.causal_classes(),
                 None if exp is None else exp.causal_levels, None if exp is None else exp.obs_answers)
 
@@ -231,7 +250,7 @@ class ClassesPanel(QWidget):
         if t.examples[r, c] >= 0:
             item.setIcon(thumbnail_icon(images[t.examples[r, c]], THUMB))
         item.setToolTip(f"C = {t.causal_classes[r]}, S = {t.spurious_classes[c]}: {t.counts[r, c]} images")
-        item.setBackground(QBrush(class_qcolor(int(t.causal_classes[r]), 40)))
+        item.setBackground(QBrush(class_color(int(t.causal_classes[r]), 40)))
         return item
 
     # ----- the map -----
@@ -360,7 +379,7 @@ def _set_row(table: QTableWidget, row: int, texts: list[str], color: int = -1) -
         item = QTableWidgetItem(text)
         item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
         if col == 0 and color >= 0:
-            item.setBackground(QBrush(class_qcolor(color, 90)))
+            item.setBackground(QBrush(class_color(color, 90)))
         table.setItem(row, col, item)
 
 

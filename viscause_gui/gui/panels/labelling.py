@@ -9,7 +9,7 @@ Keys (the panel must have the keyboard focus; click the image or the panel):
 
 Every answer goes first to the answer journal (`core.journal.Journal`, fsync'ed before
 `Journal.answer` returns), and only then does the panel advance. When every image of a
-batch has its answers, the batch goes to `answer_query_batch` and the loop goes on by
+batch has its answers, the batch goes to `state.queue.answer` and the loop goes on by
 itself. With "answers per image" k > 1 an image comes back until it has k answers (one per
 pass, annotators ``user``, ``user#2``, ...); the oracle's answer is then the fraction of yes
 (`journal.batch_votes`) and the disagreement is shown.
@@ -21,21 +21,20 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from viscause_gui.core.method.experiment import QueryBatch
-from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, batch_key, batch_votes, image_hash
-from viscause_gui.core.method.driver import describe_query
-from viscause_gui.gui.panels.learning import answer_query_batch, waiting_batches
-from viscause_gui.gui.widgets.plots import GraphicsView, ink_display, show_image
+from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, batch_key, image_hash
+from viscause_gui.core.store.votes import batch_votes, resolve
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.images import image_view, ink_display, show_image
+from viscause_gui.gui.widgets.plots import GraphicsView
 from viscause_gui.gui.workers import WorkerPool
 
 LEVELS = (0.0, 1.0)
@@ -46,14 +45,8 @@ HANDLED_KEYS = {Qt.Key.Key_Y, Qt.Key.Key_N, Qt.Key.Key_S, Qt.Key.Key_Question, Q
 
 
 def _image_view() -> tuple[GraphicsView, pg.ImageItem]:
-    view = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False)
-    view.setMenuEnabled(False)
-    view.setBackgroundColor("#d9d9d9")
-    canvas = GraphicsView(background="w")
-    canvas.setCentralItem(view)
-    canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-    item = pg.ImageItem(axisOrder="row-major")
-    view.addItem(item)
+    canvas, item = image_view()
+    canvas.setFocusPolicy(Qt.FocusPolicy.NoFocus)      # keys stay with the panel
     return canvas, item
 
 
@@ -61,7 +54,7 @@ class LabellingPanel(QWidget):
     """The oracle queue answered by keyboard. `journal` receives every answer first."""
 
     answered = Signal(object)          # the AnswerRecord / undo record just written
-    batch_submitted = Signal(object)   # the QueryBatch handed to answer_query_batch
+    batch_submitted = Signal(object)   # the QueryBatch handed to state.queue.answer
 
     def __init__(self, state: AppState, workers: WorkerPool | None = None, parent: QWidget | None = None):
         super().__init__(parent)
@@ -75,7 +68,6 @@ class LabellingPanel(QWidget):
         self._hashes: dict[int, list[str]] = {}         # id(batch) -> image hash per index
         self._undo_stack: list[AnswerRecord] = []
         self._state_cache: dict[int, tuple] = {}        # id(batch) -> (records token, batch, batch_state)
-        self.last_error = ""
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self.progress = QLabel()
@@ -128,7 +120,7 @@ class LabellingPanel(QWidget):
         layout.addWidget(self.info)
         layout.addWidget(self.status)
         layout.addWidget(self.help)
-        state.queries_changed.connect(self.refresh)
+        state.queue.changed.connect(self.refresh)
         state.dataset_changed.connect(self._dataset_changed)
         self._dataset_changed()
 
@@ -140,6 +132,11 @@ class LabellingPanel(QWidget):
             self._tmpdir = tempfile.TemporaryDirectory(prefix="viscause-answers-")
             self._journal = Journal(Path(self._tmpdir.name) / "unsaved.journal.jsonl", annotator=self.annotator)
         return self._journal
+
+    def close_journal(self) -> None:
+        """Close the journal file (every answer in it is on disk already)."""
+        if self._journal is not None:
+            self._journal.close()
 
     def set_journal(self, journal: Journal | None, base_records: list[AnswerRecord] | None = None) -> None:
         """Use `journal` from now on; `base_records`: answers already saved in the session."""
@@ -192,7 +189,7 @@ class LabellingPanel(QWidget):
 
     def refresh(self) -> None:
         current = self.current()
-        batches = waiting_batches(self.state)
+        batches = self.state.queue.waiting()
         live = {id(b) for b in batches}
         self._hashes = {k: v for k, v in self._hashes.items() if k in live}
         self._state_cache = {k: v for k, v in self._state_cache.items() if k in live}
@@ -256,7 +253,7 @@ class LabellingPanel(QWidget):
             return
         batch, i = item
         show_image(self.image_item, ink_display(batch.images[i]), LEVELS)
-        self.where.setText(describe_query(batch, i))
+        self.where.setText(batch.describe(i))
         value, disagreement, n, mine = self.batch_state(batch)
         k = self.needed()
         if n[i] == 0:
@@ -335,7 +332,6 @@ class LabellingPanel(QWidget):
     def _annotator_for(self, batch: QueryBatch, i: int, mine: list[AnswerRecord], n: int, k: int) -> str:
         if k == 1:
             return self.annotator
-        from viscause_gui.core.store.journal import resolve
         in_force = {a for (b, idx, a) in resolve(mine) if b == batch_key(batch) and idx == i}
         for j in range(1, k + 1):
             name = self.annotator if j == 1 else f"{self.annotator}#{j}"
@@ -396,13 +392,13 @@ class LabellingPanel(QWidget):
             self.status.setText("No answer to keep yet: press 1/y, 0/n or ?.")
 
     def submit_complete(self) -> bool:
-        """Hand every fully answered queued batch to answer_query_batch. True if one left."""
+        """Hand every fully answered queued batch to state.queue.answer. True if one left."""
         submitted = False
-        for batch in list(waiting_batches(self.state)):
+        for batch in self.state.queue.waiting():
             value, _, n, _ = self.batch_state(batch)
             if len(batch) and np.all(n >= self.needed()):
                 try:
-                    answer_query_batch(self.state, batch, value)
+                    self.state.queue.answer(batch, value, self.state.experiment)
                 except ValueError as exc:
                     self._error(f"Could not use the answers of this batch: {exc}. "
                                 "Review them with ←/→ and change some.")
@@ -414,7 +410,6 @@ class LabellingPanel(QWidget):
         return submitted
 
     def _error(self, text: str) -> None:
-        self.last_error = text
         self.status.setText(f"<span style='color:#c0392b'>{text}</span>")
 
     # ----- keys -----
@@ -455,7 +450,6 @@ class LabellingPanel(QWidget):
             super().keyPressEvent(event)
             return
         event.accept()
-        self.last_key_time = time.perf_counter()
         action()
 
     def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API

@@ -1,291 +1,66 @@
-"""Story 5: run Algorithm 1 and Algorithm 2 in the background, step by step or N iterations.
+"""The Learning panel: run Algorithm 1 and Algorithm 2 in the background, step by step or N
+iterations, with progress, live loss / MErr / MDist plots, the iteration table and the oracle queue.
 
-The experiment runs in one WorkerPool generator worker (key "learning") through
-`core.views.drive`. While it runs, the worker owns the live Experiment: `state.experiment`
-then holds a frozen snapshot (own nets) that other panels may read, refreshed after every
-training phase; when the worker ends, `state.experiment` is the live experiment again.
-
-The oracle queue protocol (the labelling panel of the next issue plugs into it):
-- `state.human_queue` holds QueryBatch objects waiting for answers; `state.queries_changed`
-  is emitted whenever it changes.
-- With the human oracle the worker stops at a query batch (Experiment.pending), which is
-  appended to the queue. Batches of kind "manual" come from the manipulator panel.
-- Answer a whole batch with `answer_query_batch(state, batch, answers)` (P(T=1) per image,
-  NaN = no answer). The learning panel then goes on by itself: a pending batch answered
-  resumes the run, manual answers join the causal data before the next training.
+The experiment runs in one WorkerPool generator worker (key "learning", the body is
+controllers.learning.learning_job). While it runs, the worker owns the live Experiment:
+`state.experiment` then holds a frozen snapshot (own nets) that other panels may read, refreshed
+after every training phase; when the worker ends, `state.experiment` is the live experiment again.
+With the human oracle the run stops at a query batch and puts it in `state.queue`; when the
+batch is answered there, the panel goes on by itself, and answered manual batches join the
+causal data before the next training.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QSizePolicy,
-                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QTabWidget,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from viscause_gui.core.experiments import mnist
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.runtime.foreground import event_handled, paced
-from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess, shared_training_process
-from viscause_gui.core.nets.models import TrainConfig, new_net, train_steps
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord, QueryBatch, TrainEvent
-from viscause_gui.core.method.oracles import ModelOracle, TruthOracle
-from viscause_gui.core.method.driver import (MANUAL, BatchAnswered, Goal, ModelOracleProgress, NeedsAnswers, ObservedClasses,
-                          Snapshot, add_manual_answers, describe_query, drive, observational_problem,
-                          snapshot_experiment, train_model_oracle, with_observational_classes)
-from viscause_gui.gui.widgets.plots import PEN_COLORS, if_alive, line_plot, make_action, set_ranges_stepwise, thumbnail_icon
+from viscause_gui.core.experiments.registry import recipe_for
+from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, Snapshot
+from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
+from viscause_gui.core.method.observe import ObservedClasses, observational_problem
+from viscause_gui.core.method.oracles import ModelOracle
+from viscause_gui.core.runtime.foreground import event_handled
+from viscause_gui.core.runtime.training_process import TrainingProcess, shared_training_process
+from viscause_gui.gui.controllers.learning import (
+    Created,
+    Failure,
+    ModelOracleProgress,
+    OracleReady,
+    RunSettings,
+    StopFlag,
+    learning_job,
+)
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.actions import if_alive, make_action
+from viscause_gui.gui.widgets.colors import PEN_COLORS
+from viscause_gui.gui.widgets.plots import line_plot, set_ranges_stepwise
+from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.workers import WorkerPool
 
-ORACLES = (("truth", "Truth (GRATING model)"), ("model", "Model oracle (a trained classifier)"),
+ORACLES = (("truth", "Truth (the exact generative model)"), ("model", "Model oracle (a trained classifier)"),
            ("human", "Human (you answer in the queue)"))
 KEY = "learning"
-ICON_SIZE = QSize(56, 56)
-
-
-@dataclass
-class Failure:
-    """What the learning worker returns when it fails.
-
-    Returned, not raised: superqt's GeneratorWorker swallows a RuntimeError raised by the
-    generator (ExperimentError and most torch errors are RuntimeErrors) without `errored`
-    or `finished`, and create_worker re-raises other errors in the GUI thread.
-    """
-    message: str
-
-
-@dataclass
-class Created:
-    experiment: Experiment
-
-
-@dataclass
-class OracleReady:
-    oracle: ModelOracle
-
-
-@dataclass
-class StopFlag:
-    """Set by the GUI thread, read by the worker inside long calls that cannot yield."""
-    stopped: bool = False
-
-
-@dataclass
-class RunSettings:
-    config: ExperimentConfig
-    oracle: str                  # "truth" | "model" | "human"
-    positive_label: int | None   # T = 1 for this label when the data set has only labels
-    digit_mode: bool = False     # grey labelled images (MNIST): the MNIST recipe and a CNN oracle
-
-
-def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, grating,
-                 model_oracle: ModelOracle | None, goal: Goal, stop: StopFlag | None = None,
-                 process: TrainingProcess | None = None):
-    """Worker body: create the experiment if needed, get the oracle, then drive to the goal.
-
-    With `process`, the causal nets train in that child process (the GUI thread then never
-    shares Python's lock with training). Paced: after each event the job waits until the GUI
-    has drawn it, so the work between trainings does not compete with those redraws either.
-    """
-    return (yield from paced(_learning_events(data, exp, settings, grating, model_oracle, goal,
-                                              stop or StopFlag(), process)))
-
-
-def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSettings, grating,
-                     model_oracle: ModelOracle | None, goal: Goal, stop: StopFlag,
-                     process: TrainingProcess | None):
-    try:
-        if exp is None:
-            prepared = with_observational_classes(data, settings.positive_label, settings.config.seed,
-                                                  cancelled=lambda: stop.stopped)
-            if prepared is not data:
-                yield ObservedClasses(prepared)
-            exp = Experiment(prepared, settings.config)
-            yield Created(exp)
-        if process is not None and not isinstance(exp.train_fn, InChildTraining):
-            exp.train_fn = process.wrap(exp.train_fn)
-        oracle = None
-        if settings.oracle == "truth":
-            oracle = TruthOracle(grating)
-        elif settings.oracle == "model":
-            oracle = model_oracle
-            if oracle is None:
-                oracle = yield from _train_oracle(exp.data, settings,
-                                                  train_steps if process is None else process.wrap(train_steps))
-                yield OracleReady(oracle)
-        return (yield from drive(exp, oracle, goal))
-    except Exception as exc:  # noqa: BLE001 - every failure reaches the user as a message
-        if stop.stopped:
-            return "stopped"
-        return Failure(str(exc) or type(exc).__name__)
-
-
-def _train_digit_oracle(data: Dataset, settings: RunSettings, train_fn):
-    """A CNN over every label, trained apart from the causal net (an MLP): the paper's people."""
-    seed = settings.config.seed
-    net = new_net({**mnist.REFERENCE_NET, "in_shape": list(data.shape),
-                   "n_classes": int(data.labels.max()) + 1}, seed + 7919)
-    small = len(data) < 3000          # more, smaller steps so a small data set still trains it
-    config = TrainConfig(epochs=mnist.REFERENCE_EPOCHS, batch_size=32 if small else 128, patience=3,
-                         lr=2e-3, seed=seed)
-    for progress in train_fn(net, data.images, data.labels.astype(np.int64), None, config):
-        yield ModelOracleProgress(progress)
-    return mnist.DigitOracle(net.eval(), digit=settings.positive_label)
-
-
-def _train_oracle(data: Dataset, settings: RunSettings, train_fn):
-    """train_fn: models.train_steps, or it run in the training process."""
-    if settings.digit_mode:
-        return (yield from _train_digit_oracle(data, settings, train_fn))
-    gen = train_model_oracle(data, settings.positive_label, settings.config.seed, train_fn=train_fn)
-    while True:
-        try:
-            progress = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        yield ModelOracleProgress(progress)
-
-
-def answer_query_batch(state: AppState, batch: QueryBatch, answers: np.ndarray) -> None:
-    """Answer a queued batch: P(T=1) per image (NaN = no answer). Raises ValueError if it cannot.
-
-    Algorithm batches go to Experiment.answer and leave the queue; manual batches keep their
-    answers and wait in the queue until the learning panel adds them to the causal data.
-    """
-    answers = np.asarray(answers, np.float64).reshape(-1)
-    if batch.kind == MANUAL:
-        if answers.shape != (len(batch),):
-            raise ValueError(f"expected {len(batch)} answers, got {answers.shape[0]}")
-        batch.answers = answers
-    else:
-        exp = state.experiment
-        if exp is None or exp.pending is not batch:
-            raise ValueError("this query batch is no longer waiting for answers")
-        try:
-            exp.answer(answers)
-        except RuntimeError as exc:
-            batch.answers = None            # Experiment.answer stores them before it checks them
-            raise ValueError(str(exc)) from exc
-        remove_from_queue(state, batch)
-    state.queries_changed.emit()
-
-
-def in_queue(state: AppState, batch: QueryBatch) -> bool:
-    """Identity test (QueryBatch == compares numpy arrays and cannot be used)."""
-    return any(b is batch for b in state.human_queue)
-
-
-def remove_from_queue(state: AppState, batch: QueryBatch) -> None:
-    state.human_queue[:] = [b for b in state.human_queue if b is not batch]
-
-
-def waiting_batches(state: AppState) -> list[QueryBatch]:
-    return [b for b in state.human_queue if b.answers is None]
-
-
-class QueueView(QWidget):
-    """The oracle queue as a list: one row per waiting image, answered with Yes / No buttons.
-
-    In the main window the answers go through the Oracle (label) panel (`use_oracle`), which
-    journals each one before anything else happens. On its own (no such panel) the view
-    keeps the answers of a batch until the batch is complete.
-    """
-
-    def __init__(self, state: AppState, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.state = state
-        self.oracle = None                               # a LabellingPanel, once use_oracle() is called
-        self._partial: dict[int, np.ndarray] = {}       # id(batch) -> answers so far (NaN = none yet)
-        self.table = QTableWidget(0, 4)
-        self.table.setHorizontalHeaderLabels(["image", "query", "target", "the oracle says"])
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setIconSize(ICON_SIZE)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.status)
-        layout.addWidget(self.table)
-        self.rows: list[tuple[QueryBatch, int]] = []
-        state.queries_changed.connect(self.refresh)
-        self.refresh()
-
-    def use_oracle(self, oracle) -> None:
-        """Answer through `oracle` (the labelling panel: answer_item, still_open, `answered`)."""
-        self.oracle = oracle
-        oracle.answered.connect(self.refresh)
-        self.refresh()
-
-    def pending_count(self) -> int:
-        return len(self.rows)
-
-    def _open(self, batch: QueryBatch) -> np.ndarray:
-        if self.oracle is not None:
-            return self.oracle.still_open(batch)
-        return ~np.isfinite(self._answers(batch))
-
-    def refresh(self) -> None:
-        batches = waiting_batches(self.state)
-        live = {id(b) for b in batches}
-        self._partial = {k: v for k, v in self._partial.items() if k in live}
-        self.rows = [(b, int(i)) for b in batches for i in np.flatnonzero(self._open(b))]
-        self.table.setRowCount(len(self.rows))
-        for row, (batch, i) in enumerate(self.rows):
-            self._fill_row(row, batch, i)
-        self.status.setText(f"{len(self.rows)} image(s) wait for the oracle. Yes = T happens (1), "
-                            "No = it does not (0)." if self.rows else "No queries wait for an answer.")
-
-    def _answers(self, batch: QueryBatch) -> np.ndarray:
-        return self._partial.setdefault(id(batch), np.full(len(batch), np.nan))
-
-    def _fill_row(self, row: int, batch: QueryBatch, i: int) -> None:
-        image_item = QTableWidgetItem()
-        image_item.setIcon(thumbnail_icon(batch.images[i], ICON_SIZE.width()))
-        self.table.setItem(row, 0, image_item)
-        self.table.setItem(row, 1, QTableWidgetItem(describe_query(batch, i)))
-        target = "" if batch.targets is None else f"C = {int(batch.targets[i])}"
-        self.table.setItem(row, 2, QTableWidgetItem(target))
-        self.table.setCellWidget(row, 3, self._buttons(batch, i))
-        self.table.setRowHeight(row, ICON_SIZE.height() + 6)
-
-    def _buttons(self, batch: QueryBatch, i: int) -> QWidget:
-        box = QWidget()
-        row = QHBoxLayout(box)
-        row.setContentsMargins(2, 0, 2, 0)
-        for text, value in (("Yes", 1.0), ("No", 0.0)):
-            button = QPushButton(text)
-            button.setToolTip(f"The oracle says T = {int(value)} for this image")
-            button.clicked.connect(lambda _=False, b=batch, k=i, v=value: self.answer(b, k, v))
-            row.addWidget(button)
-        return box
-
-    def answer(self, batch: QueryBatch, i: int, value: float) -> None:
-        """Record one answer; a batch with every image answered goes to answer_query_batch."""
-        if self.oracle is not None:
-            self.oracle.answer_item(batch, i, value)     # journalled; it submits complete batches
-            self.refresh()
-            return
-        answers = self._answers(batch)
-        answers[i] = value
-        if np.all(np.isfinite(answers)):
-            try:
-                answer_query_batch(self.state, batch, answers.copy())
-            except ValueError as exc:
-                answers[:] = np.nan
-                self.status.setText(f"Could not use the answers: {exc}")
-                self.refresh()
-                self.status.setText(f"Could not use the answers: {exc}. Answer the batch again.")
-                return
-        else:
-            self.refresh()
-
 
 
 class LearningPanel(QWidget):
@@ -315,7 +90,7 @@ class LearningPanel(QWidget):
         self.val_losses: list[float] = []
         self._build()
         state.dataset_changed.connect(self._dataset_changed)
-        state.queries_changed.connect(self._queue_changed)
+        state.queue.changed.connect(self._queue_changed)
         state.model_changed.connect(self._adopt_experiment)
         self._dataset_changed()
 
@@ -451,6 +226,25 @@ class LearningPanel(QWidget):
         """One more iteration of Algorithm 2."""
         self._start(self._history_len() + 1, new=self.experiment is None)
 
+    @property
+    def goal(self) -> tuple[Goal, int]:
+        """(the run's goal, the history length it started from): what a session saves."""
+        return self._goal, self._goal_base
+
+    def wait_for_answers(self, goal: Goal) -> None:
+        """A restored experiment's pending batch waits for a person: choose the human oracle; once
+        the batch is answered the run goes on towards `goal` (when it lies ahead)."""
+        exp = self.experiment
+        index = self.oracle_combo.findData("human")
+        if index >= 0:
+            self.oracle_combo.setCurrentIndex(index)
+        n = len(exp.history)
+        self._goal = goal if isinstance(goal, int) and goal > n else (
+            None if exp.pending.kind == "algorithm1" else n + 1)
+        self._goal_base = n
+        self._waiting_for_human = True
+        self._update_buttons()
+
     def pause(self) -> None:
         if self._worker is not None and not self._worker.is_paused:
             self._worker.pause()
@@ -488,15 +282,13 @@ class LearningPanel(QWidget):
         return 0 if self.experiment is None else len(self.experiment.history)
 
     def _settings_now(self) -> RunSettings:
-        config = ExperimentConfig(queries=self.queries_spin.value(), alpha=self.alpha_spin.value(),
-                                  seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
-                                  retrain_epochs=self.retrain_spin.value())
         label = self.label_spin.value() if self.label_spin.isEnabled() else None
-        digit_mode = label is not None and not self.state.dataset.is_binary
-        if digit_mode:
-            config = mnist.experiment_config(queries=config.queries, alpha=config.alpha, seed=config.seed,
-                                             epochs=config.epochs, retrain_epochs=config.retrain_epochs)
-        return RunSettings(config, self.oracle_combo.currentData(), label, digit_mode)
+        data = self.state.dataset
+        recipe = None if data is None else recipe_for(data, label)
+        return RunSettings.for_data(data, self.oracle_combo.currentData(), label, recipe,
+                                    queries=self.queries_spin.value(), alpha=self.alpha_spin.value(),
+                                    seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
+                                    retrain_epochs=self.retrain_spin.value())
 
     def _start(self, goal: Goal, new: bool, keep_base: bool = False) -> None:
         data = self.state.dataset
@@ -504,8 +296,9 @@ class LearningPanel(QWidget):
             return
         settings = self._settings_now()
         problem = observational_problem(data, settings.positive_label)
-        if problem is None and settings.oracle == "truth" and self.state.grating is None:
-            problem = "The truth oracle knows only the GRATING model; choose the model oracle or answer yourself."
+        if problem is None and settings.oracle == "truth" and self.state.truth is None:
+            problem = ("The truth oracle needs the data set's exact generative model (e.g. GRATING); choose the "
+                       "model oracle or answer yourself.")
         if problem is not None:
             self._show_error(problem)
             return
@@ -528,11 +321,10 @@ class LearningPanel(QWidget):
         exp.config.alpha = settings.config.alpha
         exp.config.retrain_epochs = settings.config.retrain_epochs
         self._apply_manual_answers()
-        if exp.pending is not None and in_queue(self.state, exp.pending) and settings.oracle != "human":
-            remove_from_queue(self.state, exp.pending)         # the automatic oracle answers it now
-            self.state.queries_changed.emit()
+        if exp.pending is not None and self.state.queue.contains(exp.pending) and settings.oracle != "human":
+            self.state.queue.remove(exp.pending)         # the automatic oracle answers it now
         if exp.nets:
-            self._snapshot = snapshot_experiment(exp)           # other panels let go of the live nets
+            self._snapshot = exp.snapshot()           # other panels let go of the live nets
             self.state.set_experiment(self._snapshot)
 
     def _launch(self, data: Dataset, settings: RunSettings, goal: Goal) -> None:
@@ -542,7 +334,7 @@ class LearningPanel(QWidget):
         self._run_settings = settings
         self._stop_flag = StopFlag()
         estimating = self.experiment is None and data.obs_class is None and data.t is not None
-        worker = self.workers.start(KEY, learning_job, data, self.experiment, settings, self.state.grating,
+        worker = self.workers.start(KEY, learning_job, data, self.experiment, settings, self.state.truth,
                                     oracle, goal, self._stop_flag, self.training_process, on_yield=self._on_event,
                                     on_return=self._on_return,
                                     on_error=self._on_error)
@@ -573,7 +365,7 @@ class LearningPanel(QWidget):
         elif isinstance(event, Created):
             self.experiment = event.experiment
         elif isinstance(event, ObservedClasses):
-            self._on_observed(event.data)
+            self._on_observed(event)
         elif isinstance(event, ModelOracleProgress):
             p = event.progress
             self.progress.setFormat(f"training the model oracle: epoch {p.epoch}/{p.epochs}")
@@ -644,14 +436,12 @@ class LearningPanel(QWidget):
                 [float(self.table.item(r, 1).text()) for r in rows],
                 [float(self.table.item(r, 2).text()) for r in rows])
 
-    def _on_observed(self, prepared: Dataset) -> None:
+    def _on_observed(self, found: ObservedClasses) -> None:
         """The worker estimated observational classes: show them on the loaded data set too."""
         data = self.state.dataset
         if data is not self._run_data:
             return
-        for key in ("obs_class", "p_obs", "t"):
-            if getattr(data, key) is None:
-                setattr(data, key, getattr(prepared, key))
+        found.apply_to(data)
         self.state.classes_changed.emit()
 
     @if_alive
@@ -694,14 +484,12 @@ class LearningPanel(QWidget):
         exp = self.experiment
         if reason == "human" and exp is not None and exp.pending is not None:
             self._waiting_for_human = True
-            if not in_queue(self.state, exp.pending):
-                self.state.human_queue.append(exp.pending)
         if exp is not None:
             self._snapshot = None
             self.state.set_experiment(exp)
         self._apply_manual_answers()
-        if reason == "human":
-            self.state.queries_changed.emit()
+        if reason == "human" and exp is not None and exp.pending is not None:
+            self.state.queue.add(exp.pending)
             self.tabs.setCurrentWidget(self.queue)
         self._describe_end(reason)
         self._update_buttons()
@@ -711,7 +499,7 @@ class LearningPanel(QWidget):
         texts = {"goal": "Done.", "done": "Done: the experiment has no iterations left.",
                  "stopped": "Stopped. Resume (F7) goes on; Run Algorithm 1 starts over."}
         if reason == "human":
-            n = sum(len(b) for b in waiting_batches(self.state))
+            n = sum(len(b) for b in self.state.queue.waiting())
             self.status.setText(f"Waiting for the oracle: {n} image(s) in the queue (Oracle queue tab).")
             self.progress.setFormat("waiting for your answers")
         elif reason in texts:
@@ -742,13 +530,11 @@ class LearningPanel(QWidget):
         exp = self.experiment
         if self._worker is not None or exp is None or exp.causal_levels is None:
             return
-        done = [b for b in self.state.human_queue if b.kind == MANUAL and b.answers is not None]
-        added = sum(add_manual_answers(exp, b) for b in done)
-        for b in done:
-            remove_from_queue(self.state, b)
+        done = self.state.queue.answered_manual()
+        added = sum(int((exp.add_answers(b.images, b.answers) >= 0).sum()) for b in done)
         if done:
+            self.state.queue.remove(*done)
             self.status.setText(f"{added} answered image(s) join the causal data at the next training.")
-            self.state.queries_changed.emit()
 
     # ----- data set and experiment changes -----
     def _dataset_changed(self) -> None:
@@ -773,9 +559,8 @@ class LearningPanel(QWidget):
     def _drop_pending(self) -> None:
         """The old experiment's batch no longer waits for anyone."""
         exp = self.experiment
-        if exp is not None and exp.pending is not None and in_queue(self.state, exp.pending):
-            remove_from_queue(self.state, exp.pending)
-            self.state.queries_changed.emit()
+        if exp is not None and exp.pending is not None and self.state.queue.contains(exp.pending):
+            self.state.queue.remove(exp.pending)
 
     def _reset_experiment(self) -> None:
         self.experiment = None
@@ -804,10 +589,11 @@ class LearningPanel(QWidget):
         self._update_buttons()
 
     def _enable_oracles(self) -> None:
-        has_truth = self.state.grating is not None
+        has_truth = self.state.truth is not None
         item = self.oracle_combo.model().item(0)
         item.setEnabled(has_truth)
-        item.setToolTip("" if has_truth else "Only for GRATING: the truth oracle knows its generative model")
+        item.setToolTip("" if has_truth else "Only for data whose exact generative model an experiment knows "
+                        "(e.g. GRATING)")
         if has_truth:
             self.oracle_combo.setCurrentIndex(0)
         elif self.oracle_combo.currentIndex() == 0:

@@ -1,4 +1,4 @@
-"""Story 4: slide α and watch the manipulator move the current image into a target causal class.
+"""The Manipulator panel: slide α and watch the manipulator move the current image into a target causal class.
 
 Shows the current image, its manipulation towards a chosen causal class, their difference
 (red = ink added, blue = ink removed), C of the result and the distance. The manipulation
@@ -13,15 +13,24 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QStackedWidget, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 from superqt import QLabeledDoubleSlider
 
+from viscause_gui.core.method.experiment import QueryBatch
+from viscause_gui.core.method.manipulator import ManipulationResult, ManipulatorModel, default_targets
 from viscause_gui.core.runtime.foreground import yield_to_foreground
-from viscause_gui.core.method.manipulator import ManipulationResult
-from viscause_gui.core.method.driver import ManipulatorModel, default_targets, manual_batch
-from viscause_gui.gui.widgets.plots import difference_rgb, if_alive, image_box, ink_display, make_action, message_label, show_image
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.actions import if_alive, make_action
+from viscause_gui.gui.widgets.images import difference_rgb, image_box, ink_display, message_label, show_image
 from viscause_gui.gui.workers import WorkerPool
 
 AUTO = -1                       # combo data: "the most likely class other than C(i)"
@@ -173,7 +182,7 @@ class ManipulatorPanel(QWidget):
     def reload_model(self) -> None:
         """Copy the experiment's nets (state.experiment is never being trained when this runs)."""
         exp = self.state.experiment
-        self.model = ManipulatorModel.from_experiment(exp) if exp is not None and exp.nets else None
+        self.model = exp.manipulator_model() if exp is not None and exp.nets else None
         self._fill_targets()
         self._image_changed()
 
@@ -319,7 +328,7 @@ class ManipulatorPanel(QWidget):
             self.status.setText("No manipulation on screen yet.")
             return
         index = self.state.current_index if self.state.current_index is not None else -1
-        batch = manual_batch(self.result, self.state.current_image[None], [self.result_key[0]],
+        batch = QueryBatch.manual(self.result, self.state.current_image[None], [self.result_key[0]],
                              [index], self.model.iteration)
         self._enqueue(batch)
 
@@ -342,7 +351,7 @@ class ManipulatorPanel(QWidget):
         result, originals, targets, index = out
         self.selection_action.setEnabled(True)
         if self.model is not None:
-            self._enqueue(manual_batch(result, originals, targets, index, self.model.iteration))
+            self._enqueue(QueryBatch.manual(result, originals, targets, index, self.model.iteration))
 
     @if_alive
     def _selection_failed(self, exc: BaseException) -> None:
@@ -350,7 +359,6 @@ class ManipulatorPanel(QWidget):
         self._failed(exc)
 
     def _enqueue(self, batch) -> None:
-        self.state.human_queue.append(batch)
-        self.state.queries_changed.emit()
-        waiting = sum(len(b) for b in self.state.human_queue if b.answers is None)
+        self.state.queue.add(batch)
+        waiting = sum(len(b) for b in self.state.queue.waiting())
         self.status.setText(f"Queued {len(batch)} image(s); {waiting} waiting for the oracle.")

@@ -1,0 +1,187 @@
+"""Issue 4: sessions in the main window: save / open, corrupt files, recovery, exports."""
+from __future__ import annotations
+
+import csv
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar  # noqa: E402
+from viscause_gui.core.store.journal import read_journal  # noqa: E402
+from viscause_gui.core.store.session import autosave_path, journal_path
+from viscause_gui.core.store.session_reader import load_session
+from viscause_gui.gui.main_window import MainWindow  # noqa: E402
+from viscause_gui.gui.controllers.session import SessionController  # noqa: E402
+
+TIMEOUT = 30000
+
+
+def make_window(qtbot, settings) -> MainWindow:
+    window = MainWindow(settings=settings, load_default=False)
+    window.messages = []
+    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
+    qtbot.addWidget(window)
+    return window
+
+
+def start_human_run(qtbot, window: MainWindow) -> None:
+    gm = GratingModel()
+    window.state.set_dataset(gm.sample(300, 0))
+    lp = window.panels["learning"]
+    lp.queries_spin.setValue(6)
+    lp.epochs_spin.setValue(2)
+    lp.retrain_spin.setValue(2)
+    lp.iterations_spin.setValue(1)
+    lp.oracle_combo.setCurrentIndex(lp.oracle_combo.findData("human"))
+    with qtbot.waitSignal(lp.run_finished, timeout=TIMEOUT) as blocker:
+        lp.buttons["step"].click()
+    assert blocker.args == ["human"]
+
+
+def answer(qtbot, window: MainWindow, n: int) -> None:
+    panel = window.panels["labelling"]
+    for _ in range(n):
+        batch, i = panel.current()
+        qtbot.keyClicks(panel, "y" if has_hbar(batch.images[i]) else "n")
+
+
+@pytest.fixture(autouse=True)
+def _no_blocking_question(monkeypatch):
+    """A real QMessageBox.question would block the offscreen test: decline unless a test says so."""
+    monkeypatch.setattr(SessionController, "ask", lambda self, title, text: False)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    return make_window(qtbot, settings)
+
+
+def test_file_menu_has_session_actions(window):
+    assert window.actions["save_session"].shortcut().toString() == "Ctrl+S"
+    assert window.actions["save_session_as"].shortcut().toString() == "Ctrl+Shift+S"
+    for key in ("open_session", "export_answers", "export_causal", "export_plots"):
+        assert window.actions[key].toolTip()
+    assert "labelling" in window.panels
+
+
+def test_save_and_open_round_trip(qtbot, settings, tmp_path, window):
+    start_human_run(qtbot, window)
+    answer(qtbot, window, 3)
+    path = tmp_path / "s.vcsession"
+    assert window.session.save_to(path), window.messages
+    assert path.exists() and journal_path(path).exists()
+    saved = load_session(path)
+    assert len(saved.answers) == 3 and saved.experiment.pending is not None
+    answer(qtbot, window, 2)                   # after the save: only in the journal
+    window.panels["labelling"].journal.close()
+    window.close()
+
+    other = make_window(qtbot, settings)
+    assert other.session.open(path), other.messages
+    panel = other.panels["labelling"]
+    assert panel.progress.text() == "5 / 20 answered"
+    assert other.state.queue[0] is other.panels["learning"].experiment.pending
+    lp = other.panels["learning"]
+    with qtbot.waitSignal(lp.run_finished, timeout=TIMEOUT) as blocker:
+        answer(qtbot, other, 15)               # the loop goes on after the reopened batch
+    assert blocker.args == ["human"] and other.state.queue[0].kind == "algorithm2"
+    # exports
+    csv_path = tmp_path / "answers.csv"
+    assert other.session.export_answers(csv_path)
+    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    assert len(rows) == 20 and all(r["status"] == "final" for r in rows)
+    assert other.session.export_causal(tmp_path / "causal.npz")
+    with np.load(tmp_path / "causal.npz") as z:
+        assert len(z["images"]) == 300 and set(np.unique(z["causal_class"])) <= {0, 1}
+    pngs = other.session.export_plots(tmp_path / "plots.png")
+    assert [p.name for p in pngs] == ["plots-loss.png", "plots-merr.png", "plots-mdist.png"]
+    assert all(p.stat().st_size > 0 for p in pngs)
+    assert not other.messages
+
+
+def test_corrupt_session_gives_one_message_and_changes_nothing(qtbot, window, tmp_path):
+    gm = GratingModel()
+    window.state.set_dataset(gm.sample(50, 0))
+    ds = window.state.dataset
+    bad = tmp_path / "bad.vcsession"
+    for raw in (b"PK\x03\x04 not really a zip", b"hello", b""):
+        window.messages.clear()
+        bad.write_bytes(raw)
+        assert not window.session.open(bad)
+        assert len(window.messages) == 1 and window.messages[0][0] == "warning"
+        assert window.state.dataset is ds and window.session.path is None
+
+
+def test_recovery_is_offered_and_replayed(qtbot, settings, monkeypatch):
+    first = make_window(qtbot, settings)
+    start_human_run(qtbot, first)
+    answer(qtbot, first, 19)                      # never saved by hand
+    pending = first.state.queue[0]
+    # a kill: no save, no close; the process' journal lock goes with it
+    first.panels["labelling"].journal.close()
+    first.session.timer.stop()
+    first.session.autosaver.dirty = False
+    first.session.close = lambda: None
+
+    asked = []
+    monkeypatch.setattr(SessionController, "ask", lambda self, title, text: asked.append(text) or True)
+    second = make_window(qtbot, settings)
+    assert len(asked) == 1 and "19 answer(s)" in asked[0]
+    panel = second.panels["labelling"]
+    assert panel.progress.text() == "19 / 20 answered"
+    batch = second.state.queue[0]
+    assert np.array_equal(batch.images, pending.images)
+    lp = second.panels["learning"]
+    with qtbot.waitSignal(lp.run_finished, timeout=TIMEOUT) as blocker:
+        answer(qtbot, second, 1)
+    assert blocker.args == ["human"] and second.state.queue[0].kind == "algorithm2"
+
+
+def test_declined_recovery_keeps_the_files_aside(qtbot, settings, monkeypatch):
+    first = make_window(qtbot, settings)
+    start_human_run(qtbot, first)
+    answer(qtbot, first, 2)
+    first.panels["labelling"].journal.close()
+    first.session.timer.stop()
+    first.session.close = lambda: None
+    monkeypatch.setattr(SessionController, "ask", lambda self, title, text: False)
+    second = make_window(qtbot, settings)
+    assert second.state.dataset is None and not second.state.queue
+    folder = second.session.recovery_dir
+    olds = [p.name for p in folder.iterdir() if p.name.endswith(".old")]
+    assert any("journal" in n for n in olds) and any("autosave" in n for n in olds)
+    assert not read_journal(journal_path(second.session.session_file())).records
+
+
+def test_autosave_when_dirty(qtbot, window):
+    start_human_run(qtbot, window)
+    auto = autosave_path(window.session.session_file())
+    assert auto.exists()                          # written as soon as the batch arrived
+    auto.unlink()
+    answer(qtbot, window, 1)
+    assert window.session.autosaver.dirty
+    window.session.autosaver.interval_s = 0
+    window.session.autosave_if_due()
+    assert auto.exists() and len(load_session(auto).answers) == 1
+
+
+def test_answer_keys_win_over_the_window_shortcuts(qtbot, window):
+    from viscause_gui.core.method.experiment import QueryBatch
+    gm = GratingModel()
+    window.state.set_dataset(gm.sample(50, 0))
+    window.show()
+    qtbot.waitExposed(window)
+    images = window.state.dataset.images[:3].astype(np.float32)
+    window.state.queue.add(QueryBatch("manual", 1, images, np.arange(3)))
+    panel = window.panels["labelling"]
+    before = window.canvas.image.copy() if hasattr(window.canvas, "image") else None
+    qtbot.keyClicks(panel, "n")                       # N is also the canvas' Noise shortcut
+    from PySide6.QtCore import Qt
+    qtbot.keyClick(panel, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)   # and Ctrl+Z its undo
+    kinds = [r.type for r in panel.records()]
+    assert kinds == ["answer", "undo"]
+    if before is not None:
+        assert np.array_equal(window.canvas.image, before)

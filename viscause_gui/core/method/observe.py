@@ -1,0 +1,389 @@
+"""Observational classes: estimated from samples of T (`viscause observe`) or read off the data.
+
+`fit_observational_classes` estimates the observational partition from images and one observed
+sample of T per image: nets fit P(T=1 | I), a mixture clusters their outputs, and the number of
+classes is chosen by the held-out likelihood of T (see docs/method.md). `estimate_observational_classes`
+gives any data set its classes: from samples of T, from P(T=1|I), or from a label that counts as T = 1.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import numpy as np
+
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.nets.models import new_net, predict_proba
+from viscause_gui.core.nets.training import TrainConfig, train_classifier
+
+ProgressFn = Callable[[str, float], "bool | None"]
+
+
+class FitCancelled(RuntimeError):
+    """The progress callback asked fit_observational_classes to stop."""
+
+
+@dataclass
+class ObservationalFit:
+    """Estimated observational partition.
+
+    p_obs: estimated P(T=1 | I) per image = the frequency of T=1 in the image's class (the
+    partition's maximum-likelihood estimate; constant within a class, as Πo requires).
+    obs_class: class per image, 0..n_classes-1 ordered by P(T=1). class_p: P(T=1) per class.
+    scores: K -> held-out log-likelihood of T (nats, summed) of the K-class partitions the final
+    choice of K compared (the greedy merge path of the last relabelling round).
+    criterion: how K was chosen, in words. p_net: the first-stage nets' P(T=1 | I) per image.
+    details: {"k0": K of the first mixture choice, "gmm_scores": K -> held-out score of each mixture}.
+    """
+
+    p_obs: np.ndarray
+    obs_class: np.ndarray
+    n_classes: int
+    criterion: str
+    scores: dict[int, float]
+    class_p: np.ndarray
+    p_net: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObserveRecipe:
+    """Knobs of fit_observational_classes (defaults measured on GRATING, see bench_observe.py)."""
+
+    holdout: float = 0.2          # share of T samples kept out of all training, used only for K
+    margin: float = 2.0           # nats: the smallest K within max(margin, z standard errors) of the
+    z: float = 0.5                # best held-out log-likelihood wins (a half-standard-error rule)
+    channels: tuple[int, ...] = (8, 16, 16)   # pooled CNN: conv3x3 + maxpool per entry
+    hidden: tuple[int, ...] = (32,)
+    regress_epochs: int = 40
+    regress_lr: float = 3e-3
+    regress_batch: int = 256
+    regress_members: int = 0       # nets averaged in the first stage; 0: regress_budget // n_fit, 1..3
+    regress_budget: int = 8000     # (small data sets get more nets, the time they can afford)
+    weight_decay: float = 1e-4
+    patience: int = 4
+    refine_rounds: int = 4
+    refine_epochs: int = 6
+    refine_steps: int = 240        # small data sets get more epochs, so each round takes this many steps
+    refine_patience: int = 3
+    refine_weight_decay: tuple[float, ...] = (1e-2,)  # per round, the last one repeats
+    refine_lr: float = 5e-3
+    refine_batch: int = 256
+    min_images: int = 50          # fewer images: one class, no nets
+
+
+def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: int = 8,
+                              progress: ProgressFn | None = None,
+                              recipe: ObserveRecipe | None = None) -> ObservationalFit:
+    """Estimate observational classes from images and one observed binary T sample per image.
+
+    A share of the T samples (`recipe.holdout`, 20%) is kept out of all training; it only scores K.
+    1. A pooled CNN regresses P(T=1 | I) (2-class softmax, cross-entropy on t) on the other samples
+       (small data sets average a few such nets).
+    2. Its 1-D outputs are clustered by 1-D Gaussian mixtures with K = 1..max_classes components.
+    3. Relabelling rounds: a fresh, strongly weight-decayed CNN classifier learns the current class
+       labels and relabels every image. Class labels are far less noisy than single T samples, so
+       the classifier keeps the simple visual rule (a bar present or not) and drops what the first
+       net memorised (noise-pixel counts, the T luck of single bar positions).
+    K is chosen by one rule, applied to the mixtures (K0), then to greedy merges of classes adjacent
+    in P(T=1) (cheapest first by the training T likelihood) of the K0 mixture (whose number of
+    classes picks the mixture the rounds start from) and again after every round: the smallest K
+    whose held-out log-likelihood of T is within max(margin, z standard errors) of the best.
+    Class ids are ordered by P(T=1). progress(stage, fraction) may return True to cancel
+    (FitCancelled is raised). Deterministic for a given seed and torch thread count; the caller
+    chooses the threads (`configure_torch_threads(1)` is fastest on two cores).
+    """
+    recipe = recipe or ObserveRecipe()
+    x, t = _check_inputs(images, t, max_classes)
+    if len(t) < recipe.min_images or t.min() == t.max():
+        return _single_class(t, "one class: too few images or T is constant")
+    report = _Reporter(progress)
+    held = _holdout_mask(len(t), recipe.holdout, seed)
+    p_net = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3))
+    labelings = _mixture_labelings(p_net, t, max_classes, seed)
+    gmm_terms = {k: _heldout_terms(v, t, held) for k, v in labelings.items()}
+    k0 = _choose_k(gmm_terms, recipe)
+    merged, scores = _merge_classes(labelings[k0], t, held, recipe)
+    labels = labelings[int(merged.max()) + 1]
+    labels, scores = _relabel_rounds(x, labels, t, held, seed, recipe, report.scaled(0.35, 1.0), scores)
+    report("done", 1.0)
+    return _finish(labels, t, p_net, _criterion(labels, k0, held, recipe), scores,
+                   {"k0": k0, "gmm_scores": _totals(gmm_terms)})
+
+
+def _relabel_rounds(x: np.ndarray, labels: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int,
+                    recipe: ObserveRecipe, report: _Reporter,
+                    scores: dict[int, float]) -> tuple[np.ndarray, dict[int, float]]:
+    rounds = recipe.refine_rounds
+    for r in range(rounds):
+        if labels.max() == 0:
+            break
+        decay = recipe.refine_weight_decay[min(r, len(recipe.refine_weight_decay) - 1)]
+        new = _refine(x, labels, seed + 1 + r, decay, recipe, report.scaled(r / rounds, (r + 1) / rounds))
+        if new.max() > 0:  # a net stuck at a constant output (one class) is ignored
+            labels, scores = _merge_classes(new, t, held, recipe)
+    return labels, scores
+
+
+def _criterion(labels: np.ndarray, k0: int, held: np.ndarray, recipe: ObserveRecipe) -> str:
+    rule = (f"the smallest K whose log-likelihood of the {int(held.sum())} held-out T samples is within "
+            f"max({recipe.margin:g} nats, {recipe.z:g} standard errors) of the best")
+    return (f"K={int(labels.max()) + 1}: {rule}; first over 1-D Gaussian mixtures of the net's P(T=1|I) "
+            f"(K0={k0}), then, after each of {recipe.refine_rounds} CNN relabelling rounds, over greedy "
+            f"merges of classes adjacent in P(T=1)")
+
+
+def _check_inputs(images: Any, t: Any, max_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or len(x) == 0:
+        raise ValueError(f"images must have shape (N, H, W), got {x.shape}")
+    t = np.asarray(t).ravel()
+    if t.shape != (len(x),):
+        raise ValueError(f"t has {t.size} samples for {len(x)} images; need one per image")
+    if not np.all((t == 0) | (t == 1)):
+        raise ValueError("t must hold samples of a binary T (0 or 1)")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("images contain NaN or infinite values")
+    if max_classes < 1:
+        raise ValueError("max_classes must be at least 1")
+    return np.ascontiguousarray(x), t.astype(np.int64)
+
+
+class _Reporter:
+    """Calls progress(stage, fraction) and raises FitCancelled when it returns True."""
+
+    def __init__(self, fn: ProgressFn | None, lo: float = 0.0, hi: float = 1.0):
+        self.fn, self.lo, self.hi = fn, lo, hi
+
+    def __call__(self, stage: str, fraction: float) -> None:
+        if self.fn is not None and self.fn(stage, self.lo + (self.hi - self.lo) * fraction):
+            raise FitCancelled(f"cancelled while {stage}")
+
+    def scaled(self, lo: float, hi: float) -> "_Reporter":
+        return _Reporter(self.fn, lo, hi)
+
+    def epochs(self, stage: str) -> Callable[[Any], bool]:
+        def on_epoch(p: Any) -> bool:
+            self(f"{stage}: epoch {p.epoch}", p.epoch / p.epochs)
+            return False
+        return on_epoch
+
+
+def _holdout_mask(n: int, share: float, seed: int) -> np.ndarray:
+    held = np.zeros(n, bool)
+    held[np.random.default_rng(seed).permutation(n)[:int(round(share * n))]] = True
+    return held
+
+
+def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> dict[str, Any]:
+    """Pooled CNN (conv + 2x2 max-pool per layer, as many layers as the image size allows)."""
+    layers = min(len(recipe.channels), int(math.log2(max(min(shape), 1))))
+    if layers == 0:
+        return {"arch": "mlp", "in_shape": list(shape), "hidden": list(recipe.hidden), "n_classes": n_classes}
+    return {"arch": "cnn", "in_shape": list(shape), "channels": list(recipe.channels[:layers]),
+            "hidden": list(recipe.hidden), "pool": True, "n_classes": n_classes}
+
+
+def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: ObserveRecipe,
+             report: _Reporter) -> np.ndarray:
+    """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples."""
+
+    members = recipe.regress_members or int(np.clip(recipe.regress_budget // max(int(fit.sum()), 1), 1, 3))
+    outputs = []
+    for m in range(members):
+        member_seed = seed + 1000 * m
+        net = new_net(_net_spec(x.shape[1:], 2, recipe), member_seed)
+        config = TrainConfig(epochs=recipe.regress_epochs, lr=recipe.regress_lr, weight_decay=recipe.weight_decay,
+                             patience=recipe.patience, seed=member_seed,
+                             batch_size=_batch_size(int(fit.sum()), recipe.regress_batch))
+        stage = report.scaled(m / members, (m + 1) / members)
+        train_classifier(net, x[fit], t[fit], config=config, progress=stage.epochs("fitting P(T=1|I)"))
+        outputs.append(predict_proba(net, x)[:, 1])
+    return np.mean(outputs, axis=0)
+
+
+def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, recipe: ObserveRecipe,
+            report: _Reporter) -> np.ndarray:
+    """One relabelling round: a fresh weight-decayed CNN classifier learns the labels and relabels all."""
+
+    net = new_net(_net_spec(x.shape[1:], int(labels.max()) + 1, recipe), seed)
+    batch = _batch_size(len(x), recipe.refine_batch)
+    epochs = max(recipe.refine_epochs, math.ceil(recipe.refine_steps / math.ceil(len(x) / batch)))
+    config = TrainConfig(epochs=epochs, patience=recipe.refine_patience, seed=seed,
+                         weight_decay=weight_decay, lr=recipe.refine_lr, batch_size=batch)
+    train_classifier(net, x, labels, config=config, progress=report.epochs("relabelling"))
+    return _compact(predict_proba(net, x).argmax(axis=1))
+
+
+def _batch_size(n: int, largest: int) -> int:
+    """Smaller batches for small data sets: at least ~30 optimiser steps per epoch, 32 at the least."""
+    return int(max(32, min(largest, n // 30)))
+
+
+def _compact(labels: np.ndarray) -> np.ndarray:
+    return np.unique(labels, return_inverse=True)[1].astype(np.int64)
+
+
+def _mixture_labelings(p: np.ndarray, t: np.ndarray, max_classes: int, seed: int) -> dict[int, np.ndarray]:
+    """Classes of 1-D Gaussian mixtures of the outputs, K = 1..max_classes components."""
+    from sklearn.mixture import GaussianMixture  # imported when used: scikit-learn takes ~1 s to import
+
+    values = p.reshape(-1, 1)
+    n_distinct = len(np.unique(np.round(p, 6)))
+    labelings = {}
+    for k in range(1, min(max_classes, n_distinct) + 1):
+        gmm = GaussianMixture(k, n_init=2, random_state=seed, reg_covar=1e-6).fit(values)
+        labelings[k] = _order_by_rate(gmm.predict(values), t)
+    return labelings
+
+
+def _heldout_terms(labels: np.ndarray, t: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Log-likelihood of each held-out T under per-class rates estimated from the other T samples."""
+    k = int(labels.max()) + 1
+    fit = ~held
+    ones = np.bincount(labels[fit], weights=t[fit], minlength=k)
+    count = np.bincount(labels[fit], minlength=k)
+    q = (ones + 0.5) / (count + 1.0)
+    th, lh = t[held], labels[held]
+    return th * np.log(q[lh]) + (1 - th) * np.log1p(-q[lh])
+
+
+def _totals(terms: dict[int, np.ndarray]) -> dict[int, float]:
+    return {k: float(v.sum()) for k, v in terms.items()}
+
+
+def _choose_k(terms: dict[int, np.ndarray], recipe: ObserveRecipe) -> int:
+    """Smallest K whose held-out log-likelihood is within max(margin, z standard errors) of the best."""
+    totals = _totals(terms)
+    best = max(totals, key=totals.get)
+    for k in sorted(terms):
+        gap = terms[best] - terms[k]
+        if gap.sum() <= max(recipe.margin, recipe.z * math.sqrt(len(gap)) * float(gap.std())):
+            return k
+    return best
+
+
+def _merge_classes(labels: np.ndarray, t: np.ndarray, held: np.ndarray,
+                   recipe: ObserveRecipe) -> tuple[np.ndarray, dict[int, float]]:
+    """Greedy merges of classes adjacent in P(T=1); keep the smallest K the held-out T supports."""
+    labels = _order_by_rate(labels, t)
+    path = {int(labels.max()) + 1: labels}
+    terms = {int(labels.max()) + 1: _heldout_terms(labels, t, held)}
+    while labels.max() > 0:
+        labels = _cheapest_merge(labels, t, held)
+        k = int(labels.max()) + 1
+        path[k], terms[k] = labels, _heldout_terms(labels, t, held)
+    return path[_choose_k(terms, recipe)], _totals(terms)
+
+
+def _order_by_rate(labels: np.ndarray, t: np.ndarray) -> np.ndarray:
+    labels = _compact(labels)
+    rate = np.bincount(labels, weights=t) / np.bincount(labels)
+    rank = np.empty(len(rate), np.int64)
+    rank[np.argsort(rate, kind="stable")] = np.arange(len(rate))
+    return rank[labels]
+
+
+def _cheapest_merge(labels: np.ndarray, t: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Merge the adjacent pair whose merge loses the least training-T log-likelihood."""
+    fit = ~held
+    k = int(labels.max()) + 1
+    ones = np.bincount(labels[fit], weights=t[fit], minlength=k)
+    count = np.bincount(labels[fit], minlength=k).astype(float)
+    losses = [_bernoulli_ll(ones[j] + ones[j + 1], count[j] + count[j + 1])
+              - _bernoulli_ll(ones[j], count[j]) - _bernoulli_ll(ones[j + 1], count[j + 1]) for j in range(k - 1)]
+    j = int(np.argmax(losses))
+    return _order_by_rate(np.where(labels == j + 1, j, labels), t)
+
+
+def _bernoulli_ll(ones: float, n: float) -> float:
+    """Maximised Bernoulli log-likelihood of `ones` successes in n trials."""
+    if n == 0 or ones == 0 or ones == n:
+        return 0.0
+    q = ones / n
+    return float(ones * math.log(q) + (n - ones) * math.log1p(-q))
+
+
+def _single_class(t: np.ndarray, criterion: str) -> ObservationalFit:
+    labels = np.zeros(len(t), np.int64)
+    return _finish(labels, t, None, criterion, {1: 0.0}, {})
+
+
+def _finish(labels: np.ndarray, t: np.ndarray, p_net: np.ndarray | None, criterion: str,
+            scores: dict[int, float], details: dict[str, Any]) -> ObservationalFit:
+    labels = _order_by_rate(labels, t)
+    class_p = np.bincount(labels, weights=t) / np.bincount(labels)
+    return ObservationalFit(p_obs=class_p[labels], obs_class=labels, n_classes=len(class_p),
+                            criterion=criterion, scores=scores, class_p=class_p, p_net=p_net,
+                            details=details)
+
+
+# ---------------------------------------------------------------- a data set's observational classes
+
+class ObservationalDataError(ValueError):
+    """The data set has nothing Algorithm 1 can start from."""
+
+
+NEEDS_OBSERVATIONS = ("Algorithm 1 needs observational data: the behaviour T observed on the images "
+                      "(observational classes 'obs_class', P(T=1|I) 'p_obs' or samples of T 't'). "
+                      "This data set has none; load an .npz with 't' or run `viscause observe`{extra}.")
+
+
+@dataclass
+class ObservedClasses:
+    """Observational classes found for a data set that had none, with what they came from."""
+
+    obs_class: np.ndarray
+    p_obs: np.ndarray | None
+    t: np.ndarray | None = None
+
+    def apply_to(self, data: Dataset) -> None:
+        """Fill in the data set's missing obs_class, p_obs and t (in place)."""
+        for key in ("obs_class", "p_obs", "t"):
+            if getattr(data, key) is None and getattr(self, key) is not None:
+                setattr(data, key, getattr(self, key))
+
+    def added_to(self, data: Dataset) -> Dataset:
+        """A copy of the data set with them filled in."""
+        out = replace(data, meta=dict(data.meta))
+        self.apply_to(out)
+        return out
+
+
+def observational_problem(data: Dataset | None, positive_label: int | None = None) -> str | None:
+    """Why an experiment cannot start on this data set (None: it can)."""
+    if data is None:
+        return "Load a data set first (File menu)."
+    if data.obs_class is not None or data.t is not None or data.p_obs is not None:
+        return None
+    if data.labels is not None and positive_label is not None:
+        return None
+    extra = ", or choose the label that counts as T = 1" if data.labels is not None else ""
+    return NEEDS_OBSERVATIONS.format(extra=extra)
+
+
+def estimate_observational_classes(data: Dataset, positive_label: int | None = None, seed: int = 0,
+                                   cancelled: Callable[[], bool] | None = None) -> ObservedClasses | None:
+    """The classes of a data set without obs_class (None when it has them or has no T at all).
+
+    From samples of T (slow: nets; run in a worker; cancelled() returning True raises
+    FitCancelled), from P(T=1|I) (equal values), or from the label that counts as T = 1.
+    """
+    if data.obs_class is not None:
+        return None
+    if data.t is not None:
+        progress = None if cancelled is None else (lambda stage, fraction: bool(cancelled()))
+        fit = fit_observational_classes(data.images, np.asarray(data.t, np.int64), seed=seed, progress=progress)
+        p_obs = data.p_obs if data.p_obs is not None else np.asarray(fit.p_obs, np.float64)
+        return ObservedClasses(np.asarray(fit.obs_class, np.int64), p_obs)
+    if data.p_obs is not None:
+        return ObservedClasses(partition_from_values(data.p_obs, 1e-3), data.p_obs)
+    if data.labels is not None and positive_label is not None:
+        t = (data.labels == positive_label).astype(np.int64)
+        return ObservedClasses(t.copy(), t.astype(np.float64), t)
+    return None
+

@@ -1,0 +1,110 @@
+"""How answers resolve and combine: undo, the latest answer per annotator, votes per image."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from viscause_gui.core.store.journal import AnswerRecord, batch_key, image_hash
+
+
+def resolve(records: Iterable[AnswerRecord]) -> dict[tuple[str, int, str], AnswerRecord]:
+    """The answers in force: (batch, index, annotator) -> the latest answer not undone."""
+    answers = [r for r in records]
+    undone = {r.target for r in answers if r.type == "undo"}
+    final: dict[tuple[str, int, str], AnswerRecord] = {}
+    for r in answers:
+        if r.type == "answer" and r.id not in undone:
+            final[(r.batch, r.index, r.annotator)] = r
+    return final
+
+
+def record_status(records: Sequence[AnswerRecord]) -> dict[str, str]:
+    """id -> "final" (in force), "replaced" (a later answer by the same annotator counts),
+    "undone" or "undo" (an undo record)."""
+    records = list(records)
+    undone = {r.target for r in records if r.type == "undo"}
+    final_ids = {r.id for r in resolve(records).values()}
+    status = {}
+    for r in records:
+        if r.type == "undo":
+            status[r.id] = "undo"
+        elif r.id in undone:
+            status[r.id] = "undone"
+        else:
+            status[r.id] = "final" if r.id in final_ids else "replaced"
+    return status
+
+
+@dataclass(frozen=True)
+class Vote:
+    """The oracle's answer for one image from all its annotators.
+
+    value: the fraction of "yes" (the mean of the known answers, which are P(T=1)); NaN when
+    no annotator knew. disagreement: twice the standard deviation of the known answers: 0
+    when they agree, 1 for an even yes/no split (0.8 for 4 against 1); NaN when none known.
+    n: answers counted ('?' included); n_known: those that are not '?'.
+    """
+
+    value: float
+    disagreement: float
+    n: int
+    n_known: int
+
+
+def aggregate(values: Iterable[float | None]) -> Vote:
+    """Combine several annotators' answers for one image (None / NaN = '?')."""
+    vals = np.array([math.nan if v is None else float(v) for v in values], np.float64)
+    known = vals[np.isfinite(vals)]
+    if len(known) == 0:
+        return Vote(math.nan, math.nan, len(vals), 0)
+    return Vote(float(known.mean()), float(min(1.0, 2.0 * known.std())), len(vals), len(known))
+
+
+def votes(records: Iterable[AnswerRecord]) -> dict[tuple[str, int], Vote]:
+    """(batch, index) -> Vote over the answers in force."""
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in resolve(records).values():
+        groups.setdefault(r.key, []).append(r.value)
+    return {key: aggregate(vals) for key, vals in groups.items()}
+
+
+def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(value, disagreement, n) per image of one batch (a key or a QueryBatch).
+
+    value is what `Experiment.answer` takes: the fraction of "yes", NaN where nobody answered
+    (or all said '?'); n counts the answers in force per image, so a panel that requires k
+    annotators per image can check ``n >= k`` before handing `value` to the experiment.
+    """
+    key = batch if isinstance(batch, str) else batch_key(batch)
+    if size is None:
+        size = len(batch)  # type: ignore[arg-type]
+    value = np.full(size, np.nan)
+    disagreement = np.full(size, np.nan)
+    n = np.zeros(size, np.int64)
+    for (b, index), vote in votes(records).items():
+        if b == key and 0 <= index < size:
+            value[index], disagreement[index], n[index] = vote.value, vote.disagreement, vote.n
+    return value, disagreement, n
+
+
+def check_images(records: Iterable[AnswerRecord], batch: str, images: np.ndarray
+                 ) -> tuple[list[AnswerRecord], list[AnswerRecord]]:
+    """Split a batch's answers into (matching, mismatched) by their image hash.
+
+    An answer without a hash matches when its index exists. Use it when a batch that was
+    not in the saved session is generated again after a recovery."""
+    ok, bad = [], []
+    for r in records:
+        if r.type != "answer" or r.batch != batch:
+            continue
+        if not 0 <= r.index < len(images):
+            bad.append(r)
+        elif r.image_sha256 is not None and r.image_sha256 != image_hash(images[r.index]):
+            bad.append(r)
+        else:
+            ok.append(r)
+    return ok, bad

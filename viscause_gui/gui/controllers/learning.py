@@ -1,0 +1,140 @@
+"""The learning run as a worker body (Qt-free): create the experiment, get the oracle, drive it.
+
+The learning panel starts `learning_job` in a WorkerPool generator worker; the events it yields
+(core.method.driver's events plus the ones below) are handled on the GUI thread. Which settings
+and model oracle a data set gets comes from the experiment registry (`Recipe`), never from a
+data set's name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.experiments.registry import Recipe, Truth
+from viscause_gui.core.method.driver import Goal, drive
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.observe import (
+    ObservationalDataError,
+    ObservedClasses,
+    estimate_observational_classes,
+    observational_problem,
+)
+from viscause_gui.core.method.oracles import Oracle, train_model_oracle
+from viscause_gui.core.nets.training import TrainFn, TrainProgress, train_steps
+from viscause_gui.core.runtime.foreground import paced
+from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess
+
+
+@dataclass
+class Failure:
+    """What the learning worker returns when it fails.
+
+    Returned, not raised: superqt's GeneratorWorker swallows a RuntimeError raised by the
+    generator (ExperimentError and most torch errors are RuntimeErrors) without `errored`
+    or `finished`, and create_worker re-raises other errors in the GUI thread.
+    """
+    message: str
+
+
+@dataclass
+class Created:
+    experiment: Experiment
+
+
+@dataclass
+class ModelOracleProgress:
+    progress: TrainProgress
+
+
+@dataclass
+class OracleReady:
+    oracle: Oracle
+
+
+@dataclass
+class StopFlag:
+    """Set by the GUI thread, read by the worker inside long calls that cannot yield."""
+    stopped: bool = False
+
+
+@dataclass
+class RunSettings:
+    config: ExperimentConfig
+    oracle: str                  # "truth" | "model" | "human"
+    positive_label: int | None   # T = 1 for this label when the data set has only labels
+    recipe: Recipe | None = None  # an experiment's settings and model oracle for this data set
+
+    @classmethod
+    def for_data(cls, data: Dataset, oracle: str, positive_label: int | None, recipe: Recipe | None,
+                 **values: Any) -> "RunSettings":
+        """The settings a person chose (`values`: ExperimentConfig fields) over the recipe's."""
+        base = {} if recipe is None else dict(recipe.config)
+        return cls(ExperimentConfig.from_json({**base, **values}), oracle, positive_label, recipe)
+
+
+def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, truth: Truth | None,
+                 model_oracle: Oracle | None, goal: Goal, stop: StopFlag | None = None,
+                 process: TrainingProcess | None = None):
+    """Worker body: create the experiment if needed, get the oracle, then drive to the goal.
+
+    With `process`, the causal nets train in that child process (the GUI thread then never
+    shares Python's lock with training). Paced: after each event the job waits until the GUI
+    has drawn it, so the work between trainings does not compete with those redraws either.
+    """
+    return (yield from paced(_learning_events(data, exp, settings, truth, model_oracle, goal,
+                                              stop or StopFlag(), process)))
+
+
+def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSettings, truth: Truth | None,
+                     model_oracle: Oracle | None, goal: Goal, stop: StopFlag,
+                     process: TrainingProcess | None):
+    try:
+        if exp is None:
+            exp = yield from _new_experiment(data, settings, stop)
+            yield Created(exp)
+        if process is not None and not isinstance(exp.train_fn, InChildTraining):
+            exp.train_fn = process.wrap(exp.train_fn)
+        oracle = None
+        if settings.oracle == "truth":
+            oracle = truth.oracle()
+        elif settings.oracle == "model":
+            oracle = model_oracle
+            if oracle is None:
+                oracle = yield from _train_oracle(exp.data, settings,
+                                                  train_steps if process is None else process.wrap(train_steps))
+                yield OracleReady(oracle)
+        return (yield from drive(exp, oracle, goal))
+    except Exception as exc:  # noqa: BLE001 - every failure reaches the user as a message
+        if stop.stopped:
+            return "stopped"
+        return Failure(str(exc) or type(exc).__name__)
+
+
+def _new_experiment(data: Dataset, settings: RunSettings, stop: StopFlag) -> Iterator[ObservedClasses]:
+    """The experiment on `data`, its observational classes found first when it has none."""
+    problem = observational_problem(data, settings.positive_label)
+    if problem is not None:
+        raise ObservationalDataError(problem)
+    found = estimate_observational_classes(data, settings.positive_label, settings.config.seed,
+                                           cancelled=lambda: stop.stopped)
+    if found is not None:
+        yield found
+        data = found.added_to(data)
+    return Experiment(data, settings.config)
+
+
+def _train_oracle(data: Dataset, settings: RunSettings, train_fn: TrainFn):
+    """The recipe's model oracle, or the generic one; train_fn: train_steps, or it run in the
+    training process."""
+    recipe = settings.recipe
+    if recipe is not None and recipe.model_oracle is not None:
+        steps = recipe.model_oracle(data, settings.positive_label, settings.config.seed, train_fn)
+    else:
+        steps = train_model_oracle(data, settings.positive_label, settings.config.seed, train_fn=train_fn)
+    while True:
+        try:
+            progress = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield ModelOracleProgress(progress)

@@ -1,0 +1,230 @@
+"""The readout under the canvas: what the observational model, the causal nets and (when an
+experiment knows it) the truth say about the image on the canvas."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFormLayout, QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
+
+from viscause_gui.core.method.readout import ObservationalModel
+from viscause_gui.gui.help import HELP_TEXT
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.colors import class_color, text_color_on
+
+READOUT_MS = 40      # debounce of the readout
+
+
+class PredictionReadout(QFrame):
+    """What the observational model, the causal nets and the experiment's truth say about the image."""
+
+    SECTIONS = {
+        "observational": ("Observational model", (("p_obs", "P(T=1 | I)"), ("obs_class", "obs. class"))),
+        "causal": ("Causal model", (("causal", "C(i)"), ("p_causal", "P(T=1 | man(I))"), ("spurious", "S(i)"))),
+        "data": ("Data", (("source", "image"),)),
+    }
+
+    def __init__(self, state: AppState, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.truth_box: QGroupBox | None = None      # the data set's experiment knows its truth
+        self.truth_values: dict[str, QLabel] = {}     # caption -> its value
+        self.obs_model: ObservationalModel | None = None
+        self.obs_status = "no observational model yet"
+        self.values: dict[str, QLabel] = {}
+        self.groups: dict[str, QGroupBox] = {}
+        self._spurious_table: dict[tuple[int, int], int] = {}
+        self._timer = QTimer(self, singleShot=True, interval=READOUT_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._layout()
+        self.setToolTip(HELP_TEXT)
+        state.current_image_changed.connect(self.schedule)
+        state.model_changed.connect(self.schedule)
+        state.classes_changed.connect(self._on_classes)
+        state.dataset_changed.connect(self._on_dataset)
+        self._show_truth_box()
+        self._on_classes()
+
+    def _make_group(self, key: str) -> QGroupBox:
+        title, rows = self.SECTIONS[key]
+        group = QGroupBox(title, self)
+        form = QFormLayout(group)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setContentsMargins(6, 4, 6, 4)
+        for name, label in rows:
+            value = QLabel("—")
+            value.setTextFormat(Qt.TextFormat.RichText)
+            value.setWordWrap(True)
+            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            self.values[name] = value
+            form.addRow(label + ":", value)
+        group.setToolTip(HELP_TEXT)
+        self.groups[key] = group
+        return group
+
+    def _layout(self) -> None:
+        grid = QGridLayout(self)
+        grid.setContentsMargins(2, 2, 2, 2)
+        self.truth_box = QGroupBox(self)
+        self.truth_form = QFormLayout(self.truth_box)
+        self.truth_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.truth_form.setContentsMargins(6, 4, 6, 4)
+        self.truth_box.setToolTip("What the experiment's exact generative model says about the image")
+        self.truth_box.setVisible(False)
+        boxes = [self._make_group("observational"), self.truth_box, self._make_group("causal"),
+                 self._make_group("data")]
+        for i, box in enumerate(boxes):
+            grid.addWidget(box, i % 2, i // 2)
+        hint = QLabel("Hover over the readout for what C, S, P(T=1 | I) and P(T=1 | man(I)) mean; "
+                      "F1 explains the method.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("QLabel { color: #555; }")
+        grid.addWidget(hint, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+
+    # ----- inputs -----
+    def set_obs_model(self, model: ObservationalModel | None, status: str = "") -> None:
+        self.obs_model = model
+        self.obs_status = status or ("ready" if model is not None else "no observational model yet")
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Recompute soon (several changes in a burst give one update)."""
+        self._timer.start()
+
+    def _on_dataset(self) -> None:
+        self.obs_model = None
+        self.obs_status = "training…"
+        self._show_truth_box()
+        self.schedule()
+
+    def _show_truth_box(self) -> None:
+        """A section for the data set's truth, titled by its experiment (hidden when there is none)."""
+        truth = self.state.truth
+        self.truth_box.setVisible(truth is not None)
+        self.truth_box.setTitle("" if truth is None else truth.title)
+        for value in self.truth_values.values():
+            self.truth_form.removeRow(value)
+        self.truth_values.clear()
+
+    def _on_classes(self) -> None:
+        obs, causal, spurious = (self.state.obs_classes(), self.state.causal_classes(),
+                                 self.state.spurious_classes())
+        self._spurious_table = {}
+        if obs is not None and causal is not None and spurious is not None:
+            triples = np.unique(np.stack([obs, causal, spurious], axis=1), axis=0)
+            self._spurious_table = {(int(o), int(c)): int(s) for o, c, s in triples}
+        self.schedule()
+
+    # ----- output -----
+    def refresh(self) -> None:
+        image = self.state.current_image
+        if image is None:
+            for label in self.values.values():
+                label.setText("—")
+            return
+        obs_class = self._show_observational(image)
+        causal = self._show_causal(image)
+        self._show_spurious(obs_class, causal)
+        self._show_truth(image)
+        self._show_source()
+
+    def _set(self, key: str, text: str, color_class: int | None = None, extra: str = "") -> None:
+        """Show text; a class number is shown as a chip in the class colour."""
+        if color_class is not None:
+            bg = class_color(color_class)
+            text = (f"<span style='background-color:{bg.name()}; color:{text_color_on(bg).name()};'>"
+                    f"&nbsp;<b>{text}</b>&nbsp;</span>")
+        self.values[key].setText(text + extra)
+
+    def _show_observational(self, image: np.ndarray) -> int | None:
+        model = self.obs_model
+        if model is None or image.shape != model.in_shape:
+            self._set("p_obs", self.obs_status)
+            self._set("obs_class", self._data_class("obs") or "—")
+            return self._data_class_value("obs")
+        pred = model.predict(image[None])
+        self._set("p_obs", f"{pred.p_t[0]:.2f}")
+        k = int(pred.obs_class[0])
+        if k < 0:
+            self._set("obs_class", "unknown")
+            return None
+        self._set("obs_class", f"{k}", k)
+        return k
+
+    def _show_causal(self, image: np.ndarray) -> int | None:
+        exp = self.state.experiment
+        if exp is None or not exp.nets:
+            self._set("causal", "not trained yet")
+            self._set("p_causal", "not trained yet")
+            return None
+        try:
+            probs = exp.predict_causal(image[None])[0]
+        except Exception as exc:  # noqa: BLE001 - a net for another image size, a net mid-update
+            self._set("causal", f"unavailable ({type(exc).__name__})")
+            self._set("p_causal", "—")
+            return None
+        c = int(np.argmax(probs))
+        self._set("causal", f"{c}", c, f"&nbsp; (p = {probs[c]:.2f})")
+        self._set("p_causal", f"{float(probs @ exp.causal_levels):.2f}")
+        return c
+
+    def _show_spurious(self, obs_class: int | None, causal: int | None) -> None:
+        if obs_class is None or causal is None:
+            self._set("spurious", "needs obs. class and C")
+            return
+        s = self._spurious_table.get((obs_class, causal))
+        if s is None:
+            self._set("spurious", f"new (obs {obs_class} never seen with C = {causal})")
+        else:
+            self._set("spurious", f"{s}", s)
+
+    def truth_text(self, caption: str) -> str:
+        """What the truth section shows for `caption` ("" when it shows no such line)."""
+        value = self.truth_values.get(caption)
+        return "" if value is None else value.text()
+
+    def _show_truth(self, image: np.ndarray) -> None:
+        """The experiment's truth lines (e.g. GRATING's bars and exact probabilities)."""
+        truth = self.state.truth
+        lines = None if truth is None else truth.readout(image)
+        self.truth_box.setEnabled(lines is not None)
+        if lines is None:
+            for value in self.truth_values.values():
+                value.setText("does not apply to this image")
+            return
+        for caption, text in lines:
+            if caption not in self.truth_values:
+                value = QLabel("—")
+                value.setWordWrap(True)
+                value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                self.truth_form.addRow(caption + ":", value)
+                self.truth_values[caption] = value
+            self.truth_values[caption].setText(text)
+
+    def _show_source(self) -> None:
+        i = self.state.current_index
+        if i is None or self.state.dataset is None:
+            self._set("source", "edited on the canvas")
+            return
+        parts = [f"#{i}"]
+        for kind, name in (("obs", "obs"), ("causal", "C"), ("spurious", "S")):
+            k = self._data_class_value(kind)
+            if k is not None:
+                parts.append(f"{name} {k}")
+        ds = self.state.dataset
+        if ds.t is not None:
+            parts.append(f"T {int(ds.t[i])}")
+        if ds.labels is not None:
+            parts.append(f"label {ds.labels[i]}")
+        self._set("source", " · ".join(parts))
+
+    def _data_class_value(self, kind: str) -> int | None:
+        i = self.state.current_index
+        arr = {"obs": self.state.obs_classes, "causal": self.state.causal_classes,
+               "spurious": self.state.spurious_classes}[kind]()
+        return None if i is None or arr is None else int(arr[i])
+
+    def _data_class(self, kind: str) -> str | None:
+        k = self._data_class_value(kind)
+        return None if k is None else f"{k} (from the data)"

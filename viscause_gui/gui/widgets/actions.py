@@ -1,0 +1,38 @@
+"""QActions and slots: one way to make a command with its shortcut and tooltip; slots safe after close."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import shiboken6
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+
+
+def if_alive(method: Callable[..., Any]) -> Callable[..., Any]:
+    """For worker callbacks: do nothing once the widget's C++ object is gone.
+
+    A worker's result is a queued event; connected through a lambda it has no receiver that
+    Qt could disconnect, so it may arrive after the window closed and deleted the widget.
+    """
+    @functools.wraps(method)
+    def wrapper(self, *args: Any, **kwargs: Any) -> Any:
+        if not shiboken6.isValid(self):
+            return None
+        return method(self, *args, **kwargs)
+    return wrapper
+
+
+def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequence | None = None,
+                slot: Callable[[], Any] | None = None, checkable: bool = False) -> QAction:
+    """A QAction whose tooltip and status tip say what it does and name its shortcut."""
+    action = QAction(text, parent)
+    if shortcut:
+        action.setShortcut(QKeySequence(shortcut))
+        tip = f"{tip} ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+    action.setToolTip(tip)
+    action.setStatusTip(tip)
+    action.setCheckable(checkable)
+    if slot is not None:
+        action.triggered.connect(slot)
+    return action
