@@ -57,6 +57,7 @@ from viscause_gui.core.nets.models import new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
+from viscause_gui.core.experiments.registry import int_in
 
 IMAGE_SHAPE = (28, 28)
 N_DIGITS = 10
@@ -403,13 +404,6 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
 
 # ---------------------------------------------------------------- the experiment's contributions
 
-def digit_argument(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 9:
-        raise argparse.ArgumentTypeError(f"must be a digit 0..9, got {text}")
-    return value
-
-
 class MnistExperiment(BuiltinExperiment):
     name = "mnist"
     title = "MNIST: what makes a digit a d"
@@ -427,7 +421,7 @@ class MnistExperiment(BuiltinExperiment):
                       experiment_config().to_json(), train_digit_oracle)
 
     def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
-        parser.add_argument("--digit", type=digit_argument,
+        parser.add_argument("--digit", type=int_in(0, 9, "a digit 0..9"),
                             help="mnist (required): the digit d of T = 'a person says this shows d'")
         parser.add_argument("--annotators", type=positive_int, default=None,
                             help="mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "

@@ -208,11 +208,18 @@ def recipe_for(data: Dataset, positive_label: int | None) -> Recipe | None:
 
 # ---------------------------------------------------------------- argument types for `viscause run`
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def int_in(lo: int, hi: int | None = None, what: str = "an integer") -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi] (no upper bound for hi None)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    parse.__name__ = "int"       # argparse: "invalid int value"
+    return parse
+
+
+positive_int = int_in(1, what="a positive integer")
 
 
 def probability(text: str) -> float:
