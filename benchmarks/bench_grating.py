@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from viscause_gui.cli import main as viscause
-from viscause_gui.core.store import rundir
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, has_vbar, min_flips_to_class
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.experiments.grating import TruthOracle
-from viscause_gui.core.experiments.grating import GratingModel, has_vbar, min_flips_to_class
 from viscause_gui.core.nets.models import configure_torch_threads, new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, train_classifier
+from viscause_gui.core.store import rundir
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import RunModel
 

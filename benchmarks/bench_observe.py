@@ -14,8 +14,8 @@ import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score
 
 from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.method.observe import fit_observational_classes
+from viscause_gui.core.nets.models import configure_torch_threads
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -13,9 +13,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDialogButtonBox
 
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.experiments.grating import TruthOracle
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.main_window import MainWindow
 

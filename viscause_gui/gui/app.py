@@ -14,11 +14,8 @@ from PySide6.QtWidgets import QApplication
 from viscause_gui.core.runtime.training_process import TrainingProcessError, shared_training_process
 from viscause_gui.gui.main_window import MainWindow
 from viscause_gui.gui.settings import APPLICATION, ORGANIZATION
-from viscause_gui.gui.workers import (
-    configure_gui_threads,
-    install_foreground_gate,
-    install_gui_thread_garbage_collector,
-)
+from viscause_gui.gui.workers import (configure_gui_threads, install_foreground_gate,
+                                      install_gui_thread_garbage_collector)
 
 
 def configure_pyqtgraph() -> None:

@@ -5,18 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QLabel,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel,
+                               QSpinBox, QVBoxLayout, QWidget)
 
 from viscause_gui.core.experiments.registry import BuiltinData, Option, builtin_datasets
 
@@ -96,7 +86,7 @@ class BuiltinDialog(QDialog):
         while self.options_form.rowCount():
             self.options_form.removeRow(0)
         self.fields = {}
-        self.options_box.setTitle(f"{data.name} generator")
+        self.options_box.setTitle(f"{data.description.split(':')[0]} generator")
         for option in data.options:
             field = self._make_field(option)
             self._restore(data, option, field)

@@ -11,17 +11,8 @@ from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (
-    QDialog,
-    QDockWidget,
-    QFileDialog,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QVBoxLayout, QWidget)
 
 from viscause_gui import __version__
 from viscause_gui.core.data.dataset import Dataset, DatasetError
@@ -223,8 +214,8 @@ class MainWindow(QMainWindow):
                                          "Ctrl+O", self.open_file_dialog))
         menu.addAction(self._make_action("open_folder", "Open &folder…", "Open a folder of images "
                                          "(sub-folders become labels)", "Ctrl+Shift+O", self.open_folder_dialog))
-        menu.addAction(self._make_action("open_builtin", "Open &built-in…", "Open GRATING (with its "
-                                         "generator settings), the MNIST subset or the 8x8 digits",
+        menu.addAction(self._make_action("open_builtin", "Open &built-in…", "Open a data set that ships "
+                                         "with the app (a generated one with its generator's settings)",
                                          "Ctrl+B", self.open_builtin_dialog))
         menu.addSeparator()
         s = lambda name: (lambda: getattr(self.session, name)())     # noqa: E731 - created later

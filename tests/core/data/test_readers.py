@@ -16,8 +16,7 @@ from PIL import Image
 
 from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.data.readers import load_image_folder, load_mnist_idx, load_npz, load_path
-from viscause_gui.core.experiments.registry import load_builtin
-from viscause_gui.core.experiments.registry import builtin_datasets
+from viscause_gui.core.experiments.registry import builtin_datasets, load_builtin
 
 
 def _png(path: Path, arr: np.ndarray, mode: str = "L") -> Path:

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
 
+from viscause_gui.core.experiments.grating import GratingModel, SampledTruthOracle, TruthOracle, has_hbar
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, ExperimentError, QueryBatch, TrainEvent
-from viscause_gui.core.experiments.grating import GratingModel, has_hbar
 from viscause_gui.core.method.oracles import ModelOracle
-from viscause_gui.core.experiments.grating import SampledTruthOracle, TruthOracle
 from viscause_gui.core.nets.training import RobustTraining
 
 SMALL = dict(iterations=3, queries=30, epochs=8, retrain_epochs=2)

@@ -1,15 +1,15 @@
 """Observational classes from samples of T."""
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score
+
 from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.method.observe import FitCancelled
-from viscause_gui.core.method.observe import ObserveRecipe
-from viscause_gui.core.method.observe import fit_observational_classes
+from viscause_gui.core.method.observe import FitCancelled, ObserveRecipe, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
-import numpy as np
-import time
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import pytest
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.partitions import partition_from_values, partition_relation, spurious_classes
 
-
 # ----------------------------------------------------------------------------- label helpers
 
 def test_partition_from_values_groups_within_tol_and_orders_by_value():

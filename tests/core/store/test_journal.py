@@ -15,15 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, image_hash, parse_journal, read_journal
 from viscause_gui.core.store.exports import export_answers_csv
+from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, image_hash, parse_journal, read_journal
 from viscause_gui.core.store.recovery import recover
-from viscause_gui.core.store.votes import aggregate, batch_votes, check_images, record_status, resolve
-from viscause_gui.core.experiments.grating import TruthOracle
 from viscause_gui.core.store.session import SessionData, SessionError, journal_path
 from viscause_gui.core.store.session_writer import save_session
+from viscause_gui.core.store.votes import aggregate, batch_votes, check_images, record_status, resolve
 
 ROOT = Path(__file__).resolve().parents[3]
 SID = "session-1"

@@ -14,12 +14,11 @@ from hypothesis import strategies as st
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.data.readers import load_npz
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.store.journal import AnswerRecord, image_hash
-from viscause_gui.core.experiments.grating import TruthOracle
-from viscause_gui.core.store.session import SESSION_VERSION, SessionData, SessionError, SessionLimits, autosave_path
 from viscause_gui.core.store.exports import causal_dataset, export_causal_dataset, export_queries_csv
+from viscause_gui.core.store.journal import AnswerRecord, image_hash
+from viscause_gui.core.store.session import SESSION_VERSION, SessionData, SessionError, SessionLimits, autosave_path
 from viscause_gui.core.store.session_reader import load_session
 from viscause_gui.core.store.session_writer import Autosaver, save_session
 

@@ -10,8 +10,8 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.gui.panels.browser import INDEX_ROLE, BrowserPanel, selection_runs
-from viscause_gui.gui.widgets.images import ink_qimage
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.images import ink_qimage
 
 
 @pytest.fixture

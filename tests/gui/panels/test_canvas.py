@@ -7,9 +7,9 @@ from PySide6.QtCore import QPointF, Qt
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.grating import GratingModel, has_hbar, has_vbar
+from viscause_gui.gui.controllers.drawing import EditHistory, add_noise, disk, shift, stamp, stroke
 from viscause_gui.gui.main_window import CanvasPanel
 from viscause_gui.gui.panels.canvas import Canvas
-from viscause_gui.gui.controllers.drawing import EditHistory, add_noise, disk, shift, stamp, stroke
 from viscause_gui.gui.state import AppState
 
 

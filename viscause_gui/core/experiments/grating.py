@@ -22,14 +22,8 @@ from typing import Any
 import numpy as np
 
 from viscause_gui.core.data.dataset import Dataset, DatasetError
-from viscause_gui.core.experiments.registry import (
-    BuiltinData,
-    BuiltinExperiment,
-    Option,
-    Progress,
-    positive_int,
-    register,
-)
+from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Option, Progress, positive_int,
+                                                    register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model

@@ -44,20 +44,13 @@ from torch import nn
 
 from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.registry import (
-    BuiltinData,
-    BuiltinExperiment,
-    Progress,
-    Recipe,
-    positive_int,
-    register,
-)
+from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, int_in,
+                                                    positive_int, register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
 from viscause_gui.core.nets.models import new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
-from viscause_gui.core.experiments.registry import int_in
 
 IMAGE_SHAPE = (28, 28)
 N_DIGITS = 10

@@ -16,26 +16,12 @@ from torch import nn
 
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
 from viscause_gui.core.data.readers import PathLike, read_npy_header
-from viscause_gui.core.method.experiment import (
-    Experiment,
-    ExperimentConfig,
-    ExperimentState,
-    IterationRecord,
-    QueryBatch,
-)
+from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, ExperimentState, IterationRecord,
+                                                 QueryBatch)
 from viscause_gui.core.nets.models import build_net, default_device
 from viscause_gui.core.store.journal import AnswerRecord
-from viscause_gui.core.store.session import (
-    BATCH_FIELDS,
-    DEFAULT_LIMITS,
-    MANIFEST,
-    RNG_BIT_GENERATORS,
-    SESSION_FORMAT,
-    SESSION_VERSION,
-    SessionData,
-    SessionError,
-    SessionLimits,
-)
+from viscause_gui.core.store.session import (BATCH_FIELDS, DEFAULT_LIMITS, MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT,
+                                             SESSION_VERSION, SessionData, SessionError, SessionLimits)
 
 
 def load_session(path: PathLike, *, limits: SessionLimits = DEFAULT_LIMITS,

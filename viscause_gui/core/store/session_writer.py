@@ -19,15 +19,8 @@ from viscause_gui.core.data.readers import PathLike
 from viscause_gui.core.method.experiment import Experiment, QueryBatch
 from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.journal import AnswerRecord, now_iso
-from viscause_gui.core.store.session import (
-    BATCH_FIELDS,
-    MANIFEST,
-    SESSION_FORMAT,
-    SESSION_VERSION,
-    SessionData,
-    SessionError,
-    autosave_path,
-)
+from viscause_gui.core.store.session import (BATCH_FIELDS, MANIFEST, SESSION_FORMAT, SESSION_VERSION, SessionData,
+                                             SessionError, autosave_path)
 from viscause_gui.core.store.session_reader import load_session
 
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)      # fixed member dates: the same state gives the same bytes

@@ -14,12 +14,8 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import Recipe, Truth
 from viscause_gui.core.method.driver import Goal, drive
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.method.observe import (
-    ObservationalDataError,
-    ObservedClasses,
-    estimate_observational_classes,
-    observational_problem,
-)
+from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, estimate_observational_classes,
+                                              observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
 from viscause_gui.core.nets.training import TrainFn, TrainProgress, train_steps
 from viscause_gui.core.runtime.foreground import paced

@@ -14,17 +14,8 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QSpinBox, QToolBar, QVBoxLayout, QWidget
 
-from viscause_gui.gui.controllers.drawing import (
-    TOOLS,
-    EditHistory,
-    add_noise,
-    fill_col,
-    fill_row,
-    invert,
-    shift,
-    stamp,
-    stroke,
-)
+from viscause_gui.gui.controllers.drawing import (TOOLS, EditHistory, add_noise, fill_col, fill_row, invert, shift,
+                                                  stamp, stroke)
 from viscause_gui.gui.help import HELP_TEXT
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action

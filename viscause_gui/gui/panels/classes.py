@@ -17,28 +17,12 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from viscause_gui.core.method.partitions import spurious_classes
-from viscause_gui.core.method.summaries import (
-    CrossTable,
-    DataMap,
-    PartitionSummary,
-    causal_summary,
-    cross_table,
-    data_map,
-    observational_summary,
-)
+from viscause_gui.core.method.summaries import (CrossTable, DataMap, PartitionSummary, causal_summary, cross_table,
+                                                data_map, observational_summary)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive
 from viscause_gui.gui.widgets.colors import class_brush, class_color, class_symbol

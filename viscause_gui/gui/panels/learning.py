@@ -14,25 +14,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDoubleSpinBox,
-    QGridLayout,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QProgressBar,
-    QSizePolicy,
-    QSpinBox,
-    QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
-    QTabWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView,
+                               QLabel, QProgressBar, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
@@ -42,15 +26,8 @@ from viscause_gui.core.method.observe import ObservedClasses, observational_prob
 from viscause_gui.core.method.oracles import ModelOracle
 from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import TrainingProcess, shared_training_process
-from viscause_gui.gui.controllers.learning import (
-    Created,
-    Failure,
-    ModelOracleProgress,
-    OracleReady,
-    RunSettings,
-    StopFlag,
-    learning_job,
-)
+from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, RunSettings,
+                                                   StopFlag, learning_job)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.colors import PEN_COLORS
@@ -121,8 +98,9 @@ class LearningPanel(QWidget):
         self.oracle_combo = QComboBox()
         for key, text in ORACLES:
             self.oracle_combo.addItem(text, key)
-        self.oracle_combo.setToolTip("Who answers P(T=1 | man(I)): the exact GRATING model, a classifier "
-                                     "standing in for people, or you")
+        self.oracle_combo.setToolTip("Who answers P(T=1 | man(I)): the exact generative model (where an "
+                                     "experiment knows it, e.g. GRATING), a classifier standing in for "
+                                     "people, or you")
         self.label_spin = _spin(0, 9999, 7, "With a labelled data set and no observed T: T = 1 for images "
                                              "with this label (e.g. the digit d)")
         self.iterations_spin = _spin(1, 10000, 5, "Algorithm 2 iterations to run with 'Run Algorithm 2'")
