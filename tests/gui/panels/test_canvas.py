@@ -205,3 +205,72 @@ def test_mouse_drag_with_the_pen_draws_a_stroke(qtbot, state, settings):
     qtbot.waitUntil(lambda: canvas.image[5].sum() >= 8, timeout=2000)
     assert canvas.image.sum() == canvas.image[5].sum()        # only row 5 got ink
     np.testing.assert_array_equal(state.current_image, canvas.image)
+
+
+def _click_on_pixel(qtbot, canvas: Canvas, row: int, col: int) -> None:
+    scene_pos = canvas.item.mapToScene(QPointF(col + 0.5, row + 0.5))     # x = column, y = row
+    qtbot.mouseClick(canvas.view.viewport(), Qt.MouseButton.LeftButton, pos=canvas.view.mapFromScene(scene_pos))
+
+
+def _shown_panel(qtbot, state, settings) -> CanvasPanel:
+    panel = CanvasPanel(state, settings)
+    qtbot.addWidget(panel)
+    panel.resize(600, 600)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.wait(50)                      # the view box settles its range after the resize
+    return panel
+
+
+def _tool_button(canvas: Canvas, key: str):
+    """The toolbar button a person clicks for the action `key`."""
+    from PySide6.QtWidgets import QToolBar
+    for bar in canvas.findChildren(QToolBar):
+        button = bar.widgetForAction(canvas.actions[key])
+        if button is not None:
+            return button
+    raise AssertionError(f"no toolbar button for {key}")
+
+
+@pytest.mark.parametrize("key, row, col, expected", [
+    ("hbar", 6, 4, lambda img: np.all(img[6] == 1.0) and img.sum() == 10),
+    ("vbar", 6, 4, lambda img: np.all(img[:, 4] == 1.0) and img.sum() == 10),
+])
+def test_clicking_a_tool_button_changes_what_the_next_click_draws(qtbot, state, settings, key, row, col, expected):
+    panel = _shown_panel(qtbot, state, settings)
+    canvas = panel.canvas
+    canvas.clear()
+    qtbot.mouseClick(_tool_button(canvas, key), Qt.MouseButton.LeftButton)
+    assert canvas.tool == key and canvas.actions[key].isChecked()
+    _click_on_pixel(qtbot, canvas, row, col)
+    qtbot.waitUntil(lambda: expected(canvas.image), timeout=2000)
+
+
+def test_the_eraser_button_and_key_erase(qtbot, state, settings):
+    panel = _shown_panel(qtbot, state, settings)
+    canvas = panel.canvas
+    canvas.clear()
+    qtbot.mouseClick(_tool_button(canvas, "hbar"), Qt.MouseButton.LeftButton)
+    _click_on_pixel(qtbot, canvas, 3, 0)
+    qtbot.waitUntil(lambda: canvas.image.sum() == 10, timeout=2000)
+    qtbot.mouseClick(_tool_button(canvas, "eraser"), Qt.MouseButton.LeftButton)
+    assert canvas.tool == "eraser"
+    _click_on_pixel(qtbot, canvas, 3, 5)
+    qtbot.waitUntil(lambda: canvas.image[3, 5] == 0.0, timeout=2000)
+    qtbot.keyClick(canvas.view, Qt.Key.Key_B)                  # back to the pen by its key
+    assert canvas.tool == "pen"
+    qtbot.keyClick(canvas.view, Qt.Key.Key_V)
+    assert canvas.tool == "vbar"
+
+
+def test_shift_buttons_shift_by_one_pixel(qtbot, state, settings):
+    panel = _shown_panel(qtbot, state, settings)
+    canvas = panel.canvas
+    canvas.clear()
+    qtbot.mouseClick(_tool_button(canvas, "hbar"), Qt.MouseButton.LeftButton)
+    _click_on_pixel(qtbot, canvas, 3, 0)
+    qtbot.waitUntil(lambda: canvas.image.sum() == 10, timeout=2000)
+    qtbot.mouseClick(_tool_button(canvas, "shift_down"), Qt.MouseButton.LeftButton)
+    assert np.all(canvas.image[4] == 1.0) and canvas.image.sum() == 10
+    qtbot.mouseClick(_tool_button(canvas, "shift_right"), Qt.MouseButton.LeftButton)
+    assert np.all(canvas.image[4] == 1.0) and canvas.image.sum() == 10     # a full row shifted right is itself

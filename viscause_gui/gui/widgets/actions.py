@@ -25,7 +25,12 @@ def if_alive(method: Callable[..., Any]) -> Callable[..., Any]:
 
 def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequence | None = None,
                 slot: Callable[[], Any] | None = None, checkable: bool = False) -> QAction:
-    """A QAction whose tooltip and status tip say what it does and name its shortcut."""
+    """A QAction whose tooltip and status tip say what it does and name its shortcut.
+
+    The slot is called with no argument: `triggered` passes `checked`, which would otherwise
+    land in the slot's first default parameter (a lambda's bound loop variable, say); a slot
+    that needs the state reads `action.isChecked()`.
+    """
     action = QAction(text, parent)
     if shortcut:
         action.setShortcut(QKeySequence(shortcut))
@@ -34,5 +39,5 @@ def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequen
     action.setStatusTip(tip)
     action.setCheckable(checkable)
     if slot is not None:
-        action.triggered.connect(slot)
+        action.triggered.connect(lambda _checked=False: slot())
     return action
