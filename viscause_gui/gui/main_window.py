@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
         sides = [self.docks["browser"], *right[:1]]
         self.resizeDocks(sides, [380, 560][:len(sides)], Qt.Orientation.Horizontal)
         self.panels["learning"].queue.use_oracle(self.panels["labelling"])   # every answer journalled
+        labelling = self.panels["labelling"]       # its tab picked: the next key is an answer
+        self.docks["labelling"].visibilityChanged.connect(lambda shown: shown and labelling.setFocus())
 
     def add_panel(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         """Dock a panel; its toggle goes into the View menu (when the menus exist)."""

@@ -95,6 +95,7 @@ class AppState(QObject):
     model_changed = Signal()              # causal nets retrained
     selection_changed = Signal()          # self.selection changed
     current_image_changed = Signal()      # the image on the canvas changed
+    behaviour_changed = Signal()          # positive_label changed: what T asks about
     status_message = Signal(str)
 
     def __init__(self, parent: QObject | None = None):
@@ -105,6 +106,7 @@ class AppState(QObject):
         self.selection: np.ndarray = np.zeros(0, np.int64)
         self.current_index: int | None = None
         self.current_image: np.ndarray | None = None
+        self.positive_label: int | None = None   # labels-only data: T = 1 for images with this label
         self.queue = OracleQueue(self)
 
     # ----- data -----
@@ -118,6 +120,19 @@ class AppState(QObject):
         self.queue.clear()             # after the panels let go of the old experiment
         self.classes_changed.emit()
         self.select([0] if len(dataset) else [])
+
+    def set_positive_label(self, label: int | None) -> None:
+        """The behaviour T on a data set with labels only: T = 1 for this label (None: not such data)."""
+        label = None if label is None else int(label)
+        if label != self.positive_label:
+            self.positive_label = label
+            self.behaviour_changed.emit()
+
+    def question(self) -> str:
+        """The question the oracle answers about each image, in words."""
+        if self.positive_label is not None:
+            return f"Does this image show a {self.positive_label}?"
+        return "Does T happen for this image (T = 1)?"
 
     def set_experiment(self, experiment: Experiment | None) -> None:
         """New nets (model_changed); classes_changed only if the causal classes differ.

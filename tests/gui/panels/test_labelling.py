@@ -123,8 +123,9 @@ def test_digit_behaviour(qtbot, tmp_path):
     panel = LabellingPanel(state, WorkerPool())
     qtbot.addWidget(panel)
     panel.set_journal(Journal(tmp_path / "d.journal.jsonl"))
-    assert panel.digit_mode
-    panel.positive.setValue(3)
+    assert not panel.digit_mode                  # a labelled data set, but T not chosen yet
+    state.set_positive_label(3)
+    assert panel.digit_mode and "show a 3" in panel.question.text()
     batch = manual_queue(state, 4)
     for k in "37?y":
         key(qtbot, panel, k)

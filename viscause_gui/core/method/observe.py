@@ -361,6 +361,11 @@ def observational_problem(data: Dataset | None, positive_label: int | None = Non
     if data.obs_class is not None or data.t is not None or data.p_obs is not None:
         return None
     if data.labels is not None and positive_label is not None:
+        labels = np.unique(data.labels)
+        if positive_label not in set(labels.tolist()):
+            shown = ", ".join(str(v) for v in labels[:20]) + (" ..." if len(labels) > 20 else "")
+            return (f"No image of {data.name} has the label {positive_label} (its labels: {shown}); "
+                    "choose one of them as T = 1.")
         return None
     extra = ", or choose the label that counts as T = 1" if data.labels is not None else ""
     return NEEDS_OBSERVATIONS.format(extra=extra)

@@ -102,7 +102,7 @@ class SessionController(QObject):
         settings = {}
         if self.labelling is not None:
             settings.update(blind=self.labelling.blind.isChecked(), answers_per_image=self.labelling.needed(),
-                            positive_digit=self.labelling.positive.value())
+                            positive_digit=self.state.positive_label)
         if self.learning is not None:
             settings.update(oracle=self.learning.oracle_combo.currentData(),
                             goal=self.learning.goal[0], goal_base=self.learning.goal[1])
@@ -221,7 +221,11 @@ class SessionController(QObject):
         if self.labelling is not None:
             self.labelling.blind.setChecked(bool(settings.get("blind", True)))
             self.labelling.per_image.setValue(int(settings.get("answers_per_image", 1) or 1))
-            self.labelling.positive.setValue(int(settings.get("positive_digit", 0) or 0))
+        positive = settings.get("positive_digit")
+        if isinstance(positive, int) and not isinstance(positive, bool):     # what T asks about
+            if self.learning is not None and self.learning.label_spin.isEnabled():
+                self.learning.label_spin.setValue(positive)
+            self.state.set_positive_label(positive)
         exp = session.experiment
         if exp is not None:
             self.state.set_experiment(exp)

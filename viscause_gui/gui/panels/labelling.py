@@ -86,17 +86,15 @@ class LabellingPanel(QWidget):
         self.per_image.setToolTip("Ask for this many answers per image (like several annotators); "
                                   "the oracle's answer is the fraction of yes")
         self.per_image.valueChanged.connect(lambda _v: self.refresh())
-        self.positive = QSpinBox()
-        self.positive.setRange(0, 9)
-        self.positive.setPrefix("T = 1 for digit ")
-        self.positive.setToolTip("Digit behaviour: the answer is yes when you name this digit")
-        for spin in (self.per_image, self.positive):     # the keys belong to the answers
-            spin.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
-            spin.editingFinished.connect(self.setFocus)
+        self.per_image.setFocusPolicy(Qt.FocusPolicy.ClickFocus)   # the keys belong to the answers
+        self.per_image.editingFinished.connect(self.setFocus)
+        self.question = QLabel()             # what the oracle is asked, in words
+        self.question.setStyleSheet("font-size: 13pt; font-weight: bold")
+        self.question.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(self.progress)
         top.addStretch(1)
-        for w in (self.per_image, self.positive, self.blind):
+        for w in (self.per_image, self.blind):
             top.addWidget(w)
 
         self.canvas, self.image_item = _image_view()
@@ -114,6 +112,7 @@ class LabellingPanel(QWidget):
                            "Backspace/Ctrl+Z undo</small>")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.question)
         layout.addWidget(self.where)
         layout.addLayout(images, 1)
         layout.addWidget(self.answer_label)
@@ -122,6 +121,7 @@ class LabellingPanel(QWidget):
         layout.addWidget(self.help)
         state.queue.changed.connect(self.refresh)
         state.dataset_changed.connect(self._dataset_changed)
+        state.behaviour_changed.connect(self._show_question)
         self._dataset_changed()
 
     # ----- the journal -----
@@ -158,12 +158,18 @@ class LabellingPanel(QWidget):
     # ----- queue -----
     @property
     def digit_mode(self) -> bool:
+        """T = 1 for one label of a labelled data set: the digit keys name the label."""
         ds = self.state.dataset
-        return ds is not None and ds.labels is not None
+        return ds is not None and ds.labels is not None and self.state.positive_label is not None
 
     def _dataset_changed(self) -> None:
-        self.positive.setVisible(self.digit_mode)
+        self._show_question()
         self.refresh()
+
+    def _show_question(self) -> None:
+        keys = (f"{self.state.positive_label} or y = yes · another digit or n = no · ? = cannot say"
+                if self.digit_mode else "1/y = yes · 0/n = no · ? = cannot say")
+        self.question.setText(f"{self.state.question()}  <small>({keys})</small>")
 
     def _batch_hashes(self, batch: QueryBatch) -> list[str]:
         h = self._hashes.get(id(batch))
@@ -429,7 +435,7 @@ class LabellingPanel(QWidget):
         if Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
             d = int(key) - int(Qt.Key.Key_0)
             if self.digit_mode:
-                return lambda: self.answer(1.0 if d == self.positive.value() else 0.0, d)
+                return lambda: self.answer(1.0 if d == self.state.positive_label else 0.0, d)
             if d in (0, 1):
                 return lambda: self.answer(float(d), d)
             return None

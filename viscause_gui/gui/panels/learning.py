@@ -57,6 +57,7 @@ class LearningPanel(QWidget):
         self._goal_base = 0
         self._waiting_for_human = False
         self._model_oracle: tuple[int, int | None, ModelOracle] | None = None
+        self._classes_from_label: int | None = None    # the label the data set's classes were derived from
         self.training_process: TrainingProcess | None = shared_training_process()   # None: train in the worker
         self.loss_x: list[int] = []
         self._plot_timer = QTimer(self)
@@ -103,6 +104,7 @@ class LearningPanel(QWidget):
                                      "people, or you")
         self.label_spin = _spin(0, 9999, 7, "With a labelled data set and no observed T: T = 1 for images "
                                              "with this label (e.g. the digit d)")
+        self.label_spin.valueChanged.connect(self._label_changed)
         self.iterations_spin = _spin(1, 10000, 5, "Algorithm 2 iterations to run with 'Run Algorithm 2'")
         self.queries_spin = _spin(1, 100000, 100, "Queries Q: images manipulated and sent to the oracle per iteration")
         self.alpha_spin = QDoubleSpinBox()
@@ -268,10 +270,29 @@ class LearningPanel(QWidget):
                                     seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
                                     retrain_epochs=self.retrain_spin.value())
 
+    def _label_changed(self, label: int) -> None:
+        if self.label_spin.isEnabled():
+            self.state.set_positive_label(label)
+            if self.experiment is not None and self._classes_from_label not in (None, label):
+                self.status.setText(f"T = 1 for label {label} applies from the next Run Algorithm 1; the current "
+                                    f"experiment asks about label {self._classes_from_label}.")
+
+    def _forget_classes_of_another_label(self, label: int | None) -> None:
+        """Classes derived from an earlier choice of the label that counts as T = 1 go: the next
+        experiment derives them from the label chosen now."""
+        data = self.state.dataset
+        if self._classes_from_label is None or self._classes_from_label == label or data is None:
+            return
+        data.obs_class = data.t = data.p_obs = None
+        self._classes_from_label = None
+        self.state.classes_changed.emit()
+
     def _start(self, goal: Goal, new: bool, keep_base: bool = False) -> None:
         data = self.state.dataset
         if self._worker is not None:
             return
+        if new:
+            self._forget_classes_of_another_label(self.label_spin.value() if self.label_spin.isEnabled() else None)
         settings = self._settings_now()
         problem = observational_problem(data, settings.positive_label)
         if problem is None and settings.oracle == "truth" and self.state.truth is None:
@@ -420,6 +441,7 @@ class LearningPanel(QWidget):
         if data is not self._run_data:
             return
         found.apply_to(data)
+        self._classes_from_label = self._run_settings.positive_label
         self.state.classes_changed.emit()
 
     @if_alive
@@ -526,8 +548,10 @@ class LearningPanel(QWidget):
         self.label_spin.setEnabled(labels_only)
         self.label_spin.setVisible(labels_only)
         self._label_caption.setVisible(labels_only)
+        self._classes_from_label = None
+        self.state.set_positive_label(self.label_spin.value() if labels_only else None)
         self._enable_oracles()
-        problem = observational_problem(data, 0 if labels_only else None)
+        problem = observational_problem(data, self.label_spin.value() if labels_only else None)
         if problem is not None and data is not None:
             self._show_error(problem)
         else:
