@@ -133,6 +133,72 @@ def test_foreign_files_are_refused(tmp_path, content, message):
     assert path.read_bytes() == content                       # refusing changed nothing
 
 
+def test_a_failed_write_is_cut_back_and_the_next_answer_is_kept(tmp_path, monkeypatch):
+    """A full disk: the answer is refused, and once space is back the next one is not glued onto
+    the half line the failed write left (which would make the reader skip a confirmed answer)."""
+    import viscause_gui.core.store.journal as journal_module
+
+    j = Journal(tmp_path / "j.jsonl", SID)
+    j.answer("algorithm2:1", 0, 1.0)
+    real = journal_module.write_all
+
+    def disk_full(fd, data):
+        real(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_module, "write_all", disk_full)
+    with pytest.raises(JournalError, match="NOT saved"):
+        j.answer("algorithm2:1", 1, 0.0)
+    monkeypatch.setattr(journal_module, "write_all", real)
+    third = j.answer("algorithm2:1", 2, 1.0)                 # space is back
+    contents = read_journal(tmp_path / "j.jsonl")
+    assert [(r.index, r.value) for r in contents.records] == [(0, 1.0), (2, 1.0)]
+    assert contents.skipped == 0 and not contents.torn and contents.records[-1].id == third.id
+
+
+def test_when_a_failed_write_cannot_be_cut_back_no_answer_is_glued_onto_it(tmp_path, monkeypatch):
+    import viscause_gui.core.store.journal as journal_module
+
+    j = Journal(tmp_path / "j.jsonl", SID)
+    j.answer("algorithm2:1", 0, 1.0)
+    real = journal_module.write_all
+    monkeypatch.setattr(journal_module, "write_all", lambda fd, data: (real(fd, data[:10]), _raise_enospc())[1])
+    monkeypatch.setattr(journal_module.os, "ftruncate", lambda fd, n: _raise_enospc())
+    with pytest.raises(JournalError, match="NOT saved"):
+        j.answer("algorithm2:1", 1, 0.0)
+    monkeypatch.undo()
+    with pytest.raises(JournalError, match="NOT saved.*confirmed before is safe"):
+        j.answer("algorithm2:1", 2, 1.0)
+    j.close()
+    reopened = Journal(tmp_path / "j.jsonl", SID)             # opening again cuts the fragment off
+    assert [r.index for r in reopened.records] == [0]
+    reopened.answer("algorithm2:1", 2, 1.0)
+    assert [r.index for r in read_journal(tmp_path / "j.jsonl").records] == [0, 2]
+
+
+def _raise_enospc():
+    raise OSError(28, "No space left on device")
+
+
+def test_a_damaged_header_keeps_every_answer(tmp_path):
+    path = tmp_path / "j.jsonl"
+    j = Journal(path, SID)
+    for i in range(20):
+        j.answer("algorithm2:1", i, float(i % 2))
+    j.close()
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([b"{bad header", *lines[1:]]))
+    contents = read_journal(path)
+    assert len(contents.records) == 20 and contents.session_id is None
+    assert "header is damaged" in contents.problems[0]
+    with pytest.raises(JournalError, match="not a viscause answer journal"):
+        read_journal(path, strict=True)
+    reopened = Journal(path, SID)
+    assert len(reopened.records) == 20
+    reopened.answer("algorithm2:1", 20, 1.0)
+    assert len(read_journal(path).records) == 21
+
+
 def test_missing_and_oversized_journals(tmp_path):
     with pytest.raises(JournalError, match="no such journal"):
         read_journal(tmp_path / "nope")

@@ -213,11 +213,9 @@ def parse_journal(raw: bytes, where: str = "journal", *, strict: bool = False) -
     lines = raw[:end].split(b"\n")[:-1]
     if not lines:
         return contents                   # empty, or the header itself was torn: nothing committed
-    try:
-        header = json.loads(lines[0].decode("utf-8"), parse_constant=_no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise JournalError(f"{where}: not a viscause answer journal (first line: {exc})") from None
-    contents.header = _check_header(header, where)
+    header, damage = _parse_header_line(lines[0])
+    if header is not None:
+        contents.header = _check_header(header, where)
     seen: set[str] = set()
     for number, line in enumerate(lines[1:], start=2):
         problem = None
@@ -241,7 +239,27 @@ def parse_journal(raw: bytes, where: str = "journal", *, strict: bool = False) -
                 raise JournalError(f"{where}: corrupt journal, {problem}")
             contents.skipped += 1
             contents.problems.append(problem)
+    if header is None:
+        # the first line is damaged: answers below it are kept if there are any, else it is no journal
+        if not contents.records or strict:
+            raise JournalError(f"{where}: not a viscause answer journal (first line: {damage})")
+        contents.skipped += 1
+        contents.problems.insert(0, f"line 1: the header is damaged ({damage}); the answers below it are kept")
     return contents
+
+
+def _parse_header_line(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(the header object, "") when the first line looks like a journal header, else (None, why not).
+
+    A header-like object with a bad version or session id is returned (the check refuses it);
+    anything else is damage."""
+    try:
+        obj = json.loads(line.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return None, str(exc)
+    if isinstance(obj, dict) and obj.get("type") == "header" and obj.get("format") == JOURNAL_FORMAT:
+        return obj, ""
+    return None, f"no '{JOURNAL_FORMAT}' header"
 
 
 def _no_constant(name: str) -> Any:
@@ -301,9 +319,14 @@ class Journal:
                 self.repaired_bytes = len(raw) - contents.committed_bytes
                 os.ftruncate(fd, contents.committed_bytes)
                 os.fsync(fd)
-            if contents.header is None:
-                if contents.committed_bytes:  # pragma: no cover - parse_journal raises instead
-                    raise JournalError(f"{self.path}: not a viscause answer journal")
+            if contents.header is None and contents.records:
+                # a damaged header: keep every answer below it and go on appending after them
+                self.session_id = session_id or new_id()
+                self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
+                               "session_id": self.session_id, "created": now_iso()}
+                self.records = contents.records
+                self.skipped = contents.skipped
+            elif contents.header is None:
                 self.session_id = session_id or new_id()
                 self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
                                "session_id": self.session_id, "created": now_iso()}
@@ -320,6 +343,7 @@ class Journal:
             os.close(fd)
             raise
         self._fd = fd
+        self._broken = False
         self._seq = max((r.seq for r in self.records), default=0)
         self._ids = {r.id for r in self.records}
 
@@ -365,14 +389,28 @@ class Journal:
     def _append(self, record: AnswerRecord) -> AnswerRecord:
         if self._fd is None:
             raise JournalError(f"{self.path}: the journal is closed")
+        if self._broken:
+            raise JournalError(f"{self.path}: an earlier write failed and could not be undone; the answer was "
+                               f"NOT saved (every answer confirmed before is safe: open the session again)")
+        end = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             self._write_line(self._fd, record.to_json())
         except OSError as exc:
+            self._cut_back(end)
             raise JournalError(f"{self.path}: cannot write the answer ({exc.strerror or exc}); "
                                f"it was NOT saved") from None
         self.records.append(record)
         self._ids.add(record.id)
         return record
+
+    def _cut_back(self, end: int) -> None:
+        """After a failed write, remove what of it reached the file, so the next answer starts on a
+        line of its own; if even that fails, refuse further answers (never glue one onto a fragment)."""
+        try:
+            os.ftruncate(self._fd, end)
+            os.fsync(self._fd)
+        except OSError:
+            self._broken = True
 
     def answer(self, batch: str | Any, index: int, value: float | None, *, annotator: str | None = None,
                image: np.ndarray | None = None, image_sha256: str | None = None,
