@@ -112,3 +112,85 @@ def test_bad_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"garbage")
     r = viscause("observe", tmp_path / "junk.npz", "--out", tmp_path / "o.npz", check=False)
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------- nothing lost, one line for every failure
+
+def _one_line_error(result, needle: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
+    assert needle in lines[-1] and "Traceback" not in result.stderr
+
+
+def test_observe_never_replaces_its_input_and_creates_the_output_folder(tmp_path):
+    data = GratingModel().sample(300, 0)
+    path = tmp_path / "d.npz"
+    np.savez(path, images=data.images, t=data.t)
+    before = path.read_bytes()
+    for out in (path, tmp_path / "d"):                       # numpy would add .npz to the second
+        _one_line_error(viscause("observe", path, "--out", out, check=False), "is the input file")
+    assert path.read_bytes() == before
+    result = viscause("observe", path, "--out", tmp_path / "new" / "deeper" / "classes.npz")
+    assert set(np.load(tmp_path / "new" / "deeper" / "classes.npz").files) == {"p_obs", "obs_class"}
+    assert json.loads(result.stdout)["n_classes"] >= 1
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "is a folder"),
+    ("[" * 100_000, "nested too deeply"),
+    ('{"p_h": ["0.5", "0.5"], "p_i_given_h": [[1, 0], [0, 1]], "p_t1_given_h_i": [[0.1, 0.2], [0.3, 0.4]]}',
+     "no strings"),
+    ('{"p_h": [true, false], "p_i_given_h": [[1, 0], [0, 1]], "p_t1_given_h_i": [[0.1, 0.2], [0.3, 0.4]]}',
+     "no strings"),
+])
+def test_cct_bad_models_give_one_line(tmp_path, content, needle):
+    path = tmp_path if content is None else tmp_path / "m.json"
+    if content is not None:
+        path.write_text(content)
+    _one_line_error(viscause("cct", path, check=False), needle)
+
+
+@pytest.mark.parametrize("tol", ["nan", "-1", "inf"])
+def test_cct_refuses_a_tolerance_that_is_no_tolerance(tol):
+    result = viscause("cct", SAMPLE / "cct_incompatible.json", "--tol", tol, check=False)
+    assert result.returncode == 2 and "finite number >= 0" in result.stderr
+
+
+def test_an_experiment_error_is_one_line(tmp_path):
+    _one_line_error(viscause("run", "grating", "--n-obs", 5, "--iterations", 1, "--out", tmp_path / "r",
+                             check=False), "error:")
+
+
+def test_an_interrupted_run_leaves_a_usable_folder_and_a_rerun_replaces_it(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    child = subprocess.Popen([sys.executable, "-m", "viscause_gui.cli", "run", "grating", "--iterations", "30",
+                              "--queries", "20", "--n-obs", "1500", "--out", str(out)],
+                             stderr=subprocess.PIPE, text=True)
+    seen = ""
+    deadline = time.monotonic() + 240
+    while "iteration 3/30" not in seen and time.monotonic() < deadline:
+        seen += child.stderr.readline()
+    child.send_signal(signal.SIGINT)
+    rest = child.communicate(timeout=60)[1]
+    assert child.returncode == 130 and "interrupted" in rest
+    history = json.loads((out / "history.json").read_text())
+    done = [r["iteration"] for r in history["iterations"]]
+    assert len(done) >= 3 and history["config"]["finished"] is False
+    assert sorted(p.name for p in out.glob("iteration_*.npz"))[-1] == f"iteration_{done[-1]:02d}.npz"
+    images = tmp_path / "fresh.npz"
+    np.savez(images, images=GratingModel().sample(10, 5).images)
+    assert len(json.loads(viscause("predict", "--run", out, "--images", images).stdout)["p_causal"]) == 10
+    viscause("run", "grating", "--iterations", 2, "--queries", 20, "--n-obs", 1500, "--out", out)
+    assert sorted(p.name for p in out.glob("iteration_*.npz")) == ["iteration_01.npz", "iteration_02.npz"]
+    assert json.loads((out / "history.json").read_text())["config"]["finished"] is True
+
+
+def test_a_run_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = viscause("run", "grating", "--out", blocker / "run", check=False)
+    _one_line_error(result, "cannot write there")
+    assert "Algorithm 1" not in result.stderr

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Sequence
 
@@ -18,11 +22,16 @@ from viscause_gui.core.data.readers import load_npz
 from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
 from viscause_gui.core.method.cct import DiscreteModel, cct
+from viscause_gui.core.method.experiment import ExperimentError
 from viscause_gui.core.method.observe import fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
+from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.rundir import RunModel
+from viscause_gui.core.store.rundir import prepare_run_folder
 
 EXIT_BAD_INPUT = 2
+EXIT_UNEXPECTED = 1
+MAX_MODEL_FILE_BYTES = 64 * 1024**2
 
 
 class CliError(Exception):
@@ -67,20 +76,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     cct = sub.add_parser("cct", help="exact observational and causal partitions of a discrete model")
     cct.add_argument("model", type=Path)
-    cct.add_argument("--tol", type=float, default=1e-3)
+    cct.add_argument("--tol", type=_tolerance, default=1e-3,
+                     help="probabilities closer than this are equal (a finite number >= 0; default 1e-3)")
     return parser
+
+
+def _tolerance(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "observe": cmd_observe, "predict": cmd_predict, "cct": cmd_cct}[args.command](args)
-    except (CliError, ValueError) as exc:
+    except (CliError, ValueError, ExperimentError) as exc:
         print(f"viscause {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except MemoryError:
+        print(f"viscause {args.command}: error: not enough memory for this input", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"viscause {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the user gets one line; the details go to a log file
+        log = _write_error_log(args)
+        print(f"viscause {args.command}: unexpected error: {type(exc).__name__}: {exc} (details in {log})",
+              file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+def _write_error_log(args: argparse.Namespace) -> str:
+    """The traceback of an unexpected error, in a file of its own; its path (or why there is none)."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="viscause-error-", suffix=".log")
+        with os.fdopen(fd, "w") as f:
+            f.write(f"viscause {' '.join(sys.argv[1:])}\n{vars(args)}\n\n{traceback.format_exc()}")
+        return path
+    except OSError as exc:
+        return f"no log: {exc}"
 
 
 def _check_run_args(args: argparse.Namespace, experiment: BuiltinExperiment) -> None:
@@ -103,18 +139,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     experiment = registry.get(args.experiment)
     _check_run_args(args, experiment)
     configure_torch_threads(args.threads)
-    out = _prepare_out(args.out)
+    out = prepare_run_folder(args.out)
     started = time.perf_counter()
     experiment.run(args, out, _progress)
     _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
     return 0
 
 
-def _prepare_out(out: Path) -> Path:
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+def _output_file(out: Path, *inputs: Path) -> Path:
+    """The file an output goes to (numpy's `.npz` added); its folder is created. An output that
+    would replace one of the inputs is refused."""
+    out = out if out.suffix == ".npz" else out.with_name(out.name + ".npz")
+    for source in inputs:
+        if out.resolve() == source.resolve() or (out.exists() and source.exists() and out.samefile(source)):
+            raise CliError(f"--out {out} is the input file {source}: choose another name (the input is kept)")
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a file name")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {out}: cannot create its folder ({exc.strerror or exc})") from None
     return out
+
+
+def _save_npz(out: Path, **arrays: np.ndarray) -> None:
+    """Write an .npz atomically (a reader never sees half a file; a failure leaves no file)."""
+    try:
+        atomic_write(out, lambda f: np.savez_compressed(f, **arrays))
+    except OSError as exc:
+        raise CliError(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
 
 
 
@@ -122,6 +175,7 @@ def _prepare_out(out: Path) -> Path:
 def cmd_observe(args: argparse.Namespace) -> int:
 
     configure_torch_threads(1)
+    out = _output_file(args.out, args.data)
     data = load_npz(args.data)
     if data.t is None:
         raise CliError(f"{args.data}: no 't' array (observed samples of T, one per image)")
@@ -131,7 +185,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     _progress(f"fitting P(T=1|I) on {len(data)} images")
     fit = fit_observational_classes(data.images, t.astype(np.int64), seed=args.seed)
-    np.savez_compressed(args.out, p_obs=fit.p_obs.astype(np.float64), obs_class=fit.obs_class.astype(np.int64))
+    _save_npz(out, p_obs=fit.p_obs.astype(np.float64), obs_class=fit.obs_class.astype(np.int64))
     _progress(f"{fit.n_classes} observational classes ({fit.criterion}) in {time.perf_counter() - started:.1f} s")
     print(json.dumps({"n_classes": int(fit.n_classes), "class_p": [float(p) for p in fit.class_p],
                       "criterion": fit.criterion, "out": str(args.out)}))
@@ -140,12 +194,13 @@ def cmd_observe(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
 
+    out = None if args.out is None else _output_file(args.out, args.images)
     model = RunModel(args.run)
     data = load_npz(args.images)
     p_causal, causal_class = model.predict(data.images)
-    if args.out:
-        np.savez_compressed(args.out, p_causal=p_causal, causal_class=causal_class.astype(np.int64))
-        _progress(f"{len(data)} predictions written to {args.out}")
+    if out is not None:
+        _save_npz(out, p_causal=p_causal, causal_class=causal_class.astype(np.int64))
+        _progress(f"{len(data)} predictions written to {out}")
     else:
         print(json.dumps({"p_causal": np.round(p_causal, 6).tolist(), "causal_class": causal_class.tolist()}))
     return 0
@@ -153,10 +208,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_cct(args: argparse.Namespace) -> int:
 
+    if args.model.is_dir():
+        raise CliError(f"{args.model}: is a folder, not a model file")
     try:
+        if args.model.stat().st_size > MAX_MODEL_FILE_BYTES:
+            raise CliError(f"{args.model}: larger than {MAX_MODEL_FILE_BYTES:,} bytes, the limit for a model file")
         spec = json.loads(args.model.read_text())
     except FileNotFoundError:
         raise CliError(f"{args.model}: no such file") from None
+    except OSError as exc:
+        raise CliError(f"{args.model}: cannot read it ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise CliError(f"{args.model}: not valid JSON (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CliError(f"{args.model}: not valid JSON ({exc})") from None
     result = cct(DiscreteModel.from_json(spec), tol=args.tol)

@@ -75,7 +75,24 @@ class DiscreteModel:
         return self.p_h @ self.p_t1_given_h_i
 
 
+MAX_STATES = 10_000          # values of H or of I a model file may have
+
+
+def _numbers_only(value: Any, depth: int) -> bool:
+    """Nested lists of depth `depth` holding only ints and floats (no strings, booleans or None)."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "iuf" and value.ndim == depth
+    if depth == 0:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, list) and all(_numbers_only(v, depth - 1) for v in value)
+
+
 def _probabilities(name: str, value: Any, ndim: int) -> np.ndarray:
+    if not _numbers_only(value, ndim):
+        raise ValueError(f"{name} must be {'a list' if ndim == 1 else 'a list of lists'} of numbers "
+                         "(no strings, true/false or null)")
+    if len(value) > MAX_STATES or (ndim == 2 and any(len(row) > MAX_STATES for row in value)):
+        raise ValueError(f"{name} has more than {MAX_STATES:,} entries per axis (the limit)")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):

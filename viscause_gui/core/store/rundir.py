@@ -1,4 +1,9 @@
-"""The run folder of `viscause run` (docs/formats.md): history.json, iteration_NN.npz, model.pt, model.json."""
+"""The run folder of `viscause run` (docs/formats.md): history.json, iteration_NN.npz, model.pt, model.json.
+
+Every file is written atomically, and history.json and the model after every iteration, so a run
+stopped at any moment (Ctrl+C, a kill, a full disk) leaves a folder `viscause predict` can use,
+holding the iterations that were finished.
+"""
 from __future__ import annotations
 
 import json
@@ -13,21 +18,43 @@ from torch import nn
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, TrainEvent
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.nets.models import build_net, default_device, ensemble_proba
+from viscause_gui.core.store.atomic import atomic_write
+
+
+RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png")
+
+
+def prepare_run_folder(out: Path) -> Path:
+    """Create the folder (or use it), check that it can be written before any work starts, and
+    remove the files of an earlier run there (a rerun must not leave its iterations beside ours)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out / ".write-check", lambda f: f.write(b"ok"))
+        (out / ".write-check").unlink()
+        for old in [*out.glob("iteration_[0-9][0-9]*.npz"), *(out / name for name in RUN_FILES)]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
 
 
 def save_iteration(out: Path, batch: QueryBatch) -> Path:
     path = out / f"iteration_{batch.iteration:02d}.npz"
-    np.savez_compressed(path, originals=batch.originals.astype(np.float32),
-                        manipulated=batch.images.astype(np.float32),
-                        targets=batch.targets.astype(np.int64), answers=batch.answers.astype(np.float64))
+    atomic_write(path, lambda f: np.savez_compressed(
+        f, originals=batch.originals.astype(np.float32), manipulated=batch.images.astype(np.float32),
+        targets=batch.targets.astype(np.int64), answers=batch.answers.astype(np.float64)))
     return path
 
 
-def save_history(out: Path, experiment: Experiment, extra_config: dict[str, Any] | None = None) -> Path:
-    config = {**experiment.config.to_json(), **(extra_config or {})}
+def save_history(out: Path, experiment: Experiment, extra_config: dict[str, Any] | None = None,
+                 finished: bool = True) -> Path:
+    """history.json; `finished` False while the run goes on (the folder is usable all the same)."""
+    config = {**experiment.config.to_json(), **(extra_config or {}), "finished": finished}
     data = {"config": config, "iterations": [r.to_json() for r in experiment.history]}
     path = out / "history.json"
-    path.write_text(json.dumps(data, indent=2))
+    atomic_write(path, lambda f: f.write(json.dumps(data, indent=2).encode("utf-8")))
     return path
 
 
@@ -38,10 +65,10 @@ def save_model(out: Path, experiment: Experiment) -> None:
         state = nets[0].state_dict()
     else:
         state = {f"m{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, out / "model.pt")
+    atomic_write(out / "model.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in state.items()}, f))
     meta = {"spec": experiment.spec, "members": len(nets), "binary": experiment.binary,
             "causal_levels": experiment.causal_levels.tolist(), "image_shape": list(experiment.data.shape)}
-    (out / "model.json").write_text(json.dumps(meta, indent=2))
+    atomic_write(out / "model.json", lambda f: f.write(json.dumps(meta, indent=2).encode("utf-8")))
 
 
 class RunModel:
@@ -92,6 +119,8 @@ def run_to_folder(experiment: Experiment, oracle: Oracle, out: Path, progress: C
                          f"{np.round(experiment.causal_levels, 3).tolist()}")
             else:
                 save_iteration(out, event)
+                save_model(out, experiment)           # the nets that made this iteration's queries
+                save_history(out, experiment, finished=False)
                 if on_iteration is not None:
                     on_iteration(event)
                 r = experiment.history[-1]
