@@ -17,8 +17,14 @@ from torch import nn
 
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, TrainEvent
 from viscause_gui.core.method.oracles import Oracle
-from viscause_gui.core.nets.models import build_net, default_device, ensemble_proba
+from viscause_gui.core.nets.models import default_device, ensemble_proba
 from viscause_gui.core.store.atomic import atomic_write
+from viscause_gui.core.nets.weights import MAX_WEIGHTS_BYTES
+from viscause_gui.core.nets.weights import WeightsError
+from viscause_gui.core.nets.weights import net_from_state
+from viscause_gui.core.nets.weights import net_of_spec
+from viscause_gui.core.nets.weights import read_state_dict
+import math
 
 
 RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png")
@@ -71,29 +77,91 @@ def save_model(out: Path, experiment: Experiment) -> None:
     atomic_write(out / "model.json", lambda f: f.write(json.dumps(meta, indent=2).encode("utf-8")))
 
 
+MAX_MODEL_JSON_BYTES = 1024**2
+MAX_MEMBERS = 32
+MAX_CLASSES = 1000
+
+
 class RunModel:
-    """The causal net(s) of a finished run, rebuilt without unpickling anything."""
+    """The causal net(s) of a run folder, rebuilt without unpickling anything.
+
+    model.json is checked field by field (types, sizes, limits) and the spec sized before any
+    net is built; model.pt must hold exactly the spec's weights, finite. Every refusal is one
+    ValueError naming the folder, the file and the problem."""
 
     def __init__(self, run_dir: str | Path):
-        run_dir = Path(run_dir)
+        self.run_dir = Path(run_dir)
+        meta = self._read_meta()
+        self.levels = np.asarray(meta["causal_levels"], np.float64)
+        self.shape = tuple(meta["image_shape"])
+        self.spec, self.members = meta["spec"], meta["members"]
+        state = self._read_weights()
+        self.nets = [self._member(state, m) for m in range(self.members)]
+
+    def _fail(self, name: str, problem: str) -> ValueError:
+        return ValueError(f"{self.run_dir / name}: {problem}")
+
+    def _read(self, name: str, limit: int) -> bytes:
+        path = self.run_dir / name
+        if not self.run_dir.is_dir():
+            raise ValueError(f"{self.run_dir}: not a run folder (no such folder)")
         try:
-            self.meta = json.loads((run_dir / "model.json").read_text())
-            state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
-        except FileNotFoundError as exc:
-            raise ValueError(f"{run_dir}: not a run folder ({Path(exc.filename).name} is missing)") from None
-        except (json.JSONDecodeError, RuntimeError, EOFError, OSError) as exc:
-            raise ValueError(f"{run_dir}: the saved model cannot be read ({exc})") from None
-        self.levels = np.asarray(self.meta["causal_levels"], np.float64)
-        self.shape = tuple(self.meta["image_shape"])
-        self.nets = [self._member(state, m) for m in range(int(self.meta.get("members", 1)))]
+            if path.stat().st_size > limit:
+                raise self._fail(name, f"larger than {limit:,} bytes, the limit")
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise ValueError(f"{self.run_dir}: not a run folder ({name} is missing)") from None
+        except IsADirectoryError:
+            raise self._fail(name, "is a folder") from None
+        except OSError as exc:
+            raise self._fail(name, f"cannot be read ({exc.strerror or exc})") from None
+
+    def _read_meta(self) -> dict[str, Any]:
+        raw = self._read("model.json", MAX_MODEL_JSON_BYTES)
+        try:
+            meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise self._fail("model.json", f"not valid JSON ({exc})") from None
+        if not isinstance(meta, dict):
+            raise self._fail("model.json", f"must be a JSON object, got {type(meta).__name__}")
+        for key in ("spec", "causal_levels", "image_shape"):
+            if key not in meta:
+                raise self._fail("model.json", f"has no '{key}'")
+        levels, shape, members = meta["causal_levels"], meta["image_shape"], meta.get("members", 1)
+        if not (isinstance(levels, list) and 2 <= len(levels) <= MAX_CLASSES
+                and all(_is_number(v) and 0 <= v <= 1 for v in levels)):
+            raise self._fail("model.json", f"'causal_levels' must list 2 to {MAX_CLASSES} probabilities in [0, 1]")
+        if not (isinstance(shape, list) and len(shape) == 2 and all(_is_int(v) and 1 <= v <= 4096 for v in shape)):
+            raise self._fail("model.json", "'image_shape' must be [height, width], each 1 to 4096")
+        if not (_is_int(members) and 1 <= members <= MAX_MEMBERS):
+            raise self._fail("model.json", f"'members' must be an integer from 1 to {MAX_MEMBERS}")
+        spec = meta["spec"]
+        if not isinstance(spec, dict):
+            raise self._fail("model.json", "'spec' must be a JSON object")
+        if spec.get("in_shape") != shape or spec.get("n_classes", 2) != len(levels):
+            raise self._fail("model.json", f"the net spec (in_shape {spec.get('in_shape')}, n_classes "
+                                           f"{spec.get('n_classes', 2)}) does not match image_shape {shape} and "
+                                           f"{len(levels)} causal levels")
+        try:
+            net_of_spec(spec)                 # sized before anything is allocated
+        except WeightsError as exc:
+            raise self._fail("model.json", str(exc)) from None
+        return {**meta, "members": members}
+
+    def _read_weights(self) -> dict[str, torch.Tensor]:
+        try:
+            return read_state_dict(self._read("model.pt", MAX_WEIGHTS_BYTES), "the weights")
+        except WeightsError as exc:
+            raise self._fail("model.pt", str(exc)) from None
 
     def _member(self, state: dict[str, torch.Tensor], m: int) -> nn.Module:
-        net = build_net(self.meta["spec"])
-        if int(self.meta.get("members", 1)) > 1:
+        if self.members > 1:
             prefix = f"m{m}."
             state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        net.load_state_dict(state)
-        return net.to(default_device()).eval()
+        try:
+            return net_from_state(self.spec, state, f"member {m}", default_device())
+        except WeightsError as exc:
+            raise self._fail("model.pt", str(exc)) from None
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""
@@ -102,6 +170,18 @@ class RunModel:
                              f"{self.shape[0]}x{self.shape[1]}")
         proba = ensemble_proba(self.nets, images)
         return proba @ self.levels, proba.argmax(1)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in model.json")
 
 
 def run_to_folder(experiment: Experiment, oracle: Oracle, out: Path, progress: Callable[[str], None],

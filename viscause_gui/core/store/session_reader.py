@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import pickle
 import zipfile
 from dataclasses import fields
 from pathlib import Path
@@ -18,10 +17,14 @@ from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
 from viscause_gui.core.data.readers import PathLike, read_npy_header
 from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, ExperimentState, IterationRecord,
                                                  QueryBatch)
-from viscause_gui.core.nets.models import build_net, default_device
+from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.store.journal import AnswerRecord
 from viscause_gui.core.store.session import (BATCH_FIELDS, DEFAULT_LIMITS, MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT,
                                              SESSION_VERSION, SessionData, SessionError, SessionLimits)
+from viscause_gui.core.nets.weights import WeightsError
+from viscause_gui.core.nets.weights import net_from_state
+from viscause_gui.core.nets.weights import net_of_spec
+from viscause_gui.core.nets.weights import read_state_dict
 
 
 def load_session(path: PathLike, *, limits: SessionLimits = DEFAULT_LIMITS,
@@ -303,52 +306,18 @@ class _Reader:
 
     def _net(self, spec: dict[str, Any], m: int) -> nn.Module:
         name = f"experiment/nets/{m}.pt"
-        raw = self._member(name)
-        _need(raw.startswith(b"PK\x03\x04"), f"net {m}: {name} is not a torch state_dict file")
         try:
-            with zipfile.ZipFile(io.BytesIO(raw)) as inner:
-                inner_total = sum(i.file_size for i in inner.infolist())
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise _Bad(f"net {m}: {name} is damaged ({exc})") from None
-        _need(inner_total <= self.limits.max_member_bytes, f"net {m}: unpacks to too many bytes (zip bomb?)")
-        try:
-            state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            found = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln or "Unsupported" in ln]
-            raise _Bad(f"net {m}: the weights file holds objects other than tensors; refused, because "
-                       f"loading it could run code ({found[0] if found else 'not a plain state_dict'})") from None
-        except Exception as exc:  # noqa: BLE001 - RuntimeError, EOFError, ... on damaged data
-            raise _Bad(f"net {m}: the weights cannot be read ({type(exc).__name__}: "
-                       f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-        _need(isinstance(state, dict) and all(isinstance(key, str) for key in state),
-              f"net {m}: not a state_dict")
-        net = _meta_net(spec)
-        expected = net.state_dict()
-        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-        _need(not missing and not unexpected, f"net {m}: its weights do not match the net spec "
-                                              f"(missing {missing[:4]}, unexpected {unexpected[:4]})")
-        clean = {}
-        for key, value in state.items():
-            _need(isinstance(value, torch.Tensor) and type(value) in (torch.Tensor, nn.Parameter),
-                  f"net {m}: '{key}' is a {type(value).__name__}, not a tensor")
-            _need(value.layout == torch.strided and value.dtype == expected[key].dtype
-                  and tuple(value.shape) == tuple(expected[key].shape),
-                  f"net {m}: '{key}' has shape {tuple(value.shape)} {value.dtype}, expected "
-                  f"{tuple(expected[key].shape)} {expected[key].dtype}")
-            _need(bool(torch.isfinite(value).all()), f"net {m}: '{key}' contains NaN or infinite weights")
-            clean[key] = value.detach().clone().contiguous()
-        net.load_state_dict(clean, strict=True, assign=True)
-        _need(not any(t.is_meta for t in [*net.parameters(), *net.buffers()]), f"net {m}: weights are missing")
-        return net.to(self.device).eval()
+            return net_from_state(spec, read_state_dict(self._member(name), f"net {m}"), f"net {m}", self.device)
+        except WeightsError as exc:
+            raise _Bad(str(exc)) from None
 
 
 def _meta_net(spec: dict[str, Any]) -> nn.Module:
-    """Build the net of a spec on the meta device: checks the spec, allocates nothing."""
+    """The net of a spec on the meta device: checks the spec, allocates nothing."""
     try:
-        with torch.device("meta"):
-            return build_net(spec)
-    except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, KeyError, RuntimeError from a bad spec
-        raise _Bad(f"the net spec is invalid ({type(exc).__name__}: {exc})") from None
+        return net_of_spec(spec)
+    except WeightsError as exc:
+        raise _Bad(str(exc)) from None
 
 
 _KIND_NAMES = {"b": "bool", "i": "int", "u": "uint", "f": "float", "U": "str", "S": "bytes"}
