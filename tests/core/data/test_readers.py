@@ -5,6 +5,8 @@ import gzip
 import io
 import json
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -317,3 +319,35 @@ def test_fuzz_only_dataset_error(tmp_path, data):
         assert "f." in str(exc) or "fuzz" in str(exc)
     else:  # a harmless flip (e.g. in a timestamp) may still load; then it must be valid data
         assert isinstance(ds, Dataset) and ds.images.ndim == 3
+
+
+def test_large_uint8_images_convert_with_bounded_memory(tmp_path):
+    """200 MB of uint8 pixels (a small, compressed file): the float32 images plus the stored uint8
+    array, not a float64 copy on top (that peaked at 2.6 GB here before)."""
+    path = tmp_path / "big.npz"
+    np.savez_compressed(path, images=np.zeros((2_000_000, 10, 10), np.uint8))
+    code = ("import resource, sys\nfrom viscause_gui.core.data.readers import load_npz\n"
+            "d = load_npz(sys.argv[1])\nprint(d.images.dtype, d.images.shape, float(d.images.max()))\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "float32 (2000000, 10, 10) 0.0"
+    assert int(lines[-1]) < 1_600_000            # KiB: 1.0 GB of arrays + the interpreter and torch-free imports
+
+
+def test_images_that_would_not_fit_in_memory_are_refused_before_reading(tmp_path, monkeypatch):
+    import viscause_gui.core.runtime.memory as memory
+
+    path = tmp_path / "d.npz"
+    np.savez(path, images=np.zeros((100, 10, 10), np.uint8))
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 10_000)
+    with pytest.raises(DatasetError, match=r"needs about .* GiB of memory.*refused before reading"):
+        load_npz(path)
+
+
+def test_a_two_dimensional_images_array_is_refused(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, images=np.zeros((5, 3)))
+    with pytest.raises(DatasetError, match=r"shape \(5, 3\); it must be \(N, H, W\)"):
+        load_npz(path)

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from viscause_gui.core.data.dataset import Dataset, DatasetError
+from viscause_gui.core.runtime.memory import memory_problem
 
 PathLike = str | os.PathLike
 
@@ -26,6 +27,7 @@ MAX_NPZ_BYTES = 2 * 1024**3  # total uncompressed size of an .npz archive
 MAX_IDX_BYTES = 2 * 1024**3  # pixel bytes of an IDX images file
 MAX_IMAGE_PIXELS = 50_000_000  # per image in a folder
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+CONVERT_CHUNK_VALUES = 1 << 24   # pixel values converted to float32 at a time (128 MiB of float64)
 NPZ_KEYS = ("images", "p_obs", "t", "obs_class", "causal_class", "labels", "meta")
 
 # What numpy / zipfile / zlib raise on damaged archives; wrapped into DatasetError.
@@ -66,7 +68,13 @@ def _scale_images(arr: np.ndarray, path: Path) -> np.ndarray:
         arr = arr[..., 0]
     elif arr.ndim == 4 and arr.shape[-1] in (3, 4):
         arr = _to_grey(arr)
-    return (arr.astype(np.float64) / scale).astype(np.float32) if scale != 1.0 else arr
+    if scale == 1.0:
+        return arr
+    out = np.empty(arr.shape, np.float32)          # in chunks: a float64 copy of it all never exists
+    step = max(1, CONVERT_CHUNK_VALUES // max(1, int(np.prod(arr.shape[1:]))))
+    for i in range(0, len(arr), step):
+        out[i:i + step] = arr[i:i + step].astype(np.float64) / scale
+    return out
 
 
 def _build(path: Path, name: str, **fields: Any) -> Dataset:
@@ -108,6 +116,12 @@ def _check_npz_archive(path: Path, max_bytes: int) -> None:
             if need > info.file_size:
                 raise file_error(path, f"'{key}' claims shape {shape} but its member holds only "
                                   f"{info.file_size:,} bytes (corrupt file)")
+            if key == "images":
+                # read as stored, then kept as float32: both exist for a moment
+                values = int(np.prod(shape, dtype=np.float64))
+                problem = memory_problem(values * (dtype.itemsize + 4), f"'images' {tuple(shape)} {dtype}")
+                if problem is not None:
+                    raise file_error(path, f"{problem}; refused before reading it")
 
 
 def _parse_meta(raw: np.ndarray, path: Path) -> dict[str, Any]:
@@ -145,6 +159,9 @@ def load_npz(path: PathLike, *, max_bytes: int | None = None) -> Dataset:
     except _NPZ_ERRORS as exc:
         raise file_error(p, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
     meta = _parse_meta(arrays.pop("meta"), p) if "meta" in arrays else {}
+    if arrays["images"].ndim < 3:
+        raise file_error(p, f"'images' has shape {arrays['images'].shape}; it must be (N, H, W): "
+                            "N images of H x W (save a single image with shape (1, H, W))")
     images = _scale_images(arrays.pop("images"), p)
     return _build(p, p.stem, images=images, meta=meta, **arrays)
 

@@ -25,6 +25,7 @@ from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Option, Progress, positive_int,
                                                     register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
 
@@ -275,6 +276,10 @@ class GratingExperiment(BuiltinExperiment):
     def check_run_arguments(self, args: argparse.Namespace) -> None:
         args.n_obs = 10000 if args.n_obs is None else args.n_obs
         args.recipe = args.recipe or "default"
+        # the images, their noise mask and the training tensors: about eight float32 copies
+        problem = memory_problem(args.n_obs * _MODEL.size ** 2 * 4 * 8, f"--n-obs {args.n_obs:,}")
+        if problem is not None:
+            raise ValueError(f"{problem}; choose fewer observational images")
 
     def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
         started = time.perf_counter()
