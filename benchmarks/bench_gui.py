@@ -186,6 +186,7 @@ def open_main_window(name: str):
     from viscause_gui.gui.main_window import MainWindow
 
     window = MainWindow(settings=fresh_settings(name), load_default=False)
+    window.session.ask_unsaved = lambda action: "discard"   # a script: no one to ask
     _KEEP.append(window)
     window.resize(1400, 900)
     window.show()

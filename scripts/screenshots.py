@@ -54,6 +54,7 @@ def main() -> int:
     warm_up_torch()
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshots.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)   # fresh settings: the default layout
+    window.session.ask_unsaved = lambda action: "discard"   # a script: no one to ask
     window.resize(args.width, args.height)
     window.show()
     _wait(app, lambda: window.readout.obs_model is not None, 60)

@@ -320,13 +320,21 @@ class MainWindow(QMainWindow):
             name, options = dialog.request()
             self.open_builtin(name, **options)
 
+    def _may_replace_the_data(self) -> bool:
+        session = getattr(self, "session", None)
+        return session is None or session.may_drop_work("Open another data set")
+
     def open_path(self, path: str | Path) -> None:
         """Load a file or folder in a worker; errors give one warning and keep the old data."""
+        if not self._may_replace_the_data():
+            return
         path = Path(path)
         self.settings.setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
         self._start_load("path", str(path))
 
     def open_builtin(self, name: str, **options: Any) -> None:
+        if not self._may_replace_the_data():
+            return
         self._start_load("builtin", name, options)
 
     def load_now(self, kind: str, target: str, options: dict[str, Any] | None = None) -> bool:
@@ -435,7 +443,11 @@ class MainWindow(QMainWindow):
             timer.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        """Save the layout, stop and join every worker (at most ~2 s), then close."""
+        """Ask about unsaved work; save the layout, stop and join every worker (at most ~2 s), then close."""
+        session = getattr(self, "session", None)
+        if not self._closing and session is not None and not session.may_drop_work("Quit"):
+            event.ignore()
+            return
         if not self._closing:
             self._closing = True
             self.save_settings()

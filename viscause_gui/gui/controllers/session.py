@@ -118,6 +118,45 @@ class SessionController(QObject):
     def mark_dirty(self) -> None:
         self.autosaver.mark_dirty()
 
+    def has_unsaved_work(self) -> bool:
+        """An experiment or answers changed since the last save."""
+        answers = self.labelling.records() if self.labelling is not None else []
+        return self.autosaver.dirty and (self._experiment() is not None or bool(answers))
+
+    def _experiment(self):
+        """The experiment, also while a run owns it."""
+        return self.learning.experiment if self.learning is not None else self.state.experiment
+
+    def describe_work(self) -> str:
+        exp = self._experiment()
+        n = len(self.labelling.records()) if self.labelling is not None else 0
+        parts = ([] if exp is None else [f"an experiment with {len(exp.history)} iteration(s)"]) + \
+                ([f"{n} answer(s)"] if n else [])
+        return " and ".join(parts) or "changes"
+
+    def ask_unsaved(self, action: str) -> str:
+        """Before `action` drops unsaved work: "save", "discard" or "cancel" (tests replace it).
+        Offscreen (no one to answer) it discards: the autosave still keeps the work for recovery."""
+        if QGuiApplication.platformName() in ("offscreen", "minimal"):
+            return "discard"
+        box = QMessageBox(QMessageBox.Icon.Question, action,
+                          f"You have unsaved work ({self.describe_work()}). Save it before you go on?\n\n"
+                          "Discard: it is not saved as a session (the last autosave can still be recovered "
+                          "at the next start).", parent=self.window)
+        buttons = QMessageBox.StandardButton
+        box.setStandardButtons(buttons.Save | buttons.Discard | buttons.Cancel)
+        box.setDefaultButton(buttons.Save)
+        return {buttons.Save: "save", buttons.Discard: "discard"}.get(buttons(box.exec()), "cancel")
+
+    def may_drop_work(self, action: str) -> bool:
+        """True when `action` may go on: nothing unsaved, or the person saved or discarded it."""
+        if not self.has_unsaved_work():
+            return True
+        choice = self.ask_unsaved(action)
+        if choice == "save":
+            return self.save()
+        return choice == "discard"
+
     def _queries_changed(self) -> None:
         self.mark_dirty()
         new = [b for b in self.state.queue.waiting() if id(b) not in self._autosaved_batches]

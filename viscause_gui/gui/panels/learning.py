@@ -34,6 +34,8 @@ from viscause_gui.gui.widgets.colors import PEN_COLORS
 from viscause_gui.gui.widgets.plots import line_plot, set_ranges_stepwise
 from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.workers import WorkerPool
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QMessageBox
 
 ORACLES = (("truth", "Truth (the exact generative model)"), ("model", "Model oracle (a trained classifier)"),
            ("human", "Human (you answer in the queue)"))
@@ -196,7 +198,23 @@ class LearningPanel(QWidget):
 
     def run_algorithm1(self) -> None:
         """A new experiment: Algorithm 1, then the first training of the causal net."""
+        exp = self.experiment
+        if exp is not None and (exp.history or exp.nets) and not self.confirm_new_experiment(exp):
+            self.status.setText("The experiment is kept.")
+            return
         self._start(None, new=True)
+
+    def confirm_new_experiment(self, exp: Experiment) -> bool:
+        """Ask before a new experiment replaces a trained one (tests replace it). Offscreen (no one
+        to answer) it goes on, as the person asked."""
+        if QGuiApplication.platformName() in ("offscreen", "minimal"):
+            return True
+        answer = QMessageBox.question(
+            self, "Start a new experiment?",
+            f"Run Algorithm 1 starts a new experiment. The current one ({len(exp.history)} iteration(s) of "
+            "Algorithm 2) is replaced; save the session first (Ctrl+S) to keep it.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
     def run_algorithm2(self) -> None:
         """N more iterations of Algorithm 2 (Algorithm 1 first if there is no experiment)."""
