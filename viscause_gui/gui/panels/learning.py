@@ -101,6 +101,7 @@ class LearningPanel(QWidget):
         self.oracle_combo = QComboBox()
         for key, text in ORACLES:
             self.oracle_combo.addItem(text, key)
+        self.oracle_combo.currentIndexChanged.connect(lambda _i: self._update_buttons())
         self.oracle_combo.setToolTip("Who answers P(T=1 | man(I)): the exact generative model (where an "
                                      "experiment knows it, e.g. GRATING), a classifier standing in for "
                                      "people, or you")
@@ -263,11 +264,26 @@ class LearningPanel(QWidget):
         return not exp.nets if self._goal is None else self._history_len() < self._goal
 
     def stop(self) -> None:
+        """Stop the run; or, while a batch waits for a person, stop waiting (the experiment stays)."""
         if self._worker is not None:
             self._stop_flag.stopped = True
             self.workers.cancel(KEY)
             self.status.setText("Stopping…")
             self._update_buttons()
+        elif self._waiting_for_human:
+            self.stop_waiting()
+
+    def stop_waiting(self) -> None:
+        """Take the waiting batch out of the oracle queue; the experiment keeps it, and Resume or
+        Run Algorithm 2 asks the chosen oracle for it again."""
+        exp = self.experiment
+        self._waiting_for_human = False
+        if exp is not None and exp.pending is not None:
+            self.state.queue.remove(exp.pending)
+        self.status.setText("Stopped waiting for answers. The experiment is kept: Resume (F7) or Run Algorithm 2 "
+                            "asks the chosen oracle for that batch again.")
+        self.progress.setFormat("stopped")
+        self._update_buttons()
 
     def shutdown(self) -> None:
         """The window closes: stop the run and end the training child at once (even mid-epoch)."""
@@ -623,11 +639,13 @@ class LearningPanel(QWidget):
         running, paused = self.running, self.paused
         idle_with_data = not running and self.state.dataset is not None
         self.run_actions["run1"].setEnabled(idle_with_data)
-        self.run_actions["run2"].setEnabled(idle_with_data and not self._waiting_for_human)
-        self.run_actions["step"].setEnabled(idle_with_data and not self._waiting_for_human)
+        # a batch waits for a person: another oracle may answer it instead
+        free = not self._waiting_for_human or self.oracle_combo.currentData() != "human"
+        self.run_actions["run2"].setEnabled(idle_with_data and free)
+        self.run_actions["step"].setEnabled(idle_with_data and free)
         self.run_actions["pause"].setEnabled(running and not paused)
         self.run_actions["resume"].setEnabled(paused or self._stopped_short())
-        self.run_actions["stop"].setEnabled(running)
+        self.run_actions["stop"].setEnabled(running or self._waiting_for_human)
         for w in (self.oracle_combo, self.seed_spin, self.epochs_spin):
             w.setEnabled(not running)
 
