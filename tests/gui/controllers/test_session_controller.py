@@ -129,12 +129,15 @@ def test_recovery_is_offered_and_replayed(qtbot, settings, monkeypatch):
     asked = []
     monkeypatch.setattr(SessionController, "ask", lambda self, title, text: asked.append(text) or True)
     second = make_window(qtbot, settings)
-    assert len(asked) == 1 and "19 answer(s)" in asked[0]
+    assert len(asked) == 1 and "19 answer(s) in all (19 of them from the answer journal" in asked[0]
+    assert "recovered the session with 19 answer(s)" in second.statusBar().currentMessage()
+    lp = second.panels["learning"]                # every setting and the loss curve come back
+    assert (lp.queries_spin.value(), lp.epochs_spin.value(), lp.retrain_spin.value(),
+            lp.iterations_spin.value()) == (6, 2, 2, 1)
     panel = second.panels["labelling"]
     assert panel.progress.text() == "19 / 20 answered"
     batch = second.state.queue[0]
     assert np.array_equal(batch.images, pending.images)
-    lp = second.panels["learning"]
     with qtbot.waitSignal(lp.run_finished, timeout=TIMEOUT) as blocker:
         answer(qtbot, second, 1)
     assert blocker.args == ["human"] and second.state.queue[0].kind == "algorithm2"
@@ -185,3 +188,24 @@ def test_answer_keys_win_over_the_window_shortcuts(qtbot, window):
     assert kinds == ["answer", "undo"]
     if before is not None:
         assert np.array_equal(window.canvas.image, before)
+
+
+def test_a_saved_session_brings_back_the_run_settings_and_the_loss_curve(qtbot, settings, tmp_path):
+    first = make_window(qtbot, settings)
+    first.state.set_dataset(GratingModel().sample(300, 0))
+    lp = first.panels["learning"]
+    for spin, value in ((lp.queries_spin, 7), (lp.epochs_spin, 3), (lp.retrain_spin, 2), (lp.iterations_spin, 4)):
+        spin.setValue(value)
+    lp.alpha_spin.setValue(0.35)
+    lp.oracle_combo.setCurrentIndex(lp.oracle_combo.findData("truth"))
+    with qtbot.waitSignal(lp.run_finished, timeout=TIMEOUT):
+        lp.buttons["step"].click()
+    losses = list(lp.train_losses)
+    assert len(losses) >= 3
+    assert first.session.save_to(tmp_path / "s.vcsession")
+    second = make_window(qtbot, settings)
+    assert second.session.open(tmp_path / "s.vcsession")
+    lp2 = second.panels["learning"]
+    assert (lp2.queries_spin.value(), lp2.epochs_spin.value(), lp2.retrain_spin.value(),
+            lp2.iterations_spin.value(), lp2.alpha_spin.value()) == (7, 3, 2, 4, 0.35)
+    assert lp2.train_losses == losses and list(lp2.train_curve.getData()[1]) == losses

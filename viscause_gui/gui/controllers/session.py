@@ -105,7 +105,8 @@ class SessionController(QObject):
                             positive_digit=self.state.positive_label)
         if self.learning is not None:
             settings.update(oracle=self.learning.oracle_combo.currentData(),
-                            goal=self.learning.goal[0], goal_base=self.learning.goal[1])
+                            goal=self.learning.goal[0], goal_base=self.learning.goal[1],
+                            learning=self.learning.settings_for_session())
         answers = self.labelling.records() if self.labelling is not None else []
         if exp is not None:
             return SessionData(experiment=exp, answers=answers, settings=settings,
@@ -233,7 +234,7 @@ class SessionController(QObject):
 
     def open_dialog(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open session", self._folder(), SESSION_FILTER)
-        return bool(path) and self.open(path)
+        return bool(path) and self.may_drop_work("Open a session") and self.open(path)
 
     def open(self, path: str | os.PathLike) -> bool:
         """Open a session file (answers in its journal that it lacks are replayed too)."""
@@ -276,6 +277,8 @@ class SessionController(QObject):
                     lp.wait_for_answers(settings.get("goal"))
                 self._autosaved_batches.add(id(exp.pending))
                 self.state.queue.add(exp.pending, notify=False)
+        if self.learning is not None:
+            self.learning.restore_settings(settings.get("learning"))
         self._open_journal(session.answers)          # replays: a fully answered batch goes on
         self.state.queue.changed.emit()
         if path is not None:
@@ -308,15 +311,16 @@ class SessionController(QObject):
             if not answers and session.experiment is None and not session.answers:
                 continue
             name = "the unsaved session" if path is None else str(path)
-            text = (f"Unsaved work was found for {name}: {len(answers)} answer(s) not in the saved "
-                    f"file, and the session as last autosaved (viscause was closed without saving, "
-                    f"or killed).\n\nRecover it?")
+            total = sum(r.type == "answer" for r in [*session.answers, *answers])
+            text = (f"Unsaved work was found for {name} (viscause was closed without saving, or killed): "
+                    f"the session as last autosaved, with {total} answer(s) in all ({len(answers)} of them "
+                    f"from the answer journal, newer than the autosave).\n\nRecover it?")
             if self.ask("Recover the session?", text):
                 session.answers.extend(answers)
                 session.path = path
                 self._adopt(session, path)
                 self.mark_dirty()
-                self.window.statusBar().showMessage(f"recovered {len(answers)} answer(s)", 8000)
+                self.window.statusBar().showMessage(f"recovered the session with {total} answer(s)", 8000)
                 return True
             # declined: kept as .old, never deleted; a saved session keeps its journal (opening
             # the file replays it), the untitled one starts a fresh journal

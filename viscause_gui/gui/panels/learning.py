@@ -225,6 +225,33 @@ class LearningPanel(QWidget):
         """One more iteration of Algorithm 2."""
         self._start(self._history_len() + 1, new=self.experiment is None)
 
+    SESSION_SPINS = ("iterations", "queries", "seed", "epochs", "retrain", "label")
+    MAX_SAVED_LOSSES = 20_000
+
+    def settings_for_session(self) -> dict:
+        """What a session keeps of this panel: the run settings and the loss curve."""
+        spins = {name: getattr(self, f"{name}_spin").value() for name in self.SESSION_SPINS}
+        return {**spins, "alpha": self.alpha_spin.value(),
+                "train_losses": [float(v) for v in self.train_losses[-self.MAX_SAVED_LOSSES:]],
+                "val_losses": [float(v) for v in self.val_losses[-self.MAX_SAVED_LOSSES:]]}
+
+    def restore_settings(self, saved: object) -> None:
+        """Put back what settings_for_session kept (anything malformed is left at its default)."""
+        if not isinstance(saved, dict):
+            return
+        for name in self.SESSION_SPINS:
+            value = saved.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                getattr(self, f"{name}_spin").setValue(value)
+        if isinstance(saved.get("alpha"), (int, float)):
+            self.alpha_spin.setValue(float(saved["alpha"]))
+        train, val = saved.get("train_losses"), saved.get("val_losses")
+        if isinstance(train, list) and isinstance(val, list) and len(train) == len(val) and all(
+                isinstance(v, (int, float)) for v in train + val):
+            self.train_losses[:], self.val_losses[:] = [float(v) for v in train], [float(v) for v in val]
+            self.loss_x[:] = list(range(1, len(train) + 1))
+            self._draw_losses()
+
     @property
     def goal(self) -> tuple[Goal, int]:
         """(the run's goal, the history length it started from): what a session saves."""
