@@ -32,6 +32,7 @@ class OracleQueue(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._batches: list[QueryBatch] = []
+        self.answer_count = None        # set by the answering panel: batch -> answers given so far
 
     def __iter__(self) -> Iterator[QueryBatch]:
         return iter(list(self._batches))
@@ -57,6 +58,15 @@ class OracleQueue(QObject):
         ids = {id(b) for b in batches}
         self._batches = [b for b in self._batches if id(b) not in ids]
         self.changed.emit()
+
+    def replace(self, old: QueryBatch, new: QueryBatch) -> None:
+        """Put `new` where `old` was (e.g. a waiting batch cut to a smaller Q)."""
+        self._batches = [new if b is old else b for b in self._batches]
+        self.changed.emit()
+
+    def answered_any(self, batch: QueryBatch) -> bool:
+        """Whether a person answered an image of this batch already (asked of the answering panel)."""
+        return self.answer_count is not None and self.answer_count(batch) > 0
 
     def clear(self) -> None:
         self._batches.clear()

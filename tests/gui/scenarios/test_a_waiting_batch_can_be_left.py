@@ -54,3 +54,30 @@ def test_switching_the_oracle_frees_a_waiting_batch(qtbot, grating):
     panel.oracle_combo.setCurrentIndex(panel.oracle_combo.findData("model"))
     assert panel.run_actions["run2"].isEnabled() and panel.run_actions["step"].isEnabled()
     workers.stop_all()
+
+
+def test_a_smaller_q_cuts_a_waiting_batch_nobody_answered_yet(qtbot, grating):
+    from viscause_gui.gui.panels.labelling import LabellingPanel
+
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(grating[1])
+    panel = LearningPanel(state, workers)
+    labelling = LabellingPanel(state, workers)
+    qtbot.addWidget(panel)
+    qtbot.addWidget(labelling)
+    panel.epochs_spin.setValue(2)
+    panel.retrain_spin.setValue(1)
+    panel.oracle_combo.setCurrentIndex(panel.oracle_combo.findData("truth"))
+    with qtbot.waitSignal(panel.run_finished, timeout=WAIT_MS):
+        panel.run_algorithm1()                         # Algorithm 1 by the truth; then a person goes on
+    panel.oracle_combo.setCurrentIndex(panel.oracle_combo.findData("human"))
+    with qtbot.waitSignal(panel.run_finished, timeout=WAIT_MS) as blocker:
+        panel.step()
+    assert blocker.args == ["human"] and len(state.queue[0]) == 100
+    panel.queries_spin.setValue(6)                     # the person asks for fewer before answering
+    batch = state.queue[0]
+    assert len(batch) == 6 and panel.experiment.pending is batch and len(labelling.items) == 6
+    qtbot.keyClick(labelling, Qt.Key.Key_Y)
+    panel.queries_spin.setValue(3)                     # answered in part: kept as it is
+    assert len(state.queue[0]) == 6 and "next batch" in panel.status.text()
+    workers.stop_all()

@@ -243,6 +243,19 @@ class Experiment:
             self.nets = []
         return True
 
+    def shrink_pending(self, queries: int) -> QueryBatch | None:
+        """A waiting Algorithm 2 batch cut to its first `queries` images (a person asked for
+        fewer before answering any); the new pending batch, or None when nothing changed."""
+        batch = self.pending
+        if batch is None or batch.kind != "algorithm2" or batch.answers is not None or len(batch) <= queries:
+            return None
+        keep = slice(0, max(1, int(queries)))
+        self.pending = QueryBatch(batch.kind, batch.iteration, batch.images[keep], batch.source_index[keep],
+                                  originals=batch.originals[keep], targets=batch.targets[keep],
+                                  distances=batch.distances[keep], p_target=batch.p_target[keep])
+        self.config.queries = int(queries)
+        return self.pending
+
     def snapshot(self) -> "Experiment":
         """A frozen copy for readers on other threads: own nets, lists and generator; shared data set.
 

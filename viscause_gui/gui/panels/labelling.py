@@ -120,6 +120,7 @@ class LabellingPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.help)
         state.queue.changed.connect(self.refresh)
+        state.queue.answer_count = lambda batch: int(self.batch_state(batch)[2].sum())
         state.dataset_changed.connect(self._dataset_changed)
         state.behaviour_changed.connect(self._show_question)
         self._dataset_changed()

@@ -110,6 +110,7 @@ class LearningPanel(QWidget):
         self.label_spin.valueChanged.connect(self._label_changed)
         self.iterations_spin = _spin(1, 10000, 5, "Algorithm 2 iterations to run with 'Run Algorithm 2'")
         self.queries_spin = _spin(1, 100000, 100, "Queries Q: images manipulated and sent to the oracle per iteration")
+        self.queries_spin.valueChanged.connect(self._queries_changed)
         self.alpha_spin = QDoubleSpinBox()
         self.alpha_spin.setRange(0.0, 1.0)
         self.alpha_spin.setSingleStep(0.05)
@@ -330,6 +331,21 @@ class LearningPanel(QWidget):
                                     queries=self.queries_spin.value(), alpha=self.alpha_spin.value(),
                                     seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
                                     retrain_epochs=self.retrain_spin.value())
+
+    def _queries_changed(self, queries: int) -> None:
+        """A new Q applies to the next batch; a batch waiting for a person and not answered yet
+        is cut to it now."""
+        exp = self.experiment
+        if not self._waiting_for_human or exp is None or exp.pending is None:
+            return
+        old = exp.pending
+        if self.state.queue.answered_any(old):
+            self.status.setText(f"Q = {queries} applies from the next batch (this one is answered in part).")
+            return
+        new = exp.shrink_pending(queries)
+        if new is not None:
+            self.state.queue.replace(old, new)
+            self.status.setText(f"The waiting batch now has {len(new)} image(s) (Q = {queries}).")
 
     def _label_changed(self, label: int) -> None:
         if self.label_spin.isEnabled():
