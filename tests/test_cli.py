@@ -122,17 +122,18 @@ def _one_line_error(result, needle: str) -> None:
     assert needle in lines[-1] and "Traceback" not in result.stderr
 
 
-def test_observe_never_replaces_its_input_and_creates_the_output_folder(tmp_path):
+def test_outputs_never_replace_their_input_and_get_their_folder(grating_run, tmp_path):
     data = GratingModel().sample(300, 0)
     path = tmp_path / "d.npz"
     np.savez(path, images=data.images, t=data.t)
     before = path.read_bytes()
     for out in (path, tmp_path / "d"):                       # numpy would add .npz to the second
         _one_line_error(viscause("observe", path, "--out", out, check=False), "is the input file")
+        _one_line_error(viscause("predict", "--run", grating_run[0], "--images", path, "--out", out, check=False),
+                        "is the input file")
     assert path.read_bytes() == before
-    result = viscause("observe", path, "--out", tmp_path / "new" / "deeper" / "classes.npz")
-    assert set(np.load(tmp_path / "new" / "deeper" / "classes.npz").files) == {"p_obs", "obs_class"}
-    assert json.loads(result.stdout)["n_classes"] >= 1
+    viscause("predict", "--run", grating_run[0], "--images", path, "--out", tmp_path / "new" / "deeper" / "p.npz")
+    assert set(np.load(tmp_path / "new" / "deeper" / "p.npz").files) == {"p_causal", "causal_class"}
 
 
 @pytest.mark.parametrize("content, needle", [

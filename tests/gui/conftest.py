@@ -66,3 +66,19 @@ def _join_workers(qtbot):
         QCoreApplication.processEvents()
         if pool.activeThreadCount() == 0:
             break
+
+
+@pytest.fixture
+def shown_window(qtbot, settings):
+    """The main window as a person sees it (shown, large enough for every panel), with its
+    message boxes collected in `window.messages` instead of waiting for a click."""
+    from viscause_gui.gui.main_window import MainWindow
+
+    window = MainWindow(settings=settings)
+    window.messages = []
+    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
+    qtbot.addWidget(window)
+    window.resize(1600, 1000)
+    window.show()
+    qtbot.waitExposed(window)
+    return window

@@ -26,17 +26,6 @@ def no_waiting_dialogs(monkeypatch):
     monkeypatch.setattr(BuiltinDialog, "exec", lambda self: QDialog.DialogCode.Rejected)
 
 
-def _window(qtbot, settings) -> MainWindow:
-    window = MainWindow(settings=settings)
-    window.messages = []
-    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
-    qtbot.addWidget(window)
-    window.resize(1600, 1000)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
-
-
 def _open_mode(qtbot, window: MainWindow, mode: str) -> None:
     if mode == "digits":
         window.open_builtin("digits8x8")
@@ -77,8 +66,8 @@ def _reachable_actions(window: MainWindow) -> list[QAction]:
 @pytest.mark.qt_log_level_fail("WARNING")
 @pytest.mark.qt_log_ignore("This plugin does not support")   # the offscreen platform's own limits
 @pytest.mark.parametrize("mode", ["grating", "digits"])
-def test_every_action_runs_without_an_error(qtbot, settings, no_waiting_dialogs, mode):
-    window = _window(qtbot, settings)
+def test_every_action_runs_without_an_error(qtbot, shown_window, no_waiting_dialogs, mode):
+    window = shown_window
     _open_mode(qtbot, window, mode)
     actions = _reachable_actions(window)
     assert len(actions) >= 30
@@ -97,8 +86,8 @@ def test_every_action_runs_without_an_error(qtbot, settings, no_waiting_dialogs,
 @pytest.mark.qt_log_level_fail("WARNING")
 @pytest.mark.qt_log_ignore("This plugin does not support")   # the offscreen platform's own limits
 @pytest.mark.parametrize("mode", ["grating", "digits"])
-def test_every_visible_button_and_tab_can_be_clicked(qtbot, settings, no_waiting_dialogs, mode):
-    window = _window(qtbot, settings)
+def test_every_visible_button_and_tab_can_be_clicked(qtbot, shown_window, no_waiting_dialogs, mode):
+    window = shown_window
     _open_mode(qtbot, window, mode)
     for bar in window.findChildren(QTabBar):
         for i in range(bar.count()):

@@ -136,15 +136,10 @@ def test_pure_edits():
 
 
 def test_mouse_drag_draws(qtbot, state, settings):
-    panel = CanvasPanel(state, settings)
-    qtbot.addWidget(panel)
-    panel.resize(600, 600)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = _shown_panel(qtbot, state, settings)
     canvas = panel.canvas
     canvas.clear()
     canvas.set_tool("hbar")
-    qtbot.wait(50)                      # the view box settles its range after the resize
     view = canvas.view
     scene_pos = canvas.item.mapToScene(QPointF(4.5, 6.5))     # x = column, y = row
     pos = view.mapFromScene(scene_pos)

@@ -13,14 +13,8 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def window(qtbot, settings, tmp_path) -> MainWindow:
-    window = MainWindow(settings=settings)
-    window.messages = []
-    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
-    qtbot.addWidget(window)
-    window.resize(1600, 1000)
-    window.show()
-    qtbot.waitExposed(window)
+def window(qtbot, shown_window) -> MainWindow:
+    window = shown_window
     window.open_builtin("digits8x8")
     qtbot.waitUntil(lambda: window.state.dataset.name == "digits8x8", timeout=WAIT_MS)
     return window

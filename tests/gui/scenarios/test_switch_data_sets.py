@@ -6,17 +6,11 @@ import csv
 
 from PySide6.QtCore import Qt
 
-from viscause_gui.gui.main_window import MainWindow
-
 WAIT_MS = 30_000
 
 
-def test_nothing_of_the_old_data_set_lingers(qtbot, settings, tmp_path):
-    window = MainWindow(settings=settings)
-    window.show_message = lambda *a: None
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+def test_nothing_of_the_old_data_set_lingers(qtbot, shown_window, tmp_path):
+    window = shown_window
     learning, labelling = window.panels["learning"], window.panels["labelling"]
     learning.epochs_spin.setValue(2)
     learning.oracle_combo.setCurrentIndex(learning.oracle_combo.findData("human"))

@@ -11,12 +11,8 @@ WAIT_MS = 30_000
 
 
 @pytest.fixture
-def trained(qtbot, settings) -> MainWindow:
-    window = MainWindow(settings=settings)
-    window.messages = []
-    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
-    qtbot.addWidget(window)
-    window.show()
+def trained(qtbot, shown_window) -> MainWindow:
+    window = shown_window
     learning = window.panels["learning"]
     learning.epochs_spin.setValue(2)
     with qtbot.waitSignal(learning.run_finished, timeout=WAIT_MS):
