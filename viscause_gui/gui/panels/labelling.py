@@ -171,6 +171,9 @@ class LabellingPanel(QWidget):
         keys = (f"{self.state.positive_label} or y = yes · another digit or n = no · ? = cannot say"
                 if self.digit_mode else "1/y = yes · 0/n = no · ? = cannot say")
         self.question.setText(f"{self.state.question()}  <small>({keys})</small>")
+        answer_keys = "digit keys name the digit · y yes · n no" if self.digit_mode else "1/y yes · 0/n no"
+        self.help.setText(f"<small>{answer_keys} · ? unknown · Enter keep · s skip · ←/→ review · "
+                          "Backspace/Ctrl+Z undo</small>")
 
     def _batch_hashes(self, batch: QueryBatch) -> list[str]:
         h = self._hashes.get(id(batch))
