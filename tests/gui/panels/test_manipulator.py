@@ -164,3 +164,29 @@ def test_new_image_shows_its_own_manipulation(qtbot, panel):
     np.testing.assert_array_equal(1.0 - np.asarray(panel.original_item.image), panel.state.dataset.images[7])
     assert panel.result.images[0].shape == panel.state.dataset.images[7].shape
     np.testing.assert_allclose(shown_image(panel), panel.result.images[0])
+
+
+def test_the_sweep_resumes_once_when_a_training_run_ends(qtbot, panel):
+    """A run starting stops the background sweep and its end restarts it: once (starting the
+    sweep changes the workers again, which used to restart it without end: RecursionError)."""
+    import threading
+
+    wait_alpha(qtbot, panel, 0.5)
+    panel._cache.clear()                     # so that the sweep has work to do when the run ends
+    release = threading.Event()
+
+    def training():
+        release.wait(5)
+        yield 1
+
+    starts = []
+    real_start = panel.workers.start
+    panel.workers.start = lambda key, *a, **k: (starts.append(key), real_start(key, *a, **k))[1]
+    real_start("learning", training)
+    qtbot.waitUntil(lambda: panel.workers.is_running("learning"), timeout=2000)
+    assert not panel.workers.is_running("manipulate-sweep")
+    release.set()
+    qtbot.waitUntil(lambda: not panel.workers.is_running("learning"), timeout=5000)
+    qtbot.waitUntil(lambda: "manipulate-sweep" in starts, timeout=5000)
+    qtbot.wait(100)
+    assert starts.count("manipulate-sweep") == 1

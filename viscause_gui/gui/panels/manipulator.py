@@ -277,12 +277,12 @@ class ManipulatorPanel(QWidget):
     @if_alive
     def _workers_changed(self, _description: str = "") -> None:
         """A training run stops the background sweep (the model changes under it); its end resumes it."""
-        learning = self.workers.is_running("learning")
+        learning, was_learning = self.workers.is_running("learning"), self._learning
+        self._learning = learning          # first: starting the sweep below changes the workers again
         if learning:
             self.workers.cancel("manipulate-sweep")
-        elif self._learning and self.result_key is not None:
+        elif was_learning and self.result_key is not None:
             self._start_sweep(self.result_key[0])
-        self._learning = learning
 
     @if_alive
     def _swept(self, gen: int, key: tuple[int, float], result: ManipulationResult) -> None:
