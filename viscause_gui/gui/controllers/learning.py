@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import Recipe, Truth
 from viscause_gui.core.method.driver import Goal, drive
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, TrainEvent
 from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, estimate_observational_classes,
                                               observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
@@ -67,6 +67,15 @@ class RunSettings:
         """The settings a person chose (`values`: ExperimentConfig fields) over the recipe's."""
         base = {} if recipe is None else dict(recipe.config)
         return cls(ExperimentConfig.from_json({**base, **values}), oracle, positive_label, recipe)
+
+
+def run_fraction(event: TrainEvent, goal: Goal, goal_base: int) -> float:
+    """How far a run towards `goal` (history rows, from `goal_base`) is at this training event, in
+    [0, 1]: every ensemble member's epochs count (three nets of 30 epochs are 90 steps, not 30)."""
+    span = 1 if goal is None else max(goal - goal_base, 1)
+    p = event.progress
+    within = (event.member + p.epoch / max(p.epochs, 1)) / max(event.members, 1)
+    return min(max((event.iteration - 1 - goal_base + within) / span, 0.0), 1.0)
 
 
 def learning_job(data: Dataset, exp: Experiment | None, settings: RunSettings, truth: Truth | None,

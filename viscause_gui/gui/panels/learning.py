@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QProgressBar, QSizePolicy, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QLabel, QMessageBox, QProgressBar, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
+                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
@@ -27,15 +27,13 @@ from viscause_gui.core.method.oracles import ModelOracle
 from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import TrainingProcess, shared_training_process
 from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, RunSettings,
-                                                   StopFlag, learning_job)
+                                                   StopFlag, learning_job, run_fraction)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.colors import PEN_COLORS
 from viscause_gui.gui.widgets.plots import line_plot, set_ranges_stepwise
 from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.workers import WorkerPool
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QMessageBox
 
 ORACLES = (("truth", "Truth (the exact generative model)"), ("model", "Model oracle (a trained classifier)"),
            ("human", "Human (you answer in the queue)"))
@@ -455,9 +453,7 @@ class LearningPanel(QWidget):
         self.val_losses.append(p.val_loss)
         if not self._plot_timer.isActive():        # redraw the curves at most 5 times a second
             self._plot_timer.start()
-        span = 1 if self._goal is None else max(self._goal - self._goal_base, 1)
-        done = (event.iteration - 1 - self._goal_base + p.epoch / max(p.epochs, 1)) / span
-        self.progress.setValue(int(1000 * min(max(done, 0.0), 1.0)))
+        self.progress.setValue(int(1000 * run_fraction(event, self._goal, self._goal_base)))
         net = f" net {event.member + 1}/{event.members}," if event.members > 1 else ""
         self.progress.setFormat(f"iteration {event.iteration}:{net} epoch {p.epoch}/{p.epochs}, "
                                 f"val loss {p.val_loss:.3f}")
