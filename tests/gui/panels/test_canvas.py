@@ -217,6 +217,13 @@ def _shown_panel(qtbot, state, settings) -> CanvasPanel:
     return panel
 
 
+def _draw_an_hbar_by_clicking(qtbot, canvas: Canvas, row: int) -> None:
+    canvas.clear()
+    qtbot.mouseClick(_tool_button(canvas, "hbar"), Qt.MouseButton.LeftButton)
+    _click_on_pixel(qtbot, canvas, row, 0)
+    qtbot.waitUntil(lambda: canvas.image.sum() == 10, timeout=2000)
+
+
 def _tool_button(canvas: Canvas, key: str):
     """The toolbar button a person clicks for the action `key`."""
     from PySide6.QtWidgets import QToolBar
@@ -244,10 +251,7 @@ def test_clicking_a_tool_button_changes_what_the_next_click_draws(qtbot, state, 
 def test_the_eraser_button_and_key_erase(qtbot, state, settings):
     panel = _shown_panel(qtbot, state, settings)
     canvas = panel.canvas
-    canvas.clear()
-    qtbot.mouseClick(_tool_button(canvas, "hbar"), Qt.MouseButton.LeftButton)
-    _click_on_pixel(qtbot, canvas, 3, 0)
-    qtbot.waitUntil(lambda: canvas.image.sum() == 10, timeout=2000)
+    _draw_an_hbar_by_clicking(qtbot, canvas, 3)
     qtbot.mouseClick(_tool_button(canvas, "eraser"), Qt.MouseButton.LeftButton)
     assert canvas.tool == "eraser"
     _click_on_pixel(qtbot, canvas, 3, 5)
@@ -261,10 +265,7 @@ def test_the_eraser_button_and_key_erase(qtbot, state, settings):
 def test_shift_buttons_shift_by_one_pixel(qtbot, state, settings):
     panel = _shown_panel(qtbot, state, settings)
     canvas = panel.canvas
-    canvas.clear()
-    qtbot.mouseClick(_tool_button(canvas, "hbar"), Qt.MouseButton.LeftButton)
-    _click_on_pixel(qtbot, canvas, 3, 0)
-    qtbot.waitUntil(lambda: canvas.image.sum() == 10, timeout=2000)
+    _draw_an_hbar_by_clicking(qtbot, canvas, 3)
     qtbot.mouseClick(_tool_button(canvas, "shift_down"), Qt.MouseButton.LeftButton)
     assert np.all(canvas.image[4] == 1.0) and canvas.image.sum() == 10
     qtbot.mouseClick(_tool_button(canvas, "shift_right"), Qt.MouseButton.LeftButton)
