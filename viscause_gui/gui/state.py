@@ -161,8 +161,14 @@ class AppState(QObject):
         return None if self.dataset is None else self.dataset.obs_class
 
     def causal_classes(self) -> np.ndarray | None:
+        """The causal classes learned by the experiment (None before Algorithm 1: a data set's
+        own causal_class, e.g. GRATING's generator truth, is `given_causal_classes`)."""
         if self.experiment is not None and self.experiment.causal_labels is not None:
             return self.experiment.causal_labels
+        return None
+
+    def given_causal_classes(self) -> np.ndarray | None:
+        """The causal class the data set came with (a generator's truth), not a learned one."""
         return None if self.dataset is None else self.dataset.causal_class
 
     def spurious_classes(self) -> np.ndarray | None:

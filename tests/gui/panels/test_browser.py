@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,6 +21,11 @@ def grating_state() -> AppState:
     model = GratingModel()
     st.set_dataset(model.sample(300, 1))
     return st
+
+
+def learn_the_truth(state: AppState) -> None:
+    """As if Algorithm 1 had learned GRATING's true causal classes (the browser reads only these)."""
+    state.set_experiment(SimpleNamespace(causal_labels=state.dataset.causal_class.copy()))
 
 
 @pytest.fixture
@@ -63,6 +69,7 @@ def test_thumbnails_draw_ink_dark_on_white():
 
 
 def test_badges_know_the_classes(browser, grating_state):
+    learn_the_truth(grating_state)
     model = browser.model
     i = model.index(7).data(INDEX_ROLE)
     assert model.class_of("obs", i) == grating_state.dataset.obs_class[i]
@@ -74,6 +81,7 @@ def test_badges_know_the_classes(browser, grating_state):
 
 
 def test_filter_by_class(browser, grating_state):
+    learn_the_truth(grating_state)
     obs = grating_state.dataset.obs_class
     browser.set_filter("obs", 2)
     shown = browser.visible_indices()

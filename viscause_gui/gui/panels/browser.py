@@ -3,7 +3,9 @@
 The model exposes one row per visible image (index filtering: `rows` maps view rows to data
 set indices); the delegate paints each thumbnail from the numpy image through a small LRU
 cache of QImages, with a border in the colour of the causal class C and badges for the
-observational class (o), C and the spurious class S once they are known.
+observational class (o), C and the spurious class S once they are known. C and S are the
+learned classes only; a data set's own causal class (e.g. GRATING's generator truth) is named
+as truth in the tooltip, never drawn as a badge.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ class ThumbnailModel(QAbstractListModel):
         self.rows = np.zeros(0, np.int64)
         self.classes: dict[str, np.ndarray | None] = dict.fromkeys(CLASS_KINDS)
         self.labels: np.ndarray | None = None
+        self.given_causal: np.ndarray | None = None    # the data set's own (true) causal class
 
     # ----- content -----
     def set_images(self, images: np.ndarray | None, labels: np.ndarray | None = None) -> None:
@@ -56,6 +59,7 @@ class ThumbnailModel(QAbstractListModel):
         self.images, self.labels = images, labels
         self.rows = np.arange(0 if images is None else len(images), dtype=np.int64)
         self.classes = dict.fromkeys(CLASS_KINDS)
+        self.given_causal = None
         self.endResetModel()
 
     def set_classes(self, obs: np.ndarray | None, causal: np.ndarray | None,
@@ -106,6 +110,8 @@ class ThumbnailModel(QAbstractListModel):
             k = self.class_of(kind, i)
             if k is not None:
                 parts.append(f"{names[kind]} = {k}")
+        if self.given_causal is not None:
+            parts.append(f"truth (given by the data set, not learned): C = {self.given_causal[i]}")
         if self.labels is not None:
             parts.append(f"label = {self.labels[i]}")
         return "\n".join(parts)
@@ -332,6 +338,7 @@ class BrowserPanel(QWidget):
     def _on_classes(self) -> None:
         obs, causal = self.state.obs_classes(), self.state.causal_classes()
         spurious = self.state.spurious_classes()
+        self.model.given_causal = self.state.given_causal_classes()
         self.model.set_classes(obs, causal, spurious)
         for kind, arr in zip(CLASS_KINDS, (obs, causal, spurious)):
             self._fill_combo(self.filters[kind], arr)
