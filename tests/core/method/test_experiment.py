@@ -111,3 +111,51 @@ def test_config_chooses_the_training_routine(grating):
     robust = Experiment(data, ExperimentConfig(adversarial_radius=1.5)).train_fn
     assert isinstance(robust, RobustTraining) and robust.radius == 1.5
     assert mnist.experiment_config().adversarial_radius > 0      # a saved MNIST config rebuilds it
+
+
+class _PersonClock:
+    """time.perf_counter for the experiment module, plus the idle time of a person we pretend passed."""
+
+    def __init__(self):
+        import time
+        self._real, self.idle = time.perf_counter, 0.0
+
+    def perf_counter(self) -> float:
+        return self._real() + self.idle
+
+
+def _answer_slowly(exp: Experiment, oracle, clock: _PersonClock, seconds: float = 600.0) -> None:
+    for event in exp.steps():
+        if isinstance(event, QueryBatch):
+            clock.idle += seconds                      # a person looks at the batch for ten minutes
+            exp.answer(oracle.answer(event.images))
+
+
+def test_seconds_count_the_machines_work_not_the_wait_for_a_person(grating, monkeypatch):
+    import viscause_gui.core.method.experiment as experiment_module
+    model, data = grating
+    clock = _PersonClock()
+    monkeypatch.setattr(experiment_module, "time", clock)
+    exp = Experiment(data, ExperimentConfig(**{**SMALL, "iterations": 2}))
+    _answer_slowly(exp, TruthOracle(model), clock)
+    assert [r.iteration for r in exp.history] == [1, 2]
+    assert all(0 < r.seconds < 60 for r in exp.history), [r.seconds for r in exp.history]
+
+
+def test_seconds_survive_a_session_saved_while_a_person_answers(grating, monkeypatch):
+    import viscause_gui.core.method.experiment as experiment_module
+    model, data = grating
+    clock = _PersonClock()
+    monkeypatch.setattr(experiment_module, "time", clock)
+    config = ExperimentConfig(**{**SMALL, "iterations": 1})
+    exp = Experiment(data, config)
+    exp.run(TruthOracle(model), on_event=lambda e: isinstance(e, QueryBatch) and e.kind == "algorithm2")
+    assert exp.pending is not None and exp.pending.kind == "algorithm2"
+    clock.idle += 600                                  # the person waits, then the session is saved
+    state = exp.state()
+    assert state.iteration_elapsed < 60
+    clock.idle += 600                                  # reopened later; the person answers after a while
+    again = Experiment(data, config).restore(state)
+    clock.idle += 600
+    again.answer(TruthOracle(model).answer(again.pending.images))
+    assert 0 < again.history[0].seconds < 60, again.history[0].seconds

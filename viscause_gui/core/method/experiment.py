@@ -183,6 +183,7 @@ class Experiment:
         self.query_labels = np.zeros(0, np.int64)
         self.iteration = 0
         self._iteration_started = 0.0
+        self._iteration_seconds: float | None = None   # frozen once the batch is built: no waiting counted
 
     # ----- state -----
     @property
@@ -203,8 +204,7 @@ class Experiment:
 
     def state(self) -> ExperimentState:
         """What the experiment holds now (shared arrays and nets: copy before changing them)."""
-        started = self._iteration_started
-        elapsed = max(0.0, time.perf_counter() - started) if started and self.iteration else 0.0
+        elapsed = self._elapsed()
         return ExperimentState(
             spec=self.spec, nets=list(self.nets), pending=self.pending, batches=list(self.batches),
             history=list(self.history), causal_levels=self.causal_levels, obs_to_causal=self.obs_to_causal,
@@ -227,7 +227,15 @@ class Experiment:
         self.iteration = int(state.iteration)
         self.rng = state.rng
         self._iteration_started = time.perf_counter() - float(state.iteration_elapsed)
+        self._iteration_seconds = float(state.iteration_elapsed) if self.pending is not None else None
         return self
+
+    def _elapsed(self) -> float:
+        """Seconds of this iteration's work (training, manipulation), not the wait for answers."""
+        if self._iteration_seconds is not None:
+            return self._iteration_seconds
+        started = self._iteration_started
+        return max(0.0, time.perf_counter() - started) if started and self.iteration else 0.0
 
     def rewind(self) -> bool:
         """Undo the start of an iteration whose training was stopped, so steps() redoes it.
@@ -296,9 +304,10 @@ class Experiment:
             if self.iteration >= self.config.iterations:
                 return
             self.iteration += 1
-            self._iteration_started = time.perf_counter()
+            self._iteration_started, self._iteration_seconds = time.perf_counter(), None
             yield from self._train()
             self.pending = self._algorithm2_queries()
+            self._iteration_seconds = self._elapsed()
 
     def answer(self, answers: np.ndarray) -> None:
         """Give the oracle's P(T=1 | man(I)) for the pending batch (NaN = no answer)."""
@@ -419,7 +428,7 @@ class Experiment:
             merr=float(np.mean(got != batch.targets)),
             mdist=float(np.mean(batch.distances)),
             n_train=int(len(self.data) + len(self.query_labels) - known.sum()),
-            seconds=float(time.perf_counter() - self._iteration_started),
+            seconds=float(self._elapsed()),
         ))
 
     # ----- using the learned nets -----
