@@ -195,3 +195,41 @@ def test_a_run_folder_that_cannot_be_written_is_refused_before_any_work(tmp_path
     result = viscause("run", "grating", "--out", blocker / "run", check=False)
     _one_line_error(result, "cannot write there")
     assert "Algorithm 1" not in result.stderr
+
+
+# ---------------------------------------------------------------- observe: refused up front when it cannot fit
+
+def _claimed_npz(path: Path, n: int, shape=(10, 10)) -> Path:
+    """An .npz whose 'images' header claims n images of `shape` (uint8) but holds almost nothing:
+    what matters is that observe refuses before reading or allocating any of it."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False, "shape": (n, *shape)})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("images.npy", header.getvalue() + bytes(100))
+        t = io.BytesIO()
+        np.save(t, np.zeros(4, np.int64))
+        zf.writestr("t.npy", t.getvalue())
+    return path
+
+
+def test_observe_refuses_what_its_nets_could_not_hold_before_reading(tmp_path, monkeypatch, capsys):
+    from viscause_gui import cli
+    from viscause_gui.core.runtime import memory
+
+    monkeypatch.setattr(memory, "available_memory_bytes", lambda: 24 * memory.GiB)   # the issue's machine
+    monkeypatch.setattr(cli, "load_npz", lambda *a, **k: pytest.fail("read the data before refusing"))
+    path = _claimed_npz(tmp_path / "huge.npz", 18_000_000)
+    assert cli.main(["observe", str(path), "--out", str(tmp_path / "o.npz")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "18,000,000 images of 10x10" in lines[0] and "GiB" in lines[0], lines
+    assert "needs about" in lines[0] and not (tmp_path / "o.npz").exists()
+
+
+def test_observe_refuses_a_huge_claimed_data_set_in_one_line(tmp_path):
+    path = _claimed_npz(tmp_path / "huge.npz", 1_800_000_000)
+    result = viscause("observe", path, "--out", tmp_path / "o.npz", check=False)
+    _one_line_error(result, "needs about")
+    assert not (tmp_path / "o.npz").exists()

@@ -18,13 +18,14 @@ from typing import Sequence
 
 import numpy as np
 
-from viscause_gui.core.data.readers import load_npz
+from viscause_gui.core.data.readers import load_npz, npz_array_shape
 from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
 from viscause_gui.core.method.cct import DiscreteModel, cct
 from viscause_gui.core.method.experiment import ExperimentError
-from viscause_gui.core.method.observe import fit_observational_classes
+from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
+from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.rundir import RunModel
 from viscause_gui.core.store.rundir import prepare_run_folder
@@ -176,6 +177,7 @@ def cmd_observe(args: argparse.Namespace) -> int:
 
     configure_torch_threads(1)
     out = _output_file(args.out, args.data)
+    _check_observe_memory(args.data)
     data = load_npz(args.data)
     if data.t is None:
         raise CliError(f"{args.data}: no 't' array (observed samples of T, one per image)")
@@ -190,6 +192,17 @@ def cmd_observe(args: argparse.Namespace) -> int:
     print(json.dumps({"n_classes": int(fit.n_classes), "class_p": [float(p) for p in fit.class_p],
                       "criterion": fit.criterion, "out": str(args.out)}))
     return 0
+
+
+def _check_observe_memory(path: Path) -> None:
+    """Refuse, before reading them, images whose fit would not fit in memory (with what it needs)."""
+    shape = npz_array_shape(path)
+    if shape is None or len(shape) != 3:
+        return                       # load_npz says what is wrong with the file
+    n, h, w = shape
+    problem = memory_problem(fit_memory_bytes(n, (h, w)), f"observe on {n:,} images of {h}x{w}")
+    if problem is not None:
+        raise CliError(f"{path}: {problem}; refused before reading it (use fewer images)")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -96,6 +96,16 @@ def read_npy_header(f: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
     raise ValueError(f"unsupported .npy format version {version}")
 
 
+def npz_array_shape(path: PathLike, key: str = "images") -> tuple[int, ...] | None:
+    """The shape an .npz member claims in its header, read without its data (None when the file
+    or member cannot be read: load_npz then says what is wrong)."""
+    try:
+        with zipfile.ZipFile(path) as zf, zf.open(f"{key}.npy") as f:
+            return tuple(int(s) for s in read_npy_header(f)[0])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, zlib.error, EOFError):
+        return None
+
+
 def _check_npz_archive(path: Path, max_bytes: int) -> None:
     """Zip-bomb guard and header check of every array we will read, before numpy reads it."""
     with zipfile.ZipFile(path) as zf:

@@ -113,6 +113,35 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
                    {"k0": k0, "gmm_scores": _totals(gmm_terms)})
 
 
+PREDICT_BATCH = 8192        # images per forward pass of nets.models.predict_proba (its default)
+PER_IMAGE_BYTES = 1024      # per image besides its pixels: targets, weights, index orders, the mixtures' arrays
+WORKING_BYTES = 128 * 1024**2   # torch's and scikit-learn's own working memory once they run
+
+
+def fit_memory_bytes(n: int, shape: tuple[int, ...], recipe: ObserveRecipe | None = None) -> int:
+    """About the peak memory (bytes) of fit_observational_classes on n images of `shape`, the
+    images included: the float32 images and the first stage's copy of its training share,
+    about 1 KiB per image of training and mixture arrays, the activations of one prediction
+    batch of its net and the libraries' working memory. Measured peak RSS growth on 10x10 to 40x40 images stays below it
+    (tests/core/method/test_observe.py); `viscause observe` refuses what it cannot hold."""
+    recipe = recipe or ObserveRecipe()
+    pixels = math.prod(int(s) for s in shape)
+    per_image = 2 * 4 * pixels + PER_IMAGE_BYTES
+    return int(n) * per_image + min(int(n), PREDICT_BATCH) * _activation_bytes(shape, recipe) + WORKING_BYTES
+
+
+def _activation_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
+    """Bytes of one image's activations in the observational net (conv, ReLU and pooled outputs)."""
+    spec = _net_spec(tuple(shape), 2, recipe)
+    h, w = (int(s) for s in shape)
+    total = 0
+    for c in spec.get("channels", []):
+        total += 2 * c * h * w * 4
+        h, w = h // 2, w // 2
+        total += c * h * w * 4
+    return total + 2 * 4 * sum(spec["hidden"])
+
+
 def _relabel_rounds(x: np.ndarray, labels: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int,
                     recipe: ObserveRecipe, report: _Reporter,
                     scores: dict[int, float]) -> tuple[np.ndarray, dict[int, float]]:
