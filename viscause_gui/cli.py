@@ -22,7 +22,7 @@ from viscause_gui.core.data.readers import load_npz, npz_array_shape
 from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
 from viscause_gui.core.method.cct import DiscreteModel, cct
-from viscause_gui.core.method.experiment import ExperimentError
+from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.runtime.memory import memory_problem
@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="folder for history.json, iteration_NN.npz, model.*")
     run.add_argument("--alpha", type=probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
     run.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    run.add_argument("--manipulator", choices=MANIPULATORS, default=None,
+                     help="where the manipulator searches: pixels, or the data's manifold (a generative model of "
+                          "the images, trained first); default: the experiment's (binary images always flip pixels)")
     owners = {}
     for experiment in runnable:
         owners.update({dest: experiment.name for dest in experiment.add_run_arguments(run)})

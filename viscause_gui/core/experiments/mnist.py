@@ -46,9 +46,13 @@ from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, int_in,
                                                     positive_int, register)
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
+from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, QueryBatch, run_generative,
+                                                 train_generative_model)
+from viscause_gui.core.method.oracles import ManifoldCheck, train_manifold_check
+from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.models import new_net, predict_proba
-from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
+from viscause_gui.core.nets.training import (TrainConfig, TrainFn, TrainProgress, run_to_end, train_autoencoder,
+                                             train_steps)
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
 
@@ -57,10 +61,15 @@ N_DIGITS = 10
 
 # The causal net (one-vs-all MLP, as the paper's maxout MLPs; the oracle is a CNN).
 CAUSAL_NET = {"arch": "mlp", "hidden": [300]}
-# The reference classifier behind the model oracle.
+# The reference classifiers behind the model oracle: a panel of different architectures (the
+# k-th annotator has the k-th, cyclically), each trained on jittered copies of the digits too.
 REFERENCE_NET = {"arch": "cnn", "in_shape": list(IMAGE_SHAPE), "channels": [16, 32], "pool": True,
                  "hidden": [64], "n_classes": N_DIGITS}
+PANEL = (REFERENCE_NET,
+         {**REFERENCE_NET, "channels": [32, 32], "hidden": [128]},
+         {"arch": "mlp", "in_shape": list(IMAGE_SHAPE), "hidden": [256, 128], "n_classes": N_DIGITS})
 REFERENCE_EPOCHS = 8
+JITTER_COPIES = 1          # jittered copies of every training digit (nets.augment)
 ANNOTATORS = 3             # reference nets in the oracle's panel (`viscause run mnist` default)
 UNSURE_BELOW = 0.5          # the oracle says '?' when its largest class probability is below this
 
@@ -150,7 +159,7 @@ def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, al
     values: dict[str, Any] = dict(iterations=iterations, queries=queries, seed=seed, alpha=alpha,
                                   net=dict(CAUSAL_NET), augment_shifts=0, representatives=5,
                                   epochs=30, retrain_epochs=5, query_weight=4.0, confidence=4.0,
-                                  ensemble=3, adversarial_radius=2.5)
+                                  ensemble=3, adversarial_radius=2.5, manipulator="manifold")
     values.update(overrides)
     return ExperimentConfig(**values)
 
@@ -161,20 +170,27 @@ def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, al
 # ---------------------------------------------------------------- the model oracle
 
 def reference_training(images: np.ndarray, labels: np.ndarray, net_seed: int, config: TrainConfig,
-                       spec: dict[str, Any] | None = None, train_fn: TrainFn = train_steps
-                       ) -> Generator[TrainProgress, None, nn.Module]:
+                       spec: dict[str, Any] | None = None, train_fn: TrainFn = train_steps,
+                       jitter_copies: int = JITTER_COPIES) -> Generator[TrainProgress, None, nn.Module]:
     """Generator: train a digit classifier (REFERENCE_NET, a small CNN, updated by `spec`) apart
-    from the causal net; returns it. train_fn: train_steps, or it run in the training process."""
+    from the causal net, on the images and `jitter_copies` jittered copies of them (shifts,
+    thicker and thinner strokes, noise: what a person ignores); returns it.
+    train_fn: train_steps, or it run in the training process."""
     net = new_net({**REFERENCE_NET, **(spec or {})}, net_seed)
-    yield from train_fn(net, np.asarray(images, np.float32), np.asarray(labels, np.int64), None, config)
+    images = np.asarray(images, np.float32)
+    labels = np.asarray(labels, np.int64)
+    if jitter_copies:
+        images = np.concatenate([images, jittered(images, jitter_copies, net_seed)])
+        labels = np.tile(labels, jitter_copies + 1)
+    yield from train_fn(net, images, labels, None, config)
     return net.eval()
 
 
 def train_reference(images: np.ndarray, labels: np.ndarray, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
-                    spec: dict[str, Any] | None = None) -> nn.Module:
+                    spec: dict[str, Any] | None = None, jitter_copies: int = JITTER_COPIES) -> nn.Module:
     """A ten-digit classifier (a small CNN by default), trained apart from the causal net."""
     config = TrainConfig(epochs=epochs, patience=3, lr=2e-3, seed=seed)
-    return run_to_end(reference_training(images, labels, seed, config, spec))
+    return run_to_end(reference_training(images, labels, seed, config, spec, jitter_copies=jitter_copies))
 
 
 class DigitOracle:
@@ -183,18 +199,23 @@ class DigitOracle:
     One annotator (one reference net): its probability of d, NaN when its largest class
     probability is below `unsure_below`. A panel (several nets): each votes yes / no / '?';
     the answer is the fraction of yes among those who voted, NaN when half or more said '?'
-    or the votes tie.
+    or the votes tie. With `unanimous`, NaN also when those who voted disagree at all.
+    With a `check` (method.oracles.ManifoldCheck), NaN for every image that does not look
+    like a digit (noise, smudges), whatever the nets say: a person would not call a smudge a 7.
     """
 
     name = "model"
 
     def __init__(self, annotators: nn.Module | Sequence[nn.Module], digit: int,
-                 unsure_below: float = UNSURE_BELOW):
+                 unsure_below: float = UNSURE_BELOW, check: ManifoldCheck | None = None,
+                 unanimous: bool = False):
         self.annotators = [annotators] if isinstance(annotators, nn.Module) else list(annotators)
         if not self.annotators:
             raise ValueError("the oracle needs at least one annotator")
         self.digit = int(digit)
         self.unsure_below = float(unsure_below)
+        self.check = check
+        self.unanimous = bool(unanimous)
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(annotators, N, 10) class probabilities."""
@@ -211,6 +232,12 @@ class DigitOracle:
         return out
 
     def answer(self, images: np.ndarray) -> np.ndarray:
+        p = self._panel_answer(images)
+        if self.check is not None:
+            p[~self.check.on_manifold(images)] = np.nan
+        return p
+
+    def _panel_answer(self, images: np.ndarray) -> np.ndarray:
         if len(self.annotators) == 1:
             proba = self.probabilities(images)[0]
             p = proba[:, self.digit].astype(np.float64)
@@ -222,25 +249,48 @@ class DigitOracle:
         with np.errstate(invalid="ignore", divide="ignore"):
             p = yes / answered
         p[(2 * answered <= len(self.annotators)) | (2 * yes == answered)] = np.nan
+        if self.unanimous:
+            p[(yes > 0) & (yes < answered)] = np.nan
         return p
+
+
+def panel_spec(k: int, in_shape: Sequence[int], n_classes: int) -> dict[str, Any]:
+    """The k-th annotator's architecture (PANEL, cyclically) for images of `in_shape`."""
+    return {**PANEL[k % len(PANEL)], "in_shape": list(in_shape), "n_classes": int(n_classes)}
+
+
+def oracle_training(images: np.ndarray, labels: np.ndarray, digit: int, seed: int, annotators: int = ANNOTATORS,
+                    epochs: int = REFERENCE_EPOCHS, unsure_below: float = UNSURE_BELOW,
+                    train_fn: TrainFn = train_steps, check_fn: TrainFn = train_autoencoder
+                    ) -> Generator[TrainProgress, None, DigitOracle]:
+    """Generator: the model oracle standing in for people: `annotators` reference nets of
+    different architectures (PANEL), each on jittered copies too, answering only when they all
+    agree, and a check that says '?' to images that do not look like the data. Progress of each
+    net's and the check's training in turn. train_fn / check_fn: in-process or in the training process."""
+    small = len(images) < 3000          # more, smaller steps so a small data set still trains it
+    n_classes = int(np.max(labels)) + 1
+    nets = []
+    for k in range(annotators):
+        config = TrainConfig(epochs=epochs, batch_size=32 if small else 128, patience=3, lr=2e-3,
+                             seed=seed * 100 + k)
+        net = yield from reference_training(images, labels, seed * 100 + k, config,
+                                            panel_spec(k, np.shape(images)[1:], n_classes), train_fn)
+        nets.append(net)
+    check = yield from train_manifold_check(images, seed, train_fn=check_fn)
+    return DigitOracle(nets, digit, unsure_below, check=check, unanimous=True)
 
 
 def train_digit_oracle(data: Dataset, positive_label: int | None, seed: int,
                        train_fn: TrainFn = train_steps) -> Generator[TrainProgress, None, DigitOracle]:
-    """The model oracle for digits in the GUI: one CNN over every label of `data`."""
-    small = len(data) < 3000          # more, smaller steps so a small data set still trains it
-    config = TrainConfig(epochs=REFERENCE_EPOCHS, batch_size=32 if small else 128, patience=3, lr=2e-3, seed=seed)
-    spec = {"in_shape": list(data.shape), "n_classes": int(data.labels.max()) + 1}
-    net = yield from reference_training(data.images, data.labels, seed + 7919, config, spec, train_fn)
-    return DigitOracle(net, digit=positive_label)
+    """The model oracle for digits in the GUI: the panel of `oracle_training` over every label of `data`."""
+    return (yield from oracle_training(data.images, data.labels, positive_label, seed + 7919, train_fn=train_fn))
 
 
 def train_oracle(task: MnistTask, annotators: int = ANNOTATORS, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
                  unsure_below: float = UNSURE_BELOW) -> DigitOracle:
-    """The model oracle for `task`: `annotators` reference CNNs (seeds seed*100 + k) on the pool."""
-    nets = [train_reference(task.pool.images, task.pool.labels, seed=seed * 100 + k, epochs=epochs)
-            for k in range(annotators)]
-    return DigitOracle(nets, task.digit, unsure_below)
+    """The model oracle for `task`, trained on the pool (see oracle_training)."""
+    return run_to_end(oracle_training(task.pool.images, task.pool.labels, task.digit, seed, annotators, epochs,
+                                      unsure_below))
 
 
 def answer_class(answers: np.ndarray) -> np.ndarray:
@@ -442,9 +492,16 @@ class MnistExperiment(BuiltinExperiment):
         oracle_heldout = oracle_report(oracle, task.heldout)
         progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
                  f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
+        overrides = {"epochs": args.epochs} if args.epochs else {}
+        if getattr(args, "manipulator", None):
+            overrides["manipulator"] = args.manipulator
         config = experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
-                                   alpha=args.alpha, **({"epochs": args.epochs} if args.epochs else {}))
+                                   alpha=args.alpha, **overrides)
         experiment = Experiment(task.data, config)
+        if experiment.uses_manifold:
+            progress(f"training the generative model of the digits (the manifold manipulator's) on "
+                     f"{len(task.pool)} pool images")
+            experiment.generative = run_generative(train_generative_model(task.pool.images, config))
         probe, probe_targets = figure_probe(task, seed=args.seed)
         stages, stage_answers, summaries = [], [], []
 
@@ -459,7 +516,9 @@ class MnistExperiment(BuiltinExperiment):
         baseline = nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
                                          task.pool.obs_class == 1, oracle)
         extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
+                 "oracle_panel": [panel_spec(k, IMAGE_SHAPE, N_DIGITS) for k in range(annotators)],
                  "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs,
+                 "oracle_unanimous": oracle.unanimous, "oracle_manifold_limit": oracle.check.limit,
                  "train_recipe": experiment.train_fn.to_json(),
                  "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
                  "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,

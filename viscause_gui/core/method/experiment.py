@@ -17,11 +17,15 @@ import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.manipulator import ManipulationResult, ManipulatorModel, manipulate
+from viscause_gui.core.method.manifold import PrototypeBank, manipulate_on_manifold
+from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
+from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.nets.generative import DEFAULT_CODE, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
-from viscause_gui.core.nets.training import RobustTraining, TrainConfig, TrainProgress, train_steps
+from viscause_gui.core.nets.training import (GENERATIVE_EPOCHS, RobustTraining, TrainConfig, TrainProgress,
+                                             generative_config, train_steps)
 
 
 @dataclass
@@ -45,6 +49,14 @@ class ExperimentConfig:
                                      # (nets.training.RobustTraining): "a change this small changes nothing"
     augment_shifts: int = 10        # random cyclic shifts of each answered image added to training
                                    # (an invariance the experimenter asserts: class ignores position)
+    manipulator: str = "pixels"    # "pixels": search in pixel space (exact flips for binary images);
+                                   # "manifold": in the code space of a generative model of the images
+    generative_epochs: int = GENERATIVE_EPOCHS   # the generative model's training (manifold search)
+    generative_code: int = DEFAULT_CODE          # its code size
+
+    def __post_init__(self) -> None:
+        if self.manipulator not in MANIPULATORS:
+            raise ValueError(f"manipulator must be one of {', '.join(MANIPULATORS)}, got {self.manipulator!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +68,7 @@ class ExperimentConfig:
 
 
 MANUAL = "manual"            # QueryBatch.kind of images a user sent to the oracle queue
+MANIPULATORS = ("pixels", "manifold")
 
 
 @dataclass
@@ -99,6 +112,7 @@ class TrainEvent:
     member: int
     members: int
     progress: TrainProgress
+    model: str = "causal"          # "causal": a causal net; "generative": the generative model
 
 
 @dataclass
@@ -134,6 +148,7 @@ class ExperimentState:
     iteration: int
     rng: np.random.Generator
     iteration_elapsed: float = 0.0
+    generative: ConvAutoencoder | None = None
 
 
 class ExperimentError(RuntimeError):
@@ -156,6 +171,26 @@ def default_training(config: ExperimentConfig) -> Callable[..., Iterator[TrainPr
     return train_steps
 
 
+def train_generative_model(images: np.ndarray, config: ExperimentConfig, device=None,
+                           train_fn: Callable[..., Iterator[TrainProgress]] = train_steps
+                           ) -> Iterator[TrainProgress | ConvAutoencoder]:
+    """The manifold manipulator's generative model of `images`: yields progress per epoch, then the
+    trained model (same config, same model)."""
+    images = np.asarray(images, np.float32)
+    net = new_net(autoencoder_spec(images.shape[1:], config.generative_code), config.seed * 1000 + 999, device)
+    yield from train_fn(net, images, None, None, generative_config(config.seed, config.generative_epochs), device)
+    yield net.eval()
+
+
+def run_generative(steps: Iterator[TrainProgress | ConvAutoencoder]) -> ConvAutoencoder:
+    """Train the generative model to the end (train_generative_model) and give it."""
+    model = None
+    for item in steps:
+        if isinstance(item, ConvAutoencoder):
+            model = item
+    return model
+
+
 class Experiment:
     def __init__(self, data: Dataset, config: ExperimentConfig | None = None,
                  train_fn: Callable[..., Iterator[TrainProgress]] | None = None):
@@ -171,7 +206,10 @@ class Experiment:
         self.device = default_device()
         self.spec = {**self.config.net, "in_shape": list(data.shape)}
         self.train_fn = train_fn or default_training(self.config)
+        self.generative_train_fn: Callable[..., Iterator[TrainProgress]] = train_steps
         self.nets: list[nn.Module] = []
+        self.generative: ConvAutoencoder | None = None   # the manifold manipulator's model of the images
+        self.bank: PrototypeBank | None = None            # its path ends, rebuilt after each training
         self.pending: QueryBatch | None = None
         self.batches: list[QueryBatch] = []
         self.history: list[IterationRecord] = []
@@ -209,7 +247,8 @@ class Experiment:
             spec=self.spec, nets=list(self.nets), pending=self.pending, batches=list(self.batches),
             history=list(self.history), causal_levels=self.causal_levels, obs_to_causal=self.obs_to_causal,
             obs_answers=self.obs_answers, causal_labels=self.causal_labels, query_images=self.query_images,
-            query_labels=self.query_labels, iteration=self.iteration, rng=self.rng, iteration_elapsed=elapsed)
+            query_labels=self.query_labels, iteration=self.iteration, rng=self.rng, iteration_elapsed=elapsed,
+            generative=self.generative)
 
     def restore(self, state: ExperimentState) -> "Experiment":
         """Go on from a saved state: the next steps() continues where that experiment stopped."""
@@ -226,6 +265,7 @@ class Experiment:
         self.query_labels = state.query_labels
         self.iteration = int(state.iteration)
         self.rng = state.rng
+        self.generative, self.bank = state.generative, None
         self._iteration_started = time.perf_counter() - float(state.iteration_elapsed)
         self._iteration_seconds = float(state.iteration_elapsed) if self.pending is not None else None
         return self
@@ -271,6 +311,7 @@ class Experiment:
         """
         snap = copy.copy(self)
         snap.nets = [copy.deepcopy(net) for net in self.nets]
+        snap.generative = copy.deepcopy(self.generative)
         snap.config = copy.copy(self.config)
         snap.batches = list(self.batches)
         snap.history = list(self.history)
@@ -394,7 +435,22 @@ class Experiment:
         weights = np.concatenate([np.ones(len(self.data)), q_weight])
         return images, labels, weights
 
+    @property
+    def uses_manifold(self) -> bool:
+        """The manifold manipulator searches (grey or colour images, config.manipulator 'manifold')."""
+        return self.config.manipulator == "manifold" and not self.binary
+
+    def _train_generative(self) -> Iterator[TrainEvent]:
+        """The generative model of the images, once, before the first causal training."""
+        for p in train_generative_model(self.data.images, self.config, self.device, self.generative_train_fn):
+            if isinstance(p, ConvAutoencoder):
+                self.generative = p
+            else:
+                yield TrainEvent(self.iteration, 0, 1, p, model="generative")
+
     def _train(self) -> Iterator[TrainEvent]:
+        if self.uses_manifold and self.generative is None:
+            yield from self._train_generative()
         images, labels, weights = self._training_set()
         first = not self.nets
         if first:
@@ -408,6 +464,7 @@ class Experiment:
                               seed=self.config.seed * 1000 + self.iteration * 10 + m)
             for p in self.train_fn(net, images, labels, weights, cfg, self.device):
                 yield TrainEvent(self.iteration, m, len(self.nets), p)
+        self.bank = None
 
     def _algorithm2_queries(self) -> QueryBatch:
         n, q, k = len(self.data), self.config.queries, self.n_causal_classes
@@ -435,9 +492,21 @@ class Experiment:
     def manipulate(self, images: np.ndarray, targets: np.ndarray, alpha: float | None = None) -> ManipulationResult:
         if not self.nets:
             raise ExperimentError("no causal net yet: run Algorithm 1 and train first")
-        return manipulate(self.nets, images, targets, self.config.alpha if alpha is None else alpha,
-                          binary=self.binary, distance_scale=self.config.distance_scale,
-                          confidence=self.config.confidence)
+        alpha = self.config.alpha if alpha is None else alpha
+        if self.uses_manifold and self.generative is not None:
+            return manipulate_on_manifold(self.nets, self.generative, self.prototype_bank(), images, targets, alpha,
+                                          distance_scale=self.config.distance_scale)
+        return manipulate(self.nets, images, targets, alpha, binary=self.binary,
+                          distance_scale=self.config.distance_scale, confidence=self.config.confidence)
+
+    def prototype_bank(self) -> PrototypeBank:
+        """The manifold search's path ends: real images of each causal class the nets agree on."""
+        if self.bank is None:
+            if self.generative is None or not self.nets:
+                raise ExperimentError("the manifold manipulator needs a trained generative model and causal net")
+            self.bank = PrototypeBank.build(self.generative, self.nets, self.data.images, self.causal_labels,
+                                            seed=self.config.seed)
+        return self.bank
 
     def predict_causal(self, images: np.ndarray) -> np.ndarray:
         """Mean ensemble class probabilities (N, K)."""
@@ -449,8 +518,10 @@ class Experiment:
         """The manipulator with copies of the nets (call only while no other thread trains them)."""
         if not self.nets or self.causal_levels is None:
             raise ExperimentError("the experiment has no trained causal net yet")
+        manifold = (self.generative, self.prototype_bank()) if self.uses_manifold and self.generative is not None \
+            else None
         return ManipulatorModel.copy_of(self.nets, self.causal_levels, self.binary, self.config.distance_scale,
-                                        self.config.confidence, self.iteration)
+                                        self.config.confidence, self.iteration, manifold)
 
     def p_causal(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""

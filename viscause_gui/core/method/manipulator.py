@@ -33,7 +33,6 @@ one wide net.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -41,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from viscause_gui.core.nets.models import MLP, ensemble_proba
+from viscause_gui.core.nets.models import MLP
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 
 ProgressFn = Callable[[int, int], bool | None]
@@ -54,6 +53,7 @@ class ManipulationResult:
     predicted_class: np.ndarray  # (N,) argmax class of the (mean) net
     distance: np.ndarray      # (N,) Hamming (binary) or L2 (grey) distance to the start image
     steps: int
+    codes: np.ndarray | None = None   # (N, code) the generative model's code of each result (manifold search)
 
 
 def as_ensemble(nets: nn.Module | Sequence[nn.Module]) -> list[nn.Module]:
@@ -376,50 +376,3 @@ def _gradient_l2(objective: _Objective, max_steps, progress):
     found = torch.isfinite(best_l2).view(col)
     result[rows] = torch.where(found, best, deepest)
     return result.detach(), step
-
-
-@dataclass
-class ManipulatorModel:
-    """The manipulator with nets of its own: the α slider may use them freely while the
-    experiment's nets train in another thread (Experiment.manipulator_model makes one)."""
-
-    nets: list[nn.Module]
-    causal_levels: np.ndarray
-    binary: bool
-    distance_scale: float | None = None
-    confidence: float | None = None
-    iteration: int = 0
-
-    @classmethod
-    def copy_of(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
-                distance_scale: float | None, confidence: float | None, iteration: int) -> "ManipulatorModel":
-        """A model with copies of `nets` (call only while no other thread trains them)."""
-        own = [copy.deepcopy(net) for net in nets]
-        for net in own:
-            net.eval()
-            net.requires_grad_(False)   # the search needs gradients w.r.t. the image only
-        return cls(own, np.array(causal_levels, np.float64), binary, distance_scale, confidence, iteration)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.causal_levels)
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """Mean ensemble class probabilities (N, K)."""
-        images = np.asarray(images, np.float32).reshape(-1, *np.shape(images)[-2:])
-        return ensemble_proba(self.nets, images)
-
-    def manipulate(self, images: np.ndarray, targets: np.ndarray, alpha: float,
-                   cancelled: Callable[[], bool] | None = None) -> ManipulationResult:
-        """Core manipulator with the experiment's settings; cancelled() stops the search early."""
-        progress = None if cancelled is None else (lambda step, total: bool(cancelled()))
-        return manipulate(self.nets, images, targets, alpha, binary=self.binary,
-                          distance_scale=self.distance_scale, confidence=self.confidence,
-                          progress=progress)
-
-
-def default_targets(probs: np.ndarray) -> np.ndarray:
-    """Per image, the most probable causal class other than the predicted one."""
-    probs = np.atleast_2d(np.asarray(probs, np.float64)).copy()
-    probs[np.arange(len(probs)), probs.argmax(1)] = -np.inf
-    return probs.argmax(1)

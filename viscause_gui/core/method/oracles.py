@@ -7,15 +7,22 @@ later, through Experiment.answer, and needs no class.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Callable, Generator, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.observe import NEEDS_OBSERVATIONS, ObservationalDataError
+from viscause_gui.core.nets.generative import ConvAutoencoder, autoencoder_spec, reconstruction_error
 from viscause_gui.core.nets.models import new_net, predict_proba
-from viscause_gui.core.nets.training import TrainConfig, TrainProgress, train_steps
+from viscause_gui.core.nets.training import (TrainConfig, TrainFn, TrainProgress, generative_config,
+                                             train_autoencoder, train_steps)
+
+CHECK_QUANTILE = 0.995     # real images' reconstruction error below which an image is "like the data" ...
+CHECK_SLACK = 1.1          # ... times this margin
+CHECK_EPOCHS = 15
 
 
 @runtime_checkable
@@ -25,6 +32,39 @@ class Oracle(Protocol):
     def answer(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) per image, float64 (N,), NaN where the oracle cannot say."""
         ...
+
+
+@dataclass
+class ManifoldCheck:
+    """Does an image look like the data? An autoencoder of the data reconstructs real images
+    well and noise, smudges and other off-manifold images badly: an image passes when its
+    reconstruction error is within `limit`, what real images held back from training show
+    (their CHECK_QUANTILE quantile times CHECK_SLACK). A model oracle says '?' to the others,
+    as a person shown a smudge would."""
+
+    model: ConvAutoencoder
+    limit: float
+
+    def on_manifold(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images, np.float32)
+        if images.ndim == len(self.model.in_shape):
+            images = images[None]
+        return reconstruction_error(self.model, images) <= self.limit
+
+
+def train_manifold_check(images: np.ndarray, seed: int = 0, epochs: int = CHECK_EPOCHS, code: int = 24,
+                         train_fn: TrainFn = train_autoencoder) -> Generator[TrainProgress, None, ManifoldCheck]:
+    """Generator: an autoencoder of `images` (its own seed and code size, apart from the
+    manipulator's) trained on 90 % of them, calibrated on the other 10 %; returns the check."""
+    images = np.asarray(images, np.float32)
+    order = np.random.default_rng([seed, 31]).permutation(len(images))
+    n_cal = max(1, len(images) // 10)
+    calibration, training = images[order[:n_cal]], images[order[n_cal:]]
+    model = new_net(autoencoder_spec(images.shape[1:], code=code), seed + 4099)
+    yield from train_fn(model, training, None, None, generative_config(seed + 4099, epochs))
+    model.eval()
+    errors = reconstruction_error(model, calibration)
+    return ManifoldCheck(model, float(np.quantile(errors, CHECK_QUANTILE) * CHECK_SLACK))
 
 
 class ModelOracle:

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from viscause_gui.core.nets.generative import DEFAULT_CODE, DEFAULT_WIDTHS, ConvAutoencoder
+
 
 def default_device() -> torch.device:
     """CUDA when the user has it, else the CPU."""
@@ -68,7 +70,8 @@ class ConvNet(nn.Module):
 
 
 def build_net(spec: dict[str, Any]) -> nn.Module:
-    """Rebuild a net from its spec, e.g. {"arch": "mlp", "in_shape": [10, 10], "hidden": [100], "n_classes": 2}."""
+    """Rebuild a net from its spec, e.g. {"arch": "mlp", "in_shape": [10, 10], "hidden": [100], "n_classes": 2}
+    (or the generative model's {"arch": "autoencoder", "in_shape": [28, 28], "code": 16, "widths": [32, 32]})."""
     arch = spec.get("arch", "mlp")
     in_shape = tuple(int(s) for s in spec["in_shape"])
     n_classes = int(spec.get("n_classes", 2))
@@ -77,7 +80,10 @@ def build_net(spec: dict[str, Any]) -> nn.Module:
     if arch == "cnn":
         return ConvNet(in_shape, [int(c) for c in spec.get("channels", [16, 16])],
                        [int(h) for h in spec.get("hidden", [100])], n_classes, bool(spec.get("pool", False)))
-    raise ValueError(f"unknown net architecture {arch!r} (known: mlp, cnn)")
+    if arch == "autoencoder":
+        return ConvAutoencoder(in_shape, int(spec.get("code", DEFAULT_CODE)),
+                               tuple(int(w) for w in spec.get("widths", DEFAULT_WIDTHS)))
+    raise ValueError(f"unknown net architecture {arch!r} (known: mlp, cnn, autoencoder)")
 
 
 def n_outputs(net: nn.Module) -> int:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from viscause_gui.core.nets.generative import ConvAutoencoder
 from viscause_gui.core.nets.models import n_outputs
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 
@@ -110,8 +111,13 @@ def train_steps(
 
     targets: int classes (N,) or class probabilities (N, K) (soft labels, e.g. P(T|man(I))).
     weights: per-sample loss weights (e.g. to count oracle answers more than plentiful data).
-    Early stopping keeps the weights of the best validation epoch.
+    Early stopping keeps the weights of the best validation epoch. A generative model
+    (nets.generative.ConvAutoencoder) learns to reconstruct the images instead (train_autoencoder),
+    so one routine, in-process or in the training process, trains every net of the project.
     """
+    if isinstance(net, ConvAutoencoder):
+        yield from train_autoencoder(net, images, targets, weights, config, device)
+        return
     config = config or TrainConfig()
     device = device or next(net.parameters()).device
     d = TrainingData.prepare(net, images, targets, weights, config)
@@ -261,3 +267,48 @@ def run_to_end(steps: Generator[Any, None, R]) -> R:
             next(steps)
         except StopIteration as stop:
             return stop.value
+
+
+GENERATIVE_EPOCHS = 30
+
+
+def generative_config(seed: int = 0, epochs: int = GENERATIVE_EPOCHS) -> TrainConfig:
+    """How the generative model trains by default (Adam 2e-3, batches of 64, early stopping)."""
+    return TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, patience=4, seed=seed)
+
+
+def train_autoencoder(net: nn.Module, images: np.ndarray, targets: np.ndarray | None = None,
+                      weights: np.ndarray | None = None, config: TrainConfig | None = None,
+                      device: torch.device | None = None) -> Iterator[TrainProgress]:
+    """Train the autoencoder to reconstruct `images` (binary cross-entropy per value), yielding
+    progress after each epoch; stop iterating to cancel. Same signature as train_steps
+    (`targets` and `weights` are not used: the images are their own targets)."""
+    config = config or generative_config()
+    device = device or next(net.parameters()).device
+    gen = torch.Generator().manual_seed(config.seed)
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    n = len(x)
+    perm = torch.randperm(n, generator=gen)
+    n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
+    train_idx, val_idx = perm[n_val:], perm[:n_val]
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    early = EarlyStopping(net, config.patience)
+
+    def loss_of(xb: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(net.decode_logits(net.encode(xb)), xb)
+
+    for epoch in range(1, config.epochs + 1):
+        net.train()
+        order = train_idx[torch.randperm(len(train_idx), generator=gen)]
+        train_loss = run_epoch(opt, order, config.batch_size, lambda b: loss_of(x[b].to(device)))
+        if n_val:
+            net.eval()
+            with torch.no_grad():
+                val_loss = float(loss_of(x[val_idx].to(device)))
+        else:
+            val_loss = train_loss
+        stop = early.update(val_loss)
+        yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
+        if stop:
+            break
+    early.restore()

@@ -18,7 +18,8 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSta
 from superqt import QLabeledDoubleSlider
 
 from viscause_gui.core.method.experiment import QueryBatch
-from viscause_gui.core.method.manipulator import ManipulationResult, ManipulatorModel, default_targets
+from viscause_gui.core.method.manipulator import ManipulationResult
+from viscause_gui.core.method.manipulator_model import ManipulatorModel, default_targets
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
