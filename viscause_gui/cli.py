@@ -23,6 +23,7 @@ from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
 from viscause_gui.core.method.cct import DiscreteModel, cct
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
+from viscause_gui.core.method.manipulator_model import default_targets
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.runtime.memory import memory_problem
@@ -77,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--run", type=Path, required=True)
     predict.add_argument("--images", type=Path, required=True)
     predict.add_argument("--out", type=Path)
+    predict.add_argument("--manipulate", action="store_true",
+                         help="also manipulate every image towards its most probable other causal class, with the "
+                              "run's manipulator (the data manifold when the run used it); needs --out")
+    predict.add_argument("--alpha", type=probability, default=0.5, help="--manipulate: 0 = reach the target at any "
+                                                                        "distance, 1 = stay close")
 
     cct = sub.add_parser("cct", help="exact observational and causal partitions of a discrete model")
     cct.add_argument("model", type=Path)
@@ -214,8 +220,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     model = RunModel(args.run)
     data = load_npz(args.images)
     p_causal, causal_class = model.predict(data.images)
+    if args.manipulate and out is None:
+        raise CliError("--manipulate writes images: give --out FILE.npz")
     if out is not None:
-        _save_npz(out, p_causal=p_causal, causal_class=causal_class.astype(np.int64))
+        extra = {}
+        if args.manipulate:
+            manipulator = model.manipulator()
+            targets = default_targets(manipulator.predict(data.images))
+            result = manipulator.manipulate(data.images, targets, args.alpha)
+            extra = {"manipulated": result.images, "target_class": targets.astype(np.int64),
+                     "distance": result.distance.astype(np.float64)}
+            _progress(f"manipulated with the {manipulator.default_search} search (alpha {args.alpha})")
+        _save_npz(out, p_causal=p_causal, causal_class=causal_class.astype(np.int64), **extra)
         _progress(f"{len(data)} predictions written to {out}")
     else:
         print(json.dumps({"p_causal": np.round(p_causal, 6).tolist(), "causal_class": causal_class.tolist()}))

@@ -6,23 +6,28 @@ does not. This search moves only along the data's own manifold, as the generativ
 (nets.generative.ConvAutoencoder) has learned it:
 
 1. Encode the start image, z0 = enc(x0), and keep what the model does not capture,
-   r = x0 - dec(z0): the image's own details.
+   r = x0 - dec(z0): the image's own details. (dec here is the decoder with its logits
+   scaled by SHARPEN: an autoencoder's decodes are blurrier than real strokes, and a blurry
+   change would add grey no real image has.)
 2. Prototype-guided paths: the codes of the `candidates` nearest real images of the target
    class (a `PrototypeBank`, real images the causal net itself puts in that class) are the
    ends of straight paths z(t) = z0 + t (zc - z0). Every point decodes as a residual change,
-   x(t) = clip(x0 + dec(z(t)) - dec(z0), 0, 1): at t = 0 the image is exactly itself.
+   x(t) = clip(dec(z(t)) + r * keep, 0, 1), keep = max(0, 1 - |dec(z(t)) - dec(z0)| / FADE):
+   at t = 0 the image is exactly itself; where the decode changes much, the old stroke's
+   details fade (no ghost of it is left behind).
 3. Along every path, `grid` points are scored by the causal net (the worst member's target
    logit margin m) and by the pixel L2 distance to x0. The image kept is the nearest one at
    depth m >= kappa(alpha) within the radius R(alpha), refined by bisection on t between the
-   last grid point short of the depth and the first one at it.
-4. An optional gradient search in code space then walks on from there along the gradient
-   of the margin (through the decoder), keeping only steps that stay at depth and come
-   closer in pixels.
+   last grid point short of the depth and the first one at it. An image already that deep
+   is left as it is.
 
 alpha keeps its meaning from the pixel search (distance still in pixels, L2 over every value
-and channel): kappa(alpha) = K (1 - alpha) / alpha is how deep into the target class the
-result must be, R(alpha) = distance_scale / alpha how far it may move; when no path reaches
-the depth within the radius, the deepest point found is returned.
+and channel): kappa(alpha) = D_c (1 - alpha) / alpha is how deep into the target class c the
+result must be, where D_c is the nets' median margin on real images of c (alpha = 1/2: as
+convincing as a typical real member; near 1: just over the boundary; near 0: deeper than
+any real one), and R(alpha) = distance_scale / alpha is how far it may move; when no path
+reaches the depth within the radius, the deepest point found is returned. Paths end only at
+prototypes at least kappa deep (where the class has any), so a path can get there.
 
 Images are (N, H, W) or (N, H, W, C): the generative model takes channels.
 """
@@ -44,10 +49,11 @@ from viscause_gui.core.runtime.foreground import yield_to_foreground
 CANDIDATES = 4          # prototype paths tried per image
 GRID = 10               # points scored along each path
 BISECTIONS = 6          # halvings of the bracket on the chosen path
-REFINE_STEPS = 0        # gradient steps in code space after the path search (0: none)
 FADE = 0.3              # 0: keep the whole residual; > 0: drop it where the decode changes by this much
 SHRINK = 0.0            # soft threshold on the decoded change: the decoder's faint haze is no change
+SHARPEN = 2.0           # > 1: decoded strokes crisper than the model's (a blurry decode adds grey)
 PROTOTYPES_PER_CLASS = 1000
+BANK_ARRAYS = ("codes", "labels", "depth", "decoded", "margins")     # what a run folder keeps of a bank
 
 
 @dataclass
@@ -140,13 +146,17 @@ class _Paths:
 
     fade: float = FADE       # where the decode changes by this much, the image's residual is dropped
     shrink: float = SHRINK   # changes smaller than this are dropped, larger ones shrunk by it
+    sharpen: float = SHARPEN  # the decoder's logits times this: strokes as crisp as real ones
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model.decode_logits(z) * self.sharpen)
 
     def image(self, rows: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The residual decode of codes z (M, code) for start images rows (M,): the change the
         model makes, added to the image, whose own details (what the model does not capture)
         fade out where the change is large (a stroke that moves leaves no ghost behind)."""
         x0, base = self.x0[rows], self.base[rows]
-        change = self.model.decode(z) - base
+        change = self.decode(z) - base
         if self.shrink > 0:
             change = change.sign() * (change.abs() - self.shrink).clamp(min=0.0)
         residual = x0 - base
@@ -170,7 +180,6 @@ def manipulate_on_manifold(
     distance_scale: float | None = None,
     candidates: int = CANDIDATES,
     grid: int = GRID,
-    refine_steps: int = REFINE_STEPS,
     fade: float = FADE,
     progress: ProgressFn | None = None,
     chunk: int = 256,
@@ -196,7 +205,7 @@ def manipulate_on_manifold(
     total = -(-len(images) // chunk)
     for i, lo in enumerate(range(0, len(images), chunk)):
         x, z = _search_chunk(nets, model, bank, images[lo:lo + chunk], targets[lo:lo + chunk],
-                             kappa[lo:lo + chunk], radius, candidates, grid, refine_steps, fade)
+                             kappa[lo:lo + chunk], radius, candidates, grid, fade)
         out[lo:lo + chunk], ends[lo:lo + chunk] = x, z
         if progress is not None and progress(i + 1, total):
             out[lo + chunk:] = images[lo + chunk:]
@@ -216,13 +225,14 @@ def manifold_depth(alpha: float, class_depth: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(class_depth, np.float64) * (1.0 - alpha) / alpha, GREY_MIN_DEPTH, GREY_MAX_DEPTH)
 
 
-def _search_chunk(nets, model, bank, images, targets, kappa, radius, candidates, grid, refine_steps, fade):
+def _search_chunk(nets, model, bank, images, targets, kappa, radius, candidates, grid, fade):
     x0 = _tensor(images, model)
     target = torch.as_tensor(targets, device=x0.device)
     kappa_rows = torch.as_tensor(kappa, dtype=torch.float32, device=x0.device)
     n = len(x0)
     z0 = model.encode(x0)
-    paths = _Paths(model, x0, z0, model.decode(z0), fade, SHRINK)
+    paths = _Paths(model, x0, z0, None, fade, SHRINK, SHARPEN)
+    paths.base = paths.decode(z0)
     ends = bank.nearest(paths.base, target, candidates, kappa_rows)                                   # (n, k, code)
     k = ends.shape[1]
     rows = torch.arange(n, device=x0.device).repeat_interleave(k * grid)
@@ -260,35 +270,7 @@ def _search_chunk(nets, model, bank, images, targets, kappa, radius, candidates,
     there = _worst_margin(nets, x0, target) >= kappa_rows        # already as deep as asked: no change
     z = torch.where(there[:, None], z0, z)
     x = torch.where(there.view(-1, *([1] * (x.dim() - 1))), x0, x)
-    if refine_steps:
-        z, x = _refine(nets, paths, z, x, target, kappa_rows, radius, refine_steps)
     return x.cpu().numpy(), z.cpu().numpy()
-
-
-def _refine(nets, paths: _Paths, z, x, target, kappa, radius, steps):
-    """Gradient steps in code space towards x0 that keep the depth (each one accepted only if
-    it stays at depth kappa and comes closer in pixels)."""
-    every = torch.arange(len(z), device=z.device)
-    d = _l2(x, paths.x0)
-    size = 0.2 * (z - paths.z0).norm(dim=1)
-    for _ in range(steps):
-        yield_to_foreground()
-        with torch.enable_grad():
-            zg = z.detach().requires_grad_(True)
-            xg = paths.image(every, zg)
-            m = _worst_margin(nets, xg, target)
-            objective = _l2(xg, paths.x0) - torch.clamp(m - kappa, max=0.0) * 10.0
-            (grad,) = torch.autograd.grad(objective.sum(), zg)
-        step = grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12) * size[:, None]
-        z_new = z - step
-        x_new = paths.image(every, z_new)
-        d_new = _l2(x_new, paths.x0)
-        good = (_worst_margin(nets, x_new, target) >= kappa) & (d_new < d) & (d_new <= radius)
-        z = torch.where(good[:, None], z_new, z)
-        x = torch.where(good.view(-1, *([1] * (x.dim() - 1))), x_new, x)
-        d = torch.where(good, d_new, d)
-        size = torch.where(good, size * 1.2, size * 0.5)
-    return z, x
 
 
 @torch.no_grad()
@@ -299,7 +281,8 @@ def manifold_path(model: ConvAutoencoder, image: np.ndarray, end_code: np.ndarra
     model.eval()
     x0 = _tensor(np.asarray(image, np.float32)[None], model)
     z0 = model.encode(x0)
-    paths = _Paths(model, x0, z0, model.decode(z0), fade)
+    paths = _Paths(model, x0, z0, None, fade, SHRINK, SHARPEN)
+    paths.base = paths.decode(z0)
     t = torch.linspace(0.0, 1.0, steps, device=x0.device)
     end = torch.as_tensor(np.asarray(end_code, np.float32), device=x0.device)[None].expand(steps, -1)
     _, x = paths.at(torch.zeros(steps, dtype=torch.long, device=x0.device), end, t)

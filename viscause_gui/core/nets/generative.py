@@ -24,6 +24,11 @@ DEFAULT_CODE = 32
 DEFAULT_WIDTHS = (32, 64)
 
 
+def generative_spec(model: "ConvAutoencoder") -> dict[str, Any]:
+    """The spec that rebuilds `model` (for a session or a run folder)."""
+    return autoencoder_spec(model.in_shape, model.code_size, model.widths)
+
+
 def autoencoder_spec(in_shape: tuple[int, ...], code: int = DEFAULT_CODE,
                      widths: tuple[int, int] = DEFAULT_WIDTHS) -> dict[str, Any]:
     """The spec of an autoencoder for images of `in_shape` ((H, W) or (H, W, C))."""
@@ -47,6 +52,7 @@ class ConvAutoencoder(nn.Module):
         self.channels = self.in_shape[2] if len(self.in_shape) == 3 else 1
         self.code_size = int(code)
         w1, w2 = (int(w) for w in widths)
+        self.widths = (w1, w2)
         self.padded = (-(-self.height // 4) * 4, -(-self.width // 4) * 4)
         small = (self.padded[0] // 4, self.padded[1] // 4)
         self._small = small

@@ -6,6 +6,7 @@ holding the iterations that were finished.
 """
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -16,6 +17,9 @@ import torch
 from torch import nn
 
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, TrainEvent
+from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
+from viscause_gui.core.method.manipulator_model import ManipulatorModel
+from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.nets.models import default_device, ensemble_proba
 from viscause_gui.core.store.atomic import atomic_write
@@ -27,7 +31,8 @@ from viscause_gui.core.nets.weights import read_state_dict
 import math
 
 
-RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png")
+RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png", "generative.pt",
+             "prototypes.npz")
 
 
 def prepare_run_folder(out: Path) -> Path:
@@ -73,7 +78,14 @@ def save_model(out: Path, experiment: Experiment) -> None:
         state = {f"m{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
     atomic_write(out / "model.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in state.items()}, f))
     meta = {"spec": experiment.spec, "members": len(nets), "binary": experiment.binary,
-            "causal_levels": experiment.causal_levels.tolist(), "image_shape": list(experiment.data.shape)}
+            "causal_levels": experiment.causal_levels.tolist(), "image_shape": list(experiment.data.shape),
+            "distance_scale": experiment.config.distance_scale, "confidence": experiment.config.confidence}
+    if experiment.uses_manifold and experiment.generative is not None:
+        meta["generative"] = {"spec": generative_spec(experiment.generative)}
+        generative = experiment.generative.state_dict()
+        atomic_write(out / "generative.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in generative.items()}, f))
+        bank = experiment.prototype_bank()
+        atomic_write(out / "prototypes.npz", lambda f: np.savez_compressed(f, **{k: getattr(bank, k) for k in BANK_ARRAYS}))
     atomic_write(out / "model.json", lambda f: f.write(json.dumps(meta, indent=2).encode("utf-8")))
 
 
@@ -95,8 +107,12 @@ class RunModel:
         self.levels = np.asarray(meta["causal_levels"], np.float64)
         self.shape = tuple(meta["image_shape"])
         self.spec, self.members = meta["spec"], meta["members"]
+        self.binary = bool(meta.get("binary", False))
+        self.distance_scale, self.confidence = _positive_or_none(meta, "distance_scale"), \
+            _positive_or_none(meta, "confidence")
         state = self._read_weights()
         self.nets = [self._member(state, m) for m in range(self.members)]
+        self.manifold = self._read_manifold(meta)
 
     def _fail(self, name: str, problem: str) -> ValueError:
         return ValueError(f"{self.run_dir / name}: {problem}")
@@ -163,6 +179,45 @@ class RunModel:
         except WeightsError as exc:
             raise self._fail("model.pt", str(exc)) from None
 
+    def _read_manifold(self, meta: dict[str, Any]) -> tuple[nn.Module, PrototypeBank] | None:
+        """The generative model and its prototypes, when the run used the manifold manipulator."""
+        doc = meta.get("generative")
+        if doc is None:
+            return None
+        spec = doc.get("spec") if isinstance(doc, dict) else None
+        if not (isinstance(spec, dict) and spec.get("arch") == "autoencoder" and spec.get("in_shape") == list(self.shape)):
+            raise self._fail("model.json", "'generative' must hold the spec of an autoencoder of the images")
+        try:
+            model = net_from_state(spec, read_state_dict(self._read("generative.pt", MAX_WEIGHTS_BYTES),
+                                                         "the generative model"), "the generative model",
+                                   default_device()).eval()
+        except WeightsError as exc:
+            raise self._fail("generative.pt", str(exc)) from None
+        return model, self._read_bank(model)
+
+    def _read_bank(self, model: nn.Module) -> PrototypeBank:
+        raw = self._read("prototypes.npz", MAX_WEIGHTS_BYTES)
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+                arrays = {k: np.asarray(z[k]) for k in BANK_ARRAYS}
+        except (KeyError, ValueError, OSError, EOFError) as exc:
+            raise self._fail("prototypes.npz", f"damaged or incomplete ({exc})") from None
+        n, k = len(arrays["labels"]), len(self.levels)
+        values = int(np.prod(self.shape))
+        if not (arrays["codes"].shape == (n, model.code_size) and arrays["decoded"].shape == (n, values)
+                and arrays["margins"].shape == (n,) and arrays["depth"].shape == (k,)
+                and arrays["labels"].dtype.kind in "iu" and n > 0 and np.all((arrays["labels"] >= 0) & (arrays["labels"] < k))
+                and all(np.isfinite(arrays[a]).all() for a in ("codes", "decoded", "margins", "depth"))):
+            raise self._fail("prototypes.npz", "its arrays do not fit the generative model and the causal classes")
+        return PrototypeBank(arrays["codes"].astype(np.float32), arrays["labels"].astype(np.int64),
+                             arrays["depth"].astype(np.float64), arrays["decoded"].astype(np.float32),
+                             arrays["margins"].astype(np.float32))
+
+    def manipulator(self) -> ManipulatorModel:
+        """The run's manipulator: the manifold search when the run used it, else the pixel search."""
+        return ManipulatorModel(self.nets, self.levels, self.binary, self.distance_scale, self.confidence, 0,
+                                *(self.manifold or (None, None)))
+
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""
         if tuple(images.shape[1:]) != self.shape:
@@ -170,6 +225,15 @@ class RunModel:
                              f"{self.shape[0]}x{self.shape[1]}")
         proba = ensemble_proba(self.nets, images)
         return proba @ self.levels, proba.argmax(1)
+
+
+def _positive_or_none(meta: dict[str, Any], key: str) -> float | None:
+    value = meta.get(key)
+    if value is None:
+        return None
+    if not (_is_number(value) and 0 < value < 1e6):
+        raise ValueError(f"model.json: '{key}' must be a positive number or null")
+    return float(value)
 
 
 def _is_int(value: Any) -> bool:

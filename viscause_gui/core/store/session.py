@@ -40,6 +40,9 @@ A ZIP archive (deflate). Its members:
   ``distances``, ``p_target``, ``answers`` (P(T=1|man), NaN = no answer); the ones listed.
 - ``experiment/nets/<m>.pt``: the state_dict of ensemble member m, written by ``torch.save``
   and read with ``torch.load(..., weights_only=True)``; tensors only.
+- ``experiment/generative.pt``: the manifold manipulator's generative model (state_dict, read
+  the same way), present when ``experiment.generative`` = {"spec": {"arch": "autoencoder", ...}}
+  is; its ``in_shape`` must be the images' shape.
 
 Arrays are ``.npy`` (format 1.0/2.0), read with allow_pickle=False; numeric dtypes (and
 fixed-width strings for ``labels``) only; dtypes are kept as saved. Members not named above
@@ -66,6 +69,7 @@ from viscause_gui.core.store.journal import AnswerRecord, Journal, batch_key, ne
 SESSION_FORMAT = "viscause-session"
 SESSION_VERSION = 1
 SESSION_SUFFIX = ".vcsession"
+GENERATIVE_MEMBER = "experiment/generative.pt"
 MANIFEST = "session.json"
 BATCH_FIELDS = ("images", "source_index", "originals", "targets", "distances", "p_target", "answers")
 RNG_BIT_GENERATORS = ("PCG64", "PCG64DXSM")

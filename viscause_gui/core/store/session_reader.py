@@ -19,7 +19,7 @@ from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, E
                                                  QueryBatch)
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.store.journal import AnswerRecord
-from viscause_gui.core.store.session import (BATCH_FIELDS, DEFAULT_LIMITS, MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT,
+from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, DEFAULT_LIMITS, MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT,
                                              SESSION_VERSION, SessionData, SessionError, SessionLimits)
 from viscause_gui.core.nets.weights import WeightsError
 from viscause_gui.core.nets.weights import net_from_state
@@ -229,6 +229,7 @@ class _Reader:
             _need(int(spec.get("n_classes", -1)) == k, f"the net spec has n_classes {spec.get('n_classes')}, "
                                                        f"but there are {k} causal classes")
             nets = [self._net(spec, m) for m in range(n_nets)]
+        generative = self._generative(e.get("generative"), shape)
 
         # the state machine's invariants (what steps() relies on to go on correctly)
         n2 = sum(b.kind == "algorithm2" for b in batches)
@@ -264,7 +265,7 @@ class _Reader:
             obs_to_causal=None if obs_to_causal is None else np.asarray(obs_to_causal, np.int64),
             obs_answers=None if obs_answers is None else np.asarray(obs_answers, np.float64),
             causal_labels=causal_labels, query_images=q_images, query_labels=q_labels,
-            iteration=iteration, rng=rng, iteration_elapsed=elapsed))
+            iteration=iteration, rng=rng, iteration_elapsed=elapsed, generative=generative))
 
     def _batch(self, b: Any, prefix: str, what: str, n: int, shape: tuple[int, int], k: int | None,
                answered: bool) -> QueryBatch:
@@ -303,6 +304,22 @@ class _Reader:
                     _need(_unit(arr), f"'{label}' must be finite and lie in [0, 1]")
             arrays[f] = arr
         return QueryBatch(kind, iteration, **arrays)
+
+    def _generative(self, doc: Any, shape: tuple[int, ...]) -> nn.Module | None:
+        """The manifold manipulator's generative model, when the session has one."""
+        if doc is None:
+            return None
+        _need(isinstance(doc, dict) and isinstance(doc.get("spec"), dict), "'experiment.generative' must be "
+                                                                           "an object with a 'spec'")
+        spec = doc["spec"]
+        _need(spec.get("arch") == "autoencoder", "the generative model must be an autoencoder")
+        _need(list(spec.get("in_shape", [])) == list(shape), "the generative model's in_shape is not the "
+                                                             "images' shape")
+        try:
+            return net_from_state(spec, read_state_dict(self._member(GENERATIVE_MEMBER), "the generative model"),
+                                  "the generative model", self.device).eval()
+        except WeightsError as exc:
+            raise _Bad(str(exc)) from None
 
     def _net(self, spec: dict[str, Any], m: int) -> nn.Module:
         name = f"experiment/nets/{m}.pt"

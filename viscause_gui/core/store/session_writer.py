@@ -16,10 +16,13 @@ import torch
 from viscause_gui import __version__
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
 from viscause_gui.core.data.readers import PathLike
+from torch import nn
+
 from viscause_gui.core.method.experiment import Experiment, QueryBatch
+from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.journal import AnswerRecord, now_iso
-from viscause_gui.core.store.session import (BATCH_FIELDS, MANIFEST, SESSION_FORMAT, SESSION_VERSION, SessionData,
+from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, MANIFEST, SESSION_FORMAT, SESSION_VERSION, SessionData,
                                              SessionError, autosave_path)
 from viscause_gui.core.store.session_reader import load_session
 
@@ -149,10 +152,17 @@ def _experiment_payload(exp: Experiment, members: dict[str, bytes]) -> dict[str,
     if state.pending is not None:
         out["pending"] = _batch_payload(state.pending, "experiment/pending", members)
     for m, net in enumerate(state.nets):
-        buf = io.BytesIO()
-        torch.save({k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, buf)
-        members[f"experiment/nets/{m}.pt"] = buf.getvalue()
+        members[f"experiment/nets/{m}.pt"] = _weights_bytes(net)
+    if state.generative is not None:
+        out["generative"] = {"spec": generative_spec(state.generative)}
+        members[GENERATIVE_MEMBER] = _weights_bytes(state.generative)
     return out
+
+
+def _weights_bytes(net: nn.Module) -> bytes:
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().clone() for k, v in net.state_dict().items()}, buf)
+    return buf.getvalue()
 
 
 def _batch_payload(batch: QueryBatch, prefix: str, members: dict[str, bytes]) -> dict[str, Any]:
