@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from viscause_gui.core.experiments.grating import GratingModel
 
@@ -233,3 +235,50 @@ def test_observe_refuses_a_huge_claimed_data_set_in_one_line(tmp_path):
     result = viscause("observe", path, "--out", tmp_path / "o.npz", check=False)
     _one_line_error(result, "needs about")
     assert not (tmp_path / "o.npz").exists()
+
+
+# ---------------------------------------------------------------- cct: any file gives a result or one line
+
+CCT_VALID = json.loads((SAMPLE / "cct_incompatible.json").read_text())
+HOSTILE_JSON = [None, True, "0.5", {}, [], [[]], float("nan"), float("inf"), -0.5, 2, 10**400, "1e400",
+                [0.5] * 20_000, [[1.0] * 20_000], "[" * 5000 + "]" * 5000, "[" * 200 + "0.5" + "]" * 200]
+
+
+def _cct_text(data) -> str:
+    """A hostile CCT model file: random bytes, a truncated model, or a model with one value swapped."""
+    good = json.dumps(CCT_VALID)
+    how = data.draw(st.sampled_from(["bytes", "truncate", "swap", "swap", "nest"]))
+    if how == "bytes":
+        return data.draw(st.binary(max_size=400)).decode("latin-1")
+    if how == "truncate":
+        return good[:data.draw(st.integers(0, len(good) - 1))]
+    if how == "nest":
+        depth = data.draw(st.integers(1, 100_000))
+        return '{"p_h": ' + "[" * depth + "]" * depth + ', "p_i_given_h": [[1]], "p_t1_given_h_i": [[1]]}'
+    spec = json.loads(good)
+    key = data.draw(st.sampled_from(sorted(spec) + ["_comment", "extra"]))
+    value = data.draw(st.sampled_from(HOSTILE_JSON))
+    text_value = value if isinstance(value, str) and value[:1] in "[1" else json.dumps(value)
+    if key in spec and isinstance(spec[key], list) and data.draw(st.booleans()):
+        i = data.draw(st.integers(0, len(spec[key]) - 1))
+        spec[key][i] = "@@"
+    else:
+        spec[key] = "@@"
+    return json.dumps(spec).replace('"@@"', text_value)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_cct_model_files_give_a_result_or_one_line(tmp_path, capsys, data):
+    from viscause_gui import cli
+
+    path = tmp_path / "m.json"
+    path.write_bytes(_cct_text(data).encode("utf-8", "surrogatepass"))
+    rc = cli.main(["cct", str(path)])
+    captured = capsys.readouterr()
+    if rc == 0:
+        assert json.loads(captured.out)["relation"]
+        return
+    lines = captured.err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, captured.err
+    assert lines[0].startswith("viscause cct: error: ") and str(path) in lines[0], lines[0]

@@ -21,7 +21,7 @@ import numpy as np
 from viscause_gui.core.data.readers import load_npz, npz_array_shape
 from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
-from viscause_gui.core.method.cct import DiscreteModel, cct
+from viscause_gui.core.method.cct import cct, read_cct_model
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
 from viscause_gui.core.method.manipulator_model import default_targets
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
@@ -33,7 +33,6 @@ from viscause_gui.core.store.rundir import prepare_run_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1
-MAX_MODEL_FILE_BYTES = 64 * 1024**2
 
 
 class CliError(Exception):
@@ -240,21 +239,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_cct(args: argparse.Namespace) -> int:
 
-    if args.model.is_dir():
-        raise CliError(f"{args.model}: is a folder, not a model file")
-    try:
-        if args.model.stat().st_size > MAX_MODEL_FILE_BYTES:
-            raise CliError(f"{args.model}: larger than {MAX_MODEL_FILE_BYTES:,} bytes, the limit for a model file")
-        spec = json.loads(args.model.read_text())
-    except FileNotFoundError:
-        raise CliError(f"{args.model}: no such file") from None
-    except OSError as exc:
-        raise CliError(f"{args.model}: cannot read it ({exc.strerror or exc})") from None
-    except RecursionError:
-        raise CliError(f"{args.model}: not valid JSON (nested too deeply)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CliError(f"{args.model}: not valid JSON ({exc})") from None
-    result = cct(DiscreteModel.from_json(spec), tol=args.tol)
+    result = cct(read_cct_model(args.model), tol=args.tol)
     print(json.dumps(result))
     return 0
 

@@ -1,7 +1,10 @@
 """The Causal Coarsening Theorem on a discrete model: exact observational and causal partitions."""
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,6 +79,35 @@ class DiscreteModel:
 
 
 MAX_STATES = 10_000          # values of H or of I a model file may have
+MAX_MODEL_FILE_BYTES = 64 * 1024**2
+
+
+def read_cct_model(path: str | os.PathLike, max_bytes: int = MAX_MODEL_FILE_BYTES) -> DiscreteModel:
+    """The model of a CCT file (JSON, see DiscreteModel.from_json); any problem is one ValueError
+    line that starts with the file's name."""
+    path = Path(path)
+    try:
+        return DiscreteModel.from_json(_read_json(path, max_bytes))
+    except ValueError as exc:
+        message = " ".join(str(exc).split())
+        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+
+
+def _read_json(path: Path, max_bytes: int) -> Any:
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a model file")
+    try:
+        if path.stat().st_size > max_bytes:
+            raise ValueError(f"{path}: larger than {max_bytes:,} bytes, the limit for a model file")
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid JSON (nested too deeply)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
 
 
 def _numbers_only(value: Any, depth: int) -> bool:
@@ -95,7 +127,7 @@ def _probabilities(name: str, value: Any, ndim: int) -> np.ndarray:
         raise ValueError(f"{name} has more than {MAX_STATES:,} entries per axis (the limit)")
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{name} must be {'a list' if ndim == 1 else 'a list of lists'} of numbers") from None
     if arr.ndim != ndim or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty {'list' if ndim == 1 else 'list of equal-length lists'}"
