@@ -465,6 +465,8 @@ class Experiment:
             for p in self.train_fn(net, images, labels, weights, cfg, self.device):
                 yield TrainEvent(self.iteration, m, len(self.nets), p)
         self.bank = None
+        if self.uses_manifold and self.generative is not None:
+            self.prototype_bank()       # built here, in the training thread: readers get it ready-made
 
     def _algorithm2_queries(self) -> QueryBatch:
         n, q, k = len(self.data), self.config.queries, self.n_causal_classes

@@ -31,6 +31,7 @@ class ManipulatorModel:
     iteration: int = 0
     generative: ConvAutoencoder | None = None
     bank: PrototypeBank | None = None
+    search: str | None = None       # the search manipulate() runs by default (None: default_search)
 
     @classmethod
     def copy_of(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
@@ -68,7 +69,7 @@ class ManipulatorModel:
                    cancelled: Callable[[], bool] | None = None, search: str | None = None) -> ManipulationResult:
         """The manipulation with the experiment's settings; `search` PIXELS or MANIFOLD (default: the
         manifold when there is a generative model); cancelled() stops the search early."""
-        search = search or self.default_search
+        search = search or self.search or self.default_search
         if search not in self.searches:
             raise ValueError(f"this manipulator cannot search {search!r} (it can: {', '.join(self.searches)})")
         progress = None if cancelled is None else (lambda step, total: bool(cancelled()))

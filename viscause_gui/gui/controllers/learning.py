@@ -100,6 +100,8 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
             yield Created(exp)
         if process is not None and not isinstance(exp.train_fn, InChildTraining):
             exp.train_fn = process.wrap(exp.train_fn)
+        if process is not None and not isinstance(exp.generative_train_fn, InChildTraining):
+            exp.generative_train_fn = process.wrap(exp.generative_train_fn)
         oracle = None
         if settings.oracle == "truth":
             oracle = truth.oracle()

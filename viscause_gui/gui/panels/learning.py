@@ -448,6 +448,10 @@ class LearningPanel(QWidget):
 
     def _on_train(self, event: TrainEvent) -> None:
         p = event.progress
+        if event.model == "generative":          # the manifold manipulator's model of the images, first
+            self.progress.setFormat(f"iteration {event.iteration}: training the generative model of the images "
+                                    f"(data manifold), epoch {p.epoch}/{p.epochs}")
+            return
         self.loss_x.append(len(self.loss_x) + 1)
         self.train_losses.append(p.train_loss)
         self.val_losses.append(p.val_loss)

@@ -19,15 +19,17 @@ from superqt import QLabeledDoubleSlider
 
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.method.manipulator import ManipulationResult
-from viscause_gui.core.method.manipulator_model import ManipulatorModel, default_targets
+from viscause_gui.core.method.manipulator_model import MANIFOLD, PIXELS, ManipulatorModel, default_targets
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
-from viscause_gui.gui.widgets.images import difference_rgb, image_box, ink_display, message_label, show_image
+from viscause_gui.gui.widgets.images import (difference_rgb, image_box, image_view, ink_display, message_label,
+                                            show_image)
 from viscause_gui.gui.workers import WorkerPool
 
 AUTO = -1                       # combo data: "the most likely class other than C(i)"
 SWEEP_ALPHAS = np.round(np.linspace(0.0, 1.0, 21), 2)   # prefetched in the background (slider steps)
+PATH_STEPS = 6                  # images in the path strip (manifold search)
 MAX_SELECTION = 5000            # images manipulated at once by "Manipulate selection"
 NO_MODEL = "Train a causal net first (Learning panel): the manipulator moves images between causal classes."
 NO_IMAGE = "Select an image in the browser or draw one on the canvas to manipulate it."
@@ -117,6 +119,8 @@ class ManipulatorPanel(QWidget):
             box.setMinimumSize(120, 150)
             images.addWidget(box, 1)
         layout.addLayout(images, 1)
+        self.path_box, self.path_items = self._path_strip()
+        layout.addWidget(self.path_box)
         layout.addLayout(self._readout())
         layout.addLayout(self._buttons())
         return page
@@ -135,9 +139,59 @@ class ManipulatorPanel(QWidget):
         self.alpha_slider.setToolTip("α: 0 = reach the target class at any distance, 1 = stay close to the "
                                      "original (arrow keys: ±0.05)")
         self.alpha_slider.valueChanged.connect(self.request)
+        self.search_combo = QComboBox()
+        self.search_combo.addItem("data manifold", MANIFOLD)
+        self.search_combo.addItem("pixels", PIXELS)
+        self.search_combo.setToolTip("Where the manipulator searches: the data manifold (a generative model of the "
+                                     "images: changes that look like the data) or single pixels (the nearest image "
+                                     "the net accepts, often a smudge a person would not)")
+        self.search_combo.currentIndexChanged.connect(self._search_changed)
         form.addRow("Target class", self.target_combo)
+        form.addRow("Search", self.search_combo)
         form.addRow("α", self.alpha_slider)
         return form
+
+    def _search_changed(self) -> None:
+        if self.model is not None and self.search_combo.currentData() in self.model.searches:
+            self.model.search = self.search_combo.currentData()
+            self._image_changed()           # new search: nothing cached for the old one may show
+
+    def _fill_searches(self) -> None:
+        searches = self.model.searches if self.model is not None else (PIXELS,)
+        combo = self.search_combo
+        combo.blockSignals(True)
+        for i in range(combo.count()):
+            item = combo.model().item(i)
+            item.setEnabled(combo.itemData(i) in searches)
+        combo.setCurrentIndex(combo.findData(searches[-1]))
+        combo.setEnabled(len(searches) > 1)
+        combo.blockSignals(False)
+
+    def _path_strip(self) -> tuple[QWidget, list]:
+        """A strip of small images: the way from the original to the result on the data manifold."""
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        title = QLabel("path:")
+        title.setToolTip("The image on its way from the original (left) to the manipulation (right), along the "
+                         "data manifold")
+        row.addWidget(title)
+        items = []
+        for _ in range(PATH_STEPS):
+            frame, item = image_view()
+            frame.setFixedSize(56, 56)
+            row.addWidget(frame)
+            items.append(item)
+        row.addStretch(1)
+        box.setVisible(False)
+        return box, items
+
+    def _show_path(self, image: np.ndarray, result: ManipulationResult) -> None:
+        show = result.codes is not None and self.model is not None and self.model.generative is not None
+        self.path_box.setVisible(show)
+        if show:
+            for item, step in zip(self.path_items, self.model.path(image, result.codes[0], PATH_STEPS)):
+                show_image(item, ink_display(step), (0.0, 1.0))
 
     def _readout(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -176,6 +230,9 @@ class ManipulatorPanel(QWidget):
         """Copy the experiment's nets (state.experiment is never being trained when this runs)."""
         exp = self.state.experiment
         self.model = exp.manipulator_model() if exp is not None and exp.nets else None
+        self._fill_searches()
+        if self.model is not None:
+            self.model.search = self.search_combo.currentData()
         self._fill_targets()
         self._image_changed()
 
@@ -296,6 +353,7 @@ class ManipulatorPanel(QWidget):
         self.result, self.result_key = result, key
         show_image(self.result_item, ink_display(new), (0.0, 1.0))
         show_image(self.diff_item, difference_rgb(image, new), (0.0, 255.0))
+        self._show_path(image, result)
         self._describe(key[0], result)
         self.result_shown.emit(key[1])
 

@@ -1,0 +1,88 @@
+"""The manipulator panel on grey images: the data-manifold search, the pixel search, the path strip."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+
+from tests.core.method.test_manifold_experiment import BarOracle  # noqa: E402
+from tests.core.nets.test_generative import bars  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.method.manipulator_model import MANIFOLD, PIXELS  # noqa: E402
+from viscause_gui.gui.panels.manipulator import PATH_STEPS, ManipulatorPanel  # noqa: E402
+from viscause_gui.gui.state import AppState  # noqa: E402
+from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained():
+    images, labels = bars(400, seed=4)
+    data = Dataset(images=images, obs_class=labels, name="bars")
+    exp = Experiment(data, ExperimentConfig(iterations=1, queries=20, seed=0, manipulator="manifold",
+                                            generative_epochs=25, generative_code=8, epochs=10, augment_shifts=0,
+                                            net={"arch": "mlp", "hidden": [32]}, batch_size=32))
+    exp.run(BarOracle())
+    return data, exp
+
+
+@pytest.fixture
+def panel(qtbot, trained):
+    data, exp = trained
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(data)
+    panel = ManipulatorPanel(state, workers)
+    qtbot.addWidget(panel)
+    panel.show()
+    state.set_experiment(exp)
+    yield panel
+    workers.stop_all()
+
+
+def _choose(qtbot, combo, data) -> None:
+    """Pick an item of a combo box as a person does: click it, then arrow keys and Return."""
+    qtbot.mouseClick(combo, Qt.MouseButton.LeftButton)
+    combo.hidePopup()
+    while combo.currentData() != data:
+        qtbot.keyClick(combo, Qt.Key.Key_Down if combo.findData(data) > combo.currentIndex() else Qt.Key.Key_Up)
+
+
+def test_the_manifold_search_is_the_default_and_shows_its_path(qtbot, panel):
+    assert panel.search_combo.isEnabled() and panel.search_combo.currentData() == MANIFOLD
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)
+    assert panel.result.codes is not None
+    assert panel.path_box.isVisible()
+    first, last = (np.asarray(panel.path_items[i].image) for i in (0, PATH_STEPS - 1))
+    np.testing.assert_allclose(1.0 - first, panel.state.current_image, atol=1e-5)   # starts at the original
+    np.testing.assert_allclose(1.0 - last, panel.result.images[0], atol=1e-4)      # ends at the result
+
+
+def test_choosing_pixels_searches_pixels_and_hides_the_path(qtbot, panel):
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)
+    manifold_image = panel.result.images[0].copy()
+    _choose(qtbot, panel.search_combo, PIXELS)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=10000)
+    assert not panel.path_box.isVisible()
+    assert not np.allclose(panel.result.images[0], manifold_image)
+    _choose(qtbot, panel.search_combo, MANIFOLD)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is not None, timeout=10000)
+    np.testing.assert_allclose(panel.result.images[0], manifold_image, atol=1e-6)   # same search, same result
+
+
+def test_binary_data_offers_only_pixels(qtbot):
+    from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
+    gm = GratingModel()
+    data = gm.sample(300, 0)
+    exp = Experiment(data, ExperimentConfig(iterations=1, queries=5, epochs=4, seed=0, manipulator="manifold"))
+    exp.run(TruthOracle(gm))
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(data)
+    panel = ManipulatorPanel(state, workers)
+    qtbot.addWidget(panel)
+    state.set_experiment(exp)
+    assert panel.search_combo.currentData() == PIXELS and not panel.search_combo.isEnabled()
+    workers.stop_all()
