@@ -351,3 +351,13 @@ def test_a_two_dimensional_images_array_is_refused(tmp_path):
     np.savez(path, images=np.zeros((5, 3)))
     with pytest.raises(DatasetError, match=r"shape \(5, 3\); it must be \(N, H, W\)"):
         load_npz(path)
+
+
+def test_a_per_image_array_longer_than_the_images_is_refused_before_reading(tmp_path, monkeypatch):
+    import viscause_gui.core.data.readers as readers
+
+    path = tmp_path / "d.npz"
+    np.savez(path, images=np.zeros((4, 5, 5), np.float32), t=np.zeros(1000, np.int64))
+    monkeypatch.setattr(readers, "_read_npz_arrays", lambda p: pytest.fail("read before refusing"))
+    with pytest.raises(DatasetError, match=r"'t' has shape \(1000,\), expected \(4,\) — one per image"):
+        load_npz(path)

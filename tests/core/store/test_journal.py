@@ -533,3 +533,20 @@ def test_recover_leaves_out_mismatched_images_and_refuses_another_sessions_journ
     (tmp_path / "bad.vcsession").write_bytes(b"junk")
     with pytest.raises(SessionError):
         recover(tmp_path / "bad.vcsession", journal_path(spath))
+
+
+def test_any_number_of_bad_lines_is_counted_and_the_first_are_described(tmp_path):
+    """A journal of a million empty lines: all counted, the first MAX_PROBLEMS described (a list
+    of every line and every problem took 533 MiB for five million)."""
+    from viscause_gui.core.store.journal import MAX_PROBLEMS
+
+    path = tmp_path / "j.jsonl"
+    with Journal(path, SID) as j:
+        j.answer("data", 0, 1.0)
+    with open(path, "ab") as f:
+        f.write(b"\n" * 1_000_000)
+    with Journal(path, SID) as j:
+        last = j.answer("data", 1, 0.0)
+    seen = read_journal(path)
+    assert seen.skipped == 1_000_000 and len(seen.problems) == MAX_PROBLEMS
+    assert seen.problems[0] == "line 3: empty" and seen.records[-1].id == last.id

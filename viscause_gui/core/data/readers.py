@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from viscause_gui.core.data.dataset import Dataset, DatasetError
+from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset, DatasetError
 from viscause_gui.core.runtime.memory import memory_problem
 
 PathLike = str | os.PathLike
@@ -114,12 +114,14 @@ def _check_npz_archive(path: Path, max_bytes: int) -> None:
         if total > max_bytes:
             raise file_error(path, f"archive would unpack to {total:,} bytes, more than the "
                               f"limit of {max_bytes:,} (zip bomb?)")
+        shapes: dict[str, tuple[int, ...]] = {}
         for info in infos:
             key = info.filename[:-4] if info.filename.endswith(".npy") else None
             if key not in NPZ_KEYS:
                 continue
             with zf.open(info) as f:
                 shape, _, dtype = read_npy_header(f)
+            shapes[key] = tuple(shape)
             if dtype.hasobject:
                 raise file_error(path, f"'{key}' holds Python objects (pickle); refusing to load it")
             need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
@@ -132,6 +134,17 @@ def _check_npz_archive(path: Path, max_bytes: int) -> None:
                 problem = memory_problem(values * (dtype.itemsize + 4), f"'images' {tuple(shape)} {dtype}")
                 if problem is not None:
                     raise file_error(path, f"{problem}; refused before reading it")
+    _check_one_per_image(path, shapes)
+
+
+def _check_one_per_image(path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Per-image arrays must hold one value per image: a larger one is refused before it is read."""
+    images = shapes.get("images")
+    if not images:
+        return
+    for key in OPTIONAL_ARRAYS:
+        if key in shapes and shapes[key] != (images[0],):
+            raise file_error(path, f"'{key}' has shape {shapes[key]}, expected ({images[0]},) — one per image")
 
 
 def _parse_meta(raw: np.ndarray, path: Path) -> dict[str, Any]:

@@ -46,7 +46,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -60,7 +60,7 @@ except ImportError:  # pragma: no cover - Windows
 JOURNAL_FORMAT = "viscause-journal"
 JOURNAL_VERSION = 1
 JOURNAL_SUFFIX = ".journal.jsonl"
-MAX_JOURNAL_BYTES = 1024**3       # a journal larger than this is refused
+MAX_JOURNAL_BYTES = 256 * 1024**2  # refused when larger: about a million answers, more than people give
 MAX_LINE_BYTES = 1024**2          # a longer line is corrupt
 RECORD_TYPES = ("answer", "undo")
 
@@ -206,39 +206,25 @@ class JournalContents:
 
 
 def parse_journal(raw: bytes, where: str = "journal", *, strict: bool = False) -> JournalContents:
-    """Parse journal bytes (see `read_journal`)."""
+    """Parse journal bytes (see `read_journal`). Memory: the records, not a copy per line; only
+    the first MAX_PROBLEMS problems are described (`skipped` counts them all)."""
     end = raw.rfind(b"\n") + 1            # everything after the last newline is a torn write
     contents = JournalContents(Path(where), None, torn=end < len(raw))
     contents.committed_bytes = end
-    lines = raw[:end].split(b"\n")[:-1]
-    if not lines:
+    lines = _lines(raw, end)
+    first = next(lines, None)
+    if first is None:
         return contents                   # empty, or the header itself was torn: nothing committed
-    header, damage = _parse_header_line(lines[0])
+    header, damage = _parse_header_line(first)
     if header is not None:
         contents.header = _check_header(header, where)
     seen: set[str] = set()
-    for number, line in enumerate(lines[1:], start=2):
-        problem = None
-        if len(line) > MAX_LINE_BYTES:
-            problem = f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"
-        elif not line.strip():
-            problem = f"line {number}: empty"
-        else:
-            try:
-                record = AnswerRecord.from_json(json.loads(line.decode("utf-8"), parse_constant=_no_constant))
-            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-                problem = f"line {number}: {exc}"
-            else:
-                if record.id in seen:
-                    problem = f"line {number}: duplicate record id {record.id}"
-                else:
-                    seen.add(record.id)
-                    contents.records.append(record)
+    for number, line in enumerate(lines, start=2):
+        problem = _add_record(contents, seen, number, line)
         if problem is not None:
             if strict:
                 raise JournalError(f"{where}: corrupt journal, {problem}")
-            contents.skipped += 1
-            contents.problems.append(problem)
+            _note_problem(contents, problem)
     if header is None:
         # the first line is damaged: answers below it are kept if there are any, else it is no journal
         if not contents.records or strict:
@@ -246,6 +232,41 @@ def parse_journal(raw: bytes, where: str = "journal", *, strict: bool = False) -
         contents.skipped += 1
         contents.problems.insert(0, f"line 1: the header is damaged ({damage}); the answers below it are kept")
     return contents
+
+
+MAX_PROBLEMS = 100                # problems described in JournalContents.problems; the rest are counted
+
+
+def _lines(raw: bytes, end: int) -> Iterator[bytes]:
+    """The complete lines of raw[:end], one at a time (a list of millions of lines would not fit)."""
+    start = 0
+    while start < end:
+        stop = raw.index(b"\n", start)
+        yield raw[start:stop]
+        start = stop + 1
+
+
+def _add_record(contents: JournalContents, seen: set[str], number: int, line: bytes) -> str | None:
+    """Add the record of one line; what is wrong with the line, or None."""
+    if len(line) > MAX_LINE_BYTES:
+        return f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"
+    if not line.strip():
+        return f"line {number}: empty"
+    try:
+        record = AnswerRecord.from_json(json.loads(line.decode("utf-8"), parse_constant=_no_constant))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return f"line {number}: {exc}"
+    if record.id in seen:
+        return f"line {number}: duplicate record id {record.id}"
+    seen.add(record.id)
+    contents.records.append(record)
+    return None
+
+
+def _note_problem(contents: JournalContents, problem: str) -> None:
+    contents.skipped += 1
+    if len(contents.problems) < MAX_PROBLEMS:
+        contents.problems.append(problem)
 
 
 def _parse_header_line(line: bytes) -> tuple[dict[str, Any] | None, str]:

@@ -125,12 +125,28 @@ class _Reader:
     def _array(self, name: str, kinds: str, shape: tuple[int | None, ...], *, what: str | None = None) -> np.ndarray:
         """Read and check one .npy member: dtype kind in `kinds`, shape (None = any length)."""
         what = what or name
+        _check_shape(self._claimed_shape(name, kinds), shape, what)   # before reading: a bomb is refused unread
         arr = _parse_npy(self._member(name), what)
         _need(arr.dtype.kind in kinds, f"'{what}' has dtype {arr.dtype}, expected "
                                        f"{'/'.join(_KIND_NAMES[k] for k in kinds)}")
-        _need(arr.ndim == len(shape) and all(s is None or s == a for s, a in zip(shape, arr.shape)),
-              f"'{what}' has shape {arr.shape}, expected {tuple('any' if s is None else s for s in shape)}")
+        _check_shape(arr.shape, shape, what)
         return arr
+
+    def _claimed_shape(self, name: str, kinds: str) -> tuple[int, ...] | None:
+        """The shape of a well-formed .npy member of a dtype kind in `kinds`, from its header alone
+        (None for any other member: reading it says what is wrong, as before)."""
+        info = self.infos.get(name)
+        try:
+            with self.zf.open(info) as f:
+                shape, _, dtype = read_npy_header(f)
+                offset = f.tell()
+        except Exception:  # noqa: BLE001 - a missing or damaged member is reported when it is read
+            return None
+        plain = not dtype.hasobject and dtype.fields is None and dtype.subdtype is None and dtype.kind in kinds
+        size = 1
+        for s in shape:
+            size *= int(s)
+        return tuple(shape) if plain and info.file_size - offset == size * dtype.itemsize else None
 
     # ----- content -----
     def _session(self, doc: dict[str, Any]) -> SessionData:
@@ -342,6 +358,13 @@ _KIND_NAMES = {"b": "bool", "i": "int", "u": "uint", "f": "float", "U": "str", "
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed (strict JSON)")
+
+
+def _check_shape(actual: tuple[int, ...] | None, expected: tuple[int | None, ...], what: str) -> None:
+    if actual is None:
+        return
+    _need(len(actual) == len(expected) and all(s is None or s == a for s, a in zip(expected, actual)),
+          f"'{what}' has shape {actual}, expected {tuple('any' if s is None else s for s in expected)}")
 
 
 def _parse_npy(raw: bytes, what: str) -> np.ndarray:
