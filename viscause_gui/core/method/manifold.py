@@ -63,8 +63,8 @@ class PrototypeBank:
     codes: np.ndarray      # (P, code) float32
     labels: np.ndarray     # (P,) causal class of each
     depth: np.ndarray      # (K,) per class, the median margin the nets give its real images
-    decoded: np.ndarray    # (P, values) the generative model's decode of each code, flattened
-    margins: np.ndarray    # (P,) the nets' (worst member's) margin for its class
+    decoded: np.ndarray    # (P, values) the generative model's (sharpened) decode of each code, flattened
+    margins: np.ndarray    # (P,) the nets' (worst member's) margin for its class, of the decode
 
     @classmethod
     def build(cls, model: ConvAutoencoder, nets: Sequence[nn.Module], images: np.ndarray, labels: np.ndarray,
@@ -83,8 +83,10 @@ class PrototypeBank:
         with torch.no_grad():
             margin = _worst_margin(nets, x, own).cpu().numpy()
             z = model.encode(x)
-            codes, decoded = z.cpu().numpy(), model.decode(z).flatten(1).cpu().numpy()
-        agree = margin > 0
+            decoded = torch.sigmoid(model.decode_logits(z) * SHARPEN)
+            end_margin = _worst_margin(nets, decoded, own).cpu().numpy()
+            codes, decoded = z.cpu().numpy(), decoded.flatten(1).cpu().numpy()
+        agree = (margin > 0) & (end_margin > 0)
         chosen = []
         for c in np.unique(labels):
             rows = np.flatnonzero((labels[index] == c) & agree)
@@ -97,7 +99,7 @@ class PrototypeBank:
             inside = margin[(labels[index] == c) & agree]
             depth[c] = float(np.median(inside)) if len(inside) else 1.0
         return cls(codes[rows].astype(np.float32), labels[index][rows], depth, decoded[rows].astype(np.float32),
-                   margin[rows].astype(np.float32))
+                   end_margin[rows].astype(np.float32))
 
     def nearest(self, base: torch.Tensor, targets: torch.Tensor, k: int, depth: torch.Tensor) -> torch.Tensor:
         """(N, k, code): per image, the codes of the k prototypes of its target class whose decode
