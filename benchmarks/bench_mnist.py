@@ -1,17 +1,24 @@
-"""MNIST benchmark (issue 5 targets), on one torch thread:
+"""MNIST benchmark (issue 11 targets), judged by models the loop never sees, on one torch thread.
 
-1. the 5-iteration x 500-query run with the model oracle through the real `viscause run mnist`
-   (MErr <= 10% at the end; median L2 of accepted changes below the nearest-real-image
-   baseline's; the whole run <= 5 minutes);
-2. minimal flips of a one-vs-all MLP 784-300-2's own decision (alpha = 1, the net as judge) vs
-   Foolbox's DDN attack (100 steps) on the same net and 200 held-out images: median L2 within
-   1.1x (foolbox is optional: `pip install foolbox`; without it this part is skipped with a note);
-3. latency for the alpha slider: one 28x28 image (median, <= 30 ms) and a batch of 1,000 (<= 2 s),
-   on that MLP and on the run's final causal nets (an ensemble of three).
+Per digit (default 7, 3 and 5):
+1. the real `viscause run mnist --digit d --iterations 5 --queries 500 --oracle model` (the
+   manifold manipulator, the model oracle's panel); whole run <= 5 minutes;
+2. every iteration's batch judged independently (benchmarks/mnist_judges.py): MErr by a judge
+   CNN of another architecture, seeds and augmentation, towards d and away from d (target
+   <= 5% each at iteration 5), MErr by a 5-nearest-real-digits judge, the realism score (the
+   share passing checks calibrated on real digits; target >= 90%), the model oracle's own MErr
+   (target: within 3 points of the judge's), the median L2 of the changes the judge accepts
+   (target: below the nearest-real-image baseline's median);
+3. on the final causal nets and the last batch's 500 start images, side by side: the pixel
+   search (the manipulator before the manifold), the manifold search, Foolbox's DDN (the
+   adversarial reference, optional: `pip install foolbox`) and the nearest real image of the
+   target class, each judged the same way; the realism checks on real held-out digits too;
+4. the alpha slider: one 28x28 image with the run's manifold manipulator (median, <= 30 ms).
 
-Prints a Markdown table and one JSON line; writes benchmarks/out/mnist.json,
-docs/mnist_figure.png and docs/mnist_history.png.
-Usage: python benchmarks/bench_mnist.py [--digit 7] [--seed 0] [--quick]
+Prints the machine, the date and Markdown tables; writes benchmarks/out/mnist.json,
+docs/mnist_figure.png (digit 7's rows through the iterations), docs/mnist_history.png and
+docs/mnist_random_grid.png (48 random, not chosen, manipulations of digit 7's last batch).
+Usage: python benchmarks/bench_mnist.py [--digits 7 3 5] [--seed 3] [--quick]
 """
 from __future__ import annotations
 
@@ -20,239 +27,228 @@ import json
 import os
 import platform
 import shutil
+import sys
 import time
-from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from viscause_gui.cli import main as viscause
-from viscause_gui.core.experiments import mnist
-from viscause_gui.core.method.manipulator import manipulate
-from viscause_gui.core.nets.models import configure_torch_threads, new_net, predict_proba
-from viscause_gui.core.nets.training import TrainConfig, train_classifier
-from viscause_gui.core.store.rundir import RunModel
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mnist_judges import Realism, judge_labels, nearest_neighbour_labels, train_judge  # noqa: E402
+
+from viscause_gui.cli import main as viscause  # noqa: E402
+from viscause_gui.core.experiments import mnist  # noqa: E402
+from viscause_gui.core.method.manipulator import manipulate  # noqa: E402
+from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
+from viscause_gui.core.store.rundir import RunModel  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
-TARGETS = {"merr_final": 0.10, "ddn_ratio": 1.1, "single_ms": 30.0, "batch1000_s": 2.0, "run_s": 300.0}
+TARGETS = {"judge_merr": 0.05, "realism": 0.90, "oracle_gap": 0.03, "single_ms": 30.0, "run_s": 300.0}
 
 
-def _load() -> float:
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
     try:
-        return round(os.getloadavg()[0], 2)
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
     except OSError:
-        return float("nan")
+        pass
+    return {"date": datetime.now().isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
+            "load_avg": round(os.getloadavg()[0], 2), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__}
 
 
-def run_experiment(digit: int, seed: int, iterations: int, queries: int) -> tuple[Path, float]:
+def judge_batch(images, originals, targets, digit, judges) -> dict:
+    """Independent verdicts on manipulated images (targets: 1 = towards d, 0 = away)."""
+    judge, realism, pool = judges["cnn"], judges["realism"], judges["pool"]
+    said_d = judge_labels(judge, images) == digit
+    ok = said_d == (targets == 1)
+    knn_ok = (nearest_neighbour_labels(images, pool.images, pool.labels) == digit) == (targets == 1)
+    l2 = np.linalg.norm((images - originals).reshape(len(images), -1), axis=1)
+    checks = realism.checks(images)
+    return {"judge_merr": float(1 - ok.mean()), "judge_merr_to_d": float(1 - ok[targets == 1].mean()),
+            "judge_merr_away": float(1 - ok[targets == 0].mean()), "knn_merr": float(1 - knn_ok.mean()),
+            "realism": float(np.logical_and.reduce(list(checks.values())).mean()),
+            **{f"check_{k}": float(v.mean()) for k, v in checks.items()},
+            "l2_median": float(np.median(l2)), "accepted_l2_median": float(np.median(l2[ok])) if ok.any() else None}
+
+
+def run_digit(digit: int, seed: int, iterations: int, queries: int) -> tuple[Path, float]:
     out = OUT / f"mnist_d{digit}_seed{seed}"
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    code = viscause(["run", "mnist", "--digit", str(digit), "--iterations", str(iterations),
-                     "--queries", str(queries), "--oracle", "model", "--seed", str(seed), "--out", str(out)])
+    code = viscause(["run", "mnist", "--digit", str(digit), "--iterations", str(iterations), "--queries",
+                     str(queries), "--oracle", "model", "--seed", str(seed), "--out", str(out)])
     assert code == 0, "viscause run mnist failed"
     return out, time.perf_counter() - t0
 
 
-def experiment_results(out: Path, seconds: float) -> dict:
-    history = json.loads((out / "history.json").read_text())
-    cfg = history["config"]
-    rows = [{**h, **{k: v for k, v in s.items() if k != "iteration"}}
-            for h, s in zip(history["iterations"], cfg["iteration_summaries"])]
-    last, base = rows[-1], cfg["baseline_last_iteration"]
-    return {"seconds": round(seconds, 1), "iterations": rows, "baseline": base,
-            "oracle_heldout": cfg["oracle_heldout"], "unsure_below": cfg["unsure_below"],
-            "annotators": cfg["annotators"], "train_recipe": cfg["train_recipe"],
-            "merr_final": last["merr"], "accepted_l2_median_final": last["accepted_l2_median"],
-            "baseline_l2_median": base["l2_median"], "baseline_accepted_l2_median": base["accepted_l2_median"]}
-
-
-def one_vs_all_mlp(task: mnist.MnistTask, seed: int) -> torch.nn.Module:
-    """The issue's anchor net: a plain one-vs-all MLP 784-300-2 on the task's data."""
-    net = new_net({"arch": "mlp", "in_shape": [28, 28], "hidden": [300], "n_classes": 2}, seed)
-    train_classifier(net, task.data.images, task.data.obs_class, config=TrainConfig(seed=seed))
-    return net.eval()
-
-
-def test_images(task: mnist.MnistTask, seed: int, per_side: int = 100) -> np.ndarray:
-    rng = np.random.default_rng([seed, 200])
-    is_d = task.heldout.obs_class == 1
-    index = np.concatenate([rng.choice(np.flatnonzero(is_d), per_side, replace=False),
-                            rng.choice(np.flatnonzero(~is_d), per_side, replace=False)])
-    return task.heldout.images[index]
-
-
-def _median_ms(fn, items) -> float:
-    times = []
-    for item in items:
-        t0 = time.perf_counter()
-        fn(item)
-        times.append(time.perf_counter() - t0)
-    return 1000 * float(np.median(times))
-
-
-def ddn_comparison(net: torch.nn.Module, images: np.ndarray) -> dict:
-    flip_to = 1 - predict_proba(net, images).argmax(1)          # the class the net does not choose
-    t0 = time.perf_counter()
-    ours = manipulate(net, images, flip_to, alpha=1.0, binary=False)
-    ours_s = time.perf_counter() - t0
-    result = {"n": len(images),
-              "ours": {"success": float((ours.predicted_class == flip_to).mean()),
-                       "median_l2": float(np.median(ours.distance)), "mean_l2": float(ours.distance.mean()),
-                       "batch_ms_per_image": 1000 * ours_s / len(images),
-                       "single_ms": _median_ms(lambda i: manipulate(net, images[i], flip_to[i], alpha=1.0,
-                                                                    binary=False), range(50))}}
-    near = manipulate(net, images, flip_to, alpha=0.99, binary=False)
-    result["ours_alpha_0.99_median_l2"] = float(np.median(near.distance))
+def ddn(nets, images: np.ndarray, targets: np.ndarray) -> np.ndarray | None:
     try:
         import foolbox as fb
     except ImportError:
-        result["ddn"] = None
-        result["note"] = "foolbox is not installed (pip install foolbox): DDN comparison skipped"
-        return result
-    model = fb.PyTorchModel(net, bounds=(0, 1))
-    attack = fb.attacks.DDNAttack(steps=100)
-    x, y = torch.from_numpy(images), torch.from_numpy(flip_to)
+        return None
+
+    class Worst(torch.nn.Module):          # DDN against the ensemble's mean logits
+        def __init__(self):
+            super().__init__()
+            self.nets = torch.nn.ModuleList(nets)
+
+        def forward(self, x):
+            return torch.stack([n(x) for n in self.nets]).mean(0)
+
+    model = fb.PyTorchModel(Worst().eval(), bounds=(0, 1))
+    _, adv, _ = fb.attacks.DDNAttack(steps=100)(model, torch.from_numpy(images),
+                                                fb.criteria.TargetedMisclassification(torch.from_numpy(targets)),
+                                                epsilons=None)
+    return adv.numpy()
+
+
+def side_by_side(run: Path, digit: int, judges: dict, task) -> dict:
+    model = RunModel(run)
+    last = sorted(run.glob("iteration_*.npz"))[-1]
+    with np.load(last) as z:
+        originals, targets = z["originals"], z["targets"]
+    manipulator = model.manipulator()
+    confidence = json.loads((run / "history.json").read_text())["config"]["confidence"]
+    rows = {}
     t0 = time.perf_counter()
-    _, adv, success = attack(model, x, fb.criteria.TargetedMisclassification(y), epsilons=None)
-    ddn_s = time.perf_counter() - t0
-    l2 = (adv - x).flatten(1).norm(dim=1).numpy()
-
-    def one(i):
-        attack(model, x[i:i + 1], fb.criteria.TargetedMisclassification(y[i:i + 1]), epsilons=None)
-
-    result["ddn"] = {"success": float(success.float().mean()), "median_l2": float(np.median(l2)),
-                     "mean_l2": float(l2.mean()), "batch_ms_per_image": 1000 * ddn_s / len(images),
-                     "single_ms": _median_ms(one, range(10)), "foolbox": fb.__version__}
-    result["ratio_median_l2"] = result["ours"]["median_l2"] / result["ddn"]["median_l2"]
-    return result
-
-
-def latency(nets, name: str, images: np.ndarray, batch: np.ndarray, confidence: float | None) -> dict:
-    targets = 1 - predict_proba(nets[0], images).argmax(1)
-    batch_targets = 1 - predict_proba(nets[0], batch).argmax(1)
-    row = {"nets": name}
-    for alpha in (0.5, 1.0):
-        row[f"single_ms_alpha_{alpha}"] = _median_ms(
-            lambda i: manipulate(nets, images[i], targets[i], alpha=alpha, binary=False, confidence=confidence),
-            range(len(images)))
-    manipulate(nets, batch[:10], batch_targets[:10], alpha=0.5, binary=False, confidence=confidence)
+    pixels = manipulate(model.nets, originals, targets, 0.5, binary=False, confidence=confidence)
+    rows["pixel search (before)"] = {**judge_batch(pixels.images, originals, targets, digit, judges),
+                                     "seconds": time.perf_counter() - t0}
     t0 = time.perf_counter()
-    res = manipulate(nets, batch, batch_targets, alpha=0.5, binary=False, confidence=confidence)
-    row["batch1000_s"] = time.perf_counter() - t0
-    row["batch1000_steps"] = int(res.steps)
-    row["batch1000_reached"] = float((res.predicted_class == batch_targets).mean())
-    return row
+    ours = manipulator.manipulate(originals, targets, 0.5)
+    rows["manifold search"] = {**judge_batch(ours.images, originals, targets, digit, judges),
+                               "seconds": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    adv = ddn(model.nets, originals, targets)
+    if adv is not None:
+        rows["Foolbox DDN (100 steps)"] = {**judge_batch(adv, originals, targets, digit, judges),
+                                           "seconds": time.perf_counter() - t0}
+    near = mnist.nearest_real_baseline(originals, targets == 1, task.pool.images, task.pool.obs_class == 1)
+    rows["nearest real image of the target class"] = judge_batch(near.images, originals, targets, digit, judges)
+    held = task.heldout.images
+    rows["real held-out digits (unchanged)"] = {"realism": float(judges["realism"].realistic(held).mean())}
+    single = []
+    for i in range(40):
+        t0 = time.perf_counter()
+        manipulator.manipulate(originals[i], targets[i:i + 1], 0.5)
+        single.append(time.perf_counter() - t0)
+    return {"rows": rows, "single_ms": 1000 * float(np.median(single)), "search": manipulator.default_search,
+            "random_grid": (originals, ours.images, targets)}
+
+
+def digit_results(digit: int, seed: int, iterations: int, queries: int) -> dict:
+    task = mnist.one_vs_all(digit, seed)
+    t0 = time.perf_counter()
+    judges = {"cnn": train_judge(task.pool.images, task.pool.labels),
+              "realism": Realism.calibrate(task.pool.images, task.heldout.images), "pool": task.pool}
+    judges_s = time.perf_counter() - t0
+    run, seconds = run_digit(digit, seed, iterations, queries)
+    history = json.loads((run / "history.json").read_text())
+    per_iteration = []
+    for rec, summary in zip(history["iterations"], history["config"]["iteration_summaries"]):
+        with np.load(run / f"iteration_{rec['iteration']:02d}.npz") as z:
+            judged = judge_batch(z["manipulated"], z["originals"], z["targets"], digit, judges)
+        per_iteration.append({"iteration": rec["iteration"], "oracle_merr": rec["merr"],
+                              "oracle_unsure": summary["unsure_rate"], **judged})
+    side = side_by_side(run, digit, judges, task)
+    return {"digit": digit, "run_seconds": round(seconds, 1), "judges_seconds": round(judges_s, 1),
+            "oracle_heldout": history["config"]["oracle_heldout"], "iterations": per_iteration,
+            "baseline_l2_median": history["config"]["baseline_last_iteration"]["l2_median"],
+            "side_by_side": side["rows"], "single_ms": side["single_ms"], "search": side["search"],
+            "_grid": side["random_grid"], "_run": run}
+
+
+def check_targets(d: dict) -> dict:
+    last = d["iterations"][-1]
+    accepted = last["accepted_l2_median"]
+    return {"judge MErr to d <= 5%": last["judge_merr_to_d"] <= TARGETS["judge_merr"],
+            "judge MErr away <= 5%": last["judge_merr_away"] <= TARGETS["judge_merr"],
+            "realism >= 90%": last["realism"] >= TARGETS["realism"],
+            "oracle within 3 points of judge": abs(last["oracle_merr"] - last["judge_merr"]) <= TARGETS["oracle_gap"],
+            "accepted L2 < nearest real": accepted is not None and accepted < d["baseline_l2_median"],
+            "slider <= 30 ms": d["single_ms"] <= TARGETS["single_ms"],
+            "run <= 5 min": d["run_seconds"] <= TARGETS["run_s"]}
+
+
+def random_grid(originals, images, targets, path: Path, digit: int, n: int = 48, seed: int = 0) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    pick = np.random.default_rng(seed).choice(len(images), n, replace=False)
+    cols = 12
+    fig = Figure(figsize=(cols * 0.9, (n // cols) * 2 * 0.95 + 0.4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2 * (n // cols), cols)
+    for j, i in enumerate(pick):
+        r, c = 2 * (j // cols), j % cols
+        for k, img in enumerate((originals[i], images[i])):
+            ax = axes[r + k, c]
+            ax.imshow(img, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r + 1, c].set_xlabel(f"to {digit}" if targets[i] == 1 else f"to not-{digit}", fontsize=7, labelpad=1)
+    fig.suptitle(f"48 random manipulations of the last batch (above: original, below: manipulated), digit {digit}",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def _p(x) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def print_digit(d: dict) -> None:
+    print(f"\n### digit {d['digit']}: run {d['run_seconds']} s, oracle on held-out digits: accuracy "
+          f"{_p(d['oracle_heldout']['accuracy_answered'])} on answered, '?' {_p(d['oracle_heldout']['unsure_rate'])}\n")
+    print("| iteration | oracle MErr | judge MErr | towards d | away | kNN judge MErr | realism | "
+          "median L2 (judge-accepted) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for it in d["iterations"]:
+        print(f"| {it['iteration']} | {_p(it['oracle_merr'])} | {_p(it['judge_merr'])} | {_p(it['judge_merr_to_d'])} | "
+              f"{_p(it['judge_merr_away'])} | {_p(it['knn_merr'])} | {_p(it['realism'])} | "
+              f"{it['l2_median']:.2f} ({it['accepted_l2_median'] or float('nan'):.2f}) |")
+    print(f"\nnearest real image of the target class (last batch's starts): median L2 {d['baseline_l2_median']:.2f}")
+    print("\n| same 500 starts, final nets | judge MErr towards d | away | kNN MErr | realism | median L2 | seconds |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, row in d["side_by_side"].items():
+        print(f"| {name} | {_p(row.get('judge_merr_to_d'))} | {_p(row.get('judge_merr_away'))} | "
+              f"{_p(row.get('knn_merr'))} | {_p(row['realism'])} | "
+              f"{row['l2_median']:.2f} | {row.get('seconds', float('nan')):.1f} |" if "l2_median" in row
+              else f"| {name} | | | | {_p(row['realism'])} | | |")
+    print(f"\nalpha slider, one image, {d['search']} search: {d['single_ms']:.1f} ms (median of 40)")
+    print("targets: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in d["targets"].items()))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--digit", type=int, default=7)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="2 iterations x 100 queries")
+    parser.add_argument("--digits", type=int, nargs="+", default=[7, 3, 5])
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="2 iterations x 100 queries, digit 7 only")
     args = parser.parse_args()
     configure_torch_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
-    iterations, queries = (2, 100) if args.quick else (5, 500)
-    results: dict = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                     "torch_threads": torch.get_num_threads(), "digit": args.digit, "seed": args.seed,
-                     "iterations": iterations, "queries": queries, "load_avg_start": _load()}
-
-    out, seconds = run_experiment(args.digit, args.seed, iterations, queries)
-    results["run"] = experiment_results(out, seconds)
-    shutil.copyfile(out / "manipulations.png", ROOT / "docs" / "mnist_figure.png")
-    shutil.copyfile(out / "history.png", ROOT / "docs" / "mnist_history.png")
-    results["load_avg_after_run"] = _load()
-
-    task = mnist.one_vs_all(args.digit, args.seed)
-    net = one_vs_all_mlp(task, args.seed)
-    images = test_images(task, args.seed)
-    results["ddn"] = ddn_comparison(net, images)
-
-    rng = np.random.default_rng([args.seed, 1000])
-    batch = task.pool.images[rng.choice(len(task.pool), 1000, replace=False)]
-    run_nets = RunModel(out).nets
-    confidence = json.loads((out / "history.json").read_text())["config"]["confidence"]
-    results["latency"] = [latency([net], "one-vs-all MLP 784-300-2", images[:50], batch, confidence),
-                          latency(run_nets, f"run's causal nets ({len(run_nets)} robust MLPs)", images[:50],
-                                  batch, confidence)]
-    results["load_avg_end"] = _load()
-    results["targets"] = check_targets(results)
+    digits, (iterations, queries) = (([7], (2, 100)) if args.quick else (args.digits, (5, 500)))
+    results = {"machine": machine(), "seed": args.seed, "iterations": iterations, "queries": queries, "digits": []}
+    print(f"# MNIST benchmark, {results['machine']}")
+    for digit in digits:
+        d = digit_results(digit, args.seed, iterations, queries)
+        d["targets"] = check_targets(d)
+        print_digit(d)
+        if digit == digits[0]:
+            shutil.copyfile(d["_run"] / "manipulations.png", ROOT / "docs" / "mnist_figure.png")
+            shutil.copyfile(d["_run"] / "history.png", ROOT / "docs" / "mnist_history.png")
+            random_grid(*d["_grid"], ROOT / "docs" / "mnist_random_grid.png", digit)
+        results["digits"].append({k: v for k, v in d.items() if not k.startswith("_")})
+    results["machine_end"] = machine()
     (OUT / "mnist.json").write_text(json.dumps(results, indent=2))
-    print_table(results)
-    print(json.dumps({"merr_final": results["run"]["merr_final"],
-                      "accepted_l2_median": results["run"]["accepted_l2_median_final"],
-                      "baseline_l2_median": results["run"]["baseline_l2_median"],
-                      "run_seconds": results["run"]["seconds"],
-                      "ddn_ratio": results["ddn"].get("ratio_median_l2"),
-                      "single_ms": results["latency"][0]["single_ms_alpha_0.5"],
-                      "single_ms_run_nets": results["latency"][1]["single_ms_alpha_0.5"],
-                      "batch1000_s": results["latency"][0]["batch1000_s"],
-                      "batch1000_s_run_nets": results["latency"][1]["batch1000_s"],
-                      "targets_met": all(v for v in results["targets"].values() if v is not None)}))
-
-
-def check_targets(r: dict) -> dict:
-    run = r["run"]
-    accepted = run["accepted_l2_median_final"]
-    return {
-        "merr_final<=10%": run["merr_final"] <= TARGETS["merr_final"],
-        "accepted_l2<baseline": accepted is not None and accepted < run["baseline_l2_median"]
-        and (run["baseline_accepted_l2_median"] is None or accepted < run["baseline_accepted_l2_median"]),
-        "run<=5min": run["seconds"] <= TARGETS["run_s"],
-        "ddn_ratio<=1.1": None if r["ddn"].get("ratio_median_l2") is None
-        else r["ddn"]["ratio_median_l2"] <= TARGETS["ddn_ratio"],
-        "single<=30ms": all(row[f"single_ms_alpha_{a}"] <= TARGETS["single_ms"]
-                            for row in r["latency"] for a in (0.5, 1.0)),
-        "batch1000<=2s": all(row["batch1000_s"] <= TARGETS["batch1000_s"] for row in r["latency"]),
-    }
-
-
-def _f(x, digits=2, pct=False):
-    if x is None:
-        return "–"
-    return f"{100 * x:.1f}%" if pct else f"{x:.{digits}f}"
-
-
-def print_table(r: dict) -> None:
-    run = r["run"]
-    print(f"### MNIST, T = 'shows a {r['digit']}', {r['iterations']} x {r['queries']} queries, model oracle "
-          f"({run['annotators']} CNN, '?' below {run['unsure_below']}), seed {r['seed']}\n")
-    print("| iteration | MErr | to d | away | '?' | MErr of answered | MDist (mean L2) | median L2 accepted |")
-    print("|---|---|---|---|---|---|---|---|")
-    for it in run["iterations"]:
-        print(f"| {it['iteration']} | {_f(it['merr'], pct=True)} | {_f(it['merr_to_digit'], pct=True)} | "
-              f"{_f(it['merr_away'], pct=True)} | {_f(it['unsure_rate'], pct=True)} | "
-              f"{_f(it['merr_answered'], pct=True)} | {_f(it['mdist'])} | {_f(it['accepted_l2_median'])} |")
-    b = run["baseline"]
-    print(f"\nnearest real image of the target class (same {b['n']} start images as iteration "
-          f"{run['iterations'][-1]['iteration']}): median L2 {_f(b['l2_median'])}, accepted by the oracle "
-          f"{_f(b['accepted_rate'], pct=True)}, median L2 of the accepted {_f(b['accepted_l2_median'])}")
-    o = run["oracle_heldout"]
-    print(f"oracle on 1,000 held-out digits: accuracy on answered {_f(o['accuracy_answered'], pct=True)}, "
-          f"'?' {_f(o['unsure_rate'], pct=True)}; whole run {run['seconds']} s")
-    d = r["ddn"]
-    print("\n| minimal flips (alpha = 1, 200 held-out images) | success | median L2 | ms/image in batch | ms single |")
-    print("|---|---|---|---|---|")
-    print(f"| ours | {_f(d['ours']['success'], pct=True)} | {_f(d['ours']['median_l2'], 3)} | "
-          f"{_f(d['ours']['batch_ms_per_image'])} | {_f(d['ours']['single_ms'], 1)} |")
-    if d.get("ddn"):
-        print(f"| Foolbox DDN, 100 steps | {_f(d['ddn']['success'], pct=True)} | {_f(d['ddn']['median_l2'], 3)} | "
-              f"{_f(d['ddn']['batch_ms_per_image'])} | {_f(d['ddn']['single_ms'], 1)} |")
-        print(f"\nmedian L2 ours / DDN: {d['ratio_median_l2']:.3f}")
-    else:
-        print(f"\n{d['note']}")
-    print("\n| slider latency (1 thread) | single, alpha 0.5 (ms) | single, alpha 1 (ms) | batch of 1,000 (s) |")
-    print("|---|---|---|---|")
-    for row in r["latency"]:
-        print(f"| {row['nets']} | {_f(row['single_ms_alpha_0.5'], 1)} | {_f(row['single_ms_alpha_1.0'], 1)} | "
-              f"{_f(row['batch1000_s'])} |")
-    print(f"\nload average (2 shared cores): {r['load_avg_start']} at start, {r['load_avg_end']} at end")
-    print("targets: " + ", ".join(f"{k} {'yes' if v else ('–' if v is None else 'NO')}"
-                                  for k, v in r["targets"].items()))
+    print(json.dumps({str(d["digit"]): d["targets"] for d in results["digits"]}))
 
 
 if __name__ == "__main__":
