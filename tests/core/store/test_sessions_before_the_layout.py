@@ -49,7 +49,9 @@ def test_a_digits_session_with_robust_training_opens():
     session = load_session(DATA / "digits_before_layout.vcsession")
     exp, expected = session.experiment, EXPECTED["digits"]
     assert isinstance(exp.train_fn, RobustTraining) and exp.train_fn.to_json() == expected["train_recipe"]
-    assert exp.config.to_json() == expected["config"]
+    config = exp.config.to_json()
+    assert {k: config[k] for k in expected["config"]} == expected["config"]
+    assert config["manipulator"] == "pixels"       # saved before the manifold manipulator: as it was run
     assert _history(exp) == _expected_history("digits")
     np.testing.assert_allclose(exp.p_causal(exp.data.images[:5]), expected["p_causal"], rtol=1e-6)
 
@@ -58,7 +60,8 @@ def test_the_digit_recipe_gives_the_same_numbers_as_before_the_move():
     digits = load_builtin("digits8x8").subset(np.arange(400))
     t = (digits.labels == 3).astype(np.int64)
     data = replace(digits, t=t, p_obs=t.astype(float), obs_class=t.copy(), meta={})
-    config = mnist.experiment_config(iterations=1, queries=8, seed=1, epochs=2, retrain_epochs=1)
+    config = mnist.experiment_config(iterations=1, queries=8, seed=1, epochs=2, retrain_epochs=1,
+                                     manipulator="pixels")   # the recipe as it was before the manifold search
     config.ensemble = 2
     exp = Experiment(data, config)
     for event in exp.steps():

@@ -123,13 +123,22 @@ def train_steps(
     d = TrainingData.prepare(net, images, targets, weights, config)
     gen, x, y, w, train_idx, val_idx, n_val = d.gen, d.x, d.y, d.w, d.train_idx, d.val_idx, len(d.val_idx)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    yield from epochs(net, config, gen, train_idx, opt, lambda b: weighted_cross_entropy(
+        net(x[b].to(device)), y[b].to(device), w[b].to(device)),
+        (lambda: _eval_loss(net, x[val_idx], y[val_idx], w[val_idx], device)) if n_val else None)
+
+
+def epochs(net: nn.Module, config: TrainConfig, gen: torch.Generator, train_idx: torch.Tensor,
+           opt: torch.optim.Optimizer, batch_loss: Callable[[torch.Tensor], torch.Tensor],
+           validation: Callable[[], float] | None) -> Iterator[TrainProgress]:
+    """The epoch loop every routine shares: shuffle, one pass (run_epoch), the validation loss
+    (None: the training loss), early stopping; progress after each epoch; the best weights at the end."""
     early = EarlyStopping(net, config.patience)
     for epoch in range(1, config.epochs + 1):
         net.train()
         order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-        train_loss = run_epoch(opt, order, config.batch_size, lambda b: weighted_cross_entropy(
-            net(x[b].to(device)), y[b].to(device), w[b].to(device)))
-        val_loss = _eval_loss(net, x[val_idx], y[val_idx], w[val_idx], device) if n_val else train_loss
+        train_loss = run_epoch(opt, order, config.batch_size, batch_loss)
+        val_loss = validation() if validation is not None else train_loss
         stop = early.update(val_loss)
         yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
         if stop:
@@ -239,25 +248,15 @@ class RobustTraining:
         def loss_of(xb, yb, wb):
             return weighted_cross_entropy(net(xb), yb, wb)
 
-        early = EarlyStopping(net, config.patience)
-        for epoch in range(1, config.epochs + 1):
-            net.train()
-            order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-            train_loss = run_epoch(opt, order, config.batch_size, lambda b: self._robust_loss(
-                net, x[b].to(device), y[b].to(device), w[b].to(device)))
-            if n_val:
-                xv, yv, wv = x[val_idx].to(device), y[val_idx].to(device), w[val_idx].to(device)
-                xva = self.attack(net, xv, yv)
-                net.eval()
-                with torch.no_grad():
-                    val_loss = float(0.5 * (loss_of(xv, yv, wv) + loss_of(xva, yv, wv)))
-            else:
-                val_loss = train_loss
-            stop = early.update(val_loss)
-            yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
-            if stop:
-                break
-        early.restore()
+        def validation() -> float:
+            xv, yv, wv = x[val_idx].to(device), y[val_idx].to(device), w[val_idx].to(device)
+            xva = self.attack(net, xv, yv)
+            net.eval()
+            with torch.no_grad():
+                return float(0.5 * (loss_of(xv, yv, wv) + loss_of(xva, yv, wv)))
+
+        yield from epochs(net, config, gen, train_idx, opt, lambda b: self._robust_loss(
+            net, x[b].to(device), y[b].to(device), w[b].to(device)), validation if n_val else None)
 
 
 def run_to_end(steps: Generator[Any, None, R]) -> R:
@@ -292,23 +291,14 @@ def train_autoencoder(net: nn.Module, images: np.ndarray, targets: np.ndarray | 
     n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
     train_idx, val_idx = perm[n_val:], perm[:n_val]
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    early = EarlyStopping(net, config.patience)
 
     def loss_of(xb: torch.Tensor) -> torch.Tensor:
         return nn.functional.binary_cross_entropy_with_logits(net.decode_logits(net.encode(xb)), xb)
 
-    for epoch in range(1, config.epochs + 1):
-        net.train()
-        order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-        train_loss = run_epoch(opt, order, config.batch_size, lambda b: loss_of(x[b].to(device)))
-        if n_val:
-            net.eval()
-            with torch.no_grad():
-                val_loss = float(loss_of(x[val_idx].to(device)))
-        else:
-            val_loss = train_loss
-        stop = early.update(val_loss)
-        yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
-        if stop:
-            break
-    early.restore()
+    @torch.no_grad()
+    def validation() -> float:
+        net.eval()
+        return float(loss_of(x[val_idx].to(device)))
+
+    yield from epochs(net, config, gen, train_idx, opt, lambda b: loss_of(x[b].to(device)),
+                      validation if n_val else None)
