@@ -275,13 +275,16 @@ class _Reader:
             raise _Bad(f"cannot rebuild the experiment: {exc}") from None
         except RuntimeError as exc:
             raise _Bad(f"cannot rebuild the experiment: {exc}") from None
-        return exp.restore(ExperimentState(
+        exp.restore(ExperimentState(
             spec=spec, nets=nets, pending=pending, batches=batches, history=history,
             causal_levels=None if levels is None else np.asarray(levels, np.float64),
             obs_to_causal=None if obs_to_causal is None else np.asarray(obs_to_causal, np.int64),
             obs_answers=None if obs_answers is None else np.asarray(obs_answers, np.float64),
             causal_labels=causal_labels, query_images=q_images, query_labels=q_labels,
             iteration=iteration, rng=rng, iteration_elapsed=elapsed, generative=generative))
+        if exp.uses_manifold and exp.generative is not None and exp.nets:
+            exp.prototype_bank()           # the manipulator's path ends, built once here
+        return exp
 
     def _batch(self, b: Any, prefix: str, what: str, n: int, shape: tuple[int, int], k: int | None,
                answered: bool) -> QueryBatch:
