@@ -121,3 +121,18 @@ def test_manipulator_model_offers_both_searches(world):
     assert both.path(starts[0], on.codes[0]).shape[1:] == (12, 12)
     with pytest.raises(ValueError, match="cannot search"):
         plain.manipulate(starts[:1], targets[:1], 0.5, search=MANIFOLD)
+
+
+def test_a_smaller_alpha_never_ends_shallower(world):
+    """Below the alpha whose depth no prototype reaches, the result stays at the deepest paths
+    (it went to shallower ones and got less deep, found in the app)."""
+    _, _, net, model, bank, starts, targets = world
+    target = torch.as_tensor(targets)
+    depth = []
+    for alpha in (0.5, 0.3, 0.1, 0.02):
+        res = manipulate_on_manifold(net, model, bank, starts, targets, alpha=alpha)
+        with torch.no_grad():
+            logits = net(torch.as_tensor(res.images))
+        depth.append(float((logits.gather(1, target[:, None])[:, 0] - logits.gather(1, 1 - target[:, None])[:, 0])
+                           .mean()))
+    assert all(b >= a - 1e-4 for a, b in zip(depth, depth[1:])), depth

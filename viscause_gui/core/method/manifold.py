@@ -53,6 +53,7 @@ FADE = 0.3              # 0: keep the whole residual; > 0: drop it where the dec
 SHRINK = 0.0            # soft threshold on the decoded change: the decoder's faint haze is no change
 SHARPEN = 2.0           # > 1: decoded strokes crisper than the model's (a blurry decode adds grey)
 PROTOTYPES_PER_CLASS = 1000
+DEEPEST_SHARE = 0.9      # an unreachable depth asks for prototypes this deep, relative to the class's deepest
 BANK_ARRAYS = ("codes", "labels", "depth", "decoded", "margins")     # what a run folder keeps of a bank
 
 
@@ -104,16 +105,19 @@ class PrototypeBank:
     def nearest(self, base: torch.Tensor, targets: torch.Tensor, k: int, depth: torch.Tensor) -> torch.Tensor:
         """(N, k, code): per image, the codes of the k prototypes of its target class whose decode
         is nearest (in pixels) the decode of the image, base = dec(z0): the paths whose whole
-        change is smallest. Only prototypes at least `depth` (N,) deep count, where the class has
-        any: a path can reach that depth before its end (repeated when the class has fewer)."""
+        change is smallest. Only prototypes at least `depth` (N,) deep count (capped at
+        DEEPEST_SHARE of the class's deepest): a path can reach that depth before its end
+        (repeated when the class has fewer)."""
         codes = torch.as_tensor(self.codes, device=base.device)
         labels = torch.as_tensor(self.labels, device=base.device)
         margins = torch.as_tensor(self.margins, device=base.device)
         d2 = torch.cdist(base.flatten(1), torch.as_tensor(self.decoded, device=base.device))
         wrong = labels[None, :] != targets[:, None]
-        shallow = wrong | (margins[None, :] < depth[:, None])
-        usable = ~shallow.all(1, keepdim=True)
-        d2 = d2.masked_fill(torch.where(usable, shallow, wrong), float("inf"))
+        # deeper than any prototype of the class (a small alpha): its deepest ones, so a smaller
+        # alpha never ends on shallower paths than a larger one
+        deepest = torch.where(wrong, torch.full_like(d2, float("-inf")), margins[None, :]).amax(1)
+        need = torch.minimum(depth, DEEPEST_SHARE * deepest)
+        d2 = d2.masked_fill(wrong | (margins[None, :] < need[:, None]), float("inf"))
         k_eff = min(k, len(codes))
         idx = d2.topk(k_eff, dim=1, largest=False).indices
         if k_eff < k:
