@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QVBoxLayout, QWidget)
@@ -47,6 +47,7 @@ PANELS: list[tuple[str, str, Any, Area]] = [
     ("labelling", "Oracle (label)", LabellingPanel, Area.RightDockWidgetArea),
 ]
 FIRST_TAB = "learning"    # a new user trains first
+FIRST_SIZE = QSize(1600, 1000)   # the window at a first start, when the screen has room
 
 
 
@@ -422,11 +423,17 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1600, 1000)
+            self.resize(self._first_size())
         self._default_state = self.saveState()
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
+
+    def _first_size(self) -> QSize:
+        """1600 x 1000, or the screen's free area when it is smaller (a 1366 x 768 laptop): a
+        first start must show every panel, not run off the screen."""
+        free = self.screen().availableGeometry()
+        return QSize(min(FIRST_SIZE.width(), free.width()), min(FIRST_SIZE.height(), free.height()))
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)

@@ -74,6 +74,15 @@ def _causal(state: AppState):
     return None, None, "unknown: run Algorithm 1 (Learning panel)"
 
 
+OBS_COLUMNS = [("obs", "the observational class"), ("n", "images in the class"),
+               ("P(T=1|I)", "P(T=1 | I): how often T = 1 for the class's images"),
+               ("answer", "the oracle's P(T=1 | man(I)) for the class's representatives (Algorithm 1)"),
+               ("C", "the causal class the answer puts the class in")]
+CAUSAL_COLUMNS = [("C", "the causal class"), ("n", "images in the class"),
+                  ("P(T=1|man)", "P(T=1 | man(I)): how often T = 1 when an image of the class is set "
+                                 "(manipulated), not only seen")]
+
+
 class ClassesPanel(QWidget):
     map_ready = Signal()
 
@@ -117,10 +126,10 @@ class ClassesPanel(QWidget):
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
-        self.obs_table = _table(["obs", "images", "P(T=1|I)", "P(T=1|man)", "C"])
-        self.obs_table.setToolTip("Observational classes: images with the same P(T=1 | I); P(T=1|man) is "
-                                  "the oracle's answer for the class (Algorithm 1), C its causal class")
-        self.causal_table = _table(["C", "images", "P(T=1|man I)"])
+        self.obs_table = _table(OBS_COLUMNS, fit=True)
+        self.obs_table.setToolTip("Observational classes: images with the same P(T=1 | I); 'answer' is "
+                                  "the oracle's P(T=1 | man(I)) for the class (Algorithm 1), C its causal class")
+        self.causal_table = _table(CAUSAL_COLUMNS, fit=True)
         self.causal_table.setToolTip("Causal classes: images with the same P(T=1 | man(I))")
         for title, table in (("Observational partition", self.obs_table), ("Causal partition", self.causal_table)):
             col = QVBoxLayout()
@@ -346,14 +355,21 @@ class ClassesPanel(QWidget):
         self.state.select(self.table_data.members(row, col))
 
 
-def _table(headers: list[str]) -> QTableWidget:
-    table = QTableWidget(0, len(headers))
-    if headers:
-        table.setHorizontalHeaderLabels(headers)
+def _table(columns: list[tuple[str, str]], fit: bool = False) -> QTableWidget:
+    """A read-only table with (header, tooltip) columns. fit: each column as wide as its header
+    and contents (short headers, the meaning in the tooltip), the last one takes the rest;
+    else the columns share the width."""
+    table = QTableWidget(0, len(columns))
+    for i, (text, tip) in enumerate(columns):
+        item = QTableWidgetItem(text)
+        item.setToolTip(tip)
+        table.setHorizontalHeaderItem(i, item)
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents if fit else QHeaderView.ResizeMode.Stretch)
+    header.setStretchLastSection(fit)
     table.verticalHeader().setDefaultSectionSize(24)
     return table
 

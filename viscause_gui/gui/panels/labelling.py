@@ -170,7 +170,9 @@ class LabellingPanel(QWidget):
     def _show_question(self) -> None:
         keys = (f"{self.state.positive_label} or y = yes · another digit or n = no · ? = cannot say"
                 if self.digit_mode else "1/y = yes · 0/n = no · ? = cannot say")
-        self.question.setText(f"{self.state.question()}  <small>({keys})</small>")
+        # the keys on a line of their own: a narrow panel wraps the question, never a key in two
+        self.question.setText(f"{self.state.question()}<br><span style='font-size: 10pt; font-weight: normal'>"
+                              f"{keys.replace(' ', '&nbsp;').replace('&nbsp;·&nbsp;', ' · ')}</span>")
         answer_keys = "digit keys name the digit · y yes · n no" if self.digit_mode else "1/y yes · 0/n no"
         self.help.setText(f"<small>{answer_keys} · ? unknown · Enter keep · s skip · ←/→ review · "
                           "Backspace/Ctrl+Z undo</small>")

@@ -2,8 +2,11 @@
 experiment knows it) the truth say about the image on the canvas."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import QFormLayout, QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
 from viscause_gui.core.method.readout import ObservationalModel
@@ -12,6 +15,21 @@ from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
 
 READOUT_MS = 40      # debounce of the readout
+NB_HYPHEN = "\u2011"
+
+
+def phrases(text: str) -> str:
+    """' · '-separated phrases as rich text that wraps between phrases only ("h-bar no · v-bar no"
+    broke as "v-" / "bar no" in a narrow readout); a single phrase stays as it is."""
+    parts = text.split(" · ")      # <nobr> keeps the spaces, the non-breaking hyphen the hyphens
+    if len(parts) == 1:
+        return text
+    return " · ".join(f"<nobr>{html.escape(p).replace('-', NB_HYPHEN)}</nobr>" for p in parts)
+
+
+def plain(text: str) -> str:
+    """What a reader sees of a value: rich text as plain text, non-breaking hyphens as '-'."""
+    return QTextDocumentFragment.fromHtml(text).toPlainText().replace(NB_HYPHEN, "-")
 
 
 class PredictionReadout(QFrame):
@@ -155,8 +173,8 @@ class PredictionReadout(QFrame):
     def _show_causal(self, image: np.ndarray) -> int | None:
         exp = self.state.experiment
         if exp is None or not exp.nets:
-            self._set("causal", "not trained yet")
-            self._set("p_causal", "not trained yet")
+            self._set("causal", "not trained")
+            self._set("p_causal", "not trained")
             return None
         try:
             probs = exp.predict_causal(image[None])[0]
@@ -165,13 +183,13 @@ class PredictionReadout(QFrame):
             self._set("p_causal", "—")
             return None
         c = int(np.argmax(probs))
-        self._set("causal", f"{c}", c, f"&nbsp; (p = {probs[c]:.2f})")
+        self._set("causal", f"{c}", c, f"&nbsp; <nobr>(p = {probs[c]:.2f})</nobr>")
         self._set("p_causal", f"{float(probs @ exp.causal_levels):.2f}")
         return c
 
     def _show_spurious(self, obs_class: int | None, causal: int | None) -> None:
         if obs_class is None or causal is None:
-            self._set("spurious", "needs obs. class and C")
+            self._set("spurious", "needs C" if causal is None else "needs obs. class")
             return
         s = self._spurious_table.get((obs_class, causal))
         if s is None:
@@ -182,7 +200,7 @@ class PredictionReadout(QFrame):
     def truth_text(self, caption: str) -> str:
         """What the truth section shows for `caption` ("" when it shows no such line)."""
         value = self.truth_values.get(caption)
-        return "" if value is None else value.text()
+        return "" if value is None else plain(value.text())
 
     def _show_truth(self, image: np.ndarray) -> None:
         """The experiment's truth lines (e.g. GRATING's bars and exact probabilities)."""
@@ -200,7 +218,7 @@ class PredictionReadout(QFrame):
                 value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
                 self.truth_form.addRow(caption + ":", value)
                 self.truth_values[caption] = value
-            self.truth_values[caption].setText(text)
+            self.truth_values[caption].setText(phrases(text))
 
     def _show_source(self) -> None:
         i = self.state.current_index
@@ -217,7 +235,7 @@ class PredictionReadout(QFrame):
             parts.append(f"T {int(ds.t[i])}")
         if ds.labels is not None:
             parts.append(f"label {ds.labels[i]}")
-        self._set("source", " · ".join(parts))
+        self._set("source", phrases(" · ".join(parts)))
 
     def _data_class_value(self, kind: str) -> int | None:
         i = self.state.current_index
