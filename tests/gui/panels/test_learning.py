@@ -269,11 +269,21 @@ def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
     panel.queries_spin.setValue(10)
     panel.epochs_spin.setValue(1)
     panel.retrain_spin.setValue(1)
+    seen: list[str] = []          # what a person reads on the bar and under it as the run goes
+    panel.progress.valueChanged.connect(lambda _v: seen.append(f"{panel.progress.text()} | {panel.status.text()}"))
     assert run(qtbot, panel, panel.run_algorithm2) in ("goal", "done")
     exp = panel.experiment
     assert isinstance(exp.train_fn, InChildTraining)             # trained in the child process…
     assert isinstance(exp.train_fn.routine, RobustTraining)  # …with the MNIST recipe
     assert exp.config.augment_shifts == 0 and exp.config.ensemble == 3
+    # the manifold manipulator: its generative model trained first, in the child process too
+    assert exp.config.manipulator == "manifold" and exp.generative is not None
+    assert isinstance(exp.generative_train_fn, InChildTraining)
+    assert exp.batches[-1].images.shape == (10, 8, 8)
+    assert any("model oracle: model 4," in line for line in seen)          # three nets, then its check
+    generative = [line for line in seen if "generative model, epoch" in line]
+    assert generative and all("Training the generative model" in line for line in generative), [l for l in generative if "Training the gen" not in l]
+    assert any("net 1/3" in line and "Training the causal net" in line for line in seen)
     assert np.array_equal(exp.causal_labels, (digits.labels[:600] == 3).astype(int))
     assert len(exp.history) == 1
     workers.stop_all()

@@ -51,8 +51,7 @@ from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, Q
 from viscause_gui.core.method.oracles import ManifoldCheck, train_manifold_check
 from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.models import new_net, predict_proba
-from viscause_gui.core.nets.training import (TrainConfig, TrainFn, TrainProgress, run_to_end, train_autoencoder,
-                                             train_steps)
+from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
 
@@ -263,12 +262,12 @@ def panel_spec(k: int, in_shape: Sequence[int], n_classes: int) -> dict[str, Any
 
 def oracle_training(images: np.ndarray, labels: np.ndarray, digit: int, seed: int, annotators: int = ANNOTATORS,
                     epochs: int = REFERENCE_EPOCHS, unsure_below: float = UNSURE_BELOW,
-                    train_fn: TrainFn = train_steps, check_fn: TrainFn = train_autoencoder
-                    ) -> Generator[TrainProgress, None, DigitOracle]:
+                    train_fn: TrainFn = train_steps) -> Generator[TrainProgress, None, DigitOracle]:
     """Generator: the model oracle standing in for people: `annotators` reference nets of
     different architectures (PANEL), each on jittered copies too, answering by majority vote, and a
     check that says '?' to images that do not look like the data. Progress of each
-    net's and the check's training in turn. train_fn / check_fn: in-process or in the training process."""
+    net's and the check's training in turn. train_fn: train_steps (which trains the check's
+    autoencoder too), in-process or in the training process."""
     small = len(images) < 3000          # more, smaller steps so a small data set still trains it
     n_classes = int(np.max(labels)) + 1
     nets = []
@@ -278,7 +277,7 @@ def oracle_training(images: np.ndarray, labels: np.ndarray, digit: int, seed: in
         net = yield from reference_training(images, labels, seed * 100 + k, config,
                                             panel_spec(k, np.shape(images)[1:], n_classes), train_fn)
         nets.append(net)
-    check = yield from train_manifold_check(images, seed, train_fn=check_fn)
+    check = yield from train_manifold_check(images, seed, train_fn=train_fn)
     return DigitOracle(nets, digit, unsure_below, check=check, unanimous=UNANIMOUS)
 
 

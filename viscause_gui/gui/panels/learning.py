@@ -57,6 +57,8 @@ class LearningPanel(QWidget):
         self._goal_base = 0
         self._waiting_for_human = False
         self._model_oracle: tuple[int, int | None, ModelOracle] | None = None
+        self._oracle_model, self._oracle_epoch = 1, 0      # which of the model oracle's models trains
+        self._generative_shown = False
         self._classes_from_label: int | None = None    # the label the data set's classes were derived from
         self.training_process: TrainingProcess | None = shared_training_process()   # None: train in the worker
         self.loss_x: list[int] = []
@@ -419,6 +421,7 @@ class LearningPanel(QWidget):
         worker.paused.connect(self._on_paused)
         worker.resumed.connect(self._on_resumed)
         self.status.setText("Running…")
+        self._oracle_model, self._oracle_epoch = 1, 0
         self.progress.setFormat("estimating observational classes from the samples of T…" if estimating
                                 else "starting…")
         self._update_buttons()
@@ -441,26 +444,39 @@ class LearningPanel(QWidget):
         elif isinstance(event, ObservedClasses):
             self._on_observed(event)
         elif isinstance(event, ModelOracleProgress):
-            p = event.progress
-            self.progress.setFormat(f"training the model oracle: epoch {p.epoch}/{p.epochs}")
+            self._on_oracle_progress(event.progress)
         elif isinstance(event, OracleReady):
             self._model_oracle = (id(self._run_data), self._run_settings.positive_label, event.oracle)
+
+    def _on_oracle_progress(self, p) -> None:
+        """The model oracle trains its models one after another: say which, and fill the bar per model."""
+        if p.epoch <= self._oracle_epoch:
+            self._oracle_model += 1
+        self._oracle_epoch = p.epoch
+        self.progress.setFormat(f"training the model oracle: model {self._oracle_model}, epoch {p.epoch}/{p.epochs}")
+        self.progress.setValue(int(1000 * p.epoch / max(p.epochs, 1)))
 
     def _on_train(self, event: TrainEvent) -> None:
         p = event.progress
         if event.model == "generative":          # the manifold manipulator's model of the images, first
-            self.progress.setFormat(f"iteration {event.iteration}: training the generative model of the images "
-                                    f"(data manifold), epoch {p.epoch}/{p.epochs}")
+            self.status.setText("Training the generative model of the images (the manipulator searches on the "
+                                "data manifold it learns)…")
+            self.progress.setFormat(f"iteration {event.iteration}: generative model, epoch {p.epoch}/{p.epochs}")
+            self.progress.setValue(int(1000 * p.epoch / max(p.epochs, 1)))
+            self._generative_shown = True
             return
+        if self._generative_shown:
+            self._generative_shown = False
+            self.status.setText("Training the causal net…")
         self.loss_x.append(len(self.loss_x) + 1)
         self.train_losses.append(p.train_loss)
         self.val_losses.append(p.val_loss)
         if not self._plot_timer.isActive():        # redraw the curves at most 5 times a second
             self._plot_timer.start()
-        self.progress.setValue(int(1000 * run_fraction(event, self._goal, self._goal_base)))
         net = f" net {event.member + 1}/{event.members}," if event.members > 1 else ""
         self.progress.setFormat(f"iteration {event.iteration}:{net} epoch {p.epoch}/{p.epochs}, "
                                 f"val loss {p.val_loss:.3f}")
+        self.progress.setValue(int(1000 * run_fraction(event, self._goal, self._goal_base)))
 
     def _draw_losses(self) -> None:
         self.train_curve.setData(self.loss_x, self.train_losses)

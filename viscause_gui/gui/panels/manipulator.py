@@ -35,6 +35,11 @@ NO_MODEL = "Train a causal net first (Learning panel): the manipulator moves ima
 NO_IMAGE = "Select an image in the browser or draw one on the canvas to manipulate it."
 
 
+def unbroken(*parts: str) -> str:
+    """Readout parts that wrap between each other, never inside one ("P(T=1|" / "man i)")."""
+    return "   ".join(part.replace(" ", "\u00a0") for part in parts)
+
+
 def manipulate_one(model: ManipulatorModel, image: np.ndarray, target: int, alpha: float,
                    cancelled: Callable[[], bool]) -> tuple[ManipulationResult, bool]:
     """Worker body: one image towards one class; also says whether the search was cut short."""
@@ -113,8 +118,9 @@ class ManipulatorPanel(QWidget):
         layout.addLayout(self._controls())
         images = QHBoxLayout()
         boxes = [image_box("original  i"), image_box("manipulated  ĵ"),
-                 image_box("difference (red: ink added, blue: removed)")]
+                 image_box("difference")]
         self.original_item, self.result_item, self.diff_item = (item for _, item in boxes)
+        boxes[2][0].setToolTip("Red: ink the manipulation added; blue: ink it removed")
         for box, _ in boxes:
             box.setMinimumSize(120, 150)
             images.addWidget(box, 1)
@@ -142,9 +148,9 @@ class ManipulatorPanel(QWidget):
         self.search_combo = QComboBox()
         self.search_combo.addItem("data manifold", MANIFOLD)
         self.search_combo.addItem("pixels", PIXELS)
-        self.search_combo.setToolTip("Where the manipulator searches: the data manifold (a generative model of the "
-                                     "images: changes that look like the data) or single pixels (the nearest image "
-                                     "the net accepts, often a smudge a person would not)")
+        self.search_combo.setToolTip("<p>Where the manipulator searches: the data manifold (a generative model of "
+                                     "the images: changes that look like the data) or single pixels (the nearest "
+                                     "image the net accepts, often a smudge a person would not accept).</p>")
         self.search_combo.currentIndexChanged.connect(self._search_changed)
         form.addRow("Target class", self.target_combo)
         form.addRow("Search", self.search_combo)
@@ -268,7 +274,7 @@ class ManipulatorPanel(QWidget):
         show_image(self.original_item, ink_display(image), (0.0, 1.0))
         k = int(self.probs.argmax())
         p_man = float(self.probs @ self.model.causal_levels)
-        self.original_label.setText(f"C(i) = {k}   P = {self.probs[k]:.2f}   P(T=1|man i) ≈ {p_man:.2f}")
+        self.original_label.setText(unbroken(f"C(i) = {k}", f"P = {self.probs[k]:.2f}", f"P(T=1|man i) ≈ {p_man:.2f}"))
         self.request()
 
     def _tabbed_away(self) -> bool:
