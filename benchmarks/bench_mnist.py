@@ -18,7 +18,8 @@ Per digit (default 7, 3 and 5):
 Prints the machine, the date and Markdown tables; writes benchmarks/out/mnist.json,
 docs/mnist_figure.png (digit 7's rows through the iterations), docs/mnist_history.png and
 docs/mnist_random_grid.png (48 random, not chosen, manipulations of digit 7's last batch).
-Usage: python benchmarks/bench_mnist.py [--digits 7 3 5] [--seed 3] [--quick]
+Usage: python benchmarks/bench_mnist.py [--digits 7 3 5] [--seeds 3 4 5] [--quick]
+(three seeds x three digits: about 40 minutes on 2 cores)
 """
 from __future__ import annotations
 
@@ -229,26 +230,57 @@ def print_digit(d: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--digits", type=int, nargs="+", default=[7, 3, 5])
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="2 iterations x 100 queries, digit 7 only")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5], help="one whole run per seed")
+    parser.add_argument("--quick", action="store_true", help="2 iterations x 100 queries, digit 7, one seed")
     args = parser.parse_args()
     configure_torch_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
-    digits, (iterations, queries) = (([7], (2, 100)) if args.quick else (args.digits, (5, 500)))
-    results = {"machine": machine(), "seed": args.seed, "iterations": iterations, "queries": queries, "digits": []}
+    digits, seeds, (iterations, queries) = (([7], args.seeds[:1], (2, 100)) if args.quick
+                                            else (args.digits, args.seeds, (5, 500)))
+    results = {"machine": machine(), "iterations": iterations, "queries": queries, "runs": []}
     print(f"# MNIST benchmark, {results['machine']}")
-    for digit in digits:
-        d = digit_results(digit, args.seed, iterations, queries)
-        d["targets"] = check_targets(d)
-        print_digit(d)
-        if digit == digits[0]:
-            shutil.copyfile(d["_run"] / "manipulations.png", ROOT / "docs" / "mnist_figure.png")
-            shutil.copyfile(d["_run"] / "history.png", ROOT / "docs" / "mnist_history.png")
-            random_grid(*d["_grid"], ROOT / "docs" / "mnist_random_grid.png", digit)
-        results["digits"].append({k: v for k, v in d.items() if not k.startswith("_")})
+    for seed in seeds:
+        run = {"seed": seed, "digits": []}
+        for digit in digits:
+            print(f"\n## seed {seed}")
+            d = digit_results(digit, seed, iterations, queries)
+            d["targets"] = check_targets(d)
+            print_digit(d)
+            if digit == digits[0] and seed == seeds[0]:
+                shutil.copyfile(d["_run"] / "manipulations.png", ROOT / "docs" / "mnist_figure.png")
+                shutil.copyfile(d["_run"] / "history.png", ROOT / "docs" / "mnist_history.png")
+                random_grid(*d["_grid"], ROOT / "docs" / "mnist_random_grid.png", digit)
+            run["digits"].append({k: v for k, v in d.items() if not k.startswith("_")})
+        results["runs"].append(run)
     results["machine_end"] = machine()
     (OUT / "mnist.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps({str(d["digit"]): d["targets"] for d in results["digits"]}))
+    print_ranges(results)
+
+
+def print_ranges(results: dict) -> None:
+    """Per digit, the last iteration over the seeds: min-max of each measure."""
+    print("\n## last iteration, range over the seeds\n")
+    print("| digit | judge MErr towards d | away | oracle MErr | realism | median L2 accepted | nearest real L2 "
+          "| pixel search: judge MErr towards / away, realism | slider ms | run s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    digits = [d["digit"] for d in results["runs"][0]["digits"]]
+    for i, digit in enumerate(digits):
+        rows = [run["digits"][i] for run in results["runs"]]
+        last = [r["iterations"][-1] for r in rows]
+        pix = [r["side_by_side"]["pixel search (before)"] for r in rows]
+
+        def rng(values, pct=True):
+            lo, hi = min(values), max(values)
+            return f"{100 * lo:.1f}–{100 * hi:.1f}%" if pct else f"{lo:.2f}–{hi:.2f}"
+        print(f"| {digit} | {rng([x['judge_merr_to_d'] for x in last])} | {rng([x['judge_merr_away'] for x in last])} "
+              f"| {rng([x['oracle_merr'] for x in last])} | {rng([x['realism'] for x in last])} "
+              f"| {rng([x['accepted_l2_median'] for x in last], False)} | {rng([r['baseline_l2_median'] for r in rows], False)} "
+              f"| {rng([p['judge_merr_to_d'] for p in pix])} / {rng([p['judge_merr_away'] for p in pix])}, "
+              f"{rng([p['realism'] for p in pix])} | {rng([r['single_ms'] for r in rows], False)} "
+              f"| {rng([r['run_seconds'] for r in rows], False)} |")
+    met = {k: all(d["targets"][k] for run in results["runs"] for d in run["digits"])
+           for k in results["runs"][0]["digits"][0]["targets"]}
+    print("\nmet in every run: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in met.items()))
 
 
 if __name__ == "__main__":
