@@ -190,3 +190,22 @@ def test_the_sweep_resumes_once_when_a_training_run_ends(qtbot, panel):
     qtbot.waitUntil(lambda: "manipulate-sweep" in starts, timeout=5000)
     qtbot.wait(100)
     assert starts.count("manipulate-sweep") == 1
+
+
+def test_the_alpha_slider_moves_by_keyboard_as_its_tooltip_says(qtbot, panel):
+    """superqt's float slider ignored every key; a person clicks the handle and uses the arrows."""
+    from PySide6.QtCore import Qt
+    panel.show()
+    inner = panel.alpha_slider._slider
+    qtbot.mouseClick(inner, Qt.MouseButton.LeftButton, pos=inner.rect().center())
+    start = panel.alpha_slider.value()
+    qtbot.keyClick(inner, Qt.Key.Key_Right)
+    assert panel.alpha_slider.value() == pytest.approx(start + 0.05)
+    qtbot.keyClick(inner, Qt.Key.Key_Left)
+    qtbot.keyClick(inner, Qt.Key.Key_Left)
+    assert panel.alpha_slider.value() == pytest.approx(start - 0.05)
+    qtbot.keyClick(inner, Qt.Key.Key_End)
+    wait_alpha(qtbot, panel, 1.0)                        # the manipulation follows the keys
+    qtbot.keyClick(inner, Qt.Key.Key_Home)
+    assert panel.alpha_slider.value() == 0.0
+    assert "arrow keys" in panel.alpha_slider.toolTip()

@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QStackedWidget, QToolButton, QVBoxLayout,
                                QWidget)
-from superqt import QLabeledDoubleSlider
 
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.method.manipulator import ManipulationResult
@@ -25,6 +24,7 @@ from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.images import (difference_rgb, image_box, image_view, ink_display, message_label,
                                             show_image)
+from viscause_gui.gui.widgets.sliders import keyboard_slider
 from viscause_gui.gui.workers import WorkerPool
 
 AUTO = -1                       # combo data: "the most likely class other than C(i)"
@@ -137,7 +137,7 @@ class ManipulatorPanel(QWidget):
         self.target_combo.setToolTip("Causal class to move the image into (auto: the most likely class "
                                      "other than the image's own)")
         self.target_combo.currentIndexChanged.connect(self.request)
-        self.alpha_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.alpha_slider = keyboard_slider()
         self.alpha_slider.setRange(0.0, 1.0)
         self.alpha_slider.setDecimals(2)
         self.alpha_slider.setSingleStep(0.05)
