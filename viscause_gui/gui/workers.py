@@ -108,6 +108,11 @@ def _reraise_runtime_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+PLAIN_WORDS = {"manipulate": "manipulating", "manipulate-sweep": "manipulating ahead for the α slider",
+               "manipulate-selection": "manipulating the selection", "classes-map": "drawing the classes map",
+               "load": "loading data"}      # worker keys as the status bar says them
+
+
 class WorkerPool(QObject):
     busy_changed = Signal(str)   # a short description of what runs ("" when idle)
     failed = Signal(str)         # an error message from a worker, for the user
@@ -151,7 +156,8 @@ class WorkerPool(QObject):
         return key in self._workers
 
     def describe(self) -> str:
-        return ", ".join(sorted(self._workers))
+        """What runs, in words a person reads in the status bar."""
+        return ", ".join(sorted(PLAIN_WORDS.get(key, key) for key in self._workers))
 
     def stop_all(self, timeout_s: float = 2.0) -> bool:
         """Ask every worker to quit and wait for them (closing the window). True if all ended."""

@@ -209,3 +209,12 @@ def test_the_alpha_slider_moves_by_keyboard_as_its_tooltip_says(qtbot, panel):
     qtbot.keyClick(inner, Qt.Key.Key_Home)
     assert panel.alpha_slider.value() == 0.0
     assert "arrow keys" in panel.alpha_slider.toolTip()
+
+
+def test_the_status_bar_says_what_runs_in_plain_words(qtbot, panel):
+    said = []
+    panel.workers.busy_changed.connect(said.append)
+    panel.alpha_slider.setValue(0.35)
+    wait_alpha(qtbot, panel, 0.35)
+    qtbot.waitUntil(lambda: any("for the α slider" in s for s in said), timeout=5000)
+    assert not any("manipulate-" in s for s in said)
