@@ -218,3 +218,19 @@ def test_the_status_bar_says_what_runs_in_plain_words(qtbot, panel):
     wait_alpha(qtbot, panel, 0.35)
     qtbot.waitUntil(lambda: any("for the α slider" in s for s in said), timeout=5000)
     assert not any("manipulate-" in s for s in said)
+
+
+def test_a_narrow_readout_never_breaks_inside_a_formula(qtbot, panel):
+    """'P(T=1|' on one line and 'man i)' on the next, seen in a narrow dock."""
+    from PySide6.QtGui import QTextLayout
+    text = panel.original_label.text()
+    layout = QTextLayout(text, panel.original_label.font())
+    layout.beginLayout()
+    lines = []
+    while (line := layout.createLine()).isValid():
+        line.setLineWidth(60)
+        lines.append(text[line.textStart():line.textStart() + line.textLength()].strip())
+    layout.endLayout()
+    assert len(lines) >= 2                               # it does wrap, between the parts
+    formula = [line for line in lines if "P(T=1|" in line]
+    assert len(formula) == 1 and "man" in formula[0] and "≈" in formula[0]

@@ -37,7 +37,8 @@ NO_IMAGE = "Select an image in the browser or draw one on the canvas to manipula
 
 def unbroken(*parts: str) -> str:
     """Readout parts that wrap between each other, never inside one ("P(T=1|" / "man i)")."""
-    return "   ".join(part.replace(" ", "\u00a0") for part in parts)
+    # no-break spaces, and a word joiner after "|", where Qt's line breaking would break otherwise
+    return "   ".join(part.replace(" ", "\u00a0").replace("|", "|\u2060") for part in parts)
 
 
 def manipulate_one(model: ManipulatorModel, image: np.ndarray, target: int, alpha: float,
