@@ -52,6 +52,18 @@ def test_run_is_reproducible(grating_run, tmp_path):
     assert np.array_equal(a["manipulated"], b["manipulated"])
 
 
+def test_binary_images_keep_the_exact_flips_whatever_manipulator_is_asked(grating_run, tmp_path):
+    out, _ = grating_run
+    viscause("run", "grating", "--iterations", 2, "--queries", 20, "--seed", 1, "--n-obs", 1500,
+             "--manipulator", "manifold", "--out", tmp_path)
+    a, b = np.load(out / "iteration_02.npz"), np.load(tmp_path / "iteration_02.npz")
+    assert np.array_equal(a["manipulated"], b["manipulated"])
+    assert set(np.unique(b["manipulated"])) <= {0.0, 1.0}
+    assert not (tmp_path / "generative.pt").exists()
+    bad = viscause("run", "grating", "--manipulator", "latent", "--out", tmp_path / "x", check=False)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_predict(grating_run, tmp_path):
     out, _ = grating_run
     data = GratingModel().sample(300, 5)
