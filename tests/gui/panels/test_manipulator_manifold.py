@@ -86,3 +86,12 @@ def test_binary_data_offers_only_pixels(qtbot):
     state.set_experiment(exp)
     assert panel.search_combo.currentData() == PIXELS and not panel.search_combo.isEnabled()
     workers.stop_all()
+
+
+def test_a_new_model_keeps_the_search_a_person_chose(qtbot, panel, trained):
+    """After each training run the panel gets a new model; choosing pixels must not snap back."""
+    _, exp = trained
+    _choose(qtbot, panel.search_combo, PIXELS)
+    panel.state.set_experiment(exp)                     # what the end of an iteration does
+    assert panel.search_combo.currentData() == PIXELS and panel.model.search == PIXELS
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=10000)

@@ -46,8 +46,7 @@ from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, int_in,
                                                     positive_int, register)
-from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, QueryBatch, run_generative,
-                                                 train_generative_model)
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import ManifoldCheck, train_manifold_check
 from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.models import new_net, predict_proba
@@ -502,7 +501,7 @@ class MnistExperiment(BuiltinExperiment):
         if experiment.uses_manifold:
             progress(f"training the generative model of the digits (the manifold manipulator's) on "
                      f"{len(task.pool)} pool images")
-            experiment.generative = run_generative(train_generative_model(task.pool.images, config))
+            experiment.generative = run_to_end(train_generative_model(task.pool.images, config))
         probe, probe_targets = figure_probe(task, seed=args.seed)
         stages, stage_answers, summaries = [], [], []
 

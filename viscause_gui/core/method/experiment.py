@@ -11,21 +11,21 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator, Sequence
 
 import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.manifold import PrototypeBank, manipulate_on_manifold
-from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
+from viscause_gui.core.method.manifold import PrototypeBank
+from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
 from viscause_gui.core.nets.generative import DEFAULT_CODE, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
 from viscause_gui.core.nets.training import (GENERATIVE_EPOCHS, RobustTraining, TrainConfig, TrainProgress,
-                                             generative_config, train_steps)
+                                             generative_config, map_yields, train_steps)
 
 
 @dataclass
@@ -173,22 +173,13 @@ def default_training(config: ExperimentConfig) -> Callable[..., Iterator[TrainPr
 
 def train_generative_model(images: np.ndarray, config: ExperimentConfig, device=None,
                            train_fn: Callable[..., Iterator[TrainProgress]] = train_steps
-                           ) -> Iterator[TrainProgress | ConvAutoencoder]:
-    """The manifold manipulator's generative model of `images`: yields progress per epoch, then the
-    trained model (same config, same model)."""
+                           ) -> Generator[TrainProgress, None, ConvAutoencoder]:
+    """Generator: the manifold manipulator's generative model of `images`, progress per epoch;
+    returns the trained model (same config, same model)."""
     images = np.asarray(images, np.float32)
     net = new_net(autoencoder_spec(images.shape[1:], config.generative_code), config.seed * 1000 + 999, device)
     yield from train_fn(net, images, None, None, generative_config(config.seed, config.generative_epochs), device)
-    yield net.eval()
-
-
-def run_generative(steps: Iterator[TrainProgress | ConvAutoencoder]) -> ConvAutoencoder:
-    """Train the generative model to the end (train_generative_model) and give it."""
-    model = None
-    for item in steps:
-        if isinstance(item, ConvAutoencoder):
-            model = item
-    return model
+    return net.eval()
 
 
 class Experiment:
@@ -305,13 +296,13 @@ class Experiment:
         return self.pending
 
     def snapshot(self) -> "Experiment":
-        """A frozen copy for readers on other threads: own nets, lists and generator; shared data set.
+        """A frozen copy for readers on other threads: own nets, lists and generator; shared data set,
+        generative model and prototype bank (trained once, never changed: only read).
 
         Relies on the experiment rebinding (never mutating in place) its arrays, which it does.
         """
         snap = copy.copy(self)
         snap.nets = [copy.deepcopy(net) for net in self.nets]
-        snap.generative = copy.deepcopy(self.generative)
         snap.config = copy.copy(self.config)
         snap.batches = list(self.batches)
         snap.history = list(self.history)
@@ -442,11 +433,9 @@ class Experiment:
 
     def _train_generative(self) -> Iterator[TrainEvent]:
         """The generative model of the images, once, before the first causal training."""
-        for p in train_generative_model(self.data.images, self.config, self.device, self.generative_train_fn):
-            if isinstance(p, ConvAutoencoder):
-                self.generative = p
-            else:
-                yield TrainEvent(self.iteration, 0, 1, p, model="generative")
+        steps = train_generative_model(self.data.images, self.config, self.device, self.generative_train_fn)
+        self.generative = yield from map_yields(steps, lambda p: TrainEvent(self.iteration, 0, 1, p,
+                                                                            model="generative"))
 
     def _train(self) -> Iterator[TrainEvent]:
         if self.uses_manifold and self.generative is None:
@@ -494,12 +483,8 @@ class Experiment:
     def manipulate(self, images: np.ndarray, targets: np.ndarray, alpha: float | None = None) -> ManipulationResult:
         if not self.nets:
             raise ExperimentError("no causal net yet: run Algorithm 1 and train first")
-        alpha = self.config.alpha if alpha is None else alpha
-        if self.uses_manifold and self.generative is not None:
-            return manipulate_on_manifold(self.nets, self.generative, self.prototype_bank(), images, targets, alpha,
-                                          distance_scale=self.config.distance_scale)
-        return manipulate(self.nets, images, targets, alpha, binary=self.binary,
-                          distance_scale=self.config.distance_scale, confidence=self.config.confidence)
+        return self._manipulator(copy_nets=False).manipulate(images, targets,
+                                                             self.config.alpha if alpha is None else alpha)
 
     def prototype_bank(self) -> PrototypeBank:
         """The manifold search's path ends: real images of each causal class the nets agree on."""
@@ -520,10 +505,16 @@ class Experiment:
         """The manipulator with copies of the nets (call only while no other thread trains them)."""
         if not self.nets or self.causal_levels is None:
             raise ExperimentError("the experiment has no trained causal net yet")
+        return self._manipulator(copy_nets=True)
+
+    def _manipulator(self, copy_nets: bool) -> ManipulatorModel:
+        """The manipulator with the experiment's settings: the manifold search once there is a
+        generative model, else the pixel search; its own copies of the nets, or these nets."""
         manifold = (self.generative, self.prototype_bank()) if self.uses_manifold and self.generative is not None \
             else None
-        return ManipulatorModel.copy_of(self.nets, self.causal_levels, self.binary, self.config.distance_scale,
-                                        self.config.confidence, self.iteration, manifold)
+        make = ManipulatorModel.copy_of if copy_nets else ManipulatorModel.sharing
+        return make(self.nets, self.causal_levels, self.binary, self.config.distance_scale, self.config.confidence,
+                    self.iteration, manifold)
 
     def p_causal(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""

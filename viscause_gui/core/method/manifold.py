@@ -41,8 +41,8 @@ import torch
 from torch import nn
 
 from viscause_gui.core.method.manipulator import (GREY_MAX_DEPTH, GREY_MIN_DEPTH, ManipulationResult, ProgressFn,
-                                                  _grey_radius, _margin, _summary, as_ensemble,
-                                                  default_distance_scale)
+                                                  _grey_radius, _summary, as_ensemble, default_distance_scale,
+                                                  worst_margin)
 from viscause_gui.core.nets.generative import ConvAutoencoder
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 
@@ -50,7 +50,6 @@ CANDIDATES = 4          # prototype paths tried per image
 GRID = 10               # points scored along each path
 BISECTIONS = 6          # halvings of the bracket on the chosen path
 FADE = 0.3              # 0: keep the whole residual; > 0: drop it where the decode changes by this much
-SHRINK = 0.0            # soft threshold on the decoded change: the decoder's faint haze is no change
 SHARPEN = 2.0           # > 1: decoded strokes crisper than the model's (a blurry decode adds grey)
 PROTOTYPES_PER_CLASS = 1000
 DEEPEST_SHARE = 0.9      # an unreachable depth asks for prototypes this deep, relative to the class's deepest
@@ -82,10 +81,10 @@ class PrototypeBank:
         x = _tensor(images[index], model)
         own = torch.as_tensor(labels[index], device=x.device)
         with torch.no_grad():
-            margin = _worst_margin(nets, x, own).cpu().numpy()
+            margin = worst_margin(nets, x, own).cpu().numpy()
             z = model.encode(x)
-            decoded = torch.sigmoid(model.decode_logits(z) * SHARPEN)
-            end_margin = _worst_margin(nets, decoded, own).cpu().numpy()
+            decoded = sharp_decode(model, z)
+            end_margin = worst_margin(nets, decoded, own).cpu().numpy()
             codes, decoded = z.cpu().numpy(), decoded.flatten(1).cpu().numpy()
         agree = (margin > 0) & (end_margin > 0)
         chosen = []
@@ -128,13 +127,14 @@ class PrototypeBank:
         return bool(np.any(self.labels == c))
 
 
+def sharp_decode(model: ConvAutoencoder, z: torch.Tensor) -> torch.Tensor:
+    """The decode of codes z with the decoder's logits times SHARPEN: strokes as crisp as real ones."""
+    return torch.sigmoid(model.decode_logits(z) * SHARPEN)
+
+
 def _tensor(images: np.ndarray, model: nn.Module) -> torch.Tensor:
     device = next(model.parameters()).device
     return torch.as_tensor(np.asarray(images, np.float32), device=device)
-
-
-def _worst_margin(nets: list[nn.Module], x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return torch.stack([_margin(net(x), target) for net in nets]).amin(dim=0)
 
 
 def _l2(x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
@@ -151,20 +151,18 @@ class _Paths:
     base: torch.Tensor        # (N, ...) dec(z0)
 
     fade: float = FADE       # where the decode changes by this much, the image's residual is dropped
-    shrink: float = SHRINK   # changes smaller than this are dropped, larger ones shrunk by it
-    sharpen: float = SHARPEN  # the decoder's logits times this: strokes as crisp as real ones
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.model.decode_logits(z) * self.sharpen)
+    @classmethod
+    def start(cls, model: ConvAutoencoder, x0: torch.Tensor, fade: float = FADE) -> "_Paths":
+        z0 = model.encode(x0)
+        return cls(model, x0, z0, sharp_decode(model, z0), fade)
 
     def image(self, rows: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The residual decode of codes z (M, code) for start images rows (M,): the change the
         model makes, added to the image, whose own details (what the model does not capture)
         fade out where the change is large (a stroke that moves leaves no ghost behind)."""
         x0, base = self.x0[rows], self.base[rows]
-        change = self.decode(z) - base
-        if self.shrink > 0:
-            change = change.sign() * (change.abs() - self.shrink).clamp(min=0.0)
+        change = sharp_decode(self.model, z) - base
         residual = x0 - base
         kept = (1.0 - change.abs() / self.fade).clamp(min=0.0) if self.fade > 0 else 1.0
         return (base + change + residual * kept).clamp(0.0, 1.0)
@@ -236,10 +234,9 @@ def _search_chunk(nets, model, bank, images, targets, kappa, radius, candidates,
     target = torch.as_tensor(targets, device=x0.device)
     kappa_rows = torch.as_tensor(kappa, dtype=torch.float32, device=x0.device)
     n = len(x0)
-    z0 = model.encode(x0)
-    paths = _Paths(model, x0, z0, None, fade, SHRINK, SHARPEN)
-    paths.base = paths.decode(z0)
-    ends = bank.nearest(paths.base, target, candidates, kappa_rows)                                   # (n, k, code)
+    paths = _Paths.start(model, x0, fade)
+    z0 = paths.z0
+    ends = bank.nearest(paths.base, target, candidates, kappa_rows)                  # (n, k, code)
     k = ends.shape[1]
     rows = torch.arange(n, device=x0.device).repeat_interleave(k * grid)
     t_grid = torch.arange(1, grid + 1, device=x0.device, dtype=torch.float32) / grid
@@ -247,7 +244,7 @@ def _search_chunk(nets, model, bank, images, targets, kappa, radius, candidates,
     path_ends = ends.repeat_interleave(grid, dim=1).reshape(-1, ends.shape[2])
     yield_to_foreground()
     _, x = paths.at(rows, path_ends, t)
-    m = _worst_margin(nets, x, target[rows]).view(n, k, grid)
+    m = worst_margin(nets, x, target[rows]).view(n, k, grid)
     d = _l2(x, x0[rows]).view(n, k, grid)
     ok = (m >= kappa_rows[:, None, None]) & (d <= radius)
     # per path, the first grid point at depth; per image, the path whose first point is nearest
@@ -269,11 +266,11 @@ def _search_chunk(nets, model, bank, images, targets, kappa, radius, candidates,
         yield_to_foreground()
         mid = (lo + hi) / 2
         _, xm = paths.at(every, end, mid)
-        good = (_worst_margin(nets, xm, target) >= kappa_rows) & (_l2(xm, x0) <= radius) & reached
+        good = (worst_margin(nets, xm, target) >= kappa_rows) & (_l2(xm, x0) <= radius) & reached
         hi = torch.where(good, mid, hi)
         lo = torch.where(good | ~reached, lo, mid)
     z, x = paths.at(every, end, hi)
-    there = _worst_margin(nets, x0, target) >= kappa_rows        # already as deep as asked: no change
+    there = worst_margin(nets, x0, target) >= kappa_rows        # already as deep as asked: no change
     z = torch.where(there[:, None], z0, z)
     x = torch.where(there.view(-1, *([1] * (x.dim() - 1))), x0, x)
     return x.cpu().numpy(), z.cpu().numpy()
@@ -286,9 +283,7 @@ def manifold_path(model: ConvAutoencoder, image: np.ndarray, end_code: np.ndarra
     (the strip the GUI shows: how the image changes on its way to the result)."""
     model.eval()
     x0 = _tensor(np.asarray(image, np.float32)[None], model)
-    z0 = model.encode(x0)
-    paths = _Paths(model, x0, z0, None, fade, SHRINK, SHARPEN)
-    paths.base = paths.decode(z0)
+    paths = _Paths.start(model, x0, fade)
     t = torch.linspace(0.0, 1.0, steps, device=x0.device)
     end = torch.as_tensor(np.asarray(end_code, np.float32), device=x0.device)[None].expand(steps, -1)
     _, x = paths.at(torch.zeros(steps, dtype=torch.long, device=x0.device), end, t)

@@ -73,6 +73,11 @@ def _margin(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return z_target - others.amax(dim=1)
 
 
+def worst_margin(nets: list[nn.Module], x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The worst member's target logit margin (M,): > 0 when every net puts the image in the target."""
+    return torch.stack([_margin(net(x), target) for net in nets]).amin(dim=0)
+
+
 def _worst_loss(nets: list[nn.Module], x: torch.Tensor, target: torch.Tensor,
                 confidence: float | None = None) -> torch.Tensor:
     """Worst member's loss, (M, H, W), (M,) -> (M,).
@@ -256,7 +261,7 @@ class _MarginFn:
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The margin alone, differentiable through autograd (every kind of net)."""
-        return torch.stack([_margin(net(x), target) for net in self.nets]).amin(dim=0)
+        return worst_margin(self.nets, x, target)
 
     def value_and_grad(self, x: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.layers is None:

@@ -47,6 +47,15 @@ class ManipulatorModel:
         return cls(own, np.array(causal_levels, np.float64), binary, distance_scale, confidence, iteration,
                    generative, bank)
 
+    @classmethod
+    def sharing(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
+                distance_scale: float | None, confidence: float | None, iteration: int,
+                manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None) -> "ManipulatorModel":
+        """A model over `nets` themselves (no copies): for the thread that owns them."""
+        generative, bank = (None, None) if manifold is None else manifold
+        return cls(list(nets), np.asarray(causal_levels, np.float64), binary, distance_scale, confidence, iteration,
+                   generative, bank)
+
     @property
     def n_classes(self) -> int:
         return len(self.causal_levels)

@@ -259,6 +259,17 @@ class RobustTraining:
             net, x[b].to(device), y[b].to(device), w[b].to(device)), validation if n_val else None)
 
 
+def map_yields(steps: Generator[Any, None, R], wrap: Callable[[Any], Any]) -> Generator[Any, None, R]:
+    """The generator `steps` with each item it yields passed through `wrap`; returns its value
+    (e.g. training progress wrapped in events, the trained net at the end)."""
+    while True:
+        try:
+            item = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield wrap(item)
+
+
 def run_to_end(steps: Generator[Any, None, R]) -> R:
     """Exhaust a generator and give its return value (a trainer's net or oracle)."""
     while True:

@@ -17,7 +17,7 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, Tr
 from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, estimate_observational_classes,
                                               observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
-from viscause_gui.core.nets.training import TrainFn, TrainProgress, train_steps
+from viscause_gui.core.nets.training import TrainFn, TrainProgress, map_yields, train_steps
 from viscause_gui.core.runtime.foreground import paced
 from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess
 
@@ -139,9 +139,4 @@ def _train_oracle(data: Dataset, settings: RunSettings, train_fn: TrainFn):
         steps = recipe.model_oracle(data, settings.positive_label, settings.config.seed, train_fn)
     else:
         steps = train_model_oracle(data, settings.positive_label, settings.config.seed, train_fn=train_fn)
-    while True:
-        try:
-            progress = next(steps)
-        except StopIteration as stop:
-            return stop.value
-        yield ModelOracleProgress(progress)
+    return (yield from map_yields(steps, ModelOracleProgress))

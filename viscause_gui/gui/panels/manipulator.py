@@ -170,7 +170,8 @@ class ManipulatorPanel(QWidget):
         for i in range(combo.count()):
             item = combo.model().item(i)
             item.setEnabled(combo.itemData(i) in searches)
-        combo.setCurrentIndex(combo.findData(searches[-1]))
+        keep = combo.currentData() if combo.isEnabled() else None    # a person's choice outlives a new model
+        combo.setCurrentIndex(combo.findData(keep if keep in searches else searches[-1]))
         combo.setEnabled(len(searches) > 1)
         combo.blockSignals(False)
 
