@@ -95,3 +95,14 @@ def test_a_new_model_keeps_the_search_a_person_chose(qtbot, panel, trained):
     panel.state.set_experiment(exp)                     # what the end of an iteration does
     assert panel.search_combo.currentData() == PIXELS and panel.model.search == PIXELS
     qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=10000)
+
+
+def test_the_images_stay_put_when_the_path_strip_hides(qtbot, panel):
+    qtbot.waitUntil(lambda: panel.result is not None and panel.path_box.isVisible(), timeout=10000)
+    panel.resize(500, 700)
+    qtbot.wait(50)
+    where = panel.result_item.getViewWidget().geometry()
+    _choose(qtbot, panel.search_combo, PIXELS)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.path_box.isVisible(), timeout=10000)
+    qtbot.wait(50)
+    assert panel.result_item.getViewWidget().geometry() == where

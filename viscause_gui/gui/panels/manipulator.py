@@ -191,6 +191,9 @@ class ManipulatorPanel(QWidget):
             row.addWidget(frame)
             items.append(item)
         row.addStretch(1)
+        policy = box.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)      # the images above do not jump when the strip hides
+        box.setSizePolicy(policy)
         box.setVisible(False)
         return box, items
 
