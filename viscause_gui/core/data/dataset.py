@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 OPTIONAL_ARRAYS = ("p_obs", "t", "obs_class", "causal_class", "labels")
+MAX_CHANNELS = 8      # colour images have 2..MAX_CHANNELS channels (last axis); more is not an image
 
 
 class DatasetError(ValueError):
@@ -16,7 +17,9 @@ class DatasetError(ValueError):
 
 @dataclass
 class Dataset:
-    """Images (N, H, W) float32 in [0, 1], 1.0 = ink, plus whatever labels exist.
+    """Images float32 in [0, 1], plus whatever labels exist: grey (N, H, W), 1.0 = ink, or colour
+    (N, H, W, C) with 2 <= C <= MAX_CHANNELS channels last, 1.0 = full intensity of a channel
+    (C = 3 is RGB; C = 2 is shown as red and green).
 
     p_obs: P(T=1 | I) per image; t: observed samples of T; obs_class / causal_class:
     small integer classes; labels: e.g. the digit. Any of them may be None.
@@ -55,8 +58,18 @@ class Dataset:
         return len(self.images)
 
     @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+    def shape(self) -> tuple[int, ...]:
+        """One image's shape: (H, W) grey or (H, W, C) colour (a net's in_shape)."""
+        return tuple(self.images.shape[1:])
+
+    @property
+    def channels(self) -> int:
+        """1 for grey images, else C."""
+        return channels_of(self.images)
+
+    @property
+    def is_colour(self) -> bool:
+        return self.images.ndim == 4
 
     @property
     def is_binary(self) -> bool:
@@ -72,16 +85,27 @@ class Dataset:
         np.savez_compressed(path, meta=np.array(json.dumps(self.meta)), **arrays)
 
 
+def channels_of(images: np.ndarray) -> int:
+    """Channels of a batch (N, H, W[, C]): 1 for grey."""
+    return int(images.shape[3]) if images.ndim == 4 else 1
+
+
 def validate_images(images: Any, name: str) -> np.ndarray:
-    """Return images as float32 (N, H, W) in [0, 1] or raise DatasetError saying what is wrong."""
+    """Return images as float32 (N, H, W) or (N, H, W, C) in [0, 1], or raise DatasetError saying
+    what is wrong. A single image (H, W) becomes a batch of one; one channel (N, H, W, 1) is grey."""
     arr = np.asarray(images)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise DatasetError(f"{name}: images must be numeric, got dtype {arr.dtype}")
     if arr.ndim == 2:
         arr = arr[None]
-    if arr.ndim != 3:
-        raise DatasetError(f"{name}: images must have shape (N, H, W), got {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+    if arr.ndim == 4 and arr.shape[3] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 4 and not 2 <= arr.shape[3] <= MAX_CHANNELS:
+        raise DatasetError(f"{name}: colour images have 2 to {MAX_CHANNELS} channels on the last axis "
+                           f"(N, H, W, C), got shape {arr.shape}")
+    if arr.ndim not in (3, 4):
+        raise DatasetError(f"{name}: images must have shape (N, H, W) or (N, H, W, C), got {arr.shape}")
+    if min(arr.shape) == 0:
         raise DatasetError(f"{name}: no images (shape {arr.shape})")
     arr = arr.astype(np.float32, copy=False)
     if not np.all(np.isfinite(arr)):

@@ -1,6 +1,7 @@
 """Torch nets: the architectures, building them from a JSON-able spec, predicting with them.
 
-Every net maps images (N, H, W) to class logits (N, K). A net is described by a JSON-able
+Every net maps images (N, H, W) or (N, H, W, C) to class logits (N, K); its spec's in_shape is
+one image's shape. A net is described by a JSON-able
 spec dict so that a saved state_dict can be rebuilt without pickle. Training: nets.training.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ def configure_torch_threads(n: int | None) -> None:
 class MLP(nn.Module):
     """Fully connected net: flatten -> hidden layers (ReLU) -> K logits (the paper's net: hidden=[100])."""
 
-    def __init__(self, in_shape: tuple[int, int], hidden: list[int], n_classes: int):
+    def __init__(self, in_shape: tuple[int, ...], hidden: list[int], n_classes: int):
         super().__init__()
         sizes = [int(np.prod(in_shape)), *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
@@ -48,11 +49,12 @@ class MLP(nn.Module):
 class ConvNet(nn.Module):
     """Small CNN: conv blocks (ReLU, no pooling for tiny images) -> MLP head."""
 
-    def __init__(self, in_shape: tuple[int, int], channels: list[int], hidden: list[int],
+    def __init__(self, in_shape: tuple[int, ...], channels: list[int], hidden: list[int],
                  n_classes: int, pool: bool = False):
         super().__init__()
         convs: list[nn.Module] = []
-        c_in, (h, w) = 1, in_shape
+        (h, w), c_in = in_shape[:2], (in_shape[2] if len(in_shape) == 3 else 1)
+        self.colour = len(in_shape) == 3
         for c in channels:
             convs += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU()]
             if pool:
@@ -62,11 +64,15 @@ class ConvNet(nn.Module):
         self.convs = nn.Sequential(*convs)
         self.head = MLP((c_in, h * w), hidden, n_classes)
 
+    def _planes(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, H, W[, C]) -> (N, C, H, W)."""
+        return x.permute(0, 3, 1, 2) if self.colour else x.unsqueeze(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.convs(x.unsqueeze(1)))
+        return self.head(self.convs(self._planes(x)))
 
     def hidden_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head.hidden_features(self.convs(x.unsqueeze(1)))
+        return self.head.hidden_features(self.convs(self._planes(x)))
 
 
 def build_net(spec: dict[str, Any]) -> nn.Module:
