@@ -58,13 +58,27 @@ def test_npz_round_trip(tmp_path):
     assert back.meta == {"hello": [1, 2]} and back.name == "d"
 
 
-def test_npz_uint8_and_colour_scaled(tmp_path):
+def test_npz_uint8_colour_kept_and_scaled(tmp_path):
     rgb = np.zeros((2, 3, 3, 3), np.uint8)
-    rgb[0, 0, 0] = 255
+    rgb[0, 0, 0] = (255, 0, 51)
     np.savez(tmp_path / "c.npz", images=rgb)
     ds = load_npz(tmp_path / "c.npz")
-    assert ds.images.shape == (2, 3, 3) and ds.images.dtype == np.float32
-    assert ds.images[0, 0, 0] == pytest.approx(1.0) and ds.images.max() <= 1.0
+    assert ds.images.shape == (2, 3, 3, 3) and ds.images.dtype == np.float32 and ds.channels == 3
+    assert ds.images[0, 0, 0].tolist() == pytest.approx([1.0, 0.0, 0.2])
+    grey = load_npz(tmp_path / "c.npz", grey=True)
+    assert grey.images.shape == (2, 3, 3) and not grey.is_colour
+    assert grey.images[0, 0, 0] == pytest.approx(0.299 + 0.114 * 0.2, abs=1e-3)
+
+
+def test_npz_two_channels_and_one_channel(tmp_path):
+    two = np.random.default_rng(0).random((4, 5, 5, 2)).astype(np.float32)
+    np.savez(tmp_path / "two.npz", images=two)
+    assert load_npz(tmp_path / "two.npz").images.shape == (4, 5, 5, 2)
+    np.savez(tmp_path / "one.npz", images=two[..., :1])
+    assert load_npz(tmp_path / "one.npz").images.shape == (4, 5, 5)
+    np.savez(tmp_path / "many.npz", images=np.zeros((2, 5, 5, 12), np.float32))
+    with pytest.raises(DatasetError, match="2 to 8 channels"):
+        load_npz(tmp_path / "many.npz")
 
 
 def test_folder_with_label_subfolders(tmp_path):
@@ -91,15 +105,33 @@ def test_folder_dark_ink_on_paper_is_inverted(tmp_path):
     assert ds.images[0, 2].tolist() == [1.0] * 6 and ds.images[0, 0].max() == 0.0
 
 
-def test_colour_png_becomes_grey(tmp_path):
+def test_colour_png_stays_colour_unless_grey_asked(tmp_path):
     rgb = np.zeros((3, 4, 3), np.uint8)
     rgb[0, 0] = (255, 0, 0)
     rgb[1, 1] = (0, 255, 0)
     _png(tmp_path / "col" / "c.png", rgb, "RGB")
     ds = load_image_folder(tmp_path / "col")
-    assert ds.images.shape == (1, 3, 4)
-    assert ds.images[0, 0, 0] == pytest.approx(0.299, abs=0.01)
-    assert ds.images[0, 1, 1] == pytest.approx(0.587, abs=0.01)
+    assert ds.images.shape == (1, 3, 4, 3) and ds.meta["inverted"] is False
+    assert ds.images[0, 0, 0].tolist() == [1.0, 0.0, 0.0] and ds.images[0, 1, 1].tolist() == [0.0, 1.0, 0.0]
+    grey = load_path(tmp_path / "col", grey=True)
+    assert grey.images.shape == (1, 3, 4)
+    assert grey.images[0, 0, 0] == pytest.approx(0.299, abs=0.01)
+    assert grey.images[0, 1, 1] == pytest.approx(0.587, abs=0.01)
+
+
+def test_grey_saved_as_rgb_is_grey_and_mixed_folders_are_colour(tmp_path):
+    ink = np.full((4, 4), 255, np.uint8)
+    ink[1, :] = 0                                           # dark ink on white paper
+    _png(tmp_path / "g" / "a.png", np.stack([ink] * 3, -1), "RGB")
+    ds = load_image_folder(tmp_path / "g")
+    assert ds.images.shape == (1, 4, 4) and ds.meta["inverted"] is True and ds.images[0, 1].tolist() == [1.0] * 4
+    _png(tmp_path / "m" / "a.png", ink)
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    _png(tmp_path / "m" / "b.png", red, "RGB")
+    mixed = load_image_folder(tmp_path / "m")
+    assert mixed.images.shape == (2, 4, 4, 3) and mixed.meta["inverted"] is False
+    assert mixed.images[0, 1, 0].tolist() == [0.0, 0.0, 0.0] and mixed.images[1, 0, 0].tolist() == [1.0, 0.0, 0.0]
 
 
 @pytest.mark.parametrize("gz", [False, True])

@@ -85,6 +85,12 @@ class Dataset:
         np.savez_compressed(path, meta=np.array(json.dumps(self.meta)), **arrays)
 
 
+def describe_shape(shape: tuple[int, ...]) -> str:
+    """One image's shape in words: '28x28' (grey) or '14x14 with 2 channels'."""
+    text = "x".join(str(int(v)) for v in shape[:2])
+    return text if len(shape) == 2 else f"{text} with {int(shape[2])} channels"
+
+
 def channels_of(images: np.ndarray) -> int:
     """Channels of a batch (N, H, W[, C]): 1 for grey."""
     return int(images.shape[3]) if images.ndim == 4 else 1

@@ -52,22 +52,26 @@ def _require_file(path: PathLike) -> Path:
     return p
 
 
-def _to_grey(arr: np.ndarray) -> np.ndarray:
-    """(N, H, W, 3|4) colour -> (N, H, W) luma (ITU-R 601); alpha is dropped."""
-    weights = np.array([0.299, 0.587, 0.114])
-    grey = arr[..., :3].astype(np.float64) @ weights
+def to_grey(arr: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) colour -> (N, H, W): luma (ITU-R 601) of RGB(A), alpha dropped; the mean of
+    the channels for other C. Brightness is kept (1.0 = white), not turned into ink."""
+    if arr.shape[-1] in (3, 4):
+        grey = arr[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    else:
+        grey = arr.astype(np.float64).mean(axis=-1)
     return grey.astype(arr.dtype) if arr.dtype.kind == "f" else grey
 
 
-def _scale_images(arr: np.ndarray, path: Path) -> np.ndarray:
-    """uint8 -> [0, 1]; colour -> grey; other numeric dtypes are kept (validated later)."""
+def _scale_images(arr: np.ndarray, path: Path, grey: bool = False) -> np.ndarray:
+    """uint8 -> [0, 1]; colour kept (or made grey when asked); other numeric dtypes are kept
+    (validated later)."""
     if arr.dtype.kind not in "biuf":
         raise file_error(path, f"'images' must be numeric, got dtype {arr.dtype}")
     scale = 255.0 if arr.dtype == np.uint8 else 1.0
     if arr.ndim == 4 and arr.shape[-1] == 1:
         arr = arr[..., 0]
-    elif arr.ndim == 4 and arr.shape[-1] in (3, 4):
-        arr = _to_grey(arr)
+    elif arr.ndim == 4 and grey:
+        arr = to_grey(arr)
     if scale == 1.0:
         return arr
     out = np.empty(arr.shape, np.float32)          # in chunks: a float64 copy of it all never exists
@@ -169,8 +173,9 @@ def _read_npz_arrays(path: Path) -> dict[str, np.ndarray]:
         return {key: np.asarray(npz[key]) for key in NPZ_KEYS if key in npz.files}
 
 
-def load_npz(path: PathLike, *, max_bytes: int | None = None) -> Dataset:
-    """Load an .npz with `images` (required), optional per-image arrays and a JSON `meta`."""
+def load_npz(path: PathLike, *, max_bytes: int | None = None, grey: bool = False) -> Dataset:
+    """Load an .npz with `images` (required; (N, H, W) grey or (N, H, W, C) colour), optional
+    per-image arrays and a JSON `meta`. grey=True turns colour images into grey ones."""
     p = _require_file(path)
     try:
         _check_npz_archive(p, MAX_NPZ_BYTES if max_bytes is None else max_bytes)
@@ -183,9 +188,9 @@ def load_npz(path: PathLike, *, max_bytes: int | None = None) -> Dataset:
         raise file_error(p, f"is corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
     meta = _parse_meta(arrays.pop("meta"), p) if "meta" in arrays else {}
     if arrays["images"].ndim < 3:
-        raise file_error(p, f"'images' has shape {arrays['images'].shape}; it must be (N, H, W): "
-                            "N images of H x W (save a single image with shape (1, H, W))")
-    images = _scale_images(arrays.pop("images"), p)
+        raise file_error(p, f"'images' has shape {arrays['images'].shape}; it must be (N, H, W) or "
+                            "(N, H, W, C): N images of H x W (save a single image with shape (1, H, W))")
+    images = _scale_images(arrays.pop("images"), p, grey)
     return _build(p, p.stem, images=images, meta=meta, **arrays)
 
 
@@ -213,7 +218,8 @@ def _collect_images(folder: Path) -> tuple[list[Path], list[str], list[int]]:
 
 
 def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """Brightness in [0, 1] (1.0 = white); transparency is composited over white."""
+    """Brightness in [0, 1] (1.0 = white): (H, W) for grey modes, (H, W, 3) for colour ones;
+    transparency is composited over white."""
     if img.mode == "F":
         return np.asarray(img, dtype=np.float32)
     if img.mode.startswith("I"):
@@ -221,7 +227,8 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
+    grey_mode = img.mode in ("1", "L", "LA")
+    return np.asarray(img.convert("L" if grey_mode else "RGB"), dtype=np.float64) / 255.0
 
 
 def _read_image(path: Path, max_pixels: int) -> np.ndarray:
@@ -243,11 +250,13 @@ def _read_image(path: Path, max_pixels: int) -> np.ndarray:
         raise file_error(path, f"is not a readable image ({type(exc).__name__}: {exc})") from exc
 
 
-def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Dataset:
+def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS, grey: bool = False) -> Dataset:
     """Load PNG/JPEG/BMP/TIFF images of one size; one level of sub-folders gives labels.
 
-    Colour becomes grey. Images that are mostly light (mean > 0.5: dark ink on paper) are
-    inverted so that 1.0 = ink; meta["inverted"] records it.
+    Colour images stay colour, (N, H, W, 3) RGB with 1.0 = full intensity, unless grey=True or
+    every image is grey in fact (all channels equal, e.g. grey digits saved as RGB). Grey images
+    that are mostly light (mean > 0.5: dark ink on paper) are inverted so that 1.0 = ink;
+    meta["inverted"] records it.
     """
     folder = Path(path)
     if not folder.exists():
@@ -257,16 +266,10 @@ def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> 
     files, label_names, labels = _collect_images(folder)
     if not files:
         raise file_error(folder, f"contains no images ({', '.join(IMAGE_SUFFIXES)})")
-    first = _read_image(files[0], max_pixels)
-    stack = np.empty((len(files), *first.shape), np.float32)
-    stack[0] = first
-    for i, f in enumerate(files[1:], start=1):
-        arr = _read_image(f, max_pixels)
-        if arr.shape != first.shape:
-            raise file_error(f, f"is {arr.shape[0]}x{arr.shape[1]} (HxW) but {files[0].name} is "
-                           f"{first.shape[0]}x{first.shape[1]}; all images must have one size")
-        stack[i] = arr
-    inverted = bool(np.isfinite(stack).all() and stack.mean() > 0.5)
+    stack = _read_stack(files, max_pixels)
+    if stack.ndim == 4 and (grey or _channels_equal(stack)):
+        stack = to_grey(stack) if grey else np.ascontiguousarray(stack[..., 0])
+    inverted = bool(stack.ndim == 3 and np.isfinite(stack).all() and stack.mean() > 0.5)
     if inverted:
         stack = 1.0 - stack
     meta: dict[str, Any] = {"source": str(folder), "inverted": inverted,
@@ -275,6 +278,28 @@ def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS) -> 
         meta["label_names"] = label_names
     return _build(folder, folder.name, images=stack,
                   labels=np.asarray(labels, np.int64) if label_names else None, meta=meta)
+
+
+def _read_stack(files: list[Path], max_pixels: int) -> np.ndarray:
+    """The images as one float32 array: (N, H, W), or (N, H, W, 3) when any of them is colour."""
+    first = _read_image(files[0], max_pixels)
+    stack = np.empty((len(files), *first.shape), np.float32)
+    stack[0] = first
+    for i, f in enumerate(files[1:], start=1):
+        arr = _read_image(f, max_pixels)
+        if arr.shape[:2] != first.shape[:2]:
+            raise file_error(f, f"is {arr.shape[0]}x{arr.shape[1]} (HxW) but {files[0].name} is "
+                           f"{first.shape[0]}x{first.shape[1]}; all images must have one size")
+        if arr.ndim == 3 and stack.ndim == 3:        # the first colour image: grey ones so far become RGB
+            stack = np.repeat(stack[..., None], 3, axis=3)
+        stack[i] = arr[..., None] if arr.ndim < stack.ndim - 1 else arr
+    return stack
+
+
+def _channels_equal(stack: np.ndarray) -> bool:
+    """Whether every channel of every colour image is the same (grey saved as colour)."""
+    return all(np.array_equal(stack[i:i + 256, ..., 0:1].repeat(stack.shape[3], axis=3), stack[i:i + 256])
+               for i in range(0, len(stack), 256))
 
 
 # ---------------------------------------------------------------- MNIST IDX
@@ -366,16 +391,16 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def load_path(path: PathLike) -> Dataset:
-    """Load a folder of images, an .npz, or an MNIST IDX images file."""
+def load_path(path: PathLike, *, grey: bool = False) -> Dataset:
+    """Load a folder of images, an .npz, or an MNIST IDX images file; grey=True turns colour into grey."""
     p = Path(path)
     if not p.exists():
         raise file_error(p, "no such file or folder")
     if p.is_dir():
-        return load_image_folder(p)
+        return load_image_folder(p, grey=grey)
     kind = _sniff(p)
     if kind == "npz":
-        return load_npz(p)
+        return load_npz(p, grey=grey)
     if kind == "idx":
         return load_mnist_idx(p)
     raise file_error(p, "unknown format; expected an .npz, an MNIST IDX file "

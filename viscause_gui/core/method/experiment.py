@@ -156,11 +156,11 @@ class ExperimentError(RuntimeError):
 
 
 def random_cyclic_shifts(images: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """k copies of each image, each rolled by a random (row, column) offset: (k * N, H, W)."""
-    n, h, w = images.shape
+    """k copies of each image (grey or colour), each rolled by a random (row, column) offset: (k * N, H, W[, C])."""
+    n, h, w = images.shape[:3]
     rows = (np.arange(h)[None, :] - rng.integers(0, h, k * n)[:, None]) % h
     cols = (np.arange(w)[None, :] - rng.integers(0, w, k * n)[:, None]) % w
-    tiled = np.tile(images, (k, 1, 1))
+    tiled = np.tile(images, (k,) + (1,) * (images.ndim - 1))
     return tiled[np.arange(k * n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 

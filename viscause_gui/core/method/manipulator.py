@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from viscause_gui.core.nets.models import MLP
+from viscause_gui.core.nets.models import MLP, as_batch
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 
 ProgressFn = Callable[[int, int], bool | None]
@@ -149,9 +149,7 @@ def manipulate(
     nets = as_ensemble(nets)
     for net in nets:
         net.eval()
-    images = np.asarray(images, np.float32)
-    if images.ndim == 2:
-        images = images[None]
+    images = as_batch(images, nets[0])
     targets = np.broadcast_to(np.asarray(targets, np.int64), (len(images),)).copy()
     if binary is None:
         binary = bool(np.all((images == 0) | (images == 1)))
@@ -176,8 +174,8 @@ def manipulate(
 def _greedy_flips(objective: _Objective, max_steps, candidates, progress):
     """Flip, per image and step, the one pixel that lowers the objective most; stop when none does."""
     x0 = objective.x0
-    n, h, w = x0.shape
-    n_pix = h * w
+    n, shape = len(x0), x0.shape[1:]
+    n_pix = x0[0].numel()           # every value flips on its own (each channel of a colour image)
     k = min(candidates or (n_pix if n_pix <= 256 else 64), n_pix)
     max_steps = max_steps or n_pix
     x = x0.clone()
@@ -194,7 +192,7 @@ def _greedy_flips(objective: _Objective, max_steps, candidates, progress):
         m = pix.shape[1]
         cand = flat[idx][:, None, :].repeat(1, m, 1)
         cand.scatter_(2, pix[:, :, None], 1.0 - cand.gather(2, pix[:, :, None]))
-        obj = objective(cand.view(-1, h, w), idx, m).view(-1, m)
+        obj = objective(cand.view(-1, *shape), idx, m).view(-1, m)
         best_obj, best = obj.min(dim=1)
         improves = best_obj < current[idx] - 1e-6
         rows, cols = idx[improves], pix[improves, best[improves]]
@@ -208,9 +206,9 @@ def _greedy_flips(objective: _Objective, max_steps, candidates, progress):
 
 def _candidate_pixels(objective: _Objective, x: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
     """All pixels, or the k whose flip the gradient of the classifier loss rates best."""
-    n, h, w = x.shape
-    if k >= h * w:
-        return torch.arange(h * w, device=x.device)[None].expand(n, -1)
+    n, n_values = len(x), x[0].numel()
+    if k >= n_values:
+        return torch.arange(n_values, device=x.device)[None].expand(n, -1)
     with torch.enable_grad():
         xg = x.clone().requires_grad_(True)
         _worst_loss(objective.nets, xg, objective.target[rows], objective.confidence).sum().backward()

@@ -16,7 +16,7 @@ from torch import nn
 from viscause_gui.core.method.manifold import PrototypeBank, manifold_path, manipulate_on_manifold
 from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
 from viscause_gui.core.nets.generative import ConvAutoencoder
-from viscause_gui.core.nets.models import ensemble_proba
+from viscause_gui.core.nets.models import as_batch, ensemble_proba
 
 PIXELS, MANIFOLD = "pixels", "manifold"
 
@@ -71,7 +71,7 @@ class ManipulatorModel:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Mean ensemble class probabilities (N, K)."""
-        images = np.asarray(images, np.float32).reshape(-1, *np.shape(images)[-2:])
+        images = as_batch(images, self.nets[0])
         return ensemble_proba(self.nets, images)
 
     def manipulate(self, images: np.ndarray, targets: np.ndarray, alpha: float,

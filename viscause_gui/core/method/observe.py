@@ -133,7 +133,7 @@ def fit_memory_bytes(n: int, shape: tuple[int, ...], recipe: ObserveRecipe | Non
 def _activation_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
     """Bytes of one image's activations in the observational net (conv, ReLU and pooled outputs)."""
     spec = _net_spec(tuple(shape), 2, recipe)
-    h, w = (int(s) for s in shape)
+    h, w = (int(s) for s in shape[:2])
     total = 0
     for c in spec.get("channels", []):
         total += 2 * c * h * w * 4
@@ -168,8 +168,8 @@ def _check_inputs(images: Any, t: Any, max_classes: int) -> tuple[np.ndarray, np
     x = np.asarray(images, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
-    if x.ndim != 3 or len(x) == 0:
-        raise ValueError(f"images must have shape (N, H, W), got {x.shape}")
+    if x.ndim not in (3, 4) or len(x) == 0:
+        raise ValueError(f"images must have shape (N, H, W) or (N, H, W, C), got {x.shape}")
     t = np.asarray(t).ravel()
     if t.shape != (len(x),):
         raise ValueError(f"t has {t.size} samples for {len(x)} images; need one per image")
@@ -210,7 +210,7 @@ def _holdout_mask(n: int, share: float, seed: int) -> np.ndarray:
 
 def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> dict[str, Any]:
     """Pooled CNN (conv + 2x2 max-pool per layer, as many layers as the image size allows)."""
-    layers = min(len(recipe.channels), int(math.log2(max(min(shape), 1))))
+    layers = min(len(recipe.channels), int(math.log2(max(min(shape[:2]), 1))))
     if layers == 0:
         return {"arch": "mlp", "in_shape": list(shape), "hidden": list(recipe.hidden), "n_classes": n_classes}
     return {"arch": "cnn", "in_shape": list(shape), "channels": list(recipe.channels[:layers]),

@@ -30,14 +30,14 @@ class ObsPrediction:
 class ObservationalModel:
     """A net for P(T=1 | I) plus the P(T=1) level of each observational class."""
 
-    def __init__(self, net: nn.Module, in_shape: tuple[int, int], classes: np.ndarray, levels: np.ndarray):
+    def __init__(self, net: nn.Module, in_shape: tuple[int, ...], classes: np.ndarray, levels: np.ndarray):
         self.net = net
         self.in_shape = tuple(int(s) for s in in_shape)
         self.classes = np.asarray(classes, np.int64)
         self.levels = np.asarray(levels, np.float64)
 
     def predict(self, images: np.ndarray) -> ObsPrediction:
-        images = np.asarray(images, np.float32).reshape(-1, *np.shape(images)[-2:])
+        images = np.asarray(images, np.float32).reshape(-1, *self.in_shape)
         p_t = predict_proba(self.net, images)[:, 1]
         if not len(self.levels):
             return ObsPrediction(p_t, np.full(len(p_t), -1, np.int64))

@@ -31,6 +31,7 @@ class MLP(nn.Module):
 
     def __init__(self, in_shape: tuple[int, ...], hidden: list[int], n_classes: int):
         super().__init__()
+        self.in_shape = tuple(int(v) for v in in_shape)
         sizes = [int(np.prod(in_shape)), *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
         for a, b in zip(sizes[:-1], sizes[1:]):
@@ -52,6 +53,7 @@ class ConvNet(nn.Module):
     def __init__(self, in_shape: tuple[int, ...], channels: list[int], hidden: list[int],
                  n_classes: int, pool: bool = False):
         super().__init__()
+        self.in_shape = tuple(int(v) for v in in_shape)
         convs: list[nn.Module] = []
         (h, w), c_in = in_shape[:2], (in_shape[2] if len(in_shape) == 3 else 1)
         self.colour = len(in_shape) == 3
@@ -90,6 +92,16 @@ def build_net(spec: dict[str, Any]) -> nn.Module:
         return ConvAutoencoder(in_shape, int(spec.get("code", DEFAULT_CODE)),
                                tuple(int(w) for w in spec.get("widths", DEFAULT_WIDTHS)))
     raise ValueError(f"unknown net architecture {arch!r} (known: mlp, cnn, autoencoder)")
+
+
+def as_batch(images: np.ndarray, net: nn.Module) -> np.ndarray:
+    """float32 images shaped (N, *in_shape) for `net`: one image, (H, W) or (H, W, C), becomes a batch
+    of one. A net that does not say its in_shape takes grey images: (H, W) is one image."""
+    images = np.asarray(images, np.float32)
+    in_shape = getattr(net, "in_shape", None)
+    if in_shape is None:
+        return images[None] if images.ndim == 2 else images
+    return images.reshape(-1, *in_shape)
 
 
 def n_outputs(net: nn.Module) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -16,19 +17,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from viscause_gui.core.data.dataset import MAX_CHANNELS, describe_shape
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, TrainEvent
 from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
-from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba
+from viscause_gui.core.nets.weights import (MAX_WEIGHTS_BYTES, WeightsError, net_from_state, net_of_spec,
+                                            read_state_dict)
 from viscause_gui.core.store.atomic import atomic_write
-from viscause_gui.core.nets.weights import MAX_WEIGHTS_BYTES
-from viscause_gui.core.nets.weights import WeightsError
-from viscause_gui.core.nets.weights import net_from_state
-from viscause_gui.core.nets.weights import net_of_spec
-from viscause_gui.core.nets.weights import read_state_dict
-import math
 
 
 RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png", "generative.pt",
@@ -147,8 +145,10 @@ class RunModel:
         if not (isinstance(levels, list) and 2 <= len(levels) <= MAX_CLASSES
                 and all(_is_number(v) and 0 <= v <= 1 for v in levels)):
             raise self._fail("model.json", f"'causal_levels' must list 2 to {MAX_CLASSES} probabilities in [0, 1]")
-        if not (isinstance(shape, list) and len(shape) == 2 and all(_is_int(v) and 1 <= v <= 4096 for v in shape)):
-            raise self._fail("model.json", "'image_shape' must be [height, width], each 1 to 4096")
+        if not (isinstance(shape, list) and len(shape) in (2, 3) and all(_is_int(v) and 1 <= v <= 4096 for v in shape)
+                and (len(shape) == 2 or 2 <= shape[2] <= MAX_CHANNELS)):
+            raise self._fail("model.json", "'image_shape' must be [height, width] (each 1 to 4096) or "
+                                           f"[height, width, channels] (2 to {MAX_CHANNELS} channels)")
         if not (_is_int(members) and 1 <= members <= MAX_MEMBERS):
             raise self._fail("model.json", f"'members' must be an integer from 1 to {MAX_MEMBERS}")
         spec = meta["spec"]
@@ -221,8 +221,8 @@ class RunModel:
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""
         if tuple(images.shape[1:]) != self.shape:
-            raise ValueError(f"images are {images.shape[1]}x{images.shape[2]}, the run's net expects "
-                             f"{self.shape[0]}x{self.shape[1]}")
+            raise ValueError(f"images are {describe_shape(images.shape[1:])}, the run's net expects "
+                             f"{describe_shape(self.shape)}")
         proba = ensemble_proba(self.nets, images)
         return proba @ self.levels, proba.argmax(1)
 

@@ -181,7 +181,9 @@ class _Reader:
         _need(isinstance(keys, list) and "images" in keys
               and all(k in ("images", *OPTIONAL_ARRAYS) for k in keys) and len(set(keys)) == len(keys),
               f"'dataset.arrays' must list 'images' and some of {', '.join(OPTIONAL_ARRAYS)}")
-        images = self._array("data/images.npy", "biuf", (None, None, None), what="dataset images")
+        claimed = self._claimed_shape("data/images.npy", "biuf")
+        dims = 4 if claimed is not None and len(claimed) == 4 else 3     # colour (N, H, W, C) or grey
+        images = self._array("data/images.npy", "biuf", (None,) * dims, what="dataset images")
         n = len(images)
         _need(d.get("n", n) == n and d.get("shape", list(images.shape[1:])) == list(images.shape[1:]),
               "the data set's n / shape in session.json do not match its images")
