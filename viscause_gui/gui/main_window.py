@@ -396,8 +396,8 @@ class MainWindow(QMainWindow):
         if ds is None:
             self.data_label.setText("no data")
             return
-        n, (h, w) = len(ds), ds.shape
-        self.data_label.setText(f"{ds.name}: {n:,} × {h} × {w}")
+        size = " × ".join(str(d) for d in ds.shape)      # H × W, and C for colour
+        self.data_label.setText(f"{ds.name}: {len(ds):,} × {size}")
         self.setWindowTitle(f"viscause — {ds.name}")
 
     def _on_obs_model(self, model: ObservationalModel | None) -> None:

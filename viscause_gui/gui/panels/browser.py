@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
 
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
-from viscause_gui.gui.widgets.images import ink_qimage
+from viscause_gui.gui.widgets.images import display_qimage
 
 INDEX_ROLE = Qt.ItemDataRole.UserRole + 1
 CLASS_KINDS = ("obs", "causal", "spurious")
@@ -118,7 +118,7 @@ class ThumbnailModel(QAbstractListModel):
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """Paints a thumbnail (nearest-neighbour, cached) with a C-coloured border and class badges."""
+    """Paints a thumbnail (nearest-neighbour, cached; grey or colour as `display_qimage` shows it) with a C-coloured border and class badges."""
 
     def __init__(self, model: ThumbnailModel, thumb: int = 64, cache_size: int = 4096, parent=None):
         super().__init__(parent)
@@ -145,7 +145,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             self._cache.move_to_end(i)
             return img
         assert self.model.images is not None
-        img = ink_qimage(self.model.images[i]).scaled(
+        img = display_qimage(self.model.images[i]).scaled(
             self.thumb, self.thumb, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
         self._cache[i] = img
         if len(self._cache) > self.cache_size:

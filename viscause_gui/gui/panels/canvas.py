@@ -1,6 +1,11 @@
 """Drawing canvas (pyqtgraph) with pen, eraser, h-bar / v-bar, noise, shift, invert, undo/redo,
 and a live readout of what the models say about the image on it.
 
+On colour data the pen, the bars and the eraser work in every channel: the pen paints the
+chosen colour (the swatch opens a colour dialog, the eyedropper picks the colour under a
+click), the eraser paints the data set's background (`controllers.drawing.background`: the
+most common corner colour). Grey data has neither swatch nor eyedropper: ink is 1, paper 0.
+
 Every edit calls `state.set_current_image(image)`. The readout recomputes (debounced) when
 the image, the causal nets or the observational model change.
 """
@@ -11,17 +16,30 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QSpinBox, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import QColorDialog, QSpinBox, QToolBar, QToolButton, QVBoxLayout, QWidget
 
-from viscause_gui.gui.controllers.drawing import (TOOLS, EditHistory, add_noise, fill_col, fill_row, invert, shift,
-                                                  stamp, stroke)
+from viscause_gui.gui.controllers.drawing import (PICKER, TOOLS, EditHistory, Value, add_noise, background, fill_col,
+                                                  fill_row, invert, pixel, shift, stamp, stroke)
 from viscause_gui.gui.help import HELP_TEXT
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.images import LEVELS, channel_values, display, is_colour, screen_colour
 from viscause_gui.gui.widgets.plots import GraphicsLayoutWidget
 
 PUBLISH_MS = 30      # coalesce state updates while the pen moves
+INK_LUT = np.linspace(255, 0, 256).astype(np.uint8)     # grey: ink dark on white
+COLOUR_ONLY = (PICKER, "colour")                       # actions that exist for colour data only
+TOOL_TIPS = {   # grey, colour
+    "pen": ("Draw ink", "Paint with the pen colour (the swatch)"),
+    "eraser": ("Erase ink", "Paint the background colour (the most common corner colour of the data)"),
+    "hbar": ("Click a row to fill it with ink (the GRATING cause)", "Click a row to fill it with the pen colour"),
+    "vbar": ("Click a column to fill it with ink (the GRATING spurious correlate)",
+             "Click a column to fill it with the pen colour"),
+    PICKER: ("", "Click a pixel to paint with its colour (then back to the pen)"),
+    "invert": ("Swap ink and paper", "Replace every colour by its complement (1 − value in each channel)"),
+    "clear": ("Erase everything", "Paint everything in the background colour"),
+}
 
 
 # ----------------------------------------------------------------- image edits (pure numpy)
@@ -70,6 +88,8 @@ class Canvas(QWidget):
         self.settings = settings
         self.image = np.zeros((10, 10), np.float32)
         self.binary = True
+        self.background: Value = 0.0            # what the eraser paints (grey: no ink)
+        self.pen_colour: np.ndarray | None = None   # colour data: the pen's channel values (C,)
         self.history = EditHistory()
         self.rng = np.random.default_rng()
         self.noise_amount = 0.03
@@ -85,6 +105,7 @@ class Canvas(QWidget):
         self.view = self._make_view()
         self._make_actions()
         self._layout()
+        self._show_colour_tools(False)
         state.dataset_changed.connect(self._on_dataset)
         state.current_image_changed.connect(self._on_state_image)
         self._restore_settings()
@@ -100,7 +121,7 @@ class Canvas(QWidget):
         widget.setAcceptDrops(False)
         box = widget.addViewBox(lockAspect=True, invertY=True, enableMenu=False, enableMouse=False)
         box.addItem(self.item)
-        self.item.setLookupTable(np.linspace(255, 0, 256).astype(np.uint8))  # ink dark on white
+        self.item.setLookupTable(INK_LUT)
         self.item.setImage(self.image, levels=(0.0, 1.0), autoLevels=False)
         self.border = pg.QtWidgets.QGraphicsRectItem(0, 0, 10, 10)
         self.border.setPen(pg.mkPen("#888888", width=0))
@@ -126,20 +147,23 @@ class Canvas(QWidget):
 
     def _make_actions(self) -> None:
         group = QActionGroup(self)
-        tools = {"pen": ("Pen", "Draw ink", "B"), "eraser": ("Eraser", "Erase ink", "E"),
-                 "hbar": ("H-bar", "Click a row to fill it with ink (the GRATING cause)", "H"),
-                 "vbar": ("V-bar", "Click a column to fill it with ink (the GRATING spurious correlate)", "V")}
-        for name, (text, tip, key) in tools.items():
-            action = self._action(name, text, tip, key, lambda n=name: self.set_tool(n), checkable=True)
+        tools = {"pen": ("Pen", "B"), "eraser": ("Eraser", "E"), "hbar": ("H-bar", "H"), "vbar": ("V-bar", "V"),
+                 PICKER: ("Eyedropper", "O")}
+        for name, (text, key) in tools.items():
+            action = self._action(name, text, TOOL_TIPS[name][0], key, lambda n=name: self.set_tool(n),
+                                  checkable=True)
             group.addAction(action)
+        self._action("colour", "Colour…", "Choose the pen colour (2 channels: its red and green)", "C",
+                     self.choose_colour)
+        self.addAction(self.actions["colour"])     # its shortcut works without a toolbar button
         self._action("noise", "Noise", "Add noise (binary images: flip ~3% of the pixels)", "N", self.add_noise)
         arrows = {"left": ("←", 0, -1, "Alt+Left"), "right": ("→", 0, 1, "Alt+Right"),
                   "up": ("↑", -1, 0, "Alt+Up"), "down": ("↓", 1, 0, "Alt+Down")}
         for name, (text, dr, dc, key) in arrows.items():
             self._action(f"shift_{name}", text, f"Shift the image one pixel {name} (wraps around)", key,
                          lambda dr=dr, dc=dc: self.shift(dr, dc))
-        self._action("invert", "Invert", "Swap ink and paper", "I", self.invert)
-        self._action("clear", "Clear", "Erase everything", "Delete", self.clear)
+        self._action("invert", "Invert", TOOL_TIPS["invert"][0], "I", self.invert)
+        self._action("clear", "Clear", TOOL_TIPS["clear"][0], "Delete", self.clear)
         self._action("revert", "Revert", "Back to the data set image last opened", "Ctrl+R", self.revert)
         self._action("undo", "Undo", "Undo the last edit", "Ctrl+Z", self.undo)
         self._action("redo", "Redo", "Redo the last undone edit", "Ctrl+Shift+Z", self.redo)
@@ -147,13 +171,22 @@ class Canvas(QWidget):
         self.actions["pen"].setChecked(True)
         self.size_box.valueChanged.connect(self._save_settings)
         self._update_history_actions()
+        self.swatch = self._make_swatch()
+
+    def _make_swatch(self) -> QToolButton:
+        """The pen colour as a button (it opens the colour dialog)."""
+        button = QToolButton(self)
+        button.setDefaultAction(self.actions["colour"])
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return button
 
     def _layout(self) -> None:
         tools, edits = QToolBar(self), QToolBar(self)
         for bar in (tools, edits):
             bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for key in ("pen", "eraser", "hbar", "vbar"):
+        for key in ("pen", "eraser", "hbar", "vbar", PICKER):
             tools.addAction(self.actions[key])
+        self._swatch_action = tools.addWidget(self.swatch)
         tools.addWidget(self.size_box)
         tools.addSeparator()
         for key in ("undo", "redo", "revert"):
@@ -186,39 +219,83 @@ class Canvas(QWidget):
     def pen_size(self) -> int:
         return self.size_box.value()
 
+    @property
+    def colour(self) -> bool:
+        """Whether the image on the canvas is a colour image (H, W, C)."""
+        return is_colour(self.image)
+
     def set_tool(self, name: str) -> None:
-        if name not in TOOLS:
-            raise ValueError(f"unknown tool {name!r}; one of {TOOLS}")
+        if name not in TOOLS and not (name == PICKER and self.colour):
+            raise ValueError(f"unknown tool {name!r}; one of {TOOLS} (and {PICKER!r} for colour images)")
         self.tool = name
         self.actions[name].setChecked(True)
-        self._save_settings()
+        if name != PICKER:                     # the eyedropper is a moment's tool, not remembered
+            self._save_settings()
+
+    def set_pen_colour(self, values) -> None:
+        """The pen's colour as channel values (C,) in [0, 1] (colour images only)."""
+        values = np.clip(np.asarray(values, np.float32).reshape(-1), 0.0, 1.0)
+        if not self.colour or values.shape != self.image.shape[2:]:
+            raise ValueError(f"a pen colour has one value per channel of the image {self.image.shape}")
+        self.pen_colour = values
+        pixmap = QPixmap(16, 16)
+        pixmap.fill(screen_colour(values))
+        self.actions["colour"].setIcon(QIcon(pixmap))
+        name = ", ".join(f"{v:.2f}" for v in values)
+        self.swatch.setToolTip(f"Pen colour ({name}); click to choose another (C). Eyedropper: O")
+
+    def choose_colour(self) -> None:
+        """Ask for the pen colour in a colour dialog."""
+        if not self.colour or self.pen_colour is None:
+            return
+        color = QColorDialog.getColor(screen_colour(self.pen_colour), self, "Pen colour")
+        if color.isValid():
+            self.set_pen_colour(channel_values(color, self.pen_colour))
+
+    def pick(self, row: int, col: int) -> None:
+        """The eyedropper: the pen takes the colour of a pixel, and the pen is the tool again."""
+        value = pixel(self.image, row, col)
+        if value is not None and self.colour:
+            self.set_pen_colour(value)
+            self.set_tool("pen")
+
+    def _ink(self) -> Value:
+        """What the pen and the bars paint: ink (grey) or the pen colour."""
+        return self.pen_colour if self.colour and self.pen_colour is not None else 1.0
 
     def set_pen_size(self, size: int) -> None:
         self.size_box.setValue(int(size))
 
     def press(self, row: int, col: int) -> None:
-        """Start an edit at a pixel with the current tool."""
+        """Start an edit at a pixel with the current tool (the eyedropper picks its colour instead)."""
+        if self.tool == PICKER:
+            self.pick(row, col)
+            return
         self.history.push(self.image)
         self._last = (row, col)
         if self.tool == "hbar":
-            self.image = fill_row(self.image, row)
+            self.image = fill_row(self.image, row, self._ink())
         elif self.tool == "vbar":
-            self.image = fill_col(self.image, col)
+            self.image = fill_col(self.image, col, self._ink())
         else:
-            stamp(self.image, row, col, self.pen_size, 1.0 if self.tool == "pen" else 0.0)
+            stamp(self.image, row, col, self.pen_size, self._ink() if self.tool == "pen" else self.background)
         self._changed(publish_now=False)
 
     def move_to(self, row: int, col: int) -> None:
         """Continue a pen / eraser stroke to a pixel."""
         if self._last is None or self.tool not in ("pen", "eraser") or (row, col) == self._last:
             return
-        stroke(self.image, self._last, (row, col), self.pen_size, 1.0 if self.tool == "pen" else 0.0)
+        stroke(self.image, self._last, (row, col), self.pen_size,
+               self._ink() if self.tool == "pen" else self.background)
         self._last = (row, col)
         self._changed(publish_now=False)
 
     def release(self) -> None:
+        """End an edit (a click of the eyedropper edited nothing and publishes nothing)."""
+        edited = self._last is not None
         self._last = None
-        self.publish()
+        if edited:
+            self.publish()
 
     def apply(self, edit: Callable[[np.ndarray], np.ndarray]) -> None:
         """Apply a whole-image edit (undoable)."""
@@ -236,7 +313,12 @@ class Canvas(QWidget):
         self.apply(invert)
 
     def clear(self) -> None:
-        self.apply(np.zeros_like)
+        self.apply(self._blank)
+
+    def _blank(self, image: np.ndarray) -> np.ndarray:
+        out = np.empty_like(image)
+        out[...] = self.background
+        return out
 
     def revert(self) -> None:
         index = self.state.current_index if self.state.current_index is not None else self._source_index
@@ -265,8 +347,12 @@ class Canvas(QWidget):
             self._publishing = False
 
     # ----- internals -----
+    def _screen(self) -> np.ndarray:
+        """What the item shows: grey as it is (through INK_LUT), colour as RGB."""
+        return display(self.image) if self.colour else self.image
+
     def _changed(self, publish_now: bool) -> None:
-        self.item.updateImage(self.image, levels=(0.0, 1.0), autoLevels=False)
+        self.item.updateImage(self._screen(), levels=LEVELS, autoLevels=False)
         self._update_history_actions()
         if publish_now:
             self.publish()
@@ -280,7 +366,35 @@ class Canvas(QWidget):
     def _on_dataset(self) -> None:
         ds = self.state.dataset
         self.binary = bool(ds.is_binary) if ds is not None else True
+        self.background = background(ds.images) if ds is not None else 0.0
         self._source_index = None
+
+    def _show_colour_tools(self, colour: bool) -> None:
+        """The swatch and the eyedropper for colour images; grey keeps ink and paper."""
+        for key in COLOUR_ONLY:
+            self.actions[key].setVisible(colour)
+            self.actions[key].setEnabled(colour)
+        self._swatch_action.setVisible(colour)
+        for key, (grey_tip, colour_tip) in TOOL_TIPS.items():
+            action = self.actions[key]
+            shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            tip = f"{colour_tip if colour else grey_tip} ({shortcut})"
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        if not colour and self.tool == PICKER:
+            self.set_tool("pen")
+
+    def _colour_mode(self, image: np.ndarray) -> None:
+        """A new image: colour tools and a pen colour that fits its channels (the complement of the
+        background: white on black), or ink on grey."""
+        colour = is_colour(image)
+        self.item.setLookupTable(None if colour else INK_LUT)
+        if not colour:
+            self.pen_colour = None
+        elif self.pen_colour is None or self.pen_colour.shape != image.shape[2:]:
+            bg = np.broadcast_to(np.asarray(self.background, np.float32), image.shape[2:])
+            self.set_pen_colour(1.0 - bg)
+        self._show_colour_tools(colour)
 
     def _on_state_image(self) -> None:
         if self._publishing or self.state.current_image is None:
@@ -295,9 +409,11 @@ class Canvas(QWidget):
     def _show_new(self, image: np.ndarray) -> None:
         shape_changed = image.shape != self.image.shape
         self.image = image
-        self.item.setImage(self.image, levels=(0.0, 1.0), autoLevels=False)
         if shape_changed:
-            h, w = image.shape
+            self._colour_mode(image)
+        self.item.setImage(self._screen(), levels=LEVELS, autoLevels=False)
+        if shape_changed:
+            h, w = image.shape[:2]
             self.border.setRect(0, 0, w, h)
             self.viewbox.autoRange(padding=0.02)
         self._update_history_actions()

@@ -33,11 +33,10 @@ from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, batch_key, image_hash
 from viscause_gui.core.store.votes import batch_votes, resolve
 from viscause_gui.gui.state import AppState
-from viscause_gui.gui.widgets.images import image_view, ink_display, show_image
+from viscause_gui.gui.widgets.images import image_view, show_data_image
 from viscause_gui.gui.widgets.plots import GraphicsView
 from viscause_gui.gui.workers import WorkerPool
 
-LEVELS = (0.0, 1.0)
 YES_KEYS = {Qt.Key.Key_Y: 1.0, Qt.Key.Key_N: 0.0}
 HANDLED_KEYS = {Qt.Key.Key_Y, Qt.Key.Key_N, Qt.Key.Key_S, Qt.Key.Key_Question, Qt.Key.Key_Return,
                 Qt.Key.Key_Enter, Qt.Key.Key_Backspace, Qt.Key.Key_Left, Qt.Key.Key_Right,
@@ -264,7 +263,7 @@ class LabellingPanel(QWidget):
             self.info.setText("")
             return
         batch, i = item
-        show_image(self.image_item, ink_display(batch.images[i]), LEVELS)
+        show_data_image(self.image_item, batch.images[i])
         self.where.setText(batch.describe(i))
         value, disagreement, n, mine = self.batch_state(batch)
         k = self.needed()
@@ -282,7 +281,7 @@ class LabellingPanel(QWidget):
         show_original = not blind and batch.originals is not None
         self.original_canvas.setVisible(show_original)
         if show_original:
-            show_image(self.original_item, ink_display(batch.originals[i]), LEVELS)
+            show_data_image(self.original_item, batch.originals[i])
         if blind:
             self.info.setText("")
         else:

@@ -1,7 +1,8 @@
 """The Manipulator panel: slide α and watch the manipulator move the current image into a target causal class.
 
 Shows the current image, its manipulation towards a chosen causal class, their difference
-(red = ink added, blue = ink removed), C of the result and the distance. The manipulation
+(red = ink added, blue = ink removed; on colour images red = brighter, blue = darker, purple =
+colour changed), C of the result and the distance. The manipulation
 runs in a worker on a private copy of the causal nets (so it never races the training
 thread); a newer α or target supersedes the search still running for an older one, and
 results are cached per (target, α) until the image or the model changes.
@@ -22,8 +23,8 @@ from viscause_gui.core.method.manipulator_model import MANIFOLD, PIXELS, Manipul
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
-from viscause_gui.gui.widgets.images import (difference_rgb, image_box, image_view, ink_display, message_label,
-                                            show_image)
+from viscause_gui.gui.widgets.images import (DIFFERENCE_LEGEND, difference_key, difference_rgb, image_box, image_view,
+                                            is_colour, message_label, show_data_image, show_image)
 from viscause_gui.gui.widgets.sliders import keyboard_slider
 from viscause_gui.gui.workers import WorkerPool
 
@@ -121,7 +122,12 @@ class ManipulatorPanel(QWidget):
         boxes = [image_box("original  i"), image_box("manipulated  ĵ"),
                  image_box("difference")]
         self.original_item, self.result_item, self.diff_item = (item for _, item in boxes)
-        boxes[2][0].setToolTip("Red: ink the manipulation added; blue: ink it removed")
+        self.diff_box = boxes[2][0]
+        self.diff_key = QLabel(difference_key())     # colour images: what the difference's colours mean
+        self.diff_key.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.diff_key.setVisible(False)
+        self.diff_box.layout().addWidget(self.diff_key)
+        self._show_difference_legend(False)
         for box, _ in boxes:
             box.setMinimumSize(120, 150)
             images.addWidget(box, 1)
@@ -202,7 +208,7 @@ class ManipulatorPanel(QWidget):
         self.path_box.setVisible(show)
         if show:
             for item, step in zip(self.path_items, self.model.path(image, result.codes[0], PATH_STEPS)):
-                show_image(item, ink_display(step), (0.0, 1.0))
+                show_data_image(item, step)
 
     def _readout(self) -> QHBoxLayout:
         row = QHBoxLayout()
@@ -276,7 +282,7 @@ class ManipulatorPanel(QWidget):
             return
         self.stack.setCurrentIndex(1)
         self.probs = self.model.predict(image)[0]
-        show_image(self.original_item, ink_display(image), (0.0, 1.0))
+        show_data_image(self.original_item, image)
         k = int(self.probs.argmax())
         p_man = float(self.probs @ self.model.causal_levels)
         self.original_label.setText(unbroken(f"C(i) = {k}", f"P = {self.probs[k]:.2f}", f"P(T=1|man i) ≈ {p_man:.2f}"))
@@ -362,11 +368,18 @@ class ManipulatorPanel(QWidget):
         image = self.state.current_image
         new = result.images[0]
         self.result, self.result_key = result, key
-        show_image(self.result_item, ink_display(new), (0.0, 1.0))
+        show_data_image(self.result_item, new)
         show_image(self.diff_item, difference_rgb(image, new), (0.0, 255.0))
+        self._show_difference_legend(is_colour(image))
         self._show_path(image, result)
         self._describe(key[0], result)
         self.result_shown.emit(key[1])
+
+    def _show_difference_legend(self, colour: bool) -> None:
+        """Grey: the legend is the difference's tooltip; colour also shows its key under it."""
+        self.diff_box.setToolTip(DIFFERENCE_LEGEND[colour])
+        self.diff_key.setToolTip(DIFFERENCE_LEGEND[colour])
+        self.diff_key.setVisible(colour)
 
     def _describe(self, target: int, result: ManipulationResult) -> None:
         c = int(result.predicted_class[0])
