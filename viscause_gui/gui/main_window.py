@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
 
     def _build_edit_menu(self) -> None:
         menu = self.menuBar().addMenu("&Edit")
-        groups = (("undo", "redo", "revert"), ("pen", "eraser", "hbar", "vbar"),
+        groups = (("undo", "redo", "revert"), ("pen", "eraser", "hbar", "vbar", "picker", "colour"),
                   ("noise", "shift_left", "shift_right", "shift_up", "shift_down", "invert", "clear"))
         for group in groups:
             for key in group:
