@@ -18,21 +18,26 @@ from typing import Sequence
 
 import numpy as np
 
-from viscause_gui.core.data.readers import load_npz, npz_array_shape
+from viscause_gui.core.data.readers import load_npz, load_path, npz_array_shape
 from viscause_gui.core.experiments import registry
-from viscause_gui.core.experiments.registry import BuiltinExperiment, positive_int, probability
+from viscause_gui.core.experiments.registry import BuiltinExperiment, int_in, positive_int, probability
 from viscause_gui.core.method.cct import cct, read_cct_model
-from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
+from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentConfig, ExperimentError
 from viscause_gui.core.method.manipulator_model import default_targets
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
+from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
+from viscause_gui.core.store.data_run import (DataRunSettings, Outcome, answer_data_run, resume_data_run,
+                                              start_data_run)
+from viscause_gui.core.store.offline import HOW_TO_ANSWER
 from viscause_gui.core.store.rundir import RunModel
 from viscause_gui.core.store.rundir import prepare_run_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1
+DATA_OWNER = "DATA"          # the owner of `viscause run DATA`'s own options
 
 
 class CliError(Exception):
@@ -47,15 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="viscause", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment")
+    run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment or on a data set")
     runnable = registry.runnable()
-    run.add_argument("experiment", choices=[e.name for e in runnable], help="which experiment")
+    run.add_argument("experiment", metavar="NAME|DATA",
+                     help=f"a built-in experiment ({', '.join(e.name for e in runnable)}) or a data set: an .npz, "
+                          "a folder of images or an MNIST IDX file, with samples of T ('t'), P(T=1|I) or "
+                          "observational classes")
     run.add_argument("--iterations", type=positive_int, default=20)
     run.add_argument("--queries", type=positive_int, default=100)
-    oracles = sorted({o for e in runnable for o in e.oracles})
-    run.add_argument("--oracle", choices=oracles, default=None,
+    run.add_argument("--oracle", default=None,
                      help="who answers P(T=1|man(I)): " + "; ".join(
-                         f"{e.name}: {', '.join(e.oracles)} (default {e.oracles[0]})" for e in runnable))
+                         f"{e.name}: {', '.join(e.oracles)} (default {e.oracles[0]})" for e in runnable)
+                     + "; DATA (required): offline, python:MODULE:FUNCTION, python:FILE.py:FUNCTION, torch:FILE "
+                       "(torch.export or TorchScript) or onnx:FILE")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="folder for history.json, iteration_NN.npz, model.*")
     run.add_argument("--alpha", type=probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
@@ -63,10 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--manipulator", choices=MANIPULATORS, default=None,
                      help="where the manipulator searches: pixels, or the data's manifold (a generative model of "
                           "the images, trained first); default: the experiment's (binary images always flip pixels)")
-    owners = {}
+    owners = {dest: DATA_OWNER for dest in _add_data_run_arguments(run)}
     for experiment in runnable:
         owners.update({dest: experiment.name for dest in experiment.add_run_arguments(run)})
     run.set_defaults(option_owners=owners)
+
+    answer = sub.add_parser("answer", help="give a waiting run (--oracle offline) its answers CSV and go on")
+    answer.add_argument("run_dir", type=Path, help="the run folder (--out of viscause run)")
+    answer.add_argument("answers", type=Path, help="the batch's answers.csv with the 'answer' column filled in")
+    answer.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+
+    resume = sub.add_parser("resume", help="go on with a data run that stopped (an oracle failed, Ctrl+C)")
+    resume.add_argument("run_dir", type=Path, help="the run folder (--out of viscause run)")
+    resume.add_argument("--oracle", default=None, help="another oracle than the run's (e.g. a fixed one)")
+    resume.add_argument("--positive-class", type=int_in(0, what="an integer >= 0"), default=None)
+    resume.add_argument("--oracle-timeout", type=_timeout, default=None)
+    resume.add_argument("--threads", type=positive_int, default=1, help="torch threads")
 
     observe = sub.add_parser("observe", help="estimate P(T=1|I) and observational classes from samples of T")
     observe.add_argument("data", type=Path, help=".npz with 'images' and 't'")
@@ -90,6 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
+    """`viscause run DATA`'s own options; their dest names."""
+    run.add_argument("--positive-class", type=int_in(0, what="an integer >= 0"), default=None,
+                     help="DATA with --oracle torch:/onnx:: the model's class whose probability is P(T=1) "
+                          "(default 1; a single-logit model: its sigmoid)")
+    run.add_argument("--oracle-timeout", type=_timeout, default=None,
+                     help=f"DATA: seconds a plugged oracle may take for one batch (default {DEFAULT_TIMEOUT:g})")
+    run.add_argument("--t-label", type=int, default=None,
+                     help="DATA with labels and no samples of T: T = 1 for the images with this label")
+    return ["positive_class", "oracle_timeout", "t_label"]
+
+
+def _timeout(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
 def _tolerance(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value < 0:
@@ -100,7 +140,8 @@ def _tolerance(text: str) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "observe": cmd_observe, "predict": cmd_predict, "cct": cmd_cct}[args.command](args)
+        return {"run": cmd_run, "observe": cmd_observe, "predict": cmd_predict, "cct": cmd_cct,
+                "answer": cmd_answer, "resume": cmd_resume}[args.command](args)
     except (CliError, ValueError, ExperimentError) as exc:
         print(f"viscause {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -136,15 +177,22 @@ def _check_run_args(args: argparse.Namespace, experiment: BuiltinExperiment) -> 
         raise CliError(f"run {args.experiment} takes --oracle {' or --oracle '.join(experiment.oracles)}, "
                        f"not --oracle {args.oracle}")
     experiment.check_run_arguments(args)
+    _refuse_foreign_options(args, experiment.name)
+
+
+def _refuse_foreign_options(args: argparse.Namespace, own: str) -> None:
+    """No option of another experiment (or of data runs, owner DATA_OWNER)."""
     foreign = {}
     for dest, owner in args.option_owners.items():
-        if owner != args.experiment and getattr(args, dest) is not None:
+        if owner != own and getattr(args, dest) is not None:
             foreign.setdefault(owner, []).append("--" + dest.replace("_", "-"))
     for owner, flags in foreign.items():
         raise CliError(f"{', '.join(flags)}: only for run {owner}, not run {args.experiment}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.experiment not in {e.name for e in registry.runnable()}:
+        return _run_data(args)
     experiment = registry.get(args.experiment)
     _check_run_args(args, experiment)
     configure_torch_threads(args.threads)
@@ -153,6 +201,53 @@ def cmd_run(args: argparse.Namespace) -> int:
     experiment.run(args, out, _progress)
     _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
     return 0
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    """`viscause run DATA`: the data set's classes, then Algorithms 1 and 2 with a plugged or offline oracle."""
+    path = Path(args.experiment)
+    if not path.exists():
+        names = ", ".join(e.name for e in registry.runnable())
+        raise CliError(f"{path}: no experiment of that name ({names}) and no such file or folder")
+    if args.oracle is None:
+        raise CliError(f"run {path} needs --oracle: offline, python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
+                       "torch:FILE or onnx:FILE")
+    _refuse_foreign_options(args, DATA_OWNER)
+    settings = DataRunSettings(str(path), args.oracle, 1 if args.positive_class is None else args.positive_class,
+                               args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label)
+    configure_torch_threads(args.threads)
+    data = load_path(path)
+    oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
+    out = prepare_run_folder(args.out)
+    config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha, seed=args.seed,
+                              manipulator=args.manipulator or "pixels")
+    started = time.perf_counter()
+    return _report(start_data_run(data, config, settings, oracle, out, _progress), out, started)
+
+
+def _report(outcome: Outcome, out: Path, started: float) -> int:
+    """Say where a data run stopped: its results, or what to do with the batch that waits."""
+    if outcome.finished:
+        _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
+        return 0
+    folder = outcome.waiting.parent
+    _progress(f"waiting for the oracle: {outcome.batch_size} images in {folder} (0000.png ..., images.npz). "
+              f"Fill in the 'answer' column of {outcome.waiting} ({HOW_TO_ANSWER}), then run: "
+              f"viscause answer {out} {outcome.waiting}")
+    return 0
+
+
+def cmd_answer(args: argparse.Namespace) -> int:
+    configure_torch_threads(args.threads)
+    started = time.perf_counter()
+    return _report(answer_data_run(args.run_dir, args.answers, _progress), args.run_dir, started)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    configure_torch_threads(args.threads)
+    started = time.perf_counter()
+    outcome = resume_data_run(args.run_dir, _progress, args.oracle, args.positive_class, args.oracle_timeout)
+    return _report(outcome, args.run_dir, started)
 
 
 def _output_file(out: Path, *inputs: Path) -> Path:

@@ -29,8 +29,10 @@ from viscause_gui.core.nets.weights import (MAX_WEIGHTS_BYTES, WeightsError, net
 from viscause_gui.core.store.atomic import atomic_write
 
 
+STATE_FILE = "run.vcsession"        # a run that waits (offline oracle) or failed: the session it goes on from
 RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png", "generative.pt",
-             "prototypes.npz")
+             "prototypes.npz", STATE_FILE)
+OFFLINE_FILES = ("offline/*/[0-9][0-9][0-9][0-9].png", "offline/*/images.npz", "offline/*/answers.csv")
 
 
 def prepare_run_folder(out: Path) -> Path:
@@ -42,7 +44,8 @@ def prepare_run_folder(out: Path) -> Path:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / ".write-check", lambda f: f.write(b"ok"))
         (out / ".write-check").unlink()
-        for old in [*out.glob("iteration_[0-9][0-9]*.npz"), *(out / name for name in RUN_FILES)]:
+        for old in [*out.glob("iteration_[0-9][0-9]*.npz"), *(out / name for name in RUN_FILES),
+                    *(p for pattern in OFFLINE_FILES for p in out.glob(pattern))]:
             old.unlink(missing_ok=True)
     except OSError as exc:
         raise ValueError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
@@ -248,16 +251,29 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in model.json")
 
 
+AnswerFn = Callable[[QueryBatch], "np.ndarray | None"]
+
+
 def run_to_folder(experiment: Experiment, oracle: Oracle, out: Path, progress: Callable[[str], None],
                   started: float, on_iteration: Callable[[QueryBatch], None] | None = None) -> None:
     """Algorithms 1 and 2 with an automatic oracle; each answered Algorithm 2 batch is saved as
     iteration_NN.npz, then on_iteration(batch) is called (the nets are that iteration's)."""
+    drive_to_folder(experiment, lambda batch: oracle.answer(batch.images), out, progress, started, on_iteration)
+
+
+def drive_to_folder(experiment: Experiment, answer: AnswerFn, out: Path, progress: Callable[[str], None],
+                    started: float, on_iteration: Callable[[QueryBatch], None] | None = None) -> bool:
+    """Like run_to_folder, with answer(batch) giving each batch's answers, or None to stop with the
+    batch waiting (experiment.pending; a later call goes on from it). True when the run is finished."""
     iterations = experiment.config.iterations
     for event in experiment.steps():
         if isinstance(event, TrainEvent) and event.progress.epoch == 1 and event.member == 0:
             progress(f"iteration {event.iteration}: training the causal net")
         elif isinstance(event, QueryBatch):
-            experiment.answer(oracle.answer(event.images))
+            values = answer(event)
+            if values is None:
+                return False
+            experiment.answer(values)
             if event.kind == "algorithm1":
                 progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
                          f"{np.round(experiment.causal_levels, 3).tolist()}")
@@ -270,3 +286,4 @@ def run_to_folder(experiment: Experiment, oracle: Oracle, out: Path, progress: C
                 r = experiment.history[-1]
                 progress(f"iteration {r.iteration}/{iterations}: MErr {r.merr:.3f}  MDist {r.mdist:.2f}  "
                          f"({time.perf_counter() - started:.1f} s)")
+    return True

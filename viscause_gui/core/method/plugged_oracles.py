@@ -1,0 +1,346 @@
+"""Oracles a user plugs in: a Python function, a classifier file (torch.export, TorchScript, ONNX).
+
+Every one follows `method.oracles.Oracle` (answer(images) -> P(T=1 | man(I)) per image, float64,
+NaN = "cannot say") and answers through `CheckedOracle`, which turns whatever goes wrong (the
+oracle raises, returns the wrong shape, infinite values or values outside [0, 1], or hangs past a
+timeout) into one `OracleFailure` naming the oracle. Specs, as `viscause run --oracle` takes them:
+
+- ``python:MODULE:FUNCTION`` or ``python:path/to/file.py:FUNCTION``: FUNCTION(images) gets the
+  images as float32 (N, H, W) grey (1.0 = ink) or (N, H, W, C) colour, values in [0, 1], and
+  returns N answers;
+- ``torch:FILE``: a classifier saved with ``torch.export.save`` (or a TorchScript file);
+- ``onnx:FILE``: an ONNX classifier, run by onnxruntime (the optional extra ``onnx``).
+
+A model file's classifier outputs logits (N, K): the answer is the softmax probability of
+class `positive_class`; a single logit (N,) or (N, 1) is read as P(class 1) through a sigmoid.
+Its input layout is read off the model's input shape: (N, C, H, W) (the default when the file
+does not say), (N, H, W, C), (N, H, W) for grey images, or (N, H*W*C) flattened as stored. A
+model exported for a fixed batch size gets batches of that size (the last one padded).
+Loading a Python file or a model file runs its code: plug in only files you trust.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+PLUGGED_KINDS = ("python", "torch", "onnx")
+DEFAULT_TIMEOUT = 60.0          # seconds an oracle may take for one batch
+MODEL_BATCH = 256               # images per forward pass of a model with a dynamic batch size
+ONNX_INSTALL = "pip install 'viscause_gui[onnx]'"
+
+Shape = tuple["int | None", ...]
+
+
+class OracleLoadError(ValueError):
+    """A plugged oracle cannot be loaded; the message names it and the problem."""
+
+
+class OracleFailure(ValueError):
+    """A plugged oracle failed on a batch; the message names it and what went wrong."""
+
+
+def is_plugged(spec: str) -> bool:
+    """Does the --oracle value name a plugged oracle (python:, torch:, onnx:)?"""
+    return spec.partition(":")[0] in PLUGGED_KINDS and ":" in spec
+
+
+def load_plugged_oracle(spec: str, positive_class: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
+                        image_shape: Sequence[int] | None = None) -> "CheckedOracle":
+    """The oracle a spec names, checked (see the module docstring); OracleLoadError if it cannot be loaded.
+    image_shape (H, W) or (H, W, C): a model file is checked against it now, not at the first batch."""
+    kind, _, target = spec.partition(":")
+    if kind not in PLUGGED_KINDS or not target:
+        raise OracleLoadError(f"--oracle {spec}: expected python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
+                              "torch:FILE or onnx:FILE")
+    if kind == "python":
+        return CheckedOracle(load_python_function(target), spec, timeout)
+    model = load_torch_model(Path(target)) if kind == "torch" else load_onnx_model(Path(target))
+    model.positive_class = _checked_class(positive_class, spec)
+    if image_shape is not None:
+        model.layout(tuple(image_shape))
+    return CheckedOracle(model.answer, spec, timeout)
+
+
+def _checked_class(positive_class: int, spec: str) -> int:
+    if isinstance(positive_class, bool) or not isinstance(positive_class, (int, np.integer)) or positive_class < 0:
+        raise OracleLoadError(f"--oracle {spec}: the positive class must be an integer >= 0, got {positive_class!r}")
+    return int(positive_class)
+
+
+# ---------------------------------------------------------------- checking every answer
+
+class CheckedOracle:
+    """An oracle whose every batch is checked: one P(T=1) in [0, 1] or NaN per image, within
+    `timeout` seconds (None: no limit). A batch it fails on raises OracleFailure naming it; the
+    function gets its own copy of the images, so it cannot change them."""
+
+    def __init__(self, function: Callable[[np.ndarray], Any], name: str, timeout: float | None = DEFAULT_TIMEOUT):
+        self.function = function
+        self.name = name
+        self.timeout = timeout
+
+    def answer(self, images: np.ndarray) -> np.ndarray:
+        images = np.ascontiguousarray(images, np.float32)
+        raw = self._call(images.copy())
+        return self._check(raw, len(images))
+
+    def _fail(self, problem: str) -> OracleFailure:
+        return OracleFailure(f"oracle {self.name} {problem}")
+
+    def _call(self, images: np.ndarray) -> Any:
+        """The function's result, run in a daemon thread so a hang past the timeout can be left behind."""
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = self.function(images)
+            except BaseException as exc:  # noqa: BLE001 - any failure of the user's code is reported
+                box["error"] = exc
+
+        thread = threading.Thread(target=work, name=f"oracle {self.name}", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            raise self._fail(f"gave no answer within {self.timeout:g} s for {len(images)} images "
+                             "(--oracle-timeout sets the limit)")
+        if "error" in box:
+            exc = box["error"]
+            raise self._fail(f"raised {type(exc).__name__}: {exc}") from exc
+        return box["result"]
+
+    def _check(self, raw: Any, n: int) -> np.ndarray:
+        if hasattr(raw, "detach"):          # a torch tensor
+            raw = raw.detach().cpu().numpy()
+        try:
+            values = np.array(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise self._fail(f"returned {type(raw).__name__}, not numbers") from None
+        if values.shape == (n, 1):
+            values = values[:, 0]
+        if values.shape != (n,):
+            raise self._fail(f"returned shape {values.shape} for {n} images; expected ({n},): one P(T=1) per image")
+        if np.isinf(values).any():
+            raise self._fail("returned an infinite value; answers are P(T=1) in [0, 1], NaN for 'cannot say'")
+        bad = values[np.isfinite(values) & ((values < 0) | (values > 1))]
+        if bad.size:
+            raise self._fail(f"returned {bad[0]:g}, outside [0, 1]; answers are P(T=1) in [0, 1], NaN for "
+                             "'cannot say'")
+        return values
+
+
+# ---------------------------------------------------------------- python:MODULE:FUNCTION
+
+def load_python_function(target: str) -> Callable[[np.ndarray], Any]:
+    """FUNCTION of MODULE (importable from here) or of a .py file, from 'MODULE:FUNCTION' / 'FILE.py:FUNCTION'."""
+    where, _, name = target.rpartition(":")
+    if not where or not name:
+        raise OracleLoadError(f"--oracle python:{target}: expected python:MODULE:FUNCTION or python:FILE.py:FUNCTION")
+    as_file = where.endswith(".py") or "/" in where or os.sep in where
+    module = _module_from_file(Path(where)) if as_file else _import_module(where)
+    function = getattr(module, name, None)
+    if function is None:
+        found = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
+        raise OracleLoadError(f"--oracle python:{target}: {where} has no {name!r} (it defines: "
+                              f"{', '.join(found[:12]) or 'nothing callable'})")
+    if not callable(function):
+        raise OracleLoadError(f"--oracle python:{target}: {name} is a {type(function).__name__}, not a function")
+    return function
+
+
+def _module_from_file(path: Path) -> Any:
+    if not path.is_file():
+        raise OracleLoadError(f"{path}: no such Python file")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    spec = importlib.util.spec_from_file_location(f"viscause_oracle_{path.stem}_{digest}", path)
+    if spec is None or spec.loader is None:
+        raise OracleLoadError(f"{path}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    with _on_path(str(path.resolve().parent)):
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:  # noqa: BLE001 - the user's code: any failure is one message
+            raise OracleLoadError(f"{path}: loading it raised {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def _import_module(name: str) -> Any:
+    with _on_path(os.getcwd()):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            raise OracleLoadError(f"--oracle python:{name}: no module named {exc.name!r} (give a path to a "
+                                  ".py file, or run from the folder that holds the module)") from None
+        except BaseException as exc:  # noqa: BLE001
+            raise OracleLoadError(f"module {name}: importing it raised {type(exc).__name__}: {exc}") from None
+
+
+class _on_path:
+    """A folder on sys.path for the duration of an import (the user's helpers import beside it)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __enter__(self) -> None:
+        self.added = self.folder not in sys.path
+        if self.added:
+            sys.path.insert(0, self.folder)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.added and self.folder in sys.path:
+            sys.path.remove(self.folder)
+
+
+# ---------------------------------------------------------------- model files
+
+class ModelFileOracle:
+    """A classifier in a file: `forward` maps a float32 batch in the model's layout to logits."""
+
+    def __init__(self, path: Path, forward: Callable[[np.ndarray], np.ndarray], input_shape: Shape | None,
+                 positive_class: int = 1):
+        self.path = path
+        self.forward = forward
+        self.input_shape = input_shape       # per batch, None for a dynamic dimension; None: unknown
+        self.positive_class = positive_class
+
+    def layout(self, image_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+        """How a batch of images of `image_shape` becomes the model's input; OracleLoadError when it cannot."""
+        h, w = image_shape[:2]
+        c = image_shape[2] if len(image_shape) == 3 else 1
+        shape = self.input_shape or (None, c, h, w)
+        rest = shape[1:]
+        if _fits(rest, (c, h, w)):
+            return (lambda x: x[:, None]) if len(image_shape) == 2 else (lambda x: x.transpose(0, 3, 1, 2))
+        if len(image_shape) == 3 and _fits(rest, (h, w, c)):
+            return lambda x: x
+        if len(image_shape) == 2 and _fits(rest, (h, w)):
+            return lambda x: x
+        if _fits(rest, (h * w * c,)):
+            return lambda x: x.reshape(len(x), -1)
+        raise OracleLoadError(f"{self.path}: the model takes input of shape {_show(shape)}, which does not fit "
+                              f"images of {'x'.join(map(str, image_shape))}")
+
+    def answer(self, images: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(self.layout(images.shape[1:])(images), np.float32)
+        fixed = self.input_shape[0] if self.input_shape and isinstance(self.input_shape[0], int) else None
+        size = fixed or MODEL_BATCH
+        logits = [self._logits(x[i:i + size], fixed) for i in range(0, len(x), size)]
+        return self._probability(np.concatenate(logits) if logits else np.zeros((0, 2)))
+
+    def _logits(self, chunk: np.ndarray, fixed: int | None) -> np.ndarray:
+        n = len(chunk)
+        if fixed is not None and n < fixed:
+            chunk = np.concatenate([chunk, np.zeros((fixed - n, *chunk.shape[1:]), np.float32)])
+        out = np.asarray(self.forward(np.ascontiguousarray(chunk)), np.float64)
+        return out[:n]
+
+    def _probability(self, logits: np.ndarray) -> np.ndarray:
+        k = self.positive_class
+        if logits.ndim == 1 or (logits.ndim == 2 and logits.shape[1] == 1):
+            if k > 1:
+                raise ValueError(f"the positive class is {k}, but the model has one output (classes 0 and 1)")
+            p = 1.0 / (1.0 + np.exp(-logits.reshape(-1)))
+            return p if k == 1 else 1.0 - p
+        if logits.ndim != 2:
+            raise ValueError(f"the model returned shape {logits.shape}; expected logits (N, classes)")
+        if k >= logits.shape[1]:
+            raise ValueError(f"the positive class is {k}, but the model has only {logits.shape[1]} outputs")
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return z[:, k] / z.sum(axis=1)
+
+
+def _fits(shape: Shape, wanted: tuple[int, ...]) -> bool:
+    return len(shape) == len(wanted) and all(s is None or s == v for s, v in zip(shape, wanted))
+
+
+def _show(shape: Shape) -> str:
+    return "(" + ", ".join("N" if i == 0 and s is None else ("?" if s is None else str(s))
+                           for i, s in enumerate(shape)) + ")"
+
+
+def _model_file(path: Path) -> Path:
+    if not path.is_file():
+        raise OracleLoadError(f"{path}: no such model file")
+    return path
+
+
+def torch_file_kind(path: Path) -> str:
+    """'export' (torch.export.save) or 'torchscript' (torch.jit.save), read off the archive's members."""
+    try:
+        with zipfile.ZipFile(_model_file(path)) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        raise OracleLoadError(f"{path}: not a torch.export or TorchScript file (not a zip archive)") from None
+    if any(n.endswith("archive_format") or n.endswith("models/model.json") for n in names):
+        return "export"
+    if any(n.endswith("data.pkl") for n in names) and any("/code/" in n for n in names):
+        return "torchscript"
+    raise OracleLoadError(f"{path}: not a torch.export or TorchScript file (a state_dict needs its net: "
+                          "save the model with torch.export.save)")
+
+
+def load_torch_model(path: Path) -> ModelFileOracle:
+    """A classifier saved with torch.export.save (or torch.jit.save), on the CPU."""
+    import torch
+
+    kind = torch_file_kind(path)
+    try:
+        if kind == "export":
+            program = torch.export.load(str(path))
+            module, shape = program.module(), _export_input_shape(program, path)
+        else:
+            module, shape = torch.jit.load(str(path), map_location="cpu").eval(), None
+    except OracleLoadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises many types on a bad file
+        raise OracleLoadError(f"{path}: cannot load the {kind} model ({type(exc).__name__}: {exc})") from None
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            out = module(torch.from_numpy(x))
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        return out.detach().float().cpu().numpy()
+
+    return ModelFileOracle(path, forward, shape)
+
+
+def _export_input_shape(program: Any, path: Path) -> Shape:
+    """The exported program's one user input's shape (None for a dynamic dimension)."""
+    from torch.export.graph_signature import InputKind
+
+    names = [s.arg.name for s in program.graph_signature.input_specs if s.kind == InputKind.USER_INPUT]
+    if len(names) != 1:
+        raise OracleLoadError(f"{path}: the model takes {len(names)} inputs; an oracle model takes one image batch")
+    node = next(n for n in program.graph.nodes if n.op == "placeholder" and n.name == names[0])
+    return tuple(d if isinstance(d, int) else None for d in node.meta["val"].shape)
+
+
+def load_onnx_model(path: Path) -> ModelFileOracle:
+    """An ONNX classifier run by onnxruntime on the CPU."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise OracleLoadError(f"onnx:{path}: ONNX oracles need onnxruntime: {ONNX_INSTALL}") from None
+    _model_file(path)
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types on a bad file
+        raise OracleLoadError(f"{path}: not a usable ONNX model ({type(exc).__name__}: {exc})") from None
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        raise OracleLoadError(f"{path}: the model takes {len(inputs)} inputs; an oracle model takes one image batch")
+    name = inputs[0].name
+    shape = tuple(d if isinstance(d, int) and d > 0 else None for d in inputs[0].shape)
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {name: x})[0])
+
+    return ModelFileOracle(path, forward, shape)

@@ -1,0 +1,198 @@
+"""`viscause run DATA`: Algorithms 1 and 2 on a user's data set with a plugged or offline oracle.
+
+The run folder is the one of `viscause run NAME` (docs/formats.md §5). A run that stops before
+its end (the offline oracle waits for answers, a plugged oracle failed, Ctrl+C) saves its whole
+state as a session file, ``<run>/run.vcsession`` (the session format of store.session, with the
+run's settings under ``settings["data_run"]``), and goes on from it in a new process:
+`answer_data_run` with a filled-in answers CSV, `resume_data_run` with the run's (or another)
+oracle. Nothing answered is lost: answers enter the state only together with their batch.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
+from viscause_gui.core.method.observe import estimate_observational_classes, observational_problem
+from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFailure, is_plugged,
+                                                      load_plugged_oracle)
+from viscause_gui.core.store.figures import plot_history
+from viscause_gui.core.store.offline import ANSWERS_FILE, batch_folder, read_answers, write_offline_batch
+from viscause_gui.core.store.rundir import STATE_FILE, drive_to_folder, save_history, save_model
+from viscause_gui.core.store.session import SessionData
+from viscause_gui.core.store.session_reader import load_session
+from viscause_gui.core.store.session_writer import save_session
+
+OFFLINE = "offline"
+SETTINGS_KEY = "data_run"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DataRunSettings:
+    """What a data run needs besides the experiment: where the data came from and who answers."""
+
+    data: str                              # the data set's path, as given
+    oracle: str                            # "offline" or a plugged oracle's spec (plugged_oracles)
+    positive_class: int = 1                # a model file's class whose probability is P(T=1)
+    oracle_timeout: float | None = DEFAULT_TIMEOUT
+    t_label: int | None = None             # data with labels only: T = 1 for this label
+
+    def __post_init__(self) -> None:
+        if self.oracle != OFFLINE and not is_plugged(self.oracle):
+            raise ValueError(f"--oracle {self.oracle}: a data set takes --oracle offline, python:MODULE:FUNCTION, "
+                             "python:FILE.py:FUNCTION, torch:FILE or onnx:FILE")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: Any, where: Path) -> "DataRunSettings":
+        try:
+            settings = cls(**doc)
+            timeout = settings.oracle_timeout
+            assert isinstance(settings.data, str) and isinstance(settings.positive_class, int)
+            assert timeout is None or (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0)
+            return settings
+        except (TypeError, ValueError, AssertionError):
+            raise ValueError(f"{where}: its '{SETTINGS_KEY}' settings are missing or damaged; start the run again "
+                             "with viscause run") from None
+
+    def oracle_for(self, image_shape: tuple[int, ...]) -> Oracle | None:
+        """The plugged oracle, loaded now (a bad spec fails before any work); None for the offline oracle."""
+        if self.oracle == OFFLINE:
+            return None
+        return load_plugged_oracle(self.oracle, self.positive_class, self.oracle_timeout, image_shape)
+
+
+@dataclass
+class Outcome:
+    """Where a data run stopped: finished, or waiting for the answers CSV `waiting`."""
+
+    finished: bool
+    waiting: Path | None = None
+    batch_size: int = 0
+
+
+def with_observational_classes(data: Dataset, t_label: int | None, seed: int, progress: Progress) -> Dataset:
+    """The data set with observational classes: its own, or found from t / p_obs / the label t_label."""
+    problem = observational_problem(data, t_label)
+    if problem is not None:
+        raise ValueError(f"{data.name}: {problem.replace('(File menu)', '')}")
+    if data.obs_class is not None:
+        return data
+    what = "samples of T" if data.t is not None else ("P(T=1|I)" if data.p_obs is not None else f"label {t_label}")
+    progress(f"finding observational classes from {what} on {len(data)} images")
+    found = estimate_observational_classes(data, t_label, seed)
+    data = found.added_to(data)
+    progress(f"{int(data.obs_class.max()) + 1} observational classes")
+    return data
+
+
+def start_data_run(data: Dataset, experiment_config: ExperimentConfig, settings: DataRunSettings,
+                   oracle: Oracle | None, out: Path, progress: Progress) -> Outcome:
+    """A new run into the prepared folder `out` with the oracle of `settings` (settings.oracle_for,
+    loaded before the folder was prepared); observational classes are found first when needed."""
+    data = with_observational_classes(data, settings.t_label, experiment_config.seed, progress)
+    experiment = Experiment(data, experiment_config)
+    progress(f"{data.name}: {len(data)} images of {'x'.join(map(str, data.shape))}, {experiment_config.iterations} "
+             f"iterations x {experiment_config.queries} queries, oracle {settings.oracle}")
+    return _go_on(experiment, settings, oracle, out, progress)
+
+
+def answer_data_run(out: Path, answers_csv: Path, progress: Progress) -> Outcome:
+    """Give the waiting batch the answers of a filled-in CSV and go on (to the next batch or the end)."""
+    experiment, settings = load_data_run(out)
+    batch = experiment.pending
+    if batch is None:
+        raise ValueError(f"{out}: the run is finished; it waits for no answers")
+    values = read_answers(Path(answers_csv), batch, experiment.batches)
+    progress(f"{len(batch)} answers read from {answers_csv}")
+    return _go_on(experiment, settings, settings.oracle_for(experiment.data.shape), out, progress, first=values)
+
+
+def resume_data_run(out: Path, progress: Progress, oracle: str | None = None, positive_class: int | None = None,
+                    oracle_timeout: float | None = None) -> Outcome:
+    """Go on from the saved state with the run's oracle, or the one given (e.g. a fixed one)."""
+    experiment, settings = load_data_run(out)
+    changes = {"oracle": oracle, "positive_class": positive_class, "oracle_timeout": oracle_timeout}
+    settings = DataRunSettings(**{**settings.to_json(), **{k: v for k, v in changes.items() if v is not None}})
+    if experiment.phase == "done":
+        raise ValueError(f"{out}: the run is finished; nothing to resume")
+    return _go_on(experiment, settings, settings.oracle_for(experiment.data.shape), out, progress)
+
+
+def load_data_run(out: Path) -> tuple[Experiment, DataRunSettings]:
+    """The experiment and settings a data run saved in its folder."""
+    path = Path(out) / STATE_FILE
+    if not path.is_file():
+        raise ValueError(f"{out}: no {STATE_FILE}; not a run of `viscause run DATA` that stopped or finished")
+    session = load_session(path)
+    if session.experiment is None:
+        raise ValueError(f"{path}: holds no experiment")
+    return session.experiment, DataRunSettings.from_json(session.settings.get(SETTINGS_KEY), path)
+
+
+def _go_on(experiment: Experiment, settings: DataRunSettings, oracle: Oracle | None, out: Path,
+           progress: Progress, first: np.ndarray | None = None) -> Outcome:
+    """Drive the experiment: `first` answers the waiting batch, then the oracle (offline: stop at
+    the next batch). The state is saved whenever the run stops; the folder's files after every iteration."""
+    started = time.perf_counter()
+    given = [] if first is None else [first]
+
+    def answer(batch: QueryBatch) -> np.ndarray | None:
+        if given:
+            return given.pop()
+        return None if oracle is None else oracle.answer(batch.images)
+
+    try:
+        finished = drive_to_folder(experiment, answer, out, progress, started)
+    except OracleFailure as exc:
+        _save_state(out, experiment, settings)
+        raise OracleFailure(f"{exc}; the run is saved with every answer so far: fix the oracle, then "
+                            f"viscause resume {out}") from None
+    except KeyboardInterrupt:
+        experiment.rewind()
+        _save_state(out, experiment, settings)
+        progress(f"saved; go on with viscause resume {out}")
+        raise
+    _save_state(out, experiment, settings)
+    if not finished:
+        return _wait_offline(experiment, out)
+    _finish(experiment, settings, out)
+    return Outcome(True)
+
+
+def _wait_offline(experiment: Experiment, out: Path) -> Outcome:
+    """The waiting batch's files for the offline oracle (an answers CSV already there is kept)."""
+    batch = experiment.pending
+    path = batch_folder(out, batch) / ANSWERS_FILE
+    if not path.exists():
+        path = write_offline_batch(out, batch)
+    return Outcome(False, path, len(batch))
+
+
+def _extra_config(experiment: Experiment, settings: DataRunSettings) -> dict[str, Any]:
+    return {"experiment": "data", **settings.to_json(), "n_data": len(experiment.data),
+            "n_obs_classes": int(experiment.data.obs_class.max()) + 1}
+
+
+def _save_state(out: Path, experiment: Experiment, settings: DataRunSettings) -> None:
+    save_history(out, experiment, _extra_config(experiment, settings), finished=experiment.phase == "done")
+    save_session(Path(out) / STATE_FILE, SessionData(experiment=experiment,
+                                                     settings={SETTINGS_KEY: settings.to_json()}))
+
+
+def _finish(experiment: Experiment, settings: DataRunSettings, out: Path) -> None:
+    save_model(out, experiment)
+    unit = "pixels flipped" if experiment.binary else "L2"
+    plot_history([{"label": experiment.data.name, "iterations": [r.to_json() for r in experiment.history]}],
+                 Path(out) / "history.png", title=f"{experiment.data.name}, oracle {settings.oracle}",
+                 distance_label=f"MDist ({unit})")

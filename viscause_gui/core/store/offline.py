@@ -1,0 +1,172 @@
+"""The offline oracle's files: a query batch out as PNG files, a CSV and an npz; its answers back in.
+
+`viscause run DATA --oracle offline` writes each batch into ``<run>/offline/<batch>/`` (``<batch>``
+is ``algorithm1`` or ``iteration_NN``): ``0000.png``, ``0001.png``, ... (grey images as dark ink
+on white, colour as RGB, two channels as red and green), ``images.npz`` (the float32 images as the
+oracle is to judge them, ``source_index``, ``targets``) and ``answers.csv`` with the columns
+``batch, index, image, target_class, answer``, the answer cells empty. Someone fills them in
+(P(T=1) in [0, 1], 1/0, yes/no, or ? for "cannot say") and `viscause answer RUN answers.csv`
+reads them back (docs/formats.md).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from viscause_gui.core.method.experiment import QueryBatch
+from viscause_gui.core.store.atomic import atomic_write
+
+OFFLINE_FOLDER = "offline"
+ANSWERS_FILE = "answers.csv"
+IMAGES_FILE = "images.npz"
+COLUMNS = ("batch", "index", "image", "target_class", "answer")
+REQUIRED = ("batch", "index", "answer")
+WORDS = {"yes": 1.0, "y": 1.0, "no": 0.0, "n": 0.0, "?": math.nan}
+HOW_TO_ANSWER = "write P(T=1) in [0, 1], 1 or 0, yes or no, or ? for 'cannot say'"
+MAX_CSV_BYTES = 64 * 1024**2
+
+
+class AnswerFileError(ValueError):
+    """An answers CSV cannot be used; the message names the file and the problem."""
+
+
+def batch_label(batch: QueryBatch) -> str:
+    """The batch's name in file names and the CSV: 'algorithm1' or 'iteration_NN'."""
+    return "algorithm1" if batch.kind == "algorithm1" else f"iteration_{batch.iteration:02d}"
+
+
+def batch_folder(run_dir: Path, batch: QueryBatch) -> Path:
+    return Path(run_dir) / OFFLINE_FOLDER / batch_label(batch)
+
+
+def image_name(index: int) -> str:
+    return f"{index:04d}.png"
+
+
+def png_pixels(image: np.ndarray) -> np.ndarray:
+    """uint8 pixels of one image: grey (H, W) with 1.0 = ink as dark ink on white; colour (H, W, C)
+    as RGB (C = 2: red and green, blue 0; more than 3 channels: the first three)."""
+    image = np.clip(np.asarray(image, np.float32), 0.0, 1.0)
+    if image.ndim == 2:
+        return np.round(255.0 * (1.0 - image)).astype(np.uint8)
+    rgb = np.zeros((*image.shape[:2], 3), np.float32)
+    rgb[..., :min(3, image.shape[2])] = image[..., :3]
+    return np.round(255.0 * rgb).astype(np.uint8)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    def write(f: io.BufferedWriter) -> None:
+        Image.fromarray(png_pixels(image)).save(f, format="PNG")
+    atomic_write(path, write)
+
+
+def write_offline_batch(run_dir: Path, batch: QueryBatch) -> Path:
+    """Write the batch for an offline oracle; the path of its answers CSV."""
+    folder = batch_folder(run_dir, batch)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(batch.images):
+        write_png(folder / image_name(i), image)
+    targets = np.full(len(batch), -1, np.int64) if batch.targets is None else batch.targets.astype(np.int64)
+    atomic_write(folder / IMAGES_FILE, lambda f: np.savez_compressed(
+        f, images=batch.images.astype(np.float32), source_index=batch.source_index.astype(np.int64), targets=targets))
+    label = batch_label(batch)
+    rows = [[label, i, image_name(i), "" if t < 0 else int(t), ""] for i, t in enumerate(targets)]
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerows([COLUMNS, *rows])
+    path = folder / ANSWERS_FILE
+    atomic_write(path, lambda f: f.write(text.getvalue().encode("utf-8")))
+    return path
+
+
+def read_answers(path: Path, batch: QueryBatch, answered: list[QueryBatch]) -> np.ndarray:
+    """The answers in a filled-in CSV for the waiting `batch` (float64, NaN = '?'); `answered`:
+    the batches answered before (a file for one of those is refused as a second answer file)."""
+    rows = _read_rows(Path(path))
+    label, n = batch_label(batch), len(batch)
+    values = np.full(n, np.nan)
+    seen: set[int] = set()
+    for line, row in rows:
+        _check_batch(path, line, row["batch"].strip(), label, answered)
+        index = _index(path, line, row["index"], n)
+        if index in seen:
+            raise AnswerFileError(f"{path}: line {line}: image {index} is answered twice")
+        image = (row.get("image") or "").strip()
+        if image and image != image_name(index):
+            raise AnswerFileError(f"{path}: line {line}: image {image} is not image {index} of {label} "
+                                  f"({image_name(index)}); keep the rows as written")
+        values[index] = _value(path, line, index, row["answer"])
+        seen.add(index)
+    missing = sorted(set(range(n)) - seen)
+    if missing:
+        shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+        raise AnswerFileError(f"{path}: no row for image(s) {shown} of {label}; every image of the batch "
+                              f"needs an answer ({n} rows)")
+    return values
+
+
+def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise AnswerFileError(f"{path}: larger than {MAX_CSV_BYTES:,} bytes; not an answers file")
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise AnswerFileError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise AnswerFileError(f"{path}: not a UTF-8 text file; save the answers as CSV (UTF-8)") from None
+    except OSError as exc:
+        raise AnswerFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        lacking = [c for c in REQUIRED if c not in header]
+        if lacking:
+            raise AnswerFileError(f"{path}: no {', '.join(repr(c) for c in lacking)} column (header: "
+                                  f"{', '.join(header) or 'none'}); fill in the answers.csv the run wrote")
+        return [(reader.line_num, row) for row in reader if any((v or "").strip() for v in row.values()
+                                                                 if isinstance(v, str))]
+    except csv.Error as exc:
+        raise AnswerFileError(f"{path}: not a readable CSV file ({exc})") from None
+
+
+def _check_batch(path: Path, line: int, given: str, label: str, answered: list[QueryBatch]) -> None:
+    if given == label:
+        return
+    if given in {batch_label(b) for b in answered}:
+        raise AnswerFileError(f"{path}: the answers for {given} were already given; the run waits for the "
+                              f"answers to {label}")
+    raise AnswerFileError(f"{path}: line {line}: the rows are for batch {given or '(empty)'}, but the run waits "
+                          f"for the answers to {label}")
+
+
+def _index(path: Path, line: int, text: str | None, n: int) -> int:
+    try:
+        index = int((text or "").strip())
+    except ValueError:
+        raise AnswerFileError(f"{path}: line {line}: index {text!r} is not an image number") from None
+    if not 0 <= index < n:
+        raise AnswerFileError(f"{path}: line {line}: image {index} was not asked (the batch has {n} images, "
+                              f"0 to {n - 1})")
+    return index
+
+
+def _value(path: Path, line: int, index: int, text: str | None) -> float:
+    cell = (text or "").strip().lower()
+    if not cell:
+        raise AnswerFileError(f"{path}: line {line}: image {index} has no answer; {HOW_TO_ANSWER}")
+    if cell in WORDS:
+        return WORDS[cell]
+    try:
+        value = float(cell)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise AnswerFileError(f"{path}: line {line}: image {index}: {text.strip()!r} is not an answer; "
+                              f"{HOW_TO_ANSWER}")
+    return value
