@@ -1,0 +1,220 @@
+"""Plugged oracles (core.method.plugged_oracles) and the offline oracle's files (core.store.offline)."""
+from __future__ import annotations
+
+import re
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer, onnx_hbar, script_hbar
+from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.method.experiment import QueryBatch
+from viscause_gui.core.method.plugged_oracles import (CheckedOracle, OracleFailure, OracleLoadError,
+                                                      load_plugged_oracle)
+from viscause_gui.core.store.offline import (AnswerFileError, png_pixels, read_answers, write_offline_batch)
+
+IMAGES = GratingModel().sample(40, 1).images
+
+
+def checked(function, timeout=5.0):
+    return CheckedOracle(function, "python:test:f", timeout)
+
+
+# ---------------------------------------------------------------- the checks every plugged oracle gets
+
+def test_good_answers_pass_and_nan_means_cannot_say():
+    answers = checked(lambda x: np.where(np.arange(len(x)) % 2, np.nan, 0.5)).answer(IMAGES)
+    assert answers.dtype == np.float64 and answers.shape == (40,)
+    assert np.isnan(answers[1::2]).all() and (answers[::2] == 0.5).all()
+    column = checked(lambda x: torch.full((len(x), 1), 0.25)).answer(IMAGES)   # (N, 1) tensors are fine
+    assert (column == 0.25).all()
+
+
+@pytest.mark.parametrize("function, words", [
+    (lambda x: 1 / 0, "raised ZeroDivisionError: division by zero"),
+    (lambda x: np.zeros(3), "returned shape (3,) for 40 images; expected (40,)"),
+    (lambda x: np.zeros((len(x), 2)), "returned shape (40, 2)"),
+    (lambda x: np.full(len(x), 1.5), "returned 1.5, outside [0, 1]"),
+    (lambda x: np.full(len(x), np.inf), "returned an infinite value"),
+    (lambda x: ["yes"] * len(x), "returned list, not numbers"),
+])
+def test_a_bad_oracle_gives_one_message_naming_it(function, words):
+    with pytest.raises(OracleFailure) as err:
+        checked(function).answer(IMAGES)
+    message = str(err.value)
+    assert message.startswith("oracle python:test:f ") and words in message and "\n" not in message
+
+
+def test_a_hanging_oracle_times_out():
+    started = time.perf_counter()
+    with pytest.raises(OracleFailure, match=r"gave no answer within 0.3 s for 40 images \(--oracle-timeout"):
+        checked(lambda x: time.sleep(30), timeout=0.3).answer(IMAGES)
+    assert time.perf_counter() - started < 5
+
+
+def test_the_oracle_cannot_change_the_images():
+    images = IMAGES.copy()
+
+    def scribble(x):
+        x[:] = 0.0
+        return np.zeros(len(x))
+    checked(scribble).answer(images)
+    assert np.array_equal(images, IMAGES)
+
+
+# ---------------------------------------------------------------- python:
+
+def test_python_function_from_a_file_and_a_module(tmp_path, monkeypatch):
+    (tmp_path / "my_oracle.py").write_text(HBAR_PYTHON)
+    from_file = load_plugged_oracle(f"python:{tmp_path / 'my_oracle.py'}:answer")
+    np.testing.assert_allclose(from_file.answer(IMAGES), hbar_answer(IMAGES))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "my_oracle", raising=False)
+    from_module = load_plugged_oracle("python:my_oracle:answer")
+    np.testing.assert_allclose(from_module.answer(IMAGES), hbar_answer(IMAGES))
+    assert from_module.name == "python:my_oracle:answer"
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("python:{dir}/my_oracle.py:answr", "has no 'answr' (it defines: answer)"),
+    ("python:{dir}/none.py:answer", "none.py: no such Python file"),
+    ("python:{dir}/broken.py:answer", "broken.py: loading it raised NameError"),
+    ("python:no_such_module_xyz:answer", "no module named 'no_such_module_xyz'"),
+    ("python:answer", "expected python:MODULE:FUNCTION or python:FILE.py:FUNCTION"),
+    ("pytorch:model.pt", "expected python:MODULE:FUNCTION"),
+])
+def test_python_oracle_that_cannot_load(tmp_path, spec, words):
+    (tmp_path / "my_oracle.py").write_text(HBAR_PYTHON)
+    (tmp_path / "broken.py").write_text("undefined_name\n")
+    with pytest.raises(OracleLoadError) as err:
+        load_plugged_oracle(spec.format(dir=tmp_path))
+    assert words in str(err.value)
+
+
+# ---------------------------------------------------------------- torch: and onnx:
+
+def test_torch_export_dynamic_and_fixed_batch(tmp_path):
+    expected = np.where(hbar_answer(IMAGES) > 0.5, 1 / (1 + np.exp(-4.0)), 1 / (1 + np.exp(4.0)))
+    dynamic = load_plugged_oracle(f"torch:{export_hbar(tmp_path / 'd.pt2')}", positive_class=1,
+                                  image_shape=(10, 10))
+    np.testing.assert_allclose(dynamic.answer(IMAGES), expected, rtol=1e-5)
+    fixed = load_plugged_oracle(f"torch:{export_hbar(tmp_path / 'f.pt2', batch=16)}")   # 40 = 16 + 16 + 8 padded
+    np.testing.assert_allclose(fixed.answer(IMAGES), expected, rtol=1e-5)
+    class0 = load_plugged_oracle(f"torch:{tmp_path / 'd.pt2'}", positive_class=0)
+    np.testing.assert_allclose(class0.answer(IMAGES), 1 - expected, rtol=1e-5)
+
+
+def test_torchscript_and_its_errors(tmp_path):
+    oracle = load_plugged_oracle(f"torch:{script_hbar(tmp_path / 'm.ts')}")
+    assert ((oracle.answer(IMAGES) > 0.5) == (hbar_answer(IMAGES) > 0.5)).all()
+    with pytest.raises(OracleFailure, match=r"the positive class is 2, but the model has only 2 outputs"):
+        load_plugged_oracle(f"torch:{tmp_path / 'm.ts'}", positive_class=2).answer(IMAGES)
+    torch.save({"w": torch.zeros(2)}, tmp_path / "state.pt")
+    with pytest.raises(OracleLoadError, match="a state_dict needs its net: save the model with torch.export.save"):
+        load_plugged_oracle(f"torch:{tmp_path / 'state.pt'}")
+    (tmp_path / "junk.pt").write_bytes(b"not a model")
+    with pytest.raises(OracleLoadError, match="not a zip archive"):
+        load_plugged_oracle(f"torch:{tmp_path / 'junk.pt'}")
+    with pytest.raises(OracleLoadError, match="does not fit images of 28x28"):
+        load_plugged_oracle(f"torch:{export_hbar(tmp_path / 'd.pt2')}", image_shape=(28, 28))
+
+
+def test_onnx_single_logit_is_a_sigmoid(tmp_path, monkeypatch):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    path = onnx_hbar(tmp_path / "m.onnx")
+    answers = load_plugged_oracle(f"onnx:{path}", image_shape=(10, 10)).answer(IMAGES)
+    expected = np.where(hbar_answer(IMAGES) > 0.5, 1 / (1 + np.exp(-4.0)), 1 / (1 + np.exp(4.0)))
+    np.testing.assert_allclose(answers, expected, rtol=1e-5)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)       # not installed
+    with pytest.raises(OracleLoadError, match=r"ONNX oracles need onnxruntime: pip install 'viscause_gui\[onnx\]'"):
+        load_plugged_oracle(f"onnx:{path}")
+
+
+def test_colour_images_reach_a_model_as_channels_first(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 5 * 5, 2))
+    example = (torch.zeros(2, 3, 5, 5),)
+    torch.export.save(torch.export.export(net, example, dynamic_shapes=({0: torch.export.Dim("b")},)),
+                      str(tmp_path / "c.pt2"))
+    images = np.random.default_rng(0).random((7, 5, 5, 3)).astype(np.float32)
+    answers = load_plugged_oracle(f"torch:{tmp_path / 'c.pt2'}", image_shape=(5, 5, 3)).answer(images)
+    logits = net(torch.from_numpy(images).permute(0, 3, 1, 2)).detach().numpy()
+    np.testing.assert_allclose(answers, torch.softmax(torch.from_numpy(logits), 1)[:, 1].numpy(), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- the offline oracle's files
+
+def test_png_pixels_grey_is_ink_on_white_and_colour_is_rgb():
+    grey = png_pixels(np.array([[0.0, 1.0]]))
+    assert grey.tolist() == [[255, 0]]
+    two = png_pixels(np.array([[[1.0, 0.5]]]))
+    assert two.shape == (1, 1, 3) and two[0, 0].tolist() == [255, 128, 0]
+    assert png_pixels(np.ones((2, 2, 3)))[0, 0].tolist() == [255, 255, 255]
+
+
+@pytest.fixture
+def batch_csv(tmp_path):
+    batch = QueryBatch("algorithm2", 3, IMAGES[:4], np.arange(4), originals=IMAGES[:4], targets=np.array([1, 0, 1, 0]),
+                       distances=np.zeros(4), p_target=np.ones(4))
+    path = write_offline_batch(tmp_path, batch)
+    return batch, path
+
+
+def fill(path, answers, out=None):
+    lines = path.read_text().splitlines()
+    rows = [lines[0]] + [line + a for line, a in zip(lines[1:], answers)]
+    out = out or path
+    out.write_text("\n".join(rows) + "\n")
+    return out
+
+
+def test_offline_batch_files_and_answers(batch_csv, tmp_path):
+    batch, path = batch_csv
+    assert path == tmp_path / "offline" / "iteration_03" / "answers.csv"
+    assert path.read_text().splitlines()[:2] == ["batch,index,image,target_class,answer",
+                                                 "iteration_03,0,0000.png,1,"]
+    assert sorted(p.name for p in path.parent.glob("*.png")) == ["0000.png", "0001.png", "0002.png", "0003.png"]
+    assert np.array_equal(np.load(path.parent / "images.npz")["images"], IMAGES[:4])
+    values = read_answers(fill(path, ["1", "no", "?", "0.25"]), batch, [])
+    assert values[[0, 1, 3]].tolist() == [1.0, 0.0, 0.25] and np.isnan(values[2])
+
+
+@pytest.mark.parametrize("answers, words", [
+    (["1", "", "0", "1"], "line 3: image 1 has no answer; write P(T=1) in [0, 1]"),
+    (["1", "maybe", "0", "1"], "line 3: image 1: 'maybe' is not an answer"),
+    (["1", "1.5", "0", "1"], "'1.5' is not an answer"),
+])
+def test_a_missing_or_garbled_answer_is_one_line(batch_csv, answers, words):
+    batch, path = batch_csv
+    with pytest.raises(AnswerFileError, match=re.escape(words)):
+        read_answers(fill(path, answers), batch, [])
+
+
+def rows(path, *lines):
+    path.write_text("batch,index,image,target_class,answer\n" + "".join(line + "\n" for line in lines))
+    return path
+
+
+def test_answers_for_images_not_asked_or_another_batch(batch_csv, tmp_path):
+    batch, _ = batch_csv
+    full = [f"iteration_03,{i},{i:04d}.png,,1" for i in range(4)]
+    assert read_answers(rows(tmp_path / "ok.csv", *full), batch, []).tolist() == [1.0] * 4
+    with pytest.raises(AnswerFileError, match=r"line 6: image 7 was not asked \(the batch has 4 images, 0 to 3\)"):
+        read_answers(rows(tmp_path / "extra.csv", *full, "iteration_03,7,0007.png,,1"), batch, [])
+    earlier = QueryBatch("algorithm2", 2, IMAGES[:4], np.arange(4))
+    old = [line.replace("iteration_03", "iteration_02") for line in full]
+    with pytest.raises(AnswerFileError, match="the answers for iteration_02 were already given; the run waits "
+                                              "for the answers to iteration_03"):
+        read_answers(rows(tmp_path / "old.csv", *old), batch, [earlier])
+    with pytest.raises(AnswerFileError, match=r"no row for image\(s\) 2, 3 of iteration_03"):
+        read_answers(rows(tmp_path / "short.csv", *full[:2]), batch, [])
+    with pytest.raises(AnswerFileError, match="image 0 is answered twice"):
+        read_answers(rows(tmp_path / "twice.csv", *full, full[0]), batch, [])
+    with pytest.raises(AnswerFileError, match="image 0003.png is not image 2"):
+        read_answers(rows(tmp_path / "swap.csv", *full[:2], "iteration_03,2,0003.png,,1", full[3]), batch, [])
+    (tmp_path / "bare.csv").write_text("index,answer\n0,1\n")
+    with pytest.raises(AnswerFileError, match="no 'batch' column"):
+        read_answers(tmp_path / "bare.csv", batch, [])
