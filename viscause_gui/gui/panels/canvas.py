@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPixmap
 from PySide6.QtWidgets import QColorDialog, QSpinBox, QToolBar, QToolButton, QVBoxLayout, QWidget
 
 from viscause_gui.gui.controllers.drawing import (PICKER, TOOLS, EditHistory, Value, add_noise, background, fill_col,
@@ -42,7 +42,17 @@ TOOL_TIPS = {   # grey, colour
 }
 
 
-# ----------------------------------------------------------------- image edits (pure numpy)
+def swatch_icon(color: QColor, size: int = 16) -> QIcon:
+    """A square of the colour in a dark frame (a white or black pen still shows on any toolbar)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(color)
+    painter = QPainter(pixmap)
+    painter.setPen(QColor("#505050"))
+    painter.drawRect(0, 0, size - 1, size - 1)
+    painter.end()
+    return QIcon(pixmap)
+
+
 
 
 # ----------------------------------------------------------------- the drawing item
@@ -184,15 +194,16 @@ class Canvas(QWidget):
         tools, edits = QToolBar(self), QToolBar(self)
         for bar in (tools, edits):
             bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for key in ("pen", "eraser", "hbar", "vbar", PICKER):
+        for key in ("pen", "eraser", "hbar", "vbar"):
             tools.addAction(self.actions[key])
-        self._swatch_action = tools.addWidget(self.swatch)
         tools.addWidget(self.size_box)
         tools.addSeparator()
         for key in ("undo", "redo", "revert"):
             tools.addAction(self.actions[key])
         for key in ("noise", "shift_left", "shift_up", "shift_down", "shift_right", "invert", "clear"):
             edits.addAction(self.actions[key])
+        self._colour_items = [edits.addSeparator(), edits.addWidget(self.swatch)]   # colour data only
+        edits.addAction(self.actions[PICKER])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(0)
@@ -238,9 +249,7 @@ class Canvas(QWidget):
         if not self.colour or values.shape != self.image.shape[2:]:
             raise ValueError(f"a pen colour has one value per channel of the image {self.image.shape}")
         self.pen_colour = values
-        pixmap = QPixmap(16, 16)
-        pixmap.fill(screen_colour(values))
-        self.actions["colour"].setIcon(QIcon(pixmap))
+        self.actions["colour"].setIcon(swatch_icon(screen_colour(values)))
         name = ", ".join(f"{v:.2f}" for v in values)
         self.swatch.setToolTip(f"Pen colour ({name}); click to choose another (C). Eyedropper: O")
 
@@ -374,7 +383,8 @@ class Canvas(QWidget):
         for key in COLOUR_ONLY:
             self.actions[key].setVisible(colour)
             self.actions[key].setEnabled(colour)
-        self._swatch_action.setVisible(colour)
+        for item in self._colour_items:
+            item.setVisible(colour)
         for key, (grey_tip, colour_tip) in TOOL_TIPS.items():
             action = self.actions[key]
             shortcut = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
