@@ -33,7 +33,7 @@ from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, batch_key, image_hash
 from viscause_gui.core.store.votes import batch_votes, resolve
 from viscause_gui.gui.state import AppState
-from viscause_gui.gui.widgets.images import image_view, show_data_image
+from viscause_gui.gui.widgets.images import image_view, is_colour, show_data_image
 from viscause_gui.gui.widgets.plots import GraphicsView
 from viscause_gui.gui.workers import WorkerPool
 
@@ -295,9 +295,9 @@ class LabellingPanel(QWidget):
             self.info.setText(" · ".join(parts) if parts else "(no target or guess for this image)")
 
     def shown_image(self) -> np.ndarray | None:
-        """The image on screen, as it was given (1 = ink)."""
+        """The image on screen: grey as it was given (1 = ink), colour as the RGB shown."""
         img = self.image_item.image
-        return None if img is None else 1.0 - img
+        return None if img is None else img if is_colour(img) else 1.0 - img
 
     # ----- answering -----
     def answer(self, value: float | None, label: int | str | None = None) -> AnswerRecord | None:
