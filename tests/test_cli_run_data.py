@@ -1,0 +1,230 @@
+"""`viscause run DATA` with each oracle kind, `viscause answer` and `viscause resume`, through a
+subprocess as scripts use them (docs/formats.md §6)."""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer, onnx_hbar
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar
+from viscause_gui.core.store.offline import write_png
+
+RUN = ("--iterations", 2, "--queries", 6, "--seed", 3)
+
+
+def viscause(*args, cwd=None, check=True):
+    result = subprocess.run([sys.executable, "-m", "viscause_gui.cli", *map(str, args)], capture_output=True,
+                            text=True, timeout=300, cwd=cwd)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """A data set with P(T=1|I) only (classes at once), the h-bar oracle as a file, and its run."""
+    folder = tmp_path_factory.mktemp("data")
+    data = GratingModel().sample(300, 2)
+    np.savez_compressed(folder / "p.npz", images=data.images, p_obs=data.p_obs)
+    (folder / "hbar.py").write_text(HBAR_PYTHON)
+    out = folder / "python_run"
+    result = viscause("run", folder / "p.npz", "--oracle", f"python:{folder / 'hbar.py'}:answer", *RUN, "--out", out)
+    return folder, out, result
+
+
+def iterations(out: Path) -> list[np.lib.npyio.NpzFile]:
+    return [np.load(out / f"iteration_{k:02d}.npz") for k in (1, 2)]
+
+
+def same_run(a: Path, b: Path) -> None:
+    for x, y in zip(iterations(a), iterations(b)):
+        for key in ("originals", "manipulated", "targets", "answers"):
+            assert np.array_equal(x[key], y[key]), key
+
+
+def test_python_oracle_writes_the_run_folder_and_predict_reads_it(work, tmp_path):
+    folder, out, result = work
+    assert "Algorithm 1: 20 representatives" in result.stderr and "iteration 2/2" in result.stderr
+    history = json.loads((out / "history.json").read_text())
+    assert history["config"]["experiment"] == "data" and history["config"]["finished"] is True
+    assert history["config"]["oracle"].startswith("python:") and history["config"]["n_obs_classes"] == 4
+    first = iterations(out)[0]
+    assert first["manipulated"].shape == (6, 10, 10)
+    np.testing.assert_allclose(first["answers"], hbar_answer(first["manipulated"]))
+    assert (out / "history.png").stat().st_size > 1000
+    fresh = GratingModel().sample(100, 9)
+    np.savez_compressed(tmp_path / "fresh.npz", images=fresh.images)
+    viscause("predict", "--run", out, "--images", tmp_path / "fresh.npz", "--out", tmp_path / "pred.npz")
+    pred = np.load(tmp_path / "pred.npz")
+    assert pred["p_causal"].shape == (100,) and set(np.unique(pred["causal_class"])) <= {0, 1}
+
+
+def test_same_seed_same_run(work, tmp_path):
+    folder, out, _ = work
+    viscause("run", folder / "p.npz", "--oracle", "python:hbar:answer", *RUN, "--out", tmp_path / "again",
+             cwd=folder)                                  # a module importable from the working folder
+    same_run(out, tmp_path / "again")
+
+
+def test_only_samples_of_t_finds_the_observational_classes_first(tmp_path, work):
+    folder = work[0]
+    data = GratingModel().sample(400, 4)
+    np.savez_compressed(tmp_path / "t.npz", images=data.images, t=data.t)
+    result = viscause("run", tmp_path / "t.npz", "--oracle", f"python:{folder / 'hbar.py'}:answer",
+                      "--iterations", 1, "--queries", 4, "--out", tmp_path / "run")
+    assert "finding observational classes from samples of T on 400 images" in result.stderr
+    assert (tmp_path / "run" / "iteration_01.npz").exists()
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int) -> None:
+    header = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes()))
+
+
+@pytest.mark.parametrize("kind", ["folder", "idx"])
+def test_an_image_folder_or_idx_files_with_labels_as_t(tmp_path, work, kind):
+    folder = work[0]
+    data = GratingModel().sample(120, 5)
+    labels = has_hbar(data.images).astype(np.int64)
+    if kind == "folder":
+        source = tmp_path / "images"
+        for i, (image, label) in enumerate(zip(data.images, labels)):
+            (source / str(label)).mkdir(parents=True, exist_ok=True)
+            write_png(source / str(label) / f"{i:03d}.png", image)       # dark ink on white: read back as ink 1.0
+    else:
+        source = tmp_path / "bars-images-idx3-ubyte.gz"
+        write_idx(source, data.images * 255, 0x803)
+        write_idx(tmp_path / "bars-labels-idx1-ubyte.gz", labels, 0x801)
+    viscause("run", source, "--t-label", 1, "--oracle", f"python:{folder / 'hbar.py'}:answer",
+             "--iterations", 1, "--queries", 4, "--out", tmp_path / "run")
+    z = np.load(tmp_path / "run" / "iteration_01.npz")
+    np.testing.assert_allclose(z["answers"], hbar_answer(z["manipulated"]))
+
+
+@pytest.mark.parametrize("kind", ["torch", "onnx"])
+def test_model_file_oracles(tmp_path, work, kind):
+    folder = work[0]
+    if kind == "onnx":
+        pytest.importorskip("onnx")
+        pytest.importorskip("onnxruntime")
+        model = onnx_hbar(tmp_path / "hbar.onnx")
+    else:
+        model = export_hbar(tmp_path / "hbar.pt2")
+    viscause("run", folder / "p.npz", "--oracle", f"{kind}:{model}", "--positive-class", 1, *RUN,
+             "--out", tmp_path / "run")
+    z = np.load(tmp_path / "run" / "iteration_02.npz")
+    assert np.array_equal(z["answers"] > 0.5, hbar_answer(z["manipulated"]) > 0.5)
+
+
+def fill(csv_path: Path, out: Path) -> Path:
+    """Answer an offline batch as the h-bar function would, from the batch's images.npz."""
+    images = np.load(csv_path.parent / "images.npz")["images"]
+    with open(csv_path, newline="") as f:
+        rows = list(csv.reader(f))
+    with open(out, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0], *([*r[:4], repr(float(v))] for r, v in zip(rows[1:], hbar_answer(images)))])
+    return out
+
+
+def waiting_csv(stderr: str) -> Path:
+    return Path(stderr.strip().split("viscause answer ")[-1].split()[-1])
+
+
+def test_offline_round_trip_stopped_and_resumed_is_the_same_run(work, tmp_path):
+    folder, reference, _ = work
+    out = tmp_path / "run"
+    result = viscause("run", folder / "p.npz", "--oracle", "offline", *RUN, "--out", out)
+    assert f"Fill in the 'answer' column of {out}/offline/algorithm1/answers.csv" in result.stderr
+    assert not (out / "model.pt").exists()
+    batch = out / "offline" / "algorithm1"
+    assert len(list(batch.glob("*.png"))) == 20 and (batch / "images.npz").exists()
+    first = fill(waiting_csv(result.stderr), tmp_path / "a1.csv")
+    for step in range(3):                     # Algorithm 1, iteration 1, iteration 2: each in a new process
+        answers = first if step == 0 else fill(waiting_csv(result.stderr), tmp_path / f"a{step + 2}.csv")
+        result = viscause("answer", out, answers)
+    assert "done in" in result.stderr
+    same_run(reference, out)
+    again = viscause("answer", out, first, check=False)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1
+    assert "the run is finished; it waits for no answers" in again.stderr
+
+
+def test_offline_answer_files_that_are_refused(work, tmp_path):
+    folder = work[0]
+    out = tmp_path / "run"
+    result = viscause("run", folder / "p.npz", "--oracle", "offline", *RUN, "--out", out)
+    first = fill(waiting_csv(result.stderr), tmp_path / "a1.csv")
+    viscause("answer", out, first)
+    second = viscause("answer", out, first, check=False)
+    assert second.returncode == 2 and second.stderr.count("\n") == 1
+    assert "the answers for algorithm1 were already given; the run waits for the answers to iteration_01" in \
+        second.stderr
+    blank = out / "offline" / "iteration_01" / "answers.csv"
+    missing = viscause("answer", out, blank, check=False)
+    assert missing.returncode == 2 and "image 0 has no answer" in missing.stderr and "Traceback" not in missing.stderr
+
+
+FLAKY = '''from pathlib import Path
+import time
+import numpy as np
+
+
+def answer(images):
+    here = Path(__file__).parent
+    if len(images) == 6 and (here / "broken").exists():
+        return np.zeros(3)
+    if (here / "slow").exists():
+        time.sleep(30)
+    return 0.25 + 0.6 * np.any(np.all(images >= 0.5, axis=-1), axis=-1)
+'''
+
+
+def test_a_failing_oracle_saves_the_run_and_resume_finishes_it(work, tmp_path):
+    folder, reference, _ = work
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    (tmp_path / "broken").write_text("")
+    out = tmp_path / "run"
+    failed = viscause("run", folder / "p.npz", "--oracle", f"python:{tmp_path / 'flaky.py'}:answer", *RUN,
+                      "--out", out, check=False)
+    assert failed.returncode == 2
+    line = failed.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"viscause run: error: oracle python:{tmp_path / 'flaky.py'}:answer returned shape (3,)")
+    assert line.endswith(f"the run is saved with every answer so far: fix the oracle, then viscause resume {out}")
+    history = json.loads((out / "history.json").read_text())
+    assert history["config"]["finished"] is False and (out / "run.vcsession").exists()
+    (tmp_path / "broken").unlink()
+    (tmp_path / "slow").write_text("")
+    hung = viscause("resume", out, "--oracle-timeout", 0.5, check=False)
+    assert hung.returncode == 2 and "gave no answer within 0.5 s for 6 images" in hung.stderr
+    (tmp_path / "slow").unlink()
+    viscause("resume", out)
+    same_run(reference, out)
+
+
+def test_bad_data_run_arguments_are_one_line(work, tmp_path):
+    folder = work[0]
+    cases = [
+        (("run", folder / "p.npz", "--out", tmp_path / "a"), "needs --oracle: offline, python:MODULE:FUNCTION"),
+        (("run", folder / "p.npz", "--oracle", "truth", "--out", tmp_path / "a"), "a data set takes --oracle offline"),
+        (("run", folder / "none.npz", "--oracle", "offline", "--out", tmp_path / "a"),
+         "none.npz: no experiment of that name"),
+        (("run", folder / "p.npz", "--oracle", "offline", "--digit", 3, "--out", tmp_path / "a"),
+         "--digit: only for run mnist, not run"),
+        (("run", "grating", "--positive-class", 2, "--out", tmp_path / "a"), "--positive-class: only for run DATA"),
+        (("run", folder / "p.npz", "--oracle", f"python:{folder / 'hbar.py'}:nope", "--out", tmp_path / "a"),
+         "has no 'nope' (it defines: answer)"),
+        (("answer", tmp_path / "nothing", folder / "hbar.py"), "no run.vcsession"),
+    ]
+    for args, words in cases:
+        result = viscause(*args, check=False)
+        assert result.returncode == 2, (args, result.stderr)
+        assert words in result.stderr and result.stderr.count("\n") == 1, (args, result.stderr)
+    assert not (tmp_path / "a").exists()        # refused before the folder was made
