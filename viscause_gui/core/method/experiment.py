@@ -22,6 +22,7 @@ from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.generative import DEFAULT_CODE, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
 from viscause_gui.core.nets.training import (GENERATIVE_EPOCHS, RobustTraining, TrainConfig, TrainProgress,
@@ -49,6 +50,8 @@ class ExperimentConfig:
                                      # (nets.training.RobustTraining): "a change this small changes nothing"
     augment_shifts: int = 10        # random cyclic shifts of each answered image added to training
                                    # (an invariance the experimenter asserts: class ignores position)
+    augment_jitter: int = 0         # jittered copies (a pixel's shift, thicker or thinner strokes) of every
+                                   # training image added (an invariance asserted: a class ignores them)
     manipulator: str = "pixels"    # "pixels": search in pixel space (exact flips for binary images);
                                    # "manifold": in the code space of a generative model of the images
     generative_epochs: int = GENERATIVE_EPOCHS   # the generative model's training (manifold search)
@@ -424,6 +427,11 @@ class Experiment:
         images = np.concatenate([self.data.images, q_images])
         labels = np.concatenate([self.causal_labels, q_labels])
         weights = np.concatenate([np.ones(len(self.data)), q_weight])
+        j = self.config.augment_jitter
+        if j:
+            copies = jittered(images, j, seed=self.config.seed * 1000 + self.iteration, max_shift=1, noise=0.0)
+            images = np.concatenate([images, copies])
+            labels, weights = np.tile(labels, j + 1), np.tile(weights, j + 1)
         return images, labels, weights
 
     @property

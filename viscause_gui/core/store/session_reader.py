@@ -449,9 +449,16 @@ def _config(c: Any) -> ExperimentConfig:
         if name in c:
             _need(c[name] >= (0 if name in ("iterations", "epochs", "retrain_epochs") else 1),
                   f"config '{name}' must be positive, got {c[name]!r}")
+    for name in ("augment_shifts", "augment_jitter"):      # copies of every training image: memory
+        if name in c:
+            _need(0 <= c[name] <= MAX_AUGMENT_COPIES, f"config '{name}' must lie in 0..{MAX_AUGMENT_COPIES}, "
+                                                      f"got {c[name]!r}")
     if "alpha" in c:
         _need(0 <= c["alpha"] <= 1, f"config 'alpha' must lie in [0, 1], got {c['alpha']!r}")
     return ExperimentConfig.from_json(c)
+
+
+MAX_AUGMENT_COPIES = 50
 
 
 def _rng(state: Any) -> np.random.Generator:
