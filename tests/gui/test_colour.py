@@ -195,3 +195,21 @@ def test_grey_data_keeps_todays_tools(qtbot, shown_window, tmp_path):
     assert not canvas.image.any() and canvas.image.shape == (8, 8)
     icon = thumbnail_icon(grey[0], 8).pixmap(8, 8).toImage()
     assert icon.pixelColor(3, 3).red() == 128 and icon.pixelColor(1, 1).red() == 255
+
+
+def test_colour_then_grey_then_colour(qtbot, shown_window, tmp_path):
+    """Switching data sets switches the tools: the eyedropper ends with colour, ink comes back."""
+    window = shown_window
+    canvas = window.canvas
+    open_npz(qtbot, window, tmp_path, squares(3, n=4))
+    canvas.set_tool("picker")
+    assert canvas.view.cursor().shape() == Qt.CursorShape.CrossCursor
+    open_npz(qtbot, window, tmp_path, squares(3, n=4)[..., 0], name="grey")
+    assert canvas.tool == "pen" and not canvas.colour and canvas.item.lut is not None
+    assert canvas.view.cursor().shape() == Qt.CursorShape.ArrowCursor
+    np.testing.assert_array_equal(canvas.item.image, canvas.image)
+    with pytest.raises(ValueError):
+        canvas.set_tool("picker")
+    open_npz(qtbot, window, tmp_path, squares(2, n=4), name="two")
+    assert canvas.item.lut is None and canvas.item.image.shape == (8, 8, 3)
+    np.testing.assert_array_equal(canvas.pen_colour, [1, 1])

@@ -240,6 +240,10 @@ class Canvas(QWidget):
             raise ValueError(f"unknown tool {name!r}; one of {TOOLS} (and {PICKER!r} for colour images)")
         self.tool = name
         self.actions[name].setChecked(True)
+        if name == PICKER:
+            self.view.setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.view.unsetCursor()
         if name != PICKER:                     # the eyedropper is a moment's tool, not remembered
             self._save_settings()
 
