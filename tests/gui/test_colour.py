@@ -10,7 +10,6 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QColorDialog
 
-from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.gui.controllers.drawing import background
 from viscause_gui.gui.main_window import MainWindow
 from viscause_gui.gui.panels.canvas import Canvas
