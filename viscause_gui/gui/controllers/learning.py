@@ -17,6 +17,7 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, Tr
 from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, estimate_observational_classes,
                                               observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
+from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, load_plugged_oracle
 from viscause_gui.core.nets.training import TrainFn, TrainProgress, map_yields, train_steps
 from viscause_gui.core.runtime.foreground import paced
 from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess
@@ -54,19 +55,33 @@ class StopFlag:
     stopped: bool = False
 
 
+@dataclass(frozen=True)
+class PluggedChoice:
+    """An oracle a person plugged in: a spec of core.method.plugged_oracles and, for a model file,
+    the class whose probability is P(T=1)."""
+
+    spec: str                    # "python:FILE.py:FUNCTION", "torch:FILE" or "onnx:FILE"
+    positive_class: int = 1
+
+    def load(self, image_shape: tuple[int, ...] | None = None) -> Oracle:
+        """The checked oracle (OracleLoadError when it cannot be loaded)."""
+        return load_plugged_oracle(self.spec, self.positive_class, DEFAULT_TIMEOUT, image_shape)
+
+
 @dataclass
 class RunSettings:
     config: ExperimentConfig
-    oracle: str                  # "truth" | "model" | "human"
+    oracle: str                  # "truth" | "model" | "human" | "plugged"
     positive_label: int | None   # T = 1 for this label when the data set has only labels
     recipe: Recipe | None = None  # an experiment's settings and model oracle for this data set
+    plugged: PluggedChoice | None = None   # the oracle "plugged" answers with
 
     @classmethod
     def for_data(cls, data: Dataset, oracle: str, positive_label: int | None, recipe: Recipe | None,
-                 **values: Any) -> "RunSettings":
+                 plugged: PluggedChoice | None = None, **values: Any) -> "RunSettings":
         """The settings a person chose (`values`: ExperimentConfig fields) over the recipe's."""
         base = {} if recipe is None else dict(recipe.config)
-        return cls(ExperimentConfig.from_json({**base, **values}), oracle, positive_label, recipe)
+        return cls(ExperimentConfig.from_json({**base, **values}), oracle, positive_label, recipe, plugged)
 
 
 def run_fraction(event: TrainEvent, goal: Goal, goal_base: int) -> float:
@@ -105,6 +120,8 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
         oracle = None
         if settings.oracle == "truth":
             oracle = truth.oracle()
+        elif settings.oracle == "plugged":
+            oracle = settings.plugged.load(exp.data.shape)
         elif settings.oracle == "model":
             oracle = model_oracle
             if oracle is None:

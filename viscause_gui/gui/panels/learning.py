@@ -11,12 +11,14 @@ causal data before the next training.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QMessageBox, QProgressBar, QSizePolicy, QSpinBox, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout,
+                               QHeaderView, QInputDialog, QLabel, QMessageBox, QProgressBar, QSizePolicy, QSpinBox,
+                               QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
@@ -26,8 +28,9 @@ from viscause_gui.core.method.observe import ObservedClasses, observational_prob
 from viscause_gui.core.method.oracles import ModelOracle
 from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import TrainingProcess, shared_training_process
-from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, RunSettings,
-                                                   StopFlag, learning_job, run_fraction)
+from viscause_gui.core.method.plugged_oracles import OracleLoadError
+from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, PluggedChoice,
+                                                   RunSettings, StopFlag, learning_job, run_fraction)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.colors import PEN_COLORS
@@ -36,7 +39,10 @@ from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.workers import WorkerPool
 
 ORACLES = (("truth", "Truth (the exact generative model)"), ("model", "Model oracle (a trained classifier)"),
-           ("human", "Human (you answer in the queue)"))
+           ("human", "Human (you answer in the queue)"), ("python", "Python function…"),
+           ("model_file", "Model file (torch/ONNX)…"))
+PLUGGED = ("python", "model_file")      # oracle choices that ask for a file (core.method.plugged_oracles)
+MODEL_FILES = "Models (*.pt2 *.pt *.pth *.ts *.onnx);;All files (*)"
 KEY = "learning"
 
 
@@ -101,7 +107,14 @@ class LearningPanel(QWidget):
         self.oracle_combo = QComboBox()
         for key, text in ORACLES:
             self.oracle_combo.addItem(text, key)
-        self.oracle_combo.currentIndexChanged.connect(lambda _i: self._update_buttons())
+        self.oracle_combo.currentIndexChanged.connect(lambda _i: self._oracle_changed())
+        self.oracle_combo.activated.connect(self._oracle_activated)
+        self._plugged: dict[str, PluggedChoice] = {}
+        self._oracle_key = self.oracle_combo.currentData()
+        self.plugged_label = QLabel()
+        self.plugged_label.setWordWrap(True)
+        self.plugged_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.plugged_label.setVisible(False)
         self.oracle_combo.setToolTip("Who answers P(T=1 | man(I)): the exact generative model (where an "
                                      "experiment knows it, e.g. GRATING), a classifier standing in for "
                                      "people, or you")
@@ -129,7 +142,65 @@ class LearningPanel(QWidget):
             label.setBuddy(widget)
             grid.addWidget(label, n // 2, 2 * (n % 2))
             grid.addWidget(widget, n // 2, 2 * (n % 2) + 1)
+        grid.addWidget(self.plugged_label, len(cells) // 2, 0, 1, 4)
         return grid
+
+    # ----- an oracle a person plugs in -----
+    def _oracle_changed(self) -> None:
+        key = self.oracle_combo.currentData()
+        choice = self._plugged.get(key)
+        self.plugged_label.setVisible(key in PLUGGED)
+        if choice is None:
+            self.plugged_label.setText("Pick this oracle in the list again to choose its file.")
+        else:
+            positive = f" · P(T=1) = P(class {choice.positive_class})" if key == "model_file" else ""
+            self.plugged_label.setText(f"Oracle: {choice.spec}{positive}")
+            self.plugged_label.setToolTip(choice.spec)
+        self._update_buttons()
+
+    def _oracle_activated(self, index: int) -> None:
+        """A person picked an oracle: a plugged one asks for its file (again, when picked again)."""
+        key = self.oracle_combo.itemData(index)
+        if key in PLUGGED:
+            choice = self._ask_plugged(key)
+            if choice is not None:
+                self._plugged[key] = choice
+            elif key not in self._plugged:                  # cancelled, nothing chosen before: back
+                self.oracle_combo.setCurrentIndex(max(0, self.oracle_combo.findData(self._oracle_key)))
+                return
+        self._oracle_key = key
+        self._oracle_changed()
+
+    def _ask_plugged(self, key: str) -> PluggedChoice | None:
+        """The file (and function or positive class) of a plugged oracle, loaded once to check it."""
+        if key == "python":
+            path, _ = QFileDialog.getOpenFileName(self, "Python oracle: the file with the function", "",
+                                                  "Python files (*.py)")
+            if not path:
+                return None
+            name, ok = QInputDialog.getText(self, "Python oracle", f"The function in {Path(path).name} that "
+                                            "answers P(T=1) for a batch of images:", text="answer")
+            if not ok or not name.strip():
+                return None
+            choice = PluggedChoice(f"python:{path}:{name.strip()}")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Model oracle: a classifier saved with torch.export, "
+                                                  "TorchScript or ONNX", "", MODEL_FILES)
+            if not path:
+                return None
+            positive, ok = QInputDialog.getInt(self, "Model oracle", "The class whose probability is P(T=1):",
+                                               1, 0, 9999)
+            if not ok:
+                return None
+            choice = PluggedChoice(f"{'onnx' if path.lower().endswith('.onnx') else 'torch'}:{path}", positive)
+        data = self.state.dataset
+        try:
+            choice.load(None if data is None else data.shape)
+        except OracleLoadError as exc:
+            self._show_error(str(exc))
+            return None
+        self.status.setText(f"The oracle is {choice.spec}.")
+        return choice
 
     def _button_row(self) -> QHBoxLayout:
         """One QAction per command (the main window may also put them in a menu: `run_actions`)."""
@@ -327,7 +398,8 @@ class LearningPanel(QWidget):
         label = self.label_spin.value() if self.label_spin.isEnabled() else None
         data = self.state.dataset
         recipe = None if data is None else recipe_for(data, label)
-        return RunSettings.for_data(data, self.oracle_combo.currentData(), label, recipe,
+        key = self.oracle_combo.currentData()
+        return RunSettings.for_data(data, "plugged" if key in PLUGGED else key, label, recipe, self._plugged.get(key),
                                     queries=self.queries_spin.value(), alpha=self.alpha_spin.value(),
                                     seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
                                     retrain_epochs=self.retrain_spin.value())
@@ -375,6 +447,8 @@ class LearningPanel(QWidget):
         if problem is None and settings.oracle == "truth" and self.state.truth is None:
             problem = ("The truth oracle needs the data set's exact generative model (e.g. GRATING); choose the "
                        "model oracle or answer yourself.")
+        if problem is None and settings.oracle == "plugged" and settings.plugged is None:
+            problem = "Choose the oracle's file first: pick it in the Oracle list again."
         if problem is not None:
             self._show_error(problem)
             return
