@@ -163,6 +163,7 @@ class Canvas(QWidget):
             action = self._action(name, text, TOOL_TIPS[name][0], key, lambda n=name: self.set_tool(n),
                                   checkable=True)
             group.addAction(action)
+        self.actions[PICKER].setIconText("Pick")             # its toolbar button (the menu says Eyedropper)
         self._action("colour", "Colour…", "Choose the pen colour (2 channels: its red and green)", "C",
                      self.choose_colour)
         self.addAction(self.actions["colour"])     # its shortcut works without a toolbar button
@@ -187,7 +188,7 @@ class Canvas(QWidget):
         """The pen colour as a button (it opens the colour dialog)."""
         button = QToolButton(self)
         button.setDefaultAction(self.actions["colour"])
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)    # narrow: the toolbar fits 1366 px
         return button
 
     def _layout(self) -> None:
