@@ -53,8 +53,6 @@ def swatch_icon(color: QColor, size: int = 16) -> QIcon:
     return QIcon(pixmap)
 
 
-
-
 # ----------------------------------------------------------------- the drawing item
 
 class DrawImageItem(pg.ImageItem):
