@@ -228,3 +228,35 @@ def test_bad_data_run_arguments_are_one_line(work, tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert words in result.stderr and result.stderr.count("\n") == 1, (args, result.stderr)
     assert not (tmp_path / "a").exists()        # refused before the folder was made
+
+
+COLOUR = '''import numpy as np
+
+
+def answer(images):
+    return np.where(images[..., 0].mean(axis=(1, 2)) > images[..., 1].mean(axis=(1, 2)), 0.8, 0.2)
+'''
+
+
+def test_colour_images_go_to_the_oracle_and_the_pngs_as_they_are(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 8, 8, 3)).astype(np.float32) * 0.5
+    x[:150, ..., 0] += 0.4
+    x[150:, ..., 1] += 0.4
+    p = np.where(x[..., 0].mean((1, 2)) > x[..., 1].mean((1, 2)), 0.8, 0.2)
+    np.savez_compressed(tmp_path / "c.npz", images=x, p_obs=p)
+    (tmp_path / "colour.py").write_text(COLOUR)
+    viscause("run", tmp_path / "c.npz", "--oracle", f"python:{tmp_path / 'colour.py'}:answer", "--iterations", 1,
+             "--queries", 6, "--out", tmp_path / "run")
+    z = np.load(tmp_path / "run" / "iteration_01.npz")
+    assert z["manipulated"].shape == (6, 8, 8, 3)
+    np.savez_compressed(tmp_path / "fresh.npz", images=x[:5])
+    pred = json.loads(viscause("predict", "--run", tmp_path / "run", "--images", tmp_path / "fresh.npz").stdout)
+    assert len(pred["p_causal"]) == 5
+    viscause("run", tmp_path / "c.npz", "--oracle", "offline", "--out", tmp_path / "offline")
+    batch = tmp_path / "offline" / "offline" / "algorithm1"
+    shown = np.asarray(Image.open(batch / "0000.png"))
+    images = np.load(batch / "images.npz")["images"]
+    assert shown.shape == (8, 8, 3) and np.array_equal(shown, np.round(255 * images[0]).astype(np.uint8))
