@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
 from mnist_judges import Realism, judge_labels, nearest_neighbour_labels, train_judge  # noqa: E402
 
 from viscause_gui.cli import main as viscause  # noqa: E402
@@ -48,20 +46,6 @@ from viscause_gui.core.store.rundir import RunModel  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 TARGETS = {"judge_merr": 0.05, "realism": 0.90, "oracle_gap": 0.03, "single_ms": 30.0, "run_s": 300.0}
-
-
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"date": datetime.now().isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
-            "load_avg": round(os.getloadavg()[0], 2), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__}
 
 
 def judge_batch(images, originals, targets, digit, judges) -> dict:

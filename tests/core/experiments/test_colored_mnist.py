@@ -54,22 +54,25 @@ def test_same_seed_same_data_and_the_builtin_is_colour():
 
 
 
-def test_shape_oracle_answers_from_the_grey_shape_only(data, monkeypatch):
-    seen = []
+def test_shape_oracle_answers_from_the_grey_shape_only(data):
+    oracle = cm.ShapeOracle(data.train.images, data.train.labels)
+    own = oracle.answer(data.train.images[:200])                             # its own references
+    assert (own == np.where(data.train.labels[:200] >= 5, 0.75, 0.25)).mean() > 0.95
+    assert set(own.tolist()) == {0.25, 0.75}
+    held = data.test.images[:1000]
+    answers = oracle.answer(held)
+    assert ((answers > 0.5) == (data.test.labels[:1000] >= 5)).mean() > 0.9
+    np.testing.assert_array_equal(oracle.answer(held[..., ::-1]), answers)    # the colour changes nothing
 
-    def fake_proba(net, images):
-        seen.append(images)
-        out = np.zeros((len(images), 10))
-        out[np.arange(len(images)), net[:len(images)]] = 1
-        return out
 
-    monkeypatch.setattr(cm, "predict_proba", fake_proba)
-    oracle = cm.ShapeOracle(data.train.labels)
-    answers = oracle.answer(data.train.images[:50])
-    np.testing.assert_array_equal(answers, np.where(data.train.labels[:50] >= 5, 0.75, 0.25))
-    assert seen[0].shape == (50, 14, 14)                     # the oracle never sees the colour
-    swapped = data.train.images[:50, ..., ::-1]
-    np.testing.assert_array_equal(oracle.answer(swapped), answers)
+def test_the_app_knows_the_truth_of_the_builtin(data):
+    truth = cm.ColoredMnistExperiment().truth(data.train)
+    assert truth is not None and truth.causal_levels().tolist() == [0.25, 0.75]
+    five = int(np.flatnonzero(data.train.labels == 5)[0])
+    lines = dict(truth.readout(data.train.images[five]))
+    assert lines["shape (C)"] == "a 5-9" and lines["P(T=1 | do(shape))"] == "0.75"
+    assert cm.ColoredMnistExperiment().truth(data.train.subset(np.arange(5)).__class__(
+        images=data.train.images[:5, ..., 0])) is None                      # not this data set
 
 
 def test_run_colored_mnist_writes_the_table(tmp_path, monkeypatch, capsys):
