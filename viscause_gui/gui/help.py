@@ -15,7 +15,9 @@ image per observational class and trains a causal net C. Algorithm 2 manipulates
 towards another causal class (trading closeness against reaching the class with α), asks the
 oracle again and retrains.</p>
 <p>In GRATING the h-bar causes T; the v-bar is a trace of a hidden cause of T, so it predicts T
-just as well but is spurious. Draw on the canvas and watch C and S.</p>
+just as well but is spurious. Draw on the canvas and watch C and S. In Colored MNIST the
+digit's shape causes T and its colour only correlates: on colour data the swatch (C) picks the
+pen's colour and the eyedropper (O) takes a colour from the image.</p>
 <p>Chalupka, Perona, Eberhardt: <i>Visual Causal Feature Learning</i>, UAI 2015.</p>
 """
 
