@@ -103,7 +103,7 @@ def test_cct_on_shipped_models(name, relation):
     (["run", "grating", "--iterations", "0", "--out", "x"], "positive"),
     (["run", "grating", "--alpha", "2", "--out", "x"], "[0, 1]"),
     (["run", "mnist", "--out", "x"], "needs --digit"),
-    (["run", "bogus", "--out", "x"], "invalid choice"),
+    (["run", "bogus", "--out", "x"], "bogus: no experiment of that name"),
     (["predict", "--run", "/nonexistent", "--images", "/nonexistent.npz"], "not a run folder"),
     (["cct", "/nonexistent.json"], "no such file"),
     (["observe", "/nonexistent.npz", "--out", "o.npz"], "nonexistent"),
