@@ -260,3 +260,24 @@ def test_colour_images_go_to_the_oracle_and_the_pngs_as_they_are(tmp_path):
     shown = np.asarray(Image.open(batch / "0000.png"))
     images = np.load(batch / "images.npz")["images"]
     assert shown.shape == (8, 8, 3) and np.array_equal(shown, np.round(255 * images[0]).astype(np.uint8))
+
+
+GREY_ORACLE = '''import numpy as np
+
+def answer(images):
+    assert images.ndim == 3, images.shape           # --grey: the oracle gets grey images
+    return np.where(images[:, :4].mean(axis=(1, 2)) > images[:, 4:].mean(axis=(1, 2)), 0.8, 0.2)
+'''
+
+
+def test_grey_asked_turns_colour_data_grey(tmp_path):
+    rng = np.random.default_rng(1)
+    x = (rng.random((200, 8, 8, 3)) * 0.3).astype(np.float32)
+    x[:100, :4] += 0.6
+    p = np.where(np.arange(200) < 100, 0.8, 0.2)
+    np.savez_compressed(tmp_path / "c.npz", images=x, p_obs=p)
+    (tmp_path / "grey.py").write_text(GREY_ORACLE)
+    viscause("run", tmp_path / "c.npz", "--grey", "--oracle", f"python:{tmp_path / 'grey.py'}:answer",
+             "--iterations", 1, "--queries", 6, "--out", tmp_path / "run")
+    assert np.load(tmp_path / "run" / "iteration_01.npz")["manipulated"].shape == (6, 8, 8)
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["image_shape"] == [8, 8]

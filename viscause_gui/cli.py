@@ -120,7 +120,9 @@ def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
                      help=f"DATA: seconds a plugged oracle may take for one batch (default {DEFAULT_TIMEOUT:g})")
     run.add_argument("--t-label", type=int, default=None,
                      help="DATA with labels and no samples of T: T = 1 for the images with this label")
-    return ["positive_class", "oracle_timeout", "t_label"]
+    run.add_argument("--grey", action="store_const", const=True, default=None,
+                     help="DATA: turn colour images into grey ones (luma) as they are read")
+    return ["positive_class", "oracle_timeout", "t_label", "grey"]
 
 
 def _timeout(text: str) -> float:
@@ -216,7 +218,7 @@ def _run_data(args: argparse.Namespace) -> int:
     settings = DataRunSettings(str(path), args.oracle, 1 if args.positive_class is None else args.positive_class,
                                args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label)
     configure_torch_threads(args.threads)
-    data = load_path(path)
+    data = load_path(path, grey=bool(args.grey))
     oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
     out = prepare_run_folder(args.out)
     config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha, seed=args.seed,
