@@ -50,9 +50,10 @@ TEST_SHARE = 0.2                     # of the 5,000 digits: 1,000 test, 2 x 2,00
 SHAPE_ANSWERS = (0.25, 0.75)         # the shape-only oracle: P(T=1 | do(shape 0-4)), P(T=1 | do(shape 5-9))
 PUBLISHED = [("ERM (published)", 87.4, 17.1), ("IRM (published)", 70.8, 66.9),
              ("ERM on grey images, an oracle (published)", 73.5, 73.0), ("optimum (hypothetical)", 75.0, 75.0)]
-CNN = {"arch": "cnn", "channels": [32, 64], "hidden": [128], "pool": True}
+CNN = {"arch": "cnn", "channels": [32, 64, 64], "hidden": [128], "pool": True}
 NET_EPOCHS = 30
 LR = 2e-3
+WEIGHT_DECAY = 1e-4
 GENERATIVE_EPOCHS = 15
 JITTER_COPIES = 3                    # jittered copies of each training image (every net here is trained alike)
 TEST_DRAWS = 10                      # draws of T and colour per test digit: the test environment's
@@ -144,7 +145,7 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, n_classes: int, see
     net = new_net(spec, seed)
     images = np.concatenate([images, jittered(images, JITTER_COPIES, seed, max_shift=1, noise=0.0)])
     labels = np.tile(labels.astype(np.int64), JITTER_COPIES + 1)
-    config = TrainConfig(epochs=epochs, lr=LR, seed=seed, batch_size=128)
+    config = TrainConfig(epochs=epochs, lr=LR, weight_decay=WEIGHT_DECAY, seed=seed, batch_size=128)
     run_to_end(train_steps(net, images, labels, config=config))
     return net
 
@@ -217,6 +218,7 @@ def experiment_config(representatives: int, queries: int, seed: int) -> Experime
     `queries` (0: none) on the manifold."""
     return ExperimentConfig(iterations=max(1, int(queries > 0)), queries=max(queries, 1), seed=seed, net=dict(CNN),
                             representatives=representatives, epochs=NET_EPOCHS, retrain_epochs=5, lr=LR,
+                            weight_decay=WEIGHT_DECAY,
                             augment_shifts=0, augment_jitter=JITTER_COPIES, manipulator="manifold",
                             generative_epochs=GENERATIVE_EPOCHS, query_weight=4.0)
 

@@ -44,6 +44,7 @@ class ExperimentConfig:
     retrain_epochs: int = 5        # later iterations continue from the previous weights
     batch_size: int = 128
     lr: float = 3e-3
+    weight_decay: float = 0.0
     distance_scale: float | None = None
     confidence: float | None = None  # logit margin the manipulator aims for (None: cross-entropy)
     adversarial_radius: float = 0.0  # > 0: train with L2-bounded adversarial copies of each batch
@@ -457,6 +458,7 @@ class Experiment:
         for m, net in enumerate(self.nets):
             cfg = TrainConfig(epochs=self.config.epochs if first else self.config.retrain_epochs,
                               batch_size=self.config.batch_size, lr=self.config.lr,
+                              weight_decay=self.config.weight_decay,
                               patience=5 if first else self.config.retrain_epochs,
                               seed=self.config.seed * 1000 + self.iteration * 10 + m)
             for p in self.train_fn(net, images, labels, weights, cfg, self.device):
