@@ -1,0 +1,140 @@
+"use strict";
+// The answer page: one image at a time, Yes / No / ? (or digits), undo, a count of what is left.
+// The join token is the path's second part; the annotator's secret stays in this browser
+// (localStorage), so a reload goes on with the same image. Nothing from the server is put into
+// the page as HTML: only textContent and an image data URL.
+(function () {
+  const token = location.pathname.split("/")[2] || "";
+  const api = "/j/" + token + "/api/";
+  const store = "viscause-annotator-" + token.slice(0, 12);
+  const $ = (id) => document.getElementById(id);
+  let me = null, current = null, busy = false, digits = false, timer = null;
+
+  async function call(name, body) {
+    const r = await fetch(api + name, {method: "POST", headers: {"Content-Type": "application/json"},
+                                       body: JSON.stringify(body), cache: "no-store"});
+    let data = {};
+    try { data = await r.json(); } catch (e) { data = {}; }
+    return {status: r.status, ok: r.ok, data: data};
+  }
+
+  function say(text) { $("status").textContent = text || ""; }
+  function enable(on) {
+    document.querySelectorAll("button.big, button.digit").forEach((b) => { b.disabled = !on; });
+  }
+
+  function show(item) {
+    const count = "left: " + item.left + " · your answers: " + item.mine;
+    $("count").textContent = count;
+    if (item.wait) {
+      current = null;
+      $("image").hidden = true;
+      $("image").removeAttribute("src");
+      $("wait").hidden = false;
+      enable(false);
+      clearTimeout(timer);
+      timer = setTimeout(next, 1500);
+      return;
+    }
+    current = {batch: item.batch, index: item.index};
+    if (typeof item.image === "string" && item.image.startsWith("data:image/png;base64,")) {
+      $("image").src = item.image;
+    }
+    $("image").hidden = false;
+    $("wait").hidden = true;
+    enable(true);
+  }
+
+  async function next() {
+    clearTimeout(timer);
+    try {
+      const r = await call("next", {annotator: me});
+      if (r.ok) { say(""); show(r.data); }
+      else if (r.status === 403) { localStorage.removeItem(store); await hello(); }
+      else { say(r.data.error || "Could not get an image."); timer = setTimeout(next, 2000); }
+    } catch (e) {
+      say("No connection to the app; trying again…");
+      timer = setTimeout(next, 2000);
+    }
+  }
+
+  async function answer(value) {
+    if (busy || current === null) { return; }
+    busy = true;
+    enable(false);
+    try {
+      const r = await call("answer", {annotator: me, batch: current.batch, index: current.index, answer: value});
+      if (r.ok || r.status === 409) { say(r.ok ? "Saved." : (r.data.error || "")); await next(); }
+      else { say(r.data.error || "Not saved; try again."); enable(true); }
+    } catch (e) {
+      say("Not saved (no connection); try again.");
+      enable(true);
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function undo() {
+    if (busy) { return; }
+    busy = true;
+    try {
+      const r = await call("undo", {annotator: me});
+      say(r.ok ? "Undone: answer this image again." : (r.data.error || "Could not undo."));
+      if (r.ok) { await next(); }
+    } catch (e) {
+      say("No connection to the app.");
+    } finally {
+      busy = false;
+    }
+  }
+
+  function makeDigits() {
+    const box = $("digits");
+    while (box.firstChild) { box.removeChild(box.firstChild); }
+    for (let d = 0; d <= 9; d++) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "digit";
+      b.textContent = String(d);
+      b.addEventListener("click", () => answer(d));
+      box.appendChild(b);
+    }
+    box.hidden = false;
+  }
+
+  async function hello() {
+    try {
+      const r = await call("hello", {annotator: localStorage.getItem(store)});
+      if (!r.ok) { say(r.data.error || "Could not join."); return; }
+      me = r.data.annotator;
+      localStorage.setItem(store, me);
+      $("name").textContent = String(r.data.name);
+      $("question").textContent = String(r.data.question);
+      digits = r.data.digits === true;
+      if (digits) { makeDigits(); }
+      await next();
+    } catch (e) {
+      say("No connection to the app; trying again…");
+      timer = setTimeout(hello, 2000);
+    }
+  }
+
+  $("yes").addEventListener("click", () => answer("yes"));
+  $("no").addEventListener("click", () => answer("no"));
+  $("unknown").addEventListener("click", () => answer("?"));
+  $("undo").addEventListener("click", undo);
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.altKey || event.metaKey) { return; }
+    const k = event.key;
+    if (k === "y" || k === "Y") { answer("yes"); }
+    else if (k === "n" || k === "N") { answer("no"); }
+    else if (k === "?") { answer("?"); }
+    else if (k === "Backspace") { event.preventDefault(); undo(); }
+    else if (digits && /^[0-9]$/.test(k)) { answer(Number(k)); }
+    else if (!digits && (k === "1" || k === "0")) { answer(k === "1" ? "yes" : "no"); }
+    else { return; }
+    event.preventDefault();
+  });
+  enable(false);
+  hello();
+})();
