@@ -79,6 +79,7 @@ def test_run_colored_mnist_writes_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cm, "NET_EPOCHS", 1)
     monkeypatch.setattr(cm, "JITTER_COPIES", 0)
     monkeypatch.setattr(cm, "GENERATIVE_EPOCHS", 1)
+    monkeypatch.setattr(cm, "ENSEMBLE", 1)
     code = viscause(["run", "colored_mnist", "--queries", "8", "--representatives", "2", "--out", str(tmp_path / "r")])
     assert code == 0
     table = json.loads((tmp_path / "r" / "table.json").read_text())

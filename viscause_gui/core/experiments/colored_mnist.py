@@ -54,6 +54,7 @@ CNN = {"arch": "cnn", "channels": [32, 64, 64], "hidden": [128], "pool": True}
 NET_EPOCHS = 30
 LR = 2e-3
 WEIGHT_DECAY = 1e-4
+ENSEMBLE = 3                         # causal nets (their mean decides; the manipulator must convince each)
 GENERATIVE_EPOCHS = 15
 JITTER_COPIES = 3                    # jittered copies of each training image (every net here is trained alike)
 TEST_DRAWS = 10                      # draws of T and colour per test digit: the test environment's
@@ -218,7 +219,7 @@ def experiment_config(representatives: int, queries: int, seed: int) -> Experime
     `queries` (0: none) on the manifold."""
     return ExperimentConfig(iterations=max(1, int(queries > 0)), queries=max(queries, 1), seed=seed, net=dict(CNN),
                             representatives=representatives, epochs=NET_EPOCHS, retrain_epochs=5, lr=LR,
-                            weight_decay=WEIGHT_DECAY,
+                            weight_decay=WEIGHT_DECAY, ensemble=ENSEMBLE,
                             augment_shifts=0, augment_jitter=JITTER_COPIES, manipulator="manifold",
                             generative_epochs=GENERATIVE_EPOCHS, query_weight=4.0)
 
