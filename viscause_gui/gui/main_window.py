@@ -32,6 +32,7 @@ from viscause_gui.gui.panels.labelling import LabellingPanel
 from viscause_gui.gui.panels.learning import LearningPanel
 from viscause_gui.gui.panels.manipulator import ManipulatorPanel
 from viscause_gui.gui.panels.readout import PredictionReadout
+from viscause_gui.gui.panels.share import install_share_menu
 from viscause_gui.gui.settings import make_settings
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action
@@ -245,6 +246,7 @@ class MainWindow(QMainWindow):
                                          "Ctrl+Q", self.close))
         self._build_edit_menu()
         self._build_view_menu()
+        install_share_menu(self)           # Share → Let others answer (self.share)
         menu = self.menuBar().addMenu("&Help")
         menu.addAction(self._make_action("help", "&How it works", "What C, S, P(T|I) and P(T|man I) mean",
                                          "F1", self.show_help))
@@ -458,6 +460,8 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self._closing = True
             self.save_settings()
+            if getattr(self, "share", None) is not None:
+                self.share.stop()              # the web server and its thread
             if getattr(self, "session", None) is not None:
                 self.session.close()
             self.state.blockSignals(True)      # late worker results must not start new work

@@ -117,6 +117,7 @@ class AppState(QObject):
         self.current_index: int | None = None
         self.current_image: np.ndarray | None = None
         self.positive_label: int | None = None   # labels-only data: T = 1 for images with this label
+        self.question_text: str | None = None    # the question in the person's words (None: from T)
         self.queue = OracleQueue(self)
 
     # ----- data -----
@@ -138,8 +139,21 @@ class AppState(QObject):
             self.positive_label = label
             self.behaviour_changed.emit()
 
+    def set_question(self, text: str | None) -> None:
+        """The question asked about each image, in words (None or empty: the default for T)."""
+        text = (text or "").strip()[:300] or None
+        if text == self.default_question():
+            text = None
+        if text != self.question_text:
+            self.question_text = text
+            self.behaviour_changed.emit()
+
     def question(self) -> str:
         """The question the oracle answers about each image, in words."""
+        return self.question_text or self.default_question()
+
+    def default_question(self) -> str:
+        """The question from T alone (the digit of a digit behaviour)."""
         if self.positive_label is not None:
             return f"Does this image show a {self.positive_label}?"
         return "Does T happen for this image (T = 1)?"

@@ -103,6 +103,7 @@ class SessionController(QObject):
         if self.labelling is not None:
             settings.update(blind=self.labelling.blind.isChecked(), answers_per_image=self.labelling.needed(),
                             positive_digit=self.state.positive_label)
+        settings["question"] = self.state.question()          # what the oracle is asked, in words
         if self.learning is not None:
             settings.update(oracle=self.learning.oracle_combo.currentData(),
                             goal=self.learning.goal[0], goal_base=self.learning.goal[1],
@@ -266,6 +267,8 @@ class SessionController(QObject):
             if self.learning is not None and self.learning.label_spin.isEnabled():
                 self.learning.label_spin.setValue(positive)
             self.state.set_positive_label(positive)
+        question = settings.get("question")
+        self.state.set_question(question if isinstance(question, str) else None)
         exp = session.experiment
         if exp is not None:
             self.state.set_experiment(exp)

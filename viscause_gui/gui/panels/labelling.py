@@ -67,6 +67,9 @@ class LabellingPanel(QWidget):
         self._hashes: dict[int, list[str]] = {}         # id(batch) -> image hash per index
         self._undo_stack: list[AnswerRecord] = []
         self._state_cache: dict[int, tuple] = {}        # id(batch) -> (records token, batch, batch_state)
+        # (batch, its records in force) -> P(T=1) per image: how a complete batch's answers combine
+        # (None: the fraction of yes; Share -> Let others answer sets a majority vote)
+        self.combine = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self.progress = QLabel()
@@ -406,8 +409,10 @@ class LabellingPanel(QWidget):
         """Hand every fully answered queued batch to state.queue.answer. True if one left."""
         submitted = False
         for batch in self.state.queue.waiting():
-            value, _, n, _ = self.batch_state(batch)
+            value, _, n, mine = self.batch_state(batch)
             if len(batch) and np.all(n >= self.needed()):
+                if self.combine is not None:
+                    value = self.combine(batch, mine)
                 try:
                     self.state.queue.answer(batch, value, self.state.experiment)
                 except ValueError as exc:

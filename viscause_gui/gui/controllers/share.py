@@ -1,0 +1,151 @@
+"""Share → Let others answer, the window's side: the hub and the web server for one main window.
+
+`ShareController.start` builds a `core.share.hub.ShareHub` on the Oracle (label) panel's
+journal (the session's journal: every web answer is fsync'ed there before the page gets its
+acknowledgement) and starts a `core.share.server.ShareServer` (127.0.0.1, or every address
+with "on this network"). From then on:
+
+- the oracle queue's waiting batches are offered (`state.queue.changed`);
+- the Oracle (label) panel asks for k answers per image and combines a complete batch with
+  the vote rule (`LabellingPanel.combine`), so the batch goes to the experiment, and the
+  loop on, as soon as its last vote arrives, whoever gave it;
+- the server thread reports changes through a queued signal; the GUI thread coalesces them
+  (at most one refresh every `REFRESH_MS`) so a class answering at once never stalls the window.
+
+`stop` (and the window closing) stops the server and joins its thread.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from viscause_gui.core.share.consensus import VoteRule, consensus
+from viscause_gui.core.share.hub import ShareHub, Tally
+from viscause_gui.core.share.server import Limits, ShareServer
+from viscause_gui.core.store.journal import batch_key
+from viscause_gui.core.store.votes import resolve
+
+REFRESH_MS = 250
+
+
+class ShareController(QObject):
+    """Owns the share of one main window (at most one at a time)."""
+
+    changed = Signal()                 # the tally changed (GUI thread, coalesced)
+    running_changed = Signal(bool)
+    _poke = Signal()                   # from the server thread
+
+    def __init__(self, window: Any):
+        super().__init__(window)
+        self.window = window
+        self.state = window.state
+        self.labelling = window.panels.get("labelling")
+        self.hub: ShareHub | None = None
+        self.server: ShareServer | None = None
+        self.rule = VoteRule()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self._refresh)
+        self._poke.connect(self._schedule)
+        self.state.queue.changed.connect(self._offer)
+        self.state.behaviour_changed.connect(self._question_changed)
+        if self.labelling is not None:
+            self.labelling.answered.connect(self._keyboard_answer)
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None and self.server.running
+
+    # ----- start / stop -----
+    def start(self, k: int = 5, *, network: bool = False, lease_s: float = 60.0, rule: VoteRule = VoteRule(),
+              port: int = 0, limits: Limits | None = None) -> str:
+        """Start sharing; the page's URL (with its token). OSError when the server cannot bind."""
+        if self.labelling is None:
+            raise OSError("there is no Oracle (label) panel to take the answers")
+        self.stop()
+        self.rule = rule
+        self.labelling.per_image.setValue(int(k))
+        self.labelling.combine = self._combine
+        self.hub = ShareHub(lambda: self.labelling.journal, self.labelling.records, k=k, lease_s=lease_s,
+                            question=self.state.question(), positive_digit=self._digit(), rule=rule,
+                            on_change=self._poke.emit)
+        self._offer()
+        self.server = ShareServer(self.hub, "0.0.0.0" if network else "127.0.0.1", port, limits)
+        try:
+            url = self.server.start()
+        except OSError:
+            self.server, self.hub = None, None
+            self.labelling.combine = None
+            raise
+        self.running_changed.emit(True)
+        self.changed.emit()
+        return url
+
+    def stop(self) -> None:
+        """Stop the server and join its thread; the answers stay in the journal."""
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+        if self.labelling is not None and self.labelling.combine is self._combine:
+            self.labelling.combine = None
+        self._timer.stop()
+        if server is not None:
+            self.running_changed.emit(False)
+
+    # ----- the queue and the panel -----
+    def _digit(self) -> int | None:
+        ds = self.state.dataset
+        return self.state.positive_label if ds is not None and ds.labels is not None else None
+
+    def _offer(self) -> None:
+        if self.hub is not None:
+            self.hub.set_batches([(batch_key(b), b.images) for b in self.state.queue.waiting()])
+
+    def _question_changed(self) -> None:
+        if self.hub is not None:
+            self.hub.question = self.state.question()
+            self.hub.positive_digit = self._digit()
+
+    def _keyboard_answer(self, _record: Any) -> None:
+        if self.hub is not None and self.running:
+            self.hub.sync()
+
+    def _combine(self, batch: Any, records: list) -> np.ndarray:
+        """The vote rule over each image's answers in force (the panel's `combine` hook)."""
+        key = batch_key(batch)
+        groups: dict[int, list[float]] = {}
+        for (b, index, _name), r in resolve(records).items():
+            if b == key:
+                groups.setdefault(index, []).append(r.value)
+        return np.array([consensus(groups.get(i, []), self.rule) for i in range(len(batch))], np.float64)
+
+    def _schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _refresh(self) -> None:
+        """Coalesced: the panel sees the new answers, a complete batch goes on, the window redraws."""
+        if self.labelling is not None:
+            self.labelling.refresh()
+            self.labelling.submit_complete()
+        self.changed.emit()
+
+    def tally(self) -> Tally | None:
+        return None if self.hub is None else self.hub.tally()
+
+    def set_rule(self, rule: VoteRule) -> None:
+        self.rule = rule
+        if self.hub is not None:
+            self.hub.rule = rule
+        self.changed.emit()
+
+
+def fmt(value: float, percent: bool = False) -> str:
+    """A number for the tally: '—' when undefined."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{100 * value:.0f} %" if percent else f"{value:.2f}"

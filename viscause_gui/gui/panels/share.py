@@ -1,0 +1,277 @@
+"""Share → Let others answer: the window a teacher puts on the projector.
+
+Before starting: k (answers per image), how votes combine (majority or fraction of yes,
+ties, '?'), the time after which an unanswered image goes to someone else, the question in
+words, and "on this network" (off: only this computer can connect). Started: the address, a
+large QR code and the short join code; the batch's progress, agreement (percent and
+Krippendorff's alpha, this batch and overall), a live tally per image and each annotator's
+agreement with the consensus; Export answers CSV (every answer with its annotator id).
+
+`install_share_menu(window)` adds the Share menu to the main window.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QFont, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
+                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from viscause_gui.core.share.consensus import VoteRule
+from viscause_gui.gui.controllers.share import ShareController, fmt
+
+QR_SIDE = 360
+MAX_ROWS = 500
+
+
+def qr_pixmap(text: str, side: int = QR_SIDE) -> QPixmap:
+    """The QR code of `text` (segno, error correction M) as a pixmap about `side` pixels wide."""
+    import segno
+
+    code = segno.make(text, error="m", micro=False)
+    width = code.symbol_size(scale=1, border=2)[0]
+    buf = io.BytesIO()
+    code.save(buf, kind="png", scale=max(1, side // width), border=2)
+    pixmap = QPixmap()
+    pixmap.loadFromData(buf.getvalue(), "PNG")
+    return pixmap
+
+
+class ShareWindow(QWidget):
+    """The share's own window (a top-level window of the main window)."""
+
+    def __init__(self, controller: ShareController, parent: QWidget | None = None):
+        super().__init__(parent, Qt.WindowType.Window)
+        self.controller = controller
+        self.setWindowTitle("Let others answer")
+        self.setObjectName("share_window")
+
+        self.k = QSpinBox()
+        self.k.setRange(1, 50)
+        self.k.setValue(5)
+        self.k.setToolTip("How many people answer each image (the paper asked five)")
+        self.method = QComboBox()
+        self.method.addItem("majority vote", "majority")
+        self.method.addItem("fraction of yes", "mean")
+        self.ties = QComboBox()
+        for text, data in (("no answer (?)", "unknown"), ("yes", "yes"), ("no", "no"), ("0.5", "half")):
+            self.ties.addItem(text, data)
+        self.unknown = QComboBox()
+        self.unknown.addItem("left out of the vote", "ignore")
+        self.unknown.addItem("a vote of its own", "vote")
+        self.lease = QDoubleSpinBox()
+        self.lease.setRange(5, 3600)
+        self.lease.setValue(60)
+        self.lease.setSuffix(" s")
+        self.lease.setToolTip("An image not answered in this time goes to someone else")
+        self.question = QLineEdit(controller.state.question())
+        self.question.setToolTip("The question the page asks (stored in the session)")
+        self.question.editingFinished.connect(lambda: controller.state.set_question(self.question.text()))
+        controller.state.behaviour_changed.connect(self._question_from_state)
+        self.network = QCheckBox("On this network (phones on the same Wi-Fi can connect)")
+        self.network.setToolTip("Off: only this computer can open the page (127.0.0.1)")
+        for box in (self.method, self.ties, self.unknown):
+            box.currentIndexChanged.connect(self._rule_changed)
+        form = QFormLayout()
+        form.addRow("Question", self.question)
+        form.addRow("Answers per image (k)", self.k)
+        form.addRow("Votes combine by", self.method)
+        form.addRow("An even split gives", self.ties)
+        form.addRow("'?' answers are", self.unknown)
+        form.addRow("Hand on after", self.lease)
+        form.addRow("", self.network)
+        self.start_button = QPushButton("Start sharing")
+        self.start_button.clicked.connect(self.toggle)
+        self.export_button = QPushButton("Export answers CSV…")
+        self.export_button.setToolTip("Every answer and undo with its annotator id")
+        self.export_button.clicked.connect(self.export)
+
+        big = QFont()
+        big.setPointSize(22)
+        big.setBold(True)
+        self.address = QLabel("Not sharing.")
+        self.address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.address.setWordWrap(True)
+        self.join = QLabel("")
+        self.join.setFont(big)
+        self.join.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.qr = QLabel()
+        self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr.setMinimumSize(QR_SIDE // 2, QR_SIDE // 2)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m answers")
+        self.agreement = QLabel("")
+        self.agreement.setWordWrap(True)
+        self.tally = QTableWidget(0, 7)
+        self.tally.setHorizontalHeaderLabels(["batch", "image", "yes", "no", "?", "handed out", "vote"])
+        self.people = QTableWidget(0, 3)
+        self.people.setHorizontalHeaderLabels(["annotator", "answers", "agrees with the vote"])
+        for table in (self.tally, self.people):
+            table.verticalHeader().setVisible(False)
+            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            table.horizontalHeader().setStretchLastSection(True)
+
+        left = QVBoxLayout()
+        left.addLayout(form)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.export_button)
+        left.addLayout(buttons)
+        left.addWidget(self.address)
+        left.addWidget(self.join)
+        left.addWidget(self.qr, 1)
+        right = QVBoxLayout()
+        right.addWidget(self.progress)
+        right.addWidget(self.agreement)
+        right.addWidget(self.tally, 3)
+        right.addWidget(self.people, 2)
+        grid = QGridLayout(self)
+        grid.addLayout(left, 0, 0)
+        grid.addLayout(right, 0, 1)
+        grid.setColumnStretch(1, 1)
+        controller.changed.connect(self.update_tally)
+        controller.running_changed.connect(self._running)
+        self._running(controller.running)
+        self.resize(1100, 760)
+
+    # ----- actions -----
+    def rule(self) -> VoteRule:
+        return VoteRule(self.method.currentData(), self.ties.currentData(), self.unknown.currentData())
+
+    def _rule_changed(self) -> None:
+        self.ties.setEnabled(self.method.currentData() == "majority")
+        self.unknown.setEnabled(self.method.currentData() == "majority")
+        self.controller.set_rule(self.rule())
+
+    def _question_from_state(self) -> None:
+        if not self.question.hasFocus():
+            self.question.setText(self.controller.state.question())
+
+    def toggle(self) -> None:
+        if self.controller.running:
+            self.controller.stop()
+            return
+        self.controller.state.set_question(self.question.text())
+        try:
+            self.controller.start(self.k.value(), network=self.network.isChecked(), lease_s=self.lease.value(),
+                                  rule=self.rule())
+        except OSError as exc:
+            self._message("Could not start sharing", str(exc))
+
+    def export(self) -> None:
+        session = getattr(self.controller.window, "session", None)
+        if session is not None:
+            session.export_answers_dialog()
+
+    def _message(self, title: str, text: str) -> None:
+        show = getattr(self.controller.window, "show_message", None)
+        if show is not None:
+            show("warning", title, text)
+        else:                                        # pragma: no cover - no main window
+            QMessageBox.warning(self, title, text)
+
+    # ----- showing -----
+    def _running(self, running: bool) -> None:
+        self.start_button.setText("Stop sharing" if running else "Start sharing")
+        for w in (self.k, self.lease, self.network):
+            w.setEnabled(not running)
+        server = self.controller.server
+        if running and server is not None:
+            url = server.page_url
+            where = ("anyone on this network" if server.host != "127.0.0.1" else "this computer only")
+            self.address.setText(f"<b>Scan the code</b> or open <a href='{url}'>{server.base_url}</a> and type "
+                                 f"the join code ({where}).<br><small>{url}</small>")
+            self.join.setText(f"Join code: {server.join_code}")
+            self.qr.setPixmap(qr_pixmap(url))
+        else:
+            self.address.setText("Not sharing. Start: a web page for phones and laptops, no install, no account.")
+            self.join.setText("")
+            self.qr.clear()
+        self.update_tally()
+
+    def update_tally(self) -> None:
+        tally = self.controller.tally()
+        if tally is None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.agreement.setText("")
+            self.tally.setRowCount(0)
+            self.people.setRowCount(0)
+            return
+        self.progress.setRange(0, max(1, tally.needed))
+        self.progress.setValue(tally.answers)
+        lines = []
+        for b in tally.batches:
+            ag = tally.batch_agreement[b["key"]]
+            lines.append(f"<b>{b['key']}</b>: {sum(r['n'] >= tally.k for r in b['rows'])}/{b['size']} images "
+                         f"with {tally.k} answers · agreement {fmt(ag.percent, True)} · "
+                         f"Krippendorff's α {fmt(ag.alpha)}")
+        if not tally.batches:
+            lines.append("No batch waits for answers: run Algorithm 1 or 2 with the human oracle.")
+        o = tally.overall
+        lines.append(f"Overall: {o.answers} answers on {o.images} images · agreement {fmt(o.percent, True)} · "
+                     f"α {fmt(o.alpha)}")
+        self.agreement.setText("<br>".join(lines))
+        rows = [(b["key"], r) for b in tally.batches for r in b["rows"]][:MAX_ROWS]
+        self.tally.setUpdatesEnabled(False)
+        self.tally.setRowCount(len(rows))
+        for i, (key, r) in enumerate(rows):
+            vote = r["consensus"]
+            vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
+            for j, text in enumerate((key, str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]),
+                                      str(r["handed"]), vote_text if r["n"] else "")):
+                self._set(self.tally, i, j, text)
+        self.tally.setUpdatesEnabled(True)
+        people = tally.annotators
+        self.people.setRowCount(len(people))
+        for i, p in enumerate(people):
+            agree = fmt(p["agreement"], True) + (f" of {p['compared']}" if p["compared"] else "")
+            for j, text in enumerate((p["name"], str(p["answers"]), agree)):
+                self._set(self.people, i, j, text)
+
+    @staticmethod
+    def _set(table: QTableWidget, row: int, col: int, text: str) -> None:
+        item = table.item(row, col)
+        if item is None:
+            table.setItem(row, col, QTableWidgetItem(text))
+        elif item.text() != text:
+            item.setText(text)
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+        """Closing this window keeps sharing (the main window's Share menu brings it back)."""
+        event.accept()
+
+
+def install_share_menu(window: QMainWindow) -> ShareController:
+    """Add Share → Let others answer… / Stop sharing to `window`; the controller is `window.share`."""
+    controller = ShareController(window)
+    window.share = controller
+    window.share_window = None
+    menu = window.menuBar().addMenu("S&hare")
+    menu.setToolTipsVisible(True)
+
+    def show() -> None:
+        if window.share_window is None:
+            window.share_window = ShareWindow(controller, window)
+        window.share_window.show()
+        window.share_window.raise_()
+
+    let = QAction("&Let others answer…", window)
+    let.setToolTip("Open a web page on which other people answer the oracle's images from their phones")
+    let.triggered.connect(show)
+    stop = QAction("&Stop sharing", window)
+    stop.setToolTip("Stop the web server; every answer given stays in the session")
+    stop.triggered.connect(controller.stop)
+    stop.setEnabled(False)
+    controller.running_changed.connect(stop.setEnabled)
+    menu.addAction(let)
+    menu.addAction(stop)
+    actions = getattr(window, "actions", None)
+    if isinstance(actions, dict):
+        actions["share"] = let
+        actions["share_stop"] = stop
+    return controller
