@@ -203,7 +203,7 @@ def manipulate_on_manifold(
     if missing:
         raise ValueError(f"no real image of causal class {missing} to guide the search")
     kappa = manifold_depth(alpha, bank.depth)[targets]
-    radius = _grey_radius(alpha, distance_scale or default_distance_scale(images.shape[1:3], False))
+    radius = _grey_radius(alpha, distance_scale or default_distance_scale(images.shape[1:], False))
     out = np.empty_like(images)
     ends = np.empty((len(images), model.code_size), np.float32)
     total = -(-len(images) // chunk)
