@@ -11,9 +11,11 @@ import torch
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from viscause_gui.core.lessons import LessonError, find_lesson, load_lesson, shipped_lessons
 from viscause_gui.core.runtime.training_process import TrainingProcessError, shared_training_process
 from viscause_gui.gui.main_window import MainWindow
 from viscause_gui.gui.settings import APPLICATION, ORGANIZATION
+from viscause_gui.gui.teaching import app_icon
 from viscause_gui.gui.workers import (configure_gui_threads, install_foreground_gate,
                                       install_gui_thread_garbage_collector)
 
@@ -40,6 +42,8 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("viscause")
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("viscause")
     configure_pyqtgraph()
     return app  # type: ignore[return-value]
 
@@ -49,12 +53,23 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
                                      "the desktop app (Chalupka, Perona, Eberhardt, UAI 2015).")
     parser.add_argument("data", nargs="?", help="an .npz, an MNIST IDX images file or a folder of images; "
                         "without it, GRATING (2,000 images, seed 0) is opened")
+    parser.add_argument("--lesson", metavar="FILE_OR_NAME", help="open a lesson: a .json or .toml file, or the "
+                        f"name of a shipped one ({', '.join(shipped_lessons())})")
+    parser.add_argument("--quit-after", metavar="SECONDS", type=float, default=None,
+                        help="close the window by itself after SECONDS (scripted demos and checks)")
     return parser.parse_args(list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `viscause-gui` console script."""
     args = _parse(sys.argv[1:] if argv is None else argv)
+    lesson = None
+    if args.lesson:
+        try:
+            lesson = load_lesson(find_lesson(args.lesson))
+        except LessonError as exc:
+            print(f"viscause-gui: {exc}", file=sys.stderr)
+            return 2
     configure_gui_threads()
     app = create_app()
     install_foreground_gate(app)
@@ -64,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data:
         window.open_path(args.data)
     window.show()
+    if lesson is not None:
+        window.teaching.start_lesson(lesson)
+    if args.quit_after is not None:
+        QTimer.singleShot(int(max(args.quit_after, 0.0) * 1000), window.close)
     freeze_startup_objects()
     # the training process imports torch for ~2 s: start it while the person looks around
     QTimer.singleShot(PRESTART_TRAINING_MS, _prestart_training)

@@ -35,6 +35,7 @@ from viscause_gui.gui.panels.readout import PredictionReadout
 from viscause_gui.gui.panels.share import install_share_menu
 from viscause_gui.gui.settings import make_settings
 from viscause_gui.gui.state import AppState
+from viscause_gui.gui.teaching import install_teaching
 from viscause_gui.gui.widgets.actions import make_action
 from viscause_gui.gui.workers import WorkerPool
 
@@ -157,6 +158,7 @@ class MainWindow(QMainWindow):
             self._on_dataset()
             self.obs_controller.start()
         self.session = SessionController(self)
+        self.teaching = install_teaching(self)     # presenter mode, lessons, CCT explorer (gui/teaching.py)
 
     # ----- building -----
     def _build_central(self) -> None:

@@ -1,0 +1,87 @@
+"""The confounding slider for GRATING: how much the hidden H1 and the h-bar raise T, as sliders;
+the exact P(T=1 | I) and P(T=1 | man(I)) of each kind of image, the two partitions and what an
+observational classifier gets right on images we set, redrawn live
+(core.experiments.grating_confounding). 'Draw GRATING with these' asks the window for new data."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFormLayout, QLabel, QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from viscause_gui.core.experiments.grating_confounding import KINDS, Confounding, confounding
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.widgets.sliders import keyboard_slider
+
+PARAMETERS = (("w_h1", "H1 raises T by", "How much the hidden H1 (whose trace is the v-bar) adds to P(T=1)", 0.3),
+              ("w_c", "the h-bar raises T by", "How much the h-bar, the visual cause, adds to P(T=1)", 0.6),
+              ("base", "base P(T=1)", "P(T=1) with H1 off and no h-bar", 0.1),
+              ("p_h1", "P(H1 = 1)", "How often the hidden H1 is on", 0.5))
+
+
+class ConfoundingPanel(QWidget):
+    generate = Signal(dict)          # the GRATING generator's settings a person asked data for
+
+    def __init__(self, state: AppState, workers=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.sliders = {}
+        form = QFormLayout()
+        for key, caption, tip, default in PARAMETERS:
+            slider = keyboard_slider()
+            slider.setRange(0.0, 1.0)
+            slider.setSingleStep(0.05)
+            slider.setValue(default)
+            slider.setToolTip(tip)
+            slider.valueChanged.connect(lambda _v: self.refresh())
+            self.sliders[key] = slider
+            form.addRow(caption, slider)
+        self.table = QTableWidget(4, 3)
+        self.table.setHorizontalHeaderLabels(["image", "P(T=1 | I)", "P(T=1 | man(I))"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setToolTip("Exact, from the generator: observed (the v-bar reveals H1) and set by us (H1 keeps "
+                              "its prior)")
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.generate_button = QPushButton("Draw GRATING with these")
+        self.generate_button.setToolTip("Open a new GRATING data set drawn with these weights (the data set's own "
+                                        "size and seed)")
+        self.generate_button.clicked.connect(lambda _c=False: self.generate.emit(self.values()))
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table)
+        layout.addWidget(self.summary, 1)
+        layout.addWidget(self.generate_button)
+        self.result: Confounding | None = None
+        self.refresh()
+
+    def values(self) -> dict[str, float]:
+        return {key: round(float(s.value()), 4) for key, s in self.sliders.items()}
+
+    def set_values(self, **values: float) -> None:
+        for key, value in values.items():
+            self.sliders[key].setValue(value)
+
+    def refresh(self) -> None:
+        try:
+            self.result = c = confounding(**self.values())
+        except ValueError as exc:
+            self.result = None
+            self.summary.setText(f"<span style='color:#c0392b'>{exc}</span>")
+            return
+        for row, (kind, p_obs, p_causal) in enumerate(c.rows()):
+            for col, text in enumerate((kind, f"{p_obs:.2f}", f"{p_causal:.2f}")):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+
+        def partition(cells: list[list[int]]) -> str:
+            return "  ".join("{" + ", ".join(KINDS[i] for i in cell) + "}" for cell in cells)
+        self.summary.setText(
+            f"<b>Observational classes</b>: {partition(c.observational_partition)}<br>"
+            f"<b>Causal classes</b>: {partition(c.causal_partition)}<br>"
+            f"Relation: {c.relation.replace('_', ' ')}<br>"
+            f"<b>A classifier of T trained on observations</b>, on images we set ourselves: "
+            f"<b>{100 * c.accuracy_observational:.0f} %</b> right (best possible {100 * c.accuracy_causal:.0f} %; "
+            f"on observed images {100 * c.accuracy_on_observations:.0f} %).")

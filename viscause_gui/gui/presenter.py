@@ -1,0 +1,165 @@
+"""Presenter mode: the window for a projector.
+
+Larger fonts everywhere (the application font, plot axes), thicker plot lines, the high-contrast
+style of resources/presenter.qss, the secondary panels and status details hidden so the canvas is
+one large image area, a red PRESENTER sign in the menu bar, and a quick zoom (Ctrl+= / Ctrl+-).
+Turning it off puts every font, line, panel and the layout back. The mode and its zoom are
+remembered (QSettings 'presenter/on', 'presenter/zoom').
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QWidget
+
+from viscause_gui.core.lessons import resources_dir
+
+BASE_SCALE = 1.6               # fonts at zoom 1: 1.6 x the desktop's
+ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.6, 2.0, 0.1
+HIDDEN_DOCKS = ("browser", "labelling")    # secondary in front of a class (back with the mode off)
+LINE_SCALE = 2.5
+PLOT_TEXT_SCALE = 0.7          # axis text: the plots are small, their numbers must not overlap
+LESSON_TEXT_SCALE = 1.3        # a lesson step's text: the largest on screen
+SIDE_TEXT_SCALE = 0.75        # the panels beside the canvas: secondary, smaller than the canvas and the lesson
+RIGHT_SHARE = 0.40             # the right-hand panels' share of the width: the canvas gets the rest
+
+
+def presenter_style() -> str:
+    path = resources_dir() / "presenter.qss"
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+class PresenterMode:
+    def __init__(self, window: QMainWindow, settings: QSettings):
+        self.window = window
+        self.settings = settings
+        self.on = False
+        self.zoom = _float(settings.value("presenter/zoom", 1.0), 1.0)
+        self._saved: dict[str, Any] = {}
+        self.sign = QLabel("  PRESENTER  ")
+        self.sign.setObjectName("presenterSign")
+        self.sign.setToolTip("Presenter mode is on (View → Presenter mode, F11 turns it off)")
+        self.sign.setStyleSheet("QLabel { background: #c0392b; color: white; font-weight: bold; }")
+        self.sign.setVisible(False)
+        window.menuBar().setCornerWidget(self.sign, Qt.Corner.TopRightCorner)
+
+    def restore(self) -> None:
+        """Turn the mode on when it was on at the last close."""
+        if str(self.settings.value("presenter/on", "false")).lower() == "true":
+            self.set_on(True)
+
+    def toggle(self) -> None:
+        self.set_on(not self.on)
+
+    def set_on(self, on: bool) -> None:
+        if on == self.on:
+            return
+        app = QApplication.instance()
+        w = self.window
+        if on:
+            self._saved = {"font": QFont(app.font()), "style": w.styleSheet(), "state": w.saveState(),
+                           "status": [x for x in w.statusBar().findChildren(QWidget) if x.isVisible()]}
+            self.on = True
+            for key in HIDDEN_DOCKS:
+                if key in w.docks:
+                    w.docks[key].setVisible(False)
+            for widget in self._saved["status"]:
+                if widget is not getattr(w, "worker_label", None):
+                    widget.setVisible(False)
+            self._saved["secondary"] = [x for x in self.secondary_widgets() if x.isVisible()]
+            for widget in self._saved["secondary"]:
+                widget.setVisible(False)
+            self._apply_scale()
+        else:
+            self.on = False
+            w.setStyleSheet(self._saved.get("style", ""))
+            self._scale_plots(1.0, 1.0)
+            if "state" in self._saved:
+                w.restoreState(self._saved["state"])
+            for widget in self._saved.get("status", []) + self._saved.get("secondary", []):
+                widget.setVisible(True)
+        self.sign.setVisible(self.on)
+        self.settings.setValue("presenter/on", self.on)
+        action = getattr(w, "actions", {}).get("presenter")
+        if action is not None and action.isChecked() != self.on:
+            action.setChecked(self.on)
+
+    def secondary_widgets(self) -> list[QWidget]:
+        """Hidden in front of a class: the canvas's second toolbar (noise, shifts, invert), the readout's
+        data section and its hint line."""
+        out: list[QWidget] = []
+        canvas = getattr(self.window, "canvas", None)
+        if canvas is not None:
+            bars = canvas.findChildren(QToolBar)
+            out += bars[1:2]
+        readout = getattr(self.window, "readout", None)
+        if readout is not None:
+            if "data" in getattr(readout, "groups", {}):
+                out.append(readout.groups["data"])
+            out += [x for x in readout.findChildren(QLabel) if x.text().startswith("Hover over")]
+        return out
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self.zoom + ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self.zoom - ZOOM_STEP)
+
+    def set_zoom(self, zoom: float) -> None:
+        self.zoom = round(min(max(zoom, ZOOM_MIN), ZOOM_MAX), 2)
+        self.settings.setValue("presenter/zoom", self.zoom)
+        if self.on:
+            self._apply_scale()
+
+    @property
+    def scale(self) -> float:
+        return BASE_SCALE * self.zoom
+
+    def _apply_scale(self) -> None:
+        """Fonts through the style sheet (a style sheet overrides the application font), plots directly."""
+        pt = self.point_size()
+        side = pt * SIDE_TEXT_SCALE
+        self.window.setStyleSheet(presenter_style() + f"\n* {{ font-size: {side:.1f}pt; }}\n"
+                                  f"CanvasPanel, CanvasPanel *, LessonBar, LessonBar * {{ font-size: {pt:.1f}pt; }}\n"
+                                  f"QLabel#lessonText {{ font-size: {pt * LESSON_TEXT_SCALE:.1f}pt; }}\n")
+        self._scale_plots(self.scale * PLOT_TEXT_SCALE, LINE_SCALE)
+        resize = getattr(self.window, "resizeDocks", None)
+        right = [d for k, d in self.window.docks.items() if k in ("learning", "manipulator") and d.isVisible()]
+        if resize is not None and right:
+            resize(right[:1], [int(self.window.width() * RIGHT_SHARE)], Qt.Orientation.Horizontal)
+
+    def point_size(self) -> float:
+        base = self._saved.get("font", QApplication.instance().font())
+        size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
+        return size * self.scale
+
+    def _scale_plots(self, text_scale: float, line_scale: float) -> None:
+        """Axis text and curve widths of every pyqtgraph plot in the window."""
+        base = self._saved.get("font", QApplication.instance().font())
+        size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
+        tick = QFont(base)
+        tick.setPointSizeF(size * text_scale * 0.9)
+        for plot in self.window.findChildren(pg.PlotWidget):
+            item = plot.getPlotItem()
+            for name in ("left", "bottom"):
+                axis = item.getAxis(name)
+                axis.setStyle(tickFont=tick)
+                axis.label.setFont(tick)
+            for curve in item.listDataItems():
+                pen = curve.opts.get("pen")
+                if pen is None:
+                    continue
+                pen = pg.mkPen(pen)
+                width = curve.__dict__.setdefault("_presenter_width", pen.widthF() or 1.0)
+                pen.setWidthF(width * line_scale)
+                curve.setPen(pen)
+
+
+def _float(value: Any, default: float) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default

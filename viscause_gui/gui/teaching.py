@@ -1,0 +1,458 @@
+"""Live teaching in the main window: presenter mode, lessons, the confounding slider, the CCT
+explorer, the start hint and the lessons in F1 help.
+
+`install_teaching(window)` adds all of it to a built MainWindow (its menus, docks and the drop of
+a lesson file) and returns the `Teaching` object that holds it. `WindowStage` is how a lesson's
+step is carried out on the window's panels (gui.controllers.lessons drives it). This module sits
+beside main_window: it imports panels and controllers, never main_window.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QAction, QDesktopServices, QIcon
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu,
+                               QPushButton)
+
+from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, find_lesson, load_lesson, resources_dir,
+                                       save_lesson, shipped_lessons)
+from viscause_gui.gui.controllers.lessons import Done, LessonController
+from viscause_gui.gui.panels.cct_explorer import CctExplorerPanel
+from viscause_gui.gui.panels.confounding import ConfoundingPanel
+from viscause_gui.gui.panels.lesson import LessonBar
+from viscause_gui.gui.presenter import PresenterMode
+from viscause_gui.gui.widgets.actions import make_action
+
+LESSON_SCHEME = "viscause-lesson"        # F1 help links: viscause-lesson:barometer
+START_HINT_KEY = "hints/start_dismissed"
+LESSON_TITLES = {"barometer": "Barometer", "causal_coarsening": "The Causal Coarsening Theorem",
+                 "learning_to_manipulate": "Learning to manipulate", "digits": "Digits"}
+
+
+def app_icon() -> QIcon:
+    """The app's icon from resources/ (SVG, and PNGs for the sizes where SVG is not read)."""
+    icon = QIcon()
+    folder = resources_dir() / "icons"
+    for path in sorted(folder.glob("viscause-*.png")):
+        icon.addFile(str(path))
+    if (folder / "viscause.svg").is_file():
+        icon.addFile(str(folder / "viscause.svg"))
+    return icon
+
+
+def _once(signal, slot: Callable[..., Any]) -> None:
+    """Connect `slot` to `signal` for one emission only."""
+    def fire(*args: Any) -> None:
+        try:
+            signal.disconnect(fire)
+        except (RuntimeError, TypeError):
+            pass
+        slot(*args)
+    signal.connect(fire)
+
+
+class WindowStage:
+    """A lesson step carried out on the main window's panels (see controllers.lessons.Stage)."""
+
+    def __init__(self, window: QMainWindow):
+        self.window = window
+
+    @property
+    def state(self):
+        return self.window.state
+
+    def load_data(self, lesson: Lesson) -> str | None:
+        w = self.window
+        messages: list[str] = []
+        show = w.show_message
+        w.show_message = lambda level, title, text: messages.append(text)   # one line in the lesson bar instead
+        try:
+            path = lesson.data_path()
+            ok = (w.load_now("path", str(path)) if path is not None
+                  else w.load_now("builtin", lesson.data["builtin"], dict(lesson.data.get("options", {}))))
+        finally:
+            w.show_message = show
+        return None if ok else (messages[-1] if messages else "the lesson's data could not be opened")
+
+    def show_panels(self, panels: list[str]) -> None:
+        for key in panels:
+            dock = self.window.docks.get(key)
+            if dock is not None:
+                dock.setVisible(True)
+        if panels and panels[0] in self.window.docks:
+            self.window.docks[panels[0]].raise_()
+
+    def apply_settings(self, settings: dict[str, Any]) -> None:
+        learning = self.window.panels["learning"]
+        if "label" in settings and learning.label_spin.isEnabled():
+            learning.label_spin.setValue(int(settings["label"]))
+        if "oracle" in settings:
+            index = learning.oracle_combo.findData(settings["oracle"])
+            if index >= 0 and learning.oracle_combo.model().item(index).isEnabled():
+                learning.oracle_combo.setCurrentIndex(index)
+        for key, spin in (("iterations", "iterations_spin"), ("queries", "queries_spin"), ("seed", "seed_spin"),
+                          ("epochs", "epochs_spin"), ("retrain_epochs", "retrain_spin")):
+            if key in settings:
+                getattr(learning, spin).setValue(int(settings[key]))
+        if "alpha" in settings:
+            learning.alpha_spin.setValue(float(settings["alpha"]))
+        manipulator = self.window.panels.get("manipulator")
+        if manipulator is not None and "target" in settings:
+            at = manipulator.target_combo.findData(int(settings["target"]))
+            if at >= 0:
+                manipulator.target_combo.setCurrentIndex(at)
+
+    def set_up(self, step: Step) -> None:
+        canvas = step.setup.get("canvas")
+        if canvas is not None:
+            self.set_canvas(canvas)
+        show = step.setup.get("show")
+        if show is not None and show in self.window.docks:
+            self.window.docks[show].setVisible(True)
+            self.window.docks[show].raise_()
+
+    def set_canvas(self, spec: Any) -> None:
+        ds = self.state.dataset
+        if ds is None or spec == "keep":
+            return
+        if isinstance(spec, dict):
+            if "index" in spec:
+                self.state.select([min(int(spec["index"]), len(ds) - 1)])
+            elif ds.labels is not None:
+                found = np.flatnonzero(ds.labels == int(spec["label"]))
+                if len(found):
+                    self.state.select([int(found[0])])
+            return
+        if spec == "selected":
+            if len(self.state.selection):
+                self.state.show_image(int(self.state.selection[0]))
+            return
+        assert spec in CANVAS
+        image = np.zeros(ds.images.shape[1:], np.float32)
+        h, w = image.shape[:2]
+        if spec in ("vbar", "both"):
+            image[:, w // 2 - 1] = 1.0
+        if spec in ("hbar", "both"):
+            image[h // 2 - 1, :] = 1.0
+        self.state.set_current_image(image)
+
+    def start(self, run: dict[str, Any], done: Done) -> None:
+        action = run["action"]
+        if action == "observe":
+            self._observe(done)
+        elif action in ("algorithm1", "algorithm2"):
+            self._learn(action, run.get("iterations", 1), done)
+        elif action == "manipulate":
+            self._manipulate(float(run["alpha"]), done)
+        else:
+            done(f"unknown action {action!r}")
+
+    def _observe(self, done: Done) -> None:
+        obs = self.window.obs_controller
+        if obs.model is not None:
+            done("done")
+            return
+        ds = self.state.dataset
+        if ds is None or (ds.t is None and ds.p_obs is None):
+            done("the data set has no samples of T: no observational model")
+            return
+        _once(obs.model_ready, lambda model: done("done" if model is not None else "no observational model"))
+
+    def _learn(self, action: str, iterations: int, done: Done) -> None:
+        learning = self.window.panels["learning"]
+        if learning.running:
+            done("a learning run is going on; stop it first")
+            return
+        if action == "algorithm2":
+            learning.iterations_spin.setValue(int(iterations))
+        fire = []
+        _once(learning.run_finished, lambda reason: fire.append(reason) or done(reason))
+        learning.run_algorithm1() if action == "algorithm1" else learning.run_algorithm2()
+        if not learning.running and not fire:
+            learning.run_finished.emit("could not start: " + _plain(learning.status.text()))
+
+    def _manipulate(self, alpha: float, done: Done) -> None:
+        manipulator = self.window.panels["manipulator"]
+        dock = self.window.docks["manipulator"]
+        dock.setVisible(True)
+        dock.raise_()
+        if manipulator.model is None:
+            done("no causal net yet: run Algorithm 1 first")
+            return
+
+        def shown(at: float) -> None:
+            if abs(at - alpha) < 1e-6:
+                manipulator.result_shown.disconnect(shown)
+                done("done")
+        manipulator.result_shown.connect(shown)
+        if abs(manipulator.alpha - alpha) < 1e-6:
+            manipulator.request()
+        else:
+            manipulator.alpha_slider.setValue(alpha)
+
+    def cancel(self) -> None:
+        learning = self.window.panels["learning"]
+        if learning.running:
+            learning.stop()
+
+    # ----- what the readout shows, as numbers (the lesson tests read them) -----
+    def readings(self) -> dict[str, float | None]:
+        image = self.state.current_image
+        out: dict[str, float | None] = {"p_obs": None, "p_causal": None}
+        if image is None:
+            return out
+        model = self.window.obs_controller.model
+        if model is not None and image.shape == model.in_shape:
+            out["p_obs"] = float(model.predict(image[None]).p_t[0])
+        exp = self.state.experiment
+        if exp is not None and exp.nets:
+            out["p_causal"] = float(exp.predict_causal(image[None])[0] @ exp.causal_levels)
+        return out
+
+
+def _plain(html: str) -> str:
+    import re
+    return re.sub(r"<[^>]+>", "", html).strip() or "see the Learning panel"
+
+
+class Teaching(QObject):
+    """Everything for teaching, added to a main window (see install_teaching)."""
+
+    def __init__(self, window: QMainWindow):
+        super().__init__(window)
+        self.window = window
+        self.stage = WindowStage(window)
+        self.controller = LessonController(self.stage, self)
+        self.presenter = PresenterMode(window, window.settings)
+        self._build_docks()
+        self._build_menus()
+        self._build_start_hint()
+        self.controller.failed.connect(lambda text: window.statusBar().showMessage(f"lesson: {text}", 8000))
+        self.controller.closed.connect(lambda: self.docks["lesson"].setVisible(False))
+        window.installEventFilter(self)
+        QDesktopServices.setUrlHandler(LESSON_SCHEME, self, "open_url")
+        window.setWindowIcon(app_icon())
+        self.presenter.restore()
+
+    # ----- building -----
+    def _build_docks(self) -> None:
+        w = self.window
+        self.lesson_bar = LessonBar(self.controller)
+        self.docks: dict[str, QDockWidget] = {}
+        lesson = w.add_panel("lesson", "Lesson", self.lesson_bar, Qt.DockWidgetArea.TopDockWidgetArea)
+        lesson.setVisible(False)
+        self.docks["lesson"] = lesson
+        self.cct = CctExplorerPanel(w.state, w.workers, w)
+        self.confounding = ConfoundingPanel(w.state, w.workers, w)
+        self.confounding.generate.connect(self._generate_grating)
+        anchor = w.docks.get("classes")
+        for key, title, panel in (("cct", "CCT explorer", self.cct), ("confounding", "Confounding", self.confounding)):
+            dock = w.add_panel(key, title, panel, Qt.DockWidgetArea.RightDockWidgetArea)
+            if anchor is not None:
+                w.tabifyDockWidget(anchor, dock)
+            dock.setVisible(False)        # View menu, or a lesson, shows them
+            self.docks[key] = dock
+        state = w.settings.value("window/state")
+        if state is not None:              # the docks added now get their remembered place too
+            w.restoreState(state)
+        if w.docks.get("learning") is not None and w.docks["learning"].isVisible():
+            w.docks["learning"].raise_()
+
+    def _action(self, key: str, text: str, tip: str, shortcut: str | None, slot, checkable: bool = False) -> QAction:
+        action = make_action(self.window, text, tip, shortcut, slot, checkable)
+        self.window.actions[key] = action
+        return action
+
+    def _menu(self, title: str) -> QMenu:
+        for action in self.window.menuBar().actions():
+            if action.menu() is not None and action.text().replace("&", "") == title:
+                return action.menu()
+        return self.window.menuBar().addMenu(title)
+
+    def _build_menus(self) -> None:
+        file_menu = self._menu("File")
+        first = next((a for a in file_menu.actions() if a.isSeparator()), None)
+        open_lesson = self._action("open_lesson", "Open &lesson…", "Open a lesson file (.json or .toml) and show "
+                                   "its first step", "Ctrl+L", self.open_lesson_dialog)
+        save = self._action("save_lesson", "Save as lesson…", "Write the current set-up (data, settings, panels, "
+                            "and the open lesson's steps) as a lesson file", None, self.save_lesson_dialog)
+        file_menu.insertActions(first, [open_lesson, save]) if first else file_menu.addActions([open_lesson, save])
+        view = self._menu("View")
+        view.addSeparator()
+        for key in ("cct", "confounding", "lesson"):
+            toggle = self.docks[key].toggleViewAction()
+            toggle.setToolTip(f"Show or hide the {self.docks[key].windowTitle()} panel")
+            view.addAction(toggle)
+        view.addSeparator()
+        presenter = self._action("presenter", "&Presenter mode", "Large fonts and lines, high contrast, secondary "
+                                 "panels hidden: for a projector", "F11", self.presenter.toggle, checkable=True)
+        presenter.setChecked(self.presenter.on)
+        view.addAction(presenter)
+        view.addAction(self._action("zoom_in", "Zoom in", "Everything larger in presenter mode", "Ctrl+=",
+                                    self.presenter.zoom_in))
+        view.addAction(self._action("zoom_out", "Zoom out", "Everything smaller in presenter mode", "Ctrl+-",
+                                    self.presenter.zoom_out))
+        help_menu = self._menu("Help")
+        lessons = QMenu("&Lessons", help_menu)
+        lessons.setToolTipsVisible(True)
+        for name in shipped_lessons():
+            title = LESSON_TITLES.get(name, name.replace("_", " ").capitalize())
+            lessons.addAction(self._action(f"lesson_{name}", title, f"Open the lesson '{title}' (its data, "
+                                           "panels and first step)", None, lambda n=name: self.open_lesson(n)))
+        help_menu.insertMenu(help_menu.actions()[1] if len(help_menu.actions()) > 1 else None, lessons)
+        self.lessons_menu = lessons
+        for key, shortcut in (("lesson_next", "PgDown"), ("lesson_back", "PgUp")):
+            action = self._action(key, "Next step" if key == "lesson_next" else "Previous step",
+                                  "The lesson's next step" if key == "lesson_next" else "The lesson's previous step",
+                                  shortcut, self.controller.next if key == "lesson_next" else self.controller.back)
+            self.window.addAction(action)          # window-wide: a presenter's clicker sends PgUp / PgDown
+
+    def _build_start_hint(self) -> None:
+        self.start_hint = None
+        if str(self.window.settings.value(START_HINT_KEY, "false")).lower() == "true":
+            return
+        frame = QFrame()
+        frame.setObjectName("startHint")
+        frame.setStyleSheet("QFrame#startHint { background: #fff8d6; border: 1px solid #e0c96a; }")
+        row = QHBoxLayout(frame)
+        row.setContentsMargins(8, 4, 8, 4)
+        text = QLabel("<b>First step:</b> press <b>F4</b> (Run Algorithm 1), then pick the V-bar tool and draw on "
+                      "the canvas: P(T=1 | I) rises, P(T=1 | man(I)) does not. Or let a lesson tell the story.")
+        text.setWordWrap(True)
+        start = QPushButton("Start the Barometer lesson")
+        start.setToolTip("Open the first lesson (Help → Lessons has them all)")
+        start.clicked.connect(lambda _c=False: (self.dismiss_start_hint(), self.open_lesson("barometer")))
+        close = QPushButton("Got it")
+        close.setToolTip("Hide this hint (it does not come back)")
+        close.clicked.connect(lambda _c=False: self.dismiss_start_hint())
+        row.addWidget(text, 1)
+        row.addWidget(start)
+        row.addWidget(close)
+        self.window.canvas_panel.layout().insertWidget(0, frame)
+        self.start_hint = frame
+
+    def dismiss_start_hint(self) -> None:
+        self.window.settings.setValue(START_HINT_KEY, True)
+        if self.start_hint is not None:
+            self.start_hint.setVisible(False)
+
+    # ----- lessons -----
+    def open_lesson(self, name_or_path: str | Path) -> bool:
+        """Open a lesson (a file, or a shipped lesson's name); a bad file is one warning."""
+        try:
+            lesson = load_lesson(find_lesson(name_or_path))
+        except LessonError as exc:
+            self.window.show_message("warning", "Could not open the lesson", str(exc))
+            return False
+        return self.start_lesson(lesson)
+
+    def start_lesson(self, lesson: Lesson) -> bool:
+        session = getattr(self.window, "session", None)
+        if session is not None and not session.may_drop_work("Open a lesson"):
+            return False
+        self.dismiss_start_hint()
+        self.docks["lesson"].setVisible(True)
+        if lesson.presenter and not self.presenter.on:
+            self.presenter.set_on(True)
+        if not self.controller.open(lesson):
+            self.window.show_message("warning", "Could not open the lesson's data",
+                                     f"{lesson.title}: {self.lesson_bar.text.text() or 'the data'}")
+            return False
+        return True
+
+    @Slot(QUrl)
+    def open_url(self, url: QUrl) -> None:
+        """A viscause-lesson: link (F1 help)."""
+        self.open_lesson(url.path() or url.toString().split(":", 1)[-1])
+
+    def open_lesson_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open lesson", str(resources_dir() / "lessons"),
+                                              "Lessons (*.json *.toml);;All files (*)")
+        if path:
+            self.open_lesson(path)
+
+    def save_lesson_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save as lesson", self.window.last_folder(),
+                                              "Lessons (*.json)")
+        if path:
+            self.save_lesson(path)
+
+    def current_lesson(self) -> Lesson:
+        """The set-up now as a lesson: the data, the learning settings, the panels shown, and the open
+        lesson's steps (or a first step that shows the canvas image)."""
+        w = self.window
+        ds = w.state.dataset
+        if ds is None:
+            raise LessonError("no data set is open")
+        open_lesson = self.controller.lesson
+        meta = ds.meta or {}
+        if open_lesson is not None and open_lesson.data_path() is None:
+            data = dict(open_lesson.data)
+        elif meta.get("source") == "grating" and isinstance(meta.get("model"), dict):
+            model = meta["model"]
+            data = {"builtin": "grating", "options": {"n": int(meta.get("n", len(ds))), **{
+                k: model[k] for k in ("noise", "p_h1", "base", "w_h1", "w_c") if k in model}}}
+        elif open_lesson is not None:
+            data = {"path": str(open_lesson.data_path())}
+        else:
+            from viscause_gui.core.experiments.registry import builtin_datasets
+            if ds.name not in builtin_datasets():
+                raise LessonError(f"{ds.name}: a lesson needs a built-in data set or a file; save the data as a "
+                                  "file and open it first")
+            data = {"builtin": ds.name}
+        learning = w.panels["learning"]
+        settings: dict[str, Any] = {"oracle": learning.oracle_combo.currentData(),
+                                    "iterations": learning.iterations_spin.value(),
+                                    "queries": learning.queries_spin.value(), "alpha": round(learning.alpha_spin.value(), 3),
+                                    "seed": learning.seed_spin.value(), "epochs": learning.epochs_spin.value(),
+                                    "retrain_epochs": learning.retrain_spin.value()}
+        if settings["oracle"] not in ("truth", "model", "human"):
+            settings.pop("oracle")
+        if learning.label_spin.isEnabled():
+            settings["label"] = learning.label_spin.value()
+        panels = [k for k, d in w.docks.items() if k not in ("lesson",) and d.isVisible()]
+        if open_lesson is not None:
+            steps, title = open_lesson.steps, open_lesson.title
+        else:
+            index = w.state.current_index
+            canvas: Any = {"index": int(index)} if index is not None else "keep"
+            steps = [Step("The data set, and an image on the canvas.", {"canvas": canvas}),
+                     Step("Algorithm 1: a few experiments per observational class give the causal classes.",
+                          {}, {"action": "algorithm1"})]
+            title = f"My lesson on {ds.name}"
+        return Lesson(title, data, list(steps), "", settings, panels, self.presenter.on)
+
+    def save_lesson(self, path: str | Path) -> Path | None:
+        try:
+            out = save_lesson(self.current_lesson(), path)
+        except (LessonError, OSError) as exc:
+            self.window.show_message("warning", "Could not save the lesson", str(exc))
+            return None
+        self.window.statusBar().showMessage(f"lesson saved to {out}", 6000)
+        return out
+
+    def _generate_grating(self, values: dict[str, float]) -> None:
+        ds = self.window.state.dataset
+        meta = (ds.meta or {}) if ds is not None else {}
+        n = int(meta.get("n", 2000)) if meta.get("source") == "grating" else 2000
+        self.window.open_builtin("grating", n=n, **values)
+
+    # ----- a lesson file dropped on the window -----
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+        if watched is self.window and event.type() == QEvent.Type.Drop:
+            mime = event.mimeData()
+            paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+            lessons = [p for p in paths if Path(p).suffix.lower() in (".toml", ".json")]
+            if lessons:
+                event.acceptProposedAction()
+                self.open_lesson(lessons[0])
+                return True
+        return False
+
+
+def install_teaching(window: QMainWindow) -> Teaching:
+    return Teaching(window)
+
