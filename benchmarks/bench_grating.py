@@ -1,20 +1,22 @@
 """GRATING benchmark (issue 2 targets): 10,000 observational images, 20 iterations x 100 queries,
 truth oracle, for the default recipe and the paper's recipe, through the real `viscause run`.
 
-Prints a Markdown table and one JSON line; writes benchmarks/out/grating.json and
-docs/grating_history.png. Usage: python benchmarks/bench_grating.py [--seed S] [--quick]
+Prints the date and the machine, the first seed's table per iteration and the range over the
+seeds (default three: 0, 1, 2) of the main figures; writes benchmarks/out/grating.json and
+docs/grating_history.png (the first seed). Usage: python benchmarks/bench_grating.py [--seeds 0 1 2] [--quick]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import sys
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
 
 from viscause_gui.cli import main as viscause
 from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, has_vbar, min_flips_to_class
@@ -80,40 +82,62 @@ def confounded_comparison(seed: int, quick: bool) -> dict:
     return causal_vs_observational(out, model, seed)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true", help="3 iterations x 50 queries on 2,000 images")
-    args = parser.parse_args()
-    configure_torch_threads(1)
-    OUT.mkdir(parents=True, exist_ok=True)
-    iterations, queries, n_obs = (3, 50, 2000) if args.quick else (20, 100, 10000)
+def one_seed(seed: int, quick: bool) -> dict:
+    iterations, queries, n_obs = (3, 50, 2000) if quick else (20, 100, 10000)
     model = GratingModel()
-    results: dict = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {_cores()} cores",
-                     "seed": args.seed, "iterations": iterations, "queries": queries, "n_obs": n_obs}
-    series = []
+    results: dict = {"seed": seed, "iterations": iterations, "queries": queries, "n_obs": n_obs}
     for recipe in ("default", "paper"):
         t0 = time.perf_counter()
-        out = run(recipe, args.seed, iterations, queries, n_obs)
+        out = run(recipe, seed, iterations, queries, n_obs)
         history = json.loads((out / "history.json").read_text())
         results[recipe] = {"seconds": round(time.perf_counter() - t0, 1),
                            "iterations": [{**h, **q} for h, q in zip(history["iterations"],
                                                                       manipulation_quality(out, model))],
-                           "nets": causal_vs_observational(out, model, args.seed)}
-        series.append({"label": recipe, "iterations": history["iterations"]})
-    results["confounded"] = confounded_comparison(args.seed, args.quick)
-    plot_history(series, ROOT / "docs" / "grating_history.png",
-                 title=f"GRATING, {n_obs} images, {queries} queries/iteration, truth oracle (seed {args.seed})")
-    (OUT / "grating.json").write_text(json.dumps(results, indent=2))
-    print_table(results)
-    print(json.dumps({"merr_final": results["default"]["iterations"][-1]["merr"],
-                      "merr_first": results["default"]["iterations"][0]["merr"],
-                      "seconds": results["default"]["seconds"],
-                      "paper_merr_final": results["paper"]["iterations"][-1]["merr"]}))
+                           "nets": causal_vs_observational(out, model, seed)}
+    results["confounded"] = confounded_comparison(seed, quick)
+    return results
 
 
-def _cores() -> int:
-    return os.cpu_count() or 0
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one whole benchmark per seed")
+    parser.add_argument("--quick", action="store_true", help="3 iterations x 50 queries on 2,000 images")
+    args = parser.parse_args()
+    configure_torch_threads(1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    print(f"# GRATING, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg']}, "
+          f"torch {info['torch']} on {info['torch_threads']} thread(s)", flush=True)
+    runs = [one_seed(seed, args.quick) for seed in args.seeds]
+    first = runs[0]
+    plot_history([{"label": recipe, "iterations": first[recipe]["iterations"]} for recipe in ("default", "paper")],
+                 (OUT if args.quick else ROOT / "docs") / "grating_history.png",   # --quick never replaces the docs
+                 title=f"GRATING, {first['n_obs']} images, {first['queries']} queries/iteration, truth oracle "
+                       f"(seed {first['seed']})")
+    (OUT / "grating.json").write_text(json.dumps({"machine": info, "runs": runs}, indent=2))
+    print(f"\nseed {first['seed']}:")
+    print_table(first)
+    print_ranges(runs)
+
+
+def print_ranges(runs: list[dict]) -> None:
+    def rng(values, fmt="{:.1f}"):
+        return fmt.format(min(values)) + ("" if min(values) == max(values) else "–" + fmt.format(max(values)))
+
+    print(f"\nrange over seeds {[r['seed'] for r in runs]}:")
+    print("| | default recipe | paper recipe |\n|---|---:|---:|")
+    for label, get, fmt in (
+            ("MErr at the last iteration (%)", lambda r, k: 100 * r[k]["iterations"][-1]["merr"], "{:.0f}"),
+            ("MErr, mean of the last three (%)",
+             lambda r, k: 100 * np.mean([i["merr"] for i in r[k]["iterations"][-3:]]), "{:.1f}"),
+            ("whole run (s)", lambda r, k: r[k]["seconds"], "{:.0f}"),
+            ("causal net's accuracy on fresh images (%)", lambda r, k: 100 * r[k]["nets"]["causal_net_acc"], "{:.1f}"),
+            ("observational net's (%)", lambda r, k: 100 * r[k]["nets"]["observational_net_acc"], "{:.1f}")):
+        print(f"| {label} | {rng([get(r, 'default') for r in runs], fmt)} | {rng([get(r, 'paper') for r in runs], fmt)} |")
+    confounded = [r["confounded"] for r in runs]
+    print(f"| confounded GRATING, causal / observational net (%) | "
+          f"{rng([100 * c['causal_net_acc'] for c in confounded])} / "
+          f"{rng([100 * c['observational_net_acc'] for c in confounded])} | |")
 
 
 def print_table(r: dict) -> None:
