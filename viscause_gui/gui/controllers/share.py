@@ -46,6 +46,7 @@ class ShareController(QObject):
         self.hub: ShareHub | None = None
         self.server: ShareServer | None = None
         self.rule = VoteRule()
+        self.limits: Limits | None = None  # None: the server's defaults (tests and benchmarks raise them)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -74,7 +75,7 @@ class ShareController(QObject):
                             question=self.state.question(), positive_digit=self._digit(), rule=rule,
                             on_change=self._poke.emit)
         self._offer()
-        self.server = ShareServer(self.hub, "0.0.0.0" if network else "127.0.0.1", port, limits)
+        self.server = ShareServer(self.hub, "0.0.0.0" if network else "127.0.0.1", port, limits or self.limits)
         try:
             url = self.server.start()
         except OSError:
