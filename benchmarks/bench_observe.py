@@ -1,41 +1,75 @@
 """Observational-class benchmark: 10,000 GRATING images -> fit_observational_classes.
 
-Prints one JSON line {"n", "seconds", "cpu_seconds", "ami", "n_classes", "criterion", ...}; `seconds` is
-the wall-clock time of the fit alone (imports, data generation and torch warm-up excluded).
-Usage: python benchmarks/bench_observe.py [SEED] [--n N] [--threads T]
+Per seed (default three: 0, 1, 2) one JSON line {"n", "seconds", "cpu_seconds", "ami", "n_classes",
+"criterion", "end_to_end_seconds", ...}: `seconds` is the wall-clock time of the fit alone
+(imports, data generation and torch warm-up excluded), `end_to_end_seconds` that of
+`viscause observe` on the same data as a user runs it (a fresh process, reading the file,
+writing the result). Then the date, the machine and the ranges; writes benchmarks/out/observe.json.
+Usage: python benchmarks/bench_observe.py [SEED ...] [--n N] [--threads T]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
 
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.observe import fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
 
+OUT = Path(__file__).resolve().parent / "out"
 
-def main(argv: list[str] | None = None) -> dict:
+
+def one_seed(seed: int, n: int, threads: int) -> dict:
+    data = GratingModel().sample(n, seed)
+    _warm_up()
+    wall, cpu = time.perf_counter(), time.process_time()
+    fit = fit_observational_classes(data.images, data.t, seed=seed)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    row = {"n": n, "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+           "ami": round(float(adjusted_mutual_info_score(data.obs_class, fit.obs_class)), 4),
+           "n_classes": int(fit.n_classes), "criterion": fit.criterion, "seed": seed,
+           "class_p": [round(float(p), 3) for p in fit.class_p], "threads": threads}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "grating.npz"
+        np.savez_compressed(path, images=data.images, t=data.t)
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "viscause_gui.cli", "observe", str(path), "--out", str(Path(tmp) / "o"),
+                        "--seed", str(seed)], check=True, capture_output=True)
+        row["end_to_end_seconds"] = round(time.perf_counter() - t0, 2)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("seed", nargs="?", type=int, default=0)
+    parser.add_argument("seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on 2 cores)")
     args = parser.parse_args(argv)
     configure_torch_threads(args.threads)
-    data = GratingModel().sample(args.n, args.seed)
-    _warm_up()
-    wall, cpu = time.perf_counter(), time.process_time()
-    fit = fit_observational_classes(data.images, data.t, seed=args.seed)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    row = {"n": args.n, "seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
-           "ami": round(float(adjusted_mutual_info_score(data.obs_class, fit.obs_class)), 4),
-           "n_classes": int(fit.n_classes), "criterion": fit.criterion, "seed": args.seed,
-           "class_p": [round(float(p), 3) for p in fit.class_p], "threads": args.threads}
-    print(json.dumps(row))
-    return row
+    info = machine()
+    print(f"# observe, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg']}, "
+          f"torch {info['torch']} on {args.threads} thread(s)", flush=True)
+    rows = [one_seed(seed, args.n, args.threads) for seed in args.seeds]
+    print("\n| seed | fit (s) | `viscause observe` end to end (s) | AMI | classes found | P(T=1) per class |")
+    print("|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        print(f"| {r['seed']} | {r['seconds']:.1f} | {r['end_to_end_seconds']:.1f} | {r['ami']:.3f} | "
+              f"{r['n_classes']} | {', '.join(f'{p:.3f}' for p in r['class_p'])} |")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "observe.json").write_text(json.dumps({"machine": info, "runs": rows}, indent=1))
+    return rows
 
 
 def _warm_up() -> None:
