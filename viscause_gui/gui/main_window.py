@@ -11,8 +11,8 @@ from typing import Any, Callable, Iterator
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout,
+                               QWidget)
 
 from viscause_gui import __version__
 from viscause_gui.core.data.dataset import Dataset, DatasetError
@@ -37,6 +37,7 @@ from viscause_gui.gui.settings import make_settings
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.teaching import install_teaching
 from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.busy import BusySign
 from viscause_gui.gui.workers import WorkerPool
 
 Area = Qt.DockWidgetArea
@@ -201,10 +202,7 @@ class MainWindow(QMainWindow):
         self.device_label.setToolTip("Where the nets run (CUDA when available, else the CPU)")
         self.worker_label = QLabel("idle")
         self.worker_label.setToolTip("Background work (training, loading) running now")
-        self.busy_bar = QProgressBar()
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.setMaximumWidth(80)
-        self.busy_bar.setVisible(False)
+        self.busy_bar = BusySign()         # not an animated QProgressBar: that repainted at 60 Hz
         for widget in (self.data_label, self.device_label, self.busy_bar, self.worker_label):
             bar.addPermanentWidget(widget)
 
@@ -419,7 +417,7 @@ class MainWindow(QMainWindow):
 
     def _on_busy(self, description: str) -> None:
         self.worker_label.setText(f"working: {description}" if description else "idle")
-        self.busy_bar.setVisible(bool(description))
+        self.busy_bar.set_busy(bool(description))
 
     # ----- settings and closing -----
     def _restore_settings(self) -> None:

@@ -119,6 +119,7 @@ class AppState(QObject):
         self.positive_label: int | None = None   # labels-only data: T = 1 for images with this label
         self.question_text: str | None = None    # the question in the person's words (None: from T)
         self.queue = OracleQueue(self)
+        self._spurious: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # (obs, causal, S)
 
     # ----- data -----
     def set_dataset(self, dataset: Dataset) -> None:
@@ -186,10 +187,17 @@ class AppState(QObject):
         return None if self.dataset is None else self.dataset.causal_class
 
     def spurious_classes(self) -> np.ndarray | None:
+        """S per image, computed once per pair of (obs, causal) arrays: the readout asks for it on
+        every image and every retraining, and it takes a pass over the whole data set."""
         obs, causal = self.obs_classes(), self.causal_classes()
         if obs is None or causal is None:
             return None
-        return spurious_classes(obs, causal)
+        cached = self._spurious
+        if cached is not None and cached[0] is obs and cached[1] is causal:
+            return cached[2]
+        spurious = spurious_classes(obs, causal)
+        self._spurious = (obs, causal, spurious)
+        return spurious
 
     # ----- selection and canvas -----
     def select(self, indices) -> None:

@@ -94,6 +94,10 @@ class LearningPanel(QWidget):
         self.status.setWordWrap(True)
         # a longer message wraps instead of widening the dock: a resize would repaint every plot
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # two lines always: a message of two lines after one of one resized the plots below, and
+        # three plots redrawn from scratch stalled the GUI ~50 ms mid-run
+        self.status.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         split = QSplitter(Qt.Orientation.Vertical)

@@ -129,9 +129,13 @@ class PredictionReadout(QFrame):
         obs, causal, spurious = (self.state.obs_classes(), self.state.causal_classes(),
                                  self.state.spurious_classes())
         self._spurious_table = {}
-        if obs is not None and causal is not None and spurious is not None:
-            triples = np.unique(np.stack([obs, causal, spurious], axis=1), axis=0)
-            self._spurious_table = {(int(o), int(c)): int(s) for o, c, s in triples}
+        if obs is not None and causal is not None and spurious is not None and len(obs):
+            # S is a function of (obs, C): one image per pair. A 1-D code, as np.unique over
+            # rows (axis=0) sorts structured rows, ~5 ms per 10,000 images on the GUI thread
+            obs, causal = np.asarray(obs, np.int64), np.asarray(causal, np.int64)
+            span = int(causal.max() - causal.min()) + 1
+            _, first = np.unique((obs - obs.min()) * span + (causal - causal.min()), return_index=True)
+            self._spurious_table = {(int(obs[i]), int(causal[i])): int(spurious[i]) for i in first}
         self.schedule()
 
     # ----- output -----

@@ -1,0 +1,137 @@
+"""The GUI thread's work per event does not grow with the data set, and repaints keep a pace.
+
+Each test pins one cause of a stall found by profiling benchmarks/bench_gui.py (issue 13).
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject
+
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
+
+
+class _Paints(QObject):
+    """Counts the paint events a widget gets."""
+
+    def __init__(self, widget):
+        super().__init__()
+        self.count = 0
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def _data(n: int, seed: int = 0) -> Dataset:
+    rng = np.random.default_rng(seed)
+    return Dataset(images=rng.random((n, 10, 10), dtype=np.float32), obs_class=rng.integers(0, 4, n),
+                   name="random")
+
+
+def test_the_busy_sign_repaints_a_few_times_a_second(qtbot):
+    """An indeterminate QProgressBar repainted the status bar ~60 times a second during training."""
+    from viscause_gui.gui.widgets.busy import BusySign
+
+    sign = BusySign()
+    qtbot.addWidget(sign)
+    sign.show()
+    qtbot.waitExposed(sign)
+    width = sign.width()
+    paints = _Paints(sign)
+    sign.set_busy(True)
+    qtbot.wait(1000)
+    assert 2 <= paints.count <= 8
+    sign.set_busy(False)
+    assert sign.text() == "" and sign.width() == width      # no relayout of the status bar
+
+
+def test_new_classes_do_not_visit_every_row_of_the_browser(qtbot, monkeypatch):
+    """dataChanged over all rows made Qt call rowCount() once per row (~50 ms per 10,000 images)."""
+    from viscause_gui.gui.panels.browser import BrowserPanel, ThumbnailModel
+
+    calls = [0]
+    row_count = ThumbnailModel.rowCount
+
+    def counted(self, *args):
+        calls[0] += 1
+        return row_count(self, *args)
+
+    monkeypatch.setattr(ThumbnailModel, "rowCount", counted)     # before the model exists (Qt calls it)
+    state = AppState()
+    browser = BrowserPanel(state)
+    qtbot.addWidget(browser)
+    browser.resize(400, 600)
+    browser.show()
+    state.set_dataset(_data(10_000))
+    qtbot.wait(50)
+    calls[0] = 0
+    state.classes_changed.emit()
+    qtbot.wait(50)                                            # the repaint of the page on screen
+    assert calls[0] < 500
+
+
+def test_the_readout_computes_spurious_classes_once_per_change(qtbot, monkeypatch):
+    """S over the whole data set was recomputed three times per readout refresh (every image shown,
+    every retraining): ~100 ms per refresh at 60,000 images."""
+    import viscause_gui.gui.state as state_module
+    from viscause_gui.gui.panels.readout import PredictionReadout
+
+    passes = [0]
+    real = state_module.spurious_classes
+
+    def counted(obs, causal):
+        passes[0] += 1
+        return real(obs, causal)
+
+    monkeypatch.setattr(state_module, "spurious_classes", counted)
+    state = AppState()
+    readout = PredictionReadout(state)
+    qtbot.addWidget(readout)
+    data = _data(2_000)
+    state.set_dataset(data)
+
+    class Learned:                       # an experiment as far as the state asks
+        causal_labels = (data.obs_class >= 2).astype(np.int64)
+        nets: list = []
+
+    state.set_experiment(Learned())
+    for i in range(5):
+        state.select([i])
+        readout.refresh()
+    state.set_experiment(state.experiment)      # a retraining: same classes
+    readout.refresh()
+    assert passes[0] == 1
+    Learned2 = type("Learned2", (), {"causal_labels": (data.obs_class >= 1).astype(np.int64), "nets": []})
+    state.set_experiment(Learned2())             # new classes: computed again, once
+    readout.refresh()
+    readout.refresh()
+    assert passes[0] == 2
+
+
+def test_status_messages_do_not_resize_the_learning_plots(qtbot, grating):
+    """A two-line message after a one-line one resized the splitter, and the three plots were then
+    drawn from scratch (~50 ms mid-run on 2 cores)."""
+    from viscause_gui.gui.panels.learning import LearningPanel
+
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(grating[1])
+    panel = LearningPanel(state, workers)
+    qtbot.addWidget(panel)
+    panel.resize(560, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.status.setText("Iteration 3: MErr 0.100, MDist 2.00")
+    qtbot.wait(20)
+    size = panel.loss_plot.size()
+    panel.status.setText("Training the generative model of the images (the manipulator searches on the data "
+                         "manifold it learns)…")
+    qtbot.wait(20)
+    assert panel.loss_plot.size() == size
+    panel.status.setText("Training the causal net…")
+    qtbot.wait(20)
+    assert panel.loss_plot.size() == size
+    workers.stop_all()
