@@ -18,6 +18,11 @@ oracle again and retrains.</p>
 just as well but is spurious. Draw on the canvas and watch C and S. In Colored MNIST the
 digit's shape causes T and its colour only correlates: on colour data the swatch (C) picks the
 pen's colour and the eyedropper (O) takes a colour from the image.</p>
+<p><b>Lessons</b> tell the paper's story step by step (Help → Lessons; View → Presenter mode, F11,
+for a projector): <a href="viscause-lesson:barometer">Barometer</a>,
+<a href="viscause-lesson:causal_coarsening">The Causal Coarsening Theorem</a>,
+<a href="viscause-lesson:learning_to_manipulate">Learning to manipulate</a>,
+<a href="viscause-lesson:digits">Digits</a>.</p>
 <p>Chalupka, Perona, Eberhardt: <i>Visual Causal Feature Learning</i>, UAI 2015.</p>
 """
 

@@ -381,7 +381,8 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.open_path(path)
+        if not self.teaching.open_dropped(path):      # a lesson file opens as a lesson
+            self.open_path(path)
 
     @staticmethod
     def _dropped_path(mime) -> str | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu,
                                QPushButton)
@@ -232,7 +232,6 @@ class Teaching(QObject):
         self._build_start_hint()
         self.controller.failed.connect(lambda text: window.statusBar().showMessage(f"lesson: {text}", 8000))
         self.controller.closed.connect(lambda: self.docks["lesson"].setVisible(False))
-        window.installEventFilter(self)
         QDesktopServices.setUrlHandler(LESSON_SCHEME, self, "open_url")
         window.setWindowIcon(app_icon())
         self.presenter.restore()
@@ -441,16 +440,12 @@ class Teaching(QObject):
         self.window.open_builtin("grating", n=n, **values)
 
     # ----- a lesson file dropped on the window -----
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
-        if watched is self.window and event.type() == QEvent.Type.Drop:
-            mime = event.mimeData()
-            paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
-            lessons = [p for p in paths if Path(p).suffix.lower() in (".toml", ".json")]
-            if lessons:
-                event.acceptProposedAction()
-                self.open_lesson(lessons[0])
-                return True
-        return False
+    def open_dropped(self, path: str) -> bool:
+        """A dropped .json / .toml file is a lesson (True: handled); anything else is data."""
+        if Path(path).suffix.lower() not in (".toml", ".json"):
+            return False
+        self.open_lesson(path)
+        return True
 
 
 def install_teaching(window: QMainWindow) -> Teaching:

@@ -98,7 +98,7 @@ class LessonBar(QWidget):
     def _fit_text(self) -> None:
         """The whole text shows, wrapped at the bar's width (a step's text is never cut off)."""
         width = max(self.text.width(), 200)
-        self.text.setMinimumHeight(self.text.heightForWidth(width))
+        self.text.setMinimumHeight(max(self.text.heightForWidth(width), 0))
 
     def refresh(self, _index: int | None = None) -> None:
         c = self.controller

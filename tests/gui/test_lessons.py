@@ -1,0 +1,199 @@
+"""Every shipped lesson stepped through to its end in the main window (offscreen, with small
+settings: Lesson.quick), each step's result checked; presenter mode; Save as lesson; a lesson
+file dropped on the window; the start hint and the lessons in F1 help."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from dataclasses import replace  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+
+from viscause_gui.core.lessons import load_lesson, shipped_lessons  # noqa: E402
+from viscause_gui.core.method.partitions import partition_relation  # noqa: E402
+
+WAIT_MS = 120_000
+
+
+def quick(name: str, **changes):
+    lesson = load_lesson(shipped_lessons()[name]).quick(epochs=8, retrain_epochs=3, queries=30, iterations=2)
+    return replace(lesson, **changes)
+
+
+def step_through(qtbot, window, lesson, at_step):
+    """Open the lesson, then at every step (its run ended) call at_step(index, readings) and press Next."""
+    teaching = window.teaching
+    c = teaching.controller
+    failures: list[str] = []
+    c.failed.connect(failures.append)
+    assert teaching.start_lesson(lesson)
+    for index in range(len(lesson)):
+        qtbot.waitUntil(lambda: not c.busy, timeout=WAIT_MS)
+        assert not failures, failures
+        assert c.index == index and teaching.lesson_bar.text.text() == lesson.steps[index].text
+        at_step(index, teaching.stage.readings())
+        if index + 1 < len(lesson):
+            assert c.next()
+    assert not c.can_next() and not failures
+
+
+def test_barometer(qtbot, shown_window):
+    window = shown_window
+    seen = {}
+
+    def check(index, r):
+        seen[index] = r
+        if index == 0:
+            assert r["p_obs"] is not None and r["p_obs"] < 0.3               # blank: T unlikely
+        if index == 2:
+            assert window.state.experiment.n_causal_classes == 2
+        if index == 3:                       # a v-bar: the observational classifier rises, the causal net does not
+            assert r["p_obs"] > seen[0]["p_obs"] + 0.1
+            assert abs(r["p_causal"] - seen[2]["p_causal"]) < 0.05
+        if index == 4:                       # an h-bar: both rise
+            assert r["p_causal"] > seen[2]["p_causal"] + 0.3 and r["p_obs"] > seen[0]["p_obs"] + 0.3
+        if index == 5:
+            assert window.docks["confounding"].isVisible()
+    step_through(qtbot, window, quick("barometer"), check)
+    assert window.teaching.presenter.on and window.teaching.presenter.sign.isVisible()
+    panel = window.teaching.confounding             # the slider: H1 outweighs the h-bar
+    before = panel.result.accuracy_observational
+    panel.set_values(w_h1=0.5, w_c=0.3)
+    assert panel.result.accuracy_observational < before - 0.05
+    assert "%" in panel.summary.text()
+
+
+def test_the_causal_coarsening_theorem(qtbot, shown_window):
+    window = shown_window
+
+    def check(index, r):
+        state = window.state
+        if index == 0:
+            assert len(np.unique(state.obs_classes())) == 4
+        if index == 1:
+            assert partition_relation(state.obs_classes(), state.causal_classes()) == "causal_coarsens_observational"
+            assert len(np.unique(state.causal_classes())) == 2
+            assert window.docks["classes"].isVisible()
+        if index == 3:
+            assert window.docks["cct"].isVisible()
+            assert window.teaching.cct.preset.currentText() == "Supplement B, model 1"
+    step_through(qtbot, window, quick("causal_coarsening"), check)
+    cct = window.teaching.cct
+    cct.choose_preset("Supplement B, model 2")
+    assert "coarsens the observational one" in cct.relation.text()
+    cct.exception_button.click()
+    assert "exception" in cct.relation.text() and "Nearest exception" in cct.status.text()
+
+
+def test_learning_to_manipulate(qtbot, shown_window):
+    window = shown_window
+    manipulator = window.panels["manipulator"]
+    seen = {}
+
+    def check(index, r):
+        exp = window.state.experiment
+        if index == 1:
+            assert len(exp.history) == 1
+            seen["merr1"] = exp.history[0].merr
+        if index == 2:                       # from about half the manipulations missing to nearly none
+            assert len(exp.history) == 5 and seen["merr1"] >= 0.3 and exp.history[-1].merr <= 0.1
+        if index in (3, 4):
+            alpha = 0.1 if index == 3 else 0.9
+            assert manipulator.result_key[1] == pytest.approx(alpha) and manipulator.isVisible()
+            seen[alpha] = float(manipulator.result.distance[0])
+            assert int(manipulator.result.predicted_class[0]) == manipulator.result_key[0]
+    lesson = load_lesson(shipped_lessons()["learning_to_manipulate"])     # as shipped: ~10 s on one core
+    step_through(qtbot, window, lesson, check)
+    assert 0 < seen[0.9] <= seen[0.1]
+
+
+def test_digits(qtbot, shown_window):
+    """The digit lesson on scikit-learn's 8x8 digits (the MNIST subset's model oracle takes minutes)."""
+    window = shown_window
+    manipulator = window.panels["manipulator"]
+
+    def check(index, r):
+        exp = window.state.experiment
+        if index == 0:
+            assert window.panels["learning"].label_spin.value() == 7
+            assert window.state.dataset.labels[window.state.current_index] == 7
+        if index == 1:
+            assert exp.n_causal_classes == 2
+        if index == 2:
+            assert len(exp.history) == 1 and exp.config.manipulator == "manifold"
+        if index in (3, 4):
+            assert manipulator.result_key is not None and manipulator.result.images.shape[1:] == (8, 8)
+            assert window.state.dataset.labels[window.state.current_index] == (7 if index == 3 else 1)
+    step_through(qtbot, window, quick("digits", data={"builtin": "digits8x8", "options": {}}), check)
+
+
+def test_presenter_mode_scales_and_comes_back(qtbot, shown_window):
+    window = shown_window
+    presenter = window.teaching.presenter
+    docks_before = {k: d.isVisible() for k, d in window.docks.items()}
+    style_before = window.styleSheet()
+    window.actions["presenter"].trigger()
+    assert presenter.on and window.actions["presenter"].isChecked() and presenter.sign.isVisible()
+    assert not window.docks["browser"].isVisible()
+    assert f"{presenter.point_size():.1f}pt" in window.styleSheet()
+    size = presenter.point_size()
+    window.actions["zoom_in"].trigger()
+    assert presenter.point_size() > size
+    window.actions["zoom_out"].trigger()
+    assert presenter.point_size() == pytest.approx(size)
+    assert window.settings.value("presenter/on") in (True, "true")
+    window.actions["presenter"].trigger()
+    assert not presenter.on and not presenter.sign.isVisible() and window.styleSheet() == style_before
+    assert {k: d.isVisible() for k, d in window.docks.items()} == docks_before
+
+
+def test_save_as_lesson_and_drop_it_back(qtbot, shown_window, tmp_path):
+    window = shown_window
+    window.panels["learning"].queries_spin.setValue(42)
+    out = window.teaching.save_lesson(tmp_path / "mine")
+    lesson = load_lesson(out)
+    assert lesson.data["builtin"] == "grating" and lesson.settings["queries"] == 42
+    assert lesson.data["options"]["n"] == len(window.state.dataset)
+    window.panels["learning"].queries_spin.setValue(7)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(out))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    c = window.teaching.controller
+    qtbot.waitUntil(lambda: c.lesson is not None and not c.busy, timeout=WAIT_MS)
+    assert c.lesson.title == lesson.title and window.panels["learning"].queries_spin.value() == 42
+    c.close()
+    assert not window.docks["lesson"].isVisible()
+
+
+def test_a_bad_lesson_is_one_message(qtbot, shown_window, tmp_path):
+    window = shown_window
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "viscause-lesson", "version": 1, "title": "x", "data": {"builtin": "grating"}, '
+                   '"steps": [{"text": "x", "run": "dance"}]}')
+    assert not window.teaching.open_lesson(bad)
+    level, title, text = window.messages[-1]
+    assert level == "warning" and text.startswith("bad.json: step 1: 'run' action must be one of")
+    assert window.teaching.controller.lesson is None
+
+
+def test_start_hint_and_help_lead_to_the_lessons(qtbot, shown_window):
+    window = shown_window
+    hint = window.teaching.start_hint
+    assert hint is not None and hint.isVisible() and "F4" in hint.findChildren(type(window.readout.values["causal"]))[0].text()
+    window.actions["help"].trigger()
+    text = window.messages[-1][2]
+    for name in shipped_lessons():
+        assert f"viscause-lesson:{name}" in text
+    window.teaching.open_url(QUrl("viscause-lesson:barometer"))       # a click on the link
+    c = window.teaching.controller
+    assert c.lesson is not None and c.lesson.title == "Barometer"
+    assert not hint.isVisible() and window.settings.value("hints/start_dismissed") in (True, "true")
+    qtbot.waitUntil(lambda: not c.busy, timeout=WAIT_MS)
+    c.close()
