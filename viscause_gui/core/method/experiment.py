@@ -22,6 +22,7 @@ from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.method.query_choice import QUERY_CHOICES, RANDOM, choose_active, random_queries, rows_of
 from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.generative import DEFAULT_CODE, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
@@ -57,10 +58,14 @@ class ExperimentConfig:
                                    # "manifold": in the code space of a generative model of the images
     generative_epochs: int = GENERATIVE_EPOCHS   # the generative model's training (manifold search)
     generative_code: int = DEFAULT_CODE          # its code size
+    queries_by: str = RANDOM       # how Algorithm 2 chooses its queries (method.query_choice): "random" (the
+                                   # paper's) or "active" (the candidates the nets doubt most, of a larger pool)
 
     def __post_init__(self) -> None:
         if self.manipulator not in MANIPULATORS:
             raise ValueError(f"manipulator must be one of {', '.join(MANIPULATORS)}, got {self.manipulator!r}")
+        if self.queries_by not in QUERY_CHOICES:
+            raise ValueError(f"queries_by must be one of {', '.join(QUERY_CHOICES)}, got {self.queries_by!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -468,15 +473,26 @@ class Experiment:
             self.prototype_bank()       # built here, in the training thread: readers get it ready-made
 
     def _algorithm2_queries(self) -> QueryBatch:
-        n, q, k = len(self.data), self.config.queries, self.n_causal_classes
-        index = self.rng.choice(n, min(q, n), replace=False)
-        own = self.causal_labels[index]
-        shift = self.rng.integers(1, k, len(index))
-        targets = (own + shift) % k
-        result = self.manipulate(self.data.images[index], targets)
+        """Q start images with their targets, chosen as config.queries_by says, and their manipulations."""
+        q, k = self.config.queries, self.n_causal_classes
+        if self.config.queries_by == RANDOM:
+            index, targets = random_queries(self.rng, self.causal_labels, k, q)
+            result = self.manipulate(self.data.images[index], targets)
+        else:
+            choice, pool = choose_active(
+                self.data.images, self.causal_labels, k, q, self.nets, self.manipulate, self.rng,
+                shifts=self.config.augment_shifts > 0, jitter=self.config.augment_jitter > 0,
+                seed=self.config.seed * 1000 + self.iteration, past=self._past_failures())
+            index, targets = choice.index, choice.targets
+            result = rows_of(pool, choice.chosen)
         return QueryBatch("algorithm2", self.iteration, result.images, index,
                           originals=self.data.images[index], targets=targets,
                           distances=result.distance, p_target=result.p_target)
+
+    def _past_failures(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(targets, failed) of every answered Algorithm 2 batch, oldest first."""
+        return [(b.targets, self.class_of_answer(b.answers) != b.targets) for b in self.batches
+                if b.kind == "algorithm2" and b.answers is not None]
 
     def _finish_algorithm2(self, batch: QueryBatch) -> None:
         got = self.add_answers(batch.images, batch.answers)
