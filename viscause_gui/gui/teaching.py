@@ -301,7 +301,8 @@ class Teaching(QObject):
             title = LESSON_TITLES.get(name, name.replace("_", " ").capitalize())
             lessons.addAction(self._action(f"lesson_{name}", title, f"Open the lesson '{title}' (its data, "
                                            "panels and first step)", None, lambda n=name: self.open_lesson(n)))
-        help_menu.insertMenu(help_menu.actions()[1] if len(help_menu.actions()) > 1 else None, lessons)
+        entry = help_menu.insertMenu(help_menu.actions()[1] if len(help_menu.actions()) > 1 else None, lessons)
+        entry.setToolTip("The shipped lessons: the paper's story step by step, for a class")
         self.lessons_menu = lessons
         for key, shortcut in (("lesson_next", "PgDown"), ("lesson_back", "PgUp")):
             action = self._action(key, "Next step" if key == "lesson_next" else "Previous step",
