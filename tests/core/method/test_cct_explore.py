@@ -103,3 +103,24 @@ def test_no_exception_without_confounding():
     """H independent of I: P(T|I) = P(T|man I) for every table, so no change of P(T|H,I) breaks the CCT."""
     model = DiscreteModel([0.3, 0.7], [[0.2, 0.3, 0.5]] * 2, [[0.1, 0.5, 0.9], [0.2, 0.4, 0.8]])
     assert nearest_exception(model, 1e-3) is None
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("tol", ["0", "0.001"])
+def test_viscause_cct_is_the_explorers_headless_twin(k, tol, capsys):
+    """sample_data/cct_supplement_b_modelK.json through `viscause cct` says what the explorer's preset says."""
+    import json
+    from pathlib import Path
+
+    from viscause_gui.cli import main
+
+    path = Path(__file__).parents[3] / "sample_data" / f"cct_supplement_b_model{k}.json"
+    assert main(["cct", str(path), "--tol", tol]) == 0
+    headless = json.loads(capsys.readouterr().out)
+    explorer = CctExplorer()
+    explorer.load_preset(f"Supplement B, model {k}")
+    explorer.tol = float(tol)
+    live = explorer.result()
+    assert headless["relation"] == live["relation"]
+    assert np.allclose(headless["p_obs"], live["p_obs"], atol=1e-9)
+    assert np.allclose(headless["p_causal"], live["p_causal"], atol=1e-9)
