@@ -29,6 +29,8 @@ from viscause_gui.core.method.oracles import ModelOracle
 from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import TrainingProcess, shared_training_process
 from viscause_gui.core.method.plugged_oracles import OracleLoadError
+from viscause_gui.core.method.query_choice import DESCRIPTIONS as QUERY_CHOICE_DESCRIPTIONS
+from viscause_gui.core.method.query_choice import QUERY_CHOICES
 from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, PluggedChoice,
                                                    RunSettings, StopFlag, learning_job, run_fraction)
 from viscause_gui.gui.state import AppState
@@ -128,6 +130,17 @@ class LearningPanel(QWidget):
         self.iterations_spin = _spin(1, 10000, 5, "Algorithm 2 iterations to run with 'Run Algorithm 2'")
         self.queries_spin = _spin(1, 100000, 100, "Queries Q: images manipulated and sent to the oracle per iteration")
         self.queries_spin.valueChanged.connect(self._queries_changed)
+        self.queries_by_combo = QComboBox()
+        for key in QUERY_CHOICES:
+            self.queries_by_combo.addItem(key, key)
+        self.queries_by_combo.setToolTip("Queries by: how Algorithm 2 chooses the Q images it asks about.<br>"
+                                         + "<br>".join(f"• {QUERY_CHOICE_DESCRIPTIONS[k]}" for k in QUERY_CHOICES))
+        self.queries_by_combo.setAccessibleName("Queries by")
+        queries_cell = QWidget()
+        queries_row = QHBoxLayout(queries_cell)
+        queries_row.setContentsMargins(0, 0, 0, 0)
+        queries_row.addWidget(self.queries_spin, 1)
+        queries_row.addWidget(self.queries_by_combo)
         self.alpha_spin = QDoubleSpinBox()
         self.alpha_spin.setRange(0.0, 1.0)
         self.alpha_spin.setSingleStep(0.05)
@@ -145,7 +158,7 @@ class LearningPanel(QWidget):
             label = self._label_caption if n == 1 else QLabel(caption)
             label.setBuddy(widget)
             grid.addWidget(label, n // 2, 2 * (n % 2))
-            grid.addWidget(widget, n // 2, 2 * (n % 2) + 1)
+            grid.addWidget(queries_cell if widget is self.queries_spin else widget, n // 2, 2 * (n % 2) + 1)
         grid.addWidget(self.plugged_label, len(cells) // 2, 0, 1, 4)
         return grid
 
@@ -307,7 +320,7 @@ class LearningPanel(QWidget):
     def settings_for_session(self) -> dict:
         """What a session keeps of this panel: the run settings and the loss curve."""
         spins = {name: getattr(self, f"{name}_spin").value() for name in self.SESSION_SPINS}
-        return {**spins, "alpha": self.alpha_spin.value(),
+        return {**spins, "alpha": self.alpha_spin.value(), "queries_by": self.queries_by_combo.currentData(),
                 "train_losses": [float(v) for v in self.train_losses[-self.MAX_SAVED_LOSSES:]],
                 "val_losses": [float(v) for v in self.val_losses[-self.MAX_SAVED_LOSSES:]]}
 
@@ -321,6 +334,8 @@ class LearningPanel(QWidget):
                 getattr(self, f"{name}_spin").setValue(value)
         if isinstance(saved.get("alpha"), (int, float)):
             self.alpha_spin.setValue(float(saved["alpha"]))
+        if saved.get("queries_by") in QUERY_CHOICES:
+            self.queries_by_combo.setCurrentIndex(self.queries_by_combo.findData(saved["queries_by"]))
         train, val = saved.get("train_losses"), saved.get("val_losses")
         if isinstance(train, list) and isinstance(val, list) and len(train) == len(val) and all(
                 isinstance(v, (int, float)) for v in train + val):
@@ -405,8 +420,8 @@ class LearningPanel(QWidget):
         key = self.oracle_combo.currentData()
         return RunSettings.for_data(data, "plugged" if key in PLUGGED else key, label, recipe, self._plugged.get(key),
                                     queries=self.queries_spin.value(), alpha=self.alpha_spin.value(),
-                                    seed=self.seed_spin.value(), epochs=self.epochs_spin.value(),
-                                    retrain_epochs=self.retrain_spin.value())
+                                    queries_by=self.queries_by_combo.currentData(), seed=self.seed_spin.value(),
+                                    epochs=self.epochs_spin.value(), retrain_epochs=self.retrain_spin.value())
 
     def _queries_changed(self, queries: int) -> None:
         """A new Q applies to the next batch; a batch waiting for a person and not answered yet
@@ -472,6 +487,7 @@ class LearningPanel(QWidget):
         """The GUI owns the experiment here: apply the settings that may change between runs."""
         exp = self.experiment
         exp.config.queries = settings.config.queries
+        exp.config.queries_by = settings.config.queries_by
         exp.config.alpha = settings.config.alpha
         exp.config.retrain_epochs = settings.config.retrain_epochs
         self._apply_manual_answers()
