@@ -197,3 +197,11 @@ def test_start_hint_and_help_lead_to_the_lessons(qtbot, shown_window):
     assert not hint.isVisible() and window.settings.value("hints/start_dismissed") in (True, "true")
     qtbot.waitUntil(lambda: not c.busy, timeout=WAIT_MS)
     c.close()
+
+
+def test_viscause_gui_refuses_an_unknown_lesson_in_one_line(capsys):
+    from viscause_gui.gui.app import main
+
+    assert main(["--lesson", "astrology"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("viscause-gui: astrology: no such lesson file and no shipped lesson")

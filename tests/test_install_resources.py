@@ -1,0 +1,47 @@
+"""resources/ travels with the package: a non-editable `pip install .` into a fresh virtual
+environment (its dependencies from this interpreter's site-packages: nothing is downloaded),
+then `viscause-gui --lesson barometer` starts offscreen, opens the lesson and quits by itself."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IGNORED = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "venv",
+                                 ".venv", "runs", "benchmarks", "tests", "docs", "sample_data", "scripts")
+
+
+@pytest.mark.timeout(600)
+def test_installed_package_opens_a_shipped_lesson(tmp_path):
+    source = tmp_path / "src"            # build from a copy: the build leaves nothing in the working tree
+    shutil.copytree(ROOT, source, ignore=IGNORED)
+    venv = tmp_path / "venv"
+    # without pip of its own: a venv's bundled setuptools would shadow this interpreter's (which builds wheels)
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
+    python = bin_dir / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-build-isolation",
+                    "--no-index", "-q", str(source)], check=True, cwd=tmp_path, timeout=300)
+    shutil.rmtree(source)                # what runs below can only be the installed copy
+    where = subprocess.run([str(python), "-c", "import viscause_gui.core.lessons as l; print(l.resources_dir()); "
+                            "print(sorted(l.shipped_lessons()))"], check=True, cwd=tmp_path, capture_output=True,
+                           text=True).stdout.splitlines()
+    resources = Path(where[0])
+    assert resources.is_relative_to(venv), where
+    assert where[1] == "['barometer', 'causal_coarsening', 'digits', 'learning_to_manipulate']"
+    for name in ("icons/viscause.svg", "icons/viscause-64.png", "presenter.qss", "viscause.desktop",
+                 "examples/grating_example.vcsession", "lessons/01_barometer.json"):
+        assert (resources / name).is_file(), name
+    home = tmp_path / "home"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"),
+           "XDG_RUNTIME_DIR": str(home), "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([str(bin_dir / "viscause-gui"), "--lesson", "barometer", "--quit-after", "3"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stderr[-2000:]
+    settings = (home / "config" / "viscause" / "viscause_gui.conf").read_text()
+    assert "on=true" in settings.replace(" ", "")          # the lesson turned presenter mode on
