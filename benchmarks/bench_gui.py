@@ -1,4 +1,4 @@
-"""GUI responsiveness benchmark (issue 3 targets); runs offscreen and prints ONE JSON line.
+"""GUI responsiveness benchmark (issue 13 targets), offscreen: three runs, the range of each measure.
 
 - alpha_update_ms_median / _p95: a change of the α slider of the manipulator panel until
   the new manipulated 28x28 MNIST image is set on its ImageItem and painted; every α is new
@@ -23,15 +23,23 @@
   and painting it once. browser_scroll_frame_ms_*: then 200 page-downs and 50 jumps to random
   places, each until the new page of thumbnails is painted.
 
-Usage: python benchmarks/bench_gui.py [--quick]
+Every run is a fresh process (the first run of a session also starts the training process, as
+the app's first run does). The script prints the date and the machine, runs three times
+(--runs), prints each run's JSON line and then a table with the range of every measure over the
+runs, the targets of issue 13 and the stall as a multiple of the bare-training heartbeat of the
+same run (stall_vs_baseline); all of it goes to benchmarks/out/gui.json.
+
+Usage: python benchmarks/bench_gui.py [--runs 3] [--quick]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -55,6 +63,29 @@ from viscause_gui.gui.workers import (  # noqa: E402
     install_foreground_gate,
     install_gui_thread_garbage_collector,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+# measure -> (target, what it is), issue 13; None: reported, no target
+TARGETS = {
+    "alpha_update_ms_median": (30.0, "α slider → new manipulated 28x28 MNIST image on screen, median (ms)"),
+    "alpha_update_ms_p95": (30.0, "same, 95th percentile (ms)"),
+    "alpha_update_prefetched_steps_ms_median": (None, "same, α already computed by the background sweep (ms)"),
+    "max_event_loop_stall_ms": (50.0, "longest stall while Algorithm 2 trains: learning, manipulator, classes "
+                                      "panels (ms)"),
+    "main_window_stall_ms": (50.0, "the same in the main window, Learning tab in front (ms)"),
+    "digit_mode_stall_ms": (50.0, "the same in digit mode (MNIST subset, T = shows a 7) (ms)"),
+    "baseline_bare_training_stall_ms": (None, "the same heartbeat beside a bare training thread, no window (ms)"),
+    "panels_stall_vs_baseline": (None, "panels' stall / bare-training stall of the same run"),
+    "main_window_stall_vs_baseline": (None, "main window's stall / bare-training stall"),
+    "digit_mode_stall_vs_baseline": (None, "digit mode's stall / bare-training stall"),
+    "browser_open_60k_s": (2.0, "open a 60,000-image data set in the browser (s)"),
+    "browser_scroll_frame_ms_median": (16.0, "scroll it: 200 page-downs and 50 jumps, median per page (ms)"),
+    "browser_scroll_frame_ms_max": (None, "same, slowest page (ms)"),
+    "load_average_1min": (None, "load average (1 min) at the end of the run"),
+}
 
 
 _KEEP: list[object] = []   # pools and panels live to the end: late worker events find their receivers
@@ -321,10 +352,8 @@ def scroll_frames(app: QApplication, bar, viewport, pages: int = 200) -> list[fl
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer α values and a smaller GRATING run")
-    args = parser.parse_args()
+def one_run(quick: bool) -> dict[str, object]:
+    """One run of every measure in this process (a fresh one: see main)."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_gui_threads()
     install_foreground_gate(app)
@@ -332,17 +361,74 @@ def main() -> None:
     warm_up_torch()                     # as the app does before its window opens…
     freeze_startup_objects()            # …and once it has started
     out: dict[str, object] = {}
-    out.update(bench_alpha(app, 20 if args.quick else 60))
-    out.update(bench_stall(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
-    out.update(bench_stall_main_window(app, 2 if args.quick else 3, 2000 if args.quick else 10000))
-    if not args.quick:
+    out.update(bench_alpha(app, 20 if quick else 60))
+    out.update(bench_stall(app, 2 if quick else 3, 2000 if quick else 10000))
+    out.update(bench_stall_main_window(app, 2 if quick else 3, 2000 if quick else 10000))
+    if not quick:
         out.update(bench_stall_digit_mode(app, 2))
-    out.update(bench_baseline(app, 2000 if args.quick else 10000))
+    out.update(bench_baseline(app, 2000 if quick else 10000))
     out.update(bench_browser(app))
+    base = max(float(out["baseline_bare_training_stall_ms"]), 1e-3)
+    for name, key in (("panels", "max_event_loop_stall_ms"), ("main_window", "main_window_stall_ms"),
+                      ("digit_mode", "digit_mode_stall_ms")):
+        if key in out:
+            out[f"{name}_stall_vs_baseline"] = float(out[key]) / base
     out["load_average_1min"] = os.getloadavg()[0]
     settle(app, 0.2)
-    out = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}
-    print(json.dumps(out))
+    return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}
+
+
+def summary(runs: list[dict]) -> dict[str, dict]:
+    """measure -> {min, max, target, met (every run within the target), text}."""
+    rows = {}
+    for key, (target, text) in TARGETS.items():
+        values = [float(r[key]) for r in runs if key in r]
+        if not values:
+            continue
+        rows[key] = {"min": min(values), "max": max(values), "target": target, "text": text,
+                     "met": None if target is None else bool(max(values) <= target)}
+    return rows
+
+
+def table(rows: dict[str, dict]) -> str:
+    lines = ["| measure | target | range over the runs | met |", "|---|---:|---:|---|"]
+    for key, r in rows.items():
+        target = "" if r["target"] is None else f"≤ {r['target']:g}"
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        lines.append(f"| {r['text']} | {target} | {r['min']:.2f}–{r['max']:.2f} | {met} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer α values and a smaller GRATING run")
+    parser.add_argument("--runs", type=int, default=3, help="runs, each in a fresh process (default 3)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)   # a run, in this process
+    args = parser.parse_args()
+    if args.one:
+        print("RESULT " + json.dumps(one_run(args.quick)), flush=True)
+        return
+    info = machine()
+    print(f"# GUI benchmark, {info['date']}, {info['cpu']}, {info['cores']} cores, load average "
+          f"{info['load_avg']}, torch {info['torch']}, offscreen", flush=True)
+    runs = []
+    for k in range(args.runs):
+        cmd = [sys.executable, os.path.abspath(__file__), "--one"] + (["--quick"] if args.quick else [])
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            print(proc.stdout[-2000:] + proc.stderr[-4000:], file=sys.stderr)
+            raise SystemExit(f"run {k + 1} failed (exit {proc.returncode})")
+        runs.append(json.loads(lines[-1].removeprefix("RESULT ")))
+        print(json.dumps(runs[-1]), flush=True)
+    rows = summary(runs)
+    end = machine()
+    print(f"\n{args.runs} run(s), load average {info['load_avg']} at the start, {end['load_avg']} at the end\n")
+    print(table(rows))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "gui.json").write_text(json.dumps({"machine": info, "machine_end": end, "quick": args.quick,
+                                              "runs": runs, "summary": rows}, indent=1))
 
 
 if __name__ == "__main__":

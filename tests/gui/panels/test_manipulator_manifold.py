@@ -106,3 +106,28 @@ def test_the_images_stay_put_when_the_path_strip_hides(qtbot, panel):
     qtbot.waitUntil(lambda: panel.result is not None and not panel.path_box.isVisible(), timeout=10000)
     qtbot.wait(50)
     assert panel.result_item.getViewWidget().geometry() == where
+
+
+def test_the_path_strip_is_decoded_in_the_worker_not_on_the_gui_thread(qtbot, panel, monkeypatch):
+    """Decoding the strip through the generative model took the GUI thread several ms per α."""
+    import threading
+
+    from viscause_gui.core.method.manipulator_model import ManipulatorModel
+
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)
+    threads: list[int] = []
+    real = ManipulatorModel.path
+
+    def noted(self, *args, **kwargs):
+        threads.append(threading.get_ident())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ManipulatorModel, "path", noted)
+    panel.prefetch = False
+    for alpha in (0.2, 0.8, 0.2):                      # new, new, then from the cache
+        panel.alpha_slider.setValue(alpha)
+        qtbot.waitUntil(lambda a=alpha: panel.result_key is not None and panel.result_key[1] == a, timeout=10000)
+        assert panel.path_box.isVisible()
+    assert threads and threading.get_ident() not in threads     # the sweep may decode more
+    last = np.asarray(panel.path_items[PATH_STEPS - 1].image)
+    np.testing.assert_allclose(1.0 - last, panel.result.images[0], atol=1e-4)

@@ -42,9 +42,18 @@ def unbroken(*parts: str) -> str:
     return "   ".join(part.replace(" ", "\u00a0").replace("|", "|\u2060") for part in parts)
 
 
+def path_of(model: ManipulatorModel, image: np.ndarray, result: ManipulationResult) -> np.ndarray | None:
+    """The path strip's images of a manifold result (None for a pixel search): decoded in the
+    worker, not on the GUI thread."""
+    if result.codes is None or model.generative is None:
+        return None
+    return model.path(image, result.codes[0], PATH_STEPS)
+
+
 def manipulate_one(model: ManipulatorModel, image: np.ndarray, target: int, alpha: float,
-                   cancelled: Callable[[], bool]) -> tuple[ManipulationResult, bool]:
-    """Worker body: one image towards one class; also says whether the search was cut short."""
+                   cancelled: Callable[[], bool]) -> tuple[ManipulationResult, bool, np.ndarray | None]:
+    """Worker body: one image towards one class; also says whether the search was cut short, and
+    the path strip's images."""
     hit: list[bool] = []
 
     def check() -> bool:
@@ -53,7 +62,8 @@ def manipulate_one(model: ManipulatorModel, image: np.ndarray, target: int, alph
             return True
         return False
 
-    return model.manipulate(image[None], np.array([target]), alpha, check), bool(hit)
+    result = model.manipulate(image[None], np.array([target]), alpha, check)
+    return result, bool(hit), None if hit else path_of(model, image, result)
 
 
 def sweep_alphas(model: ManipulatorModel, image: np.ndarray, target: int, alphas: list[float],
@@ -66,7 +76,8 @@ def sweep_alphas(model: ManipulatorModel, image: np.ndarray, target: int, alphas
         yield_to_foreground()
         if cancelled():
             return
-        yield (target, alpha), model.manipulate(image[None], np.array([target]), alpha)
+        result = model.manipulate(image[None], np.array([target]), alpha)
+        yield (target, alpha), result, path_of(model, image, result)
 
 
 def manipulate_many(model: ManipulatorModel, images: np.ndarray, target: int, alpha: float,
@@ -90,6 +101,7 @@ class ManipulatorPanel(QWidget):
         self.result: ManipulationResult | None = None
         self.result_key: tuple[int, float] | None = None
         self._cache: dict[tuple[int, float], ManipulationResult] = {}
+        self._paths: dict[tuple[int, float], np.ndarray | None] = {}   # path strips of the cached results
         self._seq = 0
         self._gen = 0                  # image / model generation: results for an older one are dropped
         self._wanted_target: int | None = None
@@ -203,11 +215,14 @@ class ManipulatorPanel(QWidget):
         box.setVisible(False)
         return box, items
 
-    def _show_path(self, image: np.ndarray, result: ManipulationResult) -> None:
+    def _show_path(self, image: np.ndarray, key: tuple[int, float], result: ManipulationResult) -> None:
         show = result.codes is not None and self.model is not None and self.model.generative is not None
         self.path_box.setVisible(show)
         if show:
-            for item, step in zip(self.path_items, self.model.path(image, result.codes[0], PATH_STEPS)):
+            path = self._paths.get(key)
+            if path is None:                  # not decoded by a worker (e.g. set from outside)
+                path = path_of(self.model, image, result)
+            for item, step in zip(self.path_items, path):
                 show_data_image(item, step)
 
     def _readout(self) -> QHBoxLayout:
@@ -268,6 +283,7 @@ class ManipulatorPanel(QWidget):
 
     def _image_changed(self) -> None:
         self._cache.clear()
+        self._paths.clear()
         self._gen += 1
         self._seq += 1                      # a search for the old image must not land
         self.result, self.result_key = None, None
@@ -328,11 +344,13 @@ class ManipulatorPanel(QWidget):
                            on_error=self._failed)
 
     @if_alive
-    def _arrived(self, seq: int, key: tuple[int, float], out: tuple[ManipulationResult, bool]) -> None:
-        result, cut_short = out
+    def _arrived(self, seq: int, key: tuple[int, float],
+                 out: tuple[ManipulationResult, bool, np.ndarray | None]) -> None:
+        result, cut_short, path = out
         if seq != self._seq or cut_short:
             return
         self._cache[key] = result
+        self._paths[key] = path
         self._show(key, result)
         self._start_sweep(key[0])
 
@@ -360,9 +378,11 @@ class ManipulatorPanel(QWidget):
             self._start_sweep(self.result_key[0])
 
     @if_alive
-    def _swept(self, gen: int, key: tuple[int, float], result: ManipulationResult) -> None:
-        if gen == self._gen:
-            self._cache.setdefault(key, result)
+    def _swept(self, gen: int, key: tuple[int, float], result: ManipulationResult,
+               path: np.ndarray | None = None) -> None:
+        if gen == self._gen and key not in self._cache:
+            self._cache[key] = result
+            self._paths[key] = path
 
     def _show(self, key: tuple[int, float], result: ManipulationResult) -> None:
         image = self.state.current_image
@@ -371,7 +391,7 @@ class ManipulatorPanel(QWidget):
         show_data_image(self.result_item, new)
         show_image(self.diff_item, difference_rgb(image, new), (0.0, 255.0))
         self._show_difference_legend(is_colour(image))
-        self._show_path(image, result)
+        self._show_path(image, key, result)
         self._describe(key[0], result)
         self.result_shown.emit(key[1])
 
