@@ -286,7 +286,8 @@ class GratingExperiment(BuiltinExperiment):
         model = GratingModel()
         data = model.sample(args.n_obs, args.seed)
         config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
-                                  seed=args.seed, **RECIPES[args.recipe])
+                                  seed=args.seed, queries_by=getattr(args, "queries_by", None) or "random",
+                                  **RECIPES[args.recipe])
         experiment = Experiment(data, config)
         progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")
         run_to_folder(experiment, TruthOracle(model), out, progress, started)

@@ -495,6 +495,8 @@ class MnistExperiment(BuiltinExperiment):
         overrides = {"epochs": args.epochs} if args.epochs else {}
         if getattr(args, "manipulator", None):
             overrides["manipulator"] = args.manipulator
+        if getattr(args, "queries_by", None):
+            overrides["queries_by"] = args.queries_by
         config = experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
                                    alpha=args.alpha, **overrides)
         experiment = Experiment(task.data, config)

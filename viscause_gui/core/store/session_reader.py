@@ -17,6 +17,7 @@ from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
 from viscause_gui.core.data.readers import PathLike, read_npy_header
 from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, ExperimentState, IterationRecord,
                                                  QueryBatch)
+from viscause_gui.core.method.query_choice import QUERY_CHOICES
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.store.journal import AnswerRecord
 from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, DEFAULT_LIMITS, MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT,
@@ -455,6 +456,9 @@ def _config(c: Any) -> ExperimentConfig:
                                                       f"got {c[name]!r}")
     if "alpha" in c:
         _need(0 <= c["alpha"] <= 1, f"config 'alpha' must lie in [0, 1], got {c['alpha']!r}")
+    if "queries_by" in c:
+        _need(c["queries_by"] in QUERY_CHOICES, f"config 'queries_by' must be one of {', '.join(QUERY_CHOICES)}, "
+                                                f"got {c['queries_by']!r}")
     return ExperimentConfig.from_json(c)
 
 
