@@ -187,7 +187,8 @@ def train_generative_model(images: np.ndarray, config: ExperimentConfig, device=
     returns the trained model (same config, same model)."""
     images = np.asarray(images, np.float32)
     net = new_net(autoencoder_spec(images.shape[1:], config.generative_code), config.seed * 1000 + 999, device)
-    yield from train_fn(net, images, None, None, generative_config(config.seed, config.generative_epochs), device)
+    yield from train_fn(net, images, None, None, generative_config(config.seed, config.generative_epochs, len(images)),
+                        device)
     return net.eval()
 
 

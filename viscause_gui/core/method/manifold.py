@@ -53,6 +53,7 @@ FADE = 0.3              # 0: keep the whole residual; > 0: drop it where the dec
 SHARPEN = 2.0           # > 1: decoded strokes crisper than the model's (a blurry decode adds grey)
 PROTOTYPES_PER_CLASS = 1000
 DEEPEST_SHARE = 0.9      # an unreachable depth asks for prototypes this deep, relative to the class's deepest
+CHUNK_VALUES = 256 * 784   # images searched at a time: 256 digits of 28x28, fewer of larger images
 BANK_ARRAYS = ("codes", "labels", "depth", "decoded", "margins")     # what a run folder keeps of a bank
 
 
@@ -186,7 +187,7 @@ def manipulate_on_manifold(
     grid: int = GRID,
     fade: float = FADE,
     progress: ProgressFn | None = None,
-    chunk: int = 256,
+    chunk: int | None = None,
 ) -> ManipulationResult:
     """Manipulate images towards target causal classes along the data's manifold (module docstring)."""
     if not 0.0 <= alpha <= 1.0:
@@ -206,6 +207,7 @@ def manipulate_on_manifold(
     radius = _grey_radius(alpha, distance_scale or default_distance_scale(images.shape[1:], False))
     out = np.empty_like(images)
     ends = np.empty((len(images), model.code_size), np.float32)
+    chunk = chunk or max(16, CHUNK_VALUES // int(np.prod(images.shape[1:])))     # bounded memory per chunk
     total = -(-len(images) // chunk)
     for i, lo in enumerate(range(0, len(images), chunk)):
         x, z = _search_chunk(nets, model, bank, images[lo:lo + chunk], targets[lo:lo + chunk],

@@ -280,10 +280,16 @@ def run_to_end(steps: Generator[Any, None, R]) -> R:
 
 
 GENERATIVE_EPOCHS = 30
+GENERATIVE_IMAGE_PASSES = 120_000   # at most this many images seen in its training (30 epochs of 4,000)
+GENERATIVE_MIN_EPOCHS = 5
 
 
-def generative_config(seed: int = 0, epochs: int = GENERATIVE_EPOCHS) -> TrainConfig:
-    """How the generative model trains by default (Adam 2e-3, batches of 64, early stopping)."""
+def generative_config(seed: int = 0, epochs: int = GENERATIVE_EPOCHS, n_images: int | None = None) -> TrainConfig:
+    """How the generative model trains by default (Adam 2e-3, batches of 64, early stopping):
+    `epochs`, fewer for many images (a larger data set needs fewer passes over it; 10,000
+    images: 12 epochs), at least GENERATIVE_MIN_EPOCHS."""
+    if n_images:
+        epochs = min(epochs, max(GENERATIVE_MIN_EPOCHS, GENERATIVE_IMAGE_PASSES // int(n_images)))
     return TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, patience=4, seed=seed)
 
 
