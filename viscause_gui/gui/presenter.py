@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QToolBar, QWidg
 
 from viscause_gui.core.lessons import resources_dir
 
-BASE_SCALE = 1.6               # fonts at zoom 1: 1.6 x the desktop's
+BASE_SCALE = 1.45             # fonts at zoom 1: 1.45 x the desktop's (the window still fits 1280 x 720)
 ZOOM_MIN, ZOOM_MAX, ZOOM_STEP = 0.6, 2.0, 0.1
 HIDDEN_DOCKS = ("browser", "labelling")    # secondary in front of a class (back with the mode off)
 LINE_SCALE = 2.5
@@ -60,16 +60,20 @@ class PresenterMode:
         app = QApplication.instance()
         w = self.window
         if on:
-            self._saved = {"font": QFont(app.font()), "style": w.styleSheet(), "state": w.saveState(),
+            right = [d for k, d in w.docks.items() if k in ("learning", "manipulator") and d.isVisible()]
+            self._saved = {"font": QFont(app.font()), "style": w.styleSheet(),
+                           "docks": [d for k, d in w.docks.items() if k in HIDDEN_DOCKS and d.isVisible()],
+                           "right": (right[:1], [d.width() for d in right[:1]]),
                            "status": [x for x in w.statusBar().findChildren(QWidget) if x.isVisible()]}
             self.on = True
-            for key in HIDDEN_DOCKS:
-                if key in w.docks:
-                    w.docks[key].setVisible(False)
+            for dock in self._saved["docks"]:
+                dock.setVisible(False)
             for widget in self._saved["status"]:
                 if widget is not getattr(w, "worker_label", None):
                     widget.setVisible(False)
             self._saved["secondary"] = [x for x in self.secondary_widgets() if x.isVisible()]
+            self._saved["status_bar"] = w.statusBar().isVisible()
+            w.statusBar().setVisible(False)        # 720 px high: every line counts (the lesson bar shows work)
             for widget in self._saved["secondary"]:
                 widget.setVisible(False)
             self._apply_scale()
@@ -77,10 +81,14 @@ class PresenterMode:
             self.on = False
             w.setStyleSheet(self._saved.get("style", ""))
             self._scale_plots(1.0, 1.0)
-            if "state" in self._saved:
-                w.restoreState(self._saved["state"])
+            for dock in self._saved.get("docks", []):     # (no restoreState: it would undo what happened since)
+                dock.setVisible(True)
+            docks, widths = self._saved.get("right", ([], []))
+            if docks:
+                w.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
             for widget in self._saved.get("status", []) + self._saved.get("secondary", []):
                 widget.setVisible(True)
+            w.statusBar().setVisible(self._saved.get("status_bar", True))
         self.sign.setVisible(self.on)
         self.settings.setValue("presenter/on", self.on)
         action = getattr(w, "actions", {}).get("presenter")

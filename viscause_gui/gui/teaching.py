@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                               QPushButton)
+                               QPushButton, QWidget)
 
 from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, find_lesson, load_lesson, resources_dir,
                                        save_lesson, shipped_lessons)
@@ -242,6 +242,7 @@ class Teaching(QObject):
         self.lesson_bar = LessonBar(self.controller)
         self.docks: dict[str, QDockWidget] = {}
         lesson = w.add_panel("lesson", "Lesson", self.lesson_bar, Qt.DockWidgetArea.TopDockWidgetArea)
+        lesson.setTitleBarWidget(QWidget())     # no title bar: the bar names the lesson and has its own Close
         lesson.setVisible(False)
         self.docks["lesson"] = lesson
         self.cct = CctExplorerPanel(w.state, w.workers, w)

@@ -7,11 +7,12 @@ A thin view of core.method.cct_explore.CctExplorer; `viscause cct MODEL.json` is
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QScrollArea, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
-from viscause_gui.core.method.cct_explore import MAX_IMAGES, MIN_IMAGES, PAPER_P_T0, CctExplorer
+from viscause_gui.core.method.cct import cct
+from viscause_gui.core.method.cct_explore import MAX_IMAGES, MIN_IMAGES, PAPER_P_T0, RELATION_WORDS, CctExplorer
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
 from viscause_gui.gui.widgets.sliders import keyboard_slider
@@ -61,7 +62,10 @@ class CctExplorerPanel(QWidget):
                                               "obs. class / causal class"])
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        for col in range(4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -200,7 +204,12 @@ class CctExplorerPanel(QWidget):
         def cells(partition: list[list[int]]) -> str:
             return " ".join("{" + ", ".join(map(str, cell)) + "}" for cell in partition)
         colour = "#c0392b" if result["exception"] else "#1e7b34"
+        exactly = ""
+        if self.explorer.tol > 0:
+            exact = cct(model, 0.0)
+            exactly = (f"<br>Exactly (equal only when equal): {cells(exact['observational_partition'])} and "
+                       f"{cells(exact['causal_partition'])}: {RELATION_WORDS[exact['relation']]}")
         self.relation.setText(
             f"Observational partition: <b>{cells(result['observational_partition'])}</b> &nbsp; "
             f"Causal partition: <b>{cells(result['causal_partition'])}</b><br>"
-            f"<span style='color:{colour}'><b>{result['relation_words']}</b></span>")
+            f"<span style='color:{colour}'><b>{result['relation_words']}</b></span>{exactly}")

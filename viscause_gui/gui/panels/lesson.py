@@ -105,8 +105,8 @@ class LessonBar(QWidget):
         lesson, step = c.lesson, c.step
         self.title.setText("" if lesson is None else lesson.title)
         self.where.setText("" if lesson is None or step is None else f"step {c.index + 1} of {len(lesson)}")
-        if step is not None:
-            self.text.setText(step.text)
+        if step is not None or lesson is None:
+            self.text.setText("" if step is None else step.text)
             self._fit_text()
         self.back_button.setEnabled(c.can_back())
         self.next_button.setEnabled(c.can_next())
