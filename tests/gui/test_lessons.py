@@ -205,3 +205,36 @@ def test_viscause_gui_refuses_an_unknown_lesson_in_one_line(capsys):
     assert main(["--lesson", "astrology"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("viscause-gui: astrology: no such lesson file and no shipped lesson")
+
+
+def test_the_digits_lesson_as_shipped_opens_on_the_mnist_subset(qtbot, shown_window):
+    window = shown_window
+    c = window.teaching.controller
+    assert window.teaching.open_lesson("digits")
+    assert window.state.dataset.name == "mnist_subset" and c.index == 0 and not c.busy
+    assert window.panels["learning"].label_spin.value() == 7
+    assert window.panels["learning"].oracle_combo.currentData() == "model"
+    assert window.state.dataset.labels[window.state.current_index] == 7
+    c.close()
+
+
+def test_confounding_panel_draws_grating_with_its_weights(qtbot, shown_window):
+    window = shown_window
+    panel = window.teaching.confounding
+    panel.set_values(w_h1=0.5, w_c=0.3)
+    panel.generate_button.click()
+    qtbot.waitUntil(lambda: window.state.dataset.meta.get("model", {}).get("w_h1") == 0.5, timeout=WAIT_MS)
+    assert window.state.dataset.meta["model"]["w_c"] == 0.3 and window.state.truth is not None
+
+
+def test_presenter_mode_is_remembered(qtbot, settings):
+    from viscause_gui.gui.main_window import MainWindow
+
+    settings.setValue("presenter/on", True)
+    settings.setValue("presenter/zoom", 1.2)
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    presenter = window.teaching.presenter
+    assert presenter.on and presenter.zoom == pytest.approx(1.2) and window.actions["presenter"].isChecked()
+    presenter.set_on(False)
+    assert settings.value("presenter/on") in (False, "false")
