@@ -238,3 +238,13 @@ def test_presenter_mode_is_remembered(qtbot, settings):
     assert presenter.on and presenter.zoom == pytest.approx(1.2) and window.actions["presenter"].isChecked()
     presenter.set_on(False)
     assert settings.value("presenter/on") in (False, "false")
+
+
+def test_lesson_data_that_cannot_be_opened_is_one_message(qtbot, shown_window, tmp_path):
+    window = shown_window
+    lesson = quick("barometer", data={"path": str(tmp_path / "gone.npz")})
+    assert not window.teaching.start_lesson(lesson)
+    level, title, text = window.messages[-1]
+    assert level == "warning" and text.startswith("Barometer: ") and "gone.npz" in text
+    assert not window.docks["lesson"].isVisible() and window.teaching.controller.lesson is None
+    assert not window.actions["lesson_next"].isEnabled()       # PgDown scrolls lists again

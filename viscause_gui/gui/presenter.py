@@ -80,7 +80,7 @@ class PresenterMode:
         else:
             self.on = False
             w.setStyleSheet(self._saved.get("style", ""))
-            self._scale_plots(1.0, 1.0)
+            self._scale_plots(None, 1.0)
             for dock in self._saved.get("docks", []):     # (no restoreState: it would undo what happened since)
                 dock.setVisible(True)
             docks, widths = self._saved.get("right", ([], []))
@@ -144,18 +144,19 @@ class PresenterMode:
         size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
         return size * self.scale
 
-    def _scale_plots(self, text_scale: float, line_scale: float) -> None:
-        """Axis text and curve widths of every pyqtgraph plot in the window."""
+    def _scale_plots(self, text_scale: float | None, line_scale: float) -> None:
+        """Axis text and curve widths of every pyqtgraph plot in the window (text_scale None: pyqtgraph's own)."""
         base = self._saved.get("font", QApplication.instance().font())
         size = base.pointSizeF() if base.pointSizeF() > 0 else 9.0
-        tick = QFont(base)
-        tick.setPointSizeF(size * text_scale * 0.9)
+        tick = None if text_scale is None else QFont(base)
+        if tick is not None:
+            tick.setPointSizeF(size * text_scale * 0.9)
         for plot in self.window.findChildren(pg.PlotWidget):
             item = plot.getPlotItem()
             for name in ("left", "bottom"):
                 axis = item.getAxis(name)
                 axis.setStyle(tickFont=tick)
-                axis.label.setFont(tick)
+                axis.label.setFont(tick if tick is not None else QFont(base))
             for curve in item.listDataItems():
                 pen = curve.opts.get("pen")
                 if pen is None:

@@ -309,7 +309,14 @@ class Teaching(QObject):
             action = self._action(key, "Next step" if key == "lesson_next" else "Previous step",
                                   "The lesson's next step" if key == "lesson_next" else "The lesson's previous step",
                                   shortcut, self.controller.next if key == "lesson_next" else self.controller.back)
+            action.setEnabled(False)               # only while a lesson is open: PgUp / PgDown scroll lists otherwise
             self.window.addAction(action)          # window-wide: a presenter's clicker sends PgUp / PgDown
+        self.controller.step_changed.connect(lambda _i: self._enable_step_keys())
+        self.controller.closed.connect(self._enable_step_keys)
+
+    def _enable_step_keys(self) -> None:
+        for key in ("lesson_next", "lesson_back"):
+            self.window.actions[key].setEnabled(self.controller.lesson is not None)
 
     def _build_start_hint(self) -> None:
         self.start_hint = None
@@ -358,11 +365,17 @@ class Teaching(QObject):
         self.docks["lesson"].setVisible(True)
         if lesson.presenter and not self.presenter.on:
             self.presenter.set_on(True)
-        if not self.controller.open(lesson):
+        problems: list[str] = []
+        self.controller.failed.connect(problems.append)
+        try:
+            opened = self.controller.open(lesson)
+        finally:
+            self.controller.failed.disconnect(problems.append)
+        if not opened:
+            self.docks["lesson"].setVisible(False)
             self.window.show_message("warning", "Could not open the lesson's data",
-                                     f"{lesson.title}: {self.lesson_bar.text.text() or 'the data'}")
-            return False
-        return True
+                                     f"{lesson.title}: {problems[-1] if problems else 'the data could not be opened'}")
+        return opened
 
     @Slot(QUrl)
     def open_url(self, url: QUrl) -> None:
