@@ -248,3 +248,19 @@ def test_lesson_data_that_cannot_be_opened_is_one_message(qtbot, shown_window, t
     assert level == "warning" and text.startswith("Barometer: ") and "gone.npz" in text
     assert not window.docks["lesson"].isVisible() and window.teaching.controller.lesson is None
     assert not window.actions["lesson_next"].isEnabled()       # PgDown scrolls lists again
+
+
+def test_a_rehearsal_and_the_class_see_the_same(qtbot, shown_window):
+    """Restart reloads the data and runs every step again from the lesson's seeds: the same numbers."""
+    window = shown_window
+    rounds: list[list[dict]] = []
+    for _ in range(2):
+        seen: list[dict] = []
+        step_through(qtbot, window, quick("barometer"), lambda index, r: seen.append(dict(r)))
+        rounds.append(seen)
+        window.teaching.controller.close()
+    for first, again in zip(*rounds):
+        for key in ("p_obs", "p_causal"):
+            assert (first[key] is None) == (again[key] is None)
+            if first[key] is not None:
+                assert again[key] == pytest.approx(first[key], abs=1e-6)
