@@ -129,7 +129,8 @@ def test_digits(qtbot, shown_window):
         if index in (3, 4):
             assert manipulator.result_key is not None and manipulator.result.images.shape[1:] == (8, 8)
             assert window.state.dataset.labels[window.state.current_index] == (7 if index == 3 else 1)
-    step_through(qtbot, window, quick("digits", data={"builtin": "digits8x8", "options": {}}), check)
+    lesson = quick("digits", data={"builtin": "digits8x8", "options": {}}).quick(epochs=3, retrain_epochs=1)
+    step_through(qtbot, window, lesson, check)
 
 
 def test_presenter_mode_scales_and_comes_back(qtbot, shown_window):
