@@ -103,8 +103,9 @@ def test_an_image_folder_or_idx_files_with_labels_as_t(tmp_path, work, kind):
         source = tmp_path / "bars-images-idx3-ubyte.gz"
         write_idx(source, data.images * 255, 0x803)
         write_idx(tmp_path / "bars-labels-idx1-ubyte.gz", labels, 0x801)
-    viscause("run", source, "--t-label", 1, "--oracle", f"python:{folder / 'hbar.py'}:answer",
-             "--iterations", 1, "--queries", 4, "--out", tmp_path / "run")
+    result = viscause("run", source, "--t-label", 1, "--oracle", f"python:{folder / 'hbar.py'}:answer",
+                      "--iterations", 1, "--queries", 4, "--out", tmp_path / "run")
+    assert "from samples of T (T = 1 for label 1) on 120 images" in result.stderr   # the labels are samples
     z = np.load(tmp_path / "run" / "iteration_01.npz")
     np.testing.assert_allclose(z["answers"], hbar_answer(z["manipulated"]))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -88,7 +88,12 @@ def with_observational_classes(data: Dataset, t_label: int | None, seed: int, pr
         raise ValueError(f"{data.name}: {problem.replace('(File menu)', '')}")
     if data.obs_class is not None:
         return data
-    what = "samples of T" if data.t is not None else ("P(T=1|I)" if data.p_obs is not None else f"label {t_label}")
+    what = "samples of T" if data.t is not None else "P(T=1|I)"
+    if data.t is None and data.p_obs is None:
+        # a label read from a file (a sub-folder "yes", a digit) is what was observed of T for that
+        # image: one sample, from which P(T=1|I) and its classes are estimated as `observe` does
+        data = replace(data, t=(data.labels == t_label).astype(np.int64), meta=dict(data.meta))
+        what = f"samples of T (T = 1 for label {t_label})"
     progress(f"finding observational classes from {what} on {len(data)} images")
     found = estimate_observational_classes(data, t_label, seed)
     data = found.added_to(data)
