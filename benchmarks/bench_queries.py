@@ -177,8 +177,9 @@ def main() -> None:
             for by in QUERY_CHOICES:
                 r = run_one(seed, iterations, queries, by)
                 runs.append(r)
-                print(f"{iterations} x {queries}, seed {seed}, {by}: true MErr (last 3) {100 * r['true_merr_last3']:.1f}%,"
-                      f" loop MErr {100 * r['loop_merr_last3']:.1f}%, {r['seconds']} s", flush=True)
+                print(f"{iterations} x {queries}, seed {seed}, {by}: true MErr (last 3) "
+                      f"{100 * r['true_merr_last3']:.1f}%, loop MErr {100 * r['loop_merr_last3']:.1f}%, "
+                      f"{r['seconds']} s", flush=True)
     rows = summarise(runs)
     total = round(time.perf_counter() - started, 1)
     result = {"machine": info, "n_obs": N_OBS, "n_eval": N_EVAL, "seeds": seeds, "targets": TARGETS,

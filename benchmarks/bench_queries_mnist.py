@@ -75,7 +75,8 @@ def main() -> None:
                "seconds": round(seconds, 1), "judge_merr": fresh["judge_merr"],
                "judge_merr_to_d": fresh["judge_merr_to_d"], "judge_merr_away": fresh["judge_merr_away"],
                "realism": fresh["realism"], "l2_median": fresh["l2_median"],
-               "last_batch_judge_merr": batch["judge_merr"], "last_batch_oracle_merr": history["iterations"][-1]["merr"]}
+               "last_batch_judge_merr": batch["judge_merr"],
+               "last_batch_oracle_merr": history["iterations"][-1]["merr"]}
         rows.append(row)
         print(json.dumps(row), flush=True)
     (OUT / "queries_mnist.json").write_text(json.dumps({"machine": info, "digit": d, "seed": seed, "n_eval": N_EVAL,
