@@ -25,8 +25,8 @@ def test_installed_package_opens_a_shipped_lesson(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     python = bin_dir / "python"
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-build-isolation",
-                    "--no-index", "-q", str(source)], check=True, cwd=tmp_path, timeout=300)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+                    "--no-build-isolation", "--no-index", "-q", str(source)], check=True, cwd=tmp_path, timeout=300)
     shutil.rmtree(source)                # what runs below can only be the installed copy
     where = subprocess.run([str(python), "-c", "import viscause_gui.core.lessons as l; print(l.resources_dir()); "
                             "print(sorted(l.shipped_lessons()))"], check=True, cwd=tmp_path, capture_output=True,

@@ -187,7 +187,8 @@ def test_a_bad_lesson_is_one_message(qtbot, shown_window, tmp_path):
 def test_start_hint_and_help_lead_to_the_lessons(qtbot, shown_window):
     window = shown_window
     hint = window.teaching.start_hint
-    assert hint is not None and hint.isVisible() and "F4" in hint.findChildren(type(window.readout.values["causal"]))[0].text()
+    assert hint is not None and hint.isVisible()
+    assert "F4" in hint.findChildren(type(window.readout.values["causal"]))[0].text()
     window.actions["help"].trigger()
     text = window.messages[-1][2]
     for name in shipped_lessons():

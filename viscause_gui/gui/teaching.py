@@ -420,7 +420,8 @@ class Teaching(QObject):
         learning = w.panels["learning"]
         settings: dict[str, Any] = {"oracle": learning.oracle_combo.currentData(),
                                     "iterations": learning.iterations_spin.value(),
-                                    "queries": learning.queries_spin.value(), "alpha": round(learning.alpha_spin.value(), 3),
+                                    "queries": learning.queries_spin.value(),
+                                    "alpha": round(learning.alpha_spin.value(), 3),
                                     "seed": learning.seed_spin.value(), "epochs": learning.epochs_spin.value(),
                                     "retrain_epochs": learning.retrain_spin.value()}
         if settings["oracle"] not in ("truth", "model", "human"):

@@ -5,8 +5,8 @@ observational classifier gets right on images we set, redrawn live
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QLabel, QPushButton, QSizePolicy, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractScrollArea, QFormLayout, QLabel, QPushButton, QSizePolicy, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from viscause_gui.core.experiments.grating_confounding import KINDS, Confounding, confounding
 from viscause_gui.gui.state import AppState
@@ -40,6 +40,8 @@ class ConfoundingPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        self.table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Maximum)
         self.table.setToolTip("Exact, from the generator: observed (the v-bar reveals H1) and set by us (H1 keeps "
                               "its prior)")
         self.summary = QLabel()
@@ -53,8 +55,9 @@ class ConfoundingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.table)
-        layout.addWidget(self.summary, 1)
+        layout.addWidget(self.summary)
         layout.addWidget(self.generate_button)
+        layout.addStretch(1)
         self.result: Confounding | None = None
         self.refresh()
 
