@@ -266,3 +266,16 @@ def test_a_rehearsal_and_the_class_see_the_same(qtbot, shown_window):
             assert (first[key] is None) == (again[key] is None)
             if first[key] is not None:
                 assert again[key] == pytest.approx(first[key], abs=1e-6)
+
+
+def test_a_run_the_learning_panel_refuses_stops_the_lesson_with_its_reason(qtbot, shown_window, tmp_path):
+    window = shown_window
+    np.savez(tmp_path / "plain.npz", images=np.random.default_rng(0).random((50, 8, 8)).astype("f4"))
+    lesson = replace(quick("barometer"), data={"path": str(tmp_path / "plain.npz")},
+                     steps=[replace(quick("barometer").steps[2])])       # "run": algorithm1, on data without T
+    failures: list[str] = []
+    c = window.teaching.controller
+    c.failed.connect(failures.append)
+    assert window.teaching.start_lesson(lesson)
+    assert not c.busy and len(failures) == 1 and failures[0].startswith("step 1: could not start: ")
+    assert not window.panels["learning"].running

@@ -168,11 +168,17 @@ class WindowStage:
             return
         if action == "algorithm2":
             learning.iterations_spin.setValue(int(iterations))
-        fire = []
-        _once(learning.run_finished, lambda reason: fire.append(reason) or done(reason))
+        ended: list[str] = []
+
+        def finished(reason: str) -> None:
+            learning.run_finished.disconnect(finished)
+            ended.append(reason)
+            done(reason)
+        learning.run_finished.connect(finished)
         learning.run_algorithm1() if action == "algorithm1" else learning.run_algorithm2()
-        if not learning.running and not fire:
-            learning.run_finished.emit("could not start: " + _plain(learning.status.text()))
+        if not learning.running and not ended:          # refused (the panel says why): no run, no end to wait for
+            learning.run_finished.disconnect(finished)
+            done("could not start: " + _plain(learning.status.text()))
 
     def _manipulate(self, alpha: float, done: Done) -> None:
         manipulator = self.window.panels["manipulator"]
