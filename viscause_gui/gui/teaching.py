@@ -15,7 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                               QPushButton, QWidget)
+                               QPushButton, QSizePolicy, QToolBar, QWidget)
 
 from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, find_lesson, load_lesson, resources_dir,
                                        save_lesson, shipped_lessons)
@@ -264,8 +264,8 @@ class Teaching(QObject):
         state = w.settings.value("window/state")
         if state is not None:              # the docks added now get their remembered place too
             w.restoreState(state)
-        if w.docks.get("learning") is not None and w.docks["learning"].isVisible():
-            w.docks["learning"].raise_()
+        if w.docks.get("learning") is not None and not w.docks["learning"].isHidden():
+            w.docks["learning"].raise_()         # a new user trains first (as main_window's FIRST_TAB)
 
     def _action(self, key: str, text: str, tip: str, shortcut: str | None, slot, checkable: bool = False) -> QAction:
         action = make_action(self.window, text, tip, shortcut, slot, checkable)
@@ -325,6 +325,7 @@ class Teaching(QObject):
             self.window.actions[key].setEnabled(self.controller.lesson is not None)
 
     def _build_start_hint(self) -> None:
+        """A first start: a bar across the window's top suggests the first step (until dismissed)."""
         self.start_hint = None
         if str(self.window.settings.value(START_HINT_KEY, "false")).lower() == "true":
             return
@@ -332,10 +333,12 @@ class Teaching(QObject):
         frame.setObjectName("startHint")
         frame.setStyleSheet("QFrame#startHint { background: #fff8d6; border: 1px solid #e0c96a; }")
         row = QHBoxLayout(frame)
-        row.setContentsMargins(8, 4, 8, 4)
-        text = QLabel("<b>First step:</b> press <b>F4</b> (Run Algorithm 1), then pick the V-bar tool and draw on "
-                      "the canvas: P(T=1 | I) rises, P(T=1 | man(I)) does not. Or let a lesson tell the story.")
-        text.setWordWrap(True)
+        row.setContentsMargins(8, 2, 8, 2)
+        text = QLabel("<b>First step:</b> press <b>F4</b> (Run Algorithm 1), then draw a v-bar on the canvas "
+                      "(V): P(T=1 | I) rises, P(T=1 | man(I)) does not. Or let a lesson tell the story.")
+        text.setToolTip(text.text())
+        text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)   # one line (wrapped, a toolbar
+        frame.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)  # would make it very tall)
         start = QPushButton("Start the Barometer lesson")
         start.setToolTip("Open the first lesson (Help → Lessons has them all)")
         start.clicked.connect(lambda _c=False: (self.dismiss_start_hint(), self.open_lesson("barometer")))
@@ -345,8 +348,13 @@ class Teaching(QObject):
         row.addWidget(text, 1)
         row.addWidget(start)
         row.addWidget(close)
-        self.window.canvas_panel.layout().insertWidget(0, frame)
-        self.start_hint = frame
+        bar = QToolBar("First step")
+        bar.setObjectName("start_hint")
+        bar.setMovable(False)
+        bar.toggleViewAction().setVisible(False)
+        bar.addWidget(frame)
+        self.window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.start_hint = bar
 
     def dismiss_start_hint(self) -> None:
         self.window.settings.setValue(START_HINT_KEY, True)
