@@ -122,3 +122,10 @@ def test_quick_keeps_the_story_and_shrinks_the_work():
 def test_data_path_is_relative_to_the_lesson(tmp_path):
     path = write(tmp_path, {**GOOD, "data": {"path": "mine.npz"}})
     assert load_lesson(path).data_path() == tmp_path.resolve() / "mine.npz"
+
+
+def test_the_example_session_opens():
+    from viscause_gui.core.store.session_reader import load_session
+
+    session = load_session(resources_dir() / "examples" / "grating_example.vcsession")
+    assert len(session.dataset) == 500 and len(session.experiment.history) == 2
