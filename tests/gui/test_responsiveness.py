@@ -26,27 +26,49 @@ class _Paints(QObject):
         return False
 
 
+class _Events(QObject):
+    """Counts the layout requests and paint events some widgets get."""
+
+    def __init__(self, *widgets):
+        super().__init__()
+        self.count = 0
+        for widget in widgets:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+        if event.type() in (QEvent.Type.Paint, QEvent.Type.LayoutRequest):
+            self.count += 1
+        return False
+
+
 def _data(n: int, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     return Dataset(images=rng.random((n, 10, 10), dtype=np.float32), obs_class=rng.integers(0, 4, n),
                    name="random")
 
 
-def test_the_busy_sign_repaints_a_few_times_a_second(qtbot):
-    """An indeterminate QProgressBar repainted the status bar ~60 times a second during training."""
+def test_the_busy_sign_repaints_a_few_times_a_second_and_only_itself(qtbot):
+    """An indeterminate QProgressBar repainted the status bar ~60 times a second during training;
+    a QLabel's new text laid out the status bar and the window on every frame."""
+    from PySide6.QtWidgets import QLabel, QMainWindow
+
     from viscause_gui.gui.widgets.busy import BusySign
 
+    window = QMainWindow()
+    window.setCentralWidget(QLabel("the window"))
     sign = BusySign()
-    qtbot.addWidget(sign)
-    sign.show()
-    qtbot.waitExposed(sign)
-    width = sign.width()
-    paints = _Paints(sign)
+    window.statusBar().addPermanentWidget(sign)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(50)
+    paints, window_events = _Paints(sign), _Events(window, window.statusBar())
     sign.set_busy(True)
     qtbot.wait(1000)
     assert 2 <= paints.count <= 8
+    assert window_events.count == 0                 # no layout, no repaint of the window or the bar
     sign.set_busy(False)
-    assert sign.text() == "" and sign.width() == width      # no relayout of the status bar
+    assert not sign.busy
 
 
 def test_new_classes_do_not_visit_every_row_of_the_browser(qtbot, monkeypatch):
