@@ -150,7 +150,7 @@ def test_idx_round_trip(tmp_path, gz):
 
 
 def test_builtins():
-    assert set(builtin_datasets()) == {"grating", "digits8x8", "mnist_subset"}
+    assert set(builtin_datasets()) == {"grating", "digits8x8", "mnist_subset", "colored_mnist"}
     g = load_builtin("grating", n=50, seed=3)
     assert g.images.shape == (50, 10, 10) and g.is_binary
     g2 = load_builtin("grating", n=50, seed=3, size=12)
