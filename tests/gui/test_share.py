@@ -114,12 +114,12 @@ def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
     # the experiment got the majority votes (truthful annotators: the truth)
     assert learning.experiment.batches[0].answers.tolist() == [1.0 if has_hbar(im) else 0.0 for im in batch.images]
     # the tally: this batch now, every answer overall
-    sw.update_tally()
+    share.count()                                                # counted off the GUI thread
+    qtbot.waitUntil(lambda: sw.people_model.rowCount() == 3 and sw.tally_model.rowCount() == 6, timeout=5000)
     tally = share.tally()
     assert tally.batches[0]["key"] == "algorithm2:1" and tally.overall.answers == len(given)
     assert tally.overall.percent == 1.0
     assert {p["name"] for p in tally.annotators} == {n for _, n in people}
-    assert sw.people.rowCount() == 3 and sw.tally.rowCount() == 6
     # export: every answer with its annotator id
     out = tmp_path / "answers.csv"
     assert window.session.export_answers(out)

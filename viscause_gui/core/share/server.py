@@ -124,7 +124,7 @@ class ShareServer:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="share-journal")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="share-hub")  # the hub is serial anyway
         self._started = threading.Event()
         self._error: BaseException | None = None
         self.requests = 0

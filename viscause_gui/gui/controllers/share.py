@@ -17,6 +17,7 @@ with "on this network"). From then on:
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ class ShareController(QObject):
     changed = Signal()                 # the tally changed (GUI thread, coalesced)
     running_changed = Signal(bool)
     _poke = Signal()                   # from the server thread
+    _tally_ready = Signal(object)      # from the thread that counts
 
     def __init__(self, window: Any):
         super().__init__(window)
@@ -52,10 +54,17 @@ class ShareController(QObject):
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._refresh)
         self._poke.connect(self._schedule)
+        self._tally_ready.connect(self._got_tally)
+        self.latest: Tally | None = None       # the last tally counted off the GUI thread
+        self._counting: threading.Thread | None = None
+        self._recount = False
         self.state.queue.changed.connect(self._offer)
         self.state.behaviour_changed.connect(self._question_changed)
         if self.labelling is not None:
             self.labelling.answered.connect(self._keyboard_answer)
+        dock = getattr(window, "docks", {}).get("labelling")
+        if dock is not None and self.labelling is not None:   # its tab shown: catch up with the web's answers
+            dock.visibilityChanged.connect(lambda shown: shown and self.running and self.labelling.refresh())
 
     @property
     def running(self) -> bool:
@@ -74,6 +83,7 @@ class ShareController(QObject):
         self.hub = ShareHub(lambda: self.labelling.journal, self.labelling.records, k=k, lease_s=lease_s,
                             question=self.state.question(), positive_digit=self._digit(), rule=rule,
                             on_change=self._poke.emit)
+        self.latest = None
         self._offer()
         self.server = ShareServer(self.hub, "0.0.0.0" if network else "127.0.0.1", port, limits or self.limits)
         try:
@@ -83,7 +93,7 @@ class ShareController(QObject):
             self.labelling.combine = None
             raise
         self.running_changed.emit(True)
-        self.changed.emit()
+        self.count()
         return url
 
     def stop(self) -> None:
@@ -129,11 +139,39 @@ class ShareController(QObject):
             self._timer.start()
 
     def _refresh(self) -> None:
-        """Coalesced: the panel sees the new answers, a complete batch goes on, the window redraws."""
-        if self.labelling is not None:
-            self.labelling.refresh()
-            self.labelling.submit_complete()
-        self.changed.emit()
+        """Coalesced: count the tally off the GUI thread; `_got_tally` hands complete batches on.
+
+        The Oracle (label) panel is not redrawn for every web answer (its count over all answers
+        costs ~20 ms, several times that while the server's threads hold the interpreter lock):
+        it catches up when a batch is complete, when its tab is shown, and after a keyboard answer."""
+        self.count()
+
+    def count(self) -> None:
+        """Count the tally in a thread (it waits for the hub's lock, which answers being written
+        hold); `changed` follows on the GUI thread. The GUI thread never waits for the lock."""
+        if self.hub is None:
+            self.latest = None
+            self.changed.emit()
+            return
+        if self._counting is not None and self._counting.is_alive():
+            self._recount = True
+            return
+        hub = self.hub
+        self._counting = threading.Thread(target=lambda: self._tally_ready.emit((hub, hub.tally())),
+                                          name="share-tally", daemon=True)
+        self._counting.start()
+
+    def _got_tally(self, result: tuple[ShareHub, Tally]) -> None:
+        hub, tally = result
+        if hub is self.hub:
+            self.latest = tally
+            if self.labelling is not None and any(b["complete"] for b in tally.batches):
+                self.labelling.refresh()
+                self.labelling.submit_complete()         # the votes go to the experiment
+            self.changed.emit()
+        if self._recount:
+            self._recount = False
+            self.count()
 
     def tally(self) -> Tally | None:
         return None if self.hub is None else self.hub.tally()
@@ -142,7 +180,7 @@ class ShareController(QObject):
         self.rule = rule
         if self.hub is not None:
             self.hub.rule = rule
-        self.changed.emit()
+        self.count()
 
 
 def fmt(value: float, percent: bool = False) -> str:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QAction, QFont, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSpinBox, QTableView, QVBoxLayout, QWidget)
 
 from viscause_gui.core.share.consensus import VoteRule
 from viscause_gui.gui.controllers.share import ShareController, fmt
@@ -38,6 +38,58 @@ def qr_pixmap(text: str, side: int = QR_SIDE) -> QPixmap:
     pixmap = QPixmap()
     pixmap.loadFromData(buf.getvalue(), "PNG")
     return pixmap
+
+
+class RowsModel(QAbstractTableModel):
+    """Rows of text for a table view, replaced at once (one reset per tally, however many rows:
+    a class answering must not cost the window a redraw per cell)."""
+
+    def __init__(self, headers: list[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.headers = headers
+        self.rows: list[tuple[str, ...]] = []
+
+    def set_rows(self, rows: list[tuple[str, ...]]) -> None:
+        if rows == self.rows:
+            return
+        if len(rows) == len(self.rows):
+            self.rows = rows
+            self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(self.headers) - 1))
+            return
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self.headers)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
+            return self.rows[index.row()][index.column()]
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.headers[section]
+        return None
+
+
+def _table(model: RowsModel, widths: list[int]) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(22)
+    view.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)   # never measured per change
+    header.setStretchLastSection(True)
+    for column, width in enumerate(widths):
+        view.setColumnWidth(column, width)
+    return view
 
 
 class ShareWindow(QWidget):
@@ -105,15 +157,10 @@ class ShareWindow(QWidget):
         self.progress.setFormat("%v / %m answers")
         self.agreement = QLabel("")
         self.agreement.setWordWrap(True)
-        self.tally = QTableWidget(0, 7)
-        self.tally.setHorizontalHeaderLabels(["batch", "image", "yes", "no", "?", "handed out", "vote"])
-        self.people = QTableWidget(0, 3)
-        self.people.setHorizontalHeaderLabels(["annotator", "answers", "agrees with the vote"])
-        for table in (self.tally, self.people):
-            table.verticalHeader().setVisible(False)
-            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-            table.horizontalHeader().setStretchLastSection(True)
+        self.tally_model = RowsModel(["batch", "image", "yes", "no", "?", "handed out", "vote"], self)
+        self.tally = _table(self.tally_model, [110, 50, 45, 45, 40, 80])
+        self.people_model = RowsModel(["annotator", "answers", "agrees with the vote"], self)
+        self.people = _table(self.people_model, [130, 70])
 
         left = QVBoxLayout()
         left.addLayout(form)
@@ -194,13 +241,13 @@ class ShareWindow(QWidget):
         self.update_tally()
 
     def update_tally(self) -> None:
-        tally = self.controller.tally()
+        tally = self.controller.latest if self.controller.hub is not None else None
         if tally is None:
             self.progress.setRange(0, 1)
             self.progress.setValue(0)
             self.agreement.setText("")
-            self.tally.setRowCount(0)
-            self.people.setRowCount(0)
+            self.tally_model.set_rows([])
+            self.people_model.set_rows([])
             return
         self.progress.setRange(0, max(1, tally.needed))
         self.progress.setValue(tally.answers)
@@ -215,31 +262,20 @@ class ShareWindow(QWidget):
         o = tally.overall
         lines.append(f"Overall: {o.answers} answers on {o.images} images · agreement {fmt(o.percent, True)} · "
                      f"α {fmt(o.alpha)}")
-        self.agreement.setText("<br>".join(lines))
-        rows = [(b["key"], r) for b in tally.batches for r in b["rows"]][:MAX_ROWS]
-        self.tally.setUpdatesEnabled(False)
-        self.tally.setRowCount(len(rows))
-        for i, (key, r) in enumerate(rows):
-            vote = r["consensus"]
-            vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
-            for j, text in enumerate((key, str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]),
-                                      str(r["handed"]), vote_text if r["n"] else "")):
-                self._set(self.tally, i, j, text)
-        self.tally.setUpdatesEnabled(True)
-        people = tally.annotators
-        self.people.setRowCount(len(people))
-        for i, p in enumerate(people):
-            agree = fmt(p["agreement"], True) + (f" of {p['compared']}" if p["compared"] else "")
-            for j, text in enumerate((p["name"], str(p["answers"]), agree)):
-                self._set(self.people, i, j, text)
-
-    @staticmethod
-    def _set(table: QTableWidget, row: int, col: int, text: str) -> None:
-        item = table.item(row, col)
-        if item is None:
-            table.setItem(row, col, QTableWidgetItem(text))
-        elif item.text() != text:
-            item.setText(text)
+        text = "<br>".join(lines)
+        if text != self.agreement.text():
+            self.agreement.setText(text)
+        rows = []
+        for b in tally.batches:
+            for r in b["rows"][:MAX_ROWS]:
+                vote = r["consensus"]
+                vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
+                rows.append((b["key"], str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]),
+                             str(r["handed"]), vote_text if r["n"] else ""))
+        self.tally_model.set_rows(rows[:MAX_ROWS])
+        self.people_model.set_rows([(p["name"], str(p["answers"]), fmt(p["agreement"], True)
+                                     + (f" of {p['compared']}" if p["compared"] else ""))
+                                    for p in tally.annotators])
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
         """Closing this window keeps sharing (the main window's Share menu brings it back)."""

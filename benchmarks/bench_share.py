@@ -1,0 +1,227 @@
+"""Share load benchmark (issue 15 target): 60 simulated annotators on loopback answer 3,000
+answers in <= 60 s with zero lost or duplicated answers, while the window's event-loop stall
+stays <= 50 ms.
+
+The app side is the real main window (offscreen) with GRATING loaded, a waiting batch of 600
+GRATING images, Share → Let others answer started with k = 5 (600 x 5 = 3,000 answers) and
+its share window shown (the live tally redraws as answers arrive), with the server's default
+limits. The annotators run in a separate process (as phones are other machines): 60 aiohttp
+clients, each from its own loopback address (127.0.0.2, 127.0.0.3, ...: one address per phone,
+as on a class's Wi-Fi), each joins, then asks for an image and answers it (yes/no by the
+image's index, '?' now and then) as fast as the server lets it, with no pause to think, until
+nothing is left; a 429 (rate limit) makes it wait 50 ms and try again. A 5 ms QTimer on the GUI thread measures the longest gap between its ticks
+while the load runs.
+
+Afterwards the journal is read back from disk: every acknowledged answer must be in it exactly
+once, no (image, annotator) pair twice, and nothing there that was not acknowledged.
+
+Usage: python benchmarks/bench_share.py [--annotators 60] [--images 600] [--k 5] [--runs 1]
+Writes benchmarks/out/share.json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CLIENTS = r'''
+import asyncio, json, random, sys, time
+import aiohttp
+THINK = float(sys.argv[4])
+
+async def annotator(session, url, answers, stats):
+    async def post(name, body):
+        while True:
+            async with session.post(url + "api/" + name, json=body) as r:
+                data = await r.json()
+                if r.status == 429:
+                    stats["429"] += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                return r.status, data
+    status, hello = await post("hello", {"annotator": None})
+    me = hello["annotator"]
+    while True:
+        status, item = await post("next", {"annotator": me})
+        if status != 200:
+            stats["errors"] += 1
+            return
+        if item["wait"]:
+            return
+        answer = "?" if (item["index"] * 7 + len(answers)) % 23 == 0 else ("yes" if item["index"] % 2 else "no")
+        status, ok = await post("answer", {"annotator": me, "batch": item["batch"], "index": item["index"],
+                                           "answer": answer})
+        if status == 200:
+            answers.append(ok["id"])
+        else:
+            stats["refused"] += 1
+        if THINK:
+            await asyncio.sleep(THINK * (0.5 + random.random()))   # a person looks, then taps
+
+async def one(url, i, answers, stats):
+    # each phone has its own address: 127.0.0.2, 127.0.0.3, ... (all of 127/8 is loopback)
+    conn = aiohttp.TCPConnector(limit=0, local_addr=(f"127.0.{i // 250}.{2 + i % 250}", 0))
+    async with aiohttp.ClientSession(connector=conn) as session:
+        await annotator(session, url, answers, stats)
+
+async def main(url, n):
+    answers, stats = [], {"429": 0, "errors": 0, "refused": 0}
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(url, i, answers, stats) for i in range(n)))
+    with open(sys.argv[3], "w") as f:
+        json.dump({"seconds": time.perf_counter() - t0, "acked": answers, **stats}, f)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+import os
+os._exit(0)          # not waiting for the resolver's threads
+'''
+
+
+def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import numpy as np
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from viscause_gui.core.experiments.grating import GratingModel
+    from viscause_gui.core.method.experiment import QueryBatch
+    from viscause_gui.core.store.journal import read_journal
+    from viscause_gui.core.store.session import journal_path
+    from viscause_gui.gui.app import create_app, freeze_startup_objects
+    from viscause_gui.gui.main_window import MainWindow
+    from viscause_gui.gui.workers import (configure_gui_threads, install_foreground_gate,
+                                          install_gui_thread_garbage_collector)
+
+    configure_gui_threads()
+    app = create_app()
+    install_foreground_gate(app)
+    install_gui_thread_garbage_collector(app)
+    window = MainWindow(settings=QSettings(str(folder / "viscause_gui.ini"), QSettings.Format.IniFormat),
+                        load_default=False)
+    window.show_message = lambda *a: None
+    window.resize(1366, 768)
+    window.show()
+    gm = GratingModel()
+    window.state.set_dataset(gm.sample(2000, 0))
+    batch_images = gm.sample(images, 1).images
+    window.state.queue.add(QueryBatch("manual", 1, batch_images, np.arange(images)))
+    window.actions["share"].trigger()
+    url = window.share.start(k)
+    window.share_window.show()
+    for _ in range(20):
+        app.processEvents()
+    freeze_startup_objects()                              # as viscause-gui does after start-up
+
+    gaps, clock = [], QElapsedTimer()
+    clock.start()
+    last = [clock.elapsed()]
+
+    def tick() -> None:
+        now = clock.elapsed()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.setInterval(5)
+    heartbeat.timeout.connect(tick)
+    client_err = open(folder / "clients.err", "w+")
+    client = subprocess.Popen([sys.executable, "-c", CLIENTS, url, str(annotators), str(folder / "clients.json"),
+                               str(think)],
+                              stdout=subprocess.DEVNULL, stderr=client_err, text=True)
+    heartbeat.start()
+    started = time.monotonic()
+    progress = QTimer()
+    progress.setInterval(5000)
+    progress.timeout.connect(lambda: print(f"{time.monotonic() - started:.0f} s: {window.share.hub.web_answers} answers, "
+                                           f"{window.share.server.requests} requests", file=sys.stderr, flush=True))
+    progress.start()
+    while client.poll() is None:
+        app.processEvents()
+        time.sleep(0.001)
+    heartbeat.stop()
+    client.wait()
+    client_err.seek(0)
+    err = client_err.read()
+    if client.returncode != 0:
+        raise SystemExit(f"the clients failed: {err[-2000:]}")
+    result = json.loads((folder / "clients.json").read_text())
+    for _ in range(50):                                   # the last coalesced refresh
+        app.processEvents()
+        time.sleep(0.01)
+    acked = result.pop("acked")
+    tally = window.share.tally()
+    records = read_journal(journal_path(window.session.session_file())).records
+    web = [r for r in records if r.type == "answer" and r.annotator.startswith("web:")]
+    ids = [r.id for r in web]
+    pairs = [(r.batch, r.index, r.annotator) for r in web]
+    window.share.stop()
+    window.close()
+    gaps = gaps[5:] or [0]
+    return {"annotators": annotators, "think_s": think, "images": images, "k": k, "answers_expected": images * k,
+            "answers_acknowledged": len(acked), "answers_in_journal": len(web),
+            "lost": len(set(acked) - set(ids)), "unacknowledged_in_journal": len(set(ids) - set(acked)),
+            "duplicated_ids": len(ids) - len(set(ids)), "duplicated_image_annotator": len(pairs) - len(set(pairs)),
+            "seconds": round(result["seconds"], 2), "answers_per_s": round(len(acked) / result["seconds"], 1),
+            "rate_limited_429": result["429"], "refused": result["refused"], "errors": result["errors"],
+            "max_event_loop_stall_ms": int(max(gaps)), "p99_event_loop_gap_ms": int(np.percentile(gaps, 99)),
+            "images_with_k_answers": sum(n >= k for n in _per_image(pairs).values()),
+            "agreement_percent": round(tally.overall.percent, 3), "alpha": round(tally.overall.alpha, 3)}
+
+
+def _per_image(pairs: list[tuple[str, int, str]]) -> dict[tuple[str, int], int]:
+    count: dict[tuple[str, int], int] = {}
+    for batch, index, _ in set(pairs):
+        count[(batch, index)] = count.get((batch, index), 0) + 1
+    return count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--annotators", type=int, default=60)
+    parser.add_argument("--images", type=int, default=600)
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--think", type=float, nargs="+", default=[0.6, 0.0],
+                        help="seconds each annotator looks at an image before the next (mean; 0 = flat out)")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        with tempfile.TemporaryDirectory(dir=HERE / "out") as folder:
+            print(json.dumps(run_once(args.annotators, args.images, args.k, args.think[0], Path(folder))), flush=True)
+        return
+    from machine import machine
+
+    (HERE / "out").mkdir(exist_ok=True)
+    info = machine()
+    print(json.dumps(info))
+    runs = []
+    for think in args.think:
+        for _ in range(args.runs):                       # each run a fresh app process
+            out = subprocess.run([sys.executable, __file__, "--one", "--annotators", str(args.annotators),
+                                  "--images", str(args.images), "--k", str(args.k), "--think", str(think)],
+                                 capture_output=True, text=True,
+                                 env=dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1"))
+            if out.returncode != 0:
+                raise SystemExit(out.stderr[-3000:])
+            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(json.dumps(runs[-1]), flush=True)
+    ok = all(r["lost"] == 0 and r["duplicated_ids"] == 0 and r["duplicated_image_annotator"] == 0
+             and r["answers_acknowledged"] == r["answers_expected"] and r["seconds"] <= 60
+             and r["max_event_loop_stall_ms"] <= 50 for r in runs)
+    summary = {"machine": info, "runs": runs, "targets": {"seconds": 60, "max_event_loop_stall_ms": 50,
+                                                           "lost": 0, "duplicated": 0}, "all_targets_met": ok}
+    (HERE / "out" / "share.json").write_text(json.dumps(summary, indent=1))
+    print("all targets met" if ok else "a target was missed")
+
+
+if __name__ == "__main__":
+    main()
