@@ -45,3 +45,14 @@ def test_installed_package_opens_a_shipped_lesson(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     settings = (home / "config" / "viscause" / "viscause_gui.conf").read_text()
     assert "on=true" in settings.replace(" ", "")          # the lesson turned presenter mode on
+
+
+def test_every_package_is_listed_for_the_install():
+    """pyproject.toml names the packages (so that resources/ can be mapped into the package): a new
+    sub-package must be added there, or the install would lack it."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "viscause_gui").rglob("__init__.py")}
+    assert listed == on_disk | {"viscause_gui.resources"}
+    assert (ROOT / "resources" / "lessons").is_dir() and not (ROOT / "viscause_gui" / "resources").exists()

@@ -321,8 +321,11 @@ def _run(v: Any, where: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- the shipped lessons
 
 def resources_dir() -> Path:
-    """The package's resources/ folder (icon, presenter style, lessons, example session)."""
-    return Path(__file__).resolve().parents[1] / "resources"
+    """The resources/ folder (icon, presenter style, lessons, example session): inside the
+    installed package (viscause_gui/resources), or at the top of a source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "resources"
+    return installed if installed.is_dir() else package.parent / "resources"
 
 
 def lessons_dir() -> Path:
