@@ -170,3 +170,25 @@ def test_wrong_join_codes_are_limited(tmp_path):
     assert c.request("POST", "/join", json.dumps({"code": server.join_code}).encode())[0] == 429  # even right
     server.stop()
     journal.close()
+
+
+def test_digit_answers(tmp_path):
+    """A digit behaviour (T = 1 for 7): the page's digit buttons send the digit; the journal
+    keeps it as the label and the value says whether it is the 7."""
+    journal = Journal(tmp_path / "d.journal.jsonl", "sid")
+    hub = ShareHub(lambda: journal, lambda: journal.records, k=1, positive_digit=7)
+    hub.set_batches([(KEY, np.random.default_rng(2).random((3, 8, 8)).astype(np.float32))])
+    server = ShareServer(hub)
+    server.start()
+    c = Client(server)
+    hello = c.api("hello", {"annotator": None})[1]
+    assert hello["digits"] is True
+    me = hello["annotator"]
+    for given in (7, 3, "yes"):
+        item = c.api("next", {"annotator": me})[1]
+        assert c.api("answer", {"annotator": me, "batch": KEY, "index": item["index"], "answer": given})[0] == 200
+    assert [(r.value, r.label) for r in journal.records] == [(1.0, 7), (0.0, 3), (1.0, "y")]
+    hub.positive_digit = None                                    # a yes/no behaviour takes no digits
+    assert c.api("answer", {"annotator": me, "batch": KEY, "index": 0, "answer": 1})[0] == 400
+    server.stop()
+    journal.close()
