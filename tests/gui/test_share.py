@@ -163,3 +163,12 @@ def test_undo_ties_and_keyboard_count_together(qtbot, window):
     assert sum(1 for k in final if k[2] == "user") == len(batch)
     assert sum(1 for k, r in final.items() if k[2].startswith("web:") and math.isnan(r.value)) == len(batch)
     assert any(r.type == "undo" and r.annotator.startswith("web:") for r in records)
+
+
+def test_the_question_is_kept_in_the_session(qtbot, window, tmp_path):
+    window.state.set_question("Is there a horizontal bar?")
+    assert window.session.save_to(tmp_path / "q.vcsession")
+    window.state.set_question(None)
+    assert window.state.question() == window.state.default_question()
+    assert window.session.open(tmp_path / "q.vcsession")
+    assert window.state.question() == "Is there a horizontal bar?"
