@@ -165,10 +165,20 @@ def test_undo_ties_and_keyboard_count_together(qtbot, window):
     assert any(r.type == "undo" and r.annotator.startswith("web:") for r in records)
 
 
-def test_the_question_is_kept_in_the_session(qtbot, window, tmp_path):
+def test_the_question_and_the_share_settings_are_kept_in_the_session(qtbot, window, tmp_path):
+    from viscause_gui.core.share.consensus import VoteRule
+
     window.state.set_question("Is there a horizontal bar?")
+    window.share.start(3, lease_s=90, rule=VoteRule(ties="half", unknown="vote"))
+    window.share.stop()
     assert window.session.save_to(tmp_path / "q.vcsession")
     window.state.set_question(None)
+    window.share.restore_settings({"k": 5, "lease_s": 60, "rule": {}})
     assert window.state.question() == window.state.default_question()
     assert window.session.open(tmp_path / "q.vcsession")
     assert window.state.question() == "Is there a horizontal bar?"
+    assert window.share.settings() == {"k": 3, "lease_s": 90.0,
+                                       "rule": {"method": "majority", "ties": "half", "unknown": "vote"}}
+    window.actions["share"].trigger()                            # the window shows them
+    sw = window.share_window
+    assert (sw.k.value(), sw.lease.value(), sw.ties.currentData(), sw.unknown.currentData()) == (3, 90, "half", "vote")

@@ -104,6 +104,9 @@ class SessionController(QObject):
             settings.update(blind=self.labelling.blind.isChecked(), answers_per_image=self.labelling.needed(),
                             positive_digit=self.state.positive_label)
         settings["question"] = self.state.question()          # what the oracle is asked, in words
+        share = getattr(self.window, "share", None)
+        if share is not None:
+            settings["share"] = share.settings()               # k, vote rule, hand-on time
         if self.learning is not None:
             settings.update(oracle=self.learning.oracle_combo.currentData(),
                             goal=self.learning.goal[0], goal_base=self.learning.goal[1],
@@ -269,6 +272,8 @@ class SessionController(QObject):
             self.state.set_positive_label(positive)
         question = settings.get("question")
         self.state.set_question(question if isinstance(question, str) else None)
+        if getattr(self.window, "share", None) is not None:
+            self.window.share.restore_settings(settings.get("share"))
         exp = session.experiment
         if exp is not None:
             self.state.set_experiment(exp)

@@ -37,6 +37,7 @@ class ShareController(QObject):
 
     changed = Signal()                 # the tally changed (GUI thread, coalesced)
     running_changed = Signal(bool)
+    settings_restored = Signal()       # a session brought its k, rule and hand-on time
     _poke = Signal()                   # from the server thread
     _tally_ready = Signal(object)      # from the thread that counts
 
@@ -49,6 +50,7 @@ class ShareController(QObject):
         self.server: ShareServer | None = None
         self.rule = VoteRule()
         self.limits: Limits | None = None  # None: the server's defaults (tests and benchmarks raise them)
+        self.k, self.lease_s = 5, 60.0         # the last share's choices (kept in the session)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -77,7 +79,7 @@ class ShareController(QObject):
         if self.labelling is None:
             raise OSError("there is no Oracle (label) panel to take the answers")
         self.stop()
-        self.rule = rule
+        self.rule, self.k, self.lease_s = rule, int(k), float(lease_s)
         self.labelling.per_image.setValue(int(k))
         self.labelling.combine = self._combine
         self.hub = ShareHub(lambda: self.labelling.journal, self.labelling.records, k=k, lease_s=lease_s,
@@ -175,6 +177,22 @@ class ShareController(QObject):
 
     def tally(self) -> Tally | None:
         return None if self.hub is None else self.hub.tally()
+
+    def settings(self) -> dict[str, Any]:
+        """What the session keeps of the share: k, the vote rule, the hand-on time."""
+        return {"k": self.k, "lease_s": self.lease_s, "rule": self.rule.to_json()}
+
+    def restore_settings(self, saved: Any) -> None:
+        """Take a session's share settings (bad or missing values keep the defaults)."""
+        if not isinstance(saved, dict):
+            return
+        k, lease = saved.get("k"), saved.get("lease_s")
+        if isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= 50:
+            self.k = k
+        if isinstance(lease, (int, float)) and not isinstance(lease, bool) and 5 <= lease <= 3600:
+            self.lease_s = float(lease)
+        self.rule = VoteRule.from_json(saved.get("rule"))
+        self.settings_restored.emit()
 
     def set_rule(self, rule: VoteRule) -> None:
         self.rule = rule

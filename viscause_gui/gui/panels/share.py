@@ -182,8 +182,18 @@ class ShareWindow(QWidget):
         grid.setColumnStretch(1, 1)
         controller.changed.connect(self.update_tally)
         controller.running_changed.connect(self._running)
+        controller.settings_restored.connect(self._show_settings)
+        self._show_settings()
         self._running(controller.running)
         self.resize(1100, 760)
+
+    def _show_settings(self) -> None:
+        """The controller's k, vote rule and hand-on time (a session's, or the last share's)."""
+        c = self.controller
+        self.k.setValue(c.k)
+        self.lease.setValue(c.lease_s)
+        for box, value in ((self.method, c.rule.method), (self.ties, c.rule.ties), (self.unknown, c.rule.unknown)):
+            box.setCurrentIndex(max(0, box.findData(value)))
 
     # ----- actions -----
     def rule(self) -> VoteRule:
