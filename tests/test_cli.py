@@ -181,12 +181,15 @@ def test_an_interrupted_run_leaves_a_usable_folder_and_a_rerun_replaces_it(tmp_p
     import time
 
     out = tmp_path / "run"
-    child = subprocess.Popen([sys.executable, "-m", "viscause_gui.cli", "run", "grating", "--iterations", "30",
+    # Ctrl+C as in a terminal: the child must not inherit an ignored SIGINT from the test process
+    # (another test's library may have set it; Python then installs no KeyboardInterrupt handler)
+    child = subprocess.Popen([sys.executable, "-m", "viscause_gui.cli", "run", "grating", "--iterations", "300",
                               "--queries", "20", "--n-obs", "1500", "--out", str(out)],
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""
     deadline = time.monotonic() + 240
-    while "iteration 3/30" not in seen and time.monotonic() < deadline:
+    while "iteration 3/300" not in seen and time.monotonic() < deadline:     # 300: never done before the signal
         seen += child.stderr.readline()
     child.send_signal(signal.SIGINT)
     rest = child.communicate(timeout=60)[1]
