@@ -191,12 +191,14 @@ def viscause(*args):
 def test_cli_run_mnist_writes_the_contract(tmp_path):
     out = tmp_path / "run"
     result = viscause("run", "mnist", "--digit", 3, "--iterations", 2, "--queries", 40, "--oracle", "model",
-                      "--seed", 0, "--annotators", 1, "--oracle-epochs", 1, "--epochs", 3, "--out", out)
+                      "--seed", 0, "--annotators", 1, "--oracle-epochs", 1, "--epochs", 3, "--generative-epochs", 2,
+                      "--out", out)
     assert result.returncode == 0, result.stderr
     assert "iteration 2/2" in result.stderr and "baseline" in result.stderr
     history = json.loads((out / "history.json").read_text())
     assert history["config"]["experiment"] == "mnist" and history["config"]["digit"] == 3
     assert history["config"]["augment_shifts"] == 0 and history["config"]["annotators"] == 1
+    assert history["config"]["generative_epochs"] == 2 and (out / "generative.pt").is_file()
     assert [it["iteration"] for it in history["iterations"]] == [1, 2]
     assert set(history["iterations"][0]) >= {"iteration", "merr", "mdist", "n_train", "seconds"}
     assert {"l2_median", "accepted_rate"} <= set(history["config"]["baseline_last_iteration"])

@@ -473,7 +473,9 @@ class MnistExperiment(BuiltinExperiment):
                             help=f"mnist: training epochs of each reference CNN (default {REFERENCE_EPOCHS})")
         parser.add_argument("--epochs", type=positive_int, default=None,
                             help="mnist: epochs of the causal net's first training (default 30, early stopping)")
-        return ["digit", "annotators", "oracle_epochs", "epochs"]
+        parser.add_argument("--generative-epochs", type=positive_int, default=None,
+                            help="mnist: epochs of the manifold manipulator's generative model (default 30)")
+        return ["digit", "annotators", "oracle_epochs", "epochs", "generative_epochs"]
 
     def check_run_arguments(self, args: argparse.Namespace) -> None:
         if args.digit is None:
@@ -493,6 +495,8 @@ class MnistExperiment(BuiltinExperiment):
         progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
                  f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
         overrides = {"epochs": args.epochs} if args.epochs else {}
+        if args.generative_epochs:
+            overrides["generative_epochs"] = args.generative_epochs
         if getattr(args, "manipulator", None):
             overrides["manipulator"] = args.manipulator
         if getattr(args, "queries_by", None):
