@@ -157,3 +157,49 @@ def test_status_messages_do_not_resize_the_learning_plots(qtbot, grating):
     qtbot.wait(20)
     assert panel.loss_plot.size() == size
     workers.stop_all()
+
+
+def test_an_iteration_redraws_its_two_plots_in_separate_turns(qtbot, grating):
+    """When an iteration ended mid-run, the MErr and MDist plots got their new point together and
+    Qt repainted both in one turn of the event loop (10-40 ms each on a busy 2-core machine, back
+    to back). The table row shows at once; each plot repaints in a turn of its own."""
+    from viscause_gui.core.method.driver import BatchAnswered
+    from viscause_gui.core.method.experiment import IterationRecord
+    from viscause_gui.gui.panels.learning import LearningPanel
+
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(grating[1])
+    panel = LearningPanel(state, workers)
+    qtbot.addWidget(panel)
+    panel.resize(900, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.wait(50)
+    seen: list[tuple[str, int, int]] = []      # (plot painted, MErr points, MDist points) at each paint
+
+    class _Watch(QObject):
+        def __init__(self, name, widget):
+            super().__init__()
+            self.name = name
+            widget.installEventFilter(self)
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+            if event.type() == QEvent.Type.Paint:
+                seen.append((self.name, len(panel.merr_curve.getData()[0] or []),
+                             len(panel.mdist_curve.getData()[0] or [])))
+            return False
+
+    watches = [_Watch("merr", panel.merr_plot.viewport()), _Watch("mdist", panel.mdist_plot.viewport())]
+    panel._goal, panel._worker = 3, object()                  # as mid-run
+    record = IterationRecord(iteration=1, merr=0.25, mdist=3.5, n_train=40, seconds=1.0)
+    panel._on_event(BatchAnswered("algorithm2", 1, record))
+    assert panel.table.rowCount() == 1                         # the row at once
+    qtbot.waitUntil(lambda: len(panel.mdist_curve.getData()[0] or []) == 1 and
+                    any(name == "mdist" for name, _, _ in seen), timeout=2000)
+    first_merr = next(s for s in seen if s[0] == "merr" and s[1] == 1)
+    assert first_merr[2] == 0, "the MDist plot changed in the same turn as the MErr plot"
+    assert panel.metrics() == ([1], [0.25], [3.5])
+    assert list(panel.merr_curve.getData()[1]) == [0.25] and list(panel.mdist_curve.getData()[1]) == [3.5]
+    panel._worker = None
+    del watches
+    workers.stop_all()

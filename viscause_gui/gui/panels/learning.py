@@ -38,6 +38,7 @@ from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.colors import PEN_COLORS
 from viscause_gui.gui.widgets.plots import line_plot, set_ranges_stepwise
 from viscause_gui.gui.widgets.queue_view import QueueView
+from viscause_gui.gui.widgets.staged import StagedUpdates
 from viscause_gui.gui.workers import WorkerPool
 
 ORACLES = (("truth", "Truth (the exact generative model)"), ("model", "Model oracle (a trained classifier)"),
@@ -76,6 +77,8 @@ class LearningPanel(QWidget):
         self._plot_timer.timeout.connect(self._draw_losses)
         self.train_losses: list[float] = []
         self.val_losses: list[float] = []
+        # an iteration's end redraws the MErr and the MDist plot in two turns of the event loop, not one
+        self._staged = StagedUpdates(parent=self)
         self._build()
         state.dataset_changed.connect(self._dataset_changed)
         state.queue.changed.connect(self._queue_changed)
@@ -598,7 +601,11 @@ class LearningPanel(QWidget):
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, col, item)
         self.table.scrollToBottom()
-        self._redraw_metrics()
+        if self._worker is None:
+            self._redraw_metrics()
+        else:                      # mid-run: each plot's repaint in a turn of its own
+            self._staged.add("merr", self._draw_merr)
+            self._staged.add("mdist", self._draw_mdist)
 
     def _sync_history(self) -> None:
         """Rows for history records the GUI thread made itself (answers given in the queue)."""
@@ -607,13 +614,23 @@ class LearningPanel(QWidget):
                 self._add_record(record)
 
     def _redraw_metrics(self) -> None:
-        its, merr, mdist = self.metrics()
+        self._staged.clear()
+        self._draw_merr()
+        self._draw_mdist()
+
+    def _draw_merr(self) -> None:
+        its, merr, _ = self.metrics()
         self.merr_curve.setData(its, merr)
+        self.merr_plot.setXRange(0.5, self._last_iteration(its) + 0.5, padding=0)
+
+    def _draw_mdist(self) -> None:
+        its, _, mdist = self.metrics()
         self.mdist_curve.setData(its, mdist)
-        last = max(its + [self._goal or 0, 1])   # the run's last iteration: the axis is set once per run
-        self.merr_plot.setXRange(0.5, last + 0.5, padding=0)
         set_ranges_stepwise(self.mdist_plot, None, (0, max(mdist, default=1.0)))
-        self.mdist_plot.setXRange(0.5, last + 0.5, padding=0)
+        self.mdist_plot.setXRange(0.5, self._last_iteration(its) + 0.5, padding=0)
+
+    def _last_iteration(self, its: list[int]) -> int:
+        return max(its + [self._goal or 0, 1])   # the run's last iteration: the axis is set once per run
 
     def metrics(self) -> tuple[list[int], list[float], list[float]]:
         """(iterations, MErr, MDist) as shown in the table and plots."""
@@ -665,6 +682,7 @@ class LearningPanel(QWidget):
         self._worker = None
         self._plot_timer.stop()
         self._draw_losses()
+        self._staged.flush()            # the run is over: its plots show every iteration now
         if self.state.dataset is not self._run_data:
             self._update_buttons()
             return
