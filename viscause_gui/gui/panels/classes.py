@@ -28,6 +28,7 @@ from viscause_gui.gui.widgets.actions import if_alive
 from viscause_gui.gui.widgets.colors import class_brush, class_color, class_symbol
 from viscause_gui.gui.widgets.images import thumbnail_icon
 from viscause_gui.gui.widgets.plots import PlotWidget, cache_axes
+from viscause_gui.gui.widgets.staged import StagedUpdates
 from viscause_gui.gui.workers import WorkerPool
 
 THUMB = 40
@@ -53,7 +54,10 @@ def gather(state: AppState) -> ClassView:
         return ClassView(None, None, None, None, None, "no data set")
     obs = data.obs_class
     causal, levels, source = _causal(state)
-    spur = spurious_classes(obs, causal) if obs is not None and causal is not None else None
+    spur = None
+    if obs is not None and causal is not None:     # the state's S is shared with the readout and browser
+        shared = obs is state.obs_classes() and causal is state.causal_classes()
+        spur = state.spurious_classes() if shared else spurious_classes(obs, causal)
     obs_sum = None
     if obs is not None:
         obs_sum = observational_summary(obs, data.p_obs, data.t,
@@ -101,6 +105,9 @@ class ClassesPanel(QWidget):
         self._map_timer.setSingleShot(True)
         self._map_timer.setInterval(MAP_INTERVAL_MS)
         self._map_timer.timeout.connect(self._map_timer_done)
+        # while Algorithm 2 runs, the C x S table (a pass over the data set and a thumbnail per
+        # cell) fills in a later turn of the event loop than the class tables
+        self._staged = StagedUpdates(interval_ms=20, parent=self)
         self._build()
         for signal in (state.dataset_changed, state.classes_changed, state.model_changed):
             signal.connect(self.schedule_refresh)
@@ -182,7 +189,11 @@ class ClassesPanel(QWidget):
         self.header.setText(self._header_text())
         self._fill_obs(self.view.obs_summary)
         self._fill_causal(self.view.causal_summary)
-        self._fill_cross()
+        if self.workers.is_running("learning"):
+            self._staged.add("cross", self._fill_cross)
+        else:
+            self._staged.clear()
+            self._fill_cross()
         self._request_map()
 
     def _classes_key(self) -> tuple:
