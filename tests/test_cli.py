@@ -1,4 +1,5 @@
-"""The `viscause` CLI through subprocess, as scripts use it (the contract in docs/formats.md)."""
+"""The `viscause` CLI as scripts use it (the contract in docs/formats.md): a GRATING run and an
+interrupted run in a fresh process, the refusals and the rest in this one (tests/cli_runner.py)."""
 import json
 import subprocess
 import sys
@@ -9,24 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.cli_runner import viscause
 from viscause_gui.core.experiments.grating import GratingModel
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-
-
-def viscause(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "viscause_gui.cli", *map(str, args)],
-                            capture_output=True, text=True, timeout=300)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
 def grating_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     result = viscause("run", "grating", "--iterations", 2, "--queries", 20, "--oracle", "truth",
-                      "--seed", 1, "--n-obs", 1500, "--alpha", 0.5, "--out", out)
+                      "--seed", 1, "--n-obs", 1500, "--alpha", 0.5, "--out", out, process=True)
     return out, result
 
 

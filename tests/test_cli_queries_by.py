@@ -1,21 +1,16 @@
 """`viscause run ... --queries-by random|active` (issue 13): the choice reaches the run and its files."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 
-
-def viscause(*args):
-    return subprocess.run([sys.executable, "-m", "viscause_gui.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+from tests.cli_runner import viscause
 
 
 def test_run_grating_with_active_queries_records_the_choice(tmp_path):
     for by in ("active", None):                       # None: the default, the paper's random choice
         out = tmp_path / str(by)
         result = viscause("run", "grating", "--iterations", 2, "--queries", 5, "--n-obs", 400, "--seed", 2,
-                          *(["--queries-by", by] if by else []), "--out", out)
+                          *(["--queries-by", by] if by else []), "--out", out, check=False)
         assert result.returncode == 0, result.stderr
         history = json.loads((out / "history.json").read_text())
         assert history["config"]["queries_by"] == (by or "random")
@@ -23,7 +18,7 @@ def test_run_grating_with_active_queries_records_the_choice(tmp_path):
 
 
 def test_an_unknown_choice_is_one_line_and_a_non_zero_exit(tmp_path):
-    result = viscause("run", "grating", "--queries-by", "clever", "--out", tmp_path / "x")
+    result = viscause("run", "grating", "--queries-by", "clever", "--out", tmp_path / "x", check=False)
     assert result.returncode == 2 and "--queries-by" in result.stderr and "clever" in result.stderr
     assert not (tmp_path / "x").exists()
     assert "--queries-by" in viscause("run", "--help").stdout

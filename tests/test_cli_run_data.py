@@ -1,31 +1,23 @@
-"""`viscause run DATA` with each oracle kind, `viscause answer` and `viscause resume`, through a
-subprocess as scripts use them (docs/formats.md §6)."""
+"""`viscause run DATA` with each oracle kind, `viscause answer` and `viscause resume` (docs/formats.md §6):
+the first run and a rerun from the data's folder in a fresh process as scripts do, the rest in this
+process (tests/cli_runner.py)."""
 from __future__ import annotations
 
 import csv
 import gzip
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.cli_runner import viscause
 from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer, onnx_hbar
 from viscause_gui.core.experiments.grating import GratingModel, has_hbar
 from viscause_gui.core.store.offline import write_png
 
 RUN = ("--iterations", 2, "--queries", 6, "--seed", 3)
-
-
-def viscause(*args, cwd=None, check=True):
-    result = subprocess.run([sys.executable, "-m", "viscause_gui.cli", *map(str, args)], capture_output=True,
-                            text=True, timeout=300, cwd=cwd)
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +28,8 @@ def work(tmp_path_factory):
     np.savez_compressed(folder / "p.npz", images=data.images, p_obs=data.p_obs)
     (folder / "hbar.py").write_text(HBAR_PYTHON)
     out = folder / "python_run"
-    result = viscause("run", folder / "p.npz", "--oracle", f"python:{folder / 'hbar.py'}:answer", *RUN, "--out", out)
+    result = viscause("run", folder / "p.npz", "--oracle", f"python:{folder / 'hbar.py'}:answer", *RUN, "--out", out,
+                      process=True)
     return folder, out, result
 
 
@@ -70,7 +63,7 @@ def test_python_oracle_writes_the_run_folder_and_predict_reads_it(work, tmp_path
 def test_same_seed_same_run(work, tmp_path):
     folder, out, _ = work
     viscause("run", folder / "p.npz", "--oracle", "python:hbar:answer", *RUN, "--out", tmp_path / "again",
-             cwd=folder)                                  # a module importable from the working folder
+             cwd=folder, process=True)                    # a module importable from the working folder
     same_run(out, tmp_path / "again")
 
 
@@ -148,7 +141,7 @@ def test_offline_round_trip_stopped_and_resumed_is_the_same_run(work, tmp_path):
     batch = out / "offline" / "algorithm1"
     assert len(list(batch.glob("*.png"))) == 20 and (batch / "images.npz").exists()
     first = fill(waiting_csv(result.stderr), tmp_path / "a1.csv")
-    for step in range(3):                     # Algorithm 1, iteration 1, iteration 2: each in a new process
+    for step in range(3):                     # Algorithm 1, iteration 1, iteration 2: each a new `viscause answer`
         answers = first if step == 0 else fill(waiting_csv(result.stderr), tmp_path / f"a{step + 2}.csv")
         result = viscause("answer", out, answers)
     assert "done in" in result.stderr

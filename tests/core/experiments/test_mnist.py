@@ -1,14 +1,14 @@
 """The MNIST experiment (issue 5) on small settings: data split, model oracle ('?'), baseline,
-figure, the grey manipulator's alpha semantics, and `viscause run mnist` through subprocess."""
+figure, the grey manipulator's alpha semantics, and `viscause run mnist` (its run folder read by
+`viscause predict` in a second process)."""
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from tests.cli_runner import viscause
 from viscause_gui.core.experiments import mnist
 from viscause_gui.core.method.manipulator import manipulate
 
@@ -183,16 +183,11 @@ def test_grey_mlp_margin_gradient_by_hand_equals_autograd(hidden, n_classes, mem
     assert all(p.grad is None for net in nets for p in net.parameters())   # weights untouched
 
 
-def viscause(*args):
-    return subprocess.run([sys.executable, "-m", "viscause_gui.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_cli_run_mnist_writes_the_contract(tmp_path):
     out = tmp_path / "run"
     result = viscause("run", "mnist", "--digit", 3, "--iterations", 2, "--queries", 40, "--oracle", "model",
                       "--seed", 0, "--annotators", 1, "--oracle-epochs", 1, "--epochs", 3, "--generative-epochs", 2,
-                      "--out", out)
+                      "--out", out, check=False)
     assert result.returncode == 0, result.stderr
     assert "iteration 2/2" in result.stderr and "baseline" in result.stderr
     history = json.loads((out / "history.json").read_text())
@@ -215,7 +210,7 @@ def test_cli_run_mnist_writes_the_contract(tmp_path):
     # the run's net answers `viscause predict` like a grating run's
     images = tmp_path / "digits.npz"
     np.savez(images, images=mnist.one_vs_all(3).heldout.images[:20])
-    pred = viscause("predict", "--run", out, "--images", images)
+    pred = viscause("predict", "--run", out, "--images", images, process=True)   # a second process reads the run
     assert pred.returncode == 0, pred.stderr
     assert len(json.loads(pred.stdout)["p_causal"]) == 20
 
@@ -227,7 +222,7 @@ def test_cli_run_mnist_writes_the_contract(tmp_path):
     (["run", "grating", "--digit", 3], "only for run mnist"),
 ])
 def test_cli_run_mnist_bad_arguments(tmp_path, args, message):
-    result = viscause(*args, "--out", tmp_path / "x")
+    result = viscause(*args, "--out", tmp_path / "x", check=False)
     assert result.returncode != 0
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
