@@ -243,3 +243,28 @@ def test_mid_run_the_classes_tables_and_the_cross_table_fill_in_separate_turns(q
         assert not panel.cross.item(r, 0).icon().isNull()
     panel.obs_table.viewport().removeEventFilter(watch)
     workers.stop_all()
+
+
+def test_the_training_child_runs_at_a_lower_cpu_priority_than_the_window():
+    """On 2 cores the training child, a worker of the window and the GUI thread can all want a
+    core: the child is niced, so the scheduler serves the window first."""
+    import os
+    import time
+
+    import pytest
+
+    from viscause_gui.core.runtime.training_process import CHILD_NICENESS, TrainingProcess
+
+    if not hasattr(os, "getpriority"):
+        pytest.skip("no process priorities here")
+    process = TrainingProcess()
+    process.start()
+    try:
+        pid = process._proc.pid
+        deadline = time.monotonic() + 30
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        while os.getpriority(os.PRIO_PROCESS, pid) == mine and time.monotonic() < deadline:
+            time.sleep(0.05)                     # the child renices itself as it starts
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(mine + CHILD_NICENESS, 19)
+    finally:
+        process.close()

@@ -20,6 +20,7 @@ import io
 import itertools
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 import traceback
@@ -35,6 +36,7 @@ from viscause_gui.core.runtime import foreground
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05          # how often a waiting job checks that the child is alive
+CHILD_NICENESS = 10    # the child trains at a lower CPU priority than the window (see _serve)
 
 
 class TrainingProcessError(RuntimeError):
@@ -63,7 +65,13 @@ class _ChildInbox(foreground.ForegroundGate):
 
 
 def _serve(conn) -> None:
-    """The child's loop: ("train", job, routine, net, images, targets, weights, config, device)."""
+    """The child's loop: ("train", job, routine, net, images, targets, weights, config, device).
+
+    It runs niced: on a machine with more runnable threads than cores (2 cores: this child, a
+    worker of the window manipulating, the GUI thread, anything else) the scheduler then gives
+    the window's threads the core first, and a repaint is not cut into pieces by training.
+    """
+    _lower_priority()
     torch.set_num_threads(1)
     foreground.install(_ChildInbox(conn))
     message = None
@@ -80,6 +88,13 @@ def _serve(conn) -> None:
             message = _train_job(conn, *head, *arrays, config, device)
         else:
             message = None
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(CHILD_NICENESS)
+    except (AttributeError, OSError):    # no nice() here (Windows), or not allowed
+        pass
 
 
 def _train_job(conn, job: int, routine, net_bytes: bytes, images, targets, weights, config,
