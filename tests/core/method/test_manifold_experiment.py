@@ -68,6 +68,20 @@ def test_a_session_keeps_the_generative_model(trained, tmp_path):
     assert back.manipulator_model().default_search == MANIFOLD
 
 
+def test_saving_does_not_run_the_nets_over_the_data_but_opening_does(trained, tmp_path, monkeypatch):
+    """The save's read-back check (an autosave runs it on the GUI thread when a batch waits) skips
+    the prototype bank, the nets over every image; opening the session builds it once."""
+    from viscause_gui.core.method import manifold
+
+    exp, _ = trained
+    built = []
+    real = manifold.PrototypeBank.build
+    monkeypatch.setattr(manifold.PrototypeBank, "build", staticmethod(lambda *a, **k: built.append(1) or real(*a, **k)))
+    path = save_session(tmp_path / "s.vcsession", SessionData(dataset=exp.data, experiment=exp))
+    assert built == []
+    assert load_session(path).experiment.bank is not None and built == [1]
+
+
 def test_a_run_folder_keeps_it_and_predict_manipulates_with_it(trained, tmp_path):
     exp, _ = trained
     save_model(tmp_path, exp)

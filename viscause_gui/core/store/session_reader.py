@@ -29,12 +29,14 @@ from viscause_gui.core.nets.weights import read_state_dict
 
 
 def load_session(path: PathLike, *, limits: SessionLimits = DEFAULT_LIMITS,
-                 device: torch.device | None = None) -> SessionData:
+                 device: torch.device | None = None, ready_to_manipulate: bool = True) -> SessionData:
     """Open a session file; the experiment (if any) is rebuilt and goes on where it stopped
-    (pending batch, history, weights, random state). Any problem raises one SessionError."""
+    (pending batch, history, weights, random state). Any problem raises one SessionError.
+    ready_to_manipulate: also build what the manifold manipulator derives from the nets (its
+    prototype bank: the nets over every image); a save's read-back check skips it."""
     p = Path(path)
     try:
-        return _Reader(p, limits, device or default_device()).read()
+        return _Reader(p, limits, device or default_device(), ready_to_manipulate).read()
     except SessionError:
         raise
     except MemoryError:
@@ -59,8 +61,9 @@ def _need(cond: Any, message: str) -> None:
 
 
 class _Reader:
-    def __init__(self, path: Path, limits: SessionLimits, device: torch.device):
+    def __init__(self, path: Path, limits: SessionLimits, device: torch.device, ready_to_manipulate: bool = True):
         self.path, self.limits, self.device = path, limits, device
+        self.ready_to_manipulate = ready_to_manipulate
         self.total = 0
 
     def read(self) -> SessionData:
@@ -285,7 +288,7 @@ class _Reader:
             obs_answers=None if obs_answers is None else np.asarray(obs_answers, np.float64),
             causal_labels=causal_labels, query_images=q_images, query_labels=q_labels,
             iteration=iteration, rng=rng, iteration_elapsed=elapsed, generative=generative))
-        if exp.uses_manifold and exp.generative is not None and exp.nets:
+        if self.ready_to_manipulate and exp.uses_manifold and exp.generative is not None and exp.nets:
             exp.prototype_bank()           # the manipulator's path ends, built once here
         return exp
 
@@ -459,6 +462,8 @@ def _config(c: Any) -> ExperimentConfig:
     if "queries_by" in c:
         _need(c["queries_by"] in QUERY_CHOICES, f"config 'queries_by' must be one of {', '.join(QUERY_CHOICES)}, "
                                                 f"got {c['queries_by']!r}")
+    if "binary_margin" not in c:      # saved before the field existed: run with cross-entropy, and so it goes on
+        c = {**c, "binary_margin": 0.0}
     return ExperimentConfig.from_json(c)
 
 

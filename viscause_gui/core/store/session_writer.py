@@ -84,7 +84,7 @@ def save_session(path: PathLike, source: SessionData | Experiment | Dataset,
 
     def check(tmp: Path) -> None:
         try:
-            load_session(tmp, device=torch.device("cpu"))
+            load_session(tmp, device=torch.device("cpu"), ready_to_manipulate=False)
         except SessionError as exc:
             raise SessionError(f"{path}: not saved: the written file would not open again "
                                f"({str(exc).removeprefix(str(tmp) + ': ')})") from None
