@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import header, machine  # noqa: E402
 
 from viscause_gui.core.experiments import colored_mnist as cm  # noqa: E402
 from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
@@ -32,8 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     configure_torch_threads(1)
     info = machine()
-    print(f"# Colored MNIST, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg']}, "
-          f"torch {info['torch']} on {info['torch_threads']} thread(s)", flush=True)
+    print(header("Colored MNIST", info), flush=True)
     runs = []
     for seed in args.seeds:
         result = cm.run_colored_mnist(seed, 5, 30, None, lambda m: print(f"  {m}", file=sys.stderr, flush=True))

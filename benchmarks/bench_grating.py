@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import header, machine  # noqa: E402
 
 from viscause_gui.cli import main as viscause
 from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, has_vbar, min_flips_to_class
@@ -106,8 +106,7 @@ def main() -> None:
     configure_torch_threads(1)
     OUT.mkdir(parents=True, exist_ok=True)
     info = machine()
-    print(f"# GRATING, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg']}, "
-          f"torch {info['torch']} on {info['torch_threads']} thread(s)", flush=True)
+    print(header("GRATING", info), flush=True)
     runs = [one_seed(seed, args.quick) for seed in args.seeds]
     first = runs[0]
     plot_history([{"label": recipe, "iterations": first[recipe]["iterations"]} for recipe in ("default", "paper")],

@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import header, machine  # noqa: E402
 
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.observe import fit_observational_classes
@@ -79,8 +79,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     configure_torch_threads(args.threads)
     info = machine()
-    print(f"# observe, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg']}, "
-          f"torch {info['torch']} on {args.threads} thread(s)", flush=True)
+    print(header("observe", info), flush=True)
     rows = [one_seed(seed, args.n, args.threads) for seed in args.seeds]
     print("\n| seed | fit (s) | `viscause observe` end to end (s) | AMI | classes found | P(T=1) per class | "
           "baseline: MLP + k-means (s, AMI) | fit / baseline: time, AMI |")

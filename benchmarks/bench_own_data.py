@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import header, machine  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZE = 32
@@ -83,8 +83,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="make the folder here and keep it")
     args = parser.parse_args()
     info = machine()
-    print(f"# Own colour data, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg']}",
-          flush=True)
+    print(header("Own colour data", info), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         folder, oracle = root / "shapes", root / "shape_oracle.py"
