@@ -9,8 +9,11 @@ queries, the same 500 for both choices) and judges them by the truth: the **true
 manipulator. It is what the active choice must lower; the loop's own MErr is measured on the
 batch it asked, which the active choice fills with doubtful manipulations on purpose.
 
-Reported per run: true MErr of the last three iterations (mean), the loop's MErr of the last three
-batches, seconds. Prints the date and the machine first, then a Markdown table (mean and range
+Reported per run: true MErr of the last three iterations (mean), the true MDist of those 500
+manipulations (pixel flips) and their excess flips (beyond the fewest that reach the target
+without touching a v-bar, over the successful ones), the loop's MErr of the last three batches,
+seconds. The experiment's defaults are used (binary margin 8: Experiment.manipulator_confidence);
+the default choice (query_choice.DEFAULT_CHOICE) is marked in the table. Prints the date and the machine first, then a Markdown table (mean and range
 over the seeds); writes benchmarks/out/queries.json and docs/queries_budget.png.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/bench_queries.py [--seeds 0 1 2 3 4] [--quick]
@@ -31,9 +34,9 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine  # noqa: E402
 
-from viscause_gui.core.experiments.grating import GratingModel, TruthOracle  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, min_flips_to_class  # noqa: E402
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch  # noqa: E402
-from viscause_gui.core.method.query_choice import QUERY_CHOICES  # noqa: E402
+from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES  # noqa: E402
 from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +55,7 @@ def run_one(seed: int, iterations: int, queries: int, queries_by: str, n_obs: in
     judge = np.random.default_rng(10_000 + seed)
     eval_index = judge.choice(len(data), min(N_EVAL, len(data)), replace=False)
     eval_targets = None
-    true_merr, loop_merr, mdist = [], [], []
+    true_merr, true_mdist, excess, loop_merr, mdist = [], [], [], [], []
     started = time.perf_counter()
     judging = 0.0
     for event in exp.steps():
@@ -65,13 +68,18 @@ def run_one(seed: int, iterations: int, queries: int, queries_by: str, n_obs: in
                 eval_targets = (exp.causal_labels[eval_index] + judge.integers(1, k, len(eval_index))) % k
             result = exp.manipulate(data.images[eval_index], eval_targets)
             true_merr.append(float(np.mean(model.causal_class(result.images) != eval_targets)))
+            true_mdist.append(float(np.mean(result.distance)))
+            ok = model.causal_class(result.images) == eval_targets
+            extra = result.distance - min_flips_to_class(data.images[eval_index], eval_targets)
+            excess.append(float(np.mean(extra[ok])) if ok.any() else float("nan"))
             loop_merr.append(float(np.mean(model.causal_class(event.images) != event.targets)))
             mdist.append(float(np.mean(event.distances)))
             judging += time.perf_counter() - t0
         exp.answer(oracle.answer(event.images))
     return {"seed": seed, "iterations": iterations, "queries": queries, "answers": iterations * queries,
-            "queries_by": queries_by, "true_merr": true_merr, "loop_merr": loop_merr, "mdist": mdist,
-            "true_merr_last3": float(np.mean(true_merr[-3:])), "loop_merr_last3": float(np.mean(loop_merr[-3:])),
+            "queries_by": queries_by, "true_merr": true_merr, "true_mdist": true_mdist, "excess_flips": excess, "loop_merr": loop_merr, "mdist": mdist,
+            "true_merr_last3": float(np.mean(true_merr[-3:])),
+            "true_mdist_last3": float(np.mean(true_mdist[-3:])), "excess_last3": float(np.mean(excess[-3:])), "loop_merr_last3": float(np.mean(loop_merr[-3:])),
             "seconds": round(time.perf_counter() - started - judging, 1)}
 
 
@@ -85,11 +93,15 @@ def summarise(runs: list[dict]) -> list[dict]:
             true = [r["true_merr_last3"] for r in mine]
             loop = [r["loop_merr_last3"] for r in mine]
             secs = [r["seconds"] for r in mine]
+            mdist = [r["true_mdist_last3"] for r in mine]
+            excess = [r["excess_last3"] for r in mine]
             rows.append({"iterations": iterations, "queries": queries, "answers": iterations * queries,
                          "queries_by": by, "seeds": [r["seed"] for r in mine],
                          "true_merr_mean": float(np.mean(true)), "true_merr_min": min(true),
                          "true_merr_max": max(true), "loop_merr_mean": float(np.mean(loop)),
                          "loop_merr_min": min(loop), "loop_merr_max": max(loop),
+                         "true_mdist_mean": float(np.mean(mdist)), "true_mdist_min": min(mdist),
+                         "true_mdist_max": max(mdist), "excess_mean": float(np.mean(excess)),
                          "seconds_min": min(secs), "seconds_max": max(secs)})
     return rows
 
@@ -104,7 +116,7 @@ def plot(runs: list[dict], rows: list[dict], path: Path, title: str) -> None:
 
     fig = Figure(figsize=(10, 4.2), dpi=110)
     left, right = fig.subplots(1, 2)
-    colours = {"random": "#888888", "active": "#1f77b4"}
+    colours = {"random": "#888888", "active": "#1f77b4"}   # active: the default (binary margin 8)
     for by in QUERY_CHOICES:
         mine = [r for r in rows if r["queries_by"] == by]
         if not mine:
@@ -148,14 +160,16 @@ def print_table(rows: list[dict]) -> None:
     pct = lambda r, key: (f"{100 * r[key + '_mean']:.1f}% ({100 * r[key + '_min']:.1f}-"  # noqa: E731
                           f"{100 * r[key + '_max']:.1f})")
     print("| answers (iterations x Q) | queries by | true MErr, last 3 iterations: mean (range) | "
-          "loop MErr, last 3 batches | seconds per run | target |")
-    print("|---|---|---|---|---|---|")
+          "true MDist (range) | excess flips | loop MErr, last 3 batches | seconds per run | target |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         target = TARGETS.get(r["answers"])
         verdict = "" if target is None else f"<= {100 * target:.0f}%: " + (
             "met" if r["true_merr_max"] <= target else "not met")
-        print(f"| {r['answers']} ({r['iterations']} x {r['queries']}) | {r['queries_by']} | {pct(r, 'true_merr')} | "
-              f"{pct(r, 'loop_merr')} | {r['seconds_min']:.0f}-{r['seconds_max']:.0f} | {verdict} |")
+        by = r["queries_by"] + (" (default)" if r["queries_by"] == DEFAULT_CHOICE else "")
+        print(f"| {r['answers']} ({r['iterations']} x {r['queries']}) | {by} | {pct(r, 'true_merr')} | "
+              f"{r['true_mdist_mean']:.2f} ({r['true_mdist_min']:.2f}-{r['true_mdist_max']:.2f}) | "
+              f"{r['excess_mean']:.2f} | {pct(r, 'loop_merr')} | {r['seconds_min']:.0f}-{r['seconds_max']:.0f} | {verdict} |")
 
 
 def main() -> None:
@@ -178,7 +192,7 @@ def main() -> None:
                 r = run_one(seed, iterations, queries, by)
                 runs.append(r)
                 print(f"{iterations} x {queries}, seed {seed}, {by}: true MErr (last 3) "
-                      f"{100 * r['true_merr_last3']:.1f}%, loop MErr {100 * r['loop_merr_last3']:.1f}%, "
+                      f"{100 * r['true_merr_last3']:.1f}%, MDist {r['true_mdist_last3']:.2f}, loop MErr {100 * r['loop_merr_last3']:.1f}%, "
                       f"{r['seconds']} s", flush=True)
     rows = summarise(runs)
     total = round(time.perf_counter() - started, 1)

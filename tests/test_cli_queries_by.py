@@ -6,14 +6,14 @@ import numpy as np
 from tests.cli_runner import viscause
 
 
-def test_run_grating_with_active_queries_records_the_choice(tmp_path):
-    for by in ("active", None):                       # None: the default, the paper's random choice
+def test_run_grating_records_the_choice_active_by_default(tmp_path):
+    for by in ("random", None):                       # None: the default, the active choice
         out = tmp_path / str(by)
         result = viscause("run", "grating", "--iterations", 2, "--queries", 5, "--n-obs", 400, "--seed", 2,
                           *(["--queries-by", by] if by else []), "--out", out, check=False)
         assert result.returncode == 0, result.stderr
         history = json.loads((out / "history.json").read_text())
-        assert history["config"]["queries_by"] == (by or "random")
+        assert history["config"]["queries_by"] == (by or "active")
         assert all(len(np.load(out / f"iteration_{i:02d}.npz")["targets"]) == 5 for i in (1, 2))
 
 

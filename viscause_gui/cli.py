@@ -26,7 +26,7 @@ from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentConfig, 
 from viscause_gui.core.method.manipulator_model import default_targets
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT
-from viscause_gui.core.method.query_choice import QUERY_CHOICES
+from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--queries-by", choices=QUERY_CHOICES, default=None,
                      help="how Algorithm 2 chooses its queries: random (the paper's: start images and targets at "
                           "random) or active (of a larger pool of candidate manipulations, those the nets doubt "
-                          "most, more for the target classes whose manipulations failed); default random")
+                          "most, more for the target classes whose manipulations failed); default: active (the MNIST "
+                          "recipes: random)")
     owners = {dest: DATA_OWNER for dest in _add_data_run_arguments(run)}
     for experiment in runnable:
         owners.update({dest: experiment.name for dest in experiment.add_run_arguments(run)})
@@ -227,7 +228,7 @@ def _run_data(args: argparse.Namespace) -> int:
     oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
     out = prepare_run_folder(args.out)
     config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha, seed=args.seed,
-                              manipulator=args.manipulator or "pixels", queries_by=args.queries_by or "random")
+                              manipulator=args.manipulator or "pixels", queries_by=args.queries_by or DEFAULT_CHOICE)
     started = time.perf_counter()
     return _report(start_data_run(data, config, settings, oracle, out, _progress), out, started)
 

@@ -54,8 +54,8 @@ def test_random_choice_makes_the_papers_draws():
 def test_experiment_with_random_choice_asks_the_same_images_as_before():
     # the batches the code asked before the choice was an option (commit d40c9aa), same seed
     model = GratingModel()
-    exp = Experiment(model.sample(300, 0), ExperimentConfig(**CFG))
-    assert exp.config.queries_by == "random"
+    assert ExperimentConfig().queries_by == qc.DEFAULT_CHOICE == "active"
+    exp = Experiment(model.sample(300, 0), ExperimentConfig(**CFG, queries_by="random"))
     exp.run(TruthOracle(model))
     batches = [b for b in exp.batches if b.kind == "algorithm2"]
     assert [b.source_index.tolist() for b in batches] == [[125, 88, 142, 120, 8, 23], [23, 123, 231, 83, 224, 219]]
@@ -202,3 +202,24 @@ def test_sessions_refuse_an_unknown_choice(tmp_path):
             zf.writestr(name, raw)
     with pytest.raises(SessionError, match="queries_by"):
         load_session(bad)
+
+
+def test_a_session_saved_before_the_choice_existed_goes_on_at_random(tmp_path):
+    import json
+    import zipfile
+
+    model = GratingModel()
+    exp = Experiment(model.sample(200, 0), ExperimentConfig(**CFG))
+    assert exp.config.queries_by == "active"
+    path = save_session(tmp_path / "a.vcsession", SessionData(experiment=exp))
+    assert load_session(path).experiment.config.queries_by == "active"
+    with zipfile.ZipFile(path) as zf:
+        content = {i.filename: zf.read(i) for i in zf.infolist()}
+    doc = json.loads(content["session.json"])
+    del doc["experiment"]["config"]["queries_by"]
+    content["session.json"] = json.dumps(doc).encode()
+    old = tmp_path / "old.vcsession"
+    with zipfile.ZipFile(old, "w") as zf:
+        for name, raw in content.items():
+            zf.writestr(name, raw)
+    assert load_session(old).experiment.config.queries_by == "random"

@@ -31,10 +31,12 @@ def test_queries_by_active_is_chosen_in_the_combo_and_used_by_algorithm2(qtbot, 
     panel = LearningPanel(state, workers)
     qtbot.addWidget(panel)
     combo = panel.queries_by_combo
-    assert combo.currentData() == "random" and "paper" in combo.toolTip() and "active" in combo.toolTip()
+    assert combo.currentData() == "active" and "paper" in combo.toolTip() and "active" in combo.toolTip()
     panel.show()
     combo.setFocus()
-    qtbot.keyClick(combo, Qt.Key.Key_Down)    # as a person picks the next entry with the keyboard
+    qtbot.keyClick(combo, Qt.Key.Key_Up)      # as a person picks another entry with the keyboard ...
+    assert combo.currentData() == "random"
+    qtbot.keyClick(combo, Qt.Key.Key_Down)    # ... and back
     assert combo.currentData() == "active"
     panel.iterations_spin.setValue(1)
     panel.queries_spin.setValue(4)
@@ -54,6 +56,9 @@ def test_queries_by_active_is_chosen_in_the_combo_and_used_by_algorithm2(qtbot, 
     qtbot.addWidget(other)
     other.restore_settings(panel.settings_for_session())
     assert other.queries_by_combo.currentData() == "active"
+    before = {k: v for k, v in panel.settings_for_session().items() if k != "queries_by"}
+    other.restore_settings(before)            # a session saved before the choice existed was run at random
+    assert other.queries_by_combo.currentData() == "random"
     combo.setCurrentIndex(combo.findData("random"))
     with qtbot.waitSignal(panel.run_finished, timeout=TIMEOUT) as blocker:
         panel.buttons["run2"].click()

@@ -25,6 +25,7 @@ from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Option, Progress, positive_int,
                                                     register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.query_choice import DEFAULT_CHOICE
 from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
@@ -245,7 +246,8 @@ class GratingTruth:
 
 RECIPES = {
     "default": {},
-    "paper": {"augment_shifts": 0, "query_weight": 1.0},   # the paper's: no shifts, answers weighted 1
+    "paper": {"augment_shifts": 0, "query_weight": 1.0, "binary_margin": 0.0},   # the paper's: no shifts, answers
+    # weighted 1, the manipulator's cross-entropy
 }
 
 
@@ -286,7 +288,7 @@ class GratingExperiment(BuiltinExperiment):
         model = GratingModel()
         data = model.sample(args.n_obs, args.seed)
         config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
-                                  seed=args.seed, queries_by=getattr(args, "queries_by", None) or "random",
+                                  seed=args.seed, queries_by=getattr(args, "queries_by", None) or DEFAULT_CHOICE,
                                   **RECIPES[args.recipe])
         experiment = Experiment(data, config)
         progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")

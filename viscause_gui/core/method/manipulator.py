@@ -6,7 +6,10 @@ where L is the cross-entropy -log P_C(c | j) (so the search keeps pushing into t
 class while that pays, not just to its boundary) and C is one net or an ensemble (then L is
 the worst member's loss: a change must convince every member, which closes the holes one
 net has alone). Binary images: d = Hamming distance, searched by greedy pixel flips whose
-effect is evaluated exactly.
+effect is evaluated exactly. With `confidence` the loss is a hinge on the worst member's logit
+margin instead; the Experiment asks for one on binary images by default
+(ExperimentConfig.binary_margin, Experiment.manipulator_confidence), so the flips go on until
+every net is sure by that margin, not just about 90 % sure.
 
 Grey images: d = L2 distance, searched by a DDN-like scheme (decoupled direction and norm,
 Rony et al. 2019): per image, the nearest image in [0, 1]^pixels at which the worst member's

@@ -80,7 +80,7 @@ def save_model(out: Path, experiment: Experiment) -> None:
     atomic_write(out / "model.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in state.items()}, f))
     meta = {"spec": experiment.spec, "members": len(nets), "binary": experiment.binary,
             "causal_levels": experiment.causal_levels.tolist(), "image_shape": list(experiment.data.shape),
-            "distance_scale": experiment.config.distance_scale, "confidence": experiment.config.confidence}
+            "distance_scale": experiment.config.distance_scale, "confidence": experiment.manipulator_confidence}
     if experiment.uses_manifold and experiment.generative is not None:
         meta["generative"] = {"spec": generative_spec(experiment.generative)}
         generative = experiment.generative.state_dict()

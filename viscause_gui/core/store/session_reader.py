@@ -462,6 +462,8 @@ def _config(c: Any) -> ExperimentConfig:
     if "queries_by" in c:
         _need(c["queries_by"] in QUERY_CHOICES, f"config 'queries_by' must be one of {', '.join(QUERY_CHOICES)}, "
                                                 f"got {c['queries_by']!r}")
+    if "queries_by" not in c:         # saved before the choice existed: random, and so it goes on
+        c = {**c, "queries_by": "random"}
     if "binary_margin" not in c:      # saved before the field existed: run with cross-entropy, and so it goes on
         c = {**c, "binary_margin": 0.0}
     return ExperimentConfig.from_json(c)

@@ -30,7 +30,7 @@ from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import TrainingProcess, shared_training_process
 from viscause_gui.core.method.plugged_oracles import OracleLoadError
 from viscause_gui.core.method.query_choice import DESCRIPTIONS as QUERY_CHOICE_DESCRIPTIONS
-from viscause_gui.core.method.query_choice import QUERY_CHOICES
+from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES, RANDOM
 from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, PluggedChoice,
                                                    RunSettings, StopFlag, learning_job, run_fraction)
 from viscause_gui.gui.state import AppState
@@ -136,6 +136,7 @@ class LearningPanel(QWidget):
         self.queries_by_combo = QComboBox()
         for key in QUERY_CHOICES:
             self.queries_by_combo.addItem(key, key)
+        self.queries_by_combo.setCurrentIndex(self.queries_by_combo.findData(DEFAULT_CHOICE))
         self.queries_by_combo.setToolTip("Queries by: how Algorithm 2 chooses the Q images it asks about.<br>"
                                          + "<br>".join(f"• {QUERY_CHOICE_DESCRIPTIONS[k]}" for k in QUERY_CHOICES))
         self.queries_by_combo.setAccessibleName("Queries by")
@@ -337,8 +338,9 @@ class LearningPanel(QWidget):
                 getattr(self, f"{name}_spin").setValue(value)
         if isinstance(saved.get("alpha"), (int, float)):
             self.alpha_spin.setValue(float(saved["alpha"]))
-        if saved.get("queries_by") in QUERY_CHOICES:
-            self.queries_by_combo.setCurrentIndex(self.queries_by_combo.findData(saved["queries_by"]))
+        queries_by = saved.get("queries_by", RANDOM)     # a session saved before the choice existed: random
+        if queries_by in QUERY_CHOICES:
+            self.queries_by_combo.setCurrentIndex(self.queries_by_combo.findData(queries_by))
         train, val = saved.get("train_losses"), saved.get("val_losses")
         if isinstance(train, list) and isinstance(val, list) and len(train) == len(val) and all(
                 isinstance(v, (int, float)) for v in train + val):
