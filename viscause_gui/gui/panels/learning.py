@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFileDialog, QGridLayout, QHBoxLayout,
-                               QHeaderView, QInputDialog, QLabel, QMessageBox, QProgressBar, QSizePolicy, QSpinBox,
+                               QHeaderView, QInputDialog, QLabel, QMessageBox, QSizePolicy, QSpinBox,
                                QSplitter, QTableWidget, QTableWidgetItem, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from viscause_gui.core.data.dataset import Dataset
@@ -38,7 +38,7 @@ from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.colors import PEN_COLORS
 from viscause_gui.gui.widgets.plots import line_plot, set_ranges_stepwise
 from viscause_gui.gui.widgets.queue_view import QueueView
-from viscause_gui.gui.widgets.staged import StagedUpdates
+from viscause_gui.gui.widgets.staged import ProgressBar, StagedUpdates
 from viscause_gui.gui.workers import WorkerPool
 
 ORACLES = (("truth", "Truth (the exact generative model)"), ("model", "Model oracle (a trained classifier)"),
@@ -91,7 +91,7 @@ class LearningPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(self._settings())
         layout.addLayout(self._button_row())
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()         # its setValue does not repaint synchronously
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QProgressBar
 
 
 class StagedUpdates(QObject):
@@ -54,3 +55,23 @@ class StagedUpdates(QObject):
     def _run_one(self) -> None:
         name = next(iter(self._pending))
         self._pending.pop(name)()
+
+
+class ProgressBar(QProgressBar):
+    """A QProgressBar whose setValue schedules a repaint instead of painting at once.
+
+    Qt's QProgressBar::setValue calls QWidget::repaint(): the window's dirty regions are painted
+    and flushed right there, inside the slot that reported the progress, apart from the event
+    loop's own repaint of the same turn. In digit mode a training event's slot took 44 ms in that
+    call (benchmarks/diag_gui_timeline.py). With updates off for the call, the new value is an
+    ordinary update() that Qt paints with everything else when the event loop gets to it.
+    """
+
+    def setValue(self, value: int) -> None:  # noqa: N802 - Qt API
+        if value == self.value():
+            return
+        self.setUpdatesEnabled(False)
+        try:
+            super().setValue(value)
+        finally:
+            self.setUpdatesEnabled(True)        # re-enabling updates calls update()
