@@ -20,21 +20,24 @@ CFG = dict(iterations=1, queries=4, epochs=1, retrain_epochs=1)
 
 
 class RowNet(nn.Module):
-    """Class 1 (h-bar) logit margin = 4 x (ink in row 0 - 8): a row of 9 is class 1 at P = 0.98."""
+    """Class 1 (h-bar) logit margin = 4 x (ink in row 0 - threshold) + weak x (ink in row 5): with
+    threshold 8 a row of 9 is class 1 at P = 0.98."""
 
-    def __init__(self):
+    def __init__(self, threshold: float = 8.0, weak: float = 0.0):
         super().__init__()
         self.dummy = nn.Parameter(torch.zeros(1))
         self.in_shape = (10, 10)
+        self.threshold, self.weak = threshold, weak
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = 4.0 * (x.reshape(len(x), 10, 10)[:, 0].sum(1) - 8.0)
+        x = x.reshape(len(x), 10, 10)
+        z = 4.0 * (x[:, 0].sum(1) - self.threshold) + self.weak * x[:, 5].sum(1)
         return torch.stack([-z / 2, z / 2], 1) + 0 * self.dummy
 
 
-def experiment_with_row_net(**config) -> Experiment:
+def experiment_with_row_net(net: nn.Module | None = None, **config) -> Experiment:
     exp = Experiment(GratingModel().sample(50, 0), ExperimentConfig(**config))
-    exp.nets, exp.causal_levels = [RowNet()], np.array([0.25, 0.85])
+    exp.nets, exp.causal_levels = [net or RowNet()], np.array([0.25, 0.85])
     return exp
 
 
@@ -46,6 +49,17 @@ def test_the_margin_completes_what_cross_entropy_leaves_one_pixel_short():
     deep = experiment_with_row_net().manipulate(start, np.array([1]))
     assert deep.images[0, 0].sum() == 10 and deep.distance[0] == 3      # the row completed, nothing else
     assert GratingModel().causal_class(deep.images)[0] == 1
+
+
+def test_flips_that_buy_little_margin_are_not_taken():
+    # a complete row gives margin 6; each pixel of row 5 adds 0.5 logit (a feature the net weighs a
+    # little, like a v-bar's pixel on GRATING). Counted in logits, the hinge would buy the last 2
+    # logits with 4 such flips; in units of twice the margin a flip must buy 1.6 logits.
+    net = RowNet(threshold=8.5, weak=0.5)
+    start = np.zeros((1, 10, 10), np.float32)
+    start[0, 0, :7] = 1.0
+    result = experiment_with_row_net(net).manipulate(start, np.array([1]))
+    assert result.images[0, 0].sum() == 10 and result.images[0, 5].sum() == 0 and result.distance[0] == 3
 
 
 def test_which_margin_the_manipulator_uses():

@@ -246,8 +246,8 @@ class GratingTruth:
 
 RECIPES = {
     "default": {},
-    "paper": {"augment_shifts": 0, "query_weight": 1.0, "binary_margin": 0.0},   # the paper's: no shifts, answers
-    # weighted 1, the manipulator's cross-entropy
+    # the paper's: no shifts, answers weighted 1, the manipulator's cross-entropy, queries drawn at random
+    "paper": {"augment_shifts": 0, "query_weight": 1.0, "binary_margin": 0.0, "queries_by": "random"},
 }
 
 
@@ -271,8 +271,8 @@ class GratingExperiment(BuiltinExperiment):
         parser.add_argument("--n-obs", type=positive_int, default=None, help="grating: observational images "
                             "(default 10000)")
         parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
-                            help="grating: 'paper' = the paper's training recipe (no shift augmentation, "
-                                 "answers weighted 1)")
+                            help="grating: 'paper' = the paper's recipe (no shift augmentation, "
+                                 "answers weighted 1, cross-entropy manipulator, queries at random)")
         return ["n_obs", "recipe"]
 
     def check_run_arguments(self, args: argparse.Namespace) -> None:
@@ -287,9 +287,11 @@ class GratingExperiment(BuiltinExperiment):
         started = time.perf_counter()
         model = GratingModel()
         data = model.sample(args.n_obs, args.seed)
+        recipe = dict(RECIPES[args.recipe])
+        recipe_choice = recipe.pop("queries_by", DEFAULT_CHOICE)       # --queries-by wins over the recipe's
+        queries_by = getattr(args, "queries_by", None) or recipe_choice
         config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
-                                  seed=args.seed, queries_by=getattr(args, "queries_by", None) or DEFAULT_CHOICE,
-                                  **RECIPES[args.recipe])
+                                  seed=args.seed, queries_by=queries_by, **recipe)
         experiment = Experiment(data, config)
         progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")
         run_to_folder(experiment, TruthOracle(model), out, progress, started)

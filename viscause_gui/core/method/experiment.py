@@ -555,18 +555,26 @@ class Experiment:
         and each retraining moves the boundary only one pixel further. Asking every net for a margin of
         `binary_margin` logits (P >= 0.9997 at 8) makes the search go on until the image is deep in the
         target class as the nets see it: the row gets completed, and a net whose boundary is still
-        wrong is wrong far less often. GRATING, truth oracle, seeds 0-4, true MErr of 500 random
-        manipulations (benchmarks/bench_queries.py), active choice: 30.8 % -> 2.2 % with 100 answers,
-        4.8 % -> 0.9 % with 200; the manipulations grow by about one flip (excess flips over the fewest
-        needed: 0.3-0.6 -> 1.5-2). The loop sees nothing but the oracle's answers; the margin is a
-        property of the search alone. Measured the same way (active choice, 100 / 200 answers): margin 4
-        28.7 % / 2.7 %, margin 6 11.1 % / 1.3 % (MDist 5.9 against 6.6-7.0 at 8), margin 6 with answers
-        weighing 100: 4.0 % / 0.7 % at the MDist of margin 8; 10 retraining epochs instead of 5 (margin 4):
-        35.7 % / 4.1 %, no gain.
+        wrong is wrong far less often. The loss is the cross-entropy plus the hinge counted in units of
+        twice the margin (manipulator._worst_loss), so once the nets are sure only flips that buy a real
+        part of the margin are taken. GRATING, truth oracle, seeds 0-4, true MErr of 500 random
+        manipulations (benchmarks/bench_queries.py), active choice: 30.8 % -> 2.7 % with 100 answers,
+        4.8 % -> 1.1 % with 200; MDist 5.0 -> 5.9-6.1 flips, the v-bar kept by 97-99 % of the
+        manipulations (before: 100 %). The loop sees nothing but the oracle's answers; the margin is a
+        property of the search alone. Measured the same way (100 / 200 answers), other losses: the hinge
+        alone, in logits: 2.2 % / 0.9 %, MDist 6.6-7.0, v-bar kept 91 %; the hinge alone in units of 16
+        logits: 3.1 % / 0.5 %, but a net that is still unsure (few epochs) gets no flip at all; margin 12:
+        1.6 % / 0.1 %, MDist 6.6-6.7, v-bar kept 93-94 %; hinge alone, margin 4: 28.7 % / 2.7 %, margin 6:
+        11.1 % / 1.3 %, margin 6 with answers weighing 100: 4.0 % / 0.7 %; 10 retraining epochs instead
+        of 5 (margin 4): 35.7 % / 4.1 %, no gain.
         """
         if self.config.confidence is not None:
             return self.config.confidence
-        return float(self.config.binary_margin) if self.binary and self.config.binary_margin > 0 else None
+        return float(self.config.binary_margin) if self._binary_margin_on else None
+
+    @property
+    def _binary_margin_on(self) -> bool:
+        return self.config.confidence is None and self.binary and self.config.binary_margin > 0
 
     def _manipulator(self, copy_nets: bool) -> ManipulatorModel:
         """The manipulator with the experiment's settings: the manifold search once there is a
