@@ -23,9 +23,12 @@
   and painting it once. browser_scroll_frame_ms_*: then 200 page-downs and 50 jumps to random
   places, each until the new page of thumbnails is painted.
 
-Every run is a fresh process (the first run of a session also starts the training process, as
-the app's first run does). The script prints the date and the machine, runs three times
-(--runs), prints each run's JSON line and then a table with the range of every measure over the
+Every measure runs in a fresh process of its own (--measure NAME), as a person starts the app
+for one setting: no window, panel, timer, worker or training process of another measure is alive
+while it is measured (earlier versions ran all of them in one process and kept the panels of the
+panels measure shown during the later ones). Each measure's first Algorithm 2 run starts the
+app's training process, as the app's first run does. The script prints the date and the
+machine, runs three times (--runs), prints each run's JSON line and then a table with the range of every measure over the
 runs, the targets of issue 13 and the stall as a multiple of the bare-training heartbeat of the
 same run (stall_vs_baseline); all of it goes to benchmarks/out/gui.json.
 
@@ -352,29 +355,58 @@ def scroll_frames(app: QApplication, bar, viewport, pages: int = 200) -> list[fl
     return times
 
 
-def one_run(quick: bool) -> dict[str, object]:
-    """One run of every measure in this process (a fresh one: see main)."""
+MEASURES = ("alpha", "panels", "main_window", "digit_mode", "baseline", "browser")
+
+
+def one_measure(name: str, quick: bool) -> dict[str, object]:
+    """One measure in this process (a fresh one: see main), after the app's own start-up."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_gui_threads()
     install_foreground_gate(app)
     install_gui_thread_garbage_collector(app)
     warm_up_torch()                     # as the app does before its window opens…
     freeze_startup_objects()            # …and once it has started
+    iterations, n_obs = (2, 2000) if quick else (3, 10000)
+    if name == "alpha":
+        out = bench_alpha(app, 20 if quick else 60)
+    elif name == "panels":
+        out = bench_stall(app, iterations, n_obs)
+    elif name == "main_window":
+        out = bench_stall_main_window(app, iterations, n_obs)
+    elif name == "digit_mode":
+        out = bench_stall_digit_mode(app, 2)
+    elif name == "baseline":
+        out = bench_baseline(app, n_obs)
+    elif name == "browser":
+        out = bench_browser(app)
+    else:
+        raise SystemExit(f"unknown measure {name!r}")
+    settle(app, 0.2)
+    return out
+
+
+def one_run(quick: bool) -> dict[str, object]:
+    """One run: every measure in a fresh process of its own, one after the other, as a person
+    starts the app for one setting; no window, panel, worker pool or training process of an
+    earlier measure is alive while the next one is measured."""
     out: dict[str, object] = {}
-    out.update(bench_alpha(app, 20 if quick else 60))
-    out.update(bench_stall(app, 2 if quick else 3, 2000 if quick else 10000))
-    out.update(bench_stall_main_window(app, 2 if quick else 3, 2000 if quick else 10000))
-    if not quick:
-        out.update(bench_stall_digit_mode(app, 2))
-    out.update(bench_baseline(app, 2000 if quick else 10000))
-    out.update(bench_browser(app))
+    for name in MEASURES:
+        if quick and name == "digit_mode":
+            continue
+        cmd = [sys.executable, os.path.abspath(__file__), "--measure", name] + (["--quick"] if quick else [])
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        if proc.returncode != 0 or not lines:
+            print(proc.stdout[-2000:] + proc.stderr[-4000:], file=sys.stderr)
+            raise SystemExit(f"measure {name} failed (exit {proc.returncode})")
+        out.update(json.loads(lines[-1].removeprefix("RESULT ")))
     base = max(float(out["baseline_bare_training_stall_ms"]), 1e-3)
     for name, key in (("panels", "max_event_loop_stall_ms"), ("main_window", "main_window_stall_ms"),
                       ("digit_mode", "digit_mode_stall_ms")):
         if key in out:
             out[f"{name}_stall_vs_baseline"] = float(out[key]) / base
     out["load_average_1min"] = os.getloadavg()[0]
-    settle(app, 0.2)
     return {k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}
 
 
@@ -402,25 +434,20 @@ def table(rows: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer α values and a smaller GRATING run")
-    parser.add_argument("--runs", type=int, default=3, help="runs, each in a fresh process (default 3)")
-    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)   # a run, in this process
+    parser.add_argument("--runs", type=int, default=3, help="runs (default 3), each measure in a fresh process")
+    parser.add_argument("--measure", choices=MEASURES, help=argparse.SUPPRESS)   # one, in this process
     args = parser.parse_args()
-    if args.one:
-        print("RESULT " + json.dumps(one_run(args.quick)), flush=True)
+    if args.measure:
+        out = one_measure(args.measure, args.quick)
+        print("RESULT " + json.dumps({k: (round(v, 2) if isinstance(v, float) else v) for k, v in out.items()}),
+              flush=True)
         return
     info = machine()
     print(f"# GUI benchmark, {info['date']}, {info['cpu']}, {info['cores']} cores, load average "
           f"{info['load_avg']}, torch {info['torch']}, offscreen", flush=True)
     runs = []
-    for k in range(args.runs):
-        cmd = [sys.executable, os.path.abspath(__file__), "--one"] + (["--quick"] if args.quick else [])
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "QT_QPA_PLATFORM": os.environ["QT_QPA_PLATFORM"]}
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            print(proc.stdout[-2000:] + proc.stderr[-4000:], file=sys.stderr)
-            raise SystemExit(f"run {k + 1} failed (exit {proc.returncode})")
-        runs.append(json.loads(lines[-1].removeprefix("RESULT ")))
+    for _ in range(args.runs):
+        runs.append(one_run(args.quick))
         print(json.dumps(runs[-1]), flush=True)
     rows = summary(runs)
     end = machine()
