@@ -10,7 +10,10 @@ Python stack, and its own lateness says whether Python's lock was free.
 
 The probe's samples also read the GUI thread's scheduler state and system call from /proc
 (Linux): "S poll timeout=N" is the event loop asleep, "S futex" a wait for a lock (Python's
-lock, a Qt mutex), "R" running or waiting for a core. A probe that is late as long as the gap
+lock, a Qt mutex), "R" running or waiting for a core; ran= and queued= (/proc schedstat, ms,
+cumulative) tell those two apart: in the digit-mode gaps of December 2026 the GUI thread was "R"
+in user space but ran ~0 ms while its run-queue wait grew (it waited for a core: two cores,
+load 4-5), not C++ work. A probe that is late as long as the gap
 means no Python thread ran: the process got no core, or one thread held Python's lock in C code
 (PySide holds it through a Qt call such as a synchronous repaint).
 
@@ -133,14 +136,20 @@ class Probe(threading.Thread):
                 call = f.read().split()
             with open(f"{self.task}/wchan") as f:
                 wchan = f.read()
+            with open(f"{self.task}/schedstat") as f:
+                ran_ns, waited_ns = (int(v) for v in f.read().split()[:2])
         except OSError as exc:
             return f"? {exc}"
         names = {"7": "poll", "271": "ppoll", "202": "futex", "0": "read", "1": "write", "232": "epoll_wait"}
+        # cumulative CPU time and run-queue wait (ms): their growth between two samples of one gap
+        # tells "ran (C++ work)" from "runnable, waiting for a core" (a wait is counted once the
+        # thread gets its core)
+        sched = f" ran={ran_ns / 1e6:.0f} queued={waited_ns / 1e6:.0f}"
         if call and call[0] in names:
             args = [int(a, 16) for a in call[1:7]]
             extra = f" timeout={args[2]}" if call[0] == "7" else f" op={args[1]}" if call[0] == "202" else ""
-            return f"{state} {names[call[0]]}{extra} wchan={wchan}"
-        return f"{state} syscall={' '.join(call[:1])} wchan={wchan}"
+            return f"{state} {names[call[0]]}{extra} wchan={wchan}{sched}"
+        return f"{state} syscall={' '.join(call[:1])} wchan={wchan}{sched}"
 
     def run(self) -> None:
         last = now()
