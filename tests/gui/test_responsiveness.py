@@ -47,6 +47,20 @@ def _data(n: int, seed: int = 0) -> Dataset:
                    name="random")
 
 
+
+def shown_learning_panel(qtbot, dataset, size: tuple[int, int]):
+    """A Learning panel on `dataset`, on screen at `size`, as the responsiveness tests watch it."""
+    from viscause_gui.gui.panels.learning import LearningPanel
+
+    state = AppState()
+    state.set_dataset(dataset)
+    panel = LearningPanel(state, WorkerPool())
+    qtbot.addWidget(panel)
+    panel.resize(*size)
+    panel.show()
+    qtbot.waitExposed(panel)
+    return panel
+
 def test_the_busy_sign_repaints_a_few_times_a_second_and_only_itself(qtbot):
     """An indeterminate QProgressBar repainted the status bar ~60 times a second during training;
     a QLabel's new text laid out the status bar and the window on every frame."""
@@ -137,15 +151,7 @@ def test_the_readout_computes_spurious_classes_once_per_change(qtbot, monkeypatc
 def test_status_messages_do_not_resize_the_learning_plots(qtbot, grating):
     """A two-line message after a one-line one resized the splitter, and the three plots were then
     drawn from scratch (~50 ms mid-run on 2 cores)."""
-    from viscause_gui.gui.panels.learning import LearningPanel
-
-    state, workers = AppState(), WorkerPool()
-    state.set_dataset(grating[1])
-    panel = LearningPanel(state, workers)
-    qtbot.addWidget(panel)
-    panel.resize(560, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = shown_learning_panel(qtbot, grating[1], (560, 700))
     panel.status.setText("Iteration 3: MErr 0.100, MDist 2.00")
     qtbot.wait(20)
     size = panel.loss_plot.size()
@@ -156,7 +162,7 @@ def test_status_messages_do_not_resize_the_learning_plots(qtbot, grating):
     panel.status.setText("Training the causal net…")
     qtbot.wait(20)
     assert panel.loss_plot.size() == size
-    workers.stop_all()
+    panel.workers.stop_all()
 
 
 def test_an_iteration_redraws_its_two_plots_in_separate_turns(qtbot, grating):
@@ -165,15 +171,7 @@ def test_an_iteration_redraws_its_two_plots_in_separate_turns(qtbot, grating):
     to back). The table row shows at once; each plot repaints in a turn of its own."""
     from viscause_gui.core.method.driver import BatchAnswered
     from viscause_gui.core.method.experiment import IterationRecord
-    from viscause_gui.gui.panels.learning import LearningPanel
-
-    state, workers = AppState(), WorkerPool()
-    state.set_dataset(grating[1])
-    panel = LearningPanel(state, workers)
-    qtbot.addWidget(panel)
-    panel.resize(900, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = shown_learning_panel(qtbot, grating[1], (900, 700))
     qtbot.wait(50)
     seen: list[tuple[str, int, int]] = []      # (plot painted, MErr points, MDist points) at each paint
 
@@ -202,7 +200,7 @@ def test_an_iteration_redraws_its_two_plots_in_separate_turns(qtbot, grating):
     assert list(panel.merr_curve.getData()[1]) == [0.25] and list(panel.mdist_curve.getData()[1]) == [3.5]
     panel._worker = None
     del watches
-    workers.stop_all()
+    panel.workers.stop_all()
 
 
 def test_mid_run_the_classes_tables_and_the_cross_table_fill_in_separate_turns(qtbot, monkeypatch, grating):
@@ -276,15 +274,7 @@ def test_a_training_event_does_not_repaint_inside_its_slot(qtbot, grating):
     the event loop's next turn, and shows the new value."""
     from viscause_gui.core.method.experiment import TrainEvent
     from viscause_gui.core.nets.training import TrainProgress
-    from viscause_gui.gui.panels.learning import LearningPanel
-
-    state, workers = AppState(), WorkerPool()
-    state.set_dataset(grating[1])
-    panel = LearningPanel(state, workers)
-    qtbot.addWidget(panel)
-    panel.resize(700, 600)
-    panel.show()
-    qtbot.waitExposed(panel)
+    panel = shown_learning_panel(qtbot, grating[1], (700, 600))
     qtbot.wait(50)
     paints = _Paints(panel.progress)
     panel._goal, panel._worker = 1, object()                  # as mid-run
@@ -293,4 +283,4 @@ def test_a_training_event_does_not_repaint_inside_its_slot(qtbot, grating):
     qtbot.waitUntil(lambda: paints.count > 0, timeout=2000)
     assert panel.progress.value() == 300 and "epoch 3/10" in panel.progress.text()
     panel._worker = None
-    workers.stop_all()
+    panel.workers.stop_all()

@@ -3,13 +3,11 @@ a net half-way through learning a boundary is ~98 % sure of images just short of
 cross-entropy the search stops there, with the margin it goes on into the class."""
 from __future__ import annotations
 
-import json
-import zipfile
-
 import numpy as np
 import torch
 from torch import nn
 
+from tests.core.method.old_sessions import without_config_key
 from viscause_gui.core.experiments.grating import RECIPES, GratingModel, TruthOracle
 from viscause_gui.core.method.experiment import BINARY_MARGIN, Experiment, ExperimentConfig
 from viscause_gui.core.store.session import SessionData
@@ -81,14 +79,6 @@ def test_a_session_saved_before_the_margin_existed_goes_on_without_it(tmp_path):
     exp.run(TruthOracle(model))
     path = save_session(tmp_path / "a.vcsession", SessionData(experiment=exp))
     assert load_session(path).experiment.config.binary_margin == BINARY_MARGIN
-    with zipfile.ZipFile(path) as zf:
-        content = {i.filename: zf.read(i) for i in zf.infolist()}
-    doc = json.loads(content["session.json"])
-    del doc["experiment"]["config"]["binary_margin"]
-    content["session.json"] = json.dumps(doc).encode()
-    old = tmp_path / "old.vcsession"
-    with zipfile.ZipFile(old, "w") as zf:
-        for name, data in content.items():
-            zf.writestr(name, data)
+    old = without_config_key(path, "binary_margin", tmp_path / "old.vcsession")
     again = load_session(old).experiment
     assert again.config.binary_margin == 0.0 and again.manipulator_confidence is None

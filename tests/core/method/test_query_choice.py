@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from tests.core.method.old_sessions import without_config_key
 from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method import query_choice as qc
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
@@ -205,21 +206,10 @@ def test_sessions_refuse_an_unknown_choice(tmp_path):
 
 
 def test_a_session_saved_before_the_choice_existed_goes_on_at_random(tmp_path):
-    import json
-    import zipfile
-
     model = GratingModel()
     exp = Experiment(model.sample(200, 0), ExperimentConfig(**CFG))
     assert exp.config.queries_by == "active"
     path = save_session(tmp_path / "a.vcsession", SessionData(experiment=exp))
     assert load_session(path).experiment.config.queries_by == "active"
-    with zipfile.ZipFile(path) as zf:
-        content = {i.filename: zf.read(i) for i in zf.infolist()}
-    doc = json.loads(content["session.json"])
-    del doc["experiment"]["config"]["queries_by"]
-    content["session.json"] = json.dumps(doc).encode()
-    old = tmp_path / "old.vcsession"
-    with zipfile.ZipFile(old, "w") as zf:
-        for name, raw in content.items():
-            zf.writestr(name, raw)
+    old = without_config_key(path, "queries_by", tmp_path / "old.vcsession")
     assert load_session(old).experiment.config.queries_by == "random"
