@@ -262,7 +262,9 @@ class LearningPanel(QWidget):
                                                 symbolBrush=PEN_COLORS["mdist"], name="MDist")
         self.loss_plot.setToolTip("Loss of the causal net per epoch, every training of the run one after another")
         self.merr_plot.setToolTip("MErr per Algorithm 2 iteration: the share of manipulated images whose causal "
-                                  "class (by the oracle's answer) is not the target class")
+                                  "class (by the oracle's answer) is not the target class.<br>With <i>active</i> "
+                                  "queries it is measured on the manipulations the nets doubt most (those are "
+                                  "the ones asked), so it reads higher than the error of a typical manipulation")
         self.mdist_plot.setToolTip("MDist per Algorithm 2 iteration: the mean distance from an image to its "
                                    "manipulation (pixels flipped for binary images, L2 for grey ones)")
         for plot in (self.loss_plot, self.merr_plot, self.mdist_plot):
