@@ -29,6 +29,18 @@ def viscause(*args, cwd: Path | None = None, check: bool = True, process: bool =
     return result
 
 
+def viscause_command() -> list[str]:
+    """The installed `viscause` script beside this Python (what a person types), or `python -m` without one."""
+    script = Path(sys.executable).with_name("viscause.exe" if os.name == "nt" else "viscause")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "viscause_gui.cli"]
+
+
+def start_viscause(*args, cwd: Path | None = None) -> subprocess.Popen:
+    """`viscause ARGS` started in the background (stdout and stderr piped, as text)."""
+    return subprocess.Popen([*viscause_command(), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=cwd)
+
+
 def _in_a_process(argv: list[str], cwd: Path | None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "viscause_gui.cli", *argv], capture_output=True, text=True,
                           timeout=300, cwd=cwd)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.cli_runner import viscause
+from viscause_gui.cli import EXIT_NEEDS_ORACLE, EXIT_ORACLE_FAILED
 from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer, onnx_hbar
 from viscause_gui.core.experiments.grating import GratingModel, has_hbar
 from viscause_gui.core.store.offline import write_png
@@ -186,20 +187,24 @@ def test_a_failing_oracle_saves_the_run_and_resume_finishes_it(work, tmp_path):
     (tmp_path / "flaky.py").write_text(FLAKY)
     (tmp_path / "broken").write_text("")
     out = tmp_path / "run"
-    failed = viscause("run", folder / "p.npz", "--oracle", f"python:{tmp_path / 'flaky.py'}:answer", *RUN,
-                      "--out", out, check=False)
-    assert failed.returncode == 2
+    spec = f"python:{tmp_path / 'flaky.py'}:answer"
+    failed = viscause("run", folder / "p.npz", "--oracle", spec, *RUN, "--out", out, check=False)
+    assert failed.returncode == EXIT_ORACLE_FAILED
     line = failed.stderr.strip().splitlines()[-1]
-    assert line.startswith(f"viscause run: error: oracle python:{tmp_path / 'flaky.py'}:answer returned shape (3,)")
-    assert line.endswith(f"the run is saved with every answer so far: fix the oracle, then viscause resume {out}")
+    assert line.startswith(f"viscause run: error: oracle {spec} returned shape (3,)")
+    assert line.endswith(f"the run is saved with every answer so far: fix the oracle, then viscause resume {out} "
+                         f"--oracle {spec}")
     history = json.loads((out / "history.json").read_text())
     assert history["config"]["finished"] is False and (out / "run.vcsession").exists()
     (tmp_path / "broken").unlink()
     (tmp_path / "slow").write_text("")
-    hung = viscause("resume", out, "--oracle-timeout", 0.5, check=False)
-    assert hung.returncode == 2 and "gave no answer within 0.5 s for 6 images" in hung.stderr
+    hung = viscause("resume", out, "--oracle", spec, "--oracle-timeout", 0.5, check=False)
+    assert hung.returncode == EXIT_ORACLE_FAILED and "gave no answer within 0.5 s for 6 images" in hung.stderr
     (tmp_path / "slow").unlink()
-    viscause("resume", out)
+    unnamed = viscause("resume", out, check=False)            # the run's oracle is named again, never taken from it
+    assert unnamed.returncode == EXIT_NEEDS_ORACLE and unnamed.stderr.count("\n") == 1
+    assert unnamed.stderr.strip().endswith(f"viscause resume {out} --oracle {spec} --oracle-timeout 0.5")
+    viscause("resume", out, "--oracle", spec)
     same_run(reference, out)
 
 

@@ -12,57 +12,171 @@ import torch
 from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer, onnx_hbar, script_hbar
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.experiment import QueryBatch
-from viscause_gui.core.method.plugged_oracles import (CheckedOracle, OracleFailure, OracleLoadError,
-                                                      load_plugged_oracle)
+from viscause_gui.core.method.plugged_oracles import (BadAnswers, OracleFailure, OracleLoadError, check_answers,
+                                                      load_in_process, load_plugged_oracle)
 from viscause_gui.core.store.offline import (AnswerFileError, png_pixels, read_answers, write_offline_batch)
 
 IMAGES = GratingModel().sample(40, 1).images
 
 
-def checked(function, timeout=5.0):
-    return CheckedOracle(function, "python:test:f", timeout)
+FUNCTIONS = '''import time
+from pathlib import Path
+import numpy as np
+
+Path(__file__).with_name("imports.txt").open("a").write("x")        # one line per import of this module
+
+
+def half_nan(x):
+    return np.where(np.arange(len(x)) % 2, np.nan, 0.5)
+
+
+def column(x):
+    import torch
+    return torch.full((len(x), 1), 0.25)
+
+
+def divide(x):
+    return 1 / 0
+
+
+def short(x):
+    return np.zeros(3)
+
+
+def wide(x):
+    return np.zeros((len(x), 2))
+
+
+def big(x):
+    return np.full(len(x), 1.5)
+
+
+def infinite(x):
+    return np.full(len(x), np.inf)
+
+
+def words(x):
+    return ["yes"] * len(x)
+
+
+def complex_numbers(x):
+    return np.full(len(x), 0.5 + 0j)
+
+
+def nothing_known(x):
+    return np.full(len(x), np.nan)
+
+
+def numbers_as_text(x):
+    return ["0.5"] * len(x)
+
+
+def multiline(x):
+    raise ValueError("first line\\nsecond line\\x1b[31m red")
+
+
+def sleeps(x):
+    if Path(__file__).with_name("slow").exists():
+        time.sleep(30)
+    return np.full(len(x), 0.5)
+
+
+def scribble(x):
+    x[:] = 0.0
+    print("this goes to stderr, not into the answers")
+    return np.zeros(len(x))
+'''
+
+
+@pytest.fixture(scope="module")
+def functions(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("functions")
+    (folder / "functions.py").write_text(FUNCTIONS)
+    return folder
+
+
+def checked(folder, name, timeout=30.0):
+    return load_plugged_oracle(f"python:{folder / 'functions.py'}:{name}", timeout=timeout)
 
 
 # ---------------------------------------------------------------- the checks every plugged oracle gets
 
-def test_good_answers_pass_and_nan_means_cannot_say():
-    answers = checked(lambda x: np.where(np.arange(len(x)) % 2, np.nan, 0.5)).answer(IMAGES)
+def test_good_answers_pass_and_nan_means_cannot_say(functions):
+    with checked(functions, "half_nan") as oracle:
+        answers = oracle.answer(IMAGES)
     assert answers.dtype == np.float64 and answers.shape == (40,)
     assert np.isnan(answers[1::2]).all() and (answers[::2] == 0.5).all()
-    column = checked(lambda x: torch.full((len(x), 1), 0.25)).answer(IMAGES)   # (N, 1) tensors are fine
-    assert (column == 0.25).all()
+    with checked(functions, "column") as oracle:                    # (N, 1) tensors are fine
+        assert (oracle.answer(IMAGES) == 0.25).all()
 
 
 @pytest.mark.parametrize("function, words", [
-    (lambda x: 1 / 0, "raised ZeroDivisionError: division by zero"),
-    (lambda x: np.zeros(3), "returned shape (3,) for 40 images; expected (40,)"),
-    (lambda x: np.zeros((len(x), 2)), "returned shape (40, 2)"),
-    (lambda x: np.full(len(x), 1.5), "returned 1.5, outside [0, 1]"),
-    (lambda x: np.full(len(x), np.inf), "returned an infinite value"),
-    (lambda x: ["yes"] * len(x), "returned list, not numbers"),
+    ("divide", "raised ZeroDivisionError: division by zero"),
+    ("short", "returned shape (3,) for 40 images; expected (40,)"),
+    ("wide", "returned shape (40, 2)"),
+    ("big", "returned 1.5, outside [0, 1]"),
+    ("infinite", "returned an infinite value"),
+    ("words", "returned list of text, not numbers"),
+    ("complex_numbers", "returned complex numbers"),
+    ("nothing_known", "answered NaN ('cannot say') for all 40 images"),
+    ("numbers_as_text", "returned list of text, not numbers"),
+    ("multiline", "raised ValueError: first line second line?[31m red"),
 ])
-def test_a_bad_oracle_gives_one_message_naming_it(function, words):
-    with pytest.raises(OracleFailure) as err:
-        checked(function).answer(IMAGES)
+def test_a_bad_oracle_gives_one_message_naming_it(functions, function, words):
+    with checked(functions, function) as oracle, pytest.raises(OracleFailure) as err:
+        oracle.answer(IMAGES)
     message = str(err.value)
-    assert message.startswith("oracle python:test:f ") and words in message and "\n" not in message
+    assert message.startswith(f"oracle python:{functions / 'functions.py'}:{function} "), message
+    assert words in message and "\n" not in message and "\x1b" not in message
 
 
-def test_a_hanging_oracle_times_out():
+def test_check_answers_takes_numbers_only():
+    assert check_answers([True, False], 2).tolist() == [1.0, 0.0]
+    assert check_answers(np.array([0.5, np.nan], dtype=object), 2)[0] == 0.5
+    for raw in (np.array(["0.5", "0.5"]), np.array([0.5, "x"], dtype=object), np.array([0.5j, 0.5]), "0.5"):
+        with pytest.raises(BadAnswers):
+            check_answers(raw, 2)
+
+
+def test_a_hanging_oracle_is_stopped_and_the_next_batch_starts_a_new_one(functions):
+    (functions / "slow").write_text("")
+    oracle = checked(functions, "sleeps", timeout=0.5)
+    child = oracle._child.proc
     started = time.perf_counter()
-    with pytest.raises(OracleFailure, match=r"gave no answer within 0.3 s for 40 images \(--oracle-timeout"):
-        checked(lambda x: time.sleep(30), timeout=0.3).answer(IMAGES)
-    assert time.perf_counter() - started < 5
+    with pytest.raises(OracleFailure, match=r"gave no answer within 0.5 s for 40 images \(--oracle-timeout sets the "
+                                            r"limit\); it was stopped"):
+        oracle.answer(IMAGES)
+    assert time.perf_counter() - started < 5 and child.poll() is not None        # killed, not left running
+    (functions / "slow").unlink()
+    assert (oracle.answer(IMAGES) == 0.5).all()
+    oracle.close()
 
 
-def test_the_oracle_cannot_change_the_images():
+def test_one_child_across_batches_closed_at_the_end(functions):
+    (functions / "imports.txt").unlink(missing_ok=True)
+    oracle = checked(functions, "half_nan")
+    for _ in range(3):
+        oracle.answer(IMAGES)
+    assert (functions / "imports.txt").read_text() == "x"                 # imported once, not per batch
+    child = oracle._child.proc
+    oracle.close()
+    assert child.wait(timeout=5) == 0                                      # ended cleanly, not killed
+
+
+def test_the_oracle_cannot_change_the_images_nor_print_into_the_answers(functions):
     images = IMAGES.copy()
-
-    def scribble(x):
-        x[:] = 0.0
-        return np.zeros(len(x))
-    checked(scribble).answer(images)
+    with checked(functions, "scribble") as oracle:
+        assert (oracle.answer(images) == 0).all()
     assert np.array_equal(images, IMAGES)
+
+
+def test_the_child_imports_nothing_from_the_working_folder_but_the_oracle(tmp_path, monkeypatch):
+    (tmp_path / "numpy.py").write_text("open(__file__ + '.ran', 'w').close()\n")
+    (tmp_path / "my_oracle.py").write_text(HBAR_PYTHON)
+    monkeypatch.chdir(tmp_path)
+    with load_plugged_oracle("python:my_oracle:answer") as oracle:       # the module named, from here
+        np.testing.assert_allclose(oracle.answer(IMAGES), hbar_answer(IMAGES))
+    assert not (tmp_path / "numpy.py.ran").exists()
 
 
 # ---------------------------------------------------------------- python:
@@ -129,9 +243,9 @@ def test_onnx_single_logit_is_a_sigmoid(tmp_path, monkeypatch):
     answers = load_plugged_oracle(f"onnx:{path}", image_shape=(10, 10)).answer(IMAGES)
     expected = np.where(hbar_answer(IMAGES) > 0.5, 1 / (1 + np.exp(-4.0)), 1 / (1 + np.exp(4.0)))
     np.testing.assert_allclose(answers, expected, rtol=1e-5)
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)       # not installed
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)       # not installed (what the oracle's child does)
     with pytest.raises(OracleLoadError, match=r"ONNX oracles need onnxruntime: pip install 'viscause_gui\[onnx\]'"):
-        load_plugged_oracle(f"onnx:{path}")
+        load_in_process(f"onnx:{path}")
 
 
 def test_colour_images_reach_a_model_as_channels_first(tmp_path):

@@ -25,19 +25,24 @@ from viscause_gui.core.method.cct import cct, read_cct_model
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentConfig, ExperimentError
 from viscause_gui.core.method.manipulator_model import default_targets
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
-from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT
+from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, OracleFailure
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
-from viscause_gui.core.store.data_run import (DataRunSettings, Outcome, answer_data_run, resume_data_run,
-                                              start_data_run)
+from viscause_gui.core.store.data_run import (DataRunSettings, OracleNeeded, Outcome, answer_data_run,
+                                              resume_data_run, start_data_run)
+from viscause_gui.core.store.folder_lock import FolderInUse
 from viscause_gui.core.store.offline import HOW_TO_ANSWER
-from viscause_gui.core.store.rundir import RunModel
-from viscause_gui.core.store.rundir import prepare_run_folder
+from viscause_gui.core.store.rundir import RunModel, locked_run_folder, prepare_run_folder
 
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1
+EXIT_ORACLE_FAILED = 3       # a plugged oracle failed mid-run; the run is saved: fix it, then `viscause resume`
+EXIT_NEEDS_ORACLE = 4        # the run recorded a plugged oracle and none was named; saved: the line says how to go on
+EXIT_IN_USE = 5              # another viscause command holds the run folder; nothing changed
+ORACLE_FROM_COMMAND_LINE = ("a run folder's oracle is data, never code to run: a plugged oracle is loaded only "
+                            "from this option, never from the folder")
 DATA_OWNER = "DATA"          # the owner of `viscause run DATA`'s own options
 
 
@@ -53,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="viscause", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment or on a data set")
+    run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment or on a data set",
+                         epilog=f"Plugged oracles run in a child process: a hang, a crash or an exit there stops "
+                                f"the run with one line, the run saved. {_EXIT_CODES}")
     runnable = registry.runnable()
     run.add_argument("experiment", metavar="NAME|DATA",
                      help=f"a built-in experiment ({', '.join(e.name for e in runnable)}) or a data set: an .npz, "
@@ -83,17 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
         owners.update({dest: experiment.name for dest in experiment.add_run_arguments(run)})
     run.set_defaults(option_owners=owners)
 
-    answer = sub.add_parser("answer", help="give a waiting run (--oracle offline) its answers CSV and go on")
+    answer = sub.add_parser("answer", help="give a waiting run (--oracle offline) its answers CSV and go on",
+                            epilog=f"Without --oracle the run goes on offline (it stops at its next batch); "
+                                   f"{ORACLE_FROM_COMMAND_LINE}. {_EXIT_CODES}")
     answer.add_argument("run_dir", type=Path, help="the run folder (--out of viscause run)")
     answer.add_argument("answers", type=Path, help="the batch's answers.csv with the 'answer' column filled in")
-    answer.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    _add_go_on_arguments(answer, "who answers the batches after this one: offline (the default) or a plugged "
+                                 "oracle (python:..., torch:FILE, onnx:FILE)")
 
-    resume = sub.add_parser("resume", help="go on with a data run that stopped (an oracle failed, Ctrl+C)")
+    resume = sub.add_parser("resume", help="go on with a data run that stopped (an oracle failed, Ctrl+C)",
+                            epilog=f"A run that recorded a plugged oracle needs --oracle again; {ORACLE_FROM_COMMAND_LINE}. "
+                                   f"A run that recorded --oracle offline goes on offline without it. {_EXIT_CODES}")
     resume.add_argument("run_dir", type=Path, help="the run folder (--out of viscause run)")
-    resume.add_argument("--oracle", default=None, help="another oracle than the run's (e.g. a fixed one)")
-    resume.add_argument("--positive-class", type=int_in(0, what="an integer >= 0"), default=None)
-    resume.add_argument("--oracle-timeout", type=_timeout, default=None)
-    resume.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    _add_go_on_arguments(resume, "who answers from here: the oracle the run recorded (named again) or another one")
 
     observe = sub.add_parser("observe", help="estimate P(T=1|I) and observational classes from samples of T")
     observe.add_argument("data", type=Path, help=".npz with 'images' and 't'")
@@ -117,13 +126,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_EXIT_CODES = (f"Exit codes: 0 done or waiting for an answers file, 2 bad input (nothing changed), {EXIT_ORACLE_FAILED} "
+               f"the oracle failed (the run is saved: fix it, then resume), {EXIT_NEEDS_ORACLE} the run waits for "
+               f"--oracle (saved), {EXIT_IN_USE} another viscause command is using the run folder (nothing changed), "
+               "130 interrupted (saved).")
+
+
+def _add_go_on_arguments(parser: argparse.ArgumentParser, oracle_help: str) -> None:
+    """`answer` and `resume`: the oracle to go on with, named on the command line."""
+    parser.add_argument("--oracle", default=None, help=oracle_help)
+    parser.add_argument("--positive-class", type=int_in(0, what="an integer >= 0"), default=None,
+                        help="with --oracle torch:/onnx:: the model's class whose probability is P(T=1)")
+    parser.add_argument("--oracle-timeout", type=_timeout, default=None,
+                        help=f"seconds a plugged oracle may take to load and for one batch (default: the run's, "
+                             f"{DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+
+
 def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
     """`viscause run DATA`'s own options; their dest names."""
     run.add_argument("--positive-class", type=int_in(0, what="an integer >= 0"), default=None,
                      help="DATA with --oracle torch:/onnx:: the model's class whose probability is P(T=1) "
                           "(default 1; a single-logit model: its sigmoid)")
     run.add_argument("--oracle-timeout", type=_timeout, default=None,
-                     help=f"DATA: seconds a plugged oracle may take for one batch (default {DEFAULT_TIMEOUT:g})")
+                     help=f"DATA: seconds a plugged oracle may take to load, and for each batch "
+                          f"(default {DEFAULT_TIMEOUT:g})")
     run.add_argument("--t-label", type=int, default=None,
                      help="DATA with labels and no samples of T: T = 1 for the images with this label")
     run.add_argument("--grey", action="store_const", const=True, default=None,
@@ -152,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "answer": cmd_answer, "resume": cmd_resume}[args.command](args)
     except (CliError, ValueError, ExperimentError) as exc:
         print(f"viscause {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _exit_code(exc)
     except MemoryError:
         print(f"viscause {args.command}: error: not enough memory for this input", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -164,6 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"viscause {args.command}: unexpected error: {type(exc).__name__}: {exc} (details in {log})",
               file=sys.stderr)
         return EXIT_UNEXPECTED
+
+
+def _exit_code(error: Exception) -> int:
+    """A one-line error's exit code (docs/formats.md §6, Exit codes): 2 unless it says more."""
+    for kind, code in ((FolderInUse, EXIT_IN_USE), (OracleNeeded, EXIT_NEEDS_ORACLE),
+                       (OracleFailure, EXIT_ORACLE_FAILED)):
+        if isinstance(error, kind):
+            return code
+    return EXIT_BAD_INPUT
 
 
 def _write_error_log(args: argparse.Namespace) -> str:
@@ -204,9 +240,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     experiment = registry.get(args.experiment)
     _check_run_args(args, experiment)
     configure_torch_threads(args.threads)
-    out = prepare_run_folder(args.out)
-    started = time.perf_counter()
-    experiment.run(args, out, _progress)
+    with locked_run_folder(args.out, create=True):
+        out = prepare_run_folder(args.out)
+        started = time.perf_counter()
+        experiment.run(args, out, _progress)
     _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
     return 0
 
@@ -225,12 +262,18 @@ def _run_data(args: argparse.Namespace) -> int:
                                args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label)
     configure_torch_threads(args.threads)
     data = load_path(path, grey=bool(args.grey))
-    oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
-    out = prepare_run_folder(args.out)
     config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha, seed=args.seed,
                               manipulator=args.manipulator or "pixels", queries_by=args.queries_by or DEFAULT_CHOICE)
-    started = time.perf_counter()
-    return _report(start_data_run(data, config, settings, oracle, out, _progress), out, started)
+    oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
+    try:
+        with locked_run_folder(args.out, create=True):
+            out = prepare_run_folder(args.out)
+            started = time.perf_counter()
+            outcome = start_data_run(data, config, settings, oracle, out, _progress)
+    finally:
+        if oracle is not None:
+            oracle.close()                            # start_data_run closes it too; this covers a refusal before
+    return _report(outcome, out, started)
 
 
 def _report(outcome: Outcome, out: Path, started: float) -> int:
@@ -248,13 +291,17 @@ def _report(outcome: Outcome, out: Path, started: float) -> int:
 def cmd_answer(args: argparse.Namespace) -> int:
     configure_torch_threads(args.threads)
     started = time.perf_counter()
-    return _report(answer_data_run(args.run_dir, args.answers, _progress), args.run_dir, started)
+    with locked_run_folder(args.run_dir):
+        outcome = answer_data_run(args.run_dir, args.answers, _progress, args.oracle, args.positive_class,
+                                  args.oracle_timeout)
+    return _report(outcome, args.run_dir, started)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     configure_torch_threads(args.threads)
     started = time.perf_counter()
-    outcome = resume_data_run(args.run_dir, _progress, args.oracle, args.positive_class, args.oracle_timeout)
+    with locked_run_folder(args.run_dir):
+        outcome = resume_data_run(args.run_dir, _progress, args.oracle, args.positive_class, args.oracle_timeout)
     return _report(outcome, args.run_dir, started)
 
 

@@ -1,9 +1,11 @@
 """Oracles a user plugs in: a Python function, a classifier file (torch.export, TorchScript, ONNX).
 
 Every one follows `method.oracles.Oracle` (answer(images) -> P(T=1 | man(I)) per image, float64,
-NaN = "cannot say") and answers through `CheckedOracle`, which turns whatever goes wrong (the
-oracle raises, returns the wrong shape, infinite values or values outside [0, 1], or hangs past a
-timeout) into one `OracleFailure` naming the oracle. Specs, as `viscause run --oracle` takes them:
+NaN = "cannot say") and answers through `CheckedOracle`, which runs a Python function in a child
+process and turns whatever goes wrong (the oracle raises, hangs past a timeout while loading,
+answering or converting its answer, ends its process or crashes, returns the wrong shape, text,
+complex, infinite or all-NaN values or values outside [0, 1]) into one `OracleLoadError` or
+`OracleFailure` naming the oracle. Specs, as `viscause run --oracle` takes them:
 
 - ``python:MODULE:FUNCTION`` or ``python:path/to/file.py:FUNCTION``: FUNCTION(images) gets the
   images as float32 (N, H, W) grey (1.0 = ink) or (N, H, W, C) colour, values in [0, 1], and
@@ -32,8 +34,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from viscause_gui.core.method.oracle_process import (ChildGone, ChildProcess, ChildTimeout, ProtocolError, one_line,
+                                                     serve)
+
 PLUGGED_KINDS = ("python", "torch", "onnx")
 DEFAULT_TIMEOUT = 60.0          # seconds an oracle may take for one batch
+PREPARE_LIMIT_S = 120.0         # the oracle child's own start (Python, numpy), not counted in the oracle's time
 MODEL_BATCH = 256               # images per forward pass of a model with a dynamic batch size
 ONNX_INSTALL = "pip install 'viscause_gui[onnx]'"
 
@@ -55,19 +61,32 @@ def is_plugged(spec: str) -> bool:
 
 def load_plugged_oracle(spec: str, positive_class: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
                         image_shape: Sequence[int] | None = None) -> "CheckedOracle":
-    """The oracle a spec names, checked (see the module docstring); OracleLoadError if it cannot be loaded.
-    image_shape (H, W) or (H, W, C): a model file is checked against it now, not at the first batch."""
+    """The oracle a spec names, loaded in its own process and checked (see the module docstring);
+    OracleLoadError if it cannot be loaded. image_shape (H, W) or (H, W, C): a model file is
+    checked against it now, not at the first batch. Close it (or use it in a `with`) when done."""
+    return CheckedOracle(spec, positive_class, timeout, image_shape)
+
+
+def _split_spec(spec: str) -> tuple[str, str]:
     kind, _, target = spec.partition(":")
     if kind not in PLUGGED_KINDS or not target:
-        raise OracleLoadError(f"--oracle {spec}: expected python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
+        raise OracleLoadError(f"--oracle {one_line(spec)}: expected python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
                               "torch:FILE or onnx:FILE")
+    return kind, target
+
+
+def load_in_process(spec: str, positive_class: int = 1,
+                    image_shape: Sequence[int] | None = None) -> Callable[[np.ndarray], Any]:
+    """The answering function a spec names, loaded into this process (the oracle's child does
+    this; everything else uses CheckedOracle). Runs the file's code: OracleLoadError if it fails."""
+    kind, target = _split_spec(spec)
     if kind == "python":
-        return CheckedOracle(load_python_function(target), spec, timeout)
+        return load_python_function(target)
     model = load_torch_model(Path(target)) if kind == "torch" else load_onnx_model(Path(target))
     model.positive_class = _checked_class(positive_class, spec)
     if image_shape is not None:
         model.layout(tuple(image_shape))
-    return CheckedOracle(model.answer, spec, timeout)
+    return model.answer
 
 
 def _checked_class(positive_class: int, spec: str) -> int:
@@ -78,63 +97,228 @@ def _checked_class(positive_class: int, spec: str) -> int:
 
 # ---------------------------------------------------------------- checking every answer
 
-class CheckedOracle:
-    """An oracle whose every batch is checked: one P(T=1) in [0, 1] or NaN per image, within
-    `timeout` seconds (None: no limit). A batch it fails on raises OracleFailure naming it; the
-    function gets its own copy of the images, so it cannot change them."""
+class BadAnswers(ValueError):
+    """What is wrong with a batch's answers (without the oracle's name)."""
 
-    def __init__(self, function: Callable[[np.ndarray], Any], name: str, timeout: float | None = DEFAULT_TIMEOUT):
-        self.function = function
-        self.name = name
+
+def check_answers(raw: Any, n: int) -> np.ndarray:
+    """The answers to n images as float64 (n,): P(T=1) in [0, 1] or NaN, at least one not NaN.
+    Numbers only: text (even '0.5'), complex numbers and other objects are refused."""
+    if hasattr(raw, "detach"):          # a torch tensor
+        raw = raw.detach().cpu().numpy()
+    try:
+        array = np.asarray(raw)
+    except Exception as exc:  # noqa: BLE001 - the user's object decides what converting it raises
+        raise BadAnswers(f"returned {type(raw).__name__}, which numpy cannot read ({type(exc).__name__})") from None
+    if array.dtype.kind == "O":
+        if not all(isinstance(v, (int, float, np.integer, np.floating)) for v in array.reshape(-1)):
+            raise BadAnswers(f"returned {type(raw).__name__} holding something other than numbers")
+    elif array.dtype.kind == "c":
+        raise BadAnswers("returned complex numbers; answers are P(T=1) in [0, 1], NaN for 'cannot say'")
+    elif array.dtype.kind not in "biuf":
+        raise BadAnswers(f"returned {type(raw).__name__} of {'text' if array.dtype.kind in 'US' else array.dtype}, "
+                         "not numbers")
+    values = array.astype(np.float64)
+    if values.shape == (n, 1):
+        values = values[:, 0]
+    if values.shape != (n,):
+        raise BadAnswers(f"returned shape {values.shape} for {n} images; expected ({n},): one P(T=1) per image")
+    if np.isinf(values).any():
+        raise BadAnswers("returned an infinite value; answers are P(T=1) in [0, 1], NaN for 'cannot say'")
+    bad = values[np.isfinite(values) & ((values < 0) | (values > 1))]
+    if bad.size:
+        raise BadAnswers(f"returned {bad[0]:g}, outside [0, 1]; answers are P(T=1) in [0, 1], NaN for 'cannot say'")
+    if n and np.isnan(values).all():
+        raise BadAnswers(f"answered NaN ('cannot say') for all {n} images; an oracle that cannot say anything "
+                         "gives the run nothing to learn")
+    return values
+
+
+class CheckedOracle:
+    """A plugged oracle whose every batch is checked, and whose failures are one line naming it.
+
+    ``python:`` oracles run in a child process (core.method.oracle_process): the module's import,
+    each call and the conversion of its result to numbers all run there, under `timeout`
+    seconds each (None: no limit), and a hang is killed at the limit. Whatever goes wrong, an
+    exception, a hang, a crash, ``os._exit``, answers that are not one P(T=1) in [0, 1] or NaN
+    per image, is one OracleLoadError (while loading) or OracleFailure (on a batch). The child
+    stays up across batches (one import per run); after a failure the next batch starts a new
+    one. `close()` ends it; so do dropping the object and the end of this process.
+
+    Model files (``torch:``, ``onnx:``) are run here, each batch in a thread under the timeout
+    (a timed-out batch is left running there): their graphs run no Python of the user's, and a
+    child would import torch again, seconds per load on two cores, on the GUI's thread too."""
+
+    def __init__(self, spec: str, positive_class: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
+                 image_shape: Sequence[int] | None = None):
+        self.kind, _ = _split_spec(spec)
+        self.name = spec
+        self.positive_class = positive_class
         self.timeout = timeout
+        self.image_shape = None if image_shape is None else [int(v) for v in image_shape]
+        self._child: ChildProcess | None = None
+        self._model: Callable[[np.ndarray], Any] | None = None
+        if self.kind == "python":
+            self._child = self._start()
+        else:
+            self._model = load_in_process(spec, positive_class, image_shape)
+
+    def __enter__(self) -> "CheckedOracle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+
+    def _fail(self, problem: str) -> OracleFailure:
+        return OracleFailure(f"oracle {one_line(self.name)} {problem}")
 
     def answer(self, images: np.ndarray) -> np.ndarray:
         images = np.ascontiguousarray(images, np.float32)
-        raw = self._call(images.copy())
-        return self._check(raw, len(images))
+        try:
+            if self._model is not None:
+                return self._answer_in_thread(images)
+            return check_answers(np.frombuffer(self._answer_in_child(images), np.float64).copy(), len(images))
+        except BadAnswers as exc:
+            raise self._fail(str(exc)) from None
 
-    def _fail(self, problem: str) -> OracleFailure:
-        return OracleFailure(f"oracle {self.name} {problem}")
+    def _timed_out(self, n: int) -> OracleFailure:
+        return self._fail(f"gave no answer within {self.timeout:g} s for {n} images (--oracle-timeout sets the "
+                          "limit); it was stopped")
 
-    def _call(self, images: np.ndarray) -> Any:
-        """The function's result, run in a daemon thread so a hang past the timeout can be left behind."""
+    # ----- python: in a child process
+
+    def _start(self) -> ChildProcess:
+        """A child with the oracle loaded; OracleLoadError naming the spec if it cannot be."""
+        child = ChildProcess(CHILD_ENTRY, _thread_env())
+        try:
+            self._ask(child, {"op": "prepare"}, PREPARE_LIMIT_S, "starting")
+            self._ask(child, {"op": "load", "spec": self.name, "positive_class": self.positive_class,
+                              "image_shape": self.image_shape}, self.timeout, "loading it")
+        except BaseException:
+            child.kill()
+            raise
+        return child
+
+    def _ask(self, child: ChildProcess, request: dict, limit: float | None, doing: str) -> None:
+        name = one_line(self.name)
+        try:
+            reply, _ = child.request(request, limit_s=limit)
+        except ChildTimeout:
+            raise OracleLoadError(f"oracle {name}: {doing} took longer than {limit:g} s (--oracle-timeout sets "
+                                  "the limit); it was stopped") from None
+        except ChildGone as exc:
+            raise OracleLoadError(f"oracle {name}: {doing} ended its process ({exc})") from None
+        except ProtocolError as exc:
+            raise OracleLoadError(f"oracle {name}: {doing} broke the oracle protocol ({exc})") from None
+        if "error" in reply:
+            raise OracleLoadError(one_line(reply.get("message"), 500))
+
+    def _answer_in_child(self, images: np.ndarray) -> bytes:
+        n = len(images)
+        if self._child is None or not self._child.alive:
+            try:
+                self._child = self._start()
+            except OracleLoadError as exc:
+                raise self._fail(f"could not be started again: {exc}") from None
+        try:
+            reply, data = self._child.request({"op": "answer", "shape": list(images.shape)},
+                                              memoryview(images).cast("B"), self.timeout, max_payload=8 * n)
+        except ChildTimeout:
+            self._child = None
+            raise self._timed_out(n) from None
+        except ChildGone as exc:
+            self._child = None
+            raise self._fail(f"ended its process ({exc}) while answering {n} images") from None
+        except ProtocolError as exc:
+            self._child = None
+            raise self._fail(f"broke the oracle protocol ({exc})") from None
+        if "error" in reply:
+            raise self._fail(one_line(reply.get("message"), 500))
+        return data
+
+    # ----- torch: and onnx: here, in a thread
+
+    def _answer_in_thread(self, images: np.ndarray) -> np.ndarray:
+        """The model's checked answers, computed in a daemon thread so a hang can be left behind."""
         box: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                box["result"] = self.function(images)
-            except BaseException as exc:  # noqa: BLE001 - any failure of the user's code is reported
+                box["values"] = check_answers(self._model(images), len(images))
+            except BaseException as exc:  # noqa: BLE001 - any failure of the model is reported
                 box["error"] = exc
 
         thread = threading.Thread(target=work, name=f"oracle {self.name}", daemon=True)
         thread.start()
         thread.join(self.timeout)
         if thread.is_alive():
-            raise self._fail(f"gave no answer within {self.timeout:g} s for {len(images)} images "
-                             "(--oracle-timeout sets the limit)")
-        if "error" in box:
-            exc = box["error"]
-            raise self._fail(f"raised {type(exc).__name__}: {exc}") from exc
-        return box["result"]
+            raise self._timed_out(len(images))
+        error = box.get("error")
+        if isinstance(error, BadAnswers):
+            raise error
+        if error is not None:
+            raise self._fail(f"raised {type(error).__name__}: {one_line(error)}") from None
+        return box["values"]
 
-    def _check(self, raw: Any, n: int) -> np.ndarray:
-        if hasattr(raw, "detach"):          # a torch tensor
-            raw = raw.detach().cpu().numpy()
+
+def _thread_env() -> dict[str, str] | None:
+    """The child's environment: this process's torch threads for a model file (the CLI's --threads)."""
+    torch = sys.modules.get("torch")
+    if torch is None or "OMP_NUM_THREADS" in os.environ:
+        return None
+    return {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+
+
+# ---------------------------------------------------------------- the oracle's child process
+
+class _OracleInChild:
+    """What the child does with the parent's requests: say it has started, load the oracle,
+    answer a batch. Only messages and float64 answers go back, never objects."""
+
+    def __init__(self) -> None:
+        self.function: Callable[[np.ndarray], Any] | None = None
+
+    def handle(self, request: dict, payload: bytes) -> tuple[dict, bytes]:
+        op = request.get("op")
+        if op == "prepare":             # numpy and this module are in: the child's own start is over
+            return {"ok": True}, b""
+        if op == "load":
+            try:
+                shape = request.get("image_shape")
+                self.function = load_in_process(str(request.get("spec")), request.get("positive_class", 1),
+                                                None if shape is None else tuple(shape))
+            except OracleLoadError as exc:
+                return {"error": "load", "message": str(exc)}, b""
+            return {"ok": True}, b""
+        if op == "answer":
+            return self._answer(request.get("shape"), payload)
+        return {"error": "protocol", "message": f"unknown request {op!r}"}, b""
+
+    def _answer(self, shape: Any, payload: bytes) -> tuple[dict, bytes]:
+        if self.function is None:
+            return {"error": "protocol", "message": "no oracle loaded"}, b""
+        images = np.frombuffer(payload, np.float32).reshape(shape).copy()
         try:
-            values = np.array(raw, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise self._fail(f"returned {type(raw).__name__}, not numbers") from None
-        if values.shape == (n, 1):
-            values = values[:, 0]
-        if values.shape != (n,):
-            raise self._fail(f"returned shape {values.shape} for {n} images; expected ({n},): one P(T=1) per image")
-        if np.isinf(values).any():
-            raise self._fail("returned an infinite value; answers are P(T=1) in [0, 1], NaN for 'cannot say'")
-        bad = values[np.isfinite(values) & ((values < 0) | (values > 1))]
-        if bad.size:
-            raise self._fail(f"returned {bad[0]:g}, outside [0, 1]; answers are P(T=1) in [0, 1], NaN for "
-                             "'cannot say'")
-        return values
+            raw = self.function(images)
+            values = check_answers(raw, len(images))
+        except BadAnswers as exc:
+            return {"error": "answers", "message": str(exc)}, b""
+        except BaseException as exc:  # noqa: BLE001 - any failure of the user's code is reported
+            return {"error": "raised", "message": f"raised {type(exc).__name__}: {exc}"}, b""
+        return {"ok": True}, values.astype(np.float64).tobytes()
+
+
+def _serve_in_child() -> None:
+    """The child's entry (CHILD_ENTRY)."""
+    serve(_OracleInChild().handle)
+
+
+CHILD_ENTRY = f"{__name__}:_serve_in_child"
 
 
 # ---------------------------------------------------------------- python:MODULE:FUNCTION

@@ -4,12 +4,19 @@ The run folder is the one of `viscause run NAME` (docs/formats.md §5). A run th
 its end (the offline oracle waits for answers, a plugged oracle failed, Ctrl+C) saves its whole
 state as a session file, ``<run>/run.vcsession`` (the session format of store.session, with the
 run's settings under ``settings["data_run"]``), and goes on from it in a new process:
-`answer_data_run` with a filled-in answers CSV, `resume_data_run` with the run's (or another)
-oracle. Nothing answered is lost: answers enter the state only together with their batch.
+`answer_data_run` with a filled-in answers CSV, `resume_data_run` with an oracle. Nothing
+answered is lost: answers enter the state only together with their batch.
+
+A run folder's oracle spec is data, never code to run: the folder can be edited by anyone who
+can write it, and `viscause answer` / `resume` are run from inside it. A plugged oracle is only
+ever the one named on this command line (`oracle=`); without one, a run that recorded a plugged
+oracle stops at its next batch with `OracleNeeded`, whose message gives the command to go on.
+Only "offline", which runs no code, is taken from the folder.
 """
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -25,13 +32,15 @@ from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFai
                                                       load_plugged_oracle)
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.offline import ANSWERS_FILE, batch_folder, read_answers, write_offline_batch
-from viscause_gui.core.store.rundir import STATE_FILE, drive_to_folder, save_history, save_model
+from viscause_gui.core.store.rundir import (STATE_FILE, AnswersRefused, drive_to_folder, save_history,
+                                            save_model)
 from viscause_gui.core.store.session import SessionData
 from viscause_gui.core.store.session_reader import load_session
 from viscause_gui.core.store.session_writer import save_session
 
 OFFLINE = "offline"
 SETTINGS_KEY = "data_run"
+MAX_SPEC_CHARS = 4096
 Progress = Callable[[str], None]
 
 
@@ -59,6 +68,7 @@ class DataRunSettings:
             settings = cls(**doc)
             timeout = settings.oracle_timeout
             assert isinstance(settings.data, str) and isinstance(settings.positive_class, int)
+            assert _printable(settings.oracle) and _printable(settings.data)     # shown on the terminal
             assert timeout is None or (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0)
             return settings
         except (TypeError, ValueError, AssertionError):
@@ -66,10 +76,35 @@ class DataRunSettings:
                              "with viscause run") from None
 
     def oracle_for(self, image_shape: tuple[int, ...]) -> Oracle | None:
-        """The plugged oracle, loaded now (a bad spec fails before any work); None for the offline oracle."""
+        """The plugged oracle, loaded now (a bad spec fails before any work); None for the offline
+        oracle. Only for settings made from the command line, never for settings read from a folder."""
         if self.oracle == OFFLINE:
             return None
         return load_plugged_oracle(self.oracle, self.positive_class, self.oracle_timeout, image_shape)
+
+    def resume_command(self, out: Path) -> str:
+        """The command that goes on with this oracle (named, when plugged), quoted for a POSIX shell."""
+        if self.oracle == OFFLINE:
+            return f"viscause resume {shlex.quote(str(out))}"
+        words = ["viscause", "resume", str(out), "--oracle", self.oracle]
+        if self.oracle.partition(":")[0] in ("torch", "onnx") and self.positive_class != 1:
+            words += ["--positive-class", str(self.positive_class)]
+        if self.oracle_timeout not in (None, DEFAULT_TIMEOUT):
+            words += ["--oracle-timeout", f"{self.oracle_timeout:g}"]
+        return " ".join(shlex.quote(w) for w in words)
+
+
+class OracleNeeded(ValueError):
+    """The run recorded a plugged oracle and none was named on the command line; the run is saved
+    (or untouched) and the message gives the command that goes on."""
+
+    def __init__(self, out: Path, settings: DataRunSettings):
+        super().__init__(f"{out}: the run recorded --oracle {settings.oracle}; a run folder never chooses code to "
+                         f"run, so name the oracle on the command line: {settings.resume_command(out)}")
+
+
+def _printable(text: str) -> bool:
+    return isinstance(text, str) and len(text) <= MAX_SPEC_CHARS and text.isprintable()
 
 
 @dataclass
@@ -112,26 +147,48 @@ def start_data_run(data: Dataset, experiment_config: ExperimentConfig, settings:
     return _go_on(experiment, settings, oracle, out, progress)
 
 
-def answer_data_run(out: Path, answers_csv: Path, progress: Progress) -> Outcome:
-    """Give the waiting batch the answers of a filled-in CSV and go on (to the next batch or the end)."""
+def answer_data_run(out: Path, answers_csv: Path, progress: Progress, oracle: str | None = None,
+                    positive_class: int | None = None, oracle_timeout: float | None = None) -> Outcome:
+    """Give the waiting batch the answers of a filled-in CSV and go on (to the next batch or the
+    end) with the oracle named here, or the offline one (see the module docstring)."""
     experiment, settings = load_data_run(out)
     batch = experiment.pending
     if batch is None:
         raise ValueError(f"{out}: the run is finished; it waits for no answers")
-    values = read_answers(Path(answers_csv), batch, experiment.batches)
+    settings, plugged = _oracle_to_go_on(experiment, settings, oracle, positive_class, oracle_timeout)
+    try:
+        values = read_answers(Path(answers_csv), batch, experiment.batches)
+    except BaseException:
+        _close(plugged)
+        raise
     progress(f"{len(batch)} answers read from {answers_csv}")
-    return _go_on(experiment, settings, settings.oracle_for(experiment.data.shape), out, progress, first=values)
+    return _go_on(experiment, settings, plugged, out, progress, first=(values, Path(answers_csv)))
 
 
 def resume_data_run(out: Path, progress: Progress, oracle: str | None = None, positive_class: int | None = None,
                     oracle_timeout: float | None = None) -> Outcome:
-    """Go on from the saved state with the run's oracle, or the one given (e.g. a fixed one)."""
+    """Go on from the saved state with the oracle named here; a run that recorded "offline" goes on
+    offline without one, a run that recorded a plugged oracle is refused without one (OracleNeeded,
+    nothing changed)."""
     experiment, settings = load_data_run(out)
-    changes = {"oracle": oracle, "positive_class": positive_class, "oracle_timeout": oracle_timeout}
-    settings = DataRunSettings(**{**settings.to_json(), **{k: v for k, v in changes.items() if v is not None}})
     if experiment.phase == "done":
         raise ValueError(f"{out}: the run is finished; nothing to resume")
-    return _go_on(experiment, settings, settings.oracle_for(experiment.data.shape), out, progress)
+    if oracle is None and settings.oracle != OFFLINE:
+        raise OracleNeeded(out, settings)
+    settings, plugged = _oracle_to_go_on(experiment, settings, oracle, positive_class, oracle_timeout)
+    return _go_on(experiment, settings, plugged, out, progress)
+
+
+def _oracle_to_go_on(experiment: Experiment, settings: DataRunSettings, oracle: str | None,
+                     positive_class: int | None, oracle_timeout: float | None
+                     ) -> tuple[DataRunSettings, Oracle | None]:
+    """The settings to go on with (the command line's choices over the folder's) and the plugged
+    oracle, loaded now from the spec named on the command line: never from the folder."""
+    changes = {"oracle": oracle, "positive_class": positive_class, "oracle_timeout": oracle_timeout}
+    settings = DataRunSettings(**{**settings.to_json(), **{k: v for k, v in changes.items() if v is not None}})
+    if oracle is None:
+        return settings, None
+    return settings, settings.oracle_for(experiment.data.shape)
 
 
 def load_data_run(out: Path) -> tuple[Experiment, DataRunSettings]:
@@ -146,33 +203,67 @@ def load_data_run(out: Path) -> tuple[Experiment, DataRunSettings]:
 
 
 def _go_on(experiment: Experiment, settings: DataRunSettings, oracle: Oracle | None, out: Path,
-           progress: Progress, first: np.ndarray | None = None) -> Outcome:
-    """Drive the experiment: `first` answers the waiting batch, then the oracle (offline: stop at
-    the next batch). The state is saved whenever the run stops; the folder's files after every iteration."""
+           progress: Progress, first: tuple[np.ndarray, Path] | None = None) -> Outcome:
+    """Drive the experiment: `first` (answers, the CSV they came from) answers the waiting batch,
+    then the plugged `oracle` (None: stop at the next batch, waiting for an offline answers file,
+    or, when the run recorded a plugged oracle, for the command that names it). The state is saved
+    whenever the run stops; the folder's files after every iteration. Closes the oracle."""
+    try:
+        return _drive(experiment, settings, oracle, out, progress, first)
+    finally:
+        _close(oracle)
+
+
+def _close(oracle: Oracle | None) -> None:
+    close = getattr(oracle, "close", None)
+    if close is not None:
+        close()
+
+
+def _drive(experiment: Experiment, settings: DataRunSettings, oracle: Oracle | None, out: Path,
+           progress: Progress, first: tuple[np.ndarray, Path] | None) -> Outcome:
     started = time.perf_counter()
     given = [] if first is None else [first]
+    source: list[Path | None] = [None]           # the CSV that answered the batch now, or None: the oracle
 
     def answer(batch: QueryBatch) -> np.ndarray | None:
         if given:
-            return given.pop()
+            values, source[0] = given.pop()
+            return values
+        source[0] = None
         return None if oracle is None else oracle.answer(batch.images)
 
+    again = settings.resume_command(out)
     try:
         finished = drive_to_folder(experiment, answer, out, progress, started)
+    except AnswersRefused as exc:
+        if source[0] is not None:
+            raise ValueError(f"{source[0]}: {exc}") from None      # nothing was saved: the folder is unchanged
+        _save_state(out, experiment, settings)
+        raise OracleFailure(f"oracle {settings.oracle}'s answers to {_batch_name(experiment.pending)} cannot be "
+                            f"used: {exc}; the run is saved with every answer so far: fix the oracle, then "
+                            f"{again}") from None
     except OracleFailure as exc:
         _save_state(out, experiment, settings)
-        raise OracleFailure(f"{exc}; the run is saved with every answer so far: fix the oracle, then "
-                            f"viscause resume {out}") from None
+        raise OracleFailure(f"{exc}; the run is saved with every answer so far: fix the oracle, then {again}") from None
     except KeyboardInterrupt:
         experiment.rewind()
         _save_state(out, experiment, settings)
-        progress(f"saved; go on with viscause resume {out}")
+        progress(f"saved; go on with {again}")
         raise
     _save_state(out, experiment, settings)
     if not finished:
+        if settings.oracle != OFFLINE:
+            raise OracleNeeded(out, settings)
         return _wait_offline(experiment, out)
     _finish(experiment, settings, out)
     return Outcome(True)
+
+
+def _batch_name(batch: QueryBatch | None) -> str:
+    if batch is None:
+        return "the batch"
+    return "Algorithm 1" if batch.kind == "algorithm1" else f"iteration {batch.iteration}"
 
 
 def _wait_offline(experiment: Experiment, out: Path) -> Outcome:

@@ -6,19 +6,20 @@ holding the iterations that were finished.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
 from viscause_gui.core.data.dataset import MAX_CHANNELS, describe_shape
-from viscause_gui.core.method.experiment import Experiment, QueryBatch, TrainEvent
+from viscause_gui.core.method.experiment import Experiment, ExperimentError, QueryBatch, TrainEvent
 from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
@@ -27,6 +28,7 @@ from viscause_gui.core.nets.models import default_device, ensemble_proba
 from viscause_gui.core.nets.weights import (MAX_WEIGHTS_BYTES, WeightsError, net_from_state, net_of_spec,
                                             read_state_dict)
 from viscause_gui.core.store.atomic import atomic_write
+from viscause_gui.core.store.folder_lock import hold_folder_lock
 
 
 STATE_FILE = "run.vcsession"        # a run that waits (offline oracle) or failed: the session it goes on from
@@ -35,13 +37,35 @@ RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulat
 OFFLINE_FILES = ("offline/*/[0-9][0-9][0-9][0-9].png", "offline/*/images.npz", "offline/*/answers.csv")
 
 
-def prepare_run_folder(out: Path) -> Path:
-    """Create the folder (or use it), check that it can be written before any work starts, and
-    remove the files of an earlier run there (a rerun must not leave its iterations beside ours)."""
+def _make_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+@contextlib.contextmanager
+def locked_run_folder(out: Path, create: bool = False) -> Iterator[None]:
+    """Hold the run folder's lock (store.folder_lock) for the `with` block: one `run`, `answer` or
+    `resume` at a time on a folder, the others refused with FolderInUse. create: make the folder
+    first (`run --out`); a folder that does not exist is not locked (the command says it is missing)."""
+    out = Path(out)
+    if create:
+        _make_folder(out)
+    if not out.is_dir():
+        yield
+        return
+    with hold_folder_lock(out, str(out)):
+        yield
+
+
+def prepare_run_folder(out: Path) -> Path:
+    """Create the folder (or use it), check that it can be written before any work starts, and
+    remove the files of an earlier run there (a rerun must not leave its iterations beside ours)."""
+    _make_folder(out)
+    try:
         atomic_write(out / ".write-check", lambda f: f.write(b"ok"))
         (out / ".write-check").unlink()
         for old in [*out.glob("iteration_[0-9][0-9]*.npz"), *(out / name for name in RUN_FILES),
@@ -254,6 +278,11 @@ def _no_constant(name: str) -> Any:
 AnswerFn = Callable[[QueryBatch], "np.ndarray | None"]
 
 
+class AnswersRefused(ExperimentError):
+    """The experiment refused a batch's answers (e.g. Algorithm 1 left a class unanswered); the
+    batch still waits (experiment.pending), nothing of it was kept."""
+
+
 def run_to_folder(experiment: Experiment, oracle: Oracle, out: Path, progress: Callable[[str], None],
                   started: float, on_iteration: Callable[[QueryBatch], None] | None = None) -> None:
     """Algorithms 1 and 2 with an automatic oracle; each answered Algorithm 2 batch is saved as
@@ -273,7 +302,10 @@ def drive_to_folder(experiment: Experiment, answer: AnswerFn, out: Path, progres
             values = answer(event)
             if values is None:
                 return False
-            experiment.answer(values)
+            try:
+                experiment.answer(values)
+            except ExperimentError as exc:
+                raise AnswersRefused(str(exc)) from None
             if event.kind == "algorithm1":
                 progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
                          f"{np.round(experiment.causal_levels, 3).tolist()}")
