@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -159,12 +160,14 @@ def test_two_answers_at_once_one_wins_and_no_answer_is_lost(waiting, tmp_path):
     assert experiment.batches[0].answers.tolist() == expected
 
 
-SLOW_UNTIL_GO = '''import time
+SLOW_UNTIL_GO = '''import os
+import time
 from pathlib import Path
 import numpy as np
 
 
 def answer(images):
+    Path(__file__).with_name("oracle.pid").write_text(str(os.getpid()))
     go = Path(__file__).with_name("go")
     for _ in range(600):
         if go.exists():
@@ -193,15 +196,31 @@ def test_a_second_command_while_one_runs_is_refused_naming_its_pid(data, waiting
     assert json.loads((waiting / "history.json").read_text())["config"]["finished"] is True
 
 
-def test_a_killed_command_leaves_no_lock(waiting, tmp_path):
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")       # a zombie has ended
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL, /proc")
+def test_a_killed_command_leaves_no_lock_and_no_oracle_behind(waiting, tmp_path):
     (tmp_path / "slow.py").write_text(SLOW_UNTIL_GO)
     holder = start_viscause("answer", waiting, fill(waiting, tmp_path / "a.csv"), "--oracle",
                             f"python:{tmp_path / 'slow.py'}:answer")
     deadline = time.monotonic() + 60
-    while lock_holder(waiting) != holder.pid and time.monotonic() < deadline:
+    while not (tmp_path / "oracle.pid").exists() and time.monotonic() < deadline:       # the oracle is answering
         time.sleep(0.05)
-    holder.kill()
+    assert lock_holder(waiting) == holder.pid
+    holder.kill()                                                      # SIGKILL: no cleanup at all
     holder.communicate()
+    oracle = int((tmp_path / "oracle.pid").read_text())
+    deadline = time.monotonic() + 10
+    while alive(oracle) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(oracle), "the oracle's process outlived its viscause"
     result = person("answer", waiting, tmp_path / "a.csv")            # not blocked by the dead one's lock file
     assert result.returncode == 0, result.stderr
 
@@ -292,14 +311,16 @@ RAISES_AT_IMPORT = '''raise SystemExit("not today")
 @pytest.mark.parametrize("body, words", [
     (HANGS_AT_IMPORT, "loading it took longer than 2 s (--oracle-timeout sets the limit); it was stopped"),
     (RAISES_AT_IMPORT, "loading it raised SystemExit: not today"),
-])
+], ids=["hangs", "raises"])
 def test_an_oracle_that_hangs_or_fails_at_import_is_refused_before_anything_changes(data, waiting, tmp_path, body,
                                                                                    words):
     (tmp_path / "slow_import.py").write_text(body)
     spec = f"python:{tmp_path / 'slow_import.py'}:answer"
     started = time.monotonic()
     result = person("run", data / "p.npz", "--oracle", spec, "--oracle-timeout", 2, "--out", tmp_path / "run")
-    assert result.returncode == 2 and words in one_line(result) and not (tmp_path / "run").exists()
+    line = one_line(result)
+    assert result.returncode == 2 and words in line and not (tmp_path / "run").exists()
+    assert line.startswith(f"viscause run: error: oracle {spec}: ")
     assert time.monotonic() - started < 60
     before = (waiting / "run.vcsession").read_bytes()
     resumed = person("answer", waiting, fill(waiting, tmp_path / "a.csv"), "--oracle", spec, "--oracle-timeout", 2)

@@ -26,12 +26,14 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from typing import Any, BinaryIO, Callable
 
 LENGTH = struct.Struct(">I")
 MAX_HEADER = 64 * 1024
 CLOSE_WAIT_S = 2.0          # a child whose stdin was closed and that has not ended by then is killed
+PARENT_POLL_S = 0.5         # how often a child checks that its parent still runs
 
 Handler = Callable[[dict, bytes], "tuple[dict, bytes]"]
 
@@ -162,6 +164,7 @@ class ChildProcess:
         self.proc = subprocess.Popen([sys.executable, "-I", "-c", BOOT, json.dumps(_child_path()), entry],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=os.getcwd(), env=env)
         self._replies = _Replies()
+        self._busy = False
         threading.Thread(target=self._replies.read_all, args=(self.proc.stdout,), name="oracle child reader",
                          daemon=True).start()
         self._finalizer = weakref.finalize(self, _stop_soon, self.proc)  # a child never outlives its object
@@ -175,6 +178,7 @@ class ChildProcess:
         """Send one request and wait up to limit_s (None: no limit) for its reply, of at most
         max_payload bytes. ChildTimeout (the child is killed), ChildGone, ProtocolError (killed)."""
         self._replies.max_payload = max_payload
+        self._busy = True
         try:
             write_frame(self.proc.stdin, header, payload)
         except (OSError, ValueError):          # a broken pipe: the child is gone; its reader says so
@@ -184,6 +188,7 @@ class ChildProcess:
         except queue.Empty:
             self.kill()
             raise ChildTimeout from None
+        self._busy = False                     # not reached on Ctrl+C: close() then kills the busy child
         if reply is None:
             raise ChildGone(self.ending())
         if isinstance(reply, ProtocolError):
@@ -210,9 +215,10 @@ class ChildProcess:
             _stop(self.proc, kill=True)
 
     def close(self) -> None:
-        """End the child cleanly (the end of its requests), killing it if it does not end soon."""
+        """End the child cleanly (the end of its requests), killing it if it does not end soon, or
+        at once when it is in the middle of a request (Ctrl+C while the oracle answers)."""
         if self._finalizer.detach() is not None:
-            _stop(self.proc)
+            _stop(self.proc, kill=self._busy)
 
 
 # ---------------------------------------------------------------- the child's side
@@ -230,12 +236,29 @@ def _private_streams() -> tuple[BinaryIO, BinaryIO]:
     return requests, replies
 
 
+def _end_with_parent() -> None:
+    """End this child when its parent is gone, even in the middle of the user's code (a parent
+    killed with SIGKILL cannot end it; its closed pipe is only read between requests). POSIX:
+    an orphan's parent pid changes; elsewhere the closed pipe has to do."""
+    if os.name != "posix":
+        return
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent watch", daemon=True).start()
+
+
 def serve(handle: Handler) -> None:
     """The child's loop: each request frame is answered by handle(header, payload) -> (header,
     payload); the end of stdin ends it. An exception in `handle` is reported as
     {"error": ...}; only the handler's own code decides what the parent is told."""
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     requests, replies = _private_streams()
     while True:
         try:

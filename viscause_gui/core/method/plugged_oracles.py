@@ -216,7 +216,8 @@ class CheckedOracle:
         except ProtocolError as exc:
             raise OracleLoadError(f"oracle {name}: {doing} broke the oracle protocol ({exc})") from None
         if "error" in reply:
-            raise OracleLoadError(one_line(reply.get("message"), 500))
+            message = one_line(reply.get("message"), 500)
+            raise OracleLoadError(message if name in message else f"oracle {name}: {message}")
 
     def _answer_in_child(self, images: np.ndarray) -> bytes:
         n = len(images)
