@@ -1,10 +1,18 @@
 """resources/ travels with the package: a non-editable `pip install .` into a fresh virtual
 environment (its dependencies from this interpreter's site-packages: nothing is downloaded),
-then `viscause-gui --lesson barometer` starts offscreen, opens the lesson and quits by itself."""
+then `viscause-gui --lesson barometer` starts offscreen, opens the lesson and quits by itself.
+
+It must pass in the bare venv the README's test command installs into (issue 21: it failed there
+with "invalid command 'bdist_wheel'", and a venv made by a venv's Python sees the *base*
+interpreter's packages, not the venv's). So the fresh venv sees exactly this interpreter's
+site-packages (a .pth file naming them), and the build uses the setuptools that `.[test]`
+installs there (it requires one that builds wheels by itself: Python 3.12 venvs have none).
+"""
 from __future__ import annotations
 
 import os
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -21,10 +29,14 @@ def test_installed_package_opens_a_shipped_lesson(tmp_path):
     source = tmp_path / "src"            # build from a copy: the build leaves nothing in the working tree
     shutil.copytree(ROOT, source, ignore=IGNORED)
     venv = tmp_path / "venv"
-    # without pip of its own: a venv's bundled setuptools would shadow this interpreter's (which builds wheels)
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    # without pip of its own (a venv's bundled setuptools would shadow this interpreter's, which builds wheels),
+    # and seeing this interpreter's packages: `--system-site-packages` would show the base Python's instead
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
-    python = bin_dir / "python"
+    python = bin_dir / ("python.exe" if os.name == "nt" else "python")
+    purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                  check=True, capture_output=True, text=True).stdout.strip())
+    (purelib / "outer_site_packages.pth").write_text("".join(f"{d}\n" for d in our_site_packages()))
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
                     "--no-build-isolation", "--no-index", "-q", str(source)], check=True, cwd=tmp_path, timeout=300)
     shutil.rmtree(source)                # what runs below can only be the installed copy
@@ -45,6 +57,23 @@ def test_installed_package_opens_a_shipped_lesson(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     settings = (home / "config" / "viscause" / "viscause_gui.conf").read_text()
     assert "on=true" in settings.replace(" ", "")          # the lesson turned presenter mode on
+
+
+def our_site_packages() -> list[str]:
+    """The folders this interpreter imports installed packages from (a venv's, the user's, the system's)."""
+    folders = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+    return [d for d in dict.fromkeys(folders) if Path(d).is_dir()]
+
+
+def test_the_build_needs_nothing_the_test_extra_does_not_install():
+    """The install above builds without isolation (nothing downloaded): with this interpreter's setuptools,
+    which `.[test]` requires in a version that builds wheels itself (>= 70.1, no `wheel` package needed)."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    test_extra = pyproject["project"]["optional-dependencies"]["test"]
+    assert any(r.replace(" ", "").startswith("setuptools>=70.1") for r in test_extra), test_extra
+    assert pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
 
 
 def test_every_package_is_listed_for_the_install():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -35,6 +36,17 @@ try:
         from viscause_gui.core.store.rundir import RunModel as read
     elif kind == "cct":
         from viscause_gui.core.method.cct import read_cct_model as read
+    elif kind == "lesson":
+        from viscause_gui.core.lessons import load_lesson as read
+    elif kind == "data":
+        from viscause_gui.core.data.readers import load_path as read
+    elif kind == "idx":
+        from viscause_gui.core.data.readers import load_mnist_idx as read
+    elif kind == "answers":
+        import numpy as np
+        from viscause_gui.core.method.experiment import QueryBatch
+        from viscause_gui.core.store.offline import read_answers
+        read = lambda path: read_answers(path, QueryBatch("algorithm1", 0, np.zeros((4, 3, 3), "f4"), np.arange(4)), [])
     else:
         from viscause_gui.core.store.journal import read_journal as read
     read(path)
@@ -134,3 +146,28 @@ def test_a_hostile_file_is_read_or_refused_with_bounded_memory(tmp_path, kind, h
     assert lines[0].startswith(("read", "refused")) and "Traceback" not in result.stderr, result.stdout
     peak_mib = int(lines[-1]) / 1024
     assert peak_mib < bound_mib, f"{kind}: peak {peak_mib:.0f} MiB, bound {bound_mib} MiB ({lines[0]})"
+
+
+# readers of a file a person names, and what each is named in the case below
+NAMED_READERS = [("lesson", "lesson.json"), ("lesson", "lesson.toml"), ("answers", "answers.csv"), ("data", "data.bin"),
+                 ("data", "data.npz"), ("npz", "data.npz"), ("idx", "x-images-idx3-ubyte")]
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX FIFOs and devices")
+@pytest.mark.parametrize("kind, name", NAMED_READERS, ids=[f"{k}-{n}" for k, n in NAMED_READERS])
+def test_a_fifo_or_a_device_is_refused_at_once_without_reading_it(tmp_path, kind, name):
+    """A FIFO once made the answers reader block forever, /dev/zero made it read 2.35 GB before refusing
+    (issue 21, finding 6): each reader now refuses both in one line, at once, in a small process."""
+    fifo = tmp_path / "fifo" / name
+    zero = tmp_path / "zero" / name
+    fifo.parent.mkdir()
+    zero.parent.mkdir()
+    os.mkfifo(fifo)
+    zero.symlink_to("/dev/zero")
+    for path, words in ((fifo, "is a named pipe (FIFO), not a file"), (zero, "is a character device, not a file")):
+        result = subprocess.run([sys.executable, "-c", _READ, kind, str(path)], capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        lines = result.stdout.strip().splitlines()
+        assert lines[0].startswith("refused") and words in lines[0] and name in lines[0], lines[0]
+        assert int(lines[-1]) / 1024 < 400, lines              # torch imported by some readers: ~220 MiB

@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from viscause_gui.core.lessons import (LESSON_VERSION, Lesson, LessonError, Step, find_lesson, load_lesson,
-                                       resources_dir, save_lesson, shipped_lessons)
+from viscause_gui.core.lessons import (LESSON_VERSION, SETTINGS, Lesson, LessonError, Step, check_lesson, find_lesson,
+                                       load_lesson, parse_lesson, resources_dir, save_lesson, shipped_lessons)
 
 GOOD = {"format": "viscause-lesson", "version": 1, "title": "T", "data": {"builtin": "grating", "options": {"n": 100}},
         "steps": [{"text": "Hello.", "setup": {"canvas": "vbar", "oracle": "truth"}, "run": "algorithm1"}]}
@@ -129,3 +135,150 @@ def test_the_example_session_opens():
 
     session = load_session(resources_dir() / "examples" / "grating_example.vcsession")
     assert len(session.dataset) == 500 and len(session.experiment.history) == 2
+
+
+# ---------------------------------------------------------------- hostile files (issue 21, finding 4)
+
+def grating_options(**options):
+    return {**GOOD, "data": {"builtin": "grating", "options": options}}
+
+
+TOML_HEAD = 'format = "viscause-lesson"\ntitle = "T"\n[[steps]]\ntext = "x"\n'
+
+
+@pytest.mark.parametrize("name, content, message", [
+    # integers too long for Python to read: one line, not a ValueError traceback
+    ("big.json", json.dumps(GOOD).replace('"n": 100', '"n": ' + "9" * 5000), "a number has 5,000 digits"),
+    ("big.json", json.dumps(GOOD).replace('"version": 1', '"version": -' + "9" * 5000), "a number has 5,000 digits"),
+    ("big.toml", f'version = {"1" * 5000}\n{TOML_HEAD}[data]\nbuiltin = "grating"\n', "a number has more than"),
+    ("hex.toml", f'version = 0x{"f" * 5000}\n{TOML_HEAD}[data]\nbuiltin = "grating"\n',    # read, too long to print
+     "lesson version an integer of about 6,021 digits is newer"),
+    ("n.toml", f'version = 1\n{TOML_HEAD}[data]\nbuiltin = "grating"\noptions = {{ n = {"9" * 40} }}\n',
+     r"'n' must lie in \[10, 1000000\], got an integer of 40 digits"),
+    # the Open built-in dialog's ranges (GRATING's generator options)
+    ("seed.json", grating_options(seed=-1), r"'data': grating option 'seed' must lie in \[0, 2147483647\], got -1"),
+    ("seed.json", grating_options(seed=0.5), "'data': grating option 'seed' must be an integer, got 0.5"),
+    ("seed.json", grating_options(seed=3.0), "'data': grating option 'seed' must be an integer, got 3.0"),
+    ("seed.json", grating_options(seed="7"), "'data': grating option 'seed' must be an integer, got '7'"),
+    ("n.json", grating_options(n=2_000_000), r"grating option 'n' must lie in \[10, 1000000\], got 2000000"),
+    ("n.json", grating_options(n=True), "grating option 'n' must be an integer, got True"),
+    ("noise.json", grating_options(noise=0.5), r"grating option 'noise' must lie in \[0, 0.49\], got 0.5"),
+    ("noise.json", grating_options(noise=float("nan")), "grating option 'noise' must lie in .* got nan"),
+    ("noise.json", grating_options(noise=float("inf")), "grating option 'noise' must lie in .* got inf"),
+    ("noise.json", grating_options(noise=[0.1]), r"grating option 'noise' must be a number, got \[0.1\]"),
+    ("corners.json", grating_options(base=0.9, w_c=0.5), "grating options base=0.9, w_c=0.5 are not valid together"),
+    # the Learning panel's ranges
+    ("seed.json", {**GOOD, "settings": {"seed": -1}}, r"'settings': 'seed' must lie in \[0, 2147483647\], got -1"),
+    ("seed.json", {**GOOD, "settings": {"seed": 0.5}}, "'settings': 'seed' must be an integer, got 0.5"),
+    ("iterations.json", {**GOOD, "settings": {"iterations": 10_001}}, r"'iterations' must lie in \[1, 10000\]"),
+    ("queries.json", {**GOOD, "steps": [{"text": "x", "setup": {"queries": "many"}}]},
+     "step 1: 'setup': 'queries' must be an integer, got 'many'"),
+    ("alpha.json", {**GOOD, "steps": [{"text": "x", "run": {"action": "manipulate", "alpha": None}}]},
+     "step 1: 'run': 'alpha' must be a number, got None"),
+    ("canvas.json", {**GOOD, "steps": [{"text": "x", "setup": {"canvas": {"index": 2**40}}}]},
+     "step 1: 'canvas' must be one of"),
+    ("canvas.json", {**GOOD, "steps": [{"text": "x", "setup": {"canvas": {"index": -1}}}]},
+     "step 1: 'canvas' must be one of"),
+    # wrong types where a name is expected, and control characters never echoed raw
+    ("oracle.json", {**GOOD, "settings": {"oracle": ["truth"]}}, r"'oracle' must be one of .* got \['truth'\]"),
+    ("show.json", {**GOOD, "steps": [{"text": "x", "setup": {"show": {}}}]}, "'show' must be one of"),
+    ("run.json", {**GOOD, "steps": [{"text": "x", "run": {"action": 3}}]}, "'run' action must be one of .* got 3"),
+    ("esc.json", {**GOOD, "steps": [{"text": "x", "run": "\x1b[2J\x1b]0;owned\x07"}]},
+     re.escape(r"got '\x1b[2J\x1b]0;owned\x07'")),
+    ("esc.json", {**GOOD, "colour\x1b[31m": 1}, re.escape(r"unknown key 'colour\x1b[31m'")),
+    ("esc.json", {**GOOD, "format": "x" * 500}, "got 'xxxx.*…$"),
+])
+def test_hostile_values_give_one_line_naming_the_file_and_the_field(tmp_path, name, content, message):
+    path = write(tmp_path, content, name)
+    with pytest.raises(LessonError, match=message) as info:
+        load_lesson(path)
+    text = str(info.value)
+    assert text.startswith(f"{name}: ") and text.isprintable() and len(text) < 400, text
+
+
+def test_the_lesson_ranges_are_the_learning_panels_and_the_dialogs():
+    """One definition: the lesson checks a learning setting against LEARNING_LIMITS (the Learning panel's
+    spin boxes read them: tests/gui/test_lessons.py) and a data set option against its Option."""
+    from viscause_gui.core.experiments.registry import builtin_datasets
+    from viscause_gui.core.method.limits import LEARNING_LIMITS
+
+    assert SETTINGS is LEARNING_LIMITS
+    n = next(o for o in builtin_datasets()["grating"].options if o.key == "n")
+    tmp = {**GOOD, "data": {"builtin": "grating", "options": {"n": int(n.hi)}}, "settings": {"iterations": 10_000}}
+    lesson = parse_lesson(tmp)
+    assert lesson.data["options"]["n"] == n.hi and lesson.settings["iterations"] == LEARNING_LIMITS["iterations"].hi
+    with pytest.raises(LessonError, match="'n' must lie in"):
+        parse_lesson({**tmp, "data": {"builtin": "grating", "options": {"n": int(n.hi) + 1}}})
+
+
+def test_a_lesson_made_in_code_is_checked_as_a_file_is():
+    lesson = load_lesson(shipped_lessons()["barometer"])
+    check_lesson(lesson)
+    bad = replace(lesson, data={"builtin": "grating", "options": {"seed": -1}})
+    with pytest.raises(LessonError, match=r"^01_barometer.json: 'data': grating option 'seed' must lie in"):
+        check_lesson(bad)
+    with pytest.raises(LessonError, match=r"^Barometer: step 1: 'setup': 'seed' must be an integer, got 0.5"):
+        check_lesson(replace(lesson, source=None, steps=[Step("x", {"seed": 0.5})]))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.timeout(20)
+def test_a_fifo_or_a_device_named_as_a_lesson_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    with pytest.raises(LessonError, match=r"^fifo.json: is a named pipe \(FIFO\), not a file$"):
+        load_lesson(fifo)                       # no writer: reading it would block forever
+    if Path("/dev/zero").exists():
+        zero = tmp_path / "zero.toml"
+        zero.symlink_to("/dev/zero")
+        with pytest.raises(LessonError, match=r"^zero.toml: is a character device, not a file$"):
+            load_lesson(zero)
+
+
+def test_a_large_lesson_is_refused_having_read_no_more_than_the_limit(tmp_path, monkeypatch):
+    from viscause_gui.core import lessons
+
+    path = write(tmp_path, {**GOOD, "summary": "s"})
+    monkeypatch.setattr(lessons, "MAX_LESSON_BYTES", path.stat().st_size - 1)
+    with pytest.raises(LessonError, match=r"^lesson.json: larger than [\d,]+ bytes, the limit for a lesson$"):
+        load_lesson(path)
+    monkeypatch.setattr(lessons, "MAX_LESSON_BYTES", path.stat().st_size)
+    assert load_lesson(path).summary == "s"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_any_value_anywhere_is_a_lesson_or_one_lesson_error(tmp_path, data):
+    """Any JSON value put in a field of a good lesson: it loads with values the app's controls take, or
+    gives one printable LessonError line naming the file (TOML reaches the same checks: parse_lesson)."""
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70),
+                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                     st.sampled_from(["truth", "algorithm2", "vbar", "grating", "learning"]))
+    value = data.draw(st.recursive(leaf, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                                 st.dictionaries(st.text(max_size=6), inner,
+                                                                                 max_size=3)), max_leaves=6))
+    spec = json.loads(json.dumps(GOOD))
+    where = data.draw(st.sampled_from([
+        ("version",), ("title",), ("data", "options", "n"), ("data", "options", "seed"), ("data", "options", "noise"),
+        ("settings", "seed"), ("settings", "iterations"), ("settings", "alpha"), ("settings", "oracle"),
+        ("steps", 0, "setup", "canvas"), ("steps", 0, "setup", "queries"), ("steps", 0, "run"), ("panels",)]))
+    target = spec
+    for key in where[:-1]:
+        target = target.setdefault(key, {}) if isinstance(key, str) else target[key]
+    target[where[-1]] = value
+    path = tmp_path / "fuzz.json"
+    path.write_text(json.dumps(spec))
+    try:
+        lesson = load_lesson(path)
+    except LessonError as exc:
+        text = str(exc)
+        assert text.startswith("fuzz.json: ") and text.isprintable(), text
+        return
+    from viscause_gui.core.experiments.registry import builtin_datasets
+    for option in builtin_datasets()["grating"].options:
+        v = lesson.data["options"].get(option.key)
+        assert v is None or (option.lo <= v <= option.hi and isinstance(v, int) == option.integer)
+    for step in range(len(lesson)):
+        for key, v in lesson.settings_at(step).items():
+            if key != "oracle":
+                assert SETTINGS[key].lo <= v <= SETTINGS[key].hi

@@ -279,3 +279,71 @@ def test_a_run_the_learning_panel_refuses_stops_the_lesson_with_its_reason(qtbot
     assert window.teaching.start_lesson(lesson)
     assert not c.busy and len(failures) == 1 and failures[0].startswith("step 1: could not start: ")
     assert not window.panels["learning"].running
+
+
+BAD_LESSONS = [    # (file name, text, the field the message names): issue 21, finding 4
+    ("huge.json", '{"format": "viscause-lesson", "version": 1, "title": "x", "data": {"builtin": "grating", '
+                  '"options": {"n": ' + "9" * 5000 + '}}, "steps": [{"text": "x"}]}', "a number has 5,000 digits"),
+    ("huge.toml", 'format = "viscause-lesson"\nversion = 1\ntitle = "x"\n[data]\nbuiltin = "grating"\n'
+                  'options = { seed = ' + "9" * 5000 + ' }\n[[steps]]\ntext = "x"\n', "a number has more than"),
+    ("seed.json", '{"format": "viscause-lesson", "version": 1, "title": "x", "data": {"builtin": "grating", '
+                  '"options": {"seed": -1}}, "steps": [{"text": "x"}]}', "'data': grating option 'seed' must lie in"),
+    ("seed.toml", 'format = "viscause-lesson"\nversion = 1\ntitle = "x"\n[data]\nbuiltin = "grating"\n'
+                  'options = { seed = 0.5 }\n[[steps]]\ntext = "x"\n', "grating option 'seed' must be an integer"),
+    ("n.json", '{"format": "viscause-lesson", "version": 1, "title": "x", "data": {"builtin": "grating", '
+               '"options": {"n": 2000000}}, "steps": [{"text": "x"}]}', "grating option 'n' must lie in [10, 1000000]"),
+    ("queries.json", '{"format": "viscause-lesson", "version": 1, "title": "x", "data": {"builtin": "grating"}, '
+                     '"settings": {"queries": "lots"}, "steps": [{"text": "x"}]}', "'settings': 'queries' must be an"),
+]
+
+
+@pytest.mark.parametrize("name, text, field", BAD_LESSONS, ids=[b[0] for b in BAD_LESSONS])
+def test_a_hostile_lesson_opened_from_the_menu_is_one_message_and_changes_nothing(qtbot, shown_window, tmp_path,
+                                                                                   monkeypatch, name, text, field):
+    """File → Open lesson… as a person does it: one warning naming the file and the field, and the data, the
+    settings, presenter mode and the panels as they were."""
+    from PySide6.QtWidgets import QFileDialog
+
+    window = shown_window
+    path = tmp_path / name
+    path.write_text(text)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(path), "")))
+    dataset, learning = window.state.dataset, window.panels["learning"]
+    seed, queries = learning.seed_spin.value(), learning.queries_spin.value()
+    docks = {k: d.isVisible() for k, d in window.docks.items()}
+    window.actions["open_lesson"].trigger()
+    assert len(window.messages) == 1
+    level, title, message = window.messages[-1]
+    assert level == "warning" and message.startswith(f"{name}: ") and field in message and "\n" not in message
+    assert window.state.dataset is dataset and window.teaching.controller.lesson is None
+    assert (learning.seed_spin.value(), learning.queries_spin.value()) == (seed, queries)
+    assert not window.teaching.presenter.on and {k: d.isVisible() for k, d in window.docks.items()} == docks
+
+
+def test_a_bad_lesson_made_in_code_is_one_message_and_changes_nothing(qtbot, shown_window):
+    """start_lesson checks what it is given as a file is checked (a GRATING seed of -1 once gave a traceback)."""
+    window = shown_window
+    dataset = window.state.dataset
+    for options in ({"seed": -1}, {"seed": 0.5}, {"n": 2_000_000}):
+        assert not window.teaching.start_lesson(quick("barometer", data={"builtin": "grating", "options": options}))
+        level, title, message = window.messages[-1]
+        assert level == "warning" and message.startswith("01_barometer.json: 'data': grating option")
+    assert window.state.dataset is dataset and window.teaching.controller.lesson is None
+    assert not window.teaching.presenter.on and not window.docks["lesson"].isVisible()
+
+
+def test_lesson_data_that_cannot_be_opened_leaves_presenter_mode_as_it_was(qtbot, shown_window, tmp_path):
+    window = shown_window
+    assert not window.teaching.start_lesson(quick("barometer", data={"path": str(tmp_path / "gone.npz")}))
+    assert not window.teaching.presenter.on and window.docks["browser"].isVisible()
+
+
+def test_the_learning_panel_and_lessons_share_one_set_of_ranges(qtbot, shown_window):
+    from viscause_gui.core.method.limits import LEARNING_LIMITS
+
+    learning = shown_window.panels["learning"]
+    for key, spin in (("iterations", "iterations_spin"), ("queries", "queries_spin"), ("seed", "seed_spin"),
+                      ("epochs", "epochs_spin"), ("retrain_epochs", "retrain_spin"), ("label", "label_spin"),
+                      ("alpha", "alpha_spin")):
+        box = getattr(learning, spin)
+        assert (box.minimum(), box.maximum()) == (LEARNING_LIMITS[key].lo, LEARNING_LIMITS[key].hi), key

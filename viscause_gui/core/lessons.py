@@ -8,33 +8,41 @@ Algorithm 2, a manipulation at α). Every run takes its seed from the lesson, so
 the class see the same thing. Format: docs/formats.md §8 ("viscause-lesson", version 1).
 
 `load_lesson` checks every field and raises one `LessonError` line naming the file and the
-problem; `save_lesson` writes JSON; `find_lesson` resolves a shipped lesson's name.
+problem; `save_lesson` writes JSON; `find_lesson` resolves a shipped lesson's name. A value is
+checked with the rules of the control that would set it by hand: the learning settings against
+`core.method.limits.LEARNING_LIMITS` (the Learning panel's spin boxes read the same table), a
+built-in data set's options against its generator `Option`s (the *Open built-in* dialog's fields)
+and their `check_options` (the dialog's OK button); so a lesson can hold nothing the app's own
+controls would refuse. The file is read as a regular file of at most MAX_LESSON_BYTES
+(core.data.user_files: a FIFO or /dev/zero is refused at once), and an integer too long for Python
+to read (more than MAX_INT_DIGITS digits) is refused by name, not with a traceback.
 """
 from __future__ import annotations
 
 import json
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from viscause_gui.core.data.user_files import UserFileError, printable, read_user_file
+from viscause_gui.core.method.limits import LEARNING_LIMITS, check_number, shown_value
 
 LESSON_FORMAT = "viscause-lesson"
 LESSON_VERSION = 1
 MAX_LESSON_BYTES = 1024 * 1024
 MAX_STEPS = 60
 MAX_TEXT = 400
+MAX_INT_DIGITS = 30             # no setting needs more; Python refuses to read more than 4,300 at all
 
 PANELS = ("browser", "manipulator", "learning", "classes", "labelling", "cct", "confounding")
 CANVAS = ("keep", "blank", "vbar", "hbar", "both", "selected")
 ORACLES = ("truth", "model", "human")
 ACTIONS = ("observe", "algorithm1", "algorithm2", "manipulate")
-# setting: (type, lowest, highest)
-SETTINGS: dict[str, tuple[type, float, float]] = {
-    "iterations": (int, 1, 1000), "queries": (int, 1, 100_000), "alpha": (float, 0.0, 1.0),
-    "seed": (int, 0, 2**31 - 1), "epochs": (int, 1, 10_000), "retrain_epochs": (int, 1, 10_000),
-    "label": (int, 0, 9999), "target": (int, 0, 1000),
-}
+SETTINGS = LEARNING_LIMITS       # the settings a lesson may set, with the Learning panel's ranges
+MAX_CANVAS_INDEX = 2**31 - 1     # {"index": N} / {"label": D} of 'canvas'
 LESSON_KEYS = ("format", "version", "title", "summary", "data", "settings", "panels", "presenter", "steps")
 STEP_KEYS = ("text", "setup", "run")
 SETUP_KEYS = ("canvas", "show", "oracle", *SETTINGS)
@@ -125,14 +133,15 @@ def parse_lesson(spec: Any, source: Path | None = None) -> Lesson:
         raise LessonError(f"a lesson must be an object (a table), got {type(spec).__name__}")
     _known(spec, LESSON_KEYS, "the lesson")
     if spec.get("format") != LESSON_FORMAT:
-        raise LessonError(f"not a lesson: 'format' must be {LESSON_FORMAT!r}, got {spec.get('format')!r}")
+        raise LessonError(f"not a lesson: 'format' must be {LESSON_FORMAT!r}, got {shown_value(spec.get('format'))}")
     version = spec.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise LessonError("'version' must be an integer")
     if version > LESSON_VERSION:
-        raise LessonError(f"lesson version {version} is newer than this app reads ({LESSON_VERSION}); update viscause")
+        raise LessonError(f"lesson version {shown_value(version)} is newer than this app reads ({LESSON_VERSION}); "
+                          "update viscause")
     if version < 1:
-        raise LessonError(f"'version' must be at least 1, got {version}")
+        raise LessonError(f"'version' must be at least 1, got {shown_value(version)}")
     title = _text(spec.get("title"), "'title'", 80)
     summary = _text(spec.get("summary", ""), "'summary'", MAX_TEXT, empty=True)
     data = _data(spec.get("data"))
@@ -142,7 +151,7 @@ def parse_lesson(spec: Any, source: Path | None = None) -> Lesson:
         raise LessonError("'panels' must be a list of panel names")
     for p in panels:
         if p not in PANELS:
-            raise LessonError(f"unknown panel {p!r} in 'panels' (known: {', '.join(PANELS)})")
+            raise LessonError(f"unknown panel {shown_value(p)} in 'panels' (known: {', '.join(PANELS)})")
     presenter = spec.get("presenter", True)
     if not isinstance(presenter, bool):
         raise LessonError("'presenter' must be true or false")
@@ -164,21 +173,45 @@ def load_lesson(path: str | os.PathLike) -> Lesson:
             raise LessonError("is a folder, not a lesson file")
         if path.suffix.lower() not in (".json", ".toml"):
             raise LessonError("a lesson file ends in .json or .toml")
-        if path.stat().st_size > MAX_LESSON_BYTES:
-            raise LessonError(f"larger than {MAX_LESSON_BYTES:,} bytes, the limit for a lesson")
-        raw = path.read_bytes()
-        try:
-            spec = tomllib.loads(raw.decode("utf-8")) if path.suffix.lower() == ".toml" else json.loads(raw)
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            kind = "TOML" if path.suffix.lower() == ".toml" else "JSON"
-            raise LessonError(f"not valid {kind} ({' '.join(str(exc).split())})") from None
-        return parse_lesson(spec, path.resolve())
-    except FileNotFoundError:
-        raise LessonError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise LessonError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raw = read_user_file(path, MAX_LESSON_BYTES, "a lesson")       # a regular file, read no further than that
+        return parse_lesson(_parse_text(raw, path.suffix.lower() == ".toml"), path.resolve())
+    except UserFileError as exc:
+        where = path if exc.problem == "no such file" else path.name  # where it looked, when it is not there
+        raise LessonError(f"{printable(where)}: {exc.problem}") from None
     except LessonError as exc:
-        raise LessonError(f"{path.name}: {' '.join(str(exc).split())}") from None
+        raise LessonError(f"{printable(path.name)}: {' '.join(str(exc).split())}") from None
+
+
+def _parse_text(raw: bytes, toml: bool) -> Any:
+    """The parsed JSON or TOML; LessonError for text that is not (a number too long to read included)."""
+    kind = "TOML" if toml else "JSON"
+    try:
+        text = raw.decode("utf-8-sig")
+        return tomllib.loads(text) if toml else json.loads(text, parse_int=_json_int)
+    except LessonError:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:     # JSONDecodeError and TOMLDecodeError are
+        if "integer string conversion" in str(exc):                    # ValueErrors, and so is Python's refusal
+            raise LessonError(f"not valid {kind}: a number has more than {sys.get_int_max_str_digits():,} "
+                              "digits") from None
+        raise LessonError(f"not valid {kind} ({printable(' '.join(str(exc).split()), 200)})") from None
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise LessonError(f"not valid JSON: a number has {len(text.lstrip('-')):,} digits, more than "
+                          f"{MAX_INT_DIGITS}")
+    return int(text)
+
+
+def check_lesson(lesson: Lesson) -> None:
+    """A lesson made in code (not read from a file) checked as a file is: LessonError, one line that
+    starts with its file's name (or its title), for anything load_lesson would refuse."""
+    try:
+        parse_lesson(json.loads(json.dumps(lesson.to_json())), lesson.source)
+    except (LessonError, TypeError, ValueError) as exc:
+        name = lesson.source.name if lesson.source is not None else lesson.title
+        raise LessonError(f"{printable(name, 80)}: {' '.join(str(exc).split())}") from None
 
 
 def save_lesson(lesson: Lesson, path: str | os.PathLike) -> Path:
@@ -197,8 +230,8 @@ def save_lesson(lesson: Lesson, path: str | os.PathLike) -> Path:
 def _known(spec: dict, keys: tuple[str, ...], where: str) -> None:
     for key in spec:
         if key not in keys and not str(key).startswith("_"):
-            raise LessonError(f"unknown key {key!r} in {where} (known: {', '.join(keys)}; keys starting with "
-                              "'_' are comments)")
+            raise LessonError(f"unknown key {shown_value(key)} in {where} (known: {', '.join(keys)}; keys starting "
+                              "with '_' are comments)")
 
 
 def _text(value: Any, what: str, most: int, empty: bool = False) -> str:
@@ -224,17 +257,25 @@ def _data(value: Any) -> dict[str, Any]:
     from viscause_gui.core.experiments.registry import builtin_datasets   # the registry imports every experiment
     known = builtin_datasets()
     if name not in known:
-        raise LessonError(f"'data': no built-in data set {name!r} (known: {', '.join(known)})")
+        raise LessonError(f"'data': no built-in data set {shown_value(name)} (known: {', '.join(known)})")
     if not isinstance(options, dict):
         raise LessonError("'data': 'options' must be an object")
-    allowed = {o.key for o in known[name].options}
+    builtin = known[name]
+    allowed = {o.key: o for o in builtin.options}       # the Open built-in dialog's fields, with their ranges
+    checked: dict[str, Any] = {}
     for key, v in options.items():
         if key not in allowed:
-            raise LessonError(f"'data': {name} has no option {key!r}"
+            raise LessonError(f"'data': {name} has no option {shown_value(key)}"
                               + (f" (known: {', '.join(sorted(allowed))})" if allowed else " (it takes none)"))
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise LessonError(f"'data': option {key!r} must be a number")
-    return {"builtin": name, "options": dict(options)}
+        option = allowed[key]
+        try:
+            checked[key] = check_number(v, key, option.lo, option.hi, option.integer)
+        except ValueError as exc:
+            raise LessonError(f"'data': {name} option {exc}") from None
+    if builtin.check_options is not None and not builtin.check_options({**builtin.defaults(), **checked})[1]:
+        raise LessonError(f"'data': {name} options {', '.join(f'{k}={v}' for k, v in checked.items())} are not "
+                          "valid together (the Open built-in dialog shows why)")
+    return {"builtin": name, "options": checked}
 
 
 def _settings(value: Any, where: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -246,8 +287,8 @@ def _settings(value: Any, where: str, extra: tuple[str, ...] = ()) -> dict[str, 
         if key.startswith("_") or key in extra:
             continue
         if key == "oracle":
-            if v not in ORACLES:
-                raise LessonError(f"{where}: 'oracle' must be one of {', '.join(ORACLES)}, got {v!r}")
+            if not isinstance(v, str) or v not in ORACLES:
+                raise LessonError(f"{where}: 'oracle' must be one of {', '.join(ORACLES)}, got {shown_value(v)}")
             out[key] = v
             continue
         out[key] = _number(v, key, where)
@@ -255,13 +296,11 @@ def _settings(value: Any, where: str, extra: tuple[str, ...] = ()) -> dict[str, 
 
 
 def _number(v: Any, key: str, where: str) -> int | float:
-    kind, lo, hi = SETTINGS[key]
-    ok = not isinstance(v, bool) and (isinstance(v, int) if kind is int else isinstance(v, (int, float)))
-    if not ok:
-        raise LessonError(f"{where}: {key!r} must be {'an integer' if kind is int else 'a number'}, got {v!r}")
-    if not lo <= v <= hi:
-        raise LessonError(f"{where}: {key!r} must lie in [{lo:g}, {hi:g}], got {v!r}")
-    return kind(v)
+    """A learning setting checked as the Learning panel's spin box would take it."""
+    try:
+        return SETTINGS[key].check(v)
+    except ValueError as exc:
+        raise LessonError(f"{where}: {exc}") from None
 
 
 def _step(value: Any, n: int) -> Step:
@@ -276,9 +315,9 @@ def _step(value: Any, n: int) -> Step:
         if "canvas" in setup_in:
             setup["canvas"] = _canvas(setup_in["canvas"], where)
         if "show" in setup_in:
-            if setup_in["show"] not in PANELS + ("canvas",):
+            if not isinstance(setup_in["show"], str) or setup_in["show"] not in PANELS + ("canvas",):
                 raise LessonError(f"{where}: 'show' must be one of canvas, {', '.join(PANELS)}; "
-                                  f"got {setup_in['show']!r}")
+                                  f"got {shown_value(setup_in['show'])}")
             setup["show"] = setup_in["show"]
     run = value.get("run")
     if run is not None:
@@ -291,10 +330,11 @@ def _canvas(v: Any, where: str) -> Any:
         return v
     if isinstance(v, dict) and len(v) == 1 and next(iter(v)) in ("index", "label"):
         (key, k), = v.items()
-        if isinstance(k, int) and not isinstance(k, bool) and k >= 0:
+        if isinstance(k, int) and not isinstance(k, bool) and 0 <= k <= MAX_CANVAS_INDEX:
             return {key: k}
     raise LessonError(f"{where}: 'canvas' must be one of {', '.join(CANVAS)}, {{\"index\": N}} (that data set "
-                      f"image) or {{\"label\": D}} (the first image with that label); got {v!r}")
+                      f"image) or {{\"label\": D}} (the first image with that label), N and D from 0 to "
+                      f"{MAX_CANVAS_INDEX}; got {shown_value(v)}")
 
 
 def _run(v: Any, where: str) -> dict[str, Any]:
@@ -304,8 +344,8 @@ def _run(v: Any, where: str) -> dict[str, Any]:
         raise LessonError(f"{where}: 'run' must be an action's name or an object with 'action'")
     _known(v, RUN_KEYS, f"{where}: 'run'")
     action = v.get("action")
-    if action not in ACTIONS:
-        raise LessonError(f"{where}: 'run' action must be one of {', '.join(ACTIONS)}, got {action!r}")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise LessonError(f"{where}: 'run' action must be one of {', '.join(ACTIONS)}, got {shown_value(action)}")
     out: dict[str, Any] = {"action": action}
     if action == "algorithm2":
         out["iterations"] = _number(v.get("iterations", 1), "iterations", f"{where}: 'run'")

@@ -17,8 +17,8 @@ from PySide6.QtGui import QAction, QDesktopServices, QIcon
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu,
                                QPushButton, QSizePolicy, QToolBar, QWidget)
 
-from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, find_lesson, load_lesson, resources_dir,
-                                       save_lesson, shipped_lessons)
+from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, check_lesson, find_lesson, load_lesson,
+                                       resources_dir, save_lesson, shipped_lessons)
 from viscause_gui.gui.controllers.lessons import Done, LessonController
 from viscause_gui.gui.panels.cct_explorer import CctExplorerPanel
 from viscause_gui.gui.panels.confounding import ConfoundingPanel
@@ -372,12 +372,20 @@ class Teaching(QObject):
         return self.start_lesson(lesson)
 
     def start_lesson(self, lesson: Lesson) -> bool:
+        """Open a lesson already read (or made in code): checked as a file is first, so a value the app's
+        own controls would refuse is one warning and changes nothing."""
+        try:
+            check_lesson(lesson)
+        except LessonError as exc:
+            self.window.show_message("warning", "Could not open the lesson", str(exc))
+            return False
         session = getattr(self.window, "session", None)
         if session is not None and not session.may_drop_work("Open a lesson"):
             return False
         self.dismiss_start_hint()
         self.docks["lesson"].setVisible(True)
-        if lesson.presenter and not self.presenter.on:
+        presenter_turned_on = lesson.presenter and not self.presenter.on
+        if presenter_turned_on:                  # before the lesson shows its panels (the mode hides some)
             self.presenter.set_on(True)
         problems: list[str] = []
         self.controller.failed.connect(problems.append)
@@ -387,6 +395,8 @@ class Teaching(QObject):
             self.controller.failed.disconnect(problems.append)
         if not opened:
             self.docks["lesson"].setVisible(False)
+            if presenter_turned_on:              # the window as it was
+                self.presenter.set_on(False)
             self.window.show_message("warning", "Could not open the lesson's data",
                                      f"{lesson.title}: {problems[-1] if problems else 'the data could not be opened'}")
         return opened

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -394,3 +395,59 @@ def test_a_per_image_array_longer_than_the_images_is_refused_before_reading(tmp_
     monkeypatch.setattr(readers, "_read_npz_arrays", lambda p: pytest.fail("read before refusing"))
     with pytest.raises(DatasetError, match=r"'t' has shape \(1000,\), expected \(4,\) — one per image"):
         load_npz(path)
+
+
+# ---------------------------------------------------------------- hostile paths (issue 21, finding 6)
+
+@pytest.mark.parametrize("mode, values, words", [
+    ("I", np.arange(16, dtype=np.int32).reshape(4, 4) * 100_000,
+     "is a 32-bit integer image with values from 0 to 1.5e+06"),
+    ("I", -np.arange(16, dtype=np.int32).reshape(4, 4), "is a 32-bit integer image with values from -15 to 0"),
+    ("F", np.full((4, 4), 255.0, np.float32), "is a 32-bit float image with values from 255 to 255"),
+])
+def test_a_32_bit_image_in_a_folder_is_refused_naming_the_file(tmp_path, mode, values, words):
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.zeros((4, 4), np.uint8)).save(folder / f"{i}.tif")
+    Image.fromarray(values, mode).save(folder / "3.tif")
+    with pytest.raises(DatasetError) as info:
+        load_path(folder)
+    assert str(info.value).startswith(f"{folder / '3.tif'}: {words}")
+
+
+def test_a_32_bit_image_within_16_bits_is_read(tmp_path):
+    folder = tmp_path / "sixteen"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((4, 4), 65535 * i, np.int32), "I").save(folder / f"{i}.tif")
+    assert np.array_equal(load_path(folder).images[:, 0, 0], [0.0, 1.0])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name, loader", [("data.npz", load_npz), ("data.bin", load_path), ("data.npz", load_path),
+                                          ("x-images-idx3-ubyte", load_mnist_idx)])
+def test_a_fifo_or_a_device_is_refused_before_anything_reads_it(tmp_path, name, loader):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)                     # no writer: a read would block forever
+    _raises(fifo, "is a named pipe (FIFO), not a file", loader=loader)
+    if Path("/dev/zero").exists():
+        zero = tmp_path / f"zero-{name}"
+        zero.symlink_to("/dev/zero")    # a read would never end
+        _raises(zero, "is a character device, not a file", loader=loader)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.timeout(30)
+def test_a_fifo_beside_idx_images_or_in_an_image_folder_is_passed_over(tmp_path):
+    """Only what is found by name (the matching labels, a folder's images) and is a regular file is read."""
+    images = _idx(tmp_path / "x-images-idx3-ubyte", np.zeros((2, 3, 3)), 0x803)
+    os.mkfifo(tmp_path / "x-labels-idx1-ubyte")
+    assert load_mnist_idx(images).labels is None
+    with pytest.raises(DatasetError, match="x-labels-idx1-ubyte: is a named pipe"):
+        load_mnist_idx(images, tmp_path / "x-labels-idx1-ubyte")          # named by the person: refused
+    folder = tmp_path / "images"
+    _png(folder / "a.png", np.zeros((3, 3)))
+    os.mkfifo(folder / "b.png")
+    assert len(load_path(folder)) == 1

@@ -2,9 +2,13 @@
 
 Every bad input raises one DatasetError whose message starts with the file or folder and
 says what is wrong. Nothing is ever unpickled: npz files are read with allow_pickle=False.
+Only regular files are opened (core.data.user_files: a FIFO named data.npz or a link to /dev/zero
+is refused before anything reads it), and each format bounds what it reads (MAX_NPZ_BYTES,
+MAX_IDX_BYTES, MAX_IMAGE_PIXELS). A folder's image that cannot be used is named by its file.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -13,12 +17,13 @@ import warnings
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset, DatasetError
+from viscause_gui.core.data.user_files import UserFileError, open_user_file, regular_file
 from viscause_gui.core.runtime.memory import memory_problem
 
 PathLike = str | os.PathLike
@@ -44,12 +49,12 @@ def file_error(path: PathLike, problem: str) -> DatasetError:
 
 
 def _require_file(path: PathLike) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise file_error(p, "no such file")
-    if not p.is_file():
-        raise file_error(p, "is not a file")
-    return p
+    """`path` when it names a regular file; DatasetError ('no such file', 'is a named pipe (FIFO), not a
+    file', ...) otherwise."""
+    try:
+        return regular_file(path)
+    except UserFileError as exc:
+        raise file_error(path, exc.problem) from None
 
 
 def to_grey(arr: np.ndarray) -> np.ndarray:
@@ -232,22 +237,33 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
 
 
 def _read_image(path: Path, max_pixels: int) -> np.ndarray:
-    """One image as a 2-D brightness array; pixel limit checked before decoding."""
+    """One image as a 2-D brightness array in [0, 1]; pixel limit checked before decoding; a value
+    outside [0, 1] (a 32-bit integer or float image beyond what _pil_to_array scales) names the file."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
+            with open_user_file(path) as f, Image.open(f) as img:
                 w, h = img.size
                 if w * h > max_pixels:
                     raise file_error(path, f"has {w}x{h} = {w * h:,} pixels, more than the limit "
                                       f"of {max_pixels:,} (decompression bomb?)")
-                return _pil_to_array(ImageOps.exif_transpose(img))
+                mode = img.mode
+                arr = _pil_to_array(ImageOps.exif_transpose(img))
+    except UserFileError as exc:
+        raise file_error(path, exc.problem) from None
     except DatasetError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise file_error(path, f"is a decompression bomb ({exc})") from exc
     except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types on bad files
         raise file_error(path, f"is not a readable image ({type(exc).__name__}: {exc})") from exc
+    if not (np.isfinite(arr).all() and arr.min(initial=0.0) >= 0.0 and arr.max(initial=0.0) <= 1.0):
+        depth = {"I": "32-bit integer", "F": "32-bit float"}.get(mode, f"mode {mode}")
+        raw = arr * (65535.0 if mode.startswith("I") else 1.0)
+        raise file_error(path, f"is a {depth} image with values from {np.nanmin(raw):g} to {np.nanmax(raw):g}; "
+                         "this reader takes 8- or 16-bit images (0 to 65535) and float images in [0, 1]: "
+                         "save it as 8- or 16-bit")
+    return arr
 
 
 def load_image_folder(path: PathLike, *, max_pixels: int = MAX_IMAGE_PIXELS, grey: bool = False) -> Dataset:
@@ -304,10 +320,18 @@ def _channels_equal(stack: np.ndarray) -> bool:
 
 # ---------------------------------------------------------------- MNIST IDX
 
-def _open_maybe_gz(path: Path) -> Any:
-    with open(path, "rb") as f:
+@contextlib.contextmanager
+def _open_maybe_gz(path: Path) -> Iterator[Any]:
+    """The regular file at `path` for reading, through gzip when it is gzipped (UserFileError for a FIFO,
+    a device, ...: never blocks)."""
+    with open_user_file(path) as f:
         is_gz = f.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if is_gz else open(path, "rb")
+        f.seek(0)
+        if not is_gz:
+            yield f
+            return
+        with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+            yield gz
 
 
 def _read_exact(f: Any, n: int, path: Path, what: str) -> bytes:
@@ -321,6 +345,8 @@ def _read_idx(path: Path, magic: int, kind: str) -> np.ndarray:
     """Read an unsigned-byte IDX file with the given magic number into a uint8 array."""
     try:
         return _read_idx_unchecked(path, magic, kind)
+    except UserFileError as exc:
+        raise file_error(path, exc.problem) from None
     except DatasetError:
         raise
     except _IDX_ERRORS as exc:
@@ -382,6 +408,8 @@ def _sniff(path: Path) -> str | None:
     try:
         with _open_maybe_gz(path) as f:
             head = f.read(4)
+    except UserFileError:
+        raise
     except _IDX_ERRORS:
         return None
     if head.startswith(b"PK\x03\x04"):
@@ -398,7 +426,11 @@ def load_path(path: PathLike, *, grey: bool = False) -> Dataset:
         raise file_error(p, "no such file or folder")
     if p.is_dir():
         return load_image_folder(p, grey=grey)
-    kind = _sniff(p)
+    _require_file(p)                 # a FIFO or a device is refused here, before anything reads it
+    try:
+        kind = _sniff(p)
+    except UserFileError as exc:
+        raise file_error(p, exc.problem) from None
     if kind == "npz":
         return load_npz(p, grey=grey)
     if kind == "idx":

@@ -6,7 +6,11 @@ on white, colour as RGB, two channels as red and green), ``images.npz`` (the flo
 oracle is to judge them, ``source_index``, ``targets``) and ``answers.csv`` with the columns
 ``batch, index, image, target_class, answer``, the answer cells empty. Someone fills them in
 (P(T=1) in [0, 1], 1/0, yes/no, or ? for "cannot say") and `viscause answer RUN answers.csv`
-reads them back (docs/formats.md).
+reads them back (docs/formats.md). The CSV is a file a person (or their spreadsheet) wrote: it is read
+only when it is a regular file, never more than MAX_CSV_BYTES of it (core.data.user_files), its
+columns in any order, a short row as empty cells; what a cell holds is shown in messages with its
+control characters escaped (an ANSI escape in the `batch` column is text, not a command to the
+terminal).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from viscause_gui.core.data.user_files import UserFileError, printable, read_user_file
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.store.atomic import atomic_write
 
@@ -87,79 +92,88 @@ def write_offline_batch(run_dir: Path, batch: QueryBatch) -> Path:
 def read_answers(path: Path, batch: QueryBatch, answered: list[QueryBatch]) -> np.ndarray:
     """The answers in a filled-in CSV for the waiting `batch` (float64, NaN = '?'); `answered`:
     the batches answered before (a file for one of those is refused as a second answer file)."""
-    rows = _read_rows(Path(path))
+    name = printable(path)          # the path as messages show it
+    rows = _read_rows(Path(path), name)
     label, n = batch_label(batch), len(batch)
     values = np.full(n, np.nan)
     seen: set[int] = set()
     for line, row in rows:
-        _check_batch(path, line, row["batch"].strip(), label, answered)
-        index = _index(path, line, row["index"], n)
+        _check_batch(name, line, _cell(row, "batch"), label, answered)
+        index = _index(name, line, _cell(row, "index"), n)
         if index in seen:
-            raise AnswerFileError(f"{path}: line {line}: image {index} is answered twice")
-        image = (row.get("image") or "").strip()
+            raise AnswerFileError(f"{name}: line {line}: image {index} is answered twice")
+        image = _cell(row, "image")
         if image and image != image_name(index):
-            raise AnswerFileError(f"{path}: line {line}: image {image} is not image {index} of {label} "
-                                  f"({image_name(index)}); keep the rows as written")
-        values[index] = _value(path, line, index, row["answer"])
+            raise AnswerFileError(f"{name}: line {line}: image {printable(image, SHOWN_CHARS)} is not image {index} of "
+                                  f"{label} ({image_name(index)}); keep the rows as written")
+        values[index] = _value(name, line, index, _cell(row, "answer"))
         seen.add(index)
     missing = sorted(set(range(n)) - seen)
     if missing:
         shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
-        raise AnswerFileError(f"{path}: no row for image(s) {shown} of {label}; every image of the batch "
+        raise AnswerFileError(f"{name}: no row for image(s) {shown} of {label}; every image of the batch "
                               f"needs an answer ({n} rows)")
     return values
 
 
-def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+SHOWN_CHARS = 40      # of a cell's text in a message
+
+
+def _cell(row: dict[str | None, str | list[str] | None], key: str) -> str:
+    """A cell's text, stripped; '' for a cell the row lacks (a short row: csv gives None)."""
+    value = row.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _read_rows(path: Path, name: str) -> list[tuple[int, dict[str | None, str | list[str] | None]]]:
     try:
-        if path.stat().st_size > MAX_CSV_BYTES:
-            raise AnswerFileError(f"{path}: larger than {MAX_CSV_BYTES:,} bytes; not an answers file")
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise AnswerFileError(f"{path}: no such file") from None
+        text = read_user_file(path, MAX_CSV_BYTES, "an answers file").decode("utf-8-sig")
+    except UserFileError as exc:
+        raise AnswerFileError(f"{name}: {exc.problem}") from None
     except UnicodeDecodeError:
-        raise AnswerFileError(f"{path}: not a UTF-8 text file; save the answers as CSV (UTF-8)") from None
-    except OSError as exc:
-        raise AnswerFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise AnswerFileError(f"{name}: not a UTF-8 text file; save the answers as CSV (UTF-8)") from None
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
         lacking = [c for c in REQUIRED if c not in header]
         if lacking:
-            raise AnswerFileError(f"{path}: no {', '.join(repr(c) for c in lacking)} column (header: "
-                                  f"{', '.join(header) or 'none'}); fill in the answers.csv the run wrote")
+            shown = printable(", ".join(header), 200) or "none"
+            raise AnswerFileError(f"{name}: no {', '.join(repr(c) for c in lacking)} column (header: {shown}); "
+                                  "fill in the answers.csv the run wrote")
         return [(reader.line_num, row) for row in reader if any((v or "").strip() for v in row.values()
                                                                  if isinstance(v, str))]
     except csv.Error as exc:
-        raise AnswerFileError(f"{path}: not a readable CSV file ({exc})") from None
+        raise AnswerFileError(f"{name}: not a readable CSV file ({printable(exc, 200)})") from None
 
 
-def _check_batch(path: Path, line: int, given: str, label: str, answered: list[QueryBatch]) -> None:
+def _check_batch(name: str, line: int, given: str, label: str, answered: list[QueryBatch]) -> None:
     if given == label:
         return
     if given in {batch_label(b) for b in answered}:
-        raise AnswerFileError(f"{path}: the answers for {given} were already given; the run waits for the "
+        raise AnswerFileError(f"{name}: the answers for {given} were already given; the run waits for the "
                               f"answers to {label}")
-    raise AnswerFileError(f"{path}: line {line}: the rows are for batch {given or '(empty)'}, but the run waits "
-                          f"for the answers to {label}")
+    raise AnswerFileError(f"{name}: line {line}: the rows are for batch {printable(given, SHOWN_CHARS) or '(empty)'}, "
+                          f"but the run waits for the answers to {label}")
 
 
-def _index(path: Path, line: int, text: str | None, n: int) -> int:
+def _index(name: str, line: int, text: str, n: int) -> int:
     try:
-        index = int((text or "").strip())
+        index = int(text) if len(text) <= 12 else None      # int() of a 5,000-digit cell would raise
     except ValueError:
-        raise AnswerFileError(f"{path}: line {line}: index {text!r} is not an image number") from None
-    if not 0 <= index < n:
-        raise AnswerFileError(f"{path}: line {line}: image {index} was not asked (the batch has {n} images, "
+        raise AnswerFileError(f"{name}: line {line}: index {printable(repr(text), SHOWN_CHARS)} is not an image "
+                              "number") from None
+    if index is None or not 0 <= index < n:
+        shown = index if index is not None else printable(text, SHOWN_CHARS)
+        raise AnswerFileError(f"{name}: line {line}: image {shown} was not asked (the batch has {n} images, "
                               f"0 to {n - 1})")
     return index
 
 
-def _value(path: Path, line: int, index: int, text: str | None) -> float:
-    cell = (text or "").strip().lower()
+def _value(name: str, line: int, index: int, text: str) -> float:
+    cell = text.lower()
     if not cell:
-        raise AnswerFileError(f"{path}: line {line}: image {index} has no answer; {HOW_TO_ANSWER}")
+        raise AnswerFileError(f"{name}: line {line}: image {index} has no answer; {HOW_TO_ANSWER}")
     if cell in WORDS:
         return WORDS[cell]
     try:
@@ -167,6 +181,6 @@ def _value(path: Path, line: int, index: int, text: str | None) -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise AnswerFileError(f"{path}: line {line}: image {index}: {text.strip()!r} is not an answer; "
-                              f"{HOW_TO_ANSWER}")
+        raise AnswerFileError(f"{name}: line {line}: image {index}: {printable(repr(text), SHOWN_CHARS)} is not an "
+                              f"answer; {HOW_TO_ANSWER}")
     return value

@@ -24,6 +24,7 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
 from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, Snapshot
 from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
+from viscause_gui.core.method.limits import LEARNING_LIMITS
 from viscause_gui.core.method.observe import ObservedClasses, observational_problem
 from viscause_gui.core.method.oracles import ModelOracle
 from viscause_gui.core.runtime.foreground import event_handled
@@ -127,11 +128,11 @@ class LearningPanel(QWidget):
         self.oracle_combo.setToolTip("Who answers P(T=1 | man(I)): the exact generative model (where an "
                                      "experiment knows it, e.g. GRATING), a classifier standing in for "
                                      "people, or you")
-        self.label_spin = _spin(0, 9999, 7, "With a labelled data set and no observed T: T = 1 for images "
+        self.label_spin = _spin("label", 7, "With a labelled data set and no observed T: T = 1 for images "
                                              "with this label (e.g. the digit d)")
         self.label_spin.valueChanged.connect(self._label_changed)
-        self.iterations_spin = _spin(1, 10000, 5, "Algorithm 2 iterations to run with 'Run Algorithm 2'")
-        self.queries_spin = _spin(1, 100000, 100, "Queries Q: images manipulated and sent to the oracle per iteration")
+        self.iterations_spin = _spin("iterations", 5, "Algorithm 2 iterations to run with 'Run Algorithm 2'")
+        self.queries_spin = _spin("queries", 100, "Queries Q: images manipulated and sent to the oracle per iteration")
         self.queries_spin.valueChanged.connect(self._queries_changed)
         self.queries_by_combo = QComboBox()
         for key in QUERY_CHOICES:
@@ -146,13 +147,13 @@ class LearningPanel(QWidget):
         queries_row.addWidget(self.queries_spin, 1)
         queries_row.addWidget(self.queries_by_combo)
         self.alpha_spin = QDoubleSpinBox()
-        self.alpha_spin.setRange(0.0, 1.0)
+        self.alpha_spin.setRange(LEARNING_LIMITS["alpha"].lo, LEARNING_LIMITS["alpha"].hi)
         self.alpha_spin.setSingleStep(0.05)
         self.alpha_spin.setValue(0.5)
         self.alpha_spin.setToolTip("α of the manipulator: 0 = reach the target class at any distance, 1 = stay close")
-        self.seed_spin = _spin(0, 2**31 - 1, 0, "Seed of the experiment (same seed, same run)")
-        self.epochs_spin = _spin(1, 10000, 30, "Epochs of the first training of the causal net")
-        self.retrain_spin = _spin(1, 10000, 5, "Epochs of each later retraining")
+        self.seed_spin = _spin("seed", 0, "Seed of the experiment (same seed, same run)")
+        self.epochs_spin = _spin("epochs", 30, "Epochs of the first training of the causal net")
+        self.retrain_spin = _spin("retrain_epochs", 5, "Epochs of each later retraining")
         cells = [("Oracle", self.oracle_combo), ("T = 1 for label", self.label_spin),
                  ("Iterations N", self.iterations_spin), ("Queries Q", self.queries_spin),
                  ("α", self.alpha_spin), ("Seed", self.seed_spin),
@@ -825,9 +826,10 @@ class LearningPanel(QWidget):
             w.setEnabled(not running)
 
 
-def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+def _spin(key: str, value: int, tip: str) -> QSpinBox:
+    """A spin box for the learning setting `key`, its range from LEARNING_LIMITS (lessons read the same)."""
     spin = QSpinBox()
-    spin.setRange(lo, hi)
+    spin.setRange(int(LEARNING_LIMITS[key].lo), int(LEARNING_LIMITS[key].hi))
     spin.setValue(value)
     spin.setToolTip(tip)
     spin.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
