@@ -150,7 +150,7 @@ def test_a_hostile_file_is_read_or_refused_with_bounded_memory(tmp_path, kind, h
 
 # readers of a file a person names, and what each is named in the case below
 NAMED_READERS = [("lesson", "lesson.json"), ("lesson", "lesson.toml"), ("answers", "answers.csv"), ("data", "data.bin"),
-                 ("data", "data.npz"), ("npz", "data.npz"), ("idx", "x-images-idx3-ubyte")]
+                 ("data", "data.npz"), ("npz", "data.npz"), ("idx", "x-images-idx3-ubyte"), ("cct", "model.json")]
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX FIFOs and devices")
@@ -171,3 +171,21 @@ def test_a_fifo_or_a_device_is_refused_at_once_without_reading_it(tmp_path, kind
         lines = result.stdout.strip().splitlines()
         assert lines[0].startswith("refused") and words in lines[0] and name in lines[0], lines[0]
         assert int(lines[-1]) / 1024 < 400, lines              # torch imported by some readers: ~220 MiB
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX FIFOs and devices")
+def test_a_run_folder_whose_model_json_is_a_fifo_or_a_device_is_refused_at_once(tmp_path):
+    """`viscause predict --run DIR` once blocked forever on a FIFO named model.json."""
+    for kind in ("fifo", "zero"):
+        run = tmp_path / kind
+        run.mkdir()
+        (run / "model.pt").write_bytes(b"")
+        if kind == "fifo":
+            os.mkfifo(run / "model.json")
+        else:
+            (run / "model.json").symlink_to("/dev/zero")
+        result = subprocess.run([sys.executable, "-c", _READ, "run folder", str(run)], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        line = result.stdout.strip().splitlines()[0]
+        assert line.startswith("refused") and "model.json" in line and "not a file" in line, line

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from viscause_gui.core.data.user_files import UserFileError, read_user_file
 from viscause_gui.core.method.partitions import cells, partition_from_values, partition_relation
 
 MODEL_KEYS = ("p_h", "p_i_given_h", "p_t1_given_h_i")
@@ -94,16 +95,10 @@ def read_cct_model(path: str | os.PathLike, max_bytes: int = MAX_MODEL_FILE_BYTE
 
 
 def _read_json(path: Path, max_bytes: int) -> Any:
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a model file")
     try:
-        if path.stat().st_size > max_bytes:
-            raise ValueError(f"{path}: larger than {max_bytes:,} bytes, the limit for a model file")
-        return json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        return json.loads(read_user_file(path, max_bytes, "a model file"))
+    except UserFileError as exc:
+        raise ValueError(f"{path}: {exc.problem}") from None
     except RecursionError:
         raise ValueError(f"{path}: not valid JSON (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

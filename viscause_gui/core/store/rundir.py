@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from viscause_gui.core.data.dataset import MAX_CHANNELS, describe_shape
+from viscause_gui.core.data.user_files import UserFileError, read_user_file
 from viscause_gui.core.method.experiment import Experiment, ExperimentError, QueryBatch, TrainEvent
 from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
@@ -143,19 +144,14 @@ class RunModel:
         return ValueError(f"{self.run_dir / name}: {problem}")
 
     def _read(self, name: str, limit: int) -> bytes:
-        path = self.run_dir / name
         if not self.run_dir.is_dir():
             raise ValueError(f"{self.run_dir}: not a run folder (no such folder)")
         try:
-            if path.stat().st_size > limit:
-                raise self._fail(name, f"larger than {limit:,} bytes, the limit")
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise ValueError(f"{self.run_dir}: not a run folder ({name} is missing)") from None
-        except IsADirectoryError:
-            raise self._fail(name, "is a folder") from None
-        except OSError as exc:
-            raise self._fail(name, f"cannot be read ({exc.strerror or exc})") from None
+            return read_user_file(self.run_dir / name, limit, f"the run's {name}")
+        except UserFileError as exc:
+            if exc.problem == "no such file":
+                raise ValueError(f"{self.run_dir}: not a run folder ({name} is missing)") from None
+            raise self._fail(name, exc.problem) from None
 
     def _read_meta(self) -> dict[str, Any]:
         raw = self._read("model.json", MAX_MODEL_JSON_BYTES)
