@@ -1,0 +1,195 @@
+"""Data sets no recipe was made for (issue 22, item 5): the suite of benchmarks/unseen_suite.py through
+`viscause run DATA.npz --oracle python:oracle.py:answer` as a new user would run it, defaults only,
+nothing per set; one suite-wide setting lowers the iterations and queries (ITERATIONS, QUERIES) so
+that the suite fits this machine. Each run is then scored with what the loop never saw (truth.npz):
+- AMI of the observational classes the run found against the construction's four kinds;
+- the oracle answers the run used (Algorithm 1 and 2);
+- the causal net's accuracy on the broken-confound test set (`viscause predict`; the cause's truth,
+  Colored MNIST also T in its test environment), beside the oracle's own accuracy there (its ceiling);
+- of the last iteration's manipulations: how often the oracle accepts them (its answer's causal class
+  is the target's), how often the confounded feature stays as it was, and the median change (L2) of
+  the accepted ones against the distance to the nearest real image of the target class;
+- wall time and peak memory (ru_maxrss of the run's process and its children).
+Usage: nice -n 10 python benchmarks/bench_unseen.py [--sets NAME ...] [--seeds 0 1 2] [--quick] [--tag before]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import adjusted_mutual_info_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import unseen_suite as suite  # noqa: E402
+from machine import header, machine  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "out"
+ITERATIONS, QUERIES = 4, 20          # the one suite-wide setting (defaults 20, 100): about 100 answers, fits 2 cores
+QUICK_ITERATIONS = 2
+DATA_SEED = 0                        # the data are the same for every run seed
+COLUMNS = ("n_obs_found", "ami", "answers", "causal_acc", "oracle_acc", "accepted", "confound_kept",
+           "change_median", "nearest_median", "seconds", "peak_mib")
+
+
+def viscause(*args: str) -> list[str]:
+    return [sys.executable, "-m", "viscause_gui.cli", *args]
+
+
+def run_child(command: list[str], log: Path) -> tuple[int, float, float]:
+    """Run `command`, its output to `log`: exit code, wall seconds, peak MiB of it and its children."""
+    t0 = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
+
+
+def found_obs_classes(run_dir: Path) -> np.ndarray | None:
+    """The observational classes the run found (its session's data set)."""
+    with zipfile.ZipFile(run_dir / "run.vcsession") as z:
+        if "data/obs_class.npy" not in z.namelist():
+            return None
+        return np.load(BytesIO(z.read("data/obs_class.npy")), allow_pickle=False)
+
+
+def answers_used(run_dir: Path) -> int:
+    with zipfile.ZipFile(run_dir / "run.vcsession") as z:
+        experiment = json.loads(z.read("session.json"))["experiment"] or {}
+    return int(sum(batch["size"] for batch in experiment.get("batches", [])))
+
+
+def causal_accuracy(run_dir: Path, folder: Path, truth: dict, log: Path) -> dict:
+    """The causal net on the broken-confound test set, against the cause (and T where the set has it)."""
+    out = run_dir / "predict_test.npz"
+    code, _, _ = run_child(viscause("predict", "--run", str(run_dir), "--images", str(folder / "test.npz"),
+                                    "--out", str(out)), log)
+    if code != 0:
+        return {"causal_acc": None}
+    high = np.load(out)["p_causal"] > np.mean(truth["levels"])
+    result = {"causal_acc": float((high == truth["test_cause"]).mean())}
+    if "test_t" in truth:
+        result["acc_on_t"] = float((high == truth["test_t"]).mean())
+    return result
+
+
+def oracle_accuracy(folder: Path, truth: dict) -> float:
+    answers = suite.load_oracle(folder)(np.load(folder / "test.npz")["images"])
+    return float(((answers > np.mean(truth["levels"])) == truth["test_cause"]).mean())
+
+
+def manipulation_scores(name: str, run_dir: Path, folder: Path, truth: dict) -> dict:
+    """The last iteration's manipulations, judged by the oracle and the confound's measure."""
+    batches = sorted(run_dir.glob("iteration_*.npz"))
+    if not batches:
+        return {"accepted": None, "confound_kept": None, "change_median": None, "nearest_median": None}
+    batch = np.load(batches[-1])
+    originals, manipulated = batch["originals"], batch["manipulated"]
+    run_levels = np.asarray(json.loads((run_dir / "model.json").read_text())["causal_levels"])
+    middle = np.mean(truth["levels"])
+    target_high = run_levels[batch["targets"]] > middle
+    answers = suite.load_oracle(folder)(manipulated)
+    accepted = ~np.isnan(answers) & ((answers > middle) == target_high)
+    change = np.sqrt(((manipulated - originals) ** 2).reshape(len(originals), -1).sum(1))
+    nearest = nearest_of_class(originals, target_high, np.load(folder / "data.npz")["images"], truth["cause"])
+    kept = suite.confound_of(name, originals) == suite.confound_of(name, manipulated)
+    return {"accepted": float(accepted.mean()), "confound_kept": float(kept.mean()),
+            "change_median": float(np.median(change[accepted])) if accepted.any() else None,
+            "nearest_median": float(np.median(nearest)), "iteration": len(batches), "queries": len(originals)}
+
+
+def nearest_of_class(originals: np.ndarray, target_high: np.ndarray, images: np.ndarray, cause: np.ndarray) -> np.ndarray:
+    """Per original, the L2 distance to the nearest data image whose cause is the target's."""
+    flat = images.reshape(len(images), -1).astype(np.float32)
+    out = np.empty(len(originals))
+    for i, (original, high) in enumerate(zip(originals.reshape(len(originals), -1), target_high)):
+        pool = flat[cause == int(high)]
+        out[i] = np.sqrt(((pool - original) ** 2).sum(1).min())
+    return out
+
+
+def one_run(name: str, folder: Path, seed: int, iterations: int) -> dict:
+    run_dir = folder / f"run_seed{seed}"
+    code, seconds, peak = run_child(viscause("run", str(folder / "data.npz"), "--oracle", f"python:{folder / 'oracle.py'}:answer",
+                                             "--out", str(run_dir), "--seed", str(seed), "--iterations", str(iterations),
+                                             "--queries", str(QUERIES)), folder / f"run_seed{seed}.log")
+    truth = dict(np.load(folder / "truth.npz"))
+    tail = (folder / f"run_seed{seed}.log").read_text().strip().splitlines()[-3:]
+    result = {"set": name, "seed": seed, "exit_code": code, "seconds": round(seconds, 1), "peak_mib": round(peak, 1),
+              "log_tail": tail, "oracle_acc": oracle_accuracy(folder, truth)}
+    if not (run_dir / "run.vcsession").exists():
+        return result
+    found = found_obs_classes(run_dir)
+    result.update({"n_obs_found": None if found is None else int(len(np.unique(found))),
+                   "ami": None if found is None else float(adjusted_mutual_info_score(truth["kind"], found)),
+                   "answers": answers_used(run_dir)})
+    if (run_dir / "model.json").exists():
+        result.update(causal_accuracy(run_dir, folder, truth, folder / f"predict_seed{seed}.log"))
+        result.update(manipulation_scores(name, run_dir, folder, truth))
+    return result
+
+
+def cell(value) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def table(runs: list[dict]) -> str:
+    lines = ["| set | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
+    lines += [f"| {r['set']} | " + " | ".join(cell(r.get(c)) for c in COLUMNS) + " |" for r in runs]
+    return "\n".join(lines)
+
+
+def summary(runs: list[dict], sets: list[str]) -> str:
+    """Mean and range over the seeds, per set and column."""
+    lines = ["| set | " + " | ".join(COLUMNS) + " |", "|---|" + "---:|" * len(COLUMNS)]
+    for name in sets:
+        mine = [r for r in runs if r["set"] == name]
+        cells = []
+        for c in COLUMNS:
+            values = [r[c] for r in mine if r.get(c) is not None]
+            cells.append(f"{np.mean(values):.3g} ({min(values):.3g}–{max(values):.3g})" if values else "—")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sets", nargs="+", choices=list(suite.SETS), default=list(suite.SETS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--quick", action="store_true", help=f"seed 0 only, {QUICK_ITERATIONS} iterations (not comparable)")
+    parser.add_argument("--work", type=Path, default=OUT / "unseen_work", help="where the sets and run folders go")
+    parser.add_argument("--tag", default="latest", help="the output is benchmarks/out/unseen_TAG.json")
+    args = parser.parse_args()
+    seeds, iterations = ([0], QUICK_ITERATIONS) if args.quick else (args.seeds, ITERATIONS)
+    info = machine()
+    print(header("Data sets no recipe was made for", info), flush=True)
+    print(f"viscause run DATA.npz --oracle python:oracle.py:answer --iterations {iterations} --queries {QUERIES} "
+          f"--seed S (every set alike); data seed {DATA_SEED}", flush=True)
+    runs = []
+    for name in args.sets:
+        t0 = time.perf_counter()
+        suite.write_set(name, args.work / name, DATA_SEED)
+        print(f"\n{name}: built in {time.perf_counter() - t0:.1f} s", flush=True)
+        for seed in seeds:
+            runs.append(one_run(name, args.work / name, seed, iterations))
+            print(table([runs[-1]]) + f"\n  {' / '.join(runs[-1]['log_tail'])}", flush=True)
+    for seed in seeds:
+        print(f"\nseed {seed}:\n{table([r for r in runs if r['seed'] == seed])}")
+    print(f"\nmean (range) over seeds {seeds}:\n{summary(runs, args.sets)}")
+    OUT.mkdir(exist_ok=True)
+    (OUT / f"unseen_{args.tag}.json").write_text(json.dumps(
+        {"machine": info, "iterations": iterations, "queries": QUERIES, "data_seed": DATA_SEED, "runs": runs}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
