@@ -25,6 +25,7 @@ from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from sklearn.metrics import adjusted_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,6 +107,24 @@ def manipulation_scores(name: str, run_dir: Path, folder: Path, truth: dict) -> 
             "nearest_median": float(np.median(nearest)), "iteration": len(batches), "queries": len(originals)}
 
 
+def save_grid(run_dir: Path, path: Path, count: int = 10) -> None:
+    """The last iteration's first `count` originals (top row) over their manipulations (bottom row), as PNG."""
+    batches = sorted(run_dir.glob("iteration_*.npz"))
+    if not batches:
+        return
+    batch = np.load(batches[-1])
+    rows = [np.concatenate(list(batch[key][:count]), axis=1) for key in ("originals", "manipulated")]
+    grid = np.concatenate(rows, axis=0)
+    if grid.ndim == 2:
+        grid = 1.0 - grid                            # ink dark on white
+    elif grid.shape[-1] == 2:
+        grid = np.concatenate([grid, np.zeros_like(grid[..., :1])], axis=-1)
+    scale = max(1, 256 // batch["originals"].shape[1])
+    pixels = np.kron((grid * 255).clip(0, 255).astype(np.uint8),
+                     np.ones((scale, scale) + (1,) * (grid.ndim - 2), np.uint8))
+    Image.fromarray(pixels).save(path)
+
+
 def nearest_of_class(originals: np.ndarray, target_high: np.ndarray, images: np.ndarray, cause: np.ndarray) -> np.ndarray:
     """Per original, the L2 distance to the nearest data image whose cause is the target's."""
     flat = images.reshape(len(images), -1).astype(np.float32)
@@ -131,9 +150,12 @@ def one_run(name: str, folder: Path, seed: int, iterations: int) -> dict:
     result.update({"n_obs_found": None if found is None else int(len(np.unique(found))),
                    "ami": None if found is None else float(adjusted_mutual_info_score(truth["kind"], found)),
                    "answers": answers_used(run_dir)})
+    history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else {}
+    result["merr"] = [round(r["merr"], 3) for r in history.get("iterations", [])]
     if (run_dir / "model.json").exists():
         result.update(causal_accuracy(run_dir, folder, truth, folder / f"predict_seed{seed}.log"))
         result.update(manipulation_scores(name, run_dir, folder, truth))
+        save_grid(run_dir, folder / f"manipulations_seed{seed}.png")
     return result
 
 
@@ -175,14 +197,15 @@ def main() -> None:
     print(header("Data sets no recipe was made for", info), flush=True)
     print(f"viscause run DATA.npz --oracle python:oracle.py:answer --iterations {iterations} --queries {QUERIES} "
           f"--seed S (every set alike); data seed {DATA_SEED}", flush=True)
-    runs = []
     for name in args.sets:
         t0 = time.perf_counter()
         suite.write_set(name, args.work / name, DATA_SEED)
-        print(f"\n{name}: built in {time.perf_counter() - t0:.1f} s", flush=True)
-        for seed in seeds:
+        print(f"{name}: built in {time.perf_counter() - t0:.1f} s", flush=True)
+    runs = []
+    for seed in seeds:                   # every set's first seed before any set's second
+        for name in args.sets:
             runs.append(one_run(name, args.work / name, seed, iterations))
-            print(table([runs[-1]]) + f"\n  {' / '.join(runs[-1]['log_tail'])}", flush=True)
+            print(f"\n{table([runs[-1]])}\n  {' / '.join(runs[-1]['log_tail'])}", flush=True)
     for seed in seeds:
         print(f"\nseed {seed}:\n{table([r for r in runs if r['seed'] == seed])}")
     print(f"\nmean (range) over seeds {seeds}:\n{summary(runs, args.sets)}")
