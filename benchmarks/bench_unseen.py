@@ -126,12 +126,13 @@ def save_grid(run_dir: Path, path: Path, count: int = 10) -> None:
 
 
 def nearest_of_class(originals: np.ndarray, target_high: np.ndarray, images: np.ndarray, cause: np.ndarray) -> np.ndarray:
-    """Per original, the L2 distance to the nearest data image whose cause is the target's."""
+    """Per original, the L2 distance to the nearest other data image whose cause is the target's (the
+    original itself left out: a run whose causal labels are wrong may ask for the original's own cause)."""
     flat = images.reshape(len(images), -1).astype(np.float32)
     out = np.empty(len(originals))
     for i, (original, high) in enumerate(zip(originals.reshape(len(originals), -1), target_high)):
-        pool = flat[cause == int(high)]
-        out[i] = np.sqrt(((pool - original) ** 2).sum(1).min())
+        squared = ((flat[cause == int(high)] - original) ** 2).sum(1)
+        out[i] = np.sqrt(squared[squared > 1e-9].min())
     return out
 
 
@@ -140,10 +141,17 @@ def one_run(name: str, folder: Path, seed: int, iterations: int) -> dict:
     code, seconds, peak = run_child(viscause("run", str(folder / "data.npz"), "--oracle", f"python:{folder / 'oracle.py'}:answer",
                                              "--out", str(run_dir), "--seed", str(seed), "--iterations", str(iterations),
                                              "--queries", str(QUERIES)), folder / f"run_seed{seed}.log")
-    truth = dict(np.load(folder / "truth.npz"))
     tail = (folder / f"run_seed{seed}.log").read_text().strip().splitlines()[-3:]
-    result = {"set": name, "seed": seed, "exit_code": code, "seconds": round(seconds, 1), "peak_mib": round(peak, 1),
-              "log_tail": tail, "oracle_acc": oracle_accuracy(folder, truth)}
+    return scored({"set": name, "seed": seed, "exit_code": code, "seconds": round(seconds, 1),
+                   "peak_mib": round(peak, 1), "log_tail": tail}, folder)
+
+
+def scored(result: dict, folder: Path) -> dict:
+    """`result` (a run's set, seed, exit code, time, memory) with the scores of its run folder."""
+    name, seed = result["set"], result["seed"]
+    run_dir = folder / f"run_seed{seed}"
+    truth = dict(np.load(folder / "truth.npz"))
+    result = {**result, "oracle_acc": oracle_accuracy(folder, truth)}
     if not (run_dir / "run.vcsession").exists():
         return result
     found = found_obs_classes(run_dir)
@@ -191,7 +199,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help=f"seed 0 only, {QUICK_ITERATIONS} iterations (not comparable)")
     parser.add_argument("--work", type=Path, default=OUT / "unseen_work", help="where the sets and run folders go")
     parser.add_argument("--tag", default="latest", help="the output is benchmarks/out/unseen_TAG.json")
+    parser.add_argument("--rescore", action="store_true", help="score the run folders of unseen_TAG.json again, run nothing")
     args = parser.parse_args()
+    if args.rescore:
+        return rescore(args.work, OUT / f"unseen_{args.tag}.json")
     seeds, iterations = ([0], QUICK_ITERATIONS) if args.quick else (args.seeds, ITERATIONS)
     info = machine()
     print(header("Data sets no recipe was made for", info), flush=True)
@@ -201,17 +212,31 @@ def main() -> None:
         t0 = time.perf_counter()
         suite.write_set(name, args.work / name, DATA_SEED)
         print(f"{name}: built in {time.perf_counter() - t0:.1f} s", flush=True)
-    runs = []
+    saved = {"machine": info, "iterations": iterations, "queries": QUERIES, "data_seed": DATA_SEED, "runs": []}
+    OUT.mkdir(exist_ok=True)
     for seed in seeds:                   # every set's first seed before any set's second
         for name in args.sets:
-            runs.append(one_run(name, args.work / name, seed, iterations))
-            print(f"\n{table([runs[-1]])}\n  {' / '.join(runs[-1]['log_tail'])}", flush=True)
+            saved["runs"].append(one_run(name, args.work / name, seed, iterations))
+            print(f"\n{table(saved['runs'][-1:])}\n  {' / '.join(saved['runs'][-1]['log_tail'])}", flush=True)
+            (OUT / f"unseen_{args.tag}.json").write_text(json.dumps(saved, indent=1))     # what is done so far
+    report(saved["runs"])
+
+
+def report(runs: list[dict]) -> None:
+    sets = list(dict.fromkeys(r["set"] for r in runs))
+    seeds = sorted({r["seed"] for r in runs})
     for seed in seeds:
         print(f"\nseed {seed}:\n{table([r for r in runs if r['seed'] == seed])}")
-    print(f"\nmean (range) over seeds {seeds}:\n{summary(runs, args.sets)}")
-    OUT.mkdir(exist_ok=True)
-    (OUT / f"unseen_{args.tag}.json").write_text(json.dumps(
-        {"machine": info, "iterations": iterations, "queries": QUERIES, "data_seed": DATA_SEED, "runs": runs}, indent=1))
+    print(f"\nmean (range) over seeds {seeds}:\n{summary(runs, sets)}")
+
+
+def rescore(work: Path, path: Path) -> None:
+    """Score the run folders again (after a change to the scoring); time and memory stay as measured."""
+    saved = json.loads(path.read_text())
+    keep = ("set", "seed", "exit_code", "seconds", "peak_mib", "log_tail")
+    saved["runs"] = [scored({k: r[k] for k in keep}, work / r["set"]) for r in saved["runs"]]
+    path.write_text(json.dumps(saved, indent=1))
+    report(saved["runs"])
 
 
 if __name__ == "__main__":
