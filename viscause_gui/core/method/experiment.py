@@ -24,7 +24,7 @@ from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
 from viscause_gui.core.method.query_choice import (DEFAULT_CHOICE, QUERY_CHOICES, RANDOM, choose_active,
                                                    random_queries, rows_of)
-from viscause_gui.core.nets.augment import jittered
+from viscause_gui.core.nets.augment import jittered, mirrored, translated
 from viscause_gui.core.nets.generative import DEFAULT_CODE, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
 from viscause_gui.core.nets.training import (GENERATIVE_EPOCHS, RobustTraining, TrainConfig, TrainProgress,
@@ -59,8 +59,12 @@ class ExperimentConfig:
                                    # paper's; sessions saved before this field existed)
     adversarial_radius: float = 0.0  # > 0: train with L2-bounded adversarial copies of each batch
                                      # (nets.training.RobustTraining): "a change this small changes nothing"
-    augment_shifts: int = 10        # random cyclic shifts of each answered image added to training
+    augment_shifts: int = 10        # random shifts of each answered image added to training
                                    # (an invariance the experimenter asserts: class ignores position)
+    shift_mode: str = "cyclic"      # those shifts: "cyclic" (GRATING's: any offset, wrapped round) or
+                                   # "translate" (up to augment.default_max_shift pixels, background filled)
+    augment_flips: bool = False     # each answered image's left-right mirror added too (asserted: class
+                                   # ignores mirroring); sessions saved before the field existed: no flips
     augment_jitter: int = 0         # jittered copies (a pixel's shift, thicker or thinner strokes) of every
                                    # training image added (an invariance asserted: a class ignores them)
     manipulator: str = "pixels"    # "pixels": search in pixel space (exact flips for binary images);
@@ -76,6 +80,8 @@ class ExperimentConfig:
             raise ValueError(f"manipulator must be one of {', '.join(MANIPULATORS)}, got {self.manipulator!r}")
         if self.queries_by not in QUERY_CHOICES:
             raise ValueError(f"queries_by must be one of {', '.join(QUERY_CHOICES)}, got {self.queries_by!r}")
+        if self.shift_mode not in SHIFT_MODES:
+            raise ValueError(f"shift_mode must be one of {', '.join(SHIFT_MODES)}, got {self.shift_mode!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +94,7 @@ class ExperimentConfig:
 
 MANUAL = "manual"            # QueryBatch.kind of images a user sent to the oracle queue
 MANIPULATORS = ("pixels", "manifold")
+SHIFT_MODES = ("cyclic", "translate")
 
 
 @dataclass
@@ -435,12 +442,18 @@ class Experiment:
     def _training_set(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         q_images, q_labels = self.query_images, self.query_labels
         q_weight = np.full(len(q_labels), self.config.query_weight)
+        if self.config.augment_flips and len(q_labels):           # declared: a mirror image is the same image
+            q_images = np.concatenate([q_images, mirrored(q_images)])
+            q_labels = np.tile(q_labels, 2)
         k = self.config.augment_shifts
         if k and len(q_labels):
-            shifted = random_cyclic_shifts(q_images, k, self.rng)
+            shift = random_cyclic_shifts if self.config.shift_mode == "cyclic" else translated
+            shifted = shift(q_images, k, self.rng)
             q_images = np.concatenate([q_images, shifted])
             q_labels = np.concatenate([q_labels, np.tile(q_labels, k)])
-            q_weight = np.full(len(q_labels), self.config.query_weight / (k + 1))
+        copies = len(q_labels) // max(len(self.query_labels), 1)
+        if copies > 1:                                             # one answer weighs the same, however many copies
+            q_weight = np.full(len(q_labels), self.config.query_weight / copies)
         images = np.concatenate([self.data.images, q_images])
         labels = np.concatenate([self.causal_labels, q_labels])
         weights = np.concatenate([np.ones(len(self.data)), q_weight])
@@ -492,7 +505,8 @@ class Experiment:
         else:
             choice, pool = choose_active(
                 self.data.images, self.causal_labels, k, q, self.nets, self.manipulate, self.rng,
-                shifts=self.config.augment_shifts > 0, jitter=self.config.augment_jitter > 0,
+                shifts=self.config.augment_shifts > 0 and self.config.shift_mode == "cyclic",
+                jitter=self.config.augment_jitter > 0,
                 seed=self.config.seed * 1000 + self.iteration, past=self._past_failures())
             index, targets = choice.index, choice.targets
             result = rows_of(pool, choice.chosen)
