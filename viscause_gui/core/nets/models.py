@@ -48,17 +48,23 @@ class MLP(nn.Module):
 
 
 class ConvNet(nn.Module):
-    """Small CNN: conv blocks (ReLU, no pooling for tiny images) -> MLP head."""
+    """Small CNN: conv blocks (ReLU, no pooling for tiny images) -> MLP head.
+
+    stride > 1: the first convolution moves that many pixels at a time (a 64x64 image is convolved at
+    32x32 from the start, every pixel still seen by a 3x3 kernel): about four times less work per image
+    for large images (method.recipe)."""
 
     def __init__(self, in_shape: tuple[int, ...], channels: list[int], hidden: list[int],
-                 n_classes: int, pool: bool = False):
+                 n_classes: int, pool: bool = False, stride: int = 1):
         super().__init__()
         self.in_shape = tuple(int(v) for v in in_shape)
         convs: list[nn.Module] = []
         (h, w), c_in = in_shape[:2], (in_shape[2] if len(in_shape) == 3 else 1)
         self.colour = len(in_shape) == 3
-        for c in channels:
-            convs += [nn.Conv2d(c_in, c, 3, padding=1), nn.ReLU()]
+        for k, c in enumerate(channels):
+            step = stride if k == 0 else 1
+            convs += [nn.Conv2d(c_in, c, 3, stride=step, padding=1), nn.ReLU()]
+            h, w = -(-h // step), -(-w // step)
             if pool:
                 convs.append(nn.MaxPool2d(2))
                 h, w = h // 2, w // 2
@@ -87,7 +93,8 @@ def build_net(spec: dict[str, Any]) -> nn.Module:
         return MLP(in_shape, [int(h) for h in spec.get("hidden", [100])], n_classes)
     if arch == "cnn":
         return ConvNet(in_shape, [int(c) for c in spec.get("channels", [16, 16])],
-                       [int(h) for h in spec.get("hidden", [100])], n_classes, bool(spec.get("pool", False)))
+                       [int(h) for h in spec.get("hidden", [100])], n_classes, bool(spec.get("pool", False)),
+                       int(spec.get("stride", 1)))
     if arch == "autoencoder":
         return ConvAutoencoder(in_shape, int(spec.get("code", DEFAULT_CODE)),
                                tuple(int(w) for w in spec.get("widths", DEFAULT_WIDTHS)))
