@@ -25,7 +25,7 @@ from viscause_gui.core.method.partitions import partition_from_values
 from viscause_gui.core.method.query_choice import (DEFAULT_CHOICE, QUERY_CHOICES, RANDOM, choose_active,
                                                    random_queries, rows_of)
 from viscause_gui.core.nets.augment import jittered, mirrored, translated
-from viscause_gui.core.nets.generative import DEFAULT_CODE, ConvAutoencoder, autoencoder_spec
+from viscause_gui.core.nets.generative import DEFAULT_CODE, DEFAULT_WIDTHS, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
 from viscause_gui.core.nets.training import (GENERATIVE_EPOCHS, RobustTraining, TrainConfig, TrainProgress,
                                              generative_config, map_yields, train_steps)
@@ -71,6 +71,7 @@ class ExperimentConfig:
                                    # "manifold": in the code space of a generative model of the images
     generative_epochs: int = GENERATIVE_EPOCHS   # the generative model's training (manifold search)
     generative_code: int = DEFAULT_CODE          # its code size
+    generative_widths: list[int] = field(default_factory=lambda: list(DEFAULT_WIDTHS))  # its two conv layers' widths
     queries_by: str = DEFAULT_CHOICE   # how Algorithm 2 chooses its queries (method.query_choice): "active" (the
                                    # default: the candidates the nets doubt most, of a larger pool) or "random" (the
                                    # paper's; sessions saved before the field existed)
@@ -82,6 +83,9 @@ class ExperimentConfig:
             raise ValueError(f"queries_by must be one of {', '.join(QUERY_CHOICES)}, got {self.queries_by!r}")
         if self.shift_mode not in SHIFT_MODES:
             raise ValueError(f"shift_mode must be one of {', '.join(SHIFT_MODES)}, got {self.shift_mode!r}")
+        if not (len(self.generative_widths) == 2 and all(isinstance(w, int) and 1 <= w <= 1024
+                                                          for w in self.generative_widths)):
+            raise ValueError(f"generative_widths must be two integers in 1..1024, got {self.generative_widths!r}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -203,7 +207,8 @@ def train_generative_model(images: np.ndarray, config: ExperimentConfig, device=
     """Generator: the manifold manipulator's generative model of `images`, progress per epoch;
     returns the trained model (same config, same model)."""
     images = np.asarray(images, np.float32)
-    net = new_net(autoencoder_spec(images.shape[1:], config.generative_code), config.seed * 1000 + 999, device)
+    net = new_net(autoencoder_spec(images.shape[1:], config.generative_code, tuple(config.generative_widths)),
+                  config.seed * 1000 + 999, device)
     yield from train_fn(net, images, None, None, generative_config(config.seed, config.generative_epochs, len(images)),
                         device)
     return net.eval()
