@@ -22,11 +22,12 @@ from viscause_gui.core.data.readers import load_npz, load_path, npz_array_shape
 from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, int_in, positive_int, probability
 from viscause_gui.core.method.cct import cct, read_cct_model
-from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentConfig, ExperimentError
+from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
 from viscause_gui.core.method.manipulator_model import default_targets
 from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, OracleFailure
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
+from viscause_gui.core.method.recipe import ENSEMBLE, INVARIANCES, NETS, DataFacts, choose_recipe
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
@@ -79,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--threads", type=positive_int, default=1, help="torch threads")
     run.add_argument("--manipulator", choices=MANIPULATORS, default=None,
                      help="where the manipulator searches: pixels, or the data's manifold (a generative model of "
-                          "the images, trained first); default: the experiment's (binary images always flip pixels)")
+                          "the images, trained first); default: the experiment's, for DATA the recipe's (manifold "
+                          "for grey and colour images; binary images always flip pixels)")
     run.add_argument("--queries-by", choices=QUERY_CHOICES, default=None,
                      help="how Algorithm 2 chooses its queries: random (the paper's: start images and targets at "
                           "random) or active (of a larger pool of candidate manipulations, those the nets doubt "
@@ -155,7 +157,28 @@ def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
                      help="DATA with labels and no samples of T: T = 1 for the images with this label")
     run.add_argument("--grey", action="store_const", const=True, default=None,
                      help="DATA: turn colour images into grey ones (luma) as they are read")
-    return ["positive_class", "oracle_timeout", "t_label", "grey"]
+    run.add_argument("--net", choices=NETS, default=None,
+                     help="DATA: the causal net's family (default: chosen from the images, and printed: an MLP for "
+                          "tiny images, a CNN for larger ones)")
+    run.add_argument("--hidden", type=_hidden_units, default=None,
+                     help="DATA: the causal net's hidden layers, e.g. 100 or 300,100 (default: the recipe's)")
+    run.add_argument("--ensemble", type=positive_int, default=None,
+                     help=f"DATA: causal nets trained with different seeds (default {ENSEMBLE})")
+    run.add_argument("--invariant", choices=INVARIANCES, action="append", default=None,
+                     help="DATA: a change of the image that you know leaves T as it is, trained as copies of each "
+                          "answer (repeat for more): shifts (small, background filled in), cyclic-shifts (wrapped "
+                          "round, as GRATING's), flips (left-right mirror) or none (the default)")
+    return ["positive_class", "oracle_timeout", "t_label", "grey", "net", "hidden", "ensemble", "invariant"]
+
+
+def _hidden_units(text: str) -> list[int]:
+    try:
+        units = [int(part) for part in text.split(",")]
+    except ValueError:
+        units = []
+    if not units or min(units) < 1:
+        raise argparse.ArgumentTypeError(f"must be whole numbers >= 1 separated by commas, e.g. 300,100; got {text}")
+    return units
 
 
 def _timeout(text: str) -> float:
@@ -258,12 +281,15 @@ def _run_data(args: argparse.Namespace) -> int:
         raise CliError(f"run {path} needs --oracle: offline, python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
                        "torch:FILE or onnx:FILE")
     _refuse_foreign_options(args, DATA_OWNER)
-    settings = DataRunSettings(str(path), args.oracle, 1 if args.positive_class is None else args.positive_class,
-                               args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label)
     configure_torch_threads(args.threads)
     data = load_path(path, grey=bool(args.grey))
-    config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha, seed=args.seed,
-                              manipulator=args.manipulator or "pixels", queries_by=args.queries_by or DEFAULT_CHOICE)
+    recipe = choose_recipe(DataFacts.of(data.images, data.is_binary), args.invariant or (),
+                           {"net": args.net, "hidden": args.hidden, "ensemble": args.ensemble,
+                            "manipulator": args.manipulator})
+    config = recipe.experiment_config(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
+                                      seed=args.seed, queries_by=args.queries_by or DEFAULT_CHOICE)
+    settings = DataRunSettings(str(path), args.oracle, 1 if args.positive_class is None else args.positive_class,
+                               args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label, recipe.to_json())
     oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
     try:
         with locked_run_folder(args.out, create=True):

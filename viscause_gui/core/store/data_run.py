@@ -28,6 +28,7 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
 from viscause_gui.core.method.observe import estimate_observational_classes, observational_problem
 from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.recipe import DataRecipe
 from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFailure, is_plugged,
                                                       load_plugged_oracle)
 from viscause_gui.core.store.figures import plot_history
@@ -53,6 +54,8 @@ class DataRunSettings:
     positive_class: int = 1                # a model file's class whose probability is P(T=1)
     oracle_timeout: float | None = DEFAULT_TIMEOUT
     t_label: int | None = None             # data with labels only: T = 1 for this label
+    recipe: dict[str, Any] | None = None   # the recipe chosen from the data (method.recipe.DataRecipe.to_json);
+                                           # None: a run made before recipes (its config says what it ran with)
 
     def __post_init__(self) -> None:
         if self.oracle != OFFLINE and not is_plugged(self.oracle):
@@ -70,6 +73,8 @@ class DataRunSettings:
             assert isinstance(settings.data, str) and isinstance(settings.positive_class, int)
             assert _printable(settings.oracle) and _printable(settings.data)     # shown on the terminal
             assert timeout is None or (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0)
+            if settings.recipe is not None:
+                DataRecipe.from_json(settings.recipe)                          # shown on the terminal, checked
             return settings
         except (TypeError, ValueError, AssertionError):
             raise ValueError(f"{where}: its '{SETTINGS_KEY}' settings are missing or damaged; start the run again "
@@ -140,11 +145,22 @@ def start_data_run(data: Dataset, experiment_config: ExperimentConfig, settings:
                    oracle: Oracle | None, out: Path, progress: Progress) -> Outcome:
     """A new run into the prepared folder `out` with the oracle of `settings` (settings.oracle_for,
     loaded before the folder was prepared); observational classes are found first when needed."""
+    for line in recipe_lines(settings):
+        progress(line)
     data = with_observational_classes(data, settings.t_label, experiment_config.seed, progress)
     experiment = Experiment(data, experiment_config)
     progress(f"{data.name}: {len(data)} images of {'x'.join(map(str, data.shape))}, {experiment_config.iterations} "
              f"iterations x {experiment_config.queries} queries, oracle {settings.oracle}")
     return _go_on(experiment, settings, oracle, out, progress)
+
+
+def recipe_lines(settings: DataRunSettings) -> list[str]:
+    """The run's recipe in words, one choice a line (none for a run made before recipes)."""
+    if settings.recipe is None:
+        return []
+    recipe = DataRecipe.from_json(settings.recipe)
+    return [f"recipe for {recipe.facts.words()} (chosen from the data; change it with --net, --hidden, --ensemble, "
+            "--manipulator, --invariant):", *(f"  {line}" for line in recipe.describe())]
 
 
 def answer_data_run(out: Path, answers_csv: Path, progress: Progress, oracle: str | None = None,
