@@ -36,7 +36,7 @@ OUT = Path(__file__).resolve().parent / "out"
 ITERATIONS, QUERIES = 4, 20          # the one suite-wide setting (defaults 20, 100): about 100 answers, fits 2 cores
 QUICK_ITERATIONS = 2
 DATA_SEED = 0                        # the data are the same for every run seed
-COLUMNS = ("n_obs_found", "ami", "answers", "causal_acc", "oracle_acc", "accepted", "confound_kept",
+COLUMNS = ("n_obs_found", "ami", "answers", "causal_acc", "oracle_acc", "accepted", "cause_changed", "confound_kept",
            "change_median", "nearest_median", "seconds", "peak_mib")
 
 
@@ -88,23 +88,38 @@ def oracle_accuracy(folder: Path, truth: dict) -> float:
 
 
 def manipulation_scores(name: str, run_dir: Path, folder: Path, truth: dict) -> dict:
-    """The last iteration's manipulations, judged by the oracle and the confound's measure."""
+    """The last iteration's manipulations, judged by the oracle and the confound's measure. The run asks
+    each to go up (its target's level above the level of the start image's causal class) or down; the
+    oracle accepts one going up when it answers the high level of do(C), going down the low one."""
     batches = sorted(run_dir.glob("iteration_*.npz"))
     if not batches:
-        return {"accepted": None, "confound_kept": None, "change_median": None, "nearest_median": None}
+        return {"accepted": None, "cause_changed": None, "confound_kept": None, "change_median": None,
+                "nearest_median": None}
     batch = np.load(batches[-1])
     originals, manipulated = batch["originals"], batch["manipulated"]
     run_levels = np.asarray(json.loads((run_dir / "model.json").read_text())["causal_levels"])
+    up = run_levels[batch["targets"]] > run_levels[start_classes(run_dir, len(batches))]
     middle = np.mean(truth["levels"])
-    target_high = run_levels[batch["targets"]] > middle
-    answers = suite.load_oracle(folder)(manipulated)
-    accepted = ~np.isnan(answers) & ((answers > middle) == target_high)
+    oracle = suite.load_oracle(folder)
+    answers, before = oracle(manipulated), oracle(originals)
+    accepted = ~np.isnan(answers) & ((answers > middle) == up)
+    changed = ~np.isnan(answers) & ((answers > middle) != (before > middle))
     change = np.sqrt(((manipulated - originals) ** 2).reshape(len(originals), -1).sum(1))
-    nearest = nearest_of_class(originals, target_high, np.load(folder / "data.npz")["images"], truth["cause"])
+    nearest = nearest_of_class(originals, up, np.load(folder / "data.npz")["images"], truth["cause"])
     kept = suite.confound_of(name, originals) == suite.confound_of(name, manipulated)
-    return {"accepted": float(accepted.mean()), "confound_kept": float(kept.mean()),
+    return {"accepted": float(accepted.mean()), "cause_changed": float(changed.mean()), "confound_kept": float(kept.mean()),
             "change_median": float(np.median(change[accepted])) if accepted.any() else None,
             "nearest_median": float(np.median(nearest)), "iteration": len(batches), "queries": len(originals)}
+
+
+def start_classes(run_dir: Path, iteration: int) -> np.ndarray:
+    """The run's causal class of each start image of an iteration's queries (its session's labels)."""
+    with zipfile.ZipFile(run_dir / "run.vcsession") as z:
+        batches = json.loads(z.read("session.json"))["experiment"]["batches"]
+        k = next(i for i, b in enumerate(batches) if b["kind"] == "algorithm2" and b["iteration"] == iteration)
+        source = np.load(BytesIO(z.read(f"experiment/batches/{k}/source_index.npy")), allow_pickle=False)
+        labels = np.load(BytesIO(z.read("experiment/causal_labels.npy")), allow_pickle=False)
+    return labels[source]
 
 
 def save_grid(run_dir: Path, path: Path, count: int = 10) -> None:
