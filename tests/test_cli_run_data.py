@@ -280,3 +280,115 @@ def test_grey_asked_turns_colour_data_grey(tmp_path):
              "--iterations", 1, "--queries", 6, "--out", tmp_path / "run")
     assert np.load(tmp_path / "run" / "iteration_01.npz")["manipulated"].shape == (6, 8, 8)
     assert json.loads((tmp_path / "run" / "model.json").read_text())["image_shape"] == [8, 8]
+
+
+# ---------------------------------------------------------------- the recipe chosen from the data (issue 22)
+
+BLOB_ORACLE = '''import numpy as np
+
+
+def answer(images):
+    """P(T=1 | do(image)): 0.8 with a bright blob in the middle, 0.2 without."""
+    return np.where(images[:, 6:10, 6:10].mean(axis=(1, 2)) > 0.5, 0.8, 0.2)
+'''
+
+
+@pytest.fixture(scope="module")
+def grey_work(tmp_path_factory):
+    """60 grey 16x16 images (a blob or none, on a faint gradient) with P(T=1|I), a python oracle file, and
+    a run with defaults only, in a fresh process as a script runs it."""
+    folder = tmp_path_factory.mktemp("grey")
+    rng = np.random.default_rng(0)
+    blob = rng.random(60) < 0.5
+    images = np.tile(np.linspace(0.0, 0.3, 16, dtype=np.float32), (60, 16, 1)) + rng.random((60, 16, 16)) * 0.05
+    images[blob, 6:10, 6:10] = 0.9
+    np.savez_compressed(folder / "g.npz", images=images.astype(np.float32), p_obs=np.where(blob, 0.8, 0.2))
+    (folder / "blob.py").write_text(BLOB_ORACLE)
+    out = folder / "run"
+    result = viscause("run", folder / "g.npz", "--oracle", f"python:{folder / 'blob.py'}:answer", "--iterations", 1,
+                      "--queries", 4, "--out", out, process=True)
+    return folder, out, result
+
+
+def test_the_recipe_is_chosen_from_the_data_printed_and_stored(grey_work):
+    from viscause_gui.core.method.recipe import DataRecipe
+    from viscause_gui.core.store.data_run import load_data_run
+    folder, out, result = grey_work
+    lines = result.stderr.splitlines()
+    start = lines.index("recipe for 60 16x16 grey images (chosen from the data; change it with --net, --hidden, "
+                        "--ensemble, --manipulator, --invariant):")
+    assert start < next(i for i, line in enumerate(lines) if line.startswith("Algorithm 1"))   # said first
+    assert lines[start + 1].startswith("  causal net: CNN 2 conv blocks (16, 32) + 64 hidden, ensemble of 2: "
+                                       "16x16 grey images have spatial extent")
+    assert lines[start + 3].startswith("  search: manifold")
+    assert lines[start + 4].startswith("  invariances: none (declare with --invariant)")
+    config = json.loads((out / "history.json").read_text())["config"]
+    assert config["net"]["arch"] == "cnn" and config["ensemble"] == 2 and config["manipulator"] == "manifold"
+    assert config["augment_shifts"] == 0 and config["augment_flips"] is False and config["augment_jitter"] == 0
+    recipe = DataRecipe.from_json(config["recipe"])
+    assert recipe.config_fields()["net"] == config["net"] and recipe.epochs == config["epochs"]
+    experiment, settings = load_data_run(out)                     # the session keeps the same recipe
+    assert settings.recipe == config["recipe"] and experiment.config.net == config["net"]
+    assert json.loads((out / "model.json").read_text())["spec"]["arch"] == "cnn"
+
+
+def test_each_choice_of_the_recipe_can_be_overridden(grey_work, tmp_path):
+    folder = grey_work[0]
+    result = viscause("run", folder / "g.npz", "--oracle", f"python:{folder / 'blob.py'}:answer", "--iterations", 1,
+                      "--queries", 4, "--net", "mlp", "--hidden", "50,20", "--ensemble", 1, "--manipulator", "pixels",
+                      "--invariant", "flips", "--invariant", "shifts", "--out", tmp_path / "run")
+    assert "  causal net: MLP, hidden layers of 50, 20, ensemble of 1 (your choice)" in result.stderr
+    assert "  search: pixels (your choice)" in result.stderr and "  invariances: flips, shifts (your choice)" in result.stderr
+    config = json.loads((tmp_path / "run" / "history.json").read_text())["config"]
+    assert config["net"] == {"arch": "mlp", "hidden": [50, 20]} and config["ensemble"] == 1
+    assert config["manipulator"] == "pixels" and config["augment_flips"] is True
+    assert config["augment_shifts"] == 10 and config["shift_mode"] == "translate"
+
+
+@pytest.mark.parametrize("args, says", [
+    (("grating", "--net", "cnn"), "--net: only for run DATA, not run grating"),
+    (("grating", "--invariant", "flips"), "--invariant: only for run DATA"),
+    (("DATA", "--invariant", "shifts", "--invariant", "cyclic-shifts"), "'shifts' and 'cyclic-shifts' together"),
+    (("DATA", "--invariant", "none", "--invariant", "flips"), "invariance 'none' with flips: choose one"),
+])
+def test_recipe_options_that_are_refused_in_one_line(grey_work, tmp_path, args, says):
+    folder = grey_work[0]
+    target = [str(folder / "g.npz") if a == "DATA" else a for a in args]
+    result = viscause("run", *target, "--oracle", "offline" if args[0] == "DATA" else "truth", "--out", tmp_path / "r",
+                      check=False)
+    assert result.returncode == 2 and says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "history.json").exists()
+
+
+def _rewrite_session(path: Path, change) -> None:
+    import zipfile
+    with zipfile.ZipFile(path) as zf:
+        content = {i.filename: zf.read(i) for i in zf.infolist()}
+    doc = json.loads(content["session.json"])
+    change(doc)
+    content["session.json"] = json.dumps(doc).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, raw in content.items():
+            zf.writestr(name, raw)
+
+
+def test_a_run_folder_made_before_recipes_goes_on_with_its_old_meaning(grey_work, tmp_path):
+    """No 'recipe' in its settings, none of the new config keys, GRATING's defaults as the old CLI wrote
+    them: it resumes with cyclic shifts and says no recipe."""
+    folder = grey_work[0]
+    out = tmp_path / "old"
+    viscause("run", folder / "g.npz", "--oracle", "offline", "--iterations", 1, "--queries", 4, "--out", out)
+
+    def as_before_recipes(doc):
+        del doc["settings"]["data_run"]["recipe"]
+        config = doc["experiment"]["config"]
+        for key in ("shift_mode", "augment_flips", "generative_widths"):
+            del config[key]
+        config.update(net={"arch": "mlp", "hidden": [100]}, ensemble=1, augment_shifts=10, manipulator="pixels")
+
+    _rewrite_session(out / "run.vcsession", as_before_recipes)
+    result = viscause("resume", out, "--oracle", f"python:{folder / 'blob.py'}:answer")
+    assert "recipe" not in result.stderr and "iteration 1/1" in result.stderr
+    config = json.loads((out / "history.json").read_text())["config"]
+    assert config["recipe"] is None and config["shift_mode"] == "cyclic" and config["augment_shifts"] == 10
+    assert config["augment_flips"] is False and config["net"] == {"arch": "mlp", "hidden": [100]}
