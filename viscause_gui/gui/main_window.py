@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
             self._on_dataset()
             self.obs_controller.start()
         self.session = SessionController(self)
+        # a new run over trained work asks as opening other data does: Save / Discard / Cancel
+        self.panels["learning"].confirm_new_experiment = self.session.confirm_new_experiment
         self.teaching = install_teaching(self)     # presenter mode, lessons, CCT explorer (gui/teaching.py)
 
     # ----- building -----
@@ -365,6 +367,8 @@ class MainWindow(QMainWindow):
 
     def _load_failed(self, exc: BaseException) -> None:
         self.statusBar().clearMessage()
+        if getattr(self, "session", None) is not None:
+            self.session.stay()            # the old data and its session go on
         text = str(exc) if isinstance(exc, DatasetError) else f"{type(exc).__name__}: {exc}"
         self.show_message("warning", "Could not open the data", text)
 

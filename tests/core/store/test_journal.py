@@ -19,7 +19,7 @@ from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
 from viscause_gui.core.store.exports import export_answers_csv
 from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, image_hash, parse_journal, read_journal
-from viscause_gui.core.store.recovery import recover
+from viscause_gui.core.store.recovery import EarlierAnswers, recover
 from viscause_gui.core.store.session import SessionData, SessionError, journal_path
 from viscause_gui.core.store.session_writer import save_session
 from viscause_gui.core.store.votes import aggregate, batch_votes, check_images, record_status, resolve
@@ -550,3 +550,74 @@ def test_any_number_of_bad_lines_is_counted_and_the_first_are_described(tmp_path
     seen = read_journal(path)
     assert seen.skipped == 1_000_000 and len(seen.problems) == MAX_PROBLEMS
     assert seen.problems[0] == "line 3: empty" and seen.records[-1].id == last.id
+
+
+# ---------------------------------------------------------------- answers stay in their session (issue 21)
+
+def test_each_line_names_its_session_and_lines_without_one_still_read(tmp_path):
+    path = tmp_path / "j.jsonl"
+    with Journal(path, SID) as j:
+        a = j.answer("algorithm1:0", 0, 1.0)
+        u = j.undo(a)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert [x.get("session") for x in lines[1:]] == [SID, SID] and u.session == SID
+    old = {k: v for k, v in lines[1].items() if k != "session"}     # written before the field
+    path.write_text("\n".join(json.dumps(x) for x in [lines[0], old]) + "\n")
+    assert read_journal(path).records[0].session is None
+    with Journal(path, SID) as j:
+        assert len(j.records) == 1
+
+
+def test_another_sessions_lines_are_never_taken(tmp_path):
+    """A line another session wrote (its `session`) is not this session's answer: not in the
+    open journal's records, not replayed by recover, and a damaged header does not make a
+    stranger's journal ours."""
+    path = tmp_path / "j.jsonl"
+    with Journal(path, SID) as j:
+        j.answer("data", 0, 1.0)
+    with Journal(tmp_path / "other.jsonl", "someone-else") as other:
+        stranger = other.answer("data", 1, 0.0)
+    with open(path, "ab") as f:                                  # a stranger's line glued in
+        f.write(json.dumps(stranger.to_json()).encode() + b"\n")
+    with Journal(path, SID) as j:
+        assert [r.index for r in j.records] == [0] and j.skipped == 1
+    lines = (tmp_path / "other.jsonl").read_bytes().split(b"\n")
+    (tmp_path / "other.jsonl").write_bytes(b"\n".join([b"{damaged", *lines[1:]]))
+    with pytest.raises(JournalError, match="belongs to session someone-else"):
+        Journal(tmp_path / "other.jsonl", SID)
+
+
+def test_recover_leaves_out_another_sessions_lines(grating_runs, tmp_path):
+    model, data, _ = grating_runs
+    spath = tmp_path / "run.vcsession"
+    session = SessionData(dataset=data)
+    save_session(spath, session)
+    with session.open_journal(journal_path(spath)) as j:
+        mine = j.answer("data", 5, 0.0, image=data.images[5])
+    with Journal(tmp_path / "other.jsonl", "someone-else") as other:
+        stranger = other.answer("data", 6, 1.0, image=data.images[6])
+    with open(journal_path(spath), "ab") as f:
+        f.write(json.dumps(stranger.to_json()).encode() + b"\n")
+    _, replay = recover(spath, journal_path(spath))
+    assert [r.id for r in replay] == [mine.id] and [r.id for r in replay.foreign] == [stranger.id]
+
+
+def test_earlier_answers_are_found_by_image_hash_in_other_sessions_only(tmp_path):
+    images = [np.full((4, 4), v, np.float32) for v in (0.1, 0.2, 0.3)]
+    hashes = [image_hash(im) for im in images]
+    with Journal(tmp_path / "a.vcsession.journal.jsonl", "A") as a:
+        a.answer("algorithm1:0", 0, 1.0, image=images[0])
+        wrong = a.answer("algorithm1:0", 1, 1.0, image=images[1])
+        a.undo(wrong)                                           # undone: not offered
+        a.answer("algorithm1:0", 1, 0.0, image=images[1], annotator="bob")
+    with Journal(tmp_path / "b.vcsession.journal.jsonl", "B") as b:
+        b.answer("algorithm2:3", 7, 0.0, image=images[0])       # later, same image, same annotator
+    with Journal(tmp_path / "mine.vcsession.journal.jsonl", "ME") as me:
+        me.answer("algorithm1:0", 2, 1.0, image=images[2])
+    journals = sorted(tmp_path.glob("*.jsonl"))
+    found = EarlierAnswers().find(journals, set(hashes), exclude_session="ME")
+    assert set(found) == {hashes[0], hashes[1]}                 # never this session's own
+    (first,) = found[hashes[0]]
+    assert (first.session, first.record.value, first.where) == ("B", 0.0, "b.vcsession")   # the latest per annotator
+    assert [(x.session, x.record.annotator, x.record.value) for x in found[hashes[1]]] == [("A", "bob", 0.0)]
+    assert EarlierAnswers().find(journals, {"0" * 64}) == {}

@@ -12,9 +12,9 @@ File format (JSON Lines, UTF-8, one object per line, each line ends with ``\\n``
      "session_id": "<hex>", "created": "<ISO 8601 UTC>"}
     {"type": "answer", "id": "<hex>", "seq": 1, "batch": "algorithm2:3", "index": 7,
      "value": 1.0, "label": null, "annotator": "alice", "time": "<ISO 8601 UTC>",
-     "image_sha256": "<hex>"}
+     "image_sha256": "<hex>", "session": "<hex>"}
     {"type": "undo", "id": "<hex>", "seq": 2, "target": "<id of an answer>",
-     "annotator": "alice", "time": "<ISO 8601 UTC>"}
+     "annotator": "alice", "time": "<ISO 8601 UTC>", "session": "<hex>"}
 
 - ``batch``: which queue the image came from: ``"<kind>:<iteration>"`` of a QueryBatch
   (``"algorithm1:0"``, ``"algorithm2:3"``; see `batch_key`) or ``"data"`` (``index`` is then
@@ -24,6 +24,13 @@ File format (JSON Lines, UTF-8, one object per line, each line ends with ``\\n``
   gave (e.g. the digit), for the record.
 - ``image_sha256``: `image_hash` of the image that was on screen, so a recovery can check
   that a replayed answer belongs to the same image.
+- ``session``: the id of the session that wrote the line (the header's ``session_id``), so
+  that a line can be told apart from another session's even where the header is damaged.
+  Optional (journals written before it have none). Lines of another session are never taken
+  as this session's answers (`foreign`): a journal is a session's own, and reusing another
+  session's answers to the same images is something the person chooses (the app offers it,
+  and a reused answer then says where it came from in ``reused_from``:
+  ``"<session id>:<record id>"``).
 - A record is committed when its line, newline included, is on disk. A last line without
   its newline is a write torn by a kill: readers skip it (``torn``) and the next writer
   cuts it off before appending.
@@ -108,6 +115,8 @@ class AnswerRecord:
     label: int | str | None = None
     image_sha256: str | None = None
     target: str | None = None          # undo: the id of the undone answer
+    session: str | None = None         # the session that wrote it (None: written before the field)
+    reused_from: str | None = None     # "<session id>:<record id>" of an earlier session's answer
 
     @property
     def is_answer(self) -> bool:
@@ -120,11 +129,17 @@ class AnswerRecord:
 
     def to_json(self) -> dict[str, Any]:
         if self.type == "undo":
-            return {"type": "undo", "id": self.id, "seq": self.seq, "target": self.target,
-                    "annotator": self.annotator, "time": self.time}
-        return {"type": "answer", "id": self.id, "seq": self.seq, "batch": self.batch, "index": self.index,
-                "value": None if math.isnan(self.value) else float(self.value), "label": self.label,
-                "annotator": self.annotator, "time": self.time, "image_sha256": self.image_sha256}
+            out = {"type": "undo", "id": self.id, "seq": self.seq, "target": self.target,
+                   "annotator": self.annotator, "time": self.time}
+        else:
+            out = {"type": "answer", "id": self.id, "seq": self.seq, "batch": self.batch, "index": self.index,
+                   "value": None if math.isnan(self.value) else float(self.value), "label": self.label,
+                   "annotator": self.annotator, "time": self.time, "image_sha256": self.image_sha256}
+        if self.session is not None:
+            out["session"] = self.session
+        if self.reused_from is not None:
+            out["reused_from"] = self.reused_from
+        return out
 
     @classmethod
     def from_json(cls, obj: Any) -> "AnswerRecord":
@@ -135,7 +150,10 @@ class AnswerRecord:
         if kind not in RECORD_TYPES:
             raise ValueError(f"unknown record type {kind!r}")
         common = dict(type=kind, id=_str(obj, "id", 200), seq=_int(obj, "seq", 0),
-                      annotator=_str(obj, "annotator", 1000), time=_str(obj, "time", 100))
+                      annotator=_str(obj, "annotator", 1000), time=_str(obj, "time", 100),
+                      session=_str(obj, "session", 200) if obj.get("session") is not None else None,
+                      reused_from=(_str(obj, "reused_from", 401) if obj.get("reused_from") is not None
+                                   else None))
         if kind == "undo":
             return cls(**common, target=_str(obj, "target", 200))
         value = obj.get("value")
@@ -153,6 +171,12 @@ class AnswerRecord:
             raise ValueError("'image_sha256' must be 64 lower-case hex digits or null")
         return cls(**common, batch=_str(obj, "batch", 200), index=_int(obj, "index", 0),
                    value=float(value), label=label, image_sha256=digest)
+
+
+def own_records(records: list[AnswerRecord], session_id: str | None) -> list[AnswerRecord]:
+    """The records of session `session_id`: every line but those another session wrote (a line
+    without ``session``, from before the field, counts as the journal's own)."""
+    return [r for r in records if r.session is None or session_id is None or r.session == session_id]
 
 
 def _str(obj: dict, key: str, max_len: int) -> str:
@@ -312,6 +336,24 @@ def read_journal(path: str | os.PathLike, *, strict: bool = False,
     return contents
 
 
+def journal_in_use(path: str | os.PathLike) -> bool:
+    """Whether an open `Journal` holds `path` now (another window or process is writing its
+    session: nothing there is left to recover)."""
+    if fcntl is None:  # pragma: no cover - Windows
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)                      # closing releases the probe's lock
+    return False
+
+
 # ---------------------------------------------------------------- writing
 
 class Journal:
@@ -341,12 +383,18 @@ class Journal:
                 os.ftruncate(fd, contents.committed_bytes)
                 os.fsync(fd)
             if contents.header is None and contents.records:
-                # a damaged header: keep every answer below it and go on appending after them
-                self.session_id = session_id or new_id()
+                # a damaged header: keep every answer below it and go on appending after them,
+                # unless the lines say they are another session's (never taken as this one's)
+                writers = {r.session for r in contents.records if r.session is not None}
+                if session_id is not None and writers - {session_id}:
+                    raise JournalError(f"{self.path}: this journal belongs to session "
+                                       f"{sorted(writers - {session_id})[0]} (its header is damaged), "
+                                       f"not {session_id}")
+                self.session_id = session_id or (sorted(writers)[0] if len(writers) == 1 else new_id())
                 self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
                                "session_id": self.session_id, "created": now_iso()}
-                self.records = contents.records
-                self.skipped = contents.skipped
+                self.records = own_records(contents.records, self.session_id)
+                self.skipped = contents.skipped + len(contents.records) - len(self.records)
             elif contents.header is None:
                 self.session_id = session_id or new_id()
                 self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
@@ -358,8 +406,8 @@ class Journal:
                                        f"not {session_id}")
                 self.header = contents.header
                 self.session_id = contents.session_id  # type: ignore[assignment]
-                self.records = contents.records
-                self.skipped = contents.skipped
+                self.records = own_records(contents.records, self.session_id)
+                self.skipped = contents.skipped + len(contents.records) - len(self.records)
         except BaseException:
             os.close(fd)
             raise
@@ -435,9 +483,11 @@ class Journal:
 
     def answer(self, batch: str | Any, index: int, value: float | None, *, annotator: str | None = None,
                image: np.ndarray | None = None, image_sha256: str | None = None,
-               label: int | str | None = None) -> AnswerRecord:
+               label: int | str | None = None, reused_from: str | None = None) -> AnswerRecord:
         """Append one answer and return once it is on disk. `batch`: a key or a QueryBatch;
-        `value`: P(T=1) in [0, 1], or None / NaN for '?'; `image` (or its `image_hash`)."""
+        `value`: P(T=1) in [0, 1], or None / NaN for '?'; `image` (or its `image_hash`);
+        `reused_from`: ``"<session id>:<record id>"`` of an earlier session's answer the person
+        chose to reuse."""
         key = batch if isinstance(batch, str) else batch_key(batch)
         v = math.nan if value is None else float(value)
         if not (math.isnan(v) or 0.0 <= v <= 1.0):
@@ -451,7 +501,8 @@ class Journal:
         with self._lock:
             self._seq += 1
             record = AnswerRecord("answer", new_id(), self._seq, annotator or self.annotator, now_iso(),
-                                  batch=key, index=int(index), value=v, label=label, image_sha256=image_sha256)
+                                  batch=key, index=int(index), value=v, label=label, image_sha256=image_sha256,
+                                  session=self.session_id, reused_from=reused_from)
             AnswerRecord.from_json(record.to_json())   # refuse what a reader would refuse
             return self._append(record)
 
@@ -463,7 +514,7 @@ class Journal:
                 raise ValueError(f"no answer {target_id} in this journal")
             self._seq += 1
             record = AnswerRecord("undo", new_id(), self._seq, annotator or self.annotator, now_iso(),
-                                  target=target_id)
+                                  target=target_id, session=self.session_id)
             return self._append(record)
 
     def close(self) -> None:
