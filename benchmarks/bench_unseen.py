@@ -10,7 +10,9 @@ that the suite fits this machine. Each run is then scored with what the loop nev
   is the target's), how often the confounded feature stays as it was, and the median change (L2) of
   the accepted ones against the distance to the nearest real image of the target class;
 - wall time and peak memory (ru_maxrss of the run's process and its children).
-Usage: nice -n 10 python benchmarks/bench_unseen.py [--sets NAME ...] [--seeds 0 1 2] [--quick] [--tag before]
+Usage: nice -n 10 python benchmarks/bench_unseen.py [--sets NAME ...] [--seeds 0 1 2] [--quick] [--tag T]
+       [--commit C]   (the package as committed in C: the before table is --commit cfb4335 --tag before)
+       [--rescore]    (score the run folders of unseen_T.json again, run nothing)
 """
 from __future__ import annotations
 
@@ -40,15 +42,38 @@ COLUMNS = ("n_obs_found", "ami", "answers", "causal_acc", "oracle_acc", "accepte
            "change_median", "nearest_median", "seconds", "peak_mib")
 
 
+PACKAGE: Path | None = None          # a package tree other than the installed one (--commit), for the children
+
+
 def viscause(*args: str) -> list[str]:
     return [sys.executable, "-m", "viscause_gui.cli", *args]
+
+
+def package_of_commit(commit: str, work: Path) -> Path:
+    """The package as committed in `commit`, unpacked under `work` (the working tree is never touched)."""
+    root = Path(__file__).resolve().parents[1]
+    full = subprocess.run(["git", "rev-parse", commit], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    target = work / f"package_{full[:12]}"
+    if not (target / "viscause_gui").is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", full, "viscause_gui", "resources", "sample_data"], cwd=root,
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    if PACKAGE is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(PACKAGE), *filter(None, [env.get("PYTHONPATH")])])
+    return env
 
 
 def run_child(command: list[str], log: Path) -> tuple[int, float, float]:
     """Run `command`, its output to `log`: exit code, wall seconds, peak MiB of it and its children."""
     t0 = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env())
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
@@ -215,19 +240,24 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=OUT / "unseen_work", help="where the sets and run folders go")
     parser.add_argument("--tag", default="latest", help="the output is benchmarks/out/unseen_TAG.json")
     parser.add_argument("--rescore", action="store_true", help="score the run folders of unseen_TAG.json again, run nothing")
+    parser.add_argument("--commit", default=None,
+                        help="run the package as committed there (e.g. the 'before' of a change), not the working tree's")
     args = parser.parse_args()
+    global PACKAGE
+    PACKAGE = package_of_commit(args.commit, args.work) if args.commit else None
     if args.rescore:
         return rescore(args.work, OUT / f"unseen_{args.tag}.json")
     seeds, iterations = ([0], QUICK_ITERATIONS) if args.quick else (args.seeds, ITERATIONS)
     info = machine()
     print(header("Data sets no recipe was made for", info), flush=True)
     print(f"viscause run DATA.npz --oracle python:oracle.py:answer --iterations {iterations} --queries {QUERIES} "
-          f"--seed S (every set alike); data seed {DATA_SEED}", flush=True)
+          f"--seed S (every set alike); data seed {DATA_SEED}; package: {PACKAGE or 'the working tree'}", flush=True)
     for name in args.sets:
         t0 = time.perf_counter()
         suite.write_set(name, args.work / name, DATA_SEED)
         print(f"{name}: built in {time.perf_counter() - t0:.1f} s", flush=True)
-    saved = {"machine": info, "iterations": iterations, "queries": QUERIES, "data_seed": DATA_SEED, "runs": []}
+    saved = {"machine": info, "iterations": iterations, "queries": QUERIES, "data_seed": DATA_SEED,
+             "package": str(PACKAGE) if PACKAGE else "working tree", "commit": args.commit, "runs": []}
     OUT.mkdir(exist_ok=True)
     for seed in seeds:                   # every set's first seed before any set's second
         for name in args.sets:
