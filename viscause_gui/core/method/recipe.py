@@ -127,7 +127,7 @@ class DataRecipe:
                 "retrain_epochs": self.retrain_epochs, "manipulator": self.manipulator,
                 "generative_epochs": self.generative_epochs, "generative_widths": list(self.generative_widths),
                 "augment_shifts": SHIFT_COPIES if shifts else 0,
-                "shift_mode": "cyclic" if CYCLIC_SHIFTS in self.invariances else "translate",
+                "shift_mode": "translate" if SHIFTS in self.invariances else "cyclic",
                 "augment_flips": FLIPS in self.invariances, "augment_jitter": 0}
 
     def experiment_config(self, **run: Any) -> ExperimentConfig:
