@@ -39,6 +39,15 @@ def test_run_grating_writes_the_contract_files(grating_run):
     assert (out / "history.png").stat().st_size > 1000
 
 
+def test_grating_keeps_its_own_recipe_not_the_data_recipe(grating_run):
+    """A built-in declares its recipe (issue 22): GRATING's MLP, one net, pixel flips, cyclic shifts."""
+    out, result = grating_run
+    config = json.loads((out / "history.json").read_text())["config"]
+    assert config["net"] == {"arch": "mlp", "hidden": [100]} and config["ensemble"] == 1
+    assert config["augment_shifts"] == 10 and config["shift_mode"] == "cyclic" and config["augment_flips"] is False
+    assert config["manipulator"] == "pixels" and config["recipe"] == "default" and "recipe for" not in result.stderr
+
+
 def test_run_is_reproducible(grating_run, tmp_path):
     out, _ = grating_run
     viscause("run", "grating", "--iterations", 2, "--queries", 20, "--seed", 1, "--n-obs", 1500, "--out", tmp_path)
