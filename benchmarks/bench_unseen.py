@@ -73,7 +73,8 @@ def run_child(command: list[str], log: Path) -> tuple[int, float, float]:
     """Run `command`, its output to `log`: exit code, wall seconds, peak MiB of it and its children."""
     t0 = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+        # in the set's folder, as a user would: from the checkout, python -m would import its package first
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env(), cwd=log.parent)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
