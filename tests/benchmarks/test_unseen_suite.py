@@ -97,3 +97,11 @@ def test_the_same_seed_gives_the_same_set(written):
     again = SMALL[name](0)
     assert np.array_equal(made.images, again.images) and np.array_equal(made.t, again.t)
     assert not np.array_equal(made.t, SMALL[name](1).t)
+
+
+def test_the_nearest_real_image_of_the_target_class_is_never_the_original_itself():
+    import bench_unseen
+    images = np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]], np.float32)
+    cause = np.array([0, 0, 1])
+    nearest = bench_unseen.nearest_of_class(images[:2], np.array([False, True]), images, cause)
+    assert nearest.tolist() == [5.0, pytest.approx(np.sqrt(18))]
