@@ -105,7 +105,8 @@ def test_json_both_ways_and_a_damaged_recipe_is_refused():
     doc = json.loads(json.dumps(recipe.to_json()))
     assert DataRecipe.from_json(doc) == recipe
     assert DataRecipe.from_json(doc).describe() == recipe.describe()
-    for damage in ({"ensemble": 0}, {"net": {"arch": "resnet"}}, {"invariances": ["spin"]}, {"version": 99},
+    for damage in ({"ensemble": 0}, {"net": {"arch": "resnet"}}, {"net": {"arch": "mlp", "hidden": [10 ** 9]}},
+                   {"invariances": ["spin"]}, {"version": 99},
                    {"facts": {"count": 1}}, {"manipulator": "magic"}):
         with pytest.raises(RecipeError, match="missing or damaged"):
             DataRecipe.from_json({**doc, **damage})

@@ -182,11 +182,24 @@ class DataRecipe:
                          doc["manipulator"], doc["generative_epochs"], tuple(doc["generative_widths"]),
                          tuple(_checked_invariances(doc["invariances"])), dict(doc["overrides"]), dict(doc["reasons"]))
             assert recipe.epochs >= 0 and recipe.retrain_epochs >= 0 and recipe.ensemble >= 1
-            build_net({**recipe.net, "in_shape": list(facts.shape)})
+            assert _sane_net(recipe.net)
             recipe.experiment_config()                       # its fields' own checks
             return recipe
         except (AssertionError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise RecipeError(f"the recipe is missing or damaged ({type(exc).__name__})") from None
+
+
+def _sane_net(spec: dict[str, Any]) -> bool:
+    """A net spec read from a file: the families and sizes a recipe makes (nothing is built from it)."""
+    def ints(value: Any, most: int, longest: int) -> bool:
+        return isinstance(value, list) and 1 <= len(value) <= longest and all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= most for v in value)
+
+    if spec.get("arch") == "mlp":
+        return set(spec) <= {"arch", "hidden"} and ints(spec.get("hidden"), 4096, 8)
+    return (spec.get("arch") == "cnn" and set(spec) <= {"arch", "channels", "hidden", "pool", "stride"}
+            and ints(spec.get("channels"), 1024, 8) and ints(spec.get("hidden"), 4096, 8)
+            and isinstance(spec.get("pool", False), bool) and spec.get("stride", 1) in (1, 2))
 
 
 def choose_recipe(facts: DataFacts, invariances: Sequence[str] = (), overrides: dict[str, Any] | None = None
