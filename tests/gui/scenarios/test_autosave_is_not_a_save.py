@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.store.session import autosave_path, journal_path
 from viscause_gui.core.store.session_reader import load_session
 from viscause_gui.gui.main_window import MainWindow
@@ -24,8 +25,12 @@ def person(qtbot, monkeypatch) -> Person:
 
 
 def train_with_f4(qtbot, window: MainWindow):
+    """F4 on a small GRATING (300 images, 20 queries: a few seconds of training)."""
+    if len(window.state.dataset) > 300:
+        window.state.set_dataset(GratingModel().sample(300, 0))        # nothing done yet: nothing asked
     learning = window.panels["learning"]
     learning.epochs_spin.setValue(2)
+    learning.queries_spin.setValue(20)
     with qtbot.waitSignal(learning.run_finished, timeout=WAIT_MS):
         press(qtbot, window, Qt.Key.Key_F4)
     assert learning.experiment is not None and learning.experiment.nets
@@ -71,14 +76,15 @@ def test_after_the_autosave_opening_another_data_set_still_asks_and_cancel_keeps
     assert held.experiment is not None and held.dataset.name == window.state.dataset.name
     assert auto.name.startswith(f"{window.state.dataset.name}-")          # named after what it holds
 
+    name = window.state.dataset.name
     person.will("Cancel")
     open_builtin_with_ctrl_b(qtbot, window, "digits8x8")
     qtbot.wait(300)
     assert person.titles() == ["Open another data set"] and person.seen[0][2]      # on screen
-    assert "unsaved work" in person.seen[0][1] and "an experiment with" in person.seen[0][1]
-    assert window.state.dataset.name == "grating"                        # nothing was replaced
+    assert "never saved: an experiment trained by Algorithm 1" in person.seen[0][1]
+    assert window.state.dataset.name == name                             # nothing was replaced
     assert window.panels["learning"].experiment is exp and window.state.experiment is exp
-    assert auto.exists() and load_session(auto).dataset.name == "grating"   # the autosave is intact
+    assert auto.exists() and load_session(auto).dataset.name == name     # the autosave is intact
 
     person.will("Discard")
     open_builtin_with_ctrl_b(qtbot, window, "digits8x8")
@@ -150,16 +156,16 @@ def test_the_autosave_is_named_after_the_work_it_holds_not_the_session_opened_be
     train_with_f4(qtbot, window)
     saved = tmp_path / "mnist7.vcsession"
     assert window.session.save_to(saved)                                 # the person saved this one
-    open_builtin_with_ctrl_b(qtbot, window, "grating", n=300, seed=3)    # saved: not asked
-    qtbot.waitUntil(lambda: len(window.state.dataset) == 300, timeout=WAIT_MS)
+    open_builtin_with_ctrl_b(qtbot, window, "grating", n=200, seed=3)    # saved: not asked
+    qtbot.waitUntil(lambda: len(window.state.dataset) == 200, timeout=WAIT_MS)
     assert person.seen == [] and window.session.path is None
     train_with_f4(qtbot, window)
     auto = let_the_autosave_run(qtbot, window)
     assert not autosave_path(saved).exists()                             # never the earlier session's name
     assert auto.parent == window.session.recovery_dir and auto.name.startswith("grating-")
     held = load_session(auto)
-    assert len(held.dataset) == 300 and held.experiment is not None
-    assert load_session(saved).experiment is not None and len(load_session(saved).dataset) == 2000
+    assert len(held.dataset) == 200 and held.experiment is not None
+    assert load_session(saved).experiment is not None and len(load_session(saved).dataset) == 300
 
 
 def test_a_quit_nobody_answered_keeps_the_run_for_the_next_start(qtbot, settings, monkeypatch):
@@ -173,7 +179,7 @@ def test_a_quit_nobody_answered_keeps_the_run_for_the_next_start(qtbot, settings
     person = Person(qtbot, monkeypatch).will("Yes")
     again = next_start(qtbot, settings)
     assert person.titles() == ["Recover the session?"]
-    assert "an experiment with" in person.seen[0][1] and "grating" in person.seen[0][1]
+    assert "an experiment trained by Algorithm 1" in person.seen[0][1] and "on GRATING" in person.seen[0][1]
     assert again.panels["learning"].experiment is not None and again.panels["learning"].experiment.nets
     assert again.session.has_unsaved_work()                              # recovered is not saved
     person.will("Discard")

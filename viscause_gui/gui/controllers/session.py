@@ -186,21 +186,20 @@ class SessionController(QObject):
     def describe_work(self) -> str:
         exp = self._experiment()
         n = sum(r.type == "answer" for r in self.labelling.records()) if self.labelling is not None else 0
-        parts = ([] if exp is None else [f"an experiment with {len(exp.history)} iteration(s)"]) + \
-                ([f"{n} answer(s)"] if n else [])
+        parts = ([] if exp is None else [describe_experiment(exp)]) + ([f"{n} answer(s)"] if n else [])
         return " and ".join(parts) or "changes"
 
     def ask_unsaved(self, action: str) -> str:
         """Before `action` drops unsaved work: "save", "discard", "cancel", or "unanswered" when no
         one could be asked (offscreen): the action goes on and the work is kept as an autosave,
         offered at the next start, as after a crash. Tests replace it or answer the box."""
-        where = f"the session {self.path.name}" if self.path is not None else "this unsaved session"
+        where = f"in {self.path.name} that is not saved" if self.path is not None else "that was never saved"
         if action == "Start a new experiment":
             what = "A new experiment replaces the current one."
         else:
-            what = "It is not in any saved session file (an autosave is kept only against a crash)."
+            what = "It is in no session file: an autosave keeps it only against a crash."
         box = QMessageBox(QMessageBox.Icon.Question, action,
-                          f"You have unsaved work in {where}: {self.describe_work()}.\n{what}\n\n"
+                          f"You have work {where}: {self.describe_work()}.\n{what}\n\n"
                           "Save it before you go on?\n\nDiscard: it is dropped and will not be offered again.",
                           parent=self.window)
         box.setStandardButtons(Buttons.Save | Buttons.Discard | Buttons.Cancel)
@@ -598,9 +597,9 @@ class SessionController(QObject):
                     _unlink(base)
                 continue
             name = f"the unsaved session on {session.dataset.name}" if path is None else str(path)
-            work = ([f"an experiment with {len(exp.history)} iteration(s) of Algorithm 2"] if exp is not None
-                    else []) + [f"{total} answer(s) in all ({len(answers)} of them from the answer journal, "
-                                "newer than the autosave)"]
+            work = ([describe_experiment(exp)] if exp is not None else []) + (
+                [f"{total} answer(s) in all ({len(answers)} of them from the answer journal, newer than the autosave)"]
+                if total else [])
             when = _local_time(session.saved) if unsaved and session.saved else ""
             text = (f"Unsaved work was found for {name}: {' and '.join(work)}"
                     f"{f', autosaved {when}' if when else ''}. viscause was closed without saving or "
@@ -704,6 +703,15 @@ def _unlink(path: Path) -> None:
         path.unlink()
     except FileNotFoundError:
         pass
+
+
+def describe_experiment(exp: Any) -> str:
+    """An experiment in the person's words: how far it got."""
+    if exp.history:
+        return f"an experiment with {len(exp.history)} iteration(s) of Algorithm 2"
+    if exp.nets:
+        return "an experiment trained by Algorithm 1"
+    return "an experiment waiting for answers to Algorithm 1"
 
 
 def _str_list(value: Any) -> list[str]:
