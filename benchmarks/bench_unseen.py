@@ -70,14 +70,16 @@ def child_env() -> dict[str, str]:
 
 
 def run_child(command: list[str], log: Path) -> tuple[int, float, float]:
-    """Run `command`, its output to `log`: exit code, wall seconds, peak MiB of it and its children."""
+    """Run `command` in its log's folder, its output to `log`: exit code, wall seconds, peak MiB of it and its
+    children. GNU time measures the peak: a child forked from this process would inherit this process's
+    high-water mark (the sets it built) and report it as its own."""
+    peak_file = log.with_suffix(".peak_kib")
     t0 = time.perf_counter()
     with open(log, "w") as out:
         # in the set's folder, as a user would: from the checkout, python -m would import its package first
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env(), cwd=log.parent)
-        _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
+        code = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(peak_file), *command], stdout=out,
+                              stderr=subprocess.STDOUT, env=child_env(), cwd=log.parent).returncode
+    return code, time.perf_counter() - t0, int(peak_file.read_text().split()[-1]) / 1024
 
 
 def found_obs_classes(run_dir: Path) -> np.ndarray | None:
