@@ -150,7 +150,8 @@ def test_a_hostile_file_is_read_or_refused_with_bounded_memory(tmp_path, kind, h
 
 # readers of a file a person names, and what each is named in the case below
 NAMED_READERS = [("lesson", "lesson.json"), ("lesson", "lesson.toml"), ("answers", "answers.csv"), ("data", "data.bin"),
-                 ("data", "data.npz"), ("npz", "data.npz"), ("idx", "x-images-idx3-ubyte"), ("cct", "model.json")]
+                 ("data", "data.npz"), ("npz", "data.npz"), ("idx", "x-images-idx3-ubyte"), ("cct", "model.json"),
+                 ("journal", "s.vcsession.journal")]
 
 
 @pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX FIFOs and devices")

@@ -202,7 +202,7 @@ def test_a_damaged_header_keeps_every_answer(tmp_path):
 def test_missing_and_oversized_journals(tmp_path):
     with pytest.raises(JournalError, match="no such journal"):
         read_journal(tmp_path / "nope")
-    with pytest.raises(JournalError, match="cannot read"):
+    with pytest.raises(JournalError, match="is a folder, not a file"):
         read_journal(tmp_path)
     (tmp_path / "big").write_bytes(b"x" * 100)
     with pytest.raises(JournalError, match="limit"):

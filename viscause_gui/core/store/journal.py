@@ -57,6 +57,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from viscause_gui.core.data.user_files import UserFileError, printable, read_user_file
 from viscause_gui.core.store.atomic import fsync_dir, write_all
 
 try:  # advisory lock: one writer per journal (POSIX only)
@@ -318,19 +319,11 @@ def read_journal(path: str | os.PathLike, *, strict: bool = False,
     A file that is no journal, or from a newer version, raises JournalError."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > max_bytes:
-            raise JournalError(f"{p}: the journal is {size:,} bytes, more than the limit of {max_bytes:,}")
-        with open(p, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except JournalError:
-        raise
-    except FileNotFoundError:
-        raise JournalError(f"{p}: no such journal") from None
-    except OSError as exc:
-        raise JournalError(f"{p}: cannot read the journal ({exc.strerror or exc})") from None
-    if len(raw) > max_bytes:
-        raise JournalError(f"{p}: the journal is more than the limit of {max_bytes:,} bytes")
+        raw = read_user_file(p, max_bytes, "a journal")
+    except UserFileError as exc:
+        if exc.problem == "no such file":
+            raise JournalError(f"{p}: no such journal") from None
+        raise JournalError(f"{printable(p)}: {exc.problem}") from None
     contents = parse_journal(raw, str(p), strict=strict)
     contents.path = p
     return contents
@@ -342,7 +335,7 @@ def journal_in_use(path: str | os.PathLike) -> bool:
     if fcntl is None:  # pragma: no cover - Windows
         return False
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # a FIFO must not block the probe
     except OSError:
         return False
     try:
