@@ -7,21 +7,23 @@ GRATING images, Share → Let others answer started with k = 5 (600 x 5 = 3,000 
 its share window shown (the live tally redraws as answers arrive), with the server's default
 limits. The annotators run in a separate process (as phones are other machines): 60 aiohttp
 clients, each from its own loopback address (127.0.0.2, 127.0.0.3, ...: one address per phone,
-as on a class's Wi-Fi), each joins, then asks for an image and answers it (yes/no by the
-image's index, '?' now and then) as fast as the server lets it, with no pause to think, until
-nothing is left; a 429 (rate limit) makes it wait 50 ms and try again. A 5 ms QTimer on the GUI thread measures the longest gap between its ticks
-while the load runs.
+as on a class's Wi-Fi), each joins (with a device id of its own, as the page sends), then asks
+for an image and answers it (yes/no by the image's index, '?' now and then) after a pause to
+look at it (--think; 0: flat out), until nothing is left; a 429 (rate limit) makes it wait
+50 ms and try again. The app starts as viscause-gui does (torch warmed up, start-up objects
+frozen) and runs Qt's own event loop; a 5 ms QTimer on the GUI thread measures the longest gap
+between its ticks while the load runs, and the GUI thread's CPU time in each gap (on a machine
+busy with other work a gap is much longer than the work the window did in it).
 
 Afterwards the journal is read back from disk: every acknowledged answer must be in it exactly
 once, no (image, annotator) pair twice, and nothing there that was not acknowledged.
 
-Usage: python benchmarks/bench_share.py [--annotators 60] [--images 600] [--k 5] [--runs 1]
+Usage: python benchmarks/bench_share.py [--annotators 60] [--images 600] [--k 5] [--runs 3]
 Writes benchmarks/out/share.json.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -48,7 +50,7 @@ async def annotator(session, url, answers, stats):
                     await asyncio.sleep(0.05)
                     continue
                 return r.status, data
-    status, hello = await post("hello", {"annotator": None})
+    status, hello = await post("hello", {"annotator": None, "device": "%032x" % random.getrandbits(128)})
     me = hello["annotator"]
     while True:
         status, item = await post("next", {"annotator": me})
@@ -89,14 +91,13 @@ os._exit(0)          # not waiting for the resolver's threads
 def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
 
     from viscause_gui.core.experiments.grating import GratingModel
     from viscause_gui.core.method.experiment import QueryBatch
     from viscause_gui.core.store.journal import read_journal
     from viscause_gui.core.store.session import journal_path
-    from viscause_gui.gui.app import create_app, freeze_startup_objects
+    from viscause_gui.gui.app import create_app, freeze_startup_objects, warm_up_torch
     from viscause_gui.gui.main_window import MainWindow
     from viscause_gui.gui.workers import (configure_gui_threads, install_foreground_gate,
                                           install_gui_thread_garbage_collector)
@@ -105,6 +106,7 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -
     app = create_app()
     install_foreground_gate(app)
     install_gui_thread_garbage_collector(app)
+    warm_up_torch()                                       # as viscause-gui does before its window
     window = MainWindow(settings=QSettings(str(folder / "viscause_gui.ini"), QSettings.Format.IniFormat),
                         load_default=False)
     window.show_message = lambda *a: None
@@ -121,14 +123,15 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -
         app.processEvents()
     freeze_startup_objects()                              # as viscause-gui does after start-up
 
-    gaps, clock = [], QElapsedTimer()
+    gaps, busy, clock = [], [], QElapsedTimer()
     clock.start()
-    last = [clock.elapsed()]
+    last = [clock.elapsed(), time.thread_time()]
 
-    def tick() -> None:
-        now = clock.elapsed()
+    def tick() -> None:                                   # the gap, and the GUI thread's CPU time in it
+        now, cpu = clock.elapsed(), time.thread_time()
         gaps.append(now - last[0])
-        last[0] = now
+        busy.append(1000 * (cpu - last[1]))
+        last[0], last[1] = now, cpu
 
     heartbeat = QTimer()
     heartbeat.setInterval(5)
@@ -144,9 +147,13 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -
     progress.timeout.connect(lambda: print(f"{time.monotonic() - started:.0f} s: {window.share.hub.web_answers} answers, "
                                            f"{window.share.server.requests} requests", file=sys.stderr, flush=True))
     progress.start()
-    while client.poll() is None:
-        app.processEvents()
-        time.sleep(0.001)
+    loop = QEventLoop()                                   # Qt's own event loop, as app.exec() runs it
+    done = QTimer()
+    done.setInterval(20)
+    done.timeout.connect(lambda: client.poll() is not None and loop.quit())
+    done.start()
+    loop.exec()
+    done.stop()
     heartbeat.stop()
     client.wait()
     client_err.seek(0)
@@ -165,14 +172,19 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -
     pairs = [(r.batch, r.index, r.annotator) for r in web]
     window.share.stop()
     window.close()
-    gaps = gaps[5:] or [0]
-    return {"annotators": annotators, "think_s": think, "images": images, "k": k, "answers_expected": images * k,
+    gaps, busy = gaps[5:] or [0], busy[5:] or [0.0]
+    longest = int(np.argmax(gaps))
+    return {"annotators": annotators, "think_s": think, "load_avg_after": round(os.getloadavg()[0], 2), "images": images, "k": k, "answers_expected": images * k,
             "answers_acknowledged": len(acked), "answers_in_journal": len(web),
             "lost": len(set(acked) - set(ids)), "unacknowledged_in_journal": len(set(ids) - set(acked)),
             "duplicated_ids": len(ids) - len(set(ids)), "duplicated_image_annotator": len(pairs) - len(set(pairs)),
             "seconds": round(result["seconds"], 2), "answers_per_s": round(len(acked) / result["seconds"], 1),
             "rate_limited_429": result["429"], "refused": result["refused"], "errors": result["errors"],
             "max_event_loop_stall_ms": int(max(gaps)), "p99_event_loop_gap_ms": int(np.percentile(gaps, 99)),
+            # what the GUI thread itself ran (CPU time) in the longest gap and in its busiest gap: on a
+            # machine busy with other work a gap can be much longer than the work in it
+            "gui_cpu_in_longest_stall_ms": int(busy[longest]), "max_gui_cpu_between_ticks_ms": int(max(busy)),
+            "longest_stall_ends_s": round(sum(gaps[:longest + 1]) / 1000, 2),   # after the load began
             "images_with_k_answers": sum(n >= k for n in _per_image(pairs).values()),
             "agreement_percent": round(tally.overall.percent, 3), "alpha": round(tally.overall.alpha, 3)}
 
@@ -189,7 +201,7 @@ def main() -> None:
     parser.add_argument("--annotators", type=int, default=60)
     parser.add_argument("--images", type=int, default=600)
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--think", type=float, nargs="+", default=[0.6, 0.0],
                         help="seconds each annotator looks at an image before the next (mean; 0 = flat out)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)

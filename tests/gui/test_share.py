@@ -94,7 +94,7 @@ def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
     port, token = share.server.port, share.server.token
     people = []
     for _ in range(3):
-        status, hello = api(port, token, "hello", {"annotator": None})
+        status, hello = api(port, token, "hello", {"annotator": None, "device": None})
         assert hello["question"] == "Is there a horizontal bar?"
         people.append((hello["annotator"], "web:" + hello["name"]))
     status, item = api(port, token, "next", {"annotator": people[0][0]})
@@ -142,7 +142,7 @@ def test_undo_ties_and_keyboard_count_together(qtbot, window):
     from viscause_gui.core.share.consensus import VoteRule
     share.start(2, rule=VoteRule(ties="yes"))
     port, token = share.server.port, share.server.token
-    _, hello = api(port, token, "hello", {"annotator": None})
+    _, hello = api(port, token, "hello", {"annotator": None, "device": None})
     me = hello["annotator"]
     _, first = api(port, token, "next", {"annotator": me})
     api(port, token, "answer", {"annotator": me, "batch": first["batch"], "index": first["index"], "answer": "no"})

@@ -94,3 +94,72 @@ def labelled(window) -> int:
     labelling = window.panels["labelling"]
     batch = window.state.queue.waiting()[0]
     return int(labelling.batch_state(batch)[2].sum())
+
+
+def test_a_phone_keeps_its_annotator_by_its_device_and_waits_out_a_busy_join(qtbot, settings, tmp_path):
+    """Issue 21: the page sends a device id kept in the browser, so a page whose secret was
+    lost (storage of this share cleared) is still the same person; and a phone that arrives
+    while new annotators are paced (429 with a Retry-After) says so, waits and gets in."""
+    from viscause_gui.core.experiments.grating import GratingModel
+    from viscause_gui.core.share.server import Limits
+
+    window = MainWindow(settings=settings, load_default=False)
+    window.show_message = lambda *a: None
+    qtbot.addWidget(window)
+    window.state.set_dataset(GratingModel().sample(50, 0))
+    images = (np.random.default_rng(4).random((4, 10, 10)) > 0.5).astype(np.float32)
+    window.state.queue.add(QueryBatch("manual", 1, images, np.arange(4)))
+    share = window.share
+    share.limits = Limits(new_annotator_burst=1, new_annotator_rate=0.5)      # one now, the next in 2 s
+    url = share.start(2)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            first = browser.new_context().new_page()
+            first.goto(url)
+            first.wait_for_selector("#image:not([hidden])")
+            name = first.text_content("#name")
+            first.evaluate("() => { for (const k of Object.keys(localStorage)) "
+                           "{ if (k.startsWith('viscause-annotator-')) localStorage.removeItem(k); } }")
+            first.reload()                                             # the secret is gone, the device is not
+            first.wait_for_selector("#image:not([hidden])")
+            assert first.text_content("#name") == name
+            second = browser.new_context().new_page()                  # another phone: another device
+            second.goto(url)
+            sync_api.expect(second.locator("#status")).to_contain_text("Trying again in", timeout=5000)
+            second.wait_for_selector("#image:not([hidden])", timeout=15000)
+            assert second.text_content("#name") not in (name, "…")
+            browser.close()
+    finally:
+        share.stop()
+    assert share.hub.annotators() == 2
+
+
+def test_the_join_page_waits_out_a_lockout_of_its_address(qtbot, settings):
+    """Issue 21: wrong codes hold up only their own address, for a while; a student behind that
+    address who types the right code sees the wait and gets in by themselves."""
+    from viscause_gui.core.share.server import Limits
+
+    window = MainWindow(settings=settings, load_default=False)
+    window.show_message = lambda *a: None
+    qtbot.addWidget(window)
+    share = window.share
+    share.limits = Limits(join_tries_per_minute=60)           # 60 wrong tries, then one a second
+    share.start(2)
+    server = share.server
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(server.base_url)
+            for _ in range(61):                               # a classmate guessing from the same address
+                page.evaluate("() => fetch('/join', {method: 'POST', headers: {'Content-Type': "
+                              "'application/json'}, body: JSON.stringify({code: 'WRONG1'})})")
+            page.fill("#code", server.join_code.lower())
+            page.click("button[type=submit]")
+            sync_api.expect(page.locator("#status")).to_contain_text("Trying again in", timeout=5000)
+            page.wait_for_url(f"**/j/{server.token}/", timeout=15000)
+            page.wait_for_selector("#name:not(:text('…'))", timeout=10000)
+            browser.close()
+    finally:
+        share.stop()

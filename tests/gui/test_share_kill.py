@@ -123,7 +123,7 @@ def test_sigkill_mid_batch_keeps_every_acknowledged_answer_and_the_share_resumes
     acked: list[str] = []
     try:
         url = app.wait_for("URL")
-        people = [api(url, "hello", {"annotator": None})[1]["annotator"] for _ in range(4)]
+        people = [api(url, "hello", {"annotator": None, "device": None})[1]["annotator"] for _ in range(4)]
         stop = threading.Event()
 
         def annotate(secret: str) -> None:             # each answers as fast as it can until the kill
@@ -159,7 +159,7 @@ def test_sigkill_mid_batch_keeps_every_acknowledged_answer_and_the_share_resumes
         assert set(acked) <= kept                       # every acknowledged answer is there
         url = again.wait_for("URL")                     # the share resumes (a new token)
         for _ in range(6):                              # new annotators finish the batch
-            secret = api(url, "hello", {"annotator": None})[1]["annotator"]
+            secret = api(url, "hello", {"annotator": None, "device": None})[1]["annotator"]
             while True:
                 status, item = api(url, "next", {"annotator": secret})
                 assert status == 200

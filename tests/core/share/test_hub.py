@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from viscause_gui.core.share.consensus import VoteRule, agreement, consensus
+from viscause_gui.core.share.consensus import VoteRule, agreement, consensus, consensus_of
 from viscause_gui.core.share.hub import ShareHub, ShareRefused
 from viscause_gui.core.store.journal import Journal, read_journal
 from viscause_gui.core.store.votes import resolve
@@ -146,3 +148,16 @@ def test_agreement_percent_alpha_and_per_annotator():
     assert ag.per_annotator["a"] == (1.0, 3) and ag.per_annotator["c"] == pytest.approx((2 / 3, 3))
     perfect = agreement({0: {"a": 1.0, "b": 1.0}})
     assert perfect.percent == 1.0 and math.isnan(perfect.alpha)   # alpha undefined with one category
+
+
+@settings(max_examples=200, deadline=None)
+@given(answers=st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.0, 1.0, 0.5, math.nan, 0.2, 0.8])),
+                        max_size=40),
+       method=st.sampled_from(["majority", "mean"]), ties=st.sampled_from(["unknown", "yes", "no", "half"]),
+       unknown=st.sampled_from(["ignore", "vote"]))
+def test_a_whole_batch_votes_as_one_image_at_a_time(answers, method, ties, unknown):
+    """consensus_of (numpy, the batch handed on from the GUI thread) = consensus per image."""
+    rule = VoteRule(method, ties, unknown)
+    got = consensus_of(np.array([i for i, _ in answers], np.int64), np.array([v for _, v in answers]), 6, rule)
+    want = [consensus([v for i, v in answers if i == image], rule) for image in range(6)]
+    np.testing.assert_allclose(got, want, equal_nan=True)

@@ -1,6 +1,7 @@
 """Issue 15: the share's web server on 127.0.0.1: the page, the API, and bad input refused with a
 4xx and nothing written (fuzzed with hypothesis: wrong tokens, huge bodies, wrong types,
-unknown image ids, replayed answers). Stopping joins the server's thread."""
+unknown image ids, replayed answers, and, issue 21, Host headers naming another server).
+Stopping joins the server's thread."""
 from __future__ import annotations
 
 import http.client
@@ -48,7 +49,8 @@ def share(tmp_path_factory):
     hub = ShareHub(lambda: journal, lambda: journal.records, k=50, question="Is there a bar?")
     hub.set_batches([(KEY, np.random.default_rng(0).random((6, 8, 8)).astype(np.float32))])
     server = ShareServer(hub, limits=Limits(ip_rate=10_000, ip_burst=10_000, annotator_rate=10_000,
-                                            annotator_burst=10_000))
+                                            annotator_burst=10_000, new_annotator_rate=10_000,
+                                            new_annotator_burst=10_000))
     server.start()
     yield server, hub, journal, path
     server.stop()
@@ -63,7 +65,7 @@ def test_page_api_and_headers(share):
     assert "default-src 'none'" in headers["Content-Security-Policy"] and headers["Referrer-Policy"] == "no-referrer"
     assert c.request("GET", f"/j/{server.token}/page.js")[0] == 200
     assert c.request("GET", "/")[0] == 200 and c.request("GET", "/join.js")[0] == 200
-    status, hello = c.api("hello", {"annotator": None})
+    status, hello = c.api("hello", {"annotator": None, "device": None})
     assert status == 200 and hello["question"] == "Is there a bar?" and hello["k"] == 50
     status, item = c.api("next", {"annotator": hello["annotator"]})
     assert status == 200 and item["image"].startswith("data:image/png;base64,") and item["left"] == 6
@@ -93,15 +95,23 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
 def test_fuzzed_requests_are_refused_and_write_nothing(share, data):
     server, hub, journal, path = share
     c = Client(server)
-    status, hello = c.api("hello", {"annotator": None})
+    status, hello = c.api("hello", {"annotator": None, "device": None})
     me = hello["annotator"]
     status, item = c.api("next", {"annotator": me})
     assert status == 200 and not item["wait"]                  # k = 50: every new annotator gets one
     answered = {"annotator": me, "batch": item["batch"], "index": item["index"], "answer": "no"}
     assert c.api("answer", answered)[0] == 200                 # then replay it below
     before = path.stat().st_size
-    kind = data.draw(st.sampled_from(["token", "huge", "fields", "types", "image", "replay", "junk", "method"]))
-    if kind == "token":
+    kind = data.draw(st.sampled_from(["token", "huge", "fields", "types", "image", "replay", "junk", "method",
+                                      "host"]))
+    if kind == "host":                                          # issue 21: DNS rebinding
+        host = data.draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.-:[]", min_size=1, max_size=40))
+        if host.lower() in (f"127.0.0.1:{server.port}", f"localhost:{server.port}", f"[::1]:{server.port}"):
+            host = "evil.example"
+        status = c.request("POST", f"/j/{server.token}/api/answer", json.dumps({**answered, "index": 0}).encode(),
+                           headers={"Host": host})[0]
+        expect = {421}
+    elif kind == "token":
         token = data.draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_-", min_size=0, max_size=40))
         status, _, _ = c.request("POST", f"/j/{token}/api/answer", json.dumps(answered).encode())
         expect = {403, 404}
@@ -181,7 +191,7 @@ def test_digit_answers(tmp_path):
     server = ShareServer(hub)
     server.start()
     c = Client(server)
-    hello = c.api("hello", {"annotator": None})[1]
+    hello = c.api("hello", {"annotator": None, "device": None})[1]
     assert hello["digits"] is True
     me = hello["annotator"]
     for given in (7, 3, "yes"):

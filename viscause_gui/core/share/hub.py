@@ -12,6 +12,14 @@
   journal (`core.store.journal.Journal.answer`: fsync'ed when it returns) and only then
   returns; the server acknowledges after that. Annotator names in the journal are
   ``web:<8 hex>``; the secret that identifies the page is never written anywhere.
+- `join` makes an annotator per device: the page keeps a random device id in the browser
+  (localStorage) and sends it with every hello, so a reload, or a page that lost its
+  secret, goes on as the same annotator. New annotators are admitted by the server's pace
+  (`admit`: a rate per address and overall; a refusal is a 429 with a Retry-After, which
+  the page waits out), at most `MAX_PER_ADDRESS` per address (a class behind one school
+  address fits) and `MAX_ANNOTATORS` in all; when full, annotators that never answered and
+  have been idle `IDLE_FORGET_S` make room, so a full share turns newcomers away only while
+  its annotators are at work (and a crowd that never answers cannot fill it for good).
 - `undo` undoes the annotator's own last answer (journal first) while its batch is offered,
   and hands that image back to them.
 - The answers in force are read from the journal records (`records_fn`) whenever the batches
@@ -34,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.core.share.consensus import Agreement, VoteRule, agreement, category, consensus
 from viscause_gui.core.store.journal import AnswerRecord, image_hash
 from viscause_gui.core.store.offline import png_pixels
@@ -41,16 +50,19 @@ from viscause_gui.core.store.votes import resolve
 
 WEB_PREFIX = "web:"
 MAX_ANNOTATORS = 1000
+MAX_PER_ADDRESS = 250          # a class behind one school address (NAT) fits; one person cannot fill the share
+IDLE_FORGET_S = 120.0          # an annotator that never answered and is idle this long makes room when full
 PNG_MIN_SIDE = 8
 
 
 class ShareRefused(Exception):
     """A request the hub refuses: `status` (an HTTP 4xx/5xx) and a fixed message."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.retry_after = retry_after      # seconds, for a Retry-After header (429/503)
 
 
 @dataclass
@@ -75,6 +87,8 @@ class Annotator:
     seen: set[tuple[str, int]] = field(default_factory=set)
     lease: tuple[str, int, float] | None = None   # (batch, index, expiry)
     mine: list[str] = field(default_factory=list)  # ids of this annotator's answers, newest last
+    device: str | None = None                     # the page's device id (kept in memory only)
+    address: str = "?"                            # the address (IPv6: its /64) it joined from, in memory only
 
     @property
     def name(self) -> str:
@@ -119,6 +133,7 @@ class ShareHub:
         self._leases: dict[tuple[str, int], dict[str, float]] = {}
         self._by_secret: dict[str, Annotator] = {}
         self._by_name: dict[str, Annotator] = {}
+        self._by_device: dict[str, Annotator] = {}
         self._all_records: list[AnswerRecord] = []
         self.web_answers = 0
 
@@ -182,25 +197,60 @@ class ShareHub:
                              for i in range(len(offer))], np.float64)
 
     # ----- annotators -----
-    def join(self, secret: str | None = None) -> Annotator:
-        """The annotator of this secret (a reloaded page), or a new one with a random id."""
+    def join(self, secret: str | None = None, device: str | None = None, address: str = "?",
+             admit: Callable[[str], float] | None = None) -> Annotator:
+        """The annotator of this secret (a reloaded page) or of this device (a page that lost its
+        secret), or a new one with a random id. `admit(address)` paces new annotators: 0 lets
+        one in (and counts it), more is the seconds to wait (a 429 with that Retry-After)."""
         with self._lock:
             now = self.clock()
-            if secret is not None and secret in self._by_secret:
-                a = self._by_secret[secret]
+            a = self._by_secret.get(secret) if secret is not None else None
+            if a is None and device is not None:
+                a = self._by_device.get(device)
+            if a is not None:
                 a.last_seen = now
+                if device is not None and a.device is None and device not in self._by_device:
+                    a.device = device
+                    self._by_device[device] = a
                 return a
-            if len(self._by_secret) >= MAX_ANNOTATORS:
-                raise ShareRefused(503, "too many annotators")
+            mine = sum(other.address == address for other in self._by_secret.values())
+            if mine >= MAX_PER_ADDRESS and not self._forget_idle(now, address):
+                raise ShareRefused(429, "too many people from your address; wait a moment", IDLE_FORGET_S / 4)
+            if len(self._by_secret) >= MAX_ANNOTATORS and not self._forget_idle(now):
+                raise ShareRefused(503, "the share is full; wait a moment", IDLE_FORGET_S / 4)
+            wait = admit(address) if admit is not None else 0.0
+            if wait > 0:
+                raise ShareRefused(429, "many people are joining; wait a moment", wait)
             while True:
                 public = secrets.token_hex(4)
                 if WEB_PREFIX + public not in self._by_name:
                     break
-            a = Annotator(public, secrets.token_hex(16), now, now)
+            a = Annotator(public, secrets.token_hex(16), now, now, device=device, address=address)
             self._by_secret[a.secret] = a
             self._by_name[a.name] = a
+            if device is not None:
+                self._by_device[device] = a
         self._changed()
         return a
+
+    def _forget_idle(self, now: float, address: str | None = None) -> bool:
+        """Forget the annotators (of `address`, or anyone's) that never answered and have been
+        idle `IDLE_FORGET_S` with no image handed to them; True when one was forgotten. Their
+        page, if it comes back, joins again as a new annotator (403, then hello)."""
+        idle = [a for a in self._by_secret.values()
+                if not a.mine and (a.lease is None or a.lease[2] <= now) and now - a.last_seen >= IDLE_FORGET_S
+                and (address is None or a.address == address)]
+        for a in idle:
+            del self._by_secret[a.secret]
+            del self._by_name[a.name]
+            if a.device is not None and self._by_device.get(a.device) is a:
+                del self._by_device[a.device]
+        return bool(idle)
+
+    def annotators(self) -> int:
+        """How many annotators this share knows."""
+        with self._lock:
+            return len(self._by_secret)
 
     def annotator(self, secret: Any) -> Annotator:
         if not isinstance(secret, str):
@@ -336,41 +386,57 @@ class ShareHub:
 
     # ----- what the window shows -----
     def tally(self) -> Tally:
+        """What the window shows. The hub's lock is held only to copy the state (~1 ms); the
+        counting (agreement over every answer, 20-60 ms for 3,000) runs outside it, so answers
+        being written, and a GUI thread offering a batch, never wait for it. Between its parts
+        it lets a busy GUI thread go first (`core.runtime.foreground`)."""
         with self._lock:
             now = self.clock()
             self._expire(now)
-            batches, batch_agreement, everything = [], {}, {}
-            answers = needed = 0
-            for key, offer in self._offers.items():
-                rows, table = [], {}
-                for i in range(len(offer)):
-                    force = self._in_force.get((key, i), {})
-                    cats = [category(r.value) for r in force.values()]
-                    value = consensus([r.value for r in force.values()], self.rule)
-                    rows.append({"index": i, "yes": cats.count("yes"), "no": cats.count("no"),
-                                 "unknown": cats.count("?"), "n": len(force),
-                                 "handed": len(self._leases.get((key, i), {})), "consensus": value})
-                    table[(key, i)] = {name: r.value for name, r in force.items()}
-                    answers += min(len(force), self.k)
-                needed += self.k * len(offer)
-                batch_agreement[key] = agreement(table, self.rule)
-                everything.update(table)
-                batches.append({"key": key, "size": len(offer), "rows": rows,
-                                "complete": all(r["n"] >= self.k for r in rows)})
-            # overall: every batch the journal has answers for (answered ones included)
-            for (batch, index, name), r in resolve(self._all_records).items():
-                if batch not in self._offers:
-                    everything.setdefault((batch, index), {})[name] = r.value
-            overall = agreement(everything, self.rule)
-            people = []
-            names = sorted({n for t in everything.values() for n in t} | set(self._by_name))
-            for name in names:
-                a = self._by_name.get(name)
-                agree, compared = overall.per_annotator.get(name, (math.nan, 0))
-                count = sum(name in t for t in everything.values())
-                people.append({"name": name, "answers": count, "agreement": agree, "compared": compared,
-                               "idle_s": None if a is None else now - a.last_seen})
-            return Tally(self.k, batches, people, batch_agreement, overall, answers, needed, self.web_answers)
+            k, rule, web_answers = self.k, self.rule, self.web_answers
+            offers = [(key, len(offer)) for key, offer in self._offers.items()]
+            force = {kv: dict(answers) for kv, answers in self._in_force.items()}
+            handed = {kv: len(v) for kv, v in self._leases.items()}
+            records = list(self._all_records)
+            idle = {name: now - a.last_seen for name, a in self._by_name.items()}
+        batches, batch_agreement, everything = [], {}, {}
+        answers = needed = 0
+        for key, size in offers:
+            yield_to_foreground()
+            rows, table = [], {}
+            for i in range(size):
+                here = force.get((key, i), {})
+                cats = [category(r.value) for r in here.values()]
+                value = consensus([r.value for r in here.values()], rule)
+                rows.append({"index": i, "yes": cats.count("yes"), "no": cats.count("no"),
+                             "unknown": cats.count("?"), "n": len(here),
+                             "handed": handed.get((key, i), 0), "consensus": value})
+                table[(key, i)] = {name: r.value for name, r in here.items()}
+                answers += min(len(here), k)
+            needed += k * size
+            yield_to_foreground()
+            batch_agreement[key] = agreement(table, rule)
+            everything.update(table)
+            batches.append({"key": key, "size": size, "rows": rows, "complete": all(r["n"] >= k for r in rows)})
+        # overall: every batch the journal has answers for (answered ones included)
+        yield_to_foreground()
+        offered = {key for key, _ in offers}
+        for (batch, index, name), r in resolve(records).items():
+            if batch not in offered:
+                everything.setdefault((batch, index), {})[name] = r.value
+        yield_to_foreground()
+        overall = agreement(everything, rule)
+        yield_to_foreground()
+        counts: dict[str, int] = dict.fromkeys(idle, 0)
+        for t in everything.values():
+            for name in t:
+                counts[name] = counts.get(name, 0) + 1
+        people = []
+        for name in sorted(counts):
+            agree, compared = overall.per_annotator.get(name, (math.nan, 0))
+            people.append({"name": name, "answers": counts[name], "agreement": agree, "compared": compared,
+                           "idle_s": idle.get(name)})
+        return Tally(k, batches, people, batch_agreement, overall, answers, needed, web_answers)
 
     def _changed(self) -> None:
         if self.on_change is not None:

@@ -7,19 +7,30 @@ Routes (everything but the join page carries the join token in the path):
 | ``GET /`` | the join page (``join.js``, ``page.css``): type the short join code (rate limited) |
 | ``POST /join`` ``{"code"}`` | the join token for a right code (403 otherwise) |
 | ``GET /j/<token>/`` | the answer page (``page.js``, ``page.css`` beside it) |
-| ``POST /j/<token>/api/hello`` ``{"annotator": secret or null}`` | who you are (a new random id, or the same after a reload), the question, k |
+| ``POST /j/<token>/api/hello`` ``{"annotator", "device"}`` | who you are: the annotator of this secret or device (a reload), or a new random id; the question, k |
 | ``POST /j/<token>/api/next`` ``{"annotator"}`` | the image to answer (base64 PNG) or a wait, and counts |
 | ``POST /j/<token>/api/answer`` ``{"annotator", "batch", "index", "answer"}`` | journalled (fsync) before the 200 |
 | ``POST /j/<token>/api/undo`` ``{"annotator"}`` | undo your last answer |
 
 Security: the token (``secrets.token_urlsafe(24)``, new per share) is compared in constant
-time; a wrong or missing one is 403. Bodies over `max_body` bytes are 413; every field is
-checked (types, exact key sets; unknown keys are refused) and refused with 400; per client
-address and per annotator token buckets answer 429; join codes: 10 wrong tries a minute per
-address, and the code stops working after 1,000 wrong tries. Nothing is read from disk
-after start (the page is held in memory), nothing a client sends is echoed (messages are
-fixed strings), and every response carries a strict Content-Security-Policy, ``no-store``
-and ``no-referrer`` (the token is in the path). `stop` closes the server and joins its thread.
+time; a wrong or missing one is 403. The ``Host`` header must name this server: localhost,
+127.0.0.1, [::1], the address served (with "on this network": the address shown and the one the
+connection came to) and this port; any other is 421 (a page on another site whose name was
+pointed at this machine, DNS rebinding, is refused). Bodies over `max_body` bytes are 413;
+every field is checked (types, exact key sets; unknown keys are refused) and refused with 400;
+per client address (an IPv6 address counts by its /64) and per annotator token buckets answer
+429. New annotators (a hello from a device the share does not know) are paced per address and
+overall (429 with a Retry-After, which the page waits out: a class joining at once is slowed,
+never turned away). Join codes: only wrong tries count, 10 a minute per address (a class behind
+one school address typing the right code is never held up); once wrong tries from everywhere
+pass 100 a minute, each wrong try costs an address five, so guessing slows down while a right
+code from an address that has not been guessing still works at once; the code is never switched
+off. Malformed HTTP is answered 400 by aiohttp (plain text naming what it could not parse) and
+logged as one line, at most one a minute, never a traceback. Nothing is read from disk after
+start (the page is held in memory), nothing a client sends is echoed by our handlers (messages
+are fixed strings), and every response they give carries a strict Content-Security-Policy,
+``no-store`` and ``no-referrer`` (the token is in the path). `stop` closes the server and joins
+its thread.
 """
 from __future__ import annotations
 
@@ -28,6 +39,7 @@ import base64
 import hmac
 import ipaddress
 import json
+import logging
 import math
 import secrets
 import socket
@@ -39,13 +51,19 @@ from importlib import resources
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.core.share.hub import ShareHub, ShareRefused
+
+log = logging.getLogger("viscause_gui.share")
 
 STATIC = {"page.js": "application/javascript", "page.css": "text/css", "index.html": "text/html",
           "join.html": "text/html", "join.js": "application/javascript"}
 JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no 0/O, 1/I
 JOIN_LENGTH = 6
+LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
+WILDCARDS = ("0.0.0.0", "::")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                                "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -59,34 +77,76 @@ SECURITY_HEADERS = {
 @dataclass
 class Limits:
     """Request limits. Per address: `ip_rate` requests a second (bursts of `ip_burst`); per
-    annotator: `annotator_rate` (`annotator_burst`); bodies up to `max_body` bytes."""
+    annotator: `annotator_rate` (`annotator_burst`); bodies up to `max_body` bytes. New
+    annotators: `new_annotator_rate` a second per address (bursts of `new_annotator_burst`)
+    and `new_annotators_rate` overall (`new_annotators_burst`). Join codes: `join_tries_per_minute`
+    wrong tries per address; beyond `join_failures_per_minute` wrong tries from everywhere, a
+    wrong try costs an address `join_pressure_cost` tries."""
 
     max_body: int = 2048
     ip_rate: float = 300.0
     ip_burst: float = 600.0
     annotator_rate: float = 20.0
     annotator_burst: float = 40.0
+    new_annotator_rate: float = 1.0
+    new_annotator_burst: float = 10.0
+    new_annotators_rate: float = 10.0
+    new_annotators_burst: float = 120.0
     join_tries_per_minute: int = 10
-    join_failures_total: int = 1000
+    join_failures_per_minute: int = 100
+    join_pressure_cost: float = 5.0
 
 
 class _Buckets:
-    """Token buckets by key (an address or an annotator)."""
+    """Token buckets by key (an address or an annotator). A take may leave a bucket below
+    zero (a longer wait). Never more than `max_keys` keys: full buckets (no different from a
+    key never seen) go first, then the longest unused."""
 
     def __init__(self, rate: float, burst: float, max_keys: int = 10_000):
         self.rate, self.burst, self.max_keys = rate, burst, max_keys
         self._state: dict[str, tuple[float, float]] = {}
 
-    def allow(self, key: str, now: float) -> bool:
+    def _tokens(self, key: str, now: float) -> float:
         tokens, last = self._state.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1.0:
-            self._state[key] = (tokens, now)
+        return min(self.burst, tokens + max(0.0, now - last) * self.rate)
+
+    def wait(self, key: str, now: float, cost: float = 1.0) -> float:
+        """Seconds until `key` has `cost` tokens (0: now)."""
+        missing = cost - self._tokens(key, now)
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def take(self, key: str, now: float, cost: float = 1.0) -> None:
+        tokens = self._tokens(key, now)
+        if key not in self._state and len(self._state) >= self.max_keys:
+            self._shrink(now)
+        self._state[key] = (tokens - cost, now)
+
+    def allow(self, key: str, now: float) -> bool:
+        """Take one token if there is one."""
+        if self.wait(key, now) > 0:
             return False
-        if len(self._state) >= self.max_keys and key not in self._state:
-            self._state.clear()                      # a flood of addresses: start over, never grow
-        self._state[key] = (tokens - 1.0, now)
+        self.take(key, now)
         return True
+
+    def _shrink(self, now: float) -> None:
+        self._state = {k: v for k, v in self._state.items() if self._tokens(k, now) < self.burst}
+        if len(self._state) >= self.max_keys:                 # a flood of busy keys: keep the recent half
+            recent = sorted(self._state.items(), key=lambda kv: kv[1][1])[len(self._state) // 2:]
+            self._state = dict(recent)
+
+
+def address_key(remote: str | None) -> str:
+    """Whom limits count: the IPv4 address, or an IPv6 address's /64 (one machine may hold a
+    whole /64); '?' when unknown."""
+    try:
+        ip = ipaddress.ip_address((remote or "").split("%", 1)[0])
+    except ValueError:
+        return "?"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def _static_files() -> dict[str, bytes]:
@@ -117,10 +177,16 @@ class ShareServer:
         self.token = secrets.token_urlsafe(24)
         self.join_code = "".join(secrets.choice(JOIN_ALPHABET) for _ in range(JOIN_LENGTH))
         self._files = _static_files()
+        self._served = {_normal_host(host)} | ({_normal_host(lan_address())} if host in WILDCARDS else set())
         self._ip_buckets = _Buckets(self.limits.ip_rate, self.limits.ip_burst)
         self._annotator_buckets = _Buckets(self.limits.annotator_rate, self.limits.annotator_burst)
-        self._join_buckets = _Buckets(self.limits.join_tries_per_minute / 60.0, self.limits.join_tries_per_minute)
-        self._join_failures = 0
+        lim = self.limits
+        self._new_buckets = _Buckets(lim.new_annotator_rate, lim.new_annotator_burst)
+        self._new_all = _Buckets(lim.new_annotators_rate, lim.new_annotators_burst)
+        self._join_buckets = _Buckets(lim.join_tries_per_minute / 60.0, lim.join_tries_per_minute)
+        self._join_all = _Buckets(lim.join_failures_per_minute / 60.0, lim.join_failures_per_minute)
+        self.malformed = 0                        # malformed HTTP requests refused (400 by aiohttp)
+        self._malformed_logged = -math.inf
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -133,7 +199,7 @@ class ShareServer:
     # ----- addresses -----
     @property
     def shown_host(self) -> str:
-        return lan_address() if self.host in ("0.0.0.0", "::") else self.host
+        return lan_address() if self.host in WILDCARDS else self.host
 
     @property
     def base_url(self) -> str:
@@ -181,7 +247,7 @@ class ShareServer:
         app.router.add_get("/j/{token}/{name:page\\.js|page\\.css}", self._asset)
         for name in ("hello", "next", "answer", "undo"):
             app.router.add_post(f"/j/{{token}}/api/{name}", getattr(self, f"_api_{name}"))
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, logger=_ServerLog(self))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
@@ -207,10 +273,15 @@ class ShareServer:
     async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                      ) -> web.StreamResponse:
         self.requests += 1
+        # Each request is a few hundred microseconds of Python on this thread, which shares the
+        # interpreter lock with the GUI thread: while the GUI works (a redraw, a batch handed to the
+        # experiment) the server waits for it, at most the gate's 0.1 s (`core.runtime.foreground`).
+        yield_to_foreground()
         try:
+            if not self._host_allowed(request):
+                raise _Refusal(421, "this server answers only to its own address")
             now = time.monotonic()
-            peer = request.remote or "?"
-            if not self._ip_buckets.allow(peer, now):
+            if not self._ip_buckets.allow(address_key(request.remote), now):
                 raise _Refusal(429, "too many requests")
             length = request.content_length
             if length is not None and length > self.limits.max_body:
@@ -223,9 +294,13 @@ class ShareServer:
         except _Refusal as exc:
             self.refused += 1
             response = _error(exc.status, exc.message)
+            if exc.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         except ShareRefused as exc:
             self.refused += 1
             response = _error(exc.status, exc.message)
+            if exc.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
         except web.HTTPException as exc:               # 404, 405, 413 from aiohttp itself
             self.refused += 1
             response = _error(exc.status, exc.reason or "refused")
@@ -246,37 +321,69 @@ class ShareServer:
         return web.Response(body=self._files[name], content_type=STATIC[name], charset="utf-8")
 
     async def _join(self, request: web.Request) -> web.Response:
+        """The token for the right code. Only wrong tries count against an address; under a
+        flood of wrong tries from everywhere each costs more, and the code is never switched off."""
         body = await _json(request, {"code"})
         code = body["code"]
         if not isinstance(code, str) or len(code) > 32:
             raise _Refusal(400, "bad join code")
-        if not self._join_buckets.allow(request.remote or "?", time.monotonic()):
-            raise _Refusal(429, "too many tries; wait a minute")
-        if self._join_failures >= self.limits.join_failures_total:
-            raise _Refusal(403, "the join code is disabled; scan the QR code")
+        now, who = time.monotonic(), address_key(request.remote)
+        wait = self._join_buckets.wait(who, now)
+        if wait > 0:
+            raise _Refusal(429, "too many wrong tries from your address; wait a minute", wait)
         if not hmac.compare_digest(code.strip().upper().encode("utf-8", "replace"), self.join_code.encode()):
-            self._join_failures += 1
+            pressure = not self._join_all.allow("all", now)
+            self._join_buckets.take(who, now, self.limits.join_pressure_cost if pressure else 1.0)
             raise _Refusal(403, "wrong join code")
         return web.json_response({"token": self.token})
 
+    # ----- the Host header -----
+    def _host_allowed(self, request: web.Request) -> bool:
+        """The Host header names this server: a localhost name, the address served (with a
+        wildcard bind: the address shown, or the one this connection came to), and this port."""
+        hosts = request.headers.getall("Host", [])
+        if len(hosts) != 1:
+            return False
+        name, port = _split_host(hosts[0])
+        if name is None or port != self.port:
+            return False
+        if name in LOCAL_NAMES or name in self._served:
+            return True
+        if self.host in WILDCARDS:
+            sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
+            return bool(sockname) and name == _normal_host(str(sockname[0]))
+        return False
+
     # ----- the API -----
+    def _admit(self, address: str) -> float:
+        """The pace of new annotators (called by the hub, under its lock, for a device it does not
+        know): 0 lets one in and counts it against `address` and overall; more is the wait."""
+        now = time.monotonic()
+        wait = max(self._new_buckets.wait(address, now), self._new_all.wait("all", now))
+        if wait == 0:
+            self._new_buckets.take(address, now)
+            self._new_all.take("all", now)
+        return wait
+
     def _annotator_allowed(self, secret: Any) -> str:
-        if not isinstance(secret, str) or len(secret) != 32 or any(c not in "0123456789abcdef" for c in secret):
+        if not _is_hex32(secret):
             raise _Refusal(400, "bad annotator")
         if not self._annotator_buckets.allow(secret, time.monotonic()):
             raise _Refusal(429, "too many requests")
         return secret
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run hub work (it may fsync) off the event loop."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """Run hub work (it may fsync) off the event loop, after a busy GUI thread's turn."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, _after_foreground, fn, *args)
 
     async def _api_hello(self, request: web.Request) -> web.Response:
-        body = await _json(request, {"annotator"})
-        secret = body["annotator"]
+        body = await _json(request, {"annotator", "device"})
+        secret, device = body["annotator"], body["device"]
         if secret is not None:
             secret = self._annotator_allowed(secret)
-        a = await self._call(self.hub.join, secret)
+        if device is not None and not _is_hex32(device):
+            raise _Refusal(400, "bad device")
+        a = await self._call(self.hub.join, secret, device, address_key(request.remote), self._admit)
         hub = self.hub
         return web.json_response({"annotator": a.secret, "name": a.public, "question": hub.question,
                                   "digits": hub.positive_digit is not None, "k": hub.k})
@@ -315,9 +422,86 @@ class ShareServer:
 
 
 class _Refusal(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, retry_after: float | None = None):
         super().__init__(message)
-        self.status, self.message = status, message
+        self.status, self.message, self.retry_after = status, message, retry_after
+
+
+def _after_foreground(fn: Callable[..., Any], *args: Any) -> Any:
+    yield_to_foreground()
+    return fn(*args)
+
+
+def _is_hex32(value: Any) -> bool:
+    """A page's secret or device id: 32 lowercase hex digits."""
+    return isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def _normal_host(name: str) -> str:
+    """A host name lowercased, or an IP address in its usual form (an IPv4-mapped IPv6 as IPv4)."""
+    name = name.strip().lower()
+    try:
+        ip = ipaddress.ip_address(name.split("%", 1)[0])
+    except ValueError:
+        return name
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+def _split_host(value: str) -> tuple[str | None, int | None]:
+    """A Host header's name (see `_normal_host`) and port (80 when none); (None, None) if malformed."""
+    value = value.strip()
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return None, None
+        name, rest = value[1:end], value[end + 1:]
+        if rest and not rest.startswith(":"):
+            return None, None
+        port_text = rest[1:] if rest else ""
+    elif value.count(":") == 1:
+        name, port_text = value.split(":")
+    elif ":" in value:
+        return None, None                     # a bare IPv6 address needs brackets
+    else:
+        name, port_text = value, ""
+    if not name:
+        return None, None
+    if not port_text:
+        return _normal_host(name), 80
+    if not port_text.isdigit() or len(port_text) > 5:
+        return None, None
+    return _normal_host(name), int(port_text)
+
+
+class _ServerLog(logging.LoggerAdapter):
+    """aiohttp's low-level server log for one share. A malformed request (bad HTTP, a TLS or
+    HTTP/2 hello on this plain port, a line too long) is already answered 400 by aiohttp; here it
+    becomes one line on the `viscause_gui.share` log (at most one a minute, with a count), not a
+    traceback. Anything else aiohttp reports (a fault of ours) is logged with its traceback."""
+
+    def __init__(self, server: "ShareServer"):
+        super().__init__(log, {})
+        self.server = server
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(exc, ConnectionError):                    # the client went away
+            log.debug("share: a client went away (%s)", type(exc).__name__)
+            return
+        if isinstance(exc, HttpProcessingError):
+            self.server.malformed += 1
+            now = time.monotonic()
+            if now - self.server._malformed_logged >= 60:              # noqa: SLF001 - its own server
+                self.server._malformed_logged = now                   # noqa: SLF001
+                log.warning("share: refused a malformed HTTP request (%s; %d so far)",
+                            type(exc).__name__, self.server.malformed)
+            return
+        log.error(msg, *args, exc_info=exc_info, **kwargs)
+
+    def debug(self, msg: object, *args: object, **kwargs: Any) -> None:
+        log.debug(msg, *args, **{**kwargs, "exc_info": None})
 
 
 def _error(status: int, message: str) -> web.Response:

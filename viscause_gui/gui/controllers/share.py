@@ -12,24 +12,67 @@ with "on this network"). From then on:
 - the server thread reports changes through a queued signal; the GUI thread coalesces them
   (at most one refresh every `REFRESH_MS`) so a class answering at once never stalls the window.
 
+The GUI thread never takes the hub's lock while sharing (an answer holds it through its fsync):
+the tally is counted in a thread, and new batches (and the keyboard's answers) reach the hub
+through one worker thread, in order. A batch's last vote hands it to the experiment in one
+event-loop turn and redraws the tally in the next (each ~15-30 ms; together they made the
+window's longest stall under 60 annotators).
+
 `stop` (and the window closing) stops the server and joins its thread.
 """
 from __future__ import annotations
 
 import math
-import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from viscause_gui.core.share.consensus import VoteRule, consensus
+from viscause_gui.core.share.consensus import VoteRule, consensus_of
 from viscause_gui.core.share.hub import ShareHub, Tally
 from viscause_gui.core.share.server import Limits, ShareServer
 from viscause_gui.core.store.journal import batch_key
 from viscause_gui.core.store.votes import resolve
 
 REFRESH_MS = 250
+MAX_ROWS = 500                         # rows of the per-image tally the window shows
+
+
+@dataclass(frozen=True)
+class TallyView:
+    """What the share window shows of a tally, as text, made off the GUI thread (`tally_view`)."""
+
+    needed: int                        # the progress bar's maximum (>= 1)
+    answers: int
+    agreement: str                     # rich text: each batch, then overall
+    rows: list[tuple[str, ...]]        # batch, image, yes, no, ?, handed out, vote
+    people: list[tuple[str, ...]]      # annotator, answers, agrees with the vote
+
+
+def tally_view(tally: Tally) -> TallyView:
+    lines = []
+    for b in tally.batches:
+        ag = tally.batch_agreement[b["key"]]
+        lines.append(f"<b>{b['key']}</b>: {sum(r['n'] >= tally.k for r in b['rows'])}/{b['size']} images "
+                     f"with {tally.k} answers · agreement {fmt(ag.percent, True)} · "
+                     f"Krippendorff's α {fmt(ag.alpha)}")
+    if not tally.batches:
+        lines.append("No batch waits for answers: run Algorithm 1 or 2 with the human oracle.")
+    o = tally.overall
+    lines.append(f"Overall: {o.answers} answers on {o.images} images · agreement {fmt(o.percent, True)} · "
+                 f"α {fmt(o.alpha)}")
+    rows = []
+    for b in tally.batches:
+        for r in b["rows"][:MAX_ROWS]:
+            vote = r["consensus"]
+            vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
+            rows.append((b["key"], str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]),
+                         str(r["handed"]), vote_text if r["n"] else ""))
+    people = [(p["name"], str(p["answers"]), fmt(p["agreement"], True)
+               + (f" of {p['compared']}" if p["compared"] else "")) for p in tally.annotators]
+    return TallyView(max(1, tally.needed), tally.answers, "<br>".join(lines), rows[:MAX_ROWS], people)
 
 
 class ShareController(QObject):
@@ -58,8 +101,10 @@ class ShareController(QObject):
         self._poke.connect(self._schedule)
         self._tally_ready.connect(self._got_tally)
         self.latest: Tally | None = None       # the last tally counted off the GUI thread
-        self._counting: threading.Thread | None = None
+        self.latest_view: TallyView | None = None   # and the window's text of it
+        self._counting: Future | None = None
         self._recount = False
+        self._hub_work: ThreadPoolExecutor | None = None   # offers, syncs and counts for the hub, in order
         self.state.queue.changed.connect(self._offer)
         self.state.behaviour_changed.connect(self._question_changed)
         if self.labelling is not None:
@@ -85,8 +130,8 @@ class ShareController(QObject):
         self.hub = ShareHub(lambda: self.labelling.journal, self.labelling.records, k=k, lease_s=lease_s,
                             question=self.state.question(), positive_digit=self._digit(), rule=rule,
                             on_change=self._poke.emit)
-        self.latest = None
-        self._offer()
+        self.latest = self.latest_view = None
+        self.hub.set_batches(self._waiting())             # before the server serves: nothing waits
         self.server = ShareServer(self.hub, "0.0.0.0" if network else "127.0.0.1", port, limits or self.limits)
         try:
             url = self.server.start()
@@ -103,6 +148,9 @@ class ShareController(QObject):
         server, self.server = self.server, None
         if server is not None:
             server.stop()
+        work, self._hub_work = self._hub_work, None
+        if work is not None:
+            work.shutdown(wait=True)          # offers in flight finish (a fraction of a second at most)
         if self.labelling is not None and self.labelling.combine is self._combine:
             self.labelling.combine = None
         self._timer.stop()
@@ -114,9 +162,21 @@ class ShareController(QObject):
         ds = self.state.dataset
         return self.state.positive_label if ds is not None and ds.labels is not None else None
 
+    def _waiting(self) -> list[tuple[str, np.ndarray]]:
+        return [(batch_key(b), b.images) for b in self.state.queue.waiting()]
+
     def _offer(self) -> None:
+        """The queue changed: offer its waiting batches (the hub's work, off the GUI thread)."""
         if self.hub is not None:
-            self.hub.set_batches([(batch_key(b), b.images) for b in self.state.queue.waiting()])
+            self._to_hub(self.hub.set_batches, self._waiting())
+
+    def _to_hub(self, fn: Any, *args: Any) -> Future:
+        """Hub work from the GUI thread, done in one lasting worker thread, in order (it takes the
+        hub's lock). Starting a thread each time made the GUI thread wait for it to start: up to
+        47 ms while the server's threads held the interpreter lock."""
+        if self._hub_work is None:
+            self._hub_work = ThreadPoolExecutor(max_workers=1, thread_name_prefix="share-hub-work")
+        return self._hub_work.submit(fn, *args)
 
     def _question_changed(self) -> None:
         if self.hub is not None:
@@ -125,16 +185,17 @@ class ShareController(QObject):
 
     def _keyboard_answer(self, _record: Any) -> None:
         if self.hub is not None and self.running:
-            self.hub.sync()
+            self._to_hub(self.hub.sync)
 
     def _combine(self, batch: Any, records: list) -> np.ndarray:
-        """The vote rule over each image's answers in force (the panel's `combine` hook)."""
-        key = batch_key(batch)
-        groups: dict[int, list[float]] = {}
-        for (b, index, _name), r in resolve(records).items():
-            if b == key:
-                groups.setdefault(index, []).append(r.value)
-        return np.array([consensus(groups.get(i, []), self.rule) for i in range(len(batch))], np.float64)
+        """The vote rule over each image's answers in force (the panel's `combine` hook; on the
+        GUI thread when a batch's last vote arrives, so all images at once)."""
+        key, size = batch_key(batch), len(batch)
+        answers = [(index, r.value) for (b, index, _name), r in resolve(records).items()
+                   if b == key and 0 <= index < size]
+        index = np.fromiter((i for i, _ in answers), np.int64, len(answers))
+        values = np.fromiter((math.nan if v is None else v for _, v in answers), np.float64, len(answers))
+        return consensus_of(index, values, size, self.rule)
 
     def _schedule(self) -> None:
         if not self._timer.isActive():
@@ -152,28 +213,36 @@ class ShareController(QObject):
         """Count the tally in a thread (it waits for the hub's lock, which answers being written
         hold); `changed` follows on the GUI thread. The GUI thread never waits for the lock."""
         if self.hub is None:
-            self.latest = None
+            self.latest = self.latest_view = None
             self.changed.emit()
             return
-        if self._counting is not None and self._counting.is_alive():
+        if self._counting is not None and not self._counting.done():
             self._recount = True
             return
         hub = self.hub
-        self._counting = threading.Thread(target=lambda: self._tally_ready.emit((hub, hub.tally())),
-                                          name="share-tally", daemon=True)
-        self._counting.start()
+        self._counting = self._to_hub(self._count_in_thread, hub)
 
-    def _got_tally(self, result: tuple[ShareHub, Tally]) -> None:
-        hub, tally = result
+    def _count_in_thread(self, hub: ShareHub) -> None:
+        tally = hub.tally()
+        self._tally_ready.emit((hub, tally, tally_view(tally)))
+
+    def _got_tally(self, result: tuple[ShareHub, Tally, TallyView]) -> None:
+        hub, tally, view = result
         if hub is self.hub:
-            self.latest = tally
+            self.latest, self.latest_view = tally, view
             if self.labelling is not None and any(b["complete"] for b in tally.batches):
-                self.labelling.refresh()
-                self.labelling.submit_complete()         # the votes go to the experiment
-            self.changed.emit()
+                if not self.labelling.submit_complete():   # the votes go to the experiment (it redraws)
+                    self.labelling.refresh()
+                QTimer.singleShot(0, self, self._show_latest)   # the tally in the next turn of the loop
+            else:
+                self.changed.emit()
         if self._recount:
             self._recount = False
             self.count()
+
+    def _show_latest(self) -> None:
+        if self.hub is not None:
+            self.changed.emit()
 
     def tally(self) -> Tally | None:
         return None if self.hub is None else self.hub.tally()

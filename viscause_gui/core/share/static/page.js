@@ -1,7 +1,9 @@
 "use strict";
 // The answer page: one image at a time, Yes / No / ? (or digits), undo, a count of what is left.
 // The join token is the path's second part; the annotator's secret stays in this browser
-// (localStorage), so a reload goes on with the same image. Nothing from the server is put into
+// (localStorage), so a reload goes on with the same image. A random device id, kept in this
+// browser for every share, goes with each hello: the share gives one annotator per device, so
+// a page that lost its secret is still the same person. Nothing from the server is put into
 // the page as HTML: only textContent and an image data URL.
 (function () {
   const token = location.pathname.split("/")[2] || "";
@@ -10,12 +12,32 @@
   const $ = (id) => document.getElementById(id);
   let me = null, current = null, busy = false, digits = false, timer = null;
 
+  function load(key) {
+    try { return localStorage.getItem(key); } catch (e) { return null; }   // storage blocked
+  }
+  function keep(key, value) {
+    try { if (value === null) { localStorage.removeItem(key); } else { localStorage.setItem(key, value); } }
+    catch (e) { /* storage blocked: kept for this page only */ }
+  }
+  function deviceId() {
+    let id = load("viscause-device");
+    if (typeof id !== "string" || !/^[0-9a-f]{32}$/.test(id)) {
+      const bytes = new Uint8Array(16);
+      crypto.getRandomValues(bytes);
+      id = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+      keep("viscause-device", id);
+    }
+    return id;
+  }
+  const device = deviceId();
+
   async function call(name, body) {
     const r = await fetch(api + name, {method: "POST", headers: {"Content-Type": "application/json"},
                                        body: JSON.stringify(body), cache: "no-store"});
     let data = {};
     try { data = await r.json(); } catch (e) { data = {}; }
-    return {status: r.status, ok: r.ok, data: data};
+    const wait = Number(r.headers.get("Retry-After"));
+    return {status: r.status, ok: r.ok, data: data, wait: Number.isFinite(wait) && wait > 0 ? Math.min(wait, 120) : 2};
   }
 
   function say(text) { $("status").textContent = text || ""; }
@@ -50,7 +72,7 @@
     try {
       const r = await call("next", {annotator: me});
       if (r.ok) { say(""); show(r.data); }
-      else if (r.status === 403) { localStorage.removeItem(store); await hello(); }
+      else if (r.status === 403) { keep(store, null); await hello(); }
       else { say(r.data.error || "Could not get an image."); timer = setTimeout(next, 2000); }
     } catch (e) {
       say("No connection to the app; trying again…");
@@ -104,10 +126,17 @@
 
   async function hello() {
     try {
-      const r = await call("hello", {annotator: localStorage.getItem(store)});
+      const r = await call("hello", {annotator: load(store), device: device});
+      if (r.status === 429 || r.status === 503) {          // many people joining: wait, then again
+        say((r.data.error || "Busy.") + " Trying again in " + Math.ceil(r.wait) + " s…");
+        clearTimeout(timer);
+        timer = setTimeout(hello, 1000 * r.wait + Math.floor(Math.random() * 1000));
+        return;
+      }
       if (!r.ok) { say(r.data.error || "Could not join."); return; }
+      say("");
       me = r.data.annotator;
-      localStorage.setItem(store, me);
+      keep(store, me);
       $("name").textContent = String(r.data.name);
       $("question").textContent = String(r.data.question);
       digits = r.data.digits === true;
