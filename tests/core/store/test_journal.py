@@ -22,7 +22,7 @@ from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError,
 from viscause_gui.core.store.recovery import EarlierAnswers, recover
 from viscause_gui.core.store.session import SessionData, SessionError, journal_path
 from viscause_gui.core.store.session_writer import save_session
-from viscause_gui.core.store.votes import aggregate, batch_votes, check_images, record_status, resolve
+from viscause_gui.core.store.votes import aggregate, batch_votes, check_images, record_status, resolve, votes
 
 ROOT = Path(__file__).resolve().parents[3]
 SID = "session-1"
@@ -621,3 +621,27 @@ def test_earlier_answers_are_found_by_image_hash_in_other_sessions_only(tmp_path
     assert (first.session, first.record.value, first.where) == ("B", 0.0, "b.vcsession")   # the latest per annotator
     assert [(x.session, x.record.annotator, x.record.value) for x in found[hashes[1]]] == [("A", "bob", 0.0)]
     assert EarlierAnswers().find(journals, {"0" * 64}) == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(-1, 5), st.sampled_from(["x", "y"]),
+                          st.one_of(st.none(), st.sampled_from([0.0, 0.25, 1.0, math.nan])), st.booleans()),
+                max_size=40))
+def test_batch_votes_counts_what_votes_counts(rows):
+    """batch_votes (bincount, for a share's thousands of answers) agrees with votes (one Vote per image)."""
+    records, ids = [], []
+    for seq, (annotator, index, batch, value, undo) in enumerate(rows):
+        if undo and ids:
+            records.append(AnswerRecord("undo", f"u{seq}", seq, annotator, "t", target=ids[seq % len(ids)]))
+            continue
+        ids.append(f"r{seq}")
+        records.append(AnswerRecord("answer", ids[-1], seq, annotator, "t", batch=batch, index=index,
+                                    value=math.nan if value is None else value))
+    value, disagreement, n = batch_votes(records, "x", 4)
+    expected = {index: vote for (batch, index), vote in votes(records).items() if batch == "x" and 0 <= index < 4}
+    for index in range(4):
+        vote = expected.get(index)
+        assert n[index] == (vote.n if vote else 0)
+        for got, want in ((value[index], vote.value if vote else math.nan),
+                          (disagreement[index], vote.disagreement if vote else math.nan)):
+            assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-12)

@@ -82,12 +82,19 @@ def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | N
     key = batch if isinstance(batch, str) else batch_key(batch)
     if size is None:
         size = len(batch)  # type: ignore[arg-type]
-    value = np.full(size, np.nan)
-    disagreement = np.full(size, np.nan)
-    n = np.zeros(size, np.int64)
-    for (b, index), vote in votes(records).items():
-        if b == key and 0 <= index < size:
-            value[index], disagreement[index], n[index] = vote.value, vote.disagreement, vote.n
+    # the same numbers as `votes` (mean and twice the std of the known answers per image), counted
+    # with bincount: a share hands on a batch of thousands of answers on the GUI thread
+    mine = [r for r in resolve(records).values() if r.batch == key and 0 <= r.index < size]
+    index = np.fromiter((r.index for r in mine), np.int64, len(mine))
+    values = np.fromiter((math.nan if r.value is None else r.value for r in mine), np.float64, len(mine))
+    known = np.isfinite(values)
+    n = np.bincount(index, minlength=size).astype(np.int64)
+    n_known = np.bincount(index[known], minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.bincount(index[known], weights=values[known], minlength=size) / n_known
+        deviation = values[known] - value[index[known]]
+        spread = np.sqrt(np.bincount(index[known], weights=deviation * deviation, minlength=size) / n_known)
+    disagreement = np.minimum(1.0, 2.0 * spread)
     return value, disagreement, n
 
 
