@@ -91,9 +91,11 @@ def found_obs_classes(run_dir: Path) -> np.ndarray | None:
 
 
 def answers_used(run_dir: Path) -> int:
+    """The oracle's answers: the batches taken and one it answered that the run refused (it waits as pending)."""
     with zipfile.ZipFile(run_dir / "run.vcsession") as z:
         experiment = json.loads(z.read("session.json"))["experiment"] or {}
-    return int(sum(batch["size"] for batch in experiment.get("batches", [])))
+    batches = experiment.get("batches", []) + ([experiment["pending"]] if experiment.get("pending") else [])
+    return int(sum(batch["size"] for batch in batches))
 
 
 def causal_accuracy(run_dir: Path, folder: Path, truth: dict, log: Path) -> dict:
