@@ -159,6 +159,7 @@ class MainWindow(QMainWindow):
             self._on_dataset()
             self.obs_controller.start()
         self.session = SessionController(self)
+        self.session.session_changed.connect(self.share.session_changed)   # a share serves one session
         # a new run over trained work asks as opening other data does: Save / Discard / Cancel
         self.panels["learning"].confirm_new_experiment = self.session.confirm_new_experiment
         self.teaching = install_teaching(self)     # presenter mode, lessons, CCT explorer (gui/teaching.py)

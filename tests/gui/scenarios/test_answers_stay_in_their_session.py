@@ -107,3 +107,22 @@ def test_with_no_one_to_ask_the_earlier_answers_are_not_taken(qtbot, answered, m
     qtbot.wait(300)
     panel = window.panels["labelling"]
     assert panel.progress.text() == "0 / 20 answered" and panel.records() == []
+
+
+def test_a_share_does_not_cross_into_a_fresh_session(qtbot, shown_window, monkeypatch):
+    """A share started in one session stops when the person opens another data set: its annotators
+    and tally belong to the earlier session (whose journal keeps their answers)."""
+    from viscause_gui.core.share.server import Limits
+
+    window, person = shown_window, Person(qtbot, monkeypatch)
+    open_builtin_with_ctrl_b(qtbot, window, "grating", n=300, seed=SEED)
+    qtbot.waitUntil(lambda: len(window.state.dataset) == 300, timeout=WAIT_MS)
+    human_step_with_f10(qtbot, window)
+    window.share.limits = Limits(annotator_rate=1000, annotator_burst=1000)
+    window.actions["share"].trigger()
+    qtbot.mouseClick(window.share_window.start_button, Qt.MouseButton.LeftButton)
+    assert window.share.running and window.actions["share_stop"].isEnabled()
+    a_fresh_grating(qtbot, window, person, "No")
+    assert not window.share.running and not window.actions["share_stop"].isEnabled()
+    assert window.share_window.address.text().startswith("Sharing stopped: another session was opened")
+    assert window.panels["labelling"].records() == []

@@ -92,6 +92,7 @@ class ShareController(QObject):
         self.hub: ShareHub | None = None
         self.server: ShareServer | None = None
         self.rule = VoteRule()
+        self.stopped_because: str | None = None   # why the share stopped, when not at the person's click
         self.limits: Limits | None = None  # None: the server's defaults (tests and benchmarks raise them)
         self.k, self.lease_s = 5, 60.0         # the last share's choices (kept in the session)
         self._timer = QTimer(self)
@@ -124,6 +125,7 @@ class ShareController(QObject):
         if self.labelling is None:
             raise OSError("there is no Oracle (label) panel to take the answers")
         self.stop()
+        self.stopped_because = None
         self.rule, self.k, self.lease_s = rule, int(k), float(lease_s)
         self.labelling.per_image.setValue(int(k))
         self.labelling.combine = self._combine
@@ -156,6 +158,14 @@ class ShareController(QObject):
         self._timer.stop()
         if server is not None:
             self.running_changed.emit(False)
+
+    def session_changed(self) -> None:
+        """Another session became the window's: the share's annotators, tally and page belong to the
+        one before (its answers stay in that session's journal), so the share stops."""
+        if self.running:
+            self.stopped_because = ("Sharing stopped: another session was opened (the answers given stay "
+                                    "in the earlier one)")
+            self.stop()
 
     # ----- the queue and the panel -----
     def _digit(self) -> int | None:

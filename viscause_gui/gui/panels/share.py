@@ -246,7 +246,9 @@ class ShareWindow(QWidget):
             self.join.setText(f"Join code: {server.join_code}")
             self.qr.setPixmap(qr_pixmap(url))
         else:
-            self.address.setText("Not sharing. Start: a web page for phones and laptops, no install, no account.")
+            why = self.controller.stopped_because
+            self.address.setText(f"{why + '. ' if why else ''}Not sharing. Start: a web page for phones and laptops, "
+                                 "no install, no account.")
             self.join.setText("")
             self.qr.clear()
         self.update_tally()
