@@ -75,5 +75,5 @@ def drive(exp: Experiment, oracle: Oracle | None, goal: Goal) -> Iterator[Any]:
 def _after_answer(exp: Experiment, kind: str, iteration: int) -> Iterator[Any]:
     record = copy.copy(exp.history[-1]) if kind == "algorithm2" else None
     yield BatchAnswered(kind, iteration, record)
-    if kind == "algorithm1":
+    if kind == "algorithm1" and exp.causal_labels is not None:    # else the premise check asks more first
         yield Snapshot(exp.snapshot())

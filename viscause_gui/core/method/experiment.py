@@ -22,6 +22,7 @@ from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.method.premise import PremiseRecord, PremiseSettings, review
 from viscause_gui.core.method.query_choice import (DEFAULT_CHOICE, QUERY_CHOICES, RANDOM, choose_active,
                                                    random_queries, rows_of)
 from viscause_gui.core.nets.augment import jittered, mirrored, translated
@@ -75,6 +76,9 @@ class ExperimentConfig:
     queries_by: str = DEFAULT_CHOICE   # how Algorithm 2 chooses its queries (method.query_choice): "active" (the
                                    # default: the candidates the nets doubt most, of a larger pool) or "random" (the
                                    # paper's; sessions saved before the field existed)
+    premise_budget: int = 40       # answers Algorithm 1 may ask beyond its representatives where an observational
+                                   # class's answers disagree or the evidence is thin (method.premise); 0: none
+    premise_alpha: float = 0.01    # 0/1 answers: the rate at which a class whose answers agree is split
 
     def __post_init__(self) -> None:
         if self.manipulator not in MANIPULATORS:
@@ -179,6 +183,7 @@ class ExperimentState:
     rng: np.random.Generator
     iteration_elapsed: float = 0.0
     generative: ConvAutoencoder | None = None
+    premise: PremiseRecord | None = None    # Algorithm 1's check of its premise (None: sessions saved before it)
 
 
 class ExperimentError(RuntimeError):
@@ -240,6 +245,7 @@ class Experiment:
         self.obs_to_causal: np.ndarray | None = None
         self.obs_answers: np.ndarray | None = None     # mean oracle answer per obs class
         self.causal_labels: np.ndarray | None = None   # per data image, by Algorithm 1
+        self.premise: PremiseRecord | None = None       # Algorithm 1's check of its premise (method.premise)
         self.query_images = np.zeros((0, *data.shape), np.float32)
         self.query_labels = np.zeros(0, np.int64)
         self.iteration = 0
@@ -271,7 +277,7 @@ class Experiment:
             history=list(self.history), causal_levels=self.causal_levels, obs_to_causal=self.obs_to_causal,
             obs_answers=self.obs_answers, causal_labels=self.causal_labels, query_images=self.query_images,
             query_labels=self.query_labels, iteration=self.iteration, rng=self.rng, iteration_elapsed=elapsed,
-            generative=self.generative)
+            generative=self.generative, premise=self.premise)
 
     def restore(self, state: ExperimentState) -> "Experiment":
         """Go on from a saved state: the next steps() continues where that experiment stopped."""
@@ -289,6 +295,7 @@ class Experiment:
         self.iteration = int(state.iteration)
         self.rng = state.rng
         self.generative, self.bank = state.generative, None
+        self.premise = state.premise
         self._iteration_started = time.perf_counter() - float(state.iteration_elapsed)
         self._iteration_seconds = float(state.iteration_elapsed) if self.pending is not None else None
         return self
@@ -358,8 +365,9 @@ class Experiment:
         """Yield training progress and query batches until the configured iterations are done."""
         while True:
             if self.pending is not None:
-                yield self.pending
-                if self.pending is not None and self.pending.answers is None:
+                batch = self.pending
+                yield batch
+                if self.pending is batch and batch.answers is None:
                     raise ExperimentError("the query batch was not answered; call answer() before going on")
                 continue
             if self.causal_labels is None:
@@ -387,12 +395,15 @@ class Experiment:
         batch.answers = answers
         try:
             if batch.kind == "algorithm1":
-                self._finish_algorithm1(batch)
+                batch = self._finish_algorithm1(batch)
             else:
                 self._finish_algorithm2(batch)
         except ExperimentError:
-            batch.answers = None          # refused: the batch still waits for usable answers
+            self.pending.answers = None   # refused: the batch still waits for usable answers
             raise
+        if batch.answers is None:         # Algorithm 1 asks more representatives (method.premise)
+            self.pending = batch
+            return
         self.batches.append(batch)
         self.pending = None
 
@@ -416,25 +427,43 @@ class Experiment:
         index = np.concatenate(picks)
         return QueryBatch("algorithm1", 0, self.data.images[index], index)
 
-    def _finish_algorithm1(self, batch: QueryBatch) -> None:
+    def _finish_algorithm1(self, batch: QueryBatch) -> QueryBatch:
+        """Check the premise on every answer so far (method.premise): returns a batch of more representatives
+        to ask, or the answered Algorithm 1 batch (all representatives) once the causal classes are set."""
+        earlier = self.premise if self.premise is not None and not self.premise.finished else None
+        index = batch.source_index if earlier is None else np.concatenate([earlier.rep_index, batch.source_index])
+        answers = batch.answers if earlier is None else np.concatenate([earlier.rep_answers, batch.answers])
         obs = self.data.obs_class
-        classes = np.unique(obs)
-        rep_class = obs[batch.source_index]
-        means = np.array([np.nanmean(batch.answers[rep_class == c]) if np.any(
-            np.isfinite(batch.answers[rep_class == c])) else np.nan for c in classes])
-        if np.any(np.isnan(means)):
-            missing = classes[np.isnan(means)].tolist()
+        missing = [int(c) for c in np.unique(obs) if not np.any(np.isfinite(answers[obs[index] == c]))]
+        if missing:
             raise ExperimentError(f"observational classes {missing} got no answer; answer at least one image each")
+        step = review(self.data.images, obs, index, answers, self.premise_settings,
+                      *((earlier.asked, earlier.rounds) if earlier else (0, 0)), seed=self.config.seed)
+        if step.more is not None:
+            self.premise = step.record
+            return QueryBatch("algorithm1", 0, self.data.images[step.more], step.more)
+        means = step.answers[np.unique(step.refined)]
+        classes = np.unique(step.refined)
         causal_of_class = partition_from_values(means, self.config.causal_tol)
         if causal_of_class.max() < 1:
             raise ExperimentError("all observational classes got the same causal answer: "
                                   "there is only one causal class, nothing to manipulate")
+        self.premise = step.record
         self.obs_answers = means
         self.obs_to_causal = np.zeros(classes.max() + 1, np.int64)
         self.obs_to_causal[classes] = causal_of_class
         self.causal_levels = np.array([means[causal_of_class == k].mean()
                                        for k in range(causal_of_class.max() + 1)])
-        self.causal_labels = self.obs_to_causal[obs]
+        self.causal_labels = self.obs_to_causal[step.refined]
+        if earlier is None:
+            return batch
+        return QueryBatch("algorithm1", 0, self.data.images[index], index, answers=answers)
+
+    @property
+    def premise_settings(self) -> PremiseSettings:
+        c = self.config
+        return PremiseSettings(tolerance=c.causal_tol, alpha=c.premise_alpha, budget=c.premise_budget,
+                               per_part=c.representatives)
 
     def class_of_answer(self, answers: np.ndarray) -> np.ndarray:
         """Causal class whose level is nearest each answer (-1 for NaN)."""

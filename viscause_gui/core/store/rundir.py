@@ -90,6 +90,8 @@ def save_history(out: Path, experiment: Experiment, extra_config: dict[str, Any]
     """history.json; `finished` False while the run goes on (the folder is usable all the same)."""
     config = {**experiment.config.to_json(), **(extra_config or {}), "finished": finished}
     data = {"config": config, "iterations": [r.to_json() for r in experiment.history]}
+    if experiment.premise is not None:
+        data["premise"] = experiment.premise.to_json()      # Algorithm 1's check of its premise
     path = out / "history.json"
     atomic_write(path, lambda f: f.write(json.dumps(data, indent=2).encode("utf-8")))
     return path
@@ -302,9 +304,14 @@ def drive_to_folder(experiment: Experiment, answer: AnswerFn, out: Path, progres
                 experiment.answer(values)
             except ExperimentError as exc:
                 raise AnswersRefused(str(exc)) from None
-            if event.kind == "algorithm1":
+            if event.kind == "algorithm1" and experiment.causal_levels is None:
+                progress(f"Algorithm 1: {len(experiment.premise.rep_index)} answers; the premise check asks "
+                         f"{len(experiment.pending)} more representatives")
+            elif event.kind == "algorithm1":
                 progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
                          f"{np.round(experiment.causal_levels, 3).tolist()}")
+                if experiment.premise is not None:
+                    progress(experiment.premise.describe())
             else:
                 save_iteration(out, event)
                 save_model(out, experiment)           # the nets that made this iteration's queries

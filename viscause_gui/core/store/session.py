@@ -27,7 +27,8 @@ A ZIP archive (deflate). Its members:
          "nets": M,                      # ensemble members with weights (0 before training)
          "batches": [{"kind": "algorithm1" | "algorithm2", "iteration": k, "size": B,
                       "arrays": ["images", "source_index", ..., "answers"]}, ...],
-         "pending": null | {same as a batch; the batch waiting for the oracle}}}
+         "pending": null | {same as a batch; the batch waiting for the oracle},
+         "premise": absent | {...}}}     # Algorithm 1's premise check (method.premise.PremiseRecord)
 
 - ``data/<name>.npy``: the data set arrays listed in ``dataset.arrays``: ``images`` (N, H, W)
   float32 in [0, 1], 1.0 = ink; optional ``p_obs``, ``t``, ``obs_class``, ``causal_class``,

@@ -17,6 +17,7 @@ from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
 from viscause_gui.core.data.readers import PathLike, read_npy_header
 from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, ExperimentState, IterationRecord,
                                                  QueryBatch)
+from viscause_gui.core.method.premise import PremiseRecord
 from viscause_gui.core.method.query_choice import QUERY_CHOICES
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.store.journal import AnswerRecord
@@ -252,6 +253,10 @@ class _Reader:
                                                        f"but there are {k} causal classes")
             nets = [self._net(spec, m) for m in range(n_nets)]
         generative = self._generative(e.get("generative"), shape)
+        try:                             # Algorithm 1's premise check (sessions saved before it have none)
+            premise = None if e.get("premise") is None else PremiseRecord.from_json(e["premise"], n)
+        except ValueError as exc:
+            raise _Bad(f"'experiment.premise': {exc}") from None
 
         # the state machine's invariants (what steps() relies on to go on correctly)
         n2 = sum(b.kind == "algorithm2" for b in batches)
@@ -287,7 +292,7 @@ class _Reader:
             obs_to_causal=None if obs_to_causal is None else np.asarray(obs_to_causal, np.int64),
             obs_answers=None if obs_answers is None else np.asarray(obs_answers, np.float64),
             causal_labels=causal_labels, query_images=q_images, query_labels=q_labels,
-            iteration=iteration, rng=rng, iteration_elapsed=elapsed, generative=generative))
+            iteration=iteration, rng=rng, iteration_elapsed=elapsed, generative=generative, premise=premise))
         if self.ready_to_manipulate and exp.uses_manifold and exp.generative is not None and exp.nets:
             exp.prototype_bank()           # the manipulator's path ends, built once here
         return exp

@@ -153,6 +153,8 @@ def _experiment_payload(exp: Experiment, members: dict[str, bytes]) -> dict[str,
         out["pending"] = _batch_payload(state.pending, "experiment/pending", members)
     for m, net in enumerate(state.nets):
         members[f"experiment/nets/{m}.pt"] = _weights_bytes(net)
+    if state.premise is not None:
+        out["premise"] = state.premise.to_json()
     if state.generative is not None:
         out["generative"] = {"spec": generative_spec(state.generative)}
         members[GENERATIVE_MEMBER] = _weights_bytes(state.generative)
