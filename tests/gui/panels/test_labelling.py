@@ -244,4 +244,5 @@ def test_the_learning_panels_queue_answers_through_the_journal(qtbot, loop, tmp_
             learning.queue.answer(batch, i, 1.0 if has_hbar(batch.images[i]) else 0.0)
     assert blocker.args == ["human"]                  # the batch went to Algorithm 1; Algorithm 2 asks
     answers = [r for r in read_journal(tmp_path / "loop.journal.jsonl").records if r.is_answer]
-    assert len(answers) == 20 and learning.queue.pending_count() == 6
+    budget = learning.experiment.config.premise_budget    # more representatives where a class's answers disagree
+    assert 20 <= len(answers) <= 20 + budget and learning.queue.pending_count() == 6

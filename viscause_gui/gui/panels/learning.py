@@ -734,6 +734,8 @@ class LearningPanel(QWidget):
         if self._waiting_for_human and exp is not None and exp.pending is None:
             self._waiting_for_human = False
             self._start(self._goal, new=False, keep_base=True)
+        elif self._waiting_for_human and exp is not None and not any(b is exp.pending for b in self.state.queue):
+            self.state.queue.add(exp.pending)   # Algorithm 1 asks more representatives (its premise check)
 
     def _apply_manual_answers(self) -> None:
         """Answered manual batches join the causal data (only while no worker runs)."""
