@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from viscause_gui.core.data.dataset import Dataset  # noqa: E402
 from viscause_gui.core.experiments.grating import has_hbar  # noqa: E402
-from viscause_gui.core.method.experiment import QueryBatch  # noqa: E402
+from viscause_gui.core.method.experiment import MANUAL, QueryBatch  # noqa: E402
 from viscause_gui.core.nets.training import RobustTraining  # noqa: E402
 from viscause_gui.core.runtime.training_process import InChildTraining  # noqa: E402
 from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
@@ -135,8 +135,16 @@ def test_stop_keeps_the_experiment_and_resume_goes_on(qtbot, panel):
     assert panel.buttons["step"].isEnabled() and panel.buttons["run2"].isEnabled()
 
 
+def show_the_queue_tab(qtbot, panel: LearningPanel) -> None:
+    """The panel on screen with its Oracle queue tab chosen, as a person clicks it."""
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.tabs.setCurrentWidget(panel.queue)
+
+
 def answer_queue_by_hand(qtbot, panel: LearningPanel) -> int:
     """Click Yes for images with an h-bar (the cause), No for the others, until the queue is empty."""
+    show_the_queue_tab(qtbot, panel)
     clicks = 0
     while panel.queue.rows:
         assert clicks < 1000, "the queue never empties"
@@ -173,6 +181,7 @@ def test_unusable_answers_leave_the_batch_in_the_queue(qtbot, panel):
     panel.oracle_combo.setCurrentIndex(panel.oracle_combo.findData("human"))
     assert run(qtbot, panel, panel.buttons["step"].click) == "human"
     batch = state.queue[0]
+    show_the_queue_tab(qtbot, panel)
     for _ in range(len(batch)):                           # "No" to everything: one causal class only
         panel.queue.table.cellWidget(0, 3).findChildren(QPushButton)[1].click()
     assert "Could not use the answers" in panel.queue.status.text()
@@ -301,3 +310,18 @@ def test_loss_axes_move_in_steps_not_on_every_epoch(qtbot, panel):
     (x0, x1), (y0, y1) = panel.loss_plot.getViewBox().viewRange()
     assert (x0, x1) == (0, nice_ceiling(len(panel.loss_x)))
     assert (y0, y1) == (0, nice_ceiling(max(panel.train_losses + panel.val_losses)))
+
+
+def test_a_hidden_queue_tab_builds_its_rows_when_shown(qtbot, panel):
+    """A batch of hundreds of images (a shared batch) must not build (and later drop) a row of buttons
+    per image on the GUI thread while the Oracle queue tab is not shown; the rows are there once a
+    person opens the tab."""
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.tabs.setCurrentIndex(0)
+    images = panel.state.dataset.images[:300]
+    panel.state.queue.add(QueryBatch(MANUAL, 1, images, np.arange(300)))
+    assert panel.queue.pending_count() == 300 and panel.queue.table.rowCount() == 0
+    assert panel.tabs.tabText(1) == "Oracle queue (300)"
+    panel.tabs.setCurrentWidget(panel.queue)
+    assert panel.queue.table.rowCount() == 300 and panel.queue.table.cellWidget(299, 3) is not None

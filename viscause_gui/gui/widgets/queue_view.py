@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
@@ -42,6 +43,7 @@ class QueueView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.table)
         self.rows: list[tuple[QueryBatch, int]] = []
+        self._table_stale = False                       # rows changed while hidden: build the table when shown
         state.queue.changed.connect(self.refresh)
         self.refresh()
 
@@ -64,11 +66,22 @@ class QueueView(QWidget):
         live = {id(b) for b in batches}
         self._partial = {k: v for k, v in self._partial.items() if k in live}
         self.rows = [(b, int(i)) for b in batches for i in np.flatnonzero(self._open(b))]
+        self._table_stale = not self.isVisible()
+        if not self._table_stale:       # a hidden tab's table is built when shown: a shared batch of 600
+            self._fill_table()          # images made and dropped 600 rows of buttons on the GUI thread
+        self.status.setText(f"{len(self.rows)} image(s) wait for the oracle. Yes = T happens (1), "
+                            "No = it does not (0)." if self.rows else "No queries wait for an answer.")
+
+    def _fill_table(self) -> None:
         self.table.setRowCount(len(self.rows))
         for row, (batch, i) in enumerate(self.rows):
             self._fill_row(row, batch, i)
-        self.status.setText(f"{len(self.rows)} image(s) wait for the oracle. Yes = T happens (1), "
-                            "No = it does not (0)." if self.rows else "No queries wait for an answer.")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._table_stale:
+            self._table_stale = False
+            self._fill_table()
+        super().showEvent(event)
 
     def _answers(self, batch: QueryBatch) -> np.ndarray:
         return self._partial.setdefault(id(batch), np.full(len(batch), np.nan))
