@@ -109,7 +109,7 @@ def test_a_noisy_binary_oracle_does_not_split_a_class_that_agrees_at_more_than_t
 def test_the_experiment_splits_a_merged_class_asks_within_its_budget_and_keeps_the_record():
     images, obs, kind = two_kinds()
     data = Dataset(images=images, obs_class=obs, name="two kinds")
-    exp = Experiment(data, ExperimentConfig(iterations=0, representatives=5, premise_budget=30))
+    exp = Experiment(data, ExperimentConfig(iterations=0, representatives=5, premise_check=True, premise_budget=30))
     asked = 0
     for batch in exp.steps():
         answers = LEVELS[kind[batch.source_index]]
@@ -134,7 +134,7 @@ def test_a_session_keeps_the_record_even_while_more_representatives_wait(tmp_pat
 
     images, obs, kind = two_kinds()
     exp = Experiment(Dataset(images=images, obs_class=obs, name="two kinds"),
-                     ExperimentConfig(iterations=0, representatives=5, premise_budget=30))
+                     ExperimentConfig(iterations=0, representatives=5, premise_check=True, premise_budget=30))
     steps = exp.steps()
     exp.answer(LEVELS[kind[next(steps).source_index]])
     assert exp.pending is not None and exp.premise is not None and not exp.premise.finished
@@ -159,7 +159,7 @@ def test_a_session_saved_before_the_premise_check_loads_without_a_record(tmp_pat
 
     images, obs, _ = two_kinds()
     kind = obs.copy()              # class 0 all kind 0, class 1 all kind 1: every class agrees
-    exp = Experiment(Dataset(images=images, obs_class=obs, name="agreeing"), ExperimentConfig(iterations=0))
+    exp = Experiment(Dataset(images=images, obs_class=obs, name="agreeing"), ExperimentConfig(iterations=0, premise_check=True))
     for batch in exp.steps():
         exp.answer(LEVELS[kind[batch.source_index]])
     save_session(tmp_path / "new.vcsession", exp)

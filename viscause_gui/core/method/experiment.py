@@ -76,6 +76,8 @@ class ExperimentConfig:
     queries_by: str = DEFAULT_CHOICE   # how Algorithm 2 chooses its queries (method.query_choice): "active" (the
                                    # default: the candidates the nets doubt most, of a larger pool) or "random" (the
                                    # paper's; sessions saved before the field existed)
+    premise_check: bool = False    # Algorithm 1 checks its premise (method.premise): the data recipe's; off, it is the
+                                   # paper's Algorithm 1 (built-in recipes, sessions saved before the field)
     premise_budget: int = 40       # answers Algorithm 1 may ask beyond its representatives where an observational
                                    # class's answers disagree or the evidence is thin (method.premise); 0: none
     premise_alpha: float = 0.01    # 0/1 answers: the rate at which a class whose answers agree is split
@@ -437,24 +439,29 @@ class Experiment:
         missing = [int(c) for c in np.unique(obs) if not np.any(np.isfinite(answers[obs[index] == c]))]
         if missing:
             raise ExperimentError(f"observational classes {missing} got no answer; answer at least one image each")
-        step = review(self.data.images, obs, index, answers, self.premise_settings,
-                      *((earlier.asked, earlier.rounds) if earlier else (0, 0)), seed=self.config.seed)
-        if step.more is not None:
-            self.premise = step.record
-            return QueryBatch("algorithm1", 0, self.data.images[step.more], step.more)
-        means = step.answers[np.unique(step.refined)]
-        classes = np.unique(step.refined)
+        record = None
+        if self.config.premise_check:
+            step = review(self.data.images, obs, index, answers, self.premise_settings,
+                          *((earlier.asked, earlier.rounds) if earlier else (0, 0)), seed=self.config.seed)
+            if step.more is not None:
+                self.premise = step.record
+                return QueryBatch("algorithm1", 0, self.data.images[step.more], step.more)
+            record, refined, class_answers = step.record, step.refined, step.answers
+        else:
+            refined, class_answers = obs, _class_means(obs, index, answers)
+        classes = np.unique(refined)
+        means = class_answers[classes]
         causal_of_class = partition_from_values(means, self.config.causal_tol)
         if causal_of_class.max() < 1:
             raise ExperimentError("all observational classes got the same causal answer: "
                                   "there is only one causal class, nothing to manipulate")
-        self.premise = step.record
+        self.premise = record
         self.obs_answers = means
         self.obs_to_causal = np.zeros(classes.max() + 1, np.int64)
         self.obs_to_causal[classes] = causal_of_class
         self.causal_levels = np.array([means[causal_of_class == k].mean()
                                        for k in range(causal_of_class.max() + 1)])
-        self.causal_labels = self.obs_to_causal[step.refined]
+        self.causal_labels = self.obs_to_causal[refined]
         if earlier is None:
             return batch
         return QueryBatch("algorithm1", 0, self.data.images[index], index, answers=answers)
@@ -636,3 +643,14 @@ class Experiment:
     def p_causal(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""
         return self.predict_causal(images) @ self.causal_levels
+
+
+def _class_means(obs: np.ndarray, index: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """The paper's Algorithm 1: the mean answer of each observational class's representatives
+    (indexed by class; NaN for a class without one)."""
+    means = np.full(int(obs.max()) + 1, np.nan)
+    for c in np.unique(obs):
+        mine = answers[obs[index] == c]
+        if np.any(np.isfinite(mine)):
+            means[c] = np.nanmean(mine)
+    return means

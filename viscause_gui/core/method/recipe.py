@@ -128,7 +128,8 @@ class DataRecipe:
                 "generative_epochs": self.generative_epochs, "generative_widths": list(self.generative_widths),
                 "augment_shifts": SHIFT_COPIES if shifts else 0,
                 "shift_mode": "translate" if SHIFTS in self.invariances else "cyclic",
-                "augment_flips": FLIPS in self.invariances, "augment_jitter": 0}
+                "augment_flips": FLIPS in self.invariances, "augment_jitter": 0,
+                "premise_check": True}     # the classes are estimated: Algorithm 1 checks its premise
 
     def experiment_config(self, **run: Any) -> ExperimentConfig:
         """The ExperimentConfig of a run with this recipe; `run`: its other fields (iterations, queries,
