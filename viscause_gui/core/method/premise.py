@@ -1,6 +1,6 @@
 """Algorithm 1's premise, checked: the representatives of an observational class get one answer.
 
-The Causal Coarsening Theorem (THEORY.md) says every observational class lies inside one causal
+The Causal Coarsening Theorem (docs/method.md) says every observational class lies inside one causal
 class, so Algorithm 1 may give all images of a class the answer of a few representatives. That
 holds for the *true* observational partition; the classes here are estimated from one noisy T
 sample per image, and an estimate that merged two true classes merges answers that disagree. The
