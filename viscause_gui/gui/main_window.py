@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
             return
         path = Path(path)
         self.settings.setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
-        self._start_load("path", str(path))
+        self._start_load("path", str(path), own_data=True)
 
     def open_builtin(self, name: str, **options: Any) -> None:
         if not self._may_replace_the_data():
@@ -355,15 +355,17 @@ class MainWindow(QMainWindow):
     def last_folder(self) -> str:
         return str(self.settings.value("paths/last_folder", str(Path.home())))
 
-    def _start_load(self, kind: str, target: str, options: dict[str, Any] | None = None) -> None:
+    def _start_load(self, kind: str, target: str, options: dict[str, Any] | None = None,
+                    own_data: bool = False) -> None:
+        """Load in a worker; `own_data`: a person's own file or folder (its recipe is chosen from its images)."""
         self.statusBar().showMessage(f"loading {target}…")
         self.workers.start("load", load_dataset, kind, target, options or {},
-                           on_return=self._loaded, on_error=self._load_failed)
+                           on_return=lambda dataset: self._loaded(dataset, own_data), on_error=self._load_failed)
 
-    def _loaded(self, dataset: Dataset) -> None:
+    def _loaded(self, dataset: Dataset, own_data: bool = False) -> None:
         if self._closing:
             return
-        self.state.set_dataset(dataset)
+        self.state.set_dataset(dataset, own_data)
         self.statusBar().showMessage(f"loaded {dataset.name}", 4000)
 
     def _load_failed(self, exc: BaseException) -> None:

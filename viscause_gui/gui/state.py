@@ -112,6 +112,8 @@ class AppState(QObject):
         super().__init__(parent)
         self.dataset: Dataset | None = None
         self.truth: Truth | None = None   # the exact model behind the data set, when an experiment knows it
+        self.own_data = False             # a person's own file or folder (File → Open…), not built-in data: the
+                                          # Learning panel chooses the recipe from its images, as `viscause run DATA`
         self.experiment: Experiment | None = None
         self.selection: np.ndarray = np.zeros(0, np.int64)
         self.current_index: int | None = None
@@ -122,9 +124,11 @@ class AppState(QObject):
         self._spurious: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # (obs, causal, S)
 
     # ----- data -----
-    def set_dataset(self, dataset: Dataset) -> None:
-        """Replace the data set (the caller has already loaded and validated it)."""
+    def set_dataset(self, dataset: Dataset, own_data: bool = False) -> None:
+        """Replace the data set (the caller has already loaded and validated it); `own_data`: a person's
+        own file or folder, not a built-in data set, a lesson's or a session's."""
         self.dataset = dataset
+        self.own_data = own_data
         self.truth = truth_for(dataset)
         self.experiment = None
         self.selection = np.zeros(0, np.int64)

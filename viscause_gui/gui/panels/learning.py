@@ -11,6 +11,7 @@ causal data before the next training.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +33,16 @@ from viscause_gui.core.runtime.training_process import TrainingProcess, shared_t
 from viscause_gui.core.method.plugged_oracles import OracleLoadError
 from viscause_gui.core.method.query_choice import DESCRIPTIONS as QUERY_CHOICE_DESCRIPTIONS
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES, RANDOM
+from viscause_gui.core.method.recipe import DataFacts
 from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, PluggedChoice,
                                                    RunSettings, StopFlag, learning_job, run_fraction)
+from viscause_gui.gui.controllers.recipe import STANDARD, RecipeModel, RecipeShown, config_lines
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
 from viscause_gui.gui.widgets.colors import PEN_COLORS
 from viscause_gui.gui.widgets.plots import line_plot, set_ranges_stepwise
 from viscause_gui.gui.widgets.queue_view import QueueView
+from viscause_gui.gui.widgets.recipe_box import RecipeBox
 from viscause_gui.gui.widgets.staged import ProgressBar, StagedUpdates
 from viscause_gui.gui.workers import WorkerPool
 
@@ -78,6 +82,7 @@ class LearningPanel(QWidget):
         self._plot_timer.timeout.connect(self._draw_losses)
         self.train_losses: list[float] = []
         self.val_losses: list[float] = []
+        self.recipe = RecipeModel(self)       # the recipe of the next new experiment (shown in the Recipe tab)
         # an iteration's end redraws the MErr and the MDist plot in two turns of the event loop, not one
         self._staged = StagedUpdates(parent=self)
         self._build()
@@ -165,6 +170,15 @@ class LearningPanel(QWidget):
             grid.addWidget(label, n // 2, 2 * (n % 2))
             grid.addWidget(queries_cell if widget is self.queries_spin else widget, n // 2, 2 * (n % 2) + 1)
         grid.addWidget(self.plugged_label, len(cells) // 2, 0, 1, 4)
+        self.recipe_summary = QLabel()
+        self.recipe_summary.setWordWrap(True)
+        self.recipe_summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.recipe_summary.setTextFormat(Qt.TextFormat.RichText)
+        self.recipe_summary.setToolTip("The recipe of the next new experiment: the causal net, the manipulator's "
+                                       "search and the invariances; 'Recipe…' shows why and lets you change it")
+        self.recipe_summary.linkActivated.connect(lambda _link: self.show_recipe_tab())
+        grid.addWidget(self.recipe_summary, len(cells) // 2 + 1, 0, 1, 4)
+        self.epochs_spin.valueChanged.connect(self.recipe.set_epochs)
         return grid
 
     # ----- an oracle a person plugs in -----
@@ -280,9 +294,43 @@ class LearningPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.queue = QueueView(self.state)
+        self.recipe_box = RecipeBox(self.recipe)
         self.tabs.addTab(self.table, "Iterations")
         self.tabs.addTab(self.queue, "Oracle queue")
+        self.tabs.addTab(self.recipe_box, "Recipe")
+        self.tabs.setTabToolTip(2, "The recipe of the next new experiment, and for your own data the choices you "
+                                   "may change")
         return self.tabs
+
+    # ----- the recipe -----
+    def show_recipe(self, shown: RecipeShown) -> None:
+        """The recipe model's view: the Recipe tab, the summary line and, for a data recipe, its epochs."""
+        self.recipe_box.show_recipe(shown)
+        link = "<a href='recipe'>Recipe…</a>"
+        self.recipe_summary.setText(f"{link} {html.escape(shown.summary())}")
+        if shown.epochs is not None:
+            for spin, value in ((self.epochs_spin, shown.epochs), (self.retrain_spin, shown.retrain_epochs)):
+                spin.blockSignals(True)
+                spin.setValue(value)
+                spin.blockSignals(False)
+
+    def show_recipe_tab(self) -> None:
+        self.tabs.setCurrentWidget(self.recipe_box)
+
+    def _choose_recipe(self) -> None:
+        """A person's own data: the recipe chosen from its images; other data: its experiment's, to read."""
+        data = self.state.dataset
+        if data is not None and self.state.own_data:
+            self.recipe.use_data(DataFacts.of(data.images, data.is_binary))
+            return
+        label = self.label_spin.value() if self.label_spin.isEnabled() else None
+        builtin = None if data is None else recipe_for(data, label)
+        config = RunSettings.for_data(data, "model", label, builtin).config
+        title = STANDARD if builtin is None else f"{builtin.describe[:1].upper()}{builtin.describe[1:]}"
+        lines = [] if data is None else config_lines(config, data.is_binary)
+        hint = ("A data set you open with File → Open file or Open folder gets a recipe chosen from its images, "
+                "which you can change here.")
+        self.recipe.use_builtin(f"{title} (built in)", [*lines, hint])
 
     # ----- public actions -----
     @property
@@ -327,14 +375,18 @@ class LearningPanel(QWidget):
     def settings_for_session(self) -> dict:
         """What a session keeps of this panel: the run settings and the loss curve."""
         spins = {name: getattr(self, f"{name}_spin").value() for name in self.SESSION_SPINS}
+        recipe = {} if self.recipe.to_json() is None else {"recipe": self.recipe.to_json()}
         return {**spins, "alpha": self.alpha_spin.value(), "queries_by": self.queries_by_combo.currentData(),
                 "train_losses": [float(v) for v in self.train_losses[-self.MAX_SAVED_LOSSES:]],
-                "val_losses": [float(v) for v in self.val_losses[-self.MAX_SAVED_LOSSES:]]}
+                "val_losses": [float(v) for v in self.val_losses[-self.MAX_SAVED_LOSSES:]], **recipe}
 
     def restore_settings(self, saved: object) -> None:
         """Put back what settings_for_session kept (anything malformed is left at its default)."""
         if not isinstance(saved, dict):
             return
+        data = self.state.dataset
+        if "recipe" in saved and data is not None:     # before the spins: the retrain epochs saved are the person's
+            self.recipe.restore(saved["recipe"], DataFacts.of(data.images, data.is_binary))
         for name in self.SESSION_SPINS:
             value = saved.get(name)
             if isinstance(value, int) and not isinstance(value, bool):
@@ -426,9 +478,13 @@ class LearningPanel(QWidget):
         data = self.state.dataset
         recipe = None if data is None else recipe_for(data, label)
         key = self.oracle_combo.currentData()
-        return RunSettings.for_data(data, "plugged" if key in PLUGGED else key, label, recipe, self._plugged.get(key),
-                                    queries=self.queries_spin.value(), alpha=self.alpha_spin.value(),
-                                    queries_by=self.queries_by_combo.currentData(), seed=self.seed_spin.value(),
+        oracle = "plugged" if key in PLUGGED else key
+        run = {"queries": self.queries_spin.value(), "alpha": self.alpha_spin.value(),
+               "queries_by": self.queries_by_combo.currentData(), "seed": self.seed_spin.value()}
+        if self.recipe.editable:          # a person's own data: the recipe `viscause run DATA` chooses, or theirs
+            config = self.recipe.experiment_config(retrain_epochs=self.retrain_spin.value(), **run)
+            return RunSettings(config, oracle, label, recipe, self._plugged.get(key))
+        return RunSettings.for_data(data, oracle, label, recipe, self._plugged.get(key), **run,
                                     epochs=self.epochs_spin.value(), retrain_epochs=self.retrain_spin.value())
 
     def _queries_changed(self, queries: int) -> None:
@@ -449,6 +505,8 @@ class LearningPanel(QWidget):
     def _label_changed(self, label: int) -> None:
         if self.label_spin.isEnabled():
             self.state.set_positive_label(label)
+            if not self.recipe.editable:
+                self._choose_recipe()            # a built-in recipe may depend on the label (digit mode)
             if self.experiment is not None and self._classes_from_label not in (None, label):
                 self.status.setText(f"T = 1 for label {label} applies from the next Run Algorithm 1; the current "
                                     f"experiment asks about label {self._classes_from_label}.")
@@ -763,6 +821,7 @@ class LearningPanel(QWidget):
         self._classes_from_label = None
         self.state.set_positive_label(self.label_spin.value() if labels_only else None)
         self._enable_oracles()
+        self._choose_recipe()
         problem = observational_problem(data, self.label_spin.value() if labels_only else None)
         if problem is not None and data is not None:
             self._show_error(problem)
@@ -826,6 +885,7 @@ class LearningPanel(QWidget):
         self.run_actions["stop"].setEnabled(running or self._waiting_for_human)
         for w in (self.oracle_combo, self.seed_spin, self.epochs_spin):
             w.setEnabled(not running)
+        self.recipe_box.set_enabled(not running)
 
 
 def _spin(key: str, value: int, tip: str) -> QSpinBox:
