@@ -328,9 +328,9 @@ class LearningPanel(QWidget):
         config = RunSettings.for_data(data, "model", label, builtin).config
         title = STANDARD if builtin is None else f"{builtin.describe[:1].upper()}{builtin.describe[1:]}"
         lines = [] if data is None else config_lines(config, data.is_binary)
-        hint = ("A data set you open with File → Open file or Open folder gets a recipe chosen from its images, "
-                "which you can change here.")
-        self.recipe.use_builtin(f"{title} (built in)", [*lines, hint])
+        hint = ("Built-in data, lessons and sessions saved before recipes run with this one. A data set you open with "
+                "File → Open file or Open folder gets a recipe chosen from its images, which you can change here.")
+        self.recipe.use_builtin(title, [*lines, hint])
 
     # ----- public actions -----
     @property
