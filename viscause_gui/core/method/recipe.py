@@ -28,6 +28,8 @@ Qt-free: the CLI uses it for `viscause run DATA`, the Learning panel shows and e
 """
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
@@ -343,7 +345,15 @@ def _positive(value: Any, what: str) -> int:
 
 
 def forward_macs(spec: dict[str, Any]) -> int:
-    """Multiply-adds of one image's forward pass through the net of `spec` (convolutions and linear layers)."""
+    """Multiply-adds of one image's forward pass through the net of `spec` (convolutions and linear layers).
+    Remembered per spec: the Learning panel chooses the recipe again on the GUI thread at each change a
+    person makes, and a forward pass of a net for large colour images takes ~0.1 s."""
+    return _forward_macs(json.dumps(spec, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _forward_macs(spec_json: str) -> int:
+    spec = json.loads(spec_json)
     net = build_net({**spec, "n_classes": spec.get("n_classes", 2)})
     total = [0]
 
