@@ -125,7 +125,13 @@ def test_a_person_changes_the_recipe_runs_it_and_finds_it_in_the_reopened_sessio
     assert "pixels search · invariances: flips (changed)" in learning.recipe_summary.text()
     assert box.reset_button.isEnabled()
 
+    assert "No image of bars has the label 7 (its labels: 0, 1)" in learning.status.text()
     learning.label_spin.setValue(1)                     # T = 1 for the images in yes/
+    assert learning.status.text() == "" and learning.progress.format() == "idle"
+    learning.label_spin.setValue(5)
+    assert "No image of bars has the label 5" in learning.status.text()
+    learning.label_spin.setValue(1)
+    assert learning.status.text() == ""
     learning.iterations_spin.setValue(1)
     learning.queries_spin.setValue(5)
     learning.epochs_spin.setValue(2)

@@ -74,6 +74,7 @@ class LearningPanel(QWidget):
         self._oracle_model, self._oracle_epoch = 1, 0      # which of the model oracle's models trains
         self._generative_shown = False
         self._classes_from_label: int | None = None    # the label the data set's classes were derived from
+        self._shown_problem: str | None = None          # why no experiment can start on the data, as shown
         self.training_process: TrainingProcess | None = shared_training_process()   # None: train in the worker
         self.loss_x: list[int] = []
         self._plot_timer = QTimer(self)
@@ -510,6 +511,8 @@ class LearningPanel(QWidget):
             if self.experiment is not None and self._classes_from_label not in (None, label):
                 self.status.setText(f"T = 1 for label {label} applies from the next Run Algorithm 1; the current "
                                     f"experiment asks about label {self._classes_from_label}.")
+            elif self.experiment is None and not self.running:
+                self._show_data_problem(label)
 
     def _forget_classes_of_another_label(self, label: int | None) -> None:
         """Classes derived from an earlier choice of the label that counts as T = 1 go: the next
@@ -822,12 +825,21 @@ class LearningPanel(QWidget):
         self.state.set_positive_label(self.label_spin.value() if labels_only else None)
         self._enable_oracles()
         self._choose_recipe()
-        problem = observational_problem(data, self.label_spin.value() if labels_only else None)
+        self._shown_problem = None
+        self._show_data_problem(self.label_spin.value() if labels_only else None)
+        self._update_buttons()
+
+    def _show_data_problem(self, label: int | None) -> None:
+        """Why no experiment can start on the data with this label, or nothing once it can (a label the
+        data set lacks was chosen, then one it has)."""
+        data = self.state.dataset
+        problem = observational_problem(data, label)
         if problem is not None and data is not None:
             self._show_error(problem)
-        else:
+        elif self._shown_problem is None or self._shown_problem in self.status.text():
             self.status.setText("")
-        self._update_buttons()
+            self.progress.setFormat("idle")
+        self._shown_problem = problem
 
     def _drop_pending(self) -> None:
         """The old experiment's batch no longer waits for anyone."""
