@@ -26,6 +26,7 @@ from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperime
                                                     register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE
+from viscause_gui.core.method.recipe import CYCLIC_SHIFTS
 from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
@@ -109,7 +110,9 @@ class GratingModel:
             obs_class=self.obs_class(images),
             causal_class=self.causal_class(images),
             meta={"source": "grating", "model": asdict(self), "n": int(n),
-                  "h1": h1.astype(int).tolist(), "h2": h2.astype(int).tolist()},
+                  "h1": h1.astype(int).tolist(), "h2": h2.astype(int).tolist(),
+                  # a bar wrapped round the border is the same bar: T ignores cyclic shifts (the readout uses it)
+                  "invariances": [CYCLIC_SHIFTS]},
             name="GRATING",
         )
 

@@ -14,31 +14,48 @@ import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import random_cyclic_shifts
 from viscause_gui.core.method.observe import FitCancelled, ObservedClasses, estimate_observational_classes
+from viscause_gui.core.method.recipe import CYCLIC_SHIFTS
 from viscause_gui.core.nets.models import new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, TrainProgress, train_steps
 
 MAX_TRAIN_IMAGES = 10_000   # a readout model: a subsample keeps every epoch short (cancel fast)
+TRAIN_STEPS = 2_000         # optimiser steps to aim for: 142 epochs of 2,000 images, 28 of 10,000
+MIN_EPOCHS, MAX_EPOCHS = 15, 200
+PATIENCE = 20               # epochs without a better validation loss before training stops
+MAX_CLASSES = 16            # more observational classes than this: the net learns P(T=1 | I) itself
+BATCH_SIZE = 128
+SHIFT_COPIES = 10           # cyclic shifts of every image, where the data set declares T blind to them
 
 
 @dataclass
 class ObsPrediction:
     p_t: np.ndarray           # (N,) P(T=1 | I) by the net
-    obs_class: np.ndarray     # (N,) nearest observational class (-1 when the classes are unknown)
+    obs_class: np.ndarray     # (N,) the observational class (-1 when the classes are unknown)
 
 
 class ObservationalModel:
-    """A net for P(T=1 | I) plus the P(T=1) level of each observational class."""
+    """A net for the observational class of an image, each class with its P(T=1) level.
 
-    def __init__(self, net: nn.Module, in_shape: tuple[int, ...], classes: np.ndarray, levels: np.ndarray):
+    `reads_classes`: the net's outputs are the classes (P(T=1 | I) = sum over classes of
+    P(class | I) * level); otherwise they are T = 0, 1 and the class is the one with the nearest level.
+    """
+
+    def __init__(self, net: nn.Module, in_shape: tuple[int, ...], classes: np.ndarray, levels: np.ndarray,
+                 reads_classes: bool = False):
         self.net = net
         self.in_shape = tuple(int(s) for s in in_shape)
         self.classes = np.asarray(classes, np.int64)
         self.levels = np.asarray(levels, np.float64)
+        self.reads_classes = bool(reads_classes)
 
     def predict(self, images: np.ndarray) -> ObsPrediction:
         images = np.asarray(images, np.float32).reshape(-1, *self.in_shape)
-        p_t = predict_proba(self.net, images)[:, 1]
+        proba = predict_proba(self.net, images)
+        if self.reads_classes:
+            return ObsPrediction(proba @ self.levels, self.classes[proba.argmax(axis=1)])
+        p_t = proba[:, 1]
         if not len(self.levels):
             return ObsPrediction(p_t, np.full(len(p_t), -1, np.int64))
         nearest = np.abs(p_t[:, None] - self.levels[None]).argmin(axis=1)
@@ -60,11 +77,33 @@ def _targets(p_obs: np.ndarray | None, t: np.ndarray | None) -> np.ndarray | Non
     return None if t is None else np.asarray(t, np.int64)
 
 
-def observe_and_train(data: Dataset, seed: int = 0, epochs: int = 15, max_images: int = MAX_TRAIN_IMAGES,
+def declared_copies(data: Dataset, images: np.ndarray, targets: np.ndarray, seed: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The images and targets plus SHIFT_COPIES random cyclic shifts of each, where the data set declares
+    (meta "invariances", e.g. GRATING's) that T ignores them: every bar is then seen at every row and
+    column, and a rare line of noise pixels in many places."""
+    if CYCLIC_SHIFTS not in (data.meta or {}).get("invariances", ()):
+        return images, targets
+    shifted = random_cyclic_shifts(images, SHIFT_COPIES, np.random.default_rng(seed))
+    return np.concatenate([images, shifted]), np.concatenate([targets] * (SHIFT_COPIES + 1))
+
+
+def readout_epochs(n_train: int, batch_size: int = BATCH_SIZE) -> int:
+    """Epochs for about TRAIN_STEPS optimiser steps over `n_train` images, within MIN_EPOCHS..MAX_EPOCHS."""
+    batches = max(1, -(-int(n_train) // batch_size))
+    return int(np.clip(-(-TRAIN_STEPS // batches), MIN_EPOCHS, MAX_EPOCHS))
+
+
+def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, max_images: int = MAX_TRAIN_IMAGES,
                       cancelled: Callable[[], bool] = lambda: False
                       ) -> Iterator[ObservedClasses | TrainProgress]:
     """Generator: estimate observational classes if needed, then train the readout net.
 
+    The net learns the observational class of each image (a hard label) rather than its P(T=1)
+    (a soft one): P(T=1) tells the classes apart by a few tenths, too weak a signal for a net
+    to learn each class from a few hundred images (GRATING's lone v-bars read 0.1 where the
+    truth is 0.4). Where the classes are unknown, one, or more than MAX_CLASSES (P(T=1 | I)
+    varies from image to image), it learns P(T=1) itself. `epochs`: None, about TRAIN_STEPS steps.
     Returns the ObservationalModel, or None when the data set has no T or `cancelled()` said so.
     """
     p_obs, obs_class = data.p_obs, data.obs_class
@@ -79,12 +118,20 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int = 15, max_images
     targets = _targets(p_obs, data.t)
     if targets is None or cancelled():
         return None
+    classes, levels = class_levels(obs_class, p_obs if p_obs is not None else data.t)
+    reads_classes = 2 <= len(classes) <= MAX_CLASSES
+    if reads_classes:
+        targets = np.searchsorted(classes, obs_class)
     rng = np.random.default_rng(seed)
     index = np.sort(rng.choice(len(data), min(len(data), max_images), replace=False))
-    net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape), "n_classes": 2}, seed)
-    for progress in train_steps(net, data.images[index], targets[index], config=TrainConfig(epochs=epochs, seed=seed)):
+    spec = {"arch": "mlp", "hidden": [100], "in_shape": list(data.shape),
+            "n_classes": len(classes) if reads_classes else 2}
+    net = new_net(spec, seed)
+    images, targets = declared_copies(data, data.images[index], targets[index], seed)
+    config = TrainConfig(epochs=epochs or readout_epochs(len(images)), batch_size=BATCH_SIZE, patience=PATIENCE,
+                         seed=seed)
+    for progress in train_steps(net, images, targets, config=config):
         if cancelled():
             return None
         yield progress
-    classes, levels = class_levels(obs_class, p_obs if p_obs is not None else data.t)
-    return ObservationalModel(net, data.shape, classes, levels)
+    return ObservationalModel(net, data.shape, classes, levels, reads_classes)
