@@ -18,14 +18,22 @@ busy with other work a gap is much longer than the work the window did in it).
 Afterwards the journal is read back from disk: every acknowledged answer must be in it exactly
 once, no (image, annotator) pair twice, and nothing there that was not acknowledged.
 
+--profile N profiles the GUI thread (cProfile, one profile per heartbeat gap) and prints the N
+longest gaps and what the GUI thread called in them to stderr (it slows the GUI thread: its
+stall figures are not the benchmark's).
+
 Usage: python benchmarks/bench_share.py [--annotators 60] [--images 600] [--k 5] [--runs 3]
+       [--think 0.6 0.0] [--profile N]
 Writes benchmarks/out/share.json.
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -88,7 +96,42 @@ os._exit(0)          # not waiting for the resolver's threads
 '''
 
 
-def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -> dict:
+class GapProfiler:
+    """cProfile of the GUI thread, one profile per heartbeat gap; keeps the `keep` longest gaps
+    (printed at the end: formatting them in a gap would lengthen the next)."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self.slowest: list[tuple[float, float, int, cProfile.Profile]] = []   # gap ms, GUI CPU ms, tick, profile
+        self.profile: cProfile.Profile | None = None
+        self.ticks = 0
+
+    def next_gap(self, gap_ms: float, cpu_ms: float) -> None:
+        """The heartbeat ticked: close the gap's profile (kept if among the longest), open the next."""
+        self.ticks += 1
+        if self.profile is not None:
+            self.profile.disable()
+            if len(self.slowest) < self.keep or gap_ms > self.slowest[-1][0]:
+                self.slowest = sorted(self.slowest + [(gap_ms, cpu_ms, self.ticks, self.profile)],
+                                      key=lambda s: -s[0])[:self.keep]
+        self.profile = cProfile.Profile()
+        self.profile.enable()
+
+    def stop(self) -> None:
+        if self.profile is not None:
+            self.profile.disable()
+
+    def report(self) -> str:
+        out = []
+        for gap, cpu, tick, profile in self.slowest:
+            text = io.StringIO()
+            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(40)
+            out.append(f"===== gap {gap:.0f} ms (heartbeat tick {tick}), GUI thread CPU {cpu:.0f} ms =====\n"
+                       f"{text.getvalue()}")
+        return "\n".join(out)
+
+
+def run_once(annotators: int, images: int, k: int, think: float, folder: Path, profile: int = 0) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
@@ -126,12 +169,15 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -
     gaps, busy, clock = [], [], QElapsedTimer()
     clock.start()
     last = [clock.elapsed(), time.thread_time()]
+    profiler = GapProfiler(profile) if profile else None
 
     def tick() -> None:                                   # the gap, and the GUI thread's CPU time in it
         now, cpu = clock.elapsed(), time.thread_time()
         gaps.append(now - last[0])
         busy.append(1000 * (cpu - last[1]))
         last[0], last[1] = now, cpu
+        if profiler is not None:
+            profiler.next_gap(gaps[-1], busy[-1])
 
     heartbeat = QTimer()
     heartbeat.setInterval(5)
@@ -155,6 +201,9 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path) -
     loop.exec()
     done.stop()
     heartbeat.stop()
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.report(), file=sys.stderr, flush=True)
     client.wait()
     client_err.seek(0)
     err = client_err.read()
@@ -204,11 +253,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--think", type=float, nargs="+", default=[0.6, 0.0],
                         help="seconds each annotator looks at an image before the next (mean; 0 = flat out)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="print the N longest gaps and what the GUI thread called in them (cProfile)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory(dir=HERE / "out") as folder:
-            print(json.dumps(run_once(args.annotators, args.images, args.k, args.think[0], Path(folder))), flush=True)
+            print(json.dumps(run_once(args.annotators, args.images, args.k, args.think[0], Path(folder),
+                                      args.profile)), flush=True)
         return
     from machine import machine
 
@@ -219,7 +271,8 @@ def main() -> None:
     for think in args.think:
         for _ in range(args.runs):                       # each run a fresh app process
             out = subprocess.run([sys.executable, __file__, "--one", "--annotators", str(args.annotators),
-                                  "--images", str(args.images), "--k", str(args.k), "--think", str(think)],
+                                  "--images", str(args.images), "--k", str(args.k), "--think", str(think),
+                                  "--profile", str(args.profile)],
                                  capture_output=True, text=True,
                                  env=dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1"))
             if out.returncode != 0:

@@ -168,6 +168,7 @@ def test_autosave_when_dirty(qtbot, window):
     assert window.session.autosaver.dirty
     window.session.autosaver.interval_s = 0
     window.session.autosave_if_due()
+    window.session.autosaver.wait()               # written in the autosave thread
     assert auto.exists() and len(load_session(auto).answers) == 1
 
 

@@ -9,8 +9,9 @@
   unsaved session keeps its journal and autosave in a recovery folder next to the settings,
   named after the data it holds and its id (``viscause-recovery/GRATING-1a2b3c4d.vcsession.*``).
 - The session is autosaved (`core.session.Autosaver`) every `interval_s` seconds when
-  something changed, and at once when a new batch of queries arrives, so a recovery always
-  has the images the journal's answers belong to. An autosave protects against a crash: it
+  something changed (taken on the GUI thread, written and checked in the autosave thread),
+  and at once when a new batch of queries arrives, so a recovery always has the images the
+  journal's answers belong to. An autosave protects against a crash: it
   is never a save the person chose. "Unsaved work" (`unsaved`) is what changed since the
   person last saved or opened the session, whatever the autosaver did; opening another data
   set or session, quitting and a new run over trained work ask Save / Discard / Cancel.
@@ -271,17 +272,23 @@ class SessionController(QObject):
             QTimer.singleShot(0, self, self.offer_earlier_answers)   # after whoever queued it is done
 
     def autosave_if_due(self) -> None:
+        """The timer's autosave: taken here, written and checked in the autosave thread (with
+        thousands of answers the write took the GUI thread ~120 ms: a class sharing saw the
+        window stall every minute)."""
         if self.autosaver.due():
-            self.autosave()
+            self.autosave(background=True)
 
-    def autosave(self, force: bool = False) -> bool:
-        """Autosave now (when due or forced); False when the state cannot be saved right now or
+    def autosave(self, force: bool = False, background: bool = False) -> bool:
+        """Autosave now (when due or forced), or with `background` only take the session now and
+        write it in the autosave thread; False when the state cannot be saved right now or
         there is nothing to keep (a data set alone is no work: nothing is written for it)."""
         if not self.has_work():
             return False
         try:
             session = self.current_session()
             self.session_file().parent.mkdir(parents=True, exist_ok=True)
+            if background:
+                return self.autosaver.maybe_save_in_background(session, force=force) is not None
             return self.autosaver.maybe_save(session, force=force) is not None
         except (SessionError, OSError, ValueError):
             return False
@@ -312,6 +319,7 @@ class SessionController(QObject):
         Otherwise (no one was asked, or it was left programmatically) its files stay to be
         recovered at the next start. An untitled journal with no answers goes."""
         leaving, self.leaving = self.leaving, None
+        self.autosaver.wait()                    # its file is looked at below
         if self.labelling is not None:
             if closing:
                 self.labelling.close_journal()

@@ -14,8 +14,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QAction, QFont, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QFont, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
                                QSpinBox, QTableView, QVBoxLayout, QWidget)
@@ -39,44 +39,40 @@ def qr_pixmap(text: str, side: int = QR_SIDE) -> QPixmap:
     return pixmap
 
 
-class RowsModel(QAbstractTableModel):
-    """Rows of text for a table view, replaced at once: a reset when the number of rows changes,
-    else one change signal from the first row that differs to the last (a tally changes a few of
-    600 images: rows out of that span, or out of sight, are not redrawn; never a signal per cell)."""
+class RowsModel(QStandardItemModel):
+    """Rows of text for a table view, kept in Qt's own items: painting a table asks its model
+    for every visible cell and role (~1,100 calls for the tally), and a model written in Python
+    took the interpreter lock for each, behind the server's threads (~7 ms a paint alone, 15+
+    ms beside a busy thread). `set_rows` sets only the cells whose text changed."""
 
     def __init__(self, headers: list[str], parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(0, len(headers), parent)
+        self.setHorizontalHeaderLabels(headers)
         self.headers = headers
         self.rows: list[tuple[str, ...]] = []
 
     def set_rows(self, rows: list[tuple[str, ...]]) -> None:
         if rows == self.rows:
             return
-        if len(rows) == len(self.rows):
-            changed = [i for i, (new, old) in enumerate(zip(rows, self.rows)) if new != old]
-            self.rows = rows
-            self.dataChanged.emit(self.index(changed[0], 0), self.index(changed[-1], len(self.headers) - 1))
-            return
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
+        old, self.rows = self.rows, list(rows)
+        if len(rows) != len(old):
+            self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            before = old[r] if r < len(old) else None
+            if row == before:
+                continue
+            for c, text in enumerate(row):
+                if before is None or before[c] != text:
+                    self._set(r, c, text)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.headers)
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
-            return self.rows[index.row()][index.column()]
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802 - Qt API
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.headers[section]
-        return None
+    def _set(self, row: int, column: int, text: str) -> None:
+        item = self.item(row, column)
+        if item is None:
+            item = QStandardItem(text)
+            item.setEditable(False)
+            self.setItem(row, column, item)
+        else:
+            item.setText(text)
 
 
 def _table(model: RowsModel, widths: list[int]) -> QTableView:
