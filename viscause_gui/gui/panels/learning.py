@@ -826,6 +826,7 @@ class LearningPanel(QWidget):
         self._enable_oracles()
         self._choose_recipe()
         self._shown_problem = None
+        self.status.setText("")
         self._show_data_problem(self.label_spin.value() if labels_only else None)
         self._update_buttons()
 
@@ -836,7 +837,7 @@ class LearningPanel(QWidget):
         problem = observational_problem(data, label)
         if problem is not None and data is not None:
             self._show_error(problem)
-        elif self._shown_problem is None or self._shown_problem in self.status.text():
+        elif self._shown_problem is not None and self._shown_problem in self.status.text():
             self.status.setText("")
             self.progress.setFormat("idle")
         self._shown_problem = problem
