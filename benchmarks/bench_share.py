@@ -19,8 +19,8 @@ Afterwards the journal is read back from disk: every acknowledged answer must be
 once, no (image, annotator) pair twice, and nothing there that was not acknowledged.
 
 --profile N profiles the GUI thread (cProfile, one profile per heartbeat gap) and prints the N
-longest gaps and what the GUI thread called in them to stderr (it slows the GUI thread: its
-stall figures are not the benchmark's).
+longest gaps, and the N in which the GUI thread ran longest, with what it called in them, to
+stderr (profiling slows the GUI thread: the stall figures of such a run are not the benchmark's).
 
 Usage: python benchmarks/bench_share.py [--annotators 60] [--images 600] [--k 5] [--runs 3]
        [--think 0.6 0.0] [--profile N]
@@ -98,24 +98,32 @@ os._exit(0)          # not waiting for the resolver's threads
 
 class GapProfiler:
     """cProfile of the GUI thread, one profile per heartbeat gap; keeps the `keep` longest gaps
-    (printed at the end: formatting them in a gap would lengthen the next)."""
+    and the `keep` gaps in which the GUI thread ran longest (on a busy machine the longest gaps
+    are often other processes' time). Printed at the end: formatting them in a gap would
+    lengthen the next."""
 
     def __init__(self, keep: int):
         self.keep = keep
-        self.slowest: list[tuple[float, float, int, cProfile.Profile]] = []   # gap ms, GUI CPU ms, tick, profile
+        self.longest: list[tuple[float, float, int, cProfile.Profile]] = []   # gap ms, GUI CPU ms, tick, profile
+        self.busiest: list[tuple[float, float, int, cProfile.Profile]] = []
         self.profile: cProfile.Profile | None = None
         self.ticks = 0
 
     def next_gap(self, gap_ms: float, cpu_ms: float) -> None:
-        """The heartbeat ticked: close the gap's profile (kept if among the longest), open the next."""
+        """The heartbeat ticked: close the gap's profile (kept if among the longest or busiest), open the next."""
         self.ticks += 1
         if self.profile is not None:
             self.profile.disable()
-            if len(self.slowest) < self.keep or gap_ms > self.slowest[-1][0]:
-                self.slowest = sorted(self.slowest + [(gap_ms, cpu_ms, self.ticks, self.profile)],
-                                      key=lambda s: -s[0])[:self.keep]
+            gap = (gap_ms, cpu_ms, self.ticks, self.profile)
+            self.longest = self._kept(self.longest, gap, 0)
+            self.busiest = self._kept(self.busiest, gap, 1)
         self.profile = cProfile.Profile()
         self.profile.enable()
+
+    def _kept(self, kept: list, gap: tuple, by: int) -> list:
+        if len(kept) < self.keep or gap[by] > kept[-1][by]:
+            kept = sorted(kept + [gap], key=lambda g: -g[by])[:self.keep]
+        return kept
 
     def stop(self) -> None:
         if self.profile is not None:
@@ -123,11 +131,13 @@ class GapProfiler:
 
     def report(self) -> str:
         out = []
-        for gap, cpu, tick, profile in self.slowest:
-            text = io.StringIO()
-            pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(40)
-            out.append(f"===== gap {gap:.0f} ms (heartbeat tick {tick}), GUI thread CPU {cpu:.0f} ms =====\n"
-                       f"{text.getvalue()}")
+        for title, gaps in (("longest gaps", self.longest), ("gaps with the most GUI-thread CPU", self.busiest)):
+            out.append(f"########## the {len(gaps)} {title} ##########")
+            for gap, cpu, tick, profile in gaps:
+                text = io.StringIO()
+                pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(40)
+                out.append(f"===== gap {gap:.0f} ms (heartbeat tick {tick}), GUI thread CPU {cpu:.0f} ms =====\n"
+                           f"{text.getvalue()}")
         return "\n".join(out)
 
 
@@ -254,7 +264,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, nargs="+", default=[0.6, 0.0],
                         help="seconds each annotator looks at an image before the next (mean; 0 = flat out)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
-                        help="print the N longest gaps and what the GUI thread called in them (cProfile)")
+                        help="print the N longest and N busiest gaps and what the GUI thread called in them (cProfile)")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
