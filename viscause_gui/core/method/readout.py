@@ -27,6 +27,7 @@ PATIENCE = 20               # epochs without a better validation loss before tra
 MAX_CLASSES = 16            # more observational classes than this: the net learns P(T=1 | I) itself
 BATCH_SIZE = 128
 SHIFT_COPIES = 10           # cyclic shifts of every image, where the data set declares T blind to them
+MAX_COPY_VALUES = 50_000_000  # at most this many float32 values in the copies (200 MB): fewer copies of large images
 
 
 @dataclass
@@ -79,13 +80,15 @@ def _targets(p_obs: np.ndarray | None, t: np.ndarray | None) -> np.ndarray | Non
 
 def declared_copies(data: Dataset, images: np.ndarray, targets: np.ndarray, seed: int
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The images and targets plus SHIFT_COPIES random cyclic shifts of each, where the data set declares
+    """The images and targets plus SHIFT_COPIES random cyclic shifts of each (fewer where they would pass
+    MAX_COPY_VALUES), where the data set declares
     (meta "invariances", e.g. GRATING's) that T ignores them: every bar is then seen at every row and
     column, and a rare line of noise pixels in many places."""
-    if CYCLIC_SHIFTS not in (data.meta or {}).get("invariances", ()):
+    copies = min(SHIFT_COPIES, MAX_COPY_VALUES // max(1, images.size))
+    if CYCLIC_SHIFTS not in (data.meta or {}).get("invariances", ()) or copies < 1:
         return images, targets
-    shifted = random_cyclic_shifts(images, SHIFT_COPIES, np.random.default_rng(seed))
-    return np.concatenate([images, shifted]), np.concatenate([targets] * (SHIFT_COPIES + 1))
+    shifted = random_cyclic_shifts(images, copies, np.random.default_rng(seed))
+    return np.concatenate([images, shifted]), np.concatenate([targets] * (copies + 1))
 
 
 def readout_epochs(n_train: int, batch_size: int = BATCH_SIZE) -> int:
