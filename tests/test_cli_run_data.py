@@ -316,7 +316,7 @@ def test_the_recipe_is_chosen_from_the_data_printed_and_stored(grey_work):
     folder, out, result = grey_work
     lines = result.stderr.splitlines()
     start = lines.index("recipe for 60 16x16 grey images (chosen from the data; change it with --net, --hidden, "
-                        "--ensemble, --manipulator, --invariant):")
+                        "--ensemble, --manipulator, --observe, --invariant):")
     assert start < next(i for i, line in enumerate(lines) if line.startswith("Algorithm 1"))   # said first
     assert lines[start + 1].startswith("  causal net: CNN 2 conv blocks (16, 32) + 64 hidden, ensemble of 2: "
                                        "16x16 grey images have spatial extent")

@@ -24,7 +24,7 @@ from viscause_gui.core.experiments.registry import BuiltinExperiment, int_in, po
 from viscause_gui.core.method.cct import cct, read_cct_model
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
 from viscause_gui.core.method.manipulator_model import default_targets
-from viscause_gui.core.method.observe import fit_memory_bytes, fit_observational_classes
+from viscause_gui.core.method.observe import PARTITIONS, fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, OracleFailure
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
 from viscause_gui.core.method.recipe import ENSEMBLE, INVARIANCES, NETS, DataFacts, choose_recipe
@@ -168,7 +168,11 @@ def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
                      help="DATA: a change of the image that you know leaves T as it is, trained as copies of each "
                           "answer (repeat for more): shifts (small, background filled in), cyclic-shifts (wrapped "
                           "round, as GRATING's), flips (left-right mirror) or none (the default)")
-    return ["positive_class", "oracle_timeout", "t_label", "grey", "net", "hidden", "ensemble", "invariant"]
+    run.add_argument("--observe", choices=PARTITIONS, default=None,
+                     help="DATA with samples of T: how its observational classes are found: features (the default: "
+                          "fine classes, clusters of the features of the nets that fit P(T=1|I); Algorithm 1's answers "
+                          "merge them) or likelihood (as many as the held-out samples of T support, as `observe` does)")
+    return ["positive_class", "oracle_timeout", "t_label", "grey", "net", "hidden", "ensemble", "invariant", "observe"]
 
 
 def _hidden_units(text: str) -> list[int]:
@@ -285,7 +289,7 @@ def _run_data(args: argparse.Namespace) -> int:
     data = load_path(path, grey=bool(args.grey))
     recipe = choose_recipe(DataFacts.of(data.images, data.is_binary), args.invariant or (),
                            {"net": args.net, "hidden": args.hidden, "ensemble": args.ensemble,
-                            "manipulator": args.manipulator})
+                            "manipulator": args.manipulator, "observe": args.observe})
     config = recipe.experiment_config(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
                                       seed=args.seed, queries_by=args.queries_by or DEFAULT_CHOICE)
     settings = DataRunSettings(str(path), args.oracle, 1 if args.positive_class is None else args.positive_class,

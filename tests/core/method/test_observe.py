@@ -109,3 +109,36 @@ def test_the_memory_estimate_bounds_what_the_fit_takes():
 def test_eighteen_million_small_images_need_more_than_a_24_gb_machine_gives():
     need = fit_memory_bytes(18_000_000, (10, 10))
     assert 24 * 1024**3 < need < 40 * 1024**3
+
+
+def _two_features(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """8x8 images with a mark (the cause C: a bright 3x3 corner) and a background level (H); T drawn with
+    P(T=1 | C, H) = .1 / .45 / .55 / .9, so the kinds (C, H) = (0, 1) and (1, 0) differ by .1 in P(T=1)."""
+    rng = np.random.default_rng(seed)
+    hidden = rng.random(n) < 0.5
+    cause = rng.random(n) < np.where(hidden, 0.75, 0.25)
+    images = rng.random((n, 8, 8)).astype(np.float32) * 0.2 + np.where(hidden, 0.4, 0.1)[:, None, None]
+    images[cause, :3, :3] = 1.0
+    p_t = np.array([[0.1, 0.45], [0.55, 0.9]])[cause.astype(int), hidden.astype(int)]
+    return images, (rng.random(n) < p_t).astype(np.int64), cause.astype(np.int64) * 2 + hidden
+
+
+def test_feature_classes_keep_apart_kinds_whose_p_t_is_close():
+    """The kinds at P(T=1) .45 and .55 overlap on the net's one output, and 1,500 samples of T cannot tell
+    them apart (the likelihood partition merges them); the net's features keep them apart, so no fine
+    class mixes images with and without the cause (which the Causal Coarsening Theorem needs)."""
+    configure_torch_threads(1)
+    images, t, kind = _two_features(1500, seed=3)
+
+    def mixed(fit) -> int:
+        return sum(np.bincount(kind[fit.obs_class == c] // 2, minlength=2).min() for c in range(fit.n_classes))
+
+    recipe = ObserveRecipe(partition="features", regress_members=1)
+    fit = fit_observational_classes(images, t, seed=0, recipe=recipe)
+    assert 4 <= fit.n_classes <= recipe.feature_classes
+    assert mixed(fit) <= 0.01 * len(t)
+    assert mixed(fit_observational_classes(images, t, seed=0, recipe=ObserveRecipe(regress_members=1))) > 0.05 * len(t)
+    assert np.all(np.bincount(fit.obs_class) >= 0.01 * len(t))
+    assert fit.criterion.startswith(f"K={fit.n_classes}: k-means") and fit.details["partition"] == "features"
+    with pytest.raises(ValueError, match="partition must be one of"):
+        ObserveRecipe(partition="clusters")

@@ -174,3 +174,12 @@ def test_a_session_saved_before_the_premise_check_loads_without_a_record(tmp_pat
     old = load_session(tmp_path / "old.vcsession").experiment
     assert old.premise is None
     assert np.array_equal(old.causal_labels, exp.causal_labels)
+
+
+def test_a_class_answer_is_a_level_the_oracle_gives_not_a_mixture():
+    import pytest
+
+    from viscause_gui.core.method.premise import BINARY, GRADED, class_answer
+    assert class_answer(np.array([0.25, 0.25, 0.75, 0.25, 0.27]), GRADED, 0.1) == pytest.approx(0.255)
+    assert class_answer(np.array([0.25, 0.75, 0.25, 0.75]), GRADED, 0.1) == pytest.approx(0.5)   # a tie: the mean
+    assert class_answer(np.array([1.0, 0.0, 1.0, 1.0, 0.0]), BINARY, 0.1) == pytest.approx(0.6)  # the share of yes

@@ -10,6 +10,7 @@ import pytest
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.observe import ObserveRecipe
 from viscause_gui.core.method.recipe import DataFacts, DataRecipe, RecipeError, choose_recipe, recipe_for
 from viscause_gui.core.nets.augment import border_background, mirrored, translated
 
@@ -107,9 +108,22 @@ def test_json_both_ways_and_a_damaged_recipe_is_refused():
     assert DataRecipe.from_json(doc).describe() == recipe.describe()
     for damage in ({"ensemble": 0}, {"net": {"arch": "resnet"}}, {"net": {"arch": "mlp", "hidden": [10 ** 9]}},
                    {"invariances": ["spin"]}, {"version": 99},
-                   {"facts": {"count": 1}}, {"manipulator": "magic"}):
+                   {"facts": {"count": 1}}, {"manipulator": "magic"}, {"observe": "guess"}):
         with pytest.raises(RecipeError, match="missing or damaged"):
             DataRecipe.from_json({**doc, **damage})
+
+
+def test_observational_classes_are_fine_unless_chosen_and_old_recipes_keep_theirs():
+    recipe = choose_recipe(COLOUR)
+    assert recipe.observe == "features" and recipe.observe_recipe().partition == "features"
+    assert recipe.describe()[4].startswith("observational classes: fine: clusters of the features")
+    chosen = recipe.with_overrides(observe="likelihood")
+    assert chosen.observe_recipe() == ObserveRecipe() and "(your choice)" in chosen.describe()[4]
+    old = recipe.to_json()
+    del old["observe"]                    # a recipe saved before the choice existed found them by the likelihood
+    assert DataRecipe.from_json(old).observe == "likelihood"
+    with pytest.raises(RecipeError, match="unknown way to find observational classes"):
+        choose_recipe(COLOUR, (), {"observe": "guess"})
 
 
 def test_facts_read_from_images():

@@ -15,7 +15,7 @@ import numpy as np
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.partitions import partition_from_values
-from viscause_gui.core.nets.models import new_net, predict_proba
+from viscause_gui.core.nets.models import hidden_features, new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, train_classifier
 
 ProgressFn = Callable[[str, float], "bool | None"]
@@ -72,6 +72,18 @@ class ObserveRecipe:
     refine_lr: float = 5e-3
     refine_batch: int = 256
     min_images: int = 50          # fewer images: one class, no nets
+    partition: str = "likelihood"  # LIKELIHOOD: K by the held-out T (above); FEATURES: fine classes, see below
+    feature_classes: int = 8      # FEATURES: k-means clusters of the first-stage nets' hidden features
+    min_class_share: float = 0.01  # FEATURES: a smaller cluster joins its nearest neighbour
+
+
+    def __post_init__(self) -> None:
+        if self.partition not in PARTITIONS:
+            raise ValueError(f"partition must be one of {', '.join(PARTITIONS)}, got {self.partition!r}")
+
+
+LIKELIHOOD, FEATURES = "likelihood", "features"
+PARTITIONS = (LIKELIHOOD, FEATURES)
 
 
 def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: int = 8,
@@ -101,7 +113,9 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
         return _single_class(t, "one class: too few images or T is constant")
     report = _Reporter(progress)
     held = _holdout_mask(len(t), recipe.holdout, seed)
-    p_net = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3))
+    if recipe.partition == FEATURES:
+        return _feature_partition(x, t, held, seed, recipe, report)
+    p_net, _ = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3))
     labelings = _mixture_labelings(p_net, t, max_classes, seed)
     gmm_terms = {k: _heldout_terms(v, t, held) for k, v in labelings.items()}
     k0 = _choose_k(gmm_terms, recipe)
@@ -217,12 +231,54 @@ def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> 
             "hidden": list(recipe.hidden), "pool": True, "n_classes": n_classes}
 
 
+def _feature_partition(x: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int, recipe: ObserveRecipe,
+                       report: _Reporter) -> ObservationalFit:
+    """Fine observational classes: k-means clusters of the first-stage nets' hidden features.
+
+    A net that fits P(T=1 | I) must tell apart every visual feature that changes T, and its hidden
+    layer keeps them apart even where their P(T=1) are close (two kinds at .4 and .6 overlap on the
+    net's one output, not in its features). The clusters refine the observational partition rather than
+    estimate it: a class split in two costs Algorithm 1 a few more answers, while two classes merged
+    into one give its images one answer where they have two (the Causal Coarsening Theorem's premise)."""
+    p_net, features = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.9))
+    report("clustering the nets' features", 0.95)
+    labels = _feature_clusters(features, recipe, seed)
+    terms = _heldout_terms(_order_by_rate(labels, t), t, held)
+    k = int(labels.max()) + 1
+    criterion = (f"K={k}: k-means ({recipe.feature_classes} clusters, those under {recipe.min_class_share:.0%} of "
+                 "the images joined to their nearest) of the hidden features of the nets that fit P(T=1|I); "
+                 "fine on purpose: Algorithm 1's answers merge classes that are one causal class")
+    report("done", 1.0)
+    return _finish(labels, t, p_net, criterion, {k: float(terms.sum())}, {"partition": FEATURES})
+
+
+def _feature_clusters(features: np.ndarray, recipe: ObserveRecipe, seed: int) -> np.ndarray:
+    from sklearn.cluster import KMeans  # imported when used: scikit-learn takes ~1 s to import
+
+    k = int(min(recipe.feature_classes, len(np.unique(features, axis=0))))
+    if k < 2:
+        return np.zeros(len(features), np.int64)
+    model = KMeans(k, n_init=4, random_state=seed).fit(features)
+    labels, centres = model.labels_.astype(np.int64), model.cluster_centers_
+    smallest = max(1, int(np.ceil(recipe.min_class_share * len(features))))
+    while len(centres) > 1:
+        counts = np.bincount(labels, minlength=len(centres))
+        small = int(np.argmin(counts))
+        if counts[small] >= smallest:
+            break
+        keep = np.arange(len(centres)) != small
+        centres = centres[keep]
+        labels = ((features[:, None, :] - centres[None]) ** 2).sum(-1).argmin(1).astype(np.int64)
+    return _compact(labels)
+
+
 def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: ObserveRecipe,
-             report: _Reporter) -> np.ndarray:
-    """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples."""
+             report: _Reporter) -> tuple[np.ndarray, np.ndarray]:
+    """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples, and their hidden features
+    side by side (N, members x hidden units)."""
 
     members = recipe.regress_members or int(np.clip(recipe.regress_budget // max(int(fit.sum()), 1), 1, 3))
-    outputs = []
+    outputs, features = [], []
     for m in range(members):
         member_seed = seed + 1000 * m
         net = new_net(_net_spec(x.shape[1:], 2, recipe), member_seed)
@@ -232,7 +288,8 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
         stage = report.scaled(m / members, (m + 1) / members)
         train_classifier(net, x[fit], t[fit], config=config, progress=stage.epochs("fitting P(T=1|I)"))
         outputs.append(predict_proba(net, x)[:, 1])
-    return np.mean(outputs, axis=0)
+        features.append(hidden_features(net, x))
+    return np.mean(outputs, axis=0), np.concatenate(features, axis=1)
 
 
 def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, recipe: ObserveRecipe,
@@ -401,17 +458,19 @@ def observational_problem(data: Dataset | None, positive_label: int | None = Non
 
 
 def estimate_observational_classes(data: Dataset, positive_label: int | None = None, seed: int = 0,
-                                   cancelled: Callable[[], bool] | None = None) -> ObservedClasses | None:
+                                   cancelled: Callable[[], bool] | None = None,
+                                   recipe: ObserveRecipe | None = None) -> ObservedClasses | None:
     """The classes of a data set without obs_class (None when it has them or has no T at all).
 
-    From samples of T (slow: nets; run in a worker; cancelled() returning True raises
-    FitCancelled), from P(T=1|I) (equal values), or from the label that counts as T = 1.
+    From samples of T (slow: nets, fitted as `recipe` says; run in a worker; cancelled() returning True
+    raises FitCancelled), from P(T=1|I) (equal values), or from the label that counts as T = 1.
     """
     if data.obs_class is not None:
         return None
     if data.t is not None:
         progress = None if cancelled is None else (lambda stage, fraction: bool(cancelled()))
-        fit = fit_observational_classes(data.images, np.asarray(data.t, np.int64), seed=seed, progress=progress)
+        fit = fit_observational_classes(data.images, np.asarray(data.t, np.int64), seed=seed, progress=progress,
+                                        recipe=recipe)
         p_obs = data.p_obs if data.p_obs is not None else np.asarray(fit.p_obs, np.float64)
         return ObservedClasses(np.asarray(fit.obs_class, np.int64), p_obs)
     if data.p_obs is not None:

@@ -21,7 +21,8 @@ representatives' answers are evidence about it; `review` reads them, class by cl
 
 Where a class disagrees it is split by a classifier trained on its answered representatives (the
 same features): each of its images goes to the part its representatives' answers predict, and
-each part gets the mean answer of the representatives the classifier puts in it. Where the
+each part gets the answer of the representatives the classifier puts in it (`class_answer`: graded
+answers, the mean of their largest group, the level the oracle gives; 0/1 answers, the share of yes). Where the
 evidence is thin (a part with one answer, binary answers not yet significant), more
 representatives are asked, drawn from each predicted part, while the answer budget lasts.
 Where every class agrees nothing is asked or changed: it is the paper's Algorithm 1.
@@ -311,15 +312,31 @@ def _finish(record: PremiseRecord, obs_class: np.ndarray, rep_index: np.ndarray,
                 next_id += 1
         verdict.parts = [ids[int(k)] for k in order]
         verdict.part_sizes = [int(sizes[k]) for k in order]
-        verdict.part_means = [float(part_answers[k].mean()) for k in order]
+        verdict.part_means = [class_answer(part_answers[k], record.kind, record.settings.tolerance) for k in order]
     record.finished = True
     refined = record.refined(obs_class)
     answers = np.full(next_id, np.nan)
     for c in range(next_id):
         a = rep_answers[(refined[rep_index] == c) & np.isfinite(rep_answers)]
         if len(a):
-            answers[c] = a.mean()
+            answers[c] = class_answer(a, record.kind, record.settings.tolerance)
     return Review(record, None, refined, answers)
+
+
+def class_answer(answers: np.ndarray, kind: str, tolerance: float) -> float:
+    """A class's answer: for graded answers the mean of its largest group of answers within `tolerance`
+    (a class a split left with a few answers of its neighbour keeps the level the oracle gives, not a
+    mixture no image has: averaging .25 and .75 made causal levels the oracle never answers, so
+    every manipulation towards them failed); for 0/1 answers their mean, the share of yes."""
+    answers = np.asarray(answers, np.float64)
+    if kind == BINARY or len(answers) < 3:
+        return float(answers.mean())
+    groups = partition_from_values(answers, tolerance)
+    counts = np.bincount(groups)
+    largest = np.flatnonzero(counts == counts.max())
+    if len(largest) > 1:              # a tie: no group is the class's; its mean says so
+        return float(answers.mean())
+    return float(answers[groups == largest[0]].mean())
 
 
 # ---------------------------------------------------------------- features and classifiers

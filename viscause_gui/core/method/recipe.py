@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentConfig
+from viscause_gui.core.method.observe import FEATURES, LIKELIHOOD, PARTITIONS, ObserveRecipe
 from viscause_gui.core.nets.generative import DEFAULT_WIDTHS, autoencoder_spec
 from viscause_gui.core.nets.models import build_net
 from viscause_gui.core.nets.training import GENERATIVE_EPOCHS, generative_config
@@ -46,7 +47,9 @@ RECIPE_VERSION = 1
 NETS = ("mlp", "cnn")
 SHIFTS, CYCLIC_SHIFTS, FLIPS, NONE = "shifts", "cyclic-shifts", "flips", "none"
 INVARIANCES = (SHIFTS, CYCLIC_SHIFTS, FLIPS, NONE)
-OVERRIDES = ("net", "hidden", "ensemble", "epochs", "manipulator")
+OVERRIDES = ("net", "hidden", "ensemble", "epochs", "manipulator", "observe")
+OBSERVE_CHANNELS = (16, 32, 32)   # the nets that fit P(T=1|I) for the observational classes
+OBSERVE_HIDDEN = (64,)
 
 TINY_SIDE = 12               # images no larger than this on either side get the MLP
 STRIDE_SIDE = 48             # images at least this large on both sides: the first convolution strides by 2
@@ -60,6 +63,7 @@ MIN_EPOCHS, MAX_EPOCHS = 5, 30
 GENERATIVE_BUDGET = 2.4e11   # forward multiply-adds of the generative model's training
 NARROW_VALUES = 4096         # images with at least this many values (64x64 grey) get the narrower model
 NARROW_WIDTHS = (16, 32)
+DESCRIBED = ("causal net", "training", "search", "invariances", "observational classes")
 SHIFT_COPIES = 10            # copies of each answered image per declared shift invariance
 
 
@@ -121,6 +125,13 @@ class DataRecipe:
     invariances: tuple[str, ...]
     overrides: dict[str, Any] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    observe: str = FEATURES        # how the observational classes are found (observe.PARTITIONS)
+
+    def observe_recipe(self) -> ObserveRecipe:
+        """How the observational classes are found from samples of T (observe.fit_observational_classes)."""
+        if self.observe == FEATURES:
+            return ObserveRecipe(partition=FEATURES, channels=OBSERVE_CHANNELS, hidden=OBSERVE_HIDDEN)
+        return ObserveRecipe()
 
     def config_fields(self) -> dict[str, Any]:
         """The ExperimentConfig fields this recipe sets (everything else keeps ExperimentConfig's default)."""
@@ -147,11 +158,11 @@ class DataRecipe:
     def describe(self) -> list[str]:
         """Human lines, one per choice with its reason; '(your choice)' marks an override."""
         return [f"{key}: {self._summary(key)}{self._yours(key)}: {self.reasons.get(key, '')}".rstrip(": ")
-                for key in ("causal net", "training", "search", "invariances")]
+                for key in DESCRIBED]
 
     def _yours(self, key: str) -> str:
         owned = {"causal net": ("net", "hidden", "ensemble"), "training": ("epochs",), "search": ("manipulator",),
-                 "invariances": ("invariances",)}[key]
+                 "invariances": ("invariances",), "observational classes": ("observe",)}[key]
         return " (your choice)" if any(k in self.overrides for k in owned) else ""
 
     def _summary(self, key: str) -> str:
@@ -164,6 +175,9 @@ class DataRecipe:
             if self.manipulator == "pixels":
                 return "pixel flips" if self.facts.binary else "pixels"
             return f"manifold (generative model: {self.generative_epochs} epochs, widths {self.generative_widths})"
+        if key == "observational classes":
+            return ("fine: clusters of the features of the nets that fit P(T=1|I)" if self.observe == FEATURES else
+                    "as many as the held-out samples of T support")
         return ", ".join(self.invariances) if self.invariances else "none (declare with --invariant)"
 
     def to_json(self) -> dict[str, Any]:
@@ -183,7 +197,10 @@ class DataRecipe:
             assert isinstance(doc["overrides"], dict)
             recipe = cls(facts, dict(doc["net"]), doc["ensemble"], doc["epochs"], doc["retrain_epochs"],
                          doc["manipulator"], doc["generative_epochs"], tuple(doc["generative_widths"]),
-                         tuple(_checked_invariances(doc["invariances"])), dict(doc["overrides"]), dict(doc["reasons"]))
+                         tuple(_checked_invariances(doc["invariances"])), dict(doc["overrides"]), dict(doc["reasons"]),
+                         # recipes saved before the choice existed found their classes by the likelihood
+                         str(doc.get("observe", LIKELIHOOD)))
+            assert recipe.observe in PARTITIONS
             assert recipe.epochs >= 0 and recipe.retrain_epochs >= 0 and recipe.ensemble >= 1
             assert _sane_net(recipe.net)
             recipe.experiment_config()                       # its fields' own checks
@@ -208,7 +225,8 @@ def _sane_net(spec: dict[str, Any]) -> bool:
 def choose_recipe(facts: DataFacts, invariances: Sequence[str] = (), overrides: dict[str, Any] | None = None
                   ) -> DataRecipe:
     """The recipe for images with these facts, the declared invariances and the user's overrides
-    (keys of OVERRIDES: net 'mlp'|'cnn', hidden [units, ...], ensemble, epochs, manipulator)."""
+    (keys of OVERRIDES: net 'mlp'|'cnn', hidden [units, ...], ensemble, epochs, manipulator,
+    observe 'features'|'likelihood')."""
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = set(overrides) - set(OVERRIDES)
     if unknown:
@@ -220,11 +238,13 @@ def choose_recipe(facts: DataFacts, invariances: Sequence[str] = (), overrides: 
     manipulator, search_reason = _search(facts, overrides)
     widths = NARROW_WIDTHS if _values(facts) >= NARROW_VALUES else tuple(DEFAULT_WIDTHS)
     generative_epochs = _generative_epochs(facts, widths)
+    observe, observe_reason = _observe(overrides)
     reasons = {"causal net": f"{net_reason}; {_ensemble_reason(ensemble, overrides)}", "training": training_reason,
-               "search": search_reason, "invariances": _invariance_reason(invariances)}
+               "search": search_reason, "invariances": _invariance_reason(invariances),
+               "observational classes": observe_reason}
     return DataRecipe(facts, net, ensemble, epochs, retrain, manipulator, generative_epochs, widths,
                       tuple(invariances), {**overrides, **({"invariances": list(invariances)} if invariances else {})},
-                      reasons)
+                      reasons, observe)
 
 
 def recipe_for(images: np.ndarray, invariances: Sequence[str] = (), overrides: dict[str, Any] | None = None,
@@ -315,6 +335,18 @@ def _search(facts: DataFacts, overrides: dict[str, Any]) -> tuple[str, str]:
     if chosen == "pixels":
         return "pixels", "as you chose (on grey or colour images it can make smudges an oracle rejects)"
     return "manifold", f"{facts.kind} images: changes that look like the data, not pixel smudges"
+
+
+def _observe(overrides: dict[str, Any]) -> tuple[str, str]:
+    chosen = overrides.get("observe", FEATURES)
+    if chosen not in PARTITIONS:
+        raise RecipeError(f"unknown way to find observational classes {chosen!r} (known: {', '.join(PARTITIONS)})")
+    if chosen == LIKELIHOOD:
+        return chosen, ("as you chose: one sample of T per image tells classes apart only where their P(T=1) "
+                        "differ a lot")
+    return chosen, (f"up to {ObserveRecipe.feature_classes} classes, more than the samples of T can tell apart: "
+                    "splitting a class costs Algorithm 1 a few answers, merging two gives their images one answer "
+                    "(its premise is checked)")
 
 
 def _invariance_reason(invariances: Sequence[str]) -> str:

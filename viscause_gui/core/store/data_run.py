@@ -26,7 +26,7 @@ import numpy as np
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
-from viscause_gui.core.method.observe import estimate_observational_classes, observational_problem
+from viscause_gui.core.method.observe import ObserveRecipe, estimate_observational_classes, observational_problem
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.recipe import DataRecipe
 from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFailure, is_plugged,
@@ -121,8 +121,10 @@ class Outcome:
     batch_size: int = 0
 
 
-def with_observational_classes(data: Dataset, t_label: int | None, seed: int, progress: Progress) -> Dataset:
-    """The data set with observational classes: its own, or found from t / p_obs / the label t_label."""
+def with_observational_classes(data: Dataset, t_label: int | None, seed: int, progress: Progress,
+                               observe: ObserveRecipe | None = None) -> Dataset:
+    """The data set with observational classes: its own, or found from t / p_obs / the label t_label
+    (from samples of T as `observe` says)."""
     problem = observational_problem(data, t_label)
     if problem is not None:
         raise ValueError(f"{data.name}: {problem.replace('(File menu)', '')}")
@@ -135,7 +137,7 @@ def with_observational_classes(data: Dataset, t_label: int | None, seed: int, pr
         data = replace(data, t=(data.labels == t_label).astype(np.int64), meta=dict(data.meta))
         what = f"samples of T (T = 1 for label {t_label})"
     progress(f"finding observational classes from {what} on {len(data)} images")
-    found = estimate_observational_classes(data, t_label, seed)
+    found = estimate_observational_classes(data, t_label, seed, recipe=observe)
     data = found.added_to(data)
     progress(f"{int(data.obs_class.max()) + 1} observational classes")
     return data
@@ -147,7 +149,8 @@ def start_data_run(data: Dataset, experiment_config: ExperimentConfig, settings:
     loaded before the folder was prepared); observational classes are found first when needed."""
     for line in recipe_lines(settings):
         progress(line)
-    data = with_observational_classes(data, settings.t_label, experiment_config.seed, progress)
+    observe = None if settings.recipe is None else DataRecipe.from_json(settings.recipe).observe_recipe()
+    data = with_observational_classes(data, settings.t_label, experiment_config.seed, progress, observe)
     experiment = Experiment(data, experiment_config)
     progress(f"{data.name}: {len(data)} images of {'x'.join(map(str, data.shape))}, {experiment_config.iterations} "
              f"iterations x {experiment_config.queries} queries, oracle {settings.oracle}")
@@ -160,7 +163,7 @@ def recipe_lines(settings: DataRunSettings) -> list[str]:
         return []
     recipe = DataRecipe.from_json(settings.recipe)
     return [f"recipe for {recipe.facts.words()} (chosen from the data; change it with --net, --hidden, --ensemble, "
-            "--manipulator, --invariant):", *(f"  {line}" for line in recipe.describe())]
+            "--manipulator, --observe, --invariant):", *(f"  {line}" for line in recipe.describe())]
 
 
 def answer_data_run(out: Path, answers_csv: Path, progress: Progress, oracle: str | None = None,

@@ -14,8 +14,8 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import Recipe, Truth
 from viscause_gui.core.method.driver import Goal, drive
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, TrainEvent
-from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, estimate_observational_classes,
-                                              observational_problem)
+from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, ObserveRecipe,
+                                              estimate_observational_classes, observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
 from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, load_plugged_oracle
 from viscause_gui.core.nets.training import TrainFn, TrainProgress, map_yields, train_steps
@@ -75,6 +75,7 @@ class RunSettings:
     positive_label: int | None   # T = 1 for this label when the data set has only labels
     recipe: Recipe | None = None  # an experiment's settings and model oracle for this data set
     plugged: PluggedChoice | None = None   # the oracle "plugged" answers with
+    observe: ObserveRecipe | None = None   # how classes are found from samples of T (a data recipe's; None: default)
 
     @classmethod
     def for_data(cls, data: Dataset, oracle: str, positive_label: int | None, recipe: Recipe | None,
@@ -141,7 +142,7 @@ def _new_experiment(data: Dataset, settings: RunSettings, stop: StopFlag) -> Ite
     if problem is not None:
         raise ObservationalDataError(problem)
     found = estimate_observational_classes(data, settings.positive_label, settings.config.seed,
-                                           cancelled=lambda: stop.stopped)
+                                           cancelled=lambda: stop.stopped, recipe=settings.observe)
     if found is not None:
         yield found
         data = found.added_to(data)

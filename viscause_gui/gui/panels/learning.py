@@ -484,7 +484,8 @@ class LearningPanel(QWidget):
                "queries_by": self.queries_by_combo.currentData(), "seed": self.seed_spin.value()}
         if self.recipe.editable:          # a person's own data: the recipe `viscause run DATA` chooses, or theirs
             config = self.recipe.experiment_config(retrain_epochs=self.retrain_spin.value(), **run)
-            return RunSettings(config, oracle, label, recipe, self._plugged.get(key))
+            return RunSettings(config, oracle, label, recipe, self._plugged.get(key),
+                               observe=self.recipe.recipe.observe_recipe())
         return RunSettings.for_data(data, oracle, label, recipe, self._plugged.get(key), **run,
                                     epochs=self.epochs_spin.value(), retrain_epochs=self.retrain_spin.value())
 
