@@ -15,6 +15,7 @@ from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import random_cyclic_shifts
+from viscause_gui.core.method.ink_patterns import InkPatterns, learn_ink_patterns
 from viscause_gui.core.method.observe import FitCancelled, ObservedClasses, estimate_observational_classes
 from viscause_gui.core.method.recipe import CYCLIC_SHIFTS
 from viscause_gui.core.nets.models import new_net, predict_proba
@@ -41,20 +42,25 @@ class ObservationalModel:
 
     `reads_classes`: the net's outputs are the classes (P(T=1 | I) = sum over classes of
     P(class | I) * level); otherwise they are T = 0, 1 and the class is the one with the nearest level.
+    `patterns`: for binary images whose classes are exact ink patterns, the check that takes out of a
+    class an image lacking its ink (core.method.ink_patterns); None: the net answers alone.
     """
 
     def __init__(self, net: nn.Module, in_shape: tuple[int, ...], classes: np.ndarray, levels: np.ndarray,
-                 reads_classes: bool = False):
+                 reads_classes: bool = False, patterns: InkPatterns | None = None):
         self.net = net
         self.in_shape = tuple(int(s) for s in in_shape)
         self.classes = np.asarray(classes, np.int64)
         self.levels = np.asarray(levels, np.float64)
         self.reads_classes = bool(reads_classes)
+        self.patterns = patterns if self.reads_classes else None
 
     def predict(self, images: np.ndarray) -> ObsPrediction:
         images = np.asarray(images, np.float32).reshape(-1, *self.in_shape)
         proba = predict_proba(self.net, images)
         if self.reads_classes:
+            if self.patterns is not None:
+                proba = self.patterns.restrict(images, proba)
             return ObsPrediction(proba @ self.levels, self.classes[proba.argmax(axis=1)])
         p_t = proba[:, 1]
         if not len(self.levels):
@@ -130,11 +136,16 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
     spec = {"arch": "mlp", "hidden": [100], "in_shape": list(data.shape),
             "n_classes": len(classes) if reads_classes else 2}
     net = new_net(spec, seed)
-    images, targets = declared_copies(data, data.images[index], targets[index], seed)
-    config = TrainConfig(epochs=epochs or readout_epochs(len(images)), batch_size=BATCH_SIZE, patience=PATIENCE,
+    images, targets = data.images[index], targets[index]
+    copied, copied_targets = declared_copies(data, images, targets, seed)
+    config = TrainConfig(epochs=epochs or readout_epochs(len(copied)), batch_size=BATCH_SIZE, patience=PATIENCE,
                          seed=seed)
-    for progress in train_steps(net, images, targets, config=config):
+    for progress in train_steps(net, copied, copied_targets, config=config):
         if cancelled():
             return None
         yield progress
-    return ObservationalModel(net, data.shape, classes, levels, reads_classes)
+    patterns = None
+    if reads_classes and not cancelled():
+        patterns = learn_ink_patterns(images, targets, len(classes), lambda x, y: declared_copies(data, x, y, seed),
+                                      seed)
+    return None if cancelled() else ObservationalModel(net, data.shape, classes, levels, reads_classes, patterns)
