@@ -2,28 +2,33 @@
 answers in <= 60 s with zero lost or duplicated answers, while the window's event-loop stall
 stays <= 50 ms.
 
-The app side is the real main window (offscreen) with GRATING loaded, a waiting batch of 600
-GRATING images, Share → Let others answer started with k = 5 (600 x 5 = 3,000 answers) and
-its share window shown (the live tally redraws as answers arrive), with the server's default
-limits. The annotators run in a separate process (as phones are other machines): 60 aiohttp
-clients, each from its own loopback address (127.0.0.2, 127.0.0.3, ...: one address per phone,
-as on a class's Wi-Fi), each joins (with a device id of its own, as the page sends), then asks
-for an image and answers it (yes/no by the image's index, '?' now and then) after a pause to
-look at it (--think; 0: flat out), until nothing is left; a 429 (rate limit) makes it wait
-50 ms and try again. The app starts as viscause-gui does (torch warmed up, start-up objects
-frozen) and runs Qt's own event loop; a 5 ms QTimer on the GUI thread measures the longest gap
-between its ticks while the load runs, and the GUI thread's CPU time in each gap (on a machine
-busy with other work a gap is much longer than the work the window did in it).
+The app side is the real main window (offscreen) with GRATING loaded (the load starts once the
+readout's observational model, which a worker trains when a data set opens, is ready; with
+--at-once while it still trains), a waiting batch of 600 GRATING images, Share → Let others
+answer started with k = 5 (600 x 5 = 3,000 answers) and its share window shown (the live tally
+redraws as answers arrive), with the server's default limits. The annotators run in a separate
+process (as phones are other machines): 60 aiohttp clients, each from its own loopback address
+(127.0.0.2, 127.0.0.3, ...: one address per phone, as on a class's Wi-Fi), each joins (with a
+device id of its own, as the page sends), then asks for an image and answers it (yes/no by the
+image's index, '?' now and then) after a pause to look at it (--think; 0: flat out), until
+nothing is left; a 429 (rate limit) makes it wait 50 ms and try again. The app starts as
+viscause-gui does (torch warmed up, start-up objects frozen) and runs Qt's own event loop; a 5
+ms QTimer on the GUI thread measures the longest gap between its ticks while the load runs, and
+the GUI thread's CPU time in each gap (on a machine busy with other work a gap is much longer
+than the work the window did in it), and the whole app's (the server's threads too: a long gap
+with little of either is other processes' time).
 
 Afterwards the journal is read back from disk: every acknowledged answer must be in it exactly
 once, no (image, annotator) pair twice, and nothing there that was not acknowledged.
 
 --profile N profiles the GUI thread (cProfile, one profile per heartbeat gap) and prints the N
-longest gaps, and the N in which the GUI thread ran longest, with what it called in them, to
-stderr (profiling slows the GUI thread: the stall figures of such a run are not the benchmark's).
+longest gaps, and the N in which the GUI thread ran longest, with what it called in them and
+how long each thread of the app ran and waited for a CPU in them, then the other threads'
+stacks sampled at each tick, to stderr (profiling slows the GUI thread: the stall figures of
+such a run are not the benchmark's).
 
 Usage: python benchmarks/bench_share.py [--annotators 60] [--images 600] [--k 5] [--runs 3]
-       [--think 0.6 0.0] [--profile N]
+       [--think 0.6 0.0] [--profile N] [--at-once]
 Writes benchmarks/out/share.json.
 """
 from __future__ import annotations
@@ -96,29 +101,80 @@ os._exit(0)          # not waiting for the resolver's threads
 '''
 
 
+def thread_times_ms() -> dict[int, tuple[float, float]]:
+    """(ran on a CPU, waited in the run queue for one) so far, in ms, of each of this process's
+    threads by native id (Linux /proc schedstat)."""
+    out = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/schedstat") as f:
+                ran, waited = f.read().split()[:2]
+        except (OSError, ValueError):
+            continue                                       # the thread ended
+        out[int(task)] = (int(ran) / 1e6, int(waited) / 1e6)
+    return out
+
+
+def thread_names() -> dict[int, str]:
+    """Each thread's name by native id: Python's, else the system's (Qt names its own)."""
+    import threading
+
+    names = {}
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as f:
+                names[int(task)] = f.read().strip()
+        except OSError:
+            continue
+    names.update({t.native_id: t.name for t in threading.enumerate()})
+    return names
+
+
 class GapProfiler:
-    """cProfile of the GUI thread, one profile per heartbeat gap; keeps the `keep` longest gaps
-    and the `keep` gaps in which the GUI thread ran longest (on a busy machine the longest gaps
-    are often other processes' time). Printed at the end: formatting them in a gap would
-    lengthen the next."""
+    """cProfile of the GUI thread, one profile per heartbeat gap, and how long each thread ran
+    and waited for a CPU in it; keeps the `keep` longest gaps and the `keep` gaps in which the GUI thread ran longest
+    (on a busy machine the longest gaps are often other processes' time). Printed at the end:
+    formatting them in a gap would lengthen the next."""
 
     def __init__(self, keep: int):
         self.keep = keep
-        self.longest: list[tuple[float, float, int, cProfile.Profile]] = []   # gap ms, GUI CPU ms, tick, profile
-        self.busiest: list[tuple[float, float, int, cProfile.Profile]] = []
+        self.longest: list[tuple] = []     # (gap ms, GUI CPU ms, tick, profile, {thread: (ran, waited) ms})
+        self.busiest: list[tuple] = []
         self.profile: cProfile.Profile | None = None
         self.ticks = 0
+        self.threads = thread_times_ms()
+        self.names = thread_names()
+        self.samples: dict[str, int] = {}              # the other threads' stacks, sampled at each tick
 
     def next_gap(self, gap_ms: float, cpu_ms: float) -> None:
         """The heartbeat ticked: close the gap's profile (kept if among the longest or busiest), open the next."""
         self.ticks += 1
+        threads = thread_times_ms()
         if self.profile is not None:
             self.profile.disable()
-            gap = (gap_ms, cpu_ms, self.ticks, self.profile)
+            spent = {tid: (ran - self.threads.get(tid, (0.0, 0.0))[0], waited - self.threads.get(tid, (0.0, 0.0))[1])
+                     for tid, (ran, waited) in threads.items()}
+            gap = (gap_ms, cpu_ms, self.ticks, self.profile, {tid: t for tid, t in spent.items() if max(t) >= 0.5})
             self.longest = self._kept(self.longest, gap, 0)
             self.busiest = self._kept(self.busiest, gap, 1)
+        self.threads = threads
+        self._sample_other_threads()
+        if not threads.keys() <= self.names.keys():       # a thread started: name it while it lives
+            self.names.update(thread_names())
         self.profile = cProfile.Profile()
         self.profile.enable()
+
+    def _sample_other_threads(self) -> None:
+        """What the other threads run now (their Python stacks, innermost 4 calls)."""
+        import threading
+        import traceback
+
+        me = threading.get_ident()
+        for ident, frame in sys._current_frames().items():
+            if ident != me:
+                calls = traceback.extract_stack(frame)[-4:]
+                where = " < ".join(f"{Path(c.filename).name}:{c.lineno}({c.name})" for c in reversed(calls))
+                self.samples[where] = self.samples.get(where, 0) + 1
 
     def _kept(self, kept: list, gap: tuple, by: int) -> list:
         if len(kept) < self.keep or gap[by] > kept[-1][by]:
@@ -130,18 +186,37 @@ class GapProfiler:
             self.profile.disable()
 
     def report(self) -> str:
+        names = self.names
         out = []
         for title, gaps in (("longest gaps", self.longest), ("gaps with the most GUI-thread CPU", self.busiest)):
             out.append(f"########## the {len(gaps)} {title} ##########")
-            for gap, cpu, tick, profile in gaps:
+            for gap, cpu, tick, profile, ran in gaps:
                 text = io.StringIO()
                 pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(40)
+                threads = ", ".join(f"{names.get(tid, tid)} {r:.1f}/{w:.1f}" for tid, (r, w) in
+                                    sorted(ran.items(), key=lambda t: -t[1][0]))
                 out.append(f"===== gap {gap:.0f} ms (heartbeat tick {tick}), GUI thread CPU {cpu:.0f} ms =====\n"
-                           f"{text.getvalue()}")
+                           f"ms each thread ran / waited for a CPU: {threads or 'none'}\n{text.getvalue()}")
+        out.append("########## the other threads, sampled at each tick: their most frequent stacks ##########")
+        for where, n in sorted(self.samples.items(), key=lambda s: -s[1])[:25]:
+            out.append(f"{n:6d}  {where}")
         return "\n".join(out)
 
 
-def run_once(annotators: int, images: int, k: int, think: float, folder: Path, profile: int = 0) -> dict:
+def wait_for_the_readout(app, window, limit_s: float = 600.0) -> float:
+    """Seconds until the readout's observational model, trained in a worker when a data set
+    opens, is ready: a class joins a share some time after the data set was opened."""
+    from viscause_gui.gui.main_window import ObservationalController
+
+    started = time.monotonic()
+    while window.workers.is_running(ObservationalController.KEY) and time.monotonic() - started < limit_s:
+        app.processEvents()
+        time.sleep(0.02)
+    return round(time.monotonic() - started, 1)
+
+
+def run_once(annotators: int, images: int, k: int, think: float, folder: Path, profile: int = 0,
+             at_once: bool = False) -> dict:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import numpy as np
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
@@ -167,6 +242,7 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
     window.show()
     gm = GratingModel()
     window.state.set_dataset(gm.sample(2000, 0))
+    readout_s = None if at_once else wait_for_the_readout(app, window)
     batch_images = gm.sample(images, 1).images
     window.state.queue.add(QueryBatch("manual", 1, batch_images, np.arange(images)))
     window.actions["share"].trigger()
@@ -176,16 +252,17 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
         app.processEvents()
     freeze_startup_objects()                              # as viscause-gui does after start-up
 
-    gaps, busy, clock = [], [], QElapsedTimer()
+    gaps, busy, whole, clock = [], [], [], QElapsedTimer()
     clock.start()
-    last = [clock.elapsed(), time.thread_time()]
+    last = [clock.elapsed(), time.thread_time(), time.process_time()]
     profiler = GapProfiler(profile) if profile else None
 
-    def tick() -> None:                                   # the gap, and the GUI thread's CPU time in it
-        now, cpu = clock.elapsed(), time.thread_time()
+    def tick() -> None:                                   # the gap, the GUI thread's and the app's CPU time in it
+        now, cpu, app_cpu = clock.elapsed(), time.thread_time(), time.process_time()
         gaps.append(now - last[0])
         busy.append(1000 * (cpu - last[1]))
-        last[0], last[1] = now, cpu
+        whole.append(1000 * (app_cpu - last[2]))
+        last[:] = now, cpu, app_cpu
         if profiler is not None:
             profiler.next_gap(gaps[-1], busy[-1])
 
@@ -231,9 +308,9 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
     pairs = [(r.batch, r.index, r.annotator) for r in web]
     window.share.stop()
     window.close()
-    gaps, busy = gaps[5:] or [0], busy[5:] or [0.0]
+    gaps, busy, whole = gaps[5:] or [0], busy[5:] or [0.0], whole[5:] or [0.0]
     longest = int(np.argmax(gaps))
-    return {"annotators": annotators, "think_s": think, "load_avg_after": round(os.getloadavg()[0], 2), "images": images, "k": k, "answers_expected": images * k,
+    return {"annotators": annotators, "think_s": think, "readout_trained_before_s": readout_s, "load_avg_after": round(os.getloadavg()[0], 2), "images": images, "k": k, "answers_expected": images * k,
             "answers_acknowledged": len(acked), "answers_in_journal": len(web),
             "lost": len(set(acked) - set(ids)), "unacknowledged_in_journal": len(set(ids) - set(acked)),
             "duplicated_ids": len(ids) - len(set(ids)), "duplicated_image_annotator": len(pairs) - len(set(pairs)),
@@ -243,6 +320,8 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
             # what the GUI thread itself ran (CPU time) in the longest gap and in its busiest gap: on a
             # machine busy with other work a gap can be much longer than the work in it
             "gui_cpu_in_longest_stall_ms": int(busy[longest]), "max_gui_cpu_between_ticks_ms": int(max(busy)),
+            # all the app's threads (the server's too): little of it in a long gap = other processes ran
+            "app_cpu_in_longest_stall_ms": int(whole[longest]),
             "longest_stall_ends_s": round(sum(gaps[:longest + 1]) / 1000, 2),   # after the load began
             "images_with_k_answers": sum(n >= k for n in _per_image(pairs).values()),
             "agreement_percent": round(tally.overall.percent, 3), "alpha": round(tally.overall.alpha, 3)}
@@ -265,12 +344,14 @@ def main() -> None:
                         help="seconds each annotator looks at an image before the next (mean; 0 = flat out)")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="print the N longest and N busiest gaps and what the GUI thread called in them (cProfile)")
+    parser.add_argument("--at-once", action="store_true",
+                        help="start the load at once, while the readout's model still trains on the data set")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         with tempfile.TemporaryDirectory(dir=HERE / "out") as folder:
             print(json.dumps(run_once(args.annotators, args.images, args.k, args.think[0], Path(folder),
-                                      args.profile)), flush=True)
+                                      args.profile, args.at_once)), flush=True)
         return
     from machine import machine
 
@@ -282,7 +363,7 @@ def main() -> None:
         for _ in range(args.runs):                       # each run a fresh app process
             out = subprocess.run([sys.executable, __file__, "--one", "--annotators", str(args.annotators),
                                   "--images", str(args.images), "--k", str(args.k), "--think", str(think),
-                                  "--profile", str(args.profile)],
+                                  "--profile", str(args.profile), *(["--at-once"] if args.at_once else [])],
                                  capture_output=True, text=True,
                                  env=dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1"))
             if out.returncode != 0:
