@@ -27,6 +27,7 @@ Copies = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]   # (
 
 
 def is_binary(images: np.ndarray) -> bool:
+    """Every value 0 or 1."""
     return bool(np.all((images == 0) | (images == 1)))
 
 
@@ -76,11 +77,12 @@ def _lacks_shared_ink(flat: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np
 
 
 def learn_ink_patterns(images: np.ndarray, labels: np.ndarray, n_classes: int, copies: Copies,
-                       seed: int = 0) -> InkPatterns | None:
+                       seed: int = 0, cancelled: Callable[[], bool] = lambda: False) -> InkPatterns | None:
     """The check for these binary images and their class indices, or None where it does not hold:
     not binary, too few images to test it, too large, or an image it takes out of its own class when
     the other images are the references (FOLDS folds: every image is tested once).
-    `copies` adds the copies the data set declares the same (its invariances) to the references."""
+    `copies` adds the copies the data set declares the same (its invariances) to the references;
+    `cancelled()` returning True between folds gives None."""
     if not is_binary(images) or len(images) < MIN_IMAGES:
         return None
     patterns = InkPatterns.from_images(*copies(images, labels), n_classes)
@@ -88,6 +90,8 @@ def learn_ink_patterns(images: np.ndarray, labels: np.ndarray, n_classes: int, c
         return None
     fold = np.random.default_rng(seed).permutation(len(images)) % FOLDS
     for k in range(FOLDS):
+        if cancelled():
+            return None
         held = fold == k
         lacks, _ = InkPatterns.from_images(*copies(images[~held], labels[~held]), n_classes).check(images[held])
         if lacks[np.arange(int(held.sum())), labels[held]].any():

@@ -3,12 +3,14 @@
 Qt-free: the GUI runs it in a worker.
 `observe_and_train(dataset)` is a generator for a worker: it yields `ObservedClasses` when it
 had to estimate the observational classes from samples of T, then the training progress, and
-returns an `ObservationalModel` (or None when the data set has no T at all).
+returns an `ObservationalModel` (or None when the data set has no T at all). The model is a net
+for the observational class, trained on every image and the copies the data set declares the
+same, with, on binary images, the check of core.method.ink_patterns.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Generator, Iterator
 
 import numpy as np
 from torch import nn
@@ -113,6 +115,8 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
     to learn each class from a few hundred images (GRATING's lone v-bars read 0.1 where the
     truth is 0.4). Where the classes are unknown, one, or more than MAX_CLASSES (P(T=1 | I)
     varies from image to image), it learns P(T=1) itself. `epochs`: None, about TRAIN_STEPS steps.
+    On binary images whose classes are exact ink patterns the net's answers are checked against
+    the patterns (core.method.ink_patterns).
     Returns the ObservationalModel, or None when the data set has no T or `cancelled()` said so.
     """
     p_obs, obs_class = data.p_obs, data.obs_class
@@ -131,21 +135,27 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
     reads_classes = 2 <= len(classes) <= MAX_CLASSES
     if reads_classes:
         targets = np.searchsorted(classes, obs_class)
-    rng = np.random.default_rng(seed)
-    index = np.sort(rng.choice(len(data), min(len(data), max_images), replace=False))
-    spec = {"arch": "mlp", "hidden": [100], "in_shape": list(data.shape),
-            "n_classes": len(classes) if reads_classes else 2}
-    net = new_net(spec, seed)
+    index = np.sort(np.random.default_rng(seed).choice(len(data), min(len(data), max_images), replace=False))
     images, targets = data.images[index], targets[index]
-    copied, copied_targets = declared_copies(data, images, targets, seed)
-    config = TrainConfig(epochs=epochs or readout_epochs(len(copied)), batch_size=BATCH_SIZE, patience=PATIENCE,
-                         seed=seed)
-    for progress in train_steps(net, copied, copied_targets, config=config):
-        if cancelled():
-            return None
-        yield progress
-    patterns = None
-    if reads_classes and not cancelled():
-        patterns = learn_ink_patterns(images, targets, len(classes), lambda x, y: declared_copies(data, x, y, seed),
-                                      seed)
+
+    def copies(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return declared_copies(data, x, y, seed)
+
+    net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape),
+                   "n_classes": len(classes) if reads_classes else 2}, seed)
+    if not (yield from _train(net, *copies(images, targets), epochs, seed, cancelled)):
+        return None
+    patterns = learn_ink_patterns(images, targets, len(classes), copies, seed, cancelled) if reads_classes else None
     return None if cancelled() else ObservationalModel(net, data.shape, classes, levels, reads_classes, patterns)
+
+
+def _train(net: nn.Module, images: np.ndarray, targets: np.ndarray, epochs: int | None, seed: int,
+           cancelled: Callable[[], bool]) -> Generator[TrainProgress, None, bool]:
+    """Train the readout net, yielding its progress; returns False when cancelled."""
+    config = TrainConfig(epochs=epochs or readout_epochs(len(images)), batch_size=BATCH_SIZE, patience=PATIENCE,
+                         seed=seed)
+    for progress in train_steps(net, images, targets, config=config):
+        if cancelled():
+            return False
+        yield progress
+    return True
