@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import math
 import time
 import zipfile
@@ -28,6 +29,7 @@ from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, MA
                                              SessionError, autosave_path)
 from viscause_gui.core.store.session_reader import load_session
 
+log = logging.getLogger("viscause_gui.session")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)      # fixed member dates: the same state gives the same bytes
 
 
@@ -272,8 +274,11 @@ class Autosaver:
         return self._writing
 
     def _written(self, writing: Future) -> None:
-        if writing.exception() is not None:
+        exc = writing.exception()
+        if exc is not None:
             self.dirty = True                  # tried again when next due
+            if not isinstance(exc, SessionError):   # a bug, not a full disk: say so (the timer's slot would have)
+                log.error("autosave of %s failed", self.path, exc_info=exc)
 
     def wait(self) -> None:
         """Wait for a background write in flight (its failure is the saver's dirtiness, not raised)."""
