@@ -130,7 +130,9 @@ def test_rows_model_sets_what_changed(qtbot):
     assert changed == [(1, 1)]
     model.set_rows([("1", "x")])
     assert model.rowCount() == 1 and model.columnCount() == 2
+    changed.clear()
     model.set_rows([("1", "x"), ("3", "w"), ("4", "v")])
+    assert changed == []                            # new rows come whole, not a cell at a time
     texts = [[model.item(r, c).text() for c in range(2)] for r in range(model.rowCount())]
     assert texts == [["1", "x"], ["3", "w"], ["4", "v"]]
     assert model.headerData(1, Qt.Orientation.Horizontal) == "b"
