@@ -24,11 +24,12 @@ from viscause_gui.core.nets.models import new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, TrainProgress, train_steps
 
 MAX_TRAIN_IMAGES = 10_000   # a readout model: a subsample keeps every epoch short (cancel fast)
-TRAIN_STEPS = 2_000         # optimiser steps to aim for: 142 epochs of 2,000 images, 28 of 10,000
-MIN_EPOCHS, MAX_EPOCHS = 15, 200
+TRAIN_STEPS = 600           # optimiser steps to aim for: 150 epochs of 2,000 images, 30 of 10,000
+MIN_EPOCHS, MAX_EPOCHS = 5, 200
 PATIENCE = 20               # epochs without a better validation loss before training stops
 MAX_CLASSES = 16            # more observational classes than this: the net learns P(T=1 | I) itself
-BATCH_SIZE = 128
+BATCH_SIZE = 512            # large batches: in the app each batch also waits for the GUI thread
+LEARNING_RATE = 1e-2
 SHIFT_COPIES = 10           # cyclic shifts of every image, where the data set declares T blind to them
 MAX_COPY_VALUES = 50_000_000  # at most this many float32 values in the copies (200 MB): fewer copies of large images
 
@@ -152,8 +153,8 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
 def _train(net: nn.Module, images: np.ndarray, targets: np.ndarray, epochs: int | None, seed: int,
            cancelled: Callable[[], bool]) -> Generator[TrainProgress, None, bool]:
     """Train the readout net, yielding its progress; returns False when cancelled."""
-    config = TrainConfig(epochs=epochs or readout_epochs(len(images)), batch_size=BATCH_SIZE, patience=PATIENCE,
-                         seed=seed)
+    config = TrainConfig(epochs=epochs or readout_epochs(len(images)), batch_size=BATCH_SIZE, lr=LEARNING_RATE,
+                         patience=PATIENCE, seed=seed)
     for progress in train_steps(net, images, targets, config=config):
         if cancelled():
             return False
