@@ -115,7 +115,7 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
     held = _holdout_mask(len(t), recipe.holdout, seed)
     if recipe.partition == FEATURES:
         return _feature_partition(x, t, held, seed, recipe, report)
-    p_net, _ = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3))
+    p_net, _ = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3), with_features=False)
     labelings = _mixture_labelings(p_net, t, max_classes, seed)
     gmm_terms = {k: _heldout_terms(v, t, held) for k, v in labelings.items()}
     k0 = _choose_k(gmm_terms, recipe)
@@ -140,8 +140,17 @@ def fit_memory_bytes(n: int, shape: tuple[int, ...], recipe: ObserveRecipe | Non
     (tests/core/method/test_observe.py); `viscause observe` refuses what it cannot hold."""
     recipe = recipe or ObserveRecipe()
     pixels = math.prod(int(s) for s in shape)
-    per_image = 2 * 4 * pixels + PER_IMAGE_BYTES
+    per_image = 2 * 4 * pixels + PER_IMAGE_BYTES + _feature_bytes(shape, recipe)
     return int(n) * per_image + min(int(n), PREDICT_BATCH) * _activation_bytes(shape, recipe) + WORKING_BYTES
+
+
+def _feature_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
+    """Bytes per image of the FEATURES partition: up to 3 nets' hidden features, k-means' copy of them
+    and its distances to the clusters."""
+    if recipe.partition != FEATURES:
+        return 0
+    units = 3 * int(_net_spec(tuple(shape), 2, recipe)["hidden"][-1])
+    return 2 * 4 * units + 8 * recipe.feature_classes
 
 
 def _activation_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
@@ -273,7 +282,7 @@ def _feature_clusters(features: np.ndarray, recipe: ObserveRecipe, seed: int) ->
 
 
 def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: ObserveRecipe,
-             report: _Reporter) -> tuple[np.ndarray, np.ndarray]:
+             report: _Reporter, with_features: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples, and their hidden features
     side by side (N, members x hidden units)."""
 
@@ -288,8 +297,9 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
         stage = report.scaled(m / members, (m + 1) / members)
         train_classifier(net, x[fit], t[fit], config=config, progress=stage.epochs("fitting P(T=1|I)"))
         outputs.append(predict_proba(net, x)[:, 1])
-        features.append(hidden_features(net, x))
-    return np.mean(outputs, axis=0), np.concatenate(features, axis=1)
+        if with_features:
+            features.append(hidden_features(net, x))
+    return np.mean(outputs, axis=0), (np.concatenate(features, axis=1) if with_features else None)
 
 
 def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, recipe: ObserveRecipe,

@@ -135,11 +135,15 @@ def ensemble_proba(nets: Sequence[nn.Module], images: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def hidden_features(net: nn.Module, images: np.ndarray) -> np.ndarray:
+def hidden_features(net: nn.Module, images: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """Activations of the net's last hidden layer (N, units) as float32, a batch at a time."""
     net.eval()
     device = next(net.parameters()).device
-    x = torch.as_tensor(images, dtype=torch.float32, device=device)
-    return net.hidden_features(x).cpu().numpy()
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = torch.as_tensor(images[start:start + batch_size], dtype=torch.float32, device=device)
+        out.append(net.hidden_features(x).float().cpu().numpy())
+    return np.concatenate(out)
 
 
 def new_net(spec: dict[str, Any], seed: int, device: torch.device | None = None) -> nn.Module:
