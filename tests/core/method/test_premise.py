@@ -183,3 +183,8 @@ def test_a_class_answer_is_a_level_the_oracle_gives_not_a_mixture():
     assert class_answer(np.array([0.25, 0.25, 0.75, 0.25, 0.27]), GRADED, 0.1) == pytest.approx(0.255)
     assert class_answer(np.array([0.25, 0.75, 0.25, 0.75]), GRADED, 0.1) == pytest.approx(0.5)   # a tie: the mean
     assert class_answer(np.array([1.0, 0.0, 1.0, 1.0, 0.0]), BINARY, 0.1) == pytest.approx(0.6)  # the share of yes
+    # a part of a split class with one answer of each level takes the level its parent class answers most
+    parent = np.array([0.25] * 22 + [0.75] * 3)
+    assert class_answer(np.array([0.25, 0.75]), GRADED, 0.1, prior=parent) == pytest.approx(0.25)
+    assert class_answer(np.array([0.75, 0.25]), GRADED, 0.1, prior=1 - parent) == pytest.approx(0.75)
+    assert class_answer(np.array([0.75]), GRADED, 0.1, prior=parent) == pytest.approx(0.75)

@@ -127,7 +127,8 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
                    {"k0": k0, "gmm_scores": _totals(gmm_terms)})
 
 
-PREDICT_BATCH = 8192        # images per forward pass of nets.models.predict_proba (its default)
+PREDICT_BATCH = 8192        # at most this many images per forward pass of a fitted net
+ACTIVATION_BUDGET = 256 * 1024**2   # and at most this many bytes of activations (64x64 colour: ~300 images)
 PER_IMAGE_BYTES = 1024      # per image besides its pixels: targets, weights, index orders, the mixtures' arrays
 WORKING_BYTES = 128 * 1024**2   # torch's and scikit-learn's own working memory once they run
 
@@ -141,7 +142,13 @@ def fit_memory_bytes(n: int, shape: tuple[int, ...], recipe: ObserveRecipe | Non
     recipe = recipe or ObserveRecipe()
     pixels = math.prod(int(s) for s in shape)
     per_image = 2 * 4 * pixels + PER_IMAGE_BYTES + _feature_bytes(shape, recipe)
-    return int(n) * per_image + min(int(n), PREDICT_BATCH) * _activation_bytes(shape, recipe) + WORKING_BYTES
+    return int(n) * per_image + min(int(n), _predict_batch(shape, recipe)) * _activation_bytes(shape, recipe) \
+        + WORKING_BYTES
+
+
+def _predict_batch(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
+    """Images per forward pass of a fitted net: its activations stay under ACTIVATION_BUDGET."""
+    return int(np.clip(ACTIVATION_BUDGET // max(_activation_bytes(shape, recipe), 1), 64, PREDICT_BATCH))
 
 
 def _feature_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
@@ -296,9 +303,10 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
                              batch_size=_batch_size(int(fit.sum()), recipe.regress_batch))
         stage = report.scaled(m / members, (m + 1) / members)
         train_classifier(net, x[fit], t[fit], config=config, progress=stage.epochs("fitting P(T=1|I)"))
-        outputs.append(predict_proba(net, x)[:, 1])
+        batch = _predict_batch(x.shape[1:], recipe)
+        outputs.append(predict_proba(net, x, batch_size=batch)[:, 1])
         if with_features:
-            features.append(hidden_features(net, x))
+            features.append(hidden_features(net, x, batch_size=batch))
     return np.mean(outputs, axis=0), (np.concatenate(features, axis=1) if with_features else None)
 
 
@@ -312,7 +320,7 @@ def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, r
     config = TrainConfig(epochs=epochs, patience=recipe.refine_patience, seed=seed,
                          weight_decay=weight_decay, lr=recipe.refine_lr, batch_size=batch)
     train_classifier(net, x, labels, config=config, progress=report.epochs("relabelling"))
-    return _compact(predict_proba(net, x).argmax(axis=1))
+    return _compact(predict_proba(net, x, batch_size=_predict_batch(x.shape[1:], recipe)).argmax(axis=1))
 
 
 def _batch_size(n: int, largest: int) -> int:

@@ -312,29 +312,39 @@ def _finish(record: PremiseRecord, obs_class: np.ndarray, rep_index: np.ndarray,
                 next_id += 1
         verdict.parts = [ids[int(k)] for k in order]
         verdict.part_sizes = [int(sizes[k]) for k in order]
-        verdict.part_means = [class_answer(part_answers[k], record.kind, record.settings.tolerance) for k in order]
+        everything = np.concatenate(part_answers)
+        verdict.part_means = [class_answer(part_answers[k], record.kind, record.settings.tolerance, everything)
+                              for k in order]
     record.finished = True
     refined = record.refined(obs_class)
     answers = np.full(next_id, np.nan)
+    parent = {c: c for c in range(n_classes)} | {c: p for c, (p, _) in record.moves.items()}
+    answered = np.isfinite(rep_answers)
     for c in range(next_id):
-        a = rep_answers[(refined[rep_index] == c) & np.isfinite(rep_answers)]
+        a = rep_answers[(refined[rep_index] == c) & answered]
         if len(a):
-            answers[c] = class_answer(a, record.kind, record.settings.tolerance)
+            family = np.isin(refined[rep_index], [d for d, p in parent.items() if p == parent[c]]) & answered
+            answers[c] = class_answer(a, record.kind, record.settings.tolerance, rep_answers[family])
     return Review(record, None, refined, answers)
 
 
-def class_answer(answers: np.ndarray, kind: str, tolerance: float) -> float:
+def class_answer(answers: np.ndarray, kind: str, tolerance: float, prior: np.ndarray | None = None) -> float:
     """A class's answer: for graded answers the mean of its largest group of answers within `tolerance`
     (a class a split left with a few answers of its neighbour keeps the level the oracle gives, not a
     mixture no image has: averaging .25 and .75 made causal levels the oracle never answers, so
-    every manipulation towards them failed); for 0/1 answers their mean, the share of yes."""
+    every manipulation towards them failed); a tie goes to the group with the most answers in `prior`
+    (all the answers of the class it was split from), and only without one to the mean. For 0/1
+    answers their mean, the share of yes."""
     answers = np.asarray(answers, np.float64)
-    if kind == BINARY or len(answers) < 3:
+    if kind == BINARY or len(answers) < 2:
         return float(answers.mean())
     groups = partition_from_values(answers, tolerance)
-    counts = np.bincount(groups)
+    counts = np.bincount(groups).astype(np.float64)
+    if prior is not None and np.sum(counts == counts.max()) > 1:
+        means = np.array([answers[groups == g].mean() for g in range(len(counts))])
+        counts += np.array([np.sum(np.abs(np.asarray(prior) - m) <= tolerance) for m in means]) / (len(prior) + 1)
     largest = np.flatnonzero(counts == counts.max())
-    if len(largest) > 1:              # a tie: no group is the class's; its mean says so
+    if len(largest) > 1:              # a tie nothing breaks: no group is the class's; its mean says so
         return float(answers.mean())
     return float(answers[groups == largest[0]].mean())
 
