@@ -320,10 +320,10 @@ def test_the_recipe_is_chosen_from_the_data_printed_and_stored(grey_work):
     assert start < next(i for i, line in enumerate(lines) if line.startswith("Algorithm 1"))   # said first
     assert lines[start + 1].startswith("  causal net: CNN 2 conv blocks (16, 32) + 64 hidden, ensemble of 2: "
                                        "16x16 grey images have spatial extent")
-    assert lines[start + 3].startswith("  search: manifold")
+    assert lines[start + 3].startswith("  search: patches of real images")
     assert lines[start + 4].startswith("  invariances: none (declare with --invariant)")
     config = json.loads((out / "history.json").read_text())["config"]
-    assert config["net"]["arch"] == "cnn" and config["ensemble"] == 2 and config["manipulator"] == "manifold"
+    assert config["net"]["arch"] == "cnn" and config["ensemble"] == 2 and config["manipulator"] == "patches"
     assert config["augment_shifts"] == 0 and config["augment_flips"] is False and config["augment_jitter"] == 0
     recipe = DataRecipe.from_json(config["recipe"])
     assert recipe.config_fields()["net"] == config["net"] and recipe.epochs == config["epochs"]

@@ -90,7 +90,7 @@ def test_own_data_runs_with_the_recipe_the_command_chooses(qtbot, shown_window, 
     dialogs["file"] = str(tmp_path / "mine.npz")
     press(qtbot, window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
     wait_for(qtbot, window, "mine")
-    assert "MLP, hidden layer of 100 x2 · manifold search · invariances: none" in learning.recipe_summary.text()
+    assert "MLP, hidden layer of 100 x2 · patches search · invariances: none" in learning.recipe_summary.text()
     pick(qtbot, learning.oracle_combo, "human")
     with qtbot.waitSignal(learning.run_finished, timeout=WAIT_MS) as ended:
         press(qtbot, window, Qt.Key.Key_F4)             # Algorithm 1 asks; the run waits for the person
@@ -103,7 +103,7 @@ def test_own_data_runs_with_the_recipe_the_command_chooses(qtbot, shown_window, 
     assert done.returncode == 0, done.stderr
     cli_config = ExperimentConfig.from_json(json.loads((out / "history.json").read_text())["config"]).to_json()
     assert app_config == cli_config
-    assert app_config["ensemble"] == 2 and app_config["manipulator"] == "manifold" and app_config["premise_check"]
+    assert app_config["ensemble"] == 2 and app_config["manipulator"] == "patches" and app_config["premise_check"]
 
 
 def test_a_person_changes_the_recipe_runs_it_and_finds_it_in_the_reopened_session(qtbot, shown_window, dialogs,
@@ -115,7 +115,7 @@ def test_a_person_changes_the_recipe_runs_it_and_finds_it_in_the_reopened_sessio
     box = learning.recipe_box
     click_tab(qtbot, learning, "Recipe")
     assert box.text().startswith("Recipe chosen from the data: 60 10x10 grey images")
-    assert "search: manifold" in box.text() and "invariances: none" in box.text()
+    assert "search: patches of real images" in box.text() and "invariances: none" in box.text()
     assert box.controls.isVisible() and not box.reset_button.isEnabled()
 
     qtbot.mouseClick(box.invariance_boxes["flips"], Qt.MouseButton.LeftButton)
@@ -166,7 +166,7 @@ def test_a_person_changes_the_recipe_runs_it_and_finds_it_in_the_reopened_sessio
     assert box.manipulator_combo.currentData() == "pixels" and box.reset_button.isEnabled()
     assert learning.experiment.config.augment_flips and learning.table.rowCount() == 1
     qtbot.mouseClick(box.reset_button, Qt.MouseButton.LeftButton)
-    assert "search: manifold" in box.text() and not box.invariance_boxes["flips"].isChecked()
+    assert "search: patches of real images" in box.text() and not box.invariance_boxes["flips"].isChecked()
     assert again.messages == []
 
 

@@ -26,20 +26,22 @@ def test_tiny_images_get_the_papers_mlp_and_binary_ones_exact_flips():
     binary = choose_recipe(BINARY_TINY)
     assert binary.net == {"arch": "mlp", "hidden": [100]} and binary.manipulator == "pixels"
     grey = choose_recipe(GREY_TINY)
-    assert grey.net["arch"] == "mlp" and grey.manipulator == "manifold"
+    assert grey.net["arch"] == "mlp" and grey.manipulator == "patches"
     lines = binary.describe()
     assert lines[0].startswith("causal net: MLP, hidden layer of 100, ensemble of 2: tiny 10x10 binary images")
     assert lines[2].startswith("search: pixel flips: binary images")
 
 
 @pytest.mark.parametrize("facts, blocks, stride", [(GREY, 3, 1), (COLOUR, 3, 2), (TWO_CHANNELS, 2, 1)])
-def test_images_of_real_extent_get_a_cnn_and_the_manifold_search(facts, blocks, stride):
+def test_images_of_real_extent_get_a_cnn_and_the_patch_search(facts, blocks, stride):
     recipe = choose_recipe(facts)
     assert recipe.net["arch"] == "cnn" and len(recipe.net["channels"]) == blocks and recipe.net["stride"] == stride
-    assert recipe.manipulator == "manifold" and recipe.ensemble == 2
-    assert "search: manifold" in recipe.describe()[2]
+    assert recipe.manipulator == "patches" and recipe.ensemble == 2
+    assert "search: patches of real images" in recipe.describe()[2]
     config = recipe.experiment_config(iterations=1, queries=4)
-    assert config.net == recipe.net and config.manipulator == "manifold"
+    assert config.net == recipe.net and config.manipulator == "patches"
+    manifold = choose_recipe(facts, (), {"manipulator": "manifold"})
+    assert manifold.manipulator == "manifold" and "(your choice)" in manifold.describe()[2]
 
 
 def test_large_colour_images_stay_within_the_compute_budget():
@@ -92,6 +94,8 @@ def test_overrides_win_and_are_marked():
 def test_binary_images_flip_pixels_whatever_search_is_asked():
     recipe = choose_recipe(BINARY_TINY, (), {"manipulator": "manifold"})
     assert recipe.manipulator == "pixels" and "manifold search is for grey and colour" in recipe.describe()[2]
+    recipe = choose_recipe(BINARY_TINY, (), {"manipulator": "patches"})
+    assert recipe.manipulator == "pixels" and "patches search is for grey and colour" in recipe.describe()[2]
 
 
 @pytest.mark.parametrize("overrides", [{"net": "resnet"}, {"ensemble": 0}, {"hidden": []}, {"manipulator": "x"},

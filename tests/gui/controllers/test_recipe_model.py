@@ -46,7 +46,7 @@ def test_own_data_gets_the_recipe_the_command_chooses_with_no_options(model, vie
     assert shown.editable and not shown.changed and shown.problem is None
     assert shown.lines == tuple(cli.describe())
     assert (shown.net, shown.hidden, shown.ensemble, shown.manipulator, shown.invariances) == (
-        "mlp", "100", 2, "manifold", ())
+        "mlp", "100", 2, "patches", ())
     assert (shown.epochs, shown.retrain_epochs) == (cli.epochs, cli.retrain_epochs)
     assert "60 10x10 grey images" in shown.title
 
@@ -87,7 +87,7 @@ def test_reset_goes_back_to_the_data_recipe(model, view):
     model.set_manipulator("pixels")
     model.set_invariance("shifts", True)
     model.reset()
-    assert not view.last.changed and view.last.manipulator == "manifold" and view.last.invariances == ()
+    assert not view.last.changed and view.last.manipulator == "patches" and view.last.invariances == ()
     assert model.recipe == choose_recipe(GREY)
 
 
@@ -96,7 +96,7 @@ def test_a_change_to_the_same_value_is_no_change(model, view):
     model.set_net("mlp")
     model.set_hidden("100")
     model.set_ensemble(2)
-    model.set_manipulator("manifold")
+    model.set_manipulator("patches")
     model.set_epochs(model.recipe.epochs)
     assert len(view.shown) == before and not view.last.changed
 

@@ -21,6 +21,7 @@ from viscause_gui.core.method.manifold import PrototypeBank
 from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.patches import DonorBank
 from viscause_gui.core.method.partitions import partition_from_values
 from viscause_gui.core.method.premise import PremiseRecord, PremiseSettings, review
 from viscause_gui.core.method.query_choice import (DEFAULT_CHOICE, QUERY_CHOICES, RANDOM, choose_active,
@@ -103,7 +104,7 @@ class ExperimentConfig:
 
 
 MANUAL = "manual"            # QueryBatch.kind of images a user sent to the oracle queue
-MANIPULATORS = ("pixels", "manifold")
+MANIPULATORS = ("pixels", "manifold", "patches")
 SHIFT_MODES = ("cyclic", "translate")
 
 
@@ -240,6 +241,7 @@ class Experiment:
         self.nets: list[nn.Module] = []
         self.generative: ConvAutoencoder | None = None   # the manifold manipulator's model of the images
         self.bank: PrototypeBank | None = None            # its path ends, rebuilt after each training
+        self.donors: DonorBank | None = None              # the patch search's donors, rebuilt after each training
         self.pending: QueryBatch | None = None
         self.batches: list[QueryBatch] = []
         self.history: list[IterationRecord] = []
@@ -296,7 +298,7 @@ class Experiment:
         self.query_labels = state.query_labels
         self.iteration = int(state.iteration)
         self.rng = state.rng
-        self.generative, self.bank = state.generative, None
+        self.generative, self.bank, self.donors = state.generative, None, None
         self.premise = state.premise
         self._iteration_started = time.perf_counter() - float(state.iteration_elapsed)
         self._iteration_seconds = float(state.iteration_elapsed) if self.pending is not None else None
@@ -533,9 +535,11 @@ class Experiment:
                               seed=self.config.seed * 1000 + self.iteration * 10 + m)
             for p in self.train_fn(net, images, labels, weights, cfg, self.device):
                 yield TrainEvent(self.iteration, m, len(self.nets), p)
-        self.bank = None
+        self.bank = self.donors = None
         if self.uses_manifold and self.generative is not None:
             self.prototype_bank()       # built here, in the training thread: readers get it ready-made
+        if self.uses_patches:
+            self.donor_bank()
 
     def _algorithm2_queries(self) -> QueryBatch:
         """Q start images with their targets, chosen as config.queries_by says, and their manipulations."""
@@ -586,6 +590,19 @@ class Experiment:
             self.bank = PrototypeBank.build(self.generative, self.nets, self.data.images, self.causal_labels,
                                             seed=self.config.seed)
         return self.bank
+
+    @property
+    def uses_patches(self) -> bool:
+        """The patch manipulator searches (config.manipulator 'patches')."""
+        return self.config.manipulator == "patches"
+
+    def donor_bank(self) -> DonorBank:
+        """The patch search's donors: real images of each causal class the nets agree on."""
+        if self.donors is None:
+            if not self.nets:
+                raise ExperimentError("the patch manipulator needs a trained causal net")
+            self.donors = DonorBank.build(self.nets, self.data.images, self.causal_labels, seed=self.config.seed)
+        return self.donors
 
     def predict_causal(self, images: np.ndarray) -> np.ndarray:
         """Mean ensemble class probabilities (N, K)."""
@@ -638,7 +655,7 @@ class Experiment:
             else None
         make = ManipulatorModel.copy_of if copy_nets else ManipulatorModel.sharing
         return make(self.nets, self.causal_levels, self.binary, self.config.distance_scale, self.manipulator_confidence,
-                    self.iteration, manifold)
+                    self.iteration, manifold, self.donor_bank() if self.uses_patches else None)
 
     def p_causal(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""

@@ -15,10 +15,11 @@ from torch import nn
 
 from viscause_gui.core.method.manifold import PrototypeBank, manifold_path, manipulate_on_manifold
 from viscause_gui.core.method.manipulator import ManipulationResult, manipulate
+from viscause_gui.core.method.patches import DonorBank, manipulate_by_patches
 from viscause_gui.core.nets.generative import ConvAutoencoder
 from viscause_gui.core.nets.models import as_batch, ensemble_proba
 
-PIXELS, MANIFOLD = "pixels", "manifold"
+PIXELS, MANIFOLD, PATCHES = "pixels", "manifold", "patches"
 
 
 @dataclass
@@ -32,11 +33,13 @@ class ManipulatorModel:
     generative: ConvAutoencoder | None = None
     bank: PrototypeBank | None = None
     search: str | None = None       # the search manipulate() runs by default (None: default_search)
+    donors: DonorBank | None = None  # the patch search's real images to paste from
 
     @classmethod
     def copy_of(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
                 distance_scale: float | None, confidence: float | None, iteration: int,
-                manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None) -> "ManipulatorModel":
+                manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None,
+                donors: DonorBank | None = None) -> "ManipulatorModel":
         """A model with copies of `nets` (and of the generative model; call only while no other
         thread trains them)."""
         own = [copy.deepcopy(net) for net in nets]
@@ -45,16 +48,17 @@ class ManipulatorModel:
             net.eval()
             net.requires_grad_(False)   # the search needs gradients w.r.t. the image only
         return cls(own, np.array(causal_levels, np.float64), binary, distance_scale, confidence, iteration,
-                   generative, bank)
+                   generative, bank, donors=donors)
 
     @classmethod
     def sharing(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
                 distance_scale: float | None, confidence: float | None, iteration: int,
-                manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None) -> "ManipulatorModel":
+                manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None,
+                donors: DonorBank | None = None) -> "ManipulatorModel":
         """A model over `nets` themselves (no copies): for the thread that owns them."""
         generative, bank = (None, None) if manifold is None else manifold
         return cls(list(nets), np.asarray(causal_levels, np.float64), binary, distance_scale, confidence, iteration,
-                   generative, bank)
+                   generative, bank, donors=donors)
 
     @property
     def n_classes(self) -> int:
@@ -62,8 +66,10 @@ class ManipulatorModel:
 
     @property
     def searches(self) -> tuple[str, ...]:
-        """The searches this model can run: pixels always, the data manifold when it has a generative model."""
-        return (PIXELS, MANIFOLD) if self.generative is not None and self.bank is not None else (PIXELS,)
+        """The searches this model can run: pixels always, the data manifold when it has a generative model,
+        patches when it has donors (the last one is the default)."""
+        manifold = (MANIFOLD,) if self.generative is not None and self.bank is not None else ()
+        return (PIXELS, *manifold, *((PATCHES,) if self.donors is not None else ()))
 
     @property
     def default_search(self) -> str:
@@ -76,12 +82,14 @@ class ManipulatorModel:
 
     def manipulate(self, images: np.ndarray, targets: np.ndarray, alpha: float,
                    cancelled: Callable[[], bool] | None = None, search: str | None = None) -> ManipulationResult:
-        """The manipulation with the experiment's settings; `search` PIXELS or MANIFOLD (default: the
-        manifold when there is a generative model); cancelled() stops the search early."""
+        """The manipulation with the experiment's settings; `search` PIXELS, MANIFOLD or PATCHES (default:
+        the last of `searches`); cancelled() stops the search early."""
         search = search or self.search or self.default_search
         if search not in self.searches:
             raise ValueError(f"this manipulator cannot search {search!r} (it can: {', '.join(self.searches)})")
         progress = None if cancelled is None else (lambda step, total: bool(cancelled()))
+        if search == PATCHES:
+            return manipulate_by_patches(self.nets, self.donors, images, targets, alpha, progress=progress)
         if search == MANIFOLD:
             return manipulate_on_manifold(self.nets, self.generative, self.bank, images, targets, alpha,
                                           distance_scale=self.distance_scale, progress=progress)

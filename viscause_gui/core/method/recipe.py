@@ -15,10 +15,12 @@ the user declares; every choice comes with its reason, and each can be overridde
   (at least 5, at most 30), with early stopping on a held-out tenth of the training images and
   answers (nets.training: the best epoch's weights are kept after 5 epochs without a better one);
   later iterations continue from those weights for a third as many epochs (2 to 5).
-- **search**: exact pixel flips for binary images (greedy flips ranked by the gradient); the
-  manifold search for grey and colour images (a pixel search there makes adversarial smudges the
-  nets accept and an oracle does not: MErr 70-75 % on benchmarks/bench_own_data.py's bars). Its
-  generative model trains for about `GENERATIVE_BUDGET` multiply-adds, narrower on large images.
+- **search**: exact pixel flips for binary images (greedy flips ranked by the gradient); patches of
+  real images for grey and colour images (method.patches: regions of a real image of the target
+  class pasted in, the rest left as it was). A pixel search there makes adversarial smudges the
+  nets accept and an oracle does not (MErr 70-75 % on benchmarks/bench_own_data.py's bars); the
+  manifold search (a choice) decodes through an autoencoder, which blurs a small cause away and
+  moves the confounded background with the rest (benchmarks/bench_unseen.py).
 - **invariances**: none unless declared (`--invariant shifts|cyclic-shifts|flips|none`): wrapping a
   face or a digit round the border, or mirroring a letter, makes a different image; only the user
   knows whether T ignores it.
@@ -174,6 +176,8 @@ class DataRecipe:
         if key == "search":
             if self.manipulator == "pixels":
                 return "pixel flips" if self.facts.binary else "pixels"
+            if self.manipulator == "patches":
+                return "patches of real images"
             return f"manifold (generative model: {self.generative_epochs} epochs, widths {self.generative_widths})"
         if key == "observational classes":
             return ("fine: clusters of the features of the nets that fit P(T=1|I)" if self.observe == FEATURES else
@@ -330,11 +334,14 @@ def _search(facts: DataFacts, overrides: dict[str, Any]) -> tuple[str, str]:
     if chosen is not None and chosen not in MANIPULATORS:
         raise RecipeError(f"unknown manipulator {chosen!r} (known: {', '.join(MANIPULATORS)})")
     if facts.binary:
-        note = " (the manifold search is for grey and colour images)" if chosen == "manifold" else ""
+        note = f" (the {chosen} search is for grey and colour images)" if chosen in ("manifold", "patches") else ""
         return "pixels", f"binary images{note}"
     if chosen == "pixels":
         return "pixels", "as you chose (on grey or colour images it can make smudges an oracle rejects)"
-    return "manifold", f"{facts.kind} images: changes that look like the data, not pixel smudges"
+    if chosen == "manifold":
+        return "manifold", "as you chose (a generative model's decodes: small details can be lost)"
+    return "patches", (f"{facts.kind} images: regions of real images of the target class pasted in, the rest "
+                       "left as it was (no smudges, no blur)")
 
 
 def _observe(overrides: dict[str, Any]) -> tuple[str, str]:

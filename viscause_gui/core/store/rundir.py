@@ -24,6 +24,7 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentError, Que
 from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.patches import DonorBank
 from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba
 from viscause_gui.core.nets.weights import (MAX_WEIGHTS_BYTES, WeightsError, net_from_state, net_of_spec,
@@ -114,10 +115,15 @@ def save_model(out: Path, experiment: Experiment) -> None:
         atomic_write(out / "generative.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in generative.items()}, f))
         bank = experiment.prototype_bank()
         atomic_write(out / "prototypes.npz", lambda f: np.savez_compressed(f, **{k: getattr(bank, k) for k in BANK_ARRAYS}))
+    if experiment.uses_patches:
+        meta["donors"] = True
+        donors = experiment.donor_bank()
+        atomic_write(out / "donors.npz", lambda f: np.savez_compressed(f, **{k: getattr(donors, k) for k in DONOR_ARRAYS}))
     atomic_write(out / "model.json", lambda f: f.write(json.dumps(meta, indent=2).encode("utf-8")))
 
 
 MAX_MODEL_JSON_BYTES = 1024**2
+DONOR_ARRAYS = ("images", "labels", "depth")     # what a run folder keeps of the patch search's donors
 MAX_MEMBERS = 32
 MAX_CLASSES = 1000
 
@@ -141,6 +147,7 @@ class RunModel:
         state = self._read_weights()
         self.nets = [self._member(state, m) for m in range(self.members)]
         self.manifold = self._read_manifold(meta)
+        self.donors = self._read_donors() if meta.get("donors") is True else None
 
     def _fail(self, name: str, problem: str) -> ValueError:
         return ValueError(f"{self.run_dir / name}: {problem}")
@@ -238,10 +245,26 @@ class RunModel:
                              arrays["depth"].astype(np.float64), arrays["decoded"].astype(np.float32),
                              arrays["margins"].astype(np.float32))
 
+    def _read_donors(self) -> DonorBank:
+        """The patch search's donors (real images of each causal class), when the run used it."""
+        raw = self._read("donors.npz", MAX_WEIGHTS_BYTES)
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+                arrays = {k: np.asarray(z[k]) for k in DONOR_ARRAYS}
+        except (KeyError, ValueError, OSError, EOFError) as exc:
+            raise self._fail("donors.npz", f"damaged or incomplete ({exc})") from None
+        images, labels, depth = arrays["images"], arrays["labels"], arrays["depth"]
+        k = len(self.levels)
+        if not (images.shape[1:] == self.shape and len(images) == len(labels) > 0 and depth.shape == (k,)
+                and labels.dtype.kind in "iu" and np.all((labels >= 0) & (labels < k))
+                and np.isfinite(images).all() and np.isfinite(depth).all()):
+            raise self._fail("donors.npz", "its arrays do not fit the images and the causal classes")
+        return DonorBank(images.astype(np.float32), labels.astype(np.int64), depth.astype(np.float64))
+
     def manipulator(self) -> ManipulatorModel:
-        """The run's manipulator: the manifold search when the run used it, else the pixel search."""
+        """The run's manipulator: the search the run used (manifold, patches), else the pixel search."""
         return ManipulatorModel(self.nets, self.levels, self.binary, self.distance_scale, self.confidence, 0,
-                                *(self.manifold or (None, None)))
+                                *(self.manifold or (None, None)), donors=self.donors)
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""

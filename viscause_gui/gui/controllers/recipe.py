@@ -200,6 +200,8 @@ def config_lines(config: ExperimentConfig, binary: bool) -> list[str]:
         if config.adversarial_radius > 0 else ""
     if config.manipulator == "manifold":
         search = f"manifold (generative model: {config.generative_epochs} epochs)"
+    elif config.manipulator == "patches":
+        search = "patches of real images"
     else:
         search = "pixel flips" if binary else "pixels"
     return [f"causal net: {net_words(config.net)}, {members}{robust}", f"search: {search}",

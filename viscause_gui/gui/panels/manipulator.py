@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSta
 
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.method.manipulator import ManipulationResult
-from viscause_gui.core.method.manipulator_model import MANIFOLD, PIXELS, ManipulatorModel, default_targets
+from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS, ManipulatorModel, default_targets
 from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action
@@ -166,10 +166,13 @@ class ManipulatorPanel(QWidget):
         self.alpha_slider.valueChanged.connect(self.request)
         self.search_combo = QComboBox()
         self.search_combo.addItem("data manifold", MANIFOLD)
+        self.search_combo.addItem("patches", PATCHES)
         self.search_combo.addItem("pixels", PIXELS)
         self.search_combo.setToolTip("<p>Where the manipulator searches: the data manifold (a generative model of "
-                                     "the images: changes that look like the data) or single pixels (the nearest "
-                                     "image the net accepts, often a smudge a person would not accept).</p>")
+                                     "the images: changes that look like the data), patches (regions pasted from "
+                                     "a real image of the target class: real pixels, the rest left as it was) or "
+                                     "single pixels (the nearest image the net accepts, often a smudge a person "
+                                     "would not accept).</p>")
         self.search_combo.currentIndexChanged.connect(self._search_changed)
         form.addRow("Target class", self.target_combo)
         form.addRow("Search", self.search_combo)

@@ -24,7 +24,9 @@ NETS = (("mlp", "MLP", "A fully connected net: sees every pixel at once (the pap
 MANIPULATORS = (("pixels", "Pixels", "Search in pixel space: exact flips for binary images, an L2 search for grey "
                  "and colour ones (it can make smudges an oracle rejects)"),
                 ("manifold", "Manifold", "Search on the data's manifold: a generative model of the images is "
-                 "trained first, and the changes look like the data"))
+                 "trained first, and the changes look like the data (its decodes can blur small details)"),
+                ("patches", "Patches", "Paste regions of real images of the target class: every changed pixel is "
+                 "a real one and the rest of the image stays as it was"))
 MOST_NETS = 10
 HIDDEN_PATTERN = r"\s*[0-9]{1,4}(\s*,\s*[0-9]{1,4}){0,7}\s*"
 
@@ -90,8 +92,8 @@ class RecipeBox(QWidget):
                                       "every one (default 2)")
         self.ensemble_spin.valueChanged.connect(lambda n: self.edits.set_ensemble(n))
         self.manipulator_combo = _combo(MANIPULATORS, "Where the manipulator searches for the changed image "
-                                                      "(default: pixel flips for binary images, the manifold for "
-                                                      "grey and colour ones)")
+                                                      "(default: pixel flips for binary images, patches of real "
+                                                      "images for grey and colour ones)")
         self.manipulator_combo.activated.connect(
             lambda i: self.edits.set_manipulator(self.manipulator_combo.itemData(i)))
         self.reset_button = QPushButton("Reset to the data's recipe")

@@ -1,0 +1,63 @@
+"""The manipulator panel with the patch search: the default where the run searches patches, real pixels only."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.core.method.test_patches import MarkOracle, background, has_mark, marked  # noqa: E402
+from tests.gui.panels.test_manipulator_manifold import _choose  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS  # noqa: E402
+from viscause_gui.gui.panels.manipulator import ManipulatorPanel  # noqa: E402
+from viscause_gui.gui.state import AppState  # noqa: E402
+from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def trained():
+    images, cause, light = marked(600, seed=3)
+    data = Dataset(images=images, obs_class=cause + 2 * light, name="marks")
+    exp = Experiment(data, ExperimentConfig(iterations=1, queries=10, seed=0, manipulator="patches", epochs=12,
+                                            augment_shifts=0, batch_size=64,
+                                            net={"arch": "cnn", "channels": [8, 16], "hidden": [32], "pool": True}))
+    exp.run(MarkOracle())
+    return data, exp
+
+
+@pytest.fixture
+def panel(qtbot, trained):
+    data, exp = trained
+    state, workers = AppState(), WorkerPool()
+    state.set_dataset(data)
+    panel = ManipulatorPanel(state, workers)
+    qtbot.addWidget(panel)
+    panel.show()
+    state.set_experiment(exp)
+    yield panel
+    workers.stop_all()
+
+
+def test_a_patch_run_offers_patches_first_and_pastes_only_real_pixels(qtbot, panel, trained):
+    data, _ = trained
+    combo = panel.search_combo
+    assert combo.currentData() == PATCHES and combo.isEnabled()
+    assert not combo.model().item(combo.findData(MANIFOLD)).isEnabled()       # no generative model in this run
+    unmarked = int(np.flatnonzero(has_mark(data.images) == 0)[0])
+    panel.state.show_image(unmarked)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=15000)
+    original, changed = data.images[unmarked], panel.result.images[0]
+    assert has_mark(changed[None])[0] == 1                                     # the cause is there now
+    moved = ~np.isclose(changed, original)
+    donors = panel.model.donors.images
+    donor = next(d for d in donors if np.array_equal(changed[moved], d[moved]))   # every changed pixel from one donor
+    assert np.linalg.norm(changed - original) < np.linalg.norm(donor - original)  # less than the whole donor
+    assert background(changed[None])[0] == background(original[None])[0]     # the confounded level as it was
+
+    _choose(qtbot, combo, PIXELS)
+    qtbot.waitUntil(lambda: panel.model.search == PIXELS and panel.result is not None, timeout=15000)
+    assert combo.currentData() == PIXELS
