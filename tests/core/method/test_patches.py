@@ -95,3 +95,17 @@ def test_the_loop_with_the_patch_search_its_manipulator_model_and_run_folder(tmp
     (tmp_path / "donors.npz").write_bytes(b"not an npz")
     with pytest.raises(ValueError, match="donors.npz: damaged"):
         RunModel(tmp_path)
+
+
+def test_without_a_fitted_mask_the_most_different_cells_are_pasted(net_and_data):
+    """Nets so sure of themselves that their gradient is flat leave the fitted mask empty (steps=0 is that
+    mask): the cells where the donor differs most are still pasted, as few as reach the target."""
+    net, images, cause, light = net_and_data
+    bank = DonorBank.build([net], images, cause)
+    start = np.flatnonzero(cause == 0)[:30]
+    result = manipulate_by_patches([net], bank, images[start], np.ones(len(start), np.int64), alpha=0.5, steps=0)
+    assert np.mean(has_mark(result.images) == 1) >= 0.9
+    assert np.mean(background(result.images) == light[start]) >= 0.95
+    changed = np.abs(result.images - images[start]) > 0
+    assert np.all(np.isin(result.images[changed], bank.images))
+    assert np.median(changed.reshape(len(start), -1).mean(1)) < 0.5       # a region of the image, not all of it
