@@ -6,7 +6,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
 from viscause_gui.gui.app import configure_pyqtgraph, warm_up_torch  # noqa: E402
 from viscause_gui.gui.workers import (  # noqa: E402
@@ -68,8 +68,7 @@ def _join_workers(qtbot):
             break
 
 
-@pytest.fixture
-def shown_window(qtbot, settings):
+def open_main_window(qtbot, settings):
     """The main window as a person sees it (shown, large enough for every panel), with its
     message boxes collected in `window.messages` instead of waiting for a click."""
     from viscause_gui.gui.main_window import MainWindow
@@ -82,3 +81,19 @@ def shown_window(qtbot, settings):
     window.show()
     qtbot.waitExposed(window)
     return window
+
+
+def pick_item(qtbot, combo, key: str) -> None:
+    """Open a combo box's list and click the item whose data is `key`, as a person does."""
+    combo.showPopup()
+    view = combo.view()
+    index = view.model().index(combo.findData(key), 0)
+    qtbot.waitUntil(lambda: view.isVisible() and view.visualRect(index).height() > 0, timeout=2000)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
+    qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)
+
+
+@pytest.fixture
+def shown_window(qtbot, settings):
+    """The main window as a person sees it (open_main_window)."""
+    return open_main_window(qtbot, settings)

@@ -15,6 +15,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QInputDialog
 
+from tests.gui.conftest import open_main_window, pick_item
 from tests.oracle_models import HBAR_PYTHON, hbar_answer
 from viscause_gui.core.method.experiment import ExperimentConfig
 from viscause_gui.gui.main_window import MainWindow
@@ -50,13 +51,7 @@ def bars_folder(root: Path) -> Path:
 
 
 def pick(qtbot, combo: QComboBox, key: str) -> None:
-    """Open the list and click the item, as a person does."""
-    combo.showPopup()
-    view = combo.view()
-    index = view.model().index(combo.findData(key), 0)
-    qtbot.waitUntil(lambda: view.isVisible() and view.visualRect(index).height() > 0, timeout=2000)
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
-    qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)
+    pick_item(qtbot, combo, key)
 
 
 def click_tab(qtbot, learning, title: str) -> None:
@@ -71,14 +66,7 @@ def wait_for(qtbot, window: MainWindow, name: str) -> None:
 
 
 def new_window(qtbot, settings) -> MainWindow:
-    window = MainWindow(settings=settings)
-    window.messages = []
-    window.show_message = lambda level, title, text: window.messages.append((level, title, text))
-    qtbot.addWidget(window)
-    window.resize(1600, 1000)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+    return open_main_window(qtbot, settings)
 
 
 def test_own_data_runs_with_the_recipe_the_command_chooses(qtbot, shown_window, dialogs, tmp_path):

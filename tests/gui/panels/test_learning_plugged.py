@@ -11,6 +11,7 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QFileDialog, QInputDialog  # noqa: E402
 
+from tests.gui.conftest import pick_item  # noqa: E402
 from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer  # noqa: E402
 from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
 from viscause_gui.gui.state import AppState  # noqa: E402
@@ -61,13 +62,7 @@ def dialogs(monkeypatch):
 
 def pick(qtbot, panel: LearningPanel, key: str) -> None:
     """Open the Oracle list and click the item, as a person does."""
-    combo = panel.oracle_combo
-    combo.showPopup()
-    view = combo.view()
-    index = view.model().index(combo.findData(key), 0)
-    qtbot.waitUntil(lambda: view.isVisible() and view.visualRect(index).height() > 0, timeout=2000)
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
-    qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)
+    pick_item(qtbot, panel.oracle_combo, key)
 
 
 def run2(qtbot, panel: LearningPanel) -> str:

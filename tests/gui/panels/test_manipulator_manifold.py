@@ -30,9 +30,9 @@ def trained():
     return data, exp
 
 
-@pytest.fixture
-def panel(qtbot, trained):
-    data, exp = trained
+def shown_panel(qtbot, data: Dataset, exp: Experiment):
+    """The manipulator panel shown with `data` loaded and `exp` set, as the app shows it (a generator:
+    yields the panel, then stops its workers)."""
     state, workers = AppState(), WorkerPool()
     state.set_dataset(data)
     panel = ManipulatorPanel(state, workers)
@@ -41,6 +41,11 @@ def panel(qtbot, trained):
     state.set_experiment(exp)
     yield panel
     workers.stop_all()
+
+
+@pytest.fixture
+def panel(qtbot, trained):
+    yield from shown_panel(qtbot, *trained)
 
 
 def _choose(qtbot, combo, data) -> None:

@@ -9,13 +9,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from tests.core.method.test_patches import MarkOracle, background, has_mark, marked  # noqa: E402
-from tests.gui.panels.test_manipulator_manifold import _choose  # noqa: E402
+from tests.gui.panels.test_manipulator_manifold import _choose, shown_panel  # noqa: E402
 from viscause_gui.core.data.dataset import Dataset  # noqa: E402
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
 from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS  # noqa: E402
-from viscause_gui.gui.panels.manipulator import ManipulatorPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +28,7 @@ def trained():
 
 @pytest.fixture
 def panel(qtbot, trained):
-    data, exp = trained
-    state, workers = AppState(), WorkerPool()
-    state.set_dataset(data)
-    panel = ManipulatorPanel(state, workers)
-    qtbot.addWidget(panel)
-    panel.show()
-    state.set_experiment(exp)
-    yield panel
-    workers.stop_all()
+    yield from shown_panel(qtbot, *trained)
 
 
 def test_a_patch_run_offers_patches_first_and_pastes_only_real_pixels(qtbot, panel, trained):

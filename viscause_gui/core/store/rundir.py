@@ -227,13 +227,17 @@ class RunModel:
             raise self._fail("generative.pt", str(exc)) from None
         return model, self._read_bank(model)
 
-    def _read_bank(self, model: nn.Module) -> PrototypeBank:
-        raw = self._read("prototypes.npz", MAX_WEIGHTS_BYTES)
+    def _read_arrays(self, name: str, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The named arrays of an .npz of the run (no pickles), or one line saying what is wrong."""
+        raw = self._read(name, MAX_WEIGHTS_BYTES)
         try:
             with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-                arrays = {k: np.asarray(z[k]) for k in BANK_ARRAYS}
+                return {k: np.asarray(z[k]) for k in keys}
         except (KeyError, ValueError, OSError, EOFError) as exc:
-            raise self._fail("prototypes.npz", f"damaged or incomplete ({exc})") from None
+            raise self._fail(name, f"damaged or incomplete ({exc})") from None
+
+    def _read_bank(self, model: nn.Module) -> PrototypeBank:
+        arrays = self._read_arrays("prototypes.npz", BANK_ARRAYS)
         n, k = len(arrays["labels"]), len(self.levels)
         values = int(np.prod(self.shape))
         if not (arrays["codes"].shape == (n, model.code_size) and arrays["decoded"].shape == (n, values)
@@ -247,13 +251,7 @@ class RunModel:
 
     def _read_donors(self) -> DonorBank:
         """The patch search's donors (real images of each causal class), when the run used it."""
-        raw = self._read("donors.npz", MAX_WEIGHTS_BYTES)
-        try:
-            with np.load(io.BytesIO(raw), allow_pickle=False) as z:
-                arrays = {k: np.asarray(z[k]) for k in DONOR_ARRAYS}
-        except (KeyError, ValueError, OSError, EOFError) as exc:
-            raise self._fail("donors.npz", f"damaged or incomplete ({exc})") from None
-        images, labels, depth = arrays["images"], arrays["labels"], arrays["depth"]
+        images, labels, depth = self._read_arrays("donors.npz", DONOR_ARRAYS).values()
         k = len(self.levels)
         if not (images.shape[1:] == self.shape and len(images) == len(labels) > 0 and depth.shape == (k,)
                 and labels.dtype.kind in "iu" and np.all((labels >= 0) & (labels < k))
