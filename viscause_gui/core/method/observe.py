@@ -127,7 +127,6 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
                    {"k0": k0, "gmm_scores": _totals(gmm_terms)})
 
 
-STRIDE_SIDE = 48            # images at least this large on both sides: the first convolution strides by 2
 PREDICT_BATCH = 8192        # at most this many images per forward pass of a fitted net
 ACTIVATION_BUDGET = 256 * 1024**2   # and at most this many bytes of activations (64x64 colour: ~300 images)
 PER_IMAGE_BYTES = 1024      # per image besides its pixels: targets, weights, index orders, the mixtures' arrays
@@ -164,8 +163,7 @@ def _feature_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
 def _activation_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
     """Bytes of one image's activations in the observational net (conv, ReLU and pooled outputs)."""
     spec = _net_spec(tuple(shape), 2, recipe)
-    stride = int(spec.get("stride", 1))
-    h, w = (-(-int(s) // stride) for s in shape[:2])
+    h, w = (int(s) for s in shape[:2])
     total = 0
     for c in spec.get("channels", []):
         total += 2 * c * h * w * 4
@@ -242,13 +240,11 @@ def _holdout_mask(n: int, share: float, seed: int) -> np.ndarray:
 
 def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> dict[str, Any]:
     """Pooled CNN (conv + 2x2 max-pool per layer, as many layers as the image size allows)."""
-    side = min(shape[:2])
-    stride = 2 if side >= STRIDE_SIDE else 1
-    layers = min(len(recipe.channels), int(math.log2(max(side // stride, 1))))
+    layers = min(len(recipe.channels), int(math.log2(max(min(shape[:2]), 1))))
     if layers == 0:
         return {"arch": "mlp", "in_shape": list(shape), "hidden": list(recipe.hidden), "n_classes": n_classes}
     return {"arch": "cnn", "in_shape": list(shape), "channels": list(recipe.channels[:layers]),
-            "hidden": list(recipe.hidden), "pool": True, "n_classes": n_classes, "stride": stride}
+            "hidden": list(recipe.hidden), "pool": True, "n_classes": n_classes}
 
 
 def _feature_partition(x: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int, recipe: ObserveRecipe,
