@@ -176,6 +176,7 @@ def _most_different_cells(nets: list[nn.Module], mask: "_Mask", x0: torch.Tensor
     deepest = torch.full((len(x0),), -float("inf"), device=x0.device)
     deepest_count = torch.full((len(x0),), cells, dtype=torch.long, device=x0.device)
     for count in counts[::-1]:                                                 # largest first: the last reach wins
+        yield_to_foreground()
         x = torch.where(mask.expand_cells(_prefix(order, int(count), cells), GROW) > 0, xd, x0)
         margin = worst_margin(nets, x, target)
         best = torch.where(margin >= depth, torch.full_like(best, int(count)), best)
