@@ -77,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="folder for history.json, iteration_NN.npz, model.*")
     run.add_argument("--alpha", type=probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
-    run.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    run.add_argument("--threads", type=positive_int, default=None,
+                     help="torch threads (default: 1; for DATA the recipe's: one per core for heavy convolutional "
+                          "nets, one for small nets)")
     run.add_argument("--manipulator", choices=MANIPULATORS, default=None,
                      help="where the manipulator searches: pixels, or the data's manifold (a generative model of "
                           "the images, trained first); default: the experiment's, for DATA the recipe's (manifold "
@@ -142,7 +144,8 @@ def _add_go_on_arguments(parser: argparse.ArgumentParser, oracle_help: str) -> N
     parser.add_argument("--oracle-timeout", type=_timeout, default=None,
                         help=f"seconds a plugged oracle may take to load and for one batch (default: the run's, "
                              f"{DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads")
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="torch threads (default: the run's recipe's, one per core for heavy convolutional nets)")
 
 
 def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
@@ -266,7 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_data(args)
     experiment = registry.get(args.experiment)
     _check_run_args(args, experiment)
-    configure_torch_threads(args.threads)
+    configure_torch_threads(args.threads or 1)
     with locked_run_folder(args.out, create=True):
         out = prepare_run_folder(args.out)
         started = time.perf_counter()
@@ -285,7 +288,6 @@ def _run_data(args: argparse.Namespace) -> int:
         raise CliError(f"run {path} needs --oracle: offline, python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
                        "torch:FILE or onnx:FILE")
     _refuse_foreign_options(args, DATA_OWNER)
-    configure_torch_threads(args.threads)
     data = load_path(path, grey=bool(args.grey))
     recipe = choose_recipe(DataFacts.of(data.images, data.is_binary), args.invariant or (),
                            {"net": args.net, "hidden": args.hidden, "ensemble": args.ensemble,
@@ -299,7 +301,7 @@ def _run_data(args: argparse.Namespace) -> int:
         with locked_run_folder(args.out, create=True):
             out = prepare_run_folder(args.out)
             started = time.perf_counter()
-            outcome = start_data_run(data, config, settings, oracle, out, _progress)
+            outcome = start_data_run(data, config, settings, oracle, out, _progress, args.threads)
     finally:
         if oracle is not None:
             oracle.close()                            # start_data_run closes it too; this covers a refusal before
@@ -319,19 +321,18 @@ def _report(outcome: Outcome, out: Path, started: float) -> int:
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    configure_torch_threads(args.threads)
     started = time.perf_counter()
     with locked_run_folder(args.run_dir):
         outcome = answer_data_run(args.run_dir, args.answers, _progress, args.oracle, args.positive_class,
-                                  args.oracle_timeout)
+                                  args.oracle_timeout, args.threads)
     return _report(outcome, args.run_dir, started)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    configure_torch_threads(args.threads)
     started = time.perf_counter()
     with locked_run_folder(args.run_dir):
-        outcome = resume_data_run(args.run_dir, _progress, args.oracle, args.positive_class, args.oracle_timeout)
+        outcome = resume_data_run(args.run_dir, _progress, args.oracle, args.positive_class, args.oracle_timeout,
+                                  args.threads)
     return _report(outcome, args.run_dir, started)
 
 

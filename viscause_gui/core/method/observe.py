@@ -156,13 +156,13 @@ def _feature_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
     and its distances to the clusters."""
     if recipe.partition != FEATURES:
         return 0
-    units = 3 * int(_net_spec(tuple(shape), 2, recipe)["hidden"][-1])
+    units = 3 * int(observe_net_spec(tuple(shape), 2, recipe)["hidden"][-1])
     return 2 * 4 * units + 8 * recipe.feature_classes
 
 
 def _activation_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
     """Bytes of one image's activations in the observational net (conv, ReLU and pooled outputs)."""
-    spec = _net_spec(tuple(shape), 2, recipe)
+    spec = observe_net_spec(tuple(shape), 2, recipe)
     h, w = (int(s) for s in shape[:2])
     total = 0
     for c in spec.get("channels", []):
@@ -238,8 +238,9 @@ def _holdout_mask(n: int, share: float, seed: int) -> np.ndarray:
     return held
 
 
-def _net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> dict[str, Any]:
-    """Pooled CNN (conv + 2x2 max-pool per layer, as many layers as the image size allows)."""
+def observe_net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveRecipe) -> dict[str, Any]:
+    """The nets that fit P(T=1|I) and relabel: a pooled CNN (conv + 2x2 max-pool per layer, as many
+    layers as the image size allows)."""
     layers = min(len(recipe.channels), int(math.log2(max(min(shape[:2]), 1))))
     if layers == 0:
         return {"arch": "mlp", "in_shape": list(shape), "hidden": list(recipe.hidden), "n_classes": n_classes}
@@ -297,7 +298,7 @@ def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: O
     outputs, features = [], []
     for m in range(members):
         member_seed = seed + 1000 * m
-        net = new_net(_net_spec(x.shape[1:], 2, recipe), member_seed)
+        net = new_net(observe_net_spec(x.shape[1:], 2, recipe), member_seed)
         config = TrainConfig(epochs=recipe.regress_epochs, lr=recipe.regress_lr, weight_decay=recipe.weight_decay,
                              patience=recipe.patience, seed=member_seed,
                              batch_size=_batch_size(int(fit.sum()), recipe.regress_batch))
@@ -314,7 +315,7 @@ def _refine(x: np.ndarray, labels: np.ndarray, seed: int, weight_decay: float, r
             report: _Reporter) -> np.ndarray:
     """One relabelling round: a fresh weight-decayed CNN classifier learns the labels and relabels all."""
 
-    net = new_net(_net_spec(x.shape[1:], int(labels.max()) + 1, recipe), seed)
+    net = new_net(observe_net_spec(x.shape[1:], int(labels.max()) + 1, recipe), seed)
     batch = _batch_size(len(x), recipe.refine_batch)
     epochs = max(recipe.refine_epochs, math.ceil(recipe.refine_steps / math.ceil(len(x) / batch)))
     config = TrainConfig(epochs=epochs, patience=recipe.refine_patience, seed=seed,

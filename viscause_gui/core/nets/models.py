@@ -6,6 +6,7 @@ spec dict so that a saved state_dict can be rebuilt without pickle. Training: ne
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -24,6 +25,24 @@ def configure_torch_threads(n: int | None) -> None:
     """Small nets on few cores run fastest on one thread; two busy pools fight each other."""
     if n:
         torch.set_num_threads(int(n))
+
+
+HEAVY_FORWARD_MACS = 1_000_000   # per image; measured on 2 cores (docs/benchmarks.md, "Threads")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or taskset's limit, not the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                                   # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def threads_for(forward_macs: int, cores: int | None = None) -> int:
+    """Torch threads for a headless run whose heaviest net takes `forward_macs` multiply-adds per image:
+    one per core for convolutional nets of at least HEAVY_FORWARD_MACS (64x64 colour images train about
+    twice as fast on 2 cores), one for smaller nets, whose batches are too small to share out."""
+    return (cores or available_cores()) if forward_macs >= HEAVY_FORWARD_MACS else 1
 
 
 class MLP(nn.Module):

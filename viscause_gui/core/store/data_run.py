@@ -29,6 +29,7 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, Qu
 from viscause_gui.core.method.observe import ObserveRecipe, estimate_observational_classes, observational_problem
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.recipe import DataRecipe
+from viscause_gui.core.nets.models import available_cores, configure_torch_threads
 from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFailure, is_plugged,
                                                       load_plugged_oracle)
 from viscause_gui.core.store.figures import plot_history
@@ -64,6 +65,10 @@ class DataRunSettings:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def threads(self) -> int:
+        """Torch threads for this run on this machine (the recipe's choice; 1 for a run made before recipes)."""
+        return 1 if self.recipe is None else DataRecipe.from_json(self.recipe).threads()
 
     @classmethod
     def from_json(cls, doc: Any, where: Path) -> "DataRunSettings":
@@ -144,17 +149,27 @@ def with_observational_classes(data: Dataset, t_label: int | None, seed: int, pr
 
 
 def start_data_run(data: Dataset, experiment_config: ExperimentConfig, settings: DataRunSettings,
-                   oracle: Oracle | None, out: Path, progress: Progress) -> Outcome:
+                   oracle: Oracle | None, out: Path, progress: Progress, threads: int | None = None) -> Outcome:
     """A new run into the prepared folder `out` with the oracle of `settings` (settings.oracle_for,
-    loaded before the folder was prepared); observational classes are found first when needed."""
+    loaded before the folder was prepared); observational classes are found first when needed.
+    `threads`: torch threads (None: the recipe's, see use_threads)."""
     for line in recipe_lines(settings):
         progress(line)
+    use_threads(settings, threads, progress)
     observe = None if settings.recipe is None else DataRecipe.from_json(settings.recipe).observe_recipe()
     data = with_observational_classes(data, settings.t_label, experiment_config.seed, progress, observe)
     experiment = Experiment(data, experiment_config)
     progress(f"{data.name}: {len(data)} images of {'x'.join(map(str, data.shape))}, {experiment_config.iterations} "
              f"iterations x {experiment_config.queries} queries, oracle {settings.oracle}")
     return _go_on(experiment, settings, oracle, out, progress)
+
+
+def use_threads(settings: DataRunSettings, threads: int | None, progress: Progress) -> None:
+    """Set torch's threads for this headless run: `threads` when given, else the recipe's choice (one per
+    core for heavy convolutional nets, one for small nets), and say so."""
+    chosen = threads or settings.threads()
+    configure_torch_threads(chosen)
+    progress(f"torch threads: {chosen}" + ("" if threads else f" (of {available_cores()} cores; set with --threads)"))
 
 
 def recipe_lines(settings: DataRunSettings) -> list[str]:
@@ -167,9 +182,11 @@ def recipe_lines(settings: DataRunSettings) -> list[str]:
 
 
 def answer_data_run(out: Path, answers_csv: Path, progress: Progress, oracle: str | None = None,
-                    positive_class: int | None = None, oracle_timeout: float | None = None) -> Outcome:
+                    positive_class: int | None = None, oracle_timeout: float | None = None,
+                    threads: int | None = None) -> Outcome:
     """Give the waiting batch the answers of a filled-in CSV and go on (to the next batch or the
-    end) with the oracle named here, or the offline one (see the module docstring)."""
+    end) with the oracle named here, or the offline one (see the module docstring); `threads`:
+    torch threads (None: the recipe's, see use_threads)."""
     experiment, settings = load_data_run(out)
     batch = experiment.pending
     if batch is None:
@@ -181,20 +198,22 @@ def answer_data_run(out: Path, answers_csv: Path, progress: Progress, oracle: st
         _close(plugged)
         raise
     progress(f"{len(batch)} answers read from {answers_csv}")
+    use_threads(settings, threads, progress)
     return _go_on(experiment, settings, plugged, out, progress, first=(values, Path(answers_csv)))
 
 
 def resume_data_run(out: Path, progress: Progress, oracle: str | None = None, positive_class: int | None = None,
-                    oracle_timeout: float | None = None) -> Outcome:
+                    oracle_timeout: float | None = None, threads: int | None = None) -> Outcome:
     """Go on from the saved state with the oracle named here; a run that recorded "offline" goes on
     offline without one, a run that recorded a plugged oracle is refused without one (OracleNeeded,
-    nothing changed)."""
+    nothing changed). `threads` as answer_data_run's."""
     experiment, settings = load_data_run(out)
     if experiment.phase == "done":
         raise ValueError(f"{out}: the run is finished; nothing to resume")
     if oracle is None and settings.oracle != OFFLINE:
         raise OracleNeeded(out, settings)
     settings, plugged = _oracle_to_go_on(experiment, settings, oracle, positive_class, oracle_timeout)
+    use_threads(settings, threads, progress)
     return _go_on(experiment, settings, plugged, out, progress)
 
 
