@@ -154,14 +154,14 @@ def test_status_messages_do_not_resize_the_learning_plots(qtbot, grating):
     panel = shown_learning_panel(qtbot, grating[1], (560, 700))
     panel.status.setText("Iteration 3: MErr 0.100, MDist 2.00")
     qtbot.wait(20)
-    size = panel.loss_plot.size()
+    size = panel.charts.loss_plot.size()
     panel.status.setText("Training the generative model of the images (the manipulator searches on the data "
                          "manifold it learns)…")
     qtbot.wait(20)
-    assert panel.loss_plot.size() == size
+    assert panel.charts.loss_plot.size() == size
     panel.status.setText("Training the causal net…")
     qtbot.wait(20)
-    assert panel.loss_plot.size() == size
+    assert panel.charts.loss_plot.size() == size
     panel.workers.stop_all()
 
 
@@ -183,22 +183,22 @@ def test_an_iteration_redraws_its_two_plots_in_separate_turns(qtbot, grating):
 
         def eventFilter(self, obj, event):  # noqa: N802 - Qt API
             if event.type() == QEvent.Type.Paint:
-                seen.append((self.name, len(panel.merr_curve.getData()[0] or []),
-                             len(panel.mdist_curve.getData()[0] or [])))
+                seen.append((self.name, len(panel.charts.merr_curve.getData()[0] or []),
+                             len(panel.charts.mdist_curve.getData()[0] or [])))
             return False
 
-    watches = [_Watch("merr", panel.merr_plot.viewport()), _Watch("mdist", panel.mdist_plot.viewport())]
-    panel._goal, panel._worker = 3, object()                  # as mid-run
+    watches = [_Watch("merr", panel.charts.merr_plot.viewport()), _Watch("mdist", panel.charts.mdist_plot.viewport())]
+    panel.run._goal, panel.run._worker = 3, object()          # as mid-run
     record = IterationRecord(iteration=1, merr=0.25, mdist=3.5, n_train=40, seconds=1.0)
-    panel._on_event(BatchAnswered("algorithm2", 1, record))
+    panel.run.on_event(BatchAnswered("algorithm2", 1, record))
     assert panel.table.rowCount() == 1                         # the row at once
-    qtbot.waitUntil(lambda: len(panel.mdist_curve.getData()[0] or []) == 1 and
+    qtbot.waitUntil(lambda: len(panel.charts.mdist_curve.getData()[0] or []) == 1 and
                     any(name == "mdist" for name, _, _ in seen), timeout=2000)
     first_merr = next(s for s in seen if s[0] == "merr" and s[1] == 1)
     assert first_merr[2] == 0, "the MDist plot changed in the same turn as the MErr plot"
     assert panel.metrics() == ([1], [0.25], [3.5])
-    assert list(panel.merr_curve.getData()[1]) == [0.25] and list(panel.mdist_curve.getData()[1]) == [3.5]
-    panel._worker = None
+    assert list(panel.charts.merr_curve.getData()[1]) == [0.25] and list(panel.charts.mdist_curve.getData()[1]) == [3.5]
+    panel.run._worker = None
     del watches
     panel.workers.stop_all()
 
@@ -277,10 +277,10 @@ def test_a_training_event_does_not_repaint_inside_its_slot(qtbot, grating):
     panel = shown_learning_panel(qtbot, grating[1], (700, 600))
     qtbot.wait(50)
     paints = _Paints(panel.progress)
-    panel._goal, panel._worker = 1, object()                  # as mid-run
-    panel._on_event(TrainEvent(1, 0, 1, TrainProgress(3, 10, 0.5, 0.6, 0.6)))
+    panel.run._goal, panel.run._worker = 1, object()          # as mid-run
+    panel.run.on_event(TrainEvent(1, 0, 1, TrainProgress(3, 10, 0.5, 0.6, 0.6)))
     assert paints.count == 0, "the progress bar painted inside the slot"
     qtbot.waitUntil(lambda: paints.count > 0, timeout=2000)
     assert panel.progress.value() == 300 and "epoch 3/10" in panel.progress.text()
-    panel._worker = None
+    panel.run._worker = None
     panel.workers.stop_all()

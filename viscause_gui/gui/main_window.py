@@ -203,6 +203,7 @@ class MainWindow(QMainWindow):
         self.data_label.setToolTip("The data set: name, N images × height × width")
         self.device_label = QLabel(f"device: {default_device().type.upper()}")
         self.device_label.setToolTip("Where the nets run (CUDA when available, else the CPU)")
+        self._busy, self._run_phase = "", ""     # background work; what the learning run does
         self.worker_label = QLabel("idle")
         self.worker_label.setToolTip("Background work (training, loading) running now")
         self.busy_bar = BusySign()         # not an animated QProgressBar: that repainted at 60 Hz
@@ -280,6 +281,7 @@ class MainWindow(QMainWindow):
         self.state.dataset_changed.connect(self._on_dataset)
         self.state.status_message.connect(self._on_status_message)
         self.workers.busy_changed.connect(self._on_busy)
+        self.panels["learning"].phase_changed.connect(self._on_run_phase)
         self.workers.failed.connect(self._on_worker_failed)
         self.browser.size_box.valueChanged.connect(self._on_thumb_size)
 
@@ -424,8 +426,18 @@ class MainWindow(QMainWindow):
         self.settings.setValue("browser/thumb", size)
 
     def _on_busy(self, description: str) -> None:
-        self.worker_label.setText(f"working: {description}" if description else "idle")
+        self._busy = description
+        self._show_work()
         self.busy_bar.set_busy(bool(description))
+
+    def _on_run_phase(self, text: str) -> None:
+        self._run_phase = text
+        self._show_work()
+
+    def _show_work(self) -> None:
+        """Background work first; else what the learning run does (it may wait for a person); else idle."""
+        busy, phase = self._busy, self._run_phase
+        self.worker_label.setText(f"working: {busy}" if busy else (phase or "idle"))
 
     # ----- settings and closing -----
     def _restore_settings(self) -> None:

@@ -122,6 +122,7 @@ class AppState(QObject):
         self.question_text: str | None = None    # the question in the person's words (None: from T)
         self.queue = OracleQueue(self)
         self._spurious: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None   # (obs, causal, S)
+        self._announced_causal: np.ndarray | None = None   # the causal classes the panels last heard of
 
     # ----- data -----
     def set_dataset(self, dataset: Dataset, own_data: bool = False) -> None:
@@ -131,6 +132,7 @@ class AppState(QObject):
         self.own_data = own_data
         self.truth = truth_for(dataset)
         self.experiment = None
+        self._announced_causal = None
         self.selection = np.zeros(0, np.int64)
         self.dataset_changed.emit()
         self.queue.clear()             # after the panels let go of the old experiment
@@ -164,16 +166,29 @@ class AppState(QObject):
         return "Does T happen for this image (T = 1)?"
 
     def set_experiment(self, experiment: Experiment | None) -> None:
-        """New nets (model_changed); classes_changed only if the causal classes differ.
+        """New nets (model_changed); classes_changed only if the causal classes differ from those the panels
+        last heard of.
 
         Algorithm 2 hands over a snapshot after every training; its classes are Algorithm 1's,
         and recolouring 10,000 thumbnails for nothing would stall the GUI thread.
         """
-        before = self.causal_classes()
         self.experiment = experiment
-        if not _same_labels(before, self.causal_classes()):
-            self.classes_changed.emit()
+        self._announce_causal_classes()
         self.model_changed.emit()
+
+    def show_classes_of(self, experiment: Experiment | None) -> None:
+        """The experiment's answers may have changed its causal classes in place (a person answered
+        Algorithm 1 in the queue): tell the panels when they did."""
+        if experiment is self.experiment:
+            self._announce_causal_classes()
+
+    def _announce_causal_classes(self) -> None:
+        # compared with what was announced, not with the experiment before: answers change it in place
+        now = self.causal_classes()
+        if not _same_labels(self._announced_causal, now):
+            self._announced_causal = None if now is None else now.copy()
+            self._spurious = None
+            self.classes_changed.emit()
 
     # ----- classes per image (None when not known yet) -----
     def obs_classes(self) -> np.ndarray | None:

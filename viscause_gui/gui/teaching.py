@@ -28,6 +28,7 @@ from viscause_gui.gui.widgets.actions import make_action
 
 LESSON_SCHEME = "viscause-lesson"        # F1 help links: viscause-lesson:barometer
 START_HINT_KEY = "hints/start_dismissed"
+LESSON_RUN_KEYS = ("oracle", "label", "iterations", "queries", "alpha", "seed", "epochs", "retrain_epochs")  # RunForm's
 LESSON_TITLES = {"barometer": "Barometer", "causal_coarsening": "The Causal Coarsening Theorem",
                  "learning_to_manipulate": "Learning to manipulate", "digits": "Digits"}
 
@@ -87,18 +88,10 @@ class WindowStage:
 
     def apply_settings(self, settings: dict[str, Any]) -> None:
         learning = self.window.panels["learning"]
-        if "label" in settings and learning.label_spin.isEnabled():
-            learning.label_spin.setValue(int(settings["label"]))
-        if "oracle" in settings:
-            index = learning.oracle_combo.findData(settings["oracle"])
-            if index >= 0 and learning.oracle_combo.model().item(index).isEnabled():
-                learning.oracle_combo.setCurrentIndex(index)
-        for key, spin in (("iterations", "iterations_spin"), ("queries", "queries_spin"), ("seed", "seed_spin"),
-                          ("epochs", "epochs_spin"), ("retrain_epochs", "retrain_spin")):
-            if key in settings:
-                getattr(learning, spin).setValue(int(settings[key]))
-        if "alpha" in settings:
-            learning.alpha_spin.setValue(float(settings["alpha"]))
+        wanted = {k: v for k, v in settings.items() if k in LESSON_RUN_KEYS}
+        if not learning.run.labels_only:
+            wanted.pop("label", None)
+        learning.form.update(wanted, learning.settings_box.enabled_oracles())
         manipulator = self.window.panels.get("manipulator")
         if manipulator is not None and "target" in settings:
             at = manipulator.target_combo.findData(int(settings["target"]))
@@ -167,7 +160,7 @@ class WindowStage:
             done("a learning run is going on; stop it first")
             return
         if action == "algorithm2":
-            learning.iterations_spin.setValue(int(iterations))
+            learning.form.set(iterations=int(iterations))
         ended: list[str] = []
 
         def finished(reason: str) -> None:
@@ -442,16 +435,13 @@ class Teaching(QObject):
                                   "file and open it first")
             data = {"builtin": ds.name}
         learning = w.panels["learning"]
-        settings: dict[str, Any] = {"oracle": learning.oracle_combo.currentData(),
-                                    "iterations": learning.iterations_spin.value(),
-                                    "queries": learning.queries_spin.value(),
-                                    "alpha": round(learning.alpha_spin.value(), 3),
-                                    "seed": learning.seed_spin.value(), "epochs": learning.epochs_spin.value(),
-                                    "retrain_epochs": learning.retrain_spin.value()}
+        form = learning.form.to_json()
+        settings: dict[str, Any] = {k: form[k] for k in LESSON_RUN_KEYS if k != "label"}
+        settings["alpha"] = round(settings["alpha"], 3)
         if settings["oracle"] not in ("truth", "model", "human"):
             settings.pop("oracle")
-        if learning.label_spin.isEnabled():
-            settings["label"] = learning.label_spin.value()
+        if learning.run.labels_only:
+            settings["label"] = form["label"]
         panels = [k for k, d in w.docks.items() if k not in ("lesson",) and d.isVisible()]
         if open_lesson is not None:
             steps, title = open_lesson.steps, open_lesson.title

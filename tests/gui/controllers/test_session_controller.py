@@ -209,4 +209,4 @@ def test_a_saved_session_brings_back_the_run_settings_and_the_loss_curve(qtbot, 
     lp2 = second.panels["learning"]
     assert (lp2.queries_spin.value(), lp2.epochs_spin.value(), lp2.retrain_spin.value(),
             lp2.iterations_spin.value(), lp2.alpha_spin.value()) == (7, 3, 2, 4, 0.35)
-    assert lp2.train_losses == losses and list(lp2.train_curve.getData()[1]) == losses
+    assert lp2.train_losses == losses and list(lp2.charts.train_curve.getData()[1]) == losses

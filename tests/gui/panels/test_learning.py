@@ -74,14 +74,14 @@ def test_algorithm1_then_two_iterations(qtbot, panel):
     its, merr, mdist = panel.metrics()
     assert its == [1, 2]
     assert merr == pytest.approx([r.merr for r in exp.history], abs=1e-3)
-    x, y = panel.merr_curve.getData()
+    x, y = panel.charts.merr_curve.getData()
     assert list(x) == [1, 2] and np.allclose(y, merr)
-    assert len(panel.mdist_curve.getData()[0]) == 2
-    assert len(panel.loss_x) == 4 and len(panel.train_curve.getData()[0]) == 4
+    assert len(panel.charts.mdist_curve.getData()[0]) == 2
+    assert len(panel.loss_x) == 4 and len(panel.charts.train_curve.getData()[0]) == 4
     assert panel.progress.value() == 1000
     assert state.experiment is exp and not panel.running
     assert isinstance(exp.train_fn, InChildTraining) and panel.training_process.is_alive()
-    assert panel.merr_plot.getViewBox().viewRange()[0] == [0.5, 2.5]   # the run's iterations, set once
+    assert panel.charts.merr_plot.getViewBox().viewRange()[0] == [0.5, 2.5]   # the run's iterations, set once
 
 
 def test_the_run_ends_with_the_same_nets_as_training_in_this_thread(qtbot, panel, grating):
@@ -106,8 +106,8 @@ def test_pause_and_resume_continue_the_same_run(qtbot, panel):
     panel.retrain_spin.setValue(6)
     panel.buttons["run2"].click()
     qtbot.waitUntil(lambda: len(panel.loss_x) >= 2, timeout=TIMEOUT)
-    with qtbot.waitSignal(panel._worker.paused, timeout=TIMEOUT):
-        panel.buttons["pause"].click()
+    panel.buttons["pause"].click()
+    qtbot.waitUntil(lambda: "Paused" in panel.status.text(), timeout=TIMEOUT)
     assert panel.paused and panel.buttons["resume"].isEnabled()
     epochs, rows = len(panel.loss_x), panel.table.rowCount()
     qtbot.wait(400)
@@ -306,8 +306,8 @@ def test_loss_axes_move_in_steps_not_on_every_epoch(qtbot, panel):
         [0.5, 1, 1, 2, 2.5, 5, 10, 20, 50, 100, 200]
     assert nice_ceiling(0) == nice_ceiling(float("nan")) == 1.0
     assert run(qtbot, panel, panel.buttons["run1"].click) == "goal"
-    panel._draw_losses()
-    (x0, x1), (y0, y1) = panel.loss_plot.getViewBox().viewRange()
+    panel.charts.finish_drawing()
+    (x0, x1), (y0, y1) = panel.charts.loss_plot.getViewBox().viewRange()
     assert (x0, x1) == (0, nice_ceiling(len(panel.loss_x)))
     assert (y0, y1) == (0, nice_ceiling(max(panel.train_losses + panel.val_losses)))
 

@@ -153,7 +153,7 @@ class SessionController(QObject):
         if share is not None:
             settings["share"] = share.settings()               # k, vote rule, hand-on time
         if self.learning is not None:
-            settings.update(oracle=self.learning.oracle_combo.currentData(),
+            settings.update(oracle=self.learning.form.oracle,
                             goal=self.learning.goal[0], goal_base=self.learning.goal[1],
                             learning=self.learning.settings_for_session())
         answers = self.labelling.records() if self.labelling is not None else []
@@ -441,8 +441,8 @@ class SessionController(QObject):
                 self.labelling.per_image.setValue(int(settings.get("answers_per_image", 1) or 1))
             positive = settings.get("positive_digit")
             if isinstance(positive, int) and not isinstance(positive, bool):     # what T asks about
-                if self.learning is not None and self.learning.label_spin.isEnabled():
-                    self.learning.label_spin.setValue(positive)
+                if self.learning is not None and self.learning.run.labels_only:
+                    self.learning.form.set(label=positive)
                 self.state.set_positive_label(positive)
             question = settings.get("question")
             self.state.set_question(question if isinstance(question, str) else None)
@@ -461,7 +461,7 @@ class SessionController(QObject):
                     self._offered.add(id(exp.pending))           # its answers are this session's own
                     self.state.queue.add(exp.pending, notify=False)
             if self.learning is not None:
-                self.learning.restore_settings(settings.get("learning"))
+                self.learning.restore_settings(settings.get("learning"), settings.get("oracle"))
             self._open_journal(session.answers)          # replays: a fully answered batch goes on
             self.state.queue.changed.emit()
         finally:
@@ -684,7 +684,7 @@ class SessionController(QObject):
         stem = path.with_suffix("") if path.suffix.lower() == ".png" else path
         written = []
         for name, attr in PLOTS:
-            widget = getattr(self.learning, attr, None) if self.learning is not None else None
+            widget = getattr(self.learning.charts, attr, None) if self.learning is not None else None
             if widget is None:
                 continue
             out = stem.with_name(f"{stem.name}-{name}.png")

@@ -1,0 +1,1 @@
+"""Qt-free models of the GUI: what the panels show and the controllers change (no Qt imports here)."""
