@@ -1,4 +1,4 @@
-"""Every benchmark, one after another, from one command: the figures of docs/benchmarks.md.
+"""Every benchmark, one after another, from one command: the figures of benchmarks/README.md.
 
 Runs each `benchmarks/bench_*.py` (each prints its date and machine, runs three times and reports
 the range) in a fresh process with one torch thread, shows its output as it comes, keeps it in

@@ -56,7 +56,7 @@ def test_large_colour_images_stay_within_the_compute_budget():
 
 def test_heavy_convolutional_nets_get_a_thread_per_core_and_small_nets_one():
     """64x64 colour images train about twice as fast on two threads; the paper's MLP and Colored MNIST's
-    small CNN gain nothing from a second thread (docs/benchmarks.md, "Threads")."""
+    small CNN gain nothing from a second thread (benchmarks/README.md, "Threads")."""
     assert choose_recipe(COLOUR).threads(cores=2) == 2 and choose_recipe(GREY).threads(cores=4) == 4
     assert choose_recipe(BINARY_TINY).threads(cores=2) == 1 and choose_recipe(TWO_CHANNELS).threads(cores=2) == 1
     assert choose_recipe(COLOUR, (), {"net": "mlp"}).threads(cores=2) == 2      # the P(T=1|I) nets stay CNNs
