@@ -99,6 +99,8 @@ class WindowStage:
                 getattr(learning, spin).setValue(int(settings[key]))
         if "alpha" in settings:
             learning.alpha_spin.setValue(float(settings["alpha"]))
+        if "queries_by" in settings:
+            learning.queries_by_combo.setCurrentIndex(learning.queries_by_combo.findData(settings["queries_by"]))
         manipulator = self.window.panels.get("manipulator")
         if manipulator is not None and "target" in settings:
             at = manipulator.target_combo.findData(int(settings["target"]))
@@ -443,6 +445,7 @@ class Teaching(QObject):
             data = {"builtin": ds.name}
         learning = w.panels["learning"]
         settings: dict[str, Any] = {"oracle": learning.oracle_combo.currentData(),
+                                    "queries_by": learning.queries_by_combo.currentData(),
                                     "iterations": learning.iterations_spin.value(),
                                     "queries": learning.queries_spin.value(),
                                     "alpha": round(learning.alpha_spin.value(), 3),
