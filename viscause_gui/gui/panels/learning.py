@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QFi
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
 from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, Snapshot
-from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord, TrainEvent
 from viscause_gui.core.method.limits import LEARNING_LIMITS
 from viscause_gui.core.method.observe import ObservedClasses, observational_problem
 from viscause_gui.core.method.oracles import ModelOracle
@@ -473,6 +473,10 @@ class LearningPanel(QWidget):
     # ----- starting a run -----
     def _history_len(self) -> int:
         return 0 if self.experiment is None else len(self.experiment.history)
+
+    def next_config(self) -> ExperimentConfig:
+        """The settings the next Run Algorithm 1 starts with (F1 help names its numbers)."""
+        return self._settings_now().config
 
     def _settings_now(self) -> RunSettings:
         label = self.label_spin.value() if self.label_spin.isEnabled() else None
