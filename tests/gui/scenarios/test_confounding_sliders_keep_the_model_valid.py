@@ -49,6 +49,9 @@ def test_raising_h1_above_the_h_bar_as_the_barometer_lesson_says(qtbot, panel):
     assert values["w_h1"] == pytest.approx(0.55) and values["w_h1"] > values["w_c"]
     _assert_shows_a_valid_model(panel)
     assert panel.result.accuracy_observational < before - 0.05     # the lesson's point: the classifier goes wrong
+    assert "the h-bar gave way" in panel.note.text()
+    _key(qtbot, panel, "p_h1", Qt.Key.Key_Right)                     # nothing needs to give way to P(H1 = 1)
+    assert panel.note.text() == ""
 
 
 @pytest.mark.parametrize("key, press", itertools.product(SUMMED, (Qt.Key.Key_End, Qt.Key.Key_PageUp)),

@@ -80,11 +80,7 @@ class ConfoundingPanel(QWidget):
 
     def _moved(self, key: str) -> None:
         gave_way = self._make_room(key)
-        if gave_way:
-            captions = {k: caption for k, caption, _tip, _default in PARAMETERS}
-            self.note.setText(f"P(T=1) cannot pass 1 (base + both weights ≤ 1): "
-                              f"{' and '.join(captions[k].removesuffix(' raises T by') for k in gave_way)} "
-                              "gave way.")
+        self.note.setText(_gave_way_text(gave_way))
         self.refresh()
 
     def _make_room(self, moved: str) -> list[str]:
@@ -127,3 +123,11 @@ class ConfoundingPanel(QWidget):
             f"<b>A classifier of T trained on observations</b>, on images we set ourselves: "
             f"<b>{100 * c.accuracy_observational:.0f} %</b> right (best possible {100 * c.accuracy_causal:.0f} %; "
             f"on observed images {100 * c.accuracy_on_observations:.0f} %).")
+
+
+def _gave_way_text(keys: list[str]) -> str:
+    """Which sliders gave way to the one moved ('' when none had to)."""
+    if not keys:
+        return ""
+    names = {key: caption.removesuffix(" raises T by") for key, caption, _tip, _default in PARAMETERS}
+    return f"P(T=1) cannot pass 1 (base + both weights ≤ 1): {' and '.join(names[k] for k in keys)} gave way."
