@@ -71,6 +71,7 @@ def test_resources_folder_holds_what_the_app_needs():
     ({"steps": [{"text": "x", "run": {"action": "algorithm2", "iterations": 0}}]}, "'iterations' must lie in"),
     ({"steps": [{"text": "x", "setup": {"alpha": 2}}]}, "'alpha' must lie in \\[0, 1\\]"),
     ({"steps": [{"text": "x", "setup": {"oracle": "psychic"}}]}, "'oracle' must be one of truth, model, human"),
+    ({"settings": {"queries_by": "psychic"}}, "'settings': 'queries_by' must be one of random, active"),
     ({"steps": [{"text": "x", "setup": {"canvas": "circle"}}]}, "'canvas' must be one of"),
     ({"steps": [{"text": "x", "setup": {"queries": True}}]}, "'queries' must be an integer"),
 ])

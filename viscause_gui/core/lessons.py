@@ -29,6 +29,7 @@ from typing import Any
 
 from viscause_gui.core.data.user_files import UserFileError, printable, read_user_file
 from viscause_gui.core.method.limits import LEARNING_LIMITS, check_number, shown_value
+from viscause_gui.core.method.query_choice import QUERY_CHOICES
 
 LESSON_FORMAT = "viscause-lesson"
 LESSON_VERSION = 1
@@ -42,10 +43,11 @@ CANVAS = ("keep", "blank", "vbar", "hbar", "both", "selected")
 ORACLES = ("truth", "model", "human")
 ACTIONS = ("observe", "algorithm1", "algorithm2", "manipulate")
 SETTINGS = LEARNING_LIMITS       # the settings a lesson may set, with the Learning panel's ranges
+CHOICES = {"oracle": ORACLES, "queries_by": QUERY_CHOICES}     # the settings picked from a list
 MAX_CANVAS_INDEX = 2**31 - 1     # {"index": N} / {"label": D} of 'canvas'
 LESSON_KEYS = ("format", "version", "title", "summary", "data", "settings", "panels", "presenter", "steps")
 STEP_KEYS = ("text", "setup", "run")
-SETUP_KEYS = ("canvas", "show", "oracle", *SETTINGS)
+SETUP_KEYS = ("canvas", "show", *CHOICES, *SETTINGS)
 RUN_KEYS = ("action", "iterations", "alpha")
 
 
@@ -86,7 +88,7 @@ class Lesson:
         """The settings in force at step `index`: the lesson's, then every earlier step's setup."""
         out = {"seed": 0, **self.settings}
         for step in self.steps[:index + 1]:
-            out.update({k: v for k, v in step.setup.items() if k in SETTINGS or k == "oracle"})
+            out.update({k: v for k, v in step.setup.items() if k in SETTINGS or k in CHOICES})
         return out
 
     def data_path(self) -> Path | None:
@@ -281,14 +283,14 @@ def _data(value: Any) -> dict[str, Any]:
 def _settings(value: Any, where: str, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise LessonError(f"{where} must be an object")
-    _known(value, ("oracle", *SETTINGS, *extra), where)
+    _known(value, (*CHOICES, *SETTINGS, *extra), where)
     out: dict[str, Any] = {}
     for key, v in value.items():
         if key.startswith("_") or key in extra:
             continue
-        if key == "oracle":
-            if not isinstance(v, str) or v not in ORACLES:
-                raise LessonError(f"{where}: 'oracle' must be one of {', '.join(ORACLES)}, got {shown_value(v)}")
+        if key in CHOICES:
+            if not isinstance(v, str) or v not in CHOICES[key]:
+                raise LessonError(f"{where}: {key!r} must be one of {', '.join(CHOICES[key])}, got {shown_value(v)}")
             out[key] = v
             continue
         out[key] = _number(v, key, where)

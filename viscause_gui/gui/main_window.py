@@ -24,7 +24,7 @@ from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.nets.training import TrainProgress
 from viscause_gui.gui.controllers.session import SessionController
 from viscause_gui.gui.data_dialog import BuiltinDialog
-from viscause_gui.gui.help import HELP_HTML
+from viscause_gui.gui.help import help_html
 from viscause_gui.gui.panels.browser import BrowserPanel
 from viscause_gui.gui.panels.canvas import Canvas
 from viscause_gui.gui.panels.classes import ClassesPanel
@@ -298,7 +298,9 @@ class MainWindow(QMainWindow):
         box.open()
 
     def show_help(self) -> None:
-        self.show_message("info", "How viscause works", HELP_HTML)
+        representatives = self.panels["learning"].next_config().representatives
+        self.show_message("info", "How viscause works",
+                          help_html(self.state.dataset, self.state.positive_label, representatives))
 
     def show_about(self) -> None:
         self.show_message("info", "About viscause", f"<b>viscause_gui {__version__}</b><br>"

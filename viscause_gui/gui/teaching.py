@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QL
 from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, check_lesson, find_lesson, load_lesson,
                                        resources_dir, save_lesson, shipped_lessons)
 from viscause_gui.gui.controllers.lessons import Done, LessonController
+from viscause_gui.gui.help import start_hint_html
 from viscause_gui.gui.panels.cct_explorer import CctExplorerPanel
 from viscause_gui.gui.panels.confounding import ConfoundingPanel
 from viscause_gui.gui.panels.lesson import LessonBar
@@ -28,7 +29,8 @@ from viscause_gui.gui.widgets.actions import make_action
 
 LESSON_SCHEME = "viscause-lesson"        # F1 help links: viscause-lesson:barometer
 START_HINT_KEY = "hints/start_dismissed"
-LESSON_RUN_KEYS = ("oracle", "label", "iterations", "queries", "alpha", "seed", "epochs", "retrain_epochs")  # RunForm's
+LESSON_RUN_KEYS = ("oracle", "queries_by", "label", "iterations", "queries", "alpha", "seed", "epochs",
+                   "retrain_epochs")   # the RunForm keys a lesson sets
 LESSON_TITLES = {"barometer": "Barometer", "causal_coarsening": "The Causal Coarsening Theorem",
                  "learning_to_manipulate": "Learning to manipulate", "digits": "Digits"}
 
@@ -327,9 +329,15 @@ class Teaching(QObject):
         frame.setStyleSheet("QFrame#startHint { background: #fff8d6; border: 1px solid #e0c96a; }")
         row = QHBoxLayout(frame)
         row.setContentsMargins(8, 2, 8, 2)
-        text = QLabel("<b>First step:</b> press <b>F4</b> (Run Algorithm 1), then draw a v-bar on the canvas "
-                      "(V): P(T=1 | I) rises, P(T=1 | man(I)) does not. Or let a lesson tell the story.")
-        text.setToolTip(text.text())
+        text = QLabel()
+        state = self.window.state
+
+        def speak_of_the_data() -> None:
+            text.setText(start_hint_html(state.dataset, state.positive_label))
+            text.setToolTip(text.text())
+        speak_of_the_data()
+        for changed in (state.dataset_changed, state.behaviour_changed):
+            changed.connect(speak_of_the_data)
         text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)   # one line (wrapped, a toolbar
         frame.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)  # would make it very tall)
         start = QPushButton("Start the Barometer lesson")

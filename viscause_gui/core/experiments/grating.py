@@ -42,6 +42,9 @@ def has_vbar(images: np.ndarray) -> np.ndarray:
     return np.any(np.all(np.asarray(images) >= 0.5, axis=-2), axis=-1)
 
 
+ROUNDING = 1e-9     # 0.1 + 0.3 + 0.6 may sum to 1 + 2e-16 in binary: that is a valid model
+
+
 @dataclass(frozen=True)
 class GratingModel:
     size: int = 10
@@ -61,12 +64,12 @@ class GratingModel:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"GRATING {name} must lie in [0, 1]")
         corners = [self.base, self.base + self.w_h1, self.base + self.w_c, self.base + self.w_h1 + self.w_c]
-        if min(corners) < 0 or max(corners) > 1:
+        if min(corners) < -ROUNDING or max(corners) > 1 + ROUNDING:
             raise ValueError(f"GRATING P(T=1 | H1, C) must lie in [0, 1], got {corners}")
 
     def p_t(self, h1: np.ndarray, c: np.ndarray) -> np.ndarray:
         """P(T=1 | H1, C)."""
-        return self.base + self.w_h1 * np.asarray(h1, float) + self.w_c * np.asarray(c, float)
+        return np.clip(self.base + self.w_h1 * np.asarray(h1, float) + self.w_c * np.asarray(c, float), 0.0, 1.0)
 
     def p_obs(self, images: np.ndarray) -> np.ndarray:
         """Exact P(T=1 | I) of observational images (H1 read off the v-bar)."""

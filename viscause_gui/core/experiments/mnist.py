@@ -42,16 +42,20 @@ from typing import Any, Generator, Sequence
 import numpy as np
 from torch import nn
 
+from viscause_gui import __version__
 from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, int_in,
                                                     positive_int, register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch, train_generative_model
-from viscause_gui.core.method.oracles import ManifoldCheck, train_manifold_check
+from viscause_gui.core.method.oracles import (CHECK_EPOCHS, CHECK_QUANTILE, CHECK_SLACK, ManifoldCheck,
+                                              train_manifold_check)
 from viscause_gui.core.nets.augment import jittered
+from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.nets.models import new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
 from viscause_gui.core.store.figures import plot_history
+from viscause_gui.core.store.model_cache import ModelCache, entry_key
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
 
 IMAGE_SHAPE = (28, 28)
@@ -72,6 +76,7 @@ ANNOTATORS = 3             # reference nets in the oracle's panel (`viscause run
 UNSURE_BELOW = 0.5          # the oracle says '?' when its largest class probability is below this
 UNANIMOUS = False           # majority vote, as the paper's annotators: a unanimous panel said '?' to
                             # 8% of iteration 5's manipulations where an independent judge erred on 3.4%
+ORACLE_RECIPE_VERSION = 1   # raise it when oracle_training trains differently: cached oracles are trained again
 
 
 # ---------------------------------------------------------------- data
@@ -281,10 +286,47 @@ def oracle_training(images: np.ndarray, labels: np.ndarray, digit: int, seed: in
     return DigitOracle(nets, digit, unsure_below, check=check, unanimous=UNANIMOUS)
 
 
-def train_digit_oracle(data: Dataset, positive_label: int | None, seed: int,
-                       train_fn: TrainFn = train_steps) -> Generator[TrainProgress, None, DigitOracle]:
-    """The model oracle for digits in the GUI: the panel of `oracle_training` over every label of `data`."""
-    return (yield from oracle_training(data.images, data.labels, positive_label, seed + 7919, train_fn=train_fn))
+def train_digit_oracle(data: Dataset, positive_label: int | None, seed: int, train_fn: TrainFn = train_steps,
+                       cache: ModelCache | None = None) -> Generator[TrainProgress, None, DigitOracle]:
+    """The model oracle for digits in the GUI: the panel of `oracle_training` over every label of
+    `data`. Trained once per data set and recipe: its nets are kept in the user's cache folder
+    (store.model_cache) and read from there the next time, whichever label is T then."""
+    cache = cache if cache is not None else ModelCache()
+    seed = seed + 7919
+    key = entry_key([data.images, data.labels], digit_oracle_recipe(data, seed))
+    oracle = cached_digit_oracle(cache, key, positive_label)
+    if oracle is None:
+        oracle = yield from oracle_training(data.images, data.labels, positive_label, seed, ANNOTATORS,
+                                            REFERENCE_EPOCHS, train_fn=train_fn)
+        cache_digit_oracle(cache, key, oracle, data)
+    return oracle
+
+
+def digit_oracle_recipe(data: Dataset, seed: int) -> dict[str, Any]:
+    """What decides the trained oracle besides the data (the cache's key)."""
+    return {"what": "digit oracle", "version": ORACLE_RECIPE_VERSION, "package": __version__, "seed": seed,
+            "annotators": [annotator_spec(k, data) for k in range(ANNOTATORS)], "epochs": REFERENCE_EPOCHS,
+            "jitter_copies": JITTER_COPIES, "check": [CHECK_EPOCHS, CHECK_QUANTILE, CHECK_SLACK]}
+
+
+def annotator_spec(k: int, data: Dataset) -> dict[str, Any]:
+    """The k-th annotator's net as oracle_training builds it for `data` (reference_training's merge)."""
+    return {**REFERENCE_NET, **panel_spec(k, data.images.shape[1:], int(np.max(data.labels)) + 1)}
+
+
+def cached_digit_oracle(cache: ModelCache, key: str, digit: int) -> DigitOracle | None:
+    names = [f"annotator{k}" for k in range(ANNOTATORS)]
+    entry = cache.load(key, nets=[*names, "check"], numbers=["check_limit"])
+    if entry is None:
+        return None
+    check = ManifoldCheck(entry.nets["check"], entry.numbers["check_limit"])
+    return DigitOracle([entry.nets[n] for n in names], digit, UNSURE_BELOW, check=check, unanimous=UNANIMOUS)
+
+
+def cache_digit_oracle(cache: ModelCache, key: str, oracle: DigitOracle, data: Dataset) -> None:
+    nets = {f"annotator{k}": (annotator_spec(k, data), net) for k, net in enumerate(oracle.annotators)}
+    nets["check"] = (generative_spec(oracle.check.model), oracle.check.model)
+    cache.save(key, nets, {"check_limit": oracle.check.limit})
 
 
 def train_oracle(task: MnistTask, annotators: int = ANNOTATORS, seed: int = 0, epochs: int = REFERENCE_EPOCHS,

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QSizePolicy,
                                QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from viscause_gui.core.method.experiment import Experiment, IterationRecord
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord
 from viscause_gui.core.method.plugged_oracles import OracleLoadError
 from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import shared_training_process
@@ -138,6 +138,10 @@ class LearningPanel(QWidget):
 
     def metrics(self) -> tuple[list[int], list[float], list[float]]:
         return self.charts.metrics()
+
+    def next_config(self) -> ExperimentConfig:
+        """The settings the next Run Algorithm 1 starts with (F1 help names its numbers)."""
+        return self.run.settings_now().config
 
     # ----- layout -----
     def _build(self) -> None:

@@ -59,6 +59,7 @@ class PredictionReadout(QFrame):
         state.model_changed.connect(self.schedule)
         state.classes_changed.connect(self._on_classes)
         state.dataset_changed.connect(self._on_dataset)
+        state.behaviour_changed.connect(self.schedule)
         self._show_truth_box()
         self._on_classes()
 
@@ -162,7 +163,7 @@ class PredictionReadout(QFrame):
     def _show_observational(self, image: np.ndarray) -> int | None:
         model = self.obs_model
         if model is None or image.shape != model.in_shape:
-            self._set("p_obs", self.obs_status)
+            self._set("p_obs", self._t_from_label() or self.obs_status)
             self._set("obs_class", self._data_class("obs") or "—")
             return self._data_class_value("obs")
         pred = model.predict(image[None])
@@ -173,6 +174,23 @@ class PredictionReadout(QFrame):
             return None
         self._set("obs_class", f"{k}", k)
         return k
+
+    def _label_is_t(self) -> int | None:
+        """The label that is T = 1 on a data set with labels and no T of its own (digit mode: the
+        Learning panel sets it; T and the observational classes a run adds come from it)."""
+        ds = self.state.dataset
+        return None if ds is None or ds.labels is None else self.state.positive_label
+
+    def _t_from_label(self) -> str | None:
+        """Digit mode: P(T=1 | I) of a data set image read off its label (an edited image has none)."""
+        label = self._label_is_t()
+        if label is None:
+            return None
+        i = self.state.current_index
+        if i is None:
+            return f"from the label (T = 1 for label {label}); an edited image has none"
+        own = self.state.dataset.labels[i]
+        return f"{float(own == label):.2f} (label {own}; T = 1 for label {label})"
 
     def _show_causal(self, image: np.ndarray) -> int | None:
         exp = self.state.experiment
@@ -235,7 +253,10 @@ class PredictionReadout(QFrame):
             if k is not None:
                 parts.append(f"{name} {k}")
         ds = self.state.dataset
-        if ds.t is not None:
+        label_is_t = self._label_is_t()
+        if label_is_t is not None:
+            parts.append(f"T {int(ds.labels[i] == label_is_t)}")
+        elif ds.t is not None:
             parts.append(f"T {int(ds.t[i])}")
         if ds.labels is not None:
             parts.append(f"label {ds.labels[i]}")
