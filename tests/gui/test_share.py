@@ -182,3 +182,27 @@ def test_the_question_and_the_share_settings_are_kept_in_the_session(qtbot, wind
     window.actions["share"].trigger()                            # the window shows them
     sw = window.share_window
     assert (sw.k.value(), sw.lease.value(), sw.ties.currentData(), sw.unknown.currentData()) == (3, 90, "half", "vote")
+
+
+def test_the_oracle_panel_shows_the_answers_given_on_the_web(qtbot, window):
+    """The Oracle (label) panel on screen while the class answers: it catches up with the web's answers
+    (it said "0 / 6 answered" and "not answered yet" until its tab was shown again)."""
+    window.resize(1600, 1000)
+    window.show()
+    learning, labelling, share = window.panels["learning"], window.panels["labelling"], window.share
+    with qtbot.waitSignal(learning.run_finished, timeout=WAIT_MS):
+        learning.buttons["step"].click()
+    window.docks["labelling"].raise_()
+    qtbot.waitUntil(labelling.isVisible, timeout=5000)
+    batch = window.state.queue.waiting()[0]
+    window.actions["share"].trigger()
+    window.share_window.k.setValue(1)                               # one answer per image
+    qtbot.mouseClick(window.share_window.start_button, Qt.MouseButton.LeftButton)
+    port, token = share.server.port, share.server.token
+    _, hello = api(port, token, "hello", {"annotator": None, "device": None})
+    _, item = api(port, token, "next", {"annotator": hello["annotator"]})
+    assert labelling.progress.text() == f"0 / {len(batch)} answered"
+    status, _ = api(port, token, "answer", {"annotator": hello["annotator"], "batch": item["batch"],
+                                             "index": item["index"], "answer": "yes"})
+    assert status == 200
+    qtbot.waitUntil(lambda: labelling.progress.text() == f"1 / {len(batch)} answered", timeout=5000)

@@ -10,7 +10,8 @@ with "on this network"). From then on:
   the vote rule (`LabellingPanel.combine`), so the batch goes to the experiment, and the
   loop on, as soon as its last vote arrives, whoever gave it;
 - the server thread reports changes through a queued signal; the GUI thread coalesces them
-  (at most one refresh every `REFRESH_MS`) so a class answering at once never stalls the window.
+  (at most one refresh every `REFRESH_MS`) so a class answering at once never stalls the window; the
+  Oracle (label) panel, when on screen, catches up at most once every `LABEL_REFRESH_MS`.
 
 The GUI thread never takes the hub's lock while sharing (an answer holds it through its fsync):
 the tally is counted in a thread, and new batches (and the keyboard's answers) reach the hub
@@ -37,6 +38,7 @@ from viscause_gui.core.store.journal import batch_key
 from viscause_gui.core.store.votes import resolve
 
 REFRESH_MS = 250
+LABEL_REFRESH_MS = 1000   # the Oracle (label) panel on screen catches up with the web's answers this often
 MAX_ROWS = 500                         # rows of the per-image tally the window shows
 
 
@@ -101,6 +103,10 @@ class ShareController(QObject):
         self._timer.timeout.connect(self._refresh)
         self._poke.connect(self._schedule)
         self._tally_ready.connect(self._got_tally)
+        self._label_timer = QTimer(self)       # coalesced: its count over all answers takes ~20 ms
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(LABEL_REFRESH_MS)
+        self._label_timer.timeout.connect(self._catch_up_on_screen)
         self.latest: Tally | None = None       # the last tally counted off the GUI thread
         self.latest_view: TallyView | None = None   # and the window's text of it
         self._counting: Future | None = None
@@ -246,9 +252,15 @@ class ShareController(QObject):
                 QTimer.singleShot(0, self, self._show_latest)   # the tally in the next turn of the loop
             else:
                 self.changed.emit()
+                if self.labelling is not None and self.labelling.isVisible() and not self._label_timer.isActive():
+                    self._label_timer.start()
         if self._recount:
             self._recount = False
             self.count()
+
+    def _catch_up_on_screen(self) -> None:
+        if self.running and self.labelling is not None and self.labelling.isVisible():
+            self.labelling.refresh()
 
     def _show_latest(self) -> None:
         if self.hub is not None:
