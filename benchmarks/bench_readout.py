@@ -30,7 +30,7 @@ from machine import header, machine  # noqa: E402
 
 from viscause_gui.core.experiments.grating import GratingModel, has_hbar, has_vbar
 from viscause_gui.core.experiments.registry import load_builtin, truth_for
-from viscause_gui.core.method.readout import observe_and_train
+from viscause_gui.gui.models.readout import observe_and_train
 from viscause_gui.core.nets.models import configure_torch_threads
 from viscause_gui.core.nets.training import run_to_end
 

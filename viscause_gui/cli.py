@@ -81,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="torch threads (default: 1; for DATA the recipe's: one per core for heavy convolutional "
                           "nets, one for small nets)")
     run.add_argument("--manipulator", choices=MANIPULATORS, default=None,
-                     help="where the manipulator searches: pixels, or the data's manifold (a generative model of "
-                          "the images, trained first); default: the experiment's, for DATA the recipe's (manifold "
-                          "for grey and colour images; binary images always flip pixels)")
+                     help="where the manipulator searches: pixels, the data's manifold (a generative model of "
+                          "the images, trained first) or patches (regions of real images of the target class "
+                          "pasted in); default: the experiment's, for DATA the recipe's (patches for grey and "
+                          "colour images; binary images always flip pixels)")
     run.add_argument("--queries-by", choices=QUERY_CHOICES, default=None,
                      help="how Algorithm 2 chooses its queries: random (the paper's: start images and targets at "
                           "random) or active (of a larger pool of candidate manipulations, those the nets doubt "

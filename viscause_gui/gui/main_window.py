@@ -19,7 +19,7 @@ from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.data.readers import load_path
 from viscause_gui.core.experiments.registry import first_dataset, load_builtin
 from viscause_gui.core.method.observe import ObservedClasses
-from viscause_gui.core.method.readout import ObservationalModel, observe_and_train
+from viscause_gui.gui.models.readout import ObservationalModel, observe_and_train
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.nets.training import TrainProgress
 from viscause_gui.gui.controllers.session import SessionController

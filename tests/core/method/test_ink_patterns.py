@@ -3,7 +3,7 @@ import numpy as np
 
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.ink_patterns import InkPatterns, learn_ink_patterns
-from viscause_gui.core.method.readout import declared_copies
+from viscause_gui.gui.models.readout import declared_copies
 
 MODEL = GratingModel()
 

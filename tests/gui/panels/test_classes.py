@@ -79,7 +79,7 @@ def test_map_with_a_trained_net_and_point_click(qtbot, panel, grating):
 
 
 def test_map_subsamples_large_data_deterministically():
-    from viscause_gui.core.method.summaries import data_map, subsample
+    from viscause_gui.gui.models.summaries import data_map, subsample
 
     a, b = subsample(12000, 5000), subsample(12000, 5000)
     np.testing.assert_array_equal(a, b)

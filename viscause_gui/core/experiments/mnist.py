@@ -165,7 +165,7 @@ def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, al
                                   net=dict(CAUSAL_NET), augment_shifts=0, representatives=5,
                                   epochs=30, retrain_epochs=5, query_weight=4.0, confidence=4.0,
                                   ensemble=3, adversarial_radius=2.5, manipulator="manifold",
-                                  queries_by="random")   # as measured (README MNIST); --queries-by active
+                                  queries_by="random")   # as measured (benchmarks/README.md, MNIST); --queries-by active
     values.update(overrides)
     return ExperimentConfig(**values)
 

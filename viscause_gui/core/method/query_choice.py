@@ -34,7 +34,7 @@ Q = 100 and 24 s for Q = 1,000 (pool 4,000), peak memory 1.2 GB with the images.
 
 **The default** (DEFAULT_CHOICE) is `active`: on GRATING (truth oracle, seeds 0-4, binary
 margin 8: experiment.Experiment.manipulator_confidence) it gave a lower true MErr than the random
-choice at every budget measured (benchmarks/bench_queries.py and the README's table): with 100,
+choice at every budget measured (benchmarks/bench_queries.py and its table in benchmarks/README.md): with 100,
 200 and 400 answers. `random` stays available (`--queries-by random`): it is the paper's procedure.
 
 The MErr the experiment records is measured on the batch it asked, so with the active choice

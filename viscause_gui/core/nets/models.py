@@ -27,7 +27,7 @@ def configure_torch_threads(n: int | None) -> None:
         torch.set_num_threads(int(n))
 
 
-HEAVY_FORWARD_MACS = 1_000_000   # per image; measured on 2 cores (docs/benchmarks.md, "Threads")
+HEAVY_FORWARD_MACS = 1_000_000   # per image; measured on 2 cores (benchmarks/README.md, "Threads"; bench_threads.py)
 
 
 def available_cores() -> int:

@@ -17,10 +17,10 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, Tr
 from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, ObserveRecipe,
                                               estimate_observational_classes, observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
-from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, load_plugged_oracle
 from viscause_gui.core.nets.training import TrainFn, TrainProgress, map_yields, train_steps
 from viscause_gui.core.runtime.foreground import paced
 from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess
+from viscause_gui.gui.models.run_form import PluggedChoice
 
 
 @dataclass
@@ -53,19 +53,6 @@ class OracleReady:
 class StopFlag:
     """Set by the GUI thread, read by the worker inside long calls that cannot yield."""
     stopped: bool = False
-
-
-@dataclass(frozen=True)
-class PluggedChoice:
-    """An oracle a person plugged in: a spec of core.method.plugged_oracles and, for a model file,
-    the class whose probability is P(T=1)."""
-
-    spec: str                    # "python:FILE.py:FUNCTION", "torch:FILE" or "onnx:FILE"
-    positive_class: int = 1
-
-    def load(self, image_shape: tuple[int, ...] | None = None) -> Oracle:
-        """The checked oracle (OracleLoadError when it cannot be loaded)."""
-        return load_plugged_oracle(self.spec, self.positive_class, DEFAULT_TIMEOUT, image_shape)
 
 
 @dataclass

@@ -17,19 +17,18 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.registry import recipe_for
 from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, Snapshot
 from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
-from viscause_gui.core.method.observe import ObservedClasses, observational_problem
+from viscause_gui.core.method.observe import ObservedClasses
 from viscause_gui.core.method.oracles import ModelOracle
-from viscause_gui.core.method.recipe import DataFacts
-from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, PluggedChoice,
-                                                   RunSettings, StopFlag, run_fraction)
-from viscause_gui.gui.controllers.recipe import STANDARD, RecipeModel, config_lines
-from viscause_gui.gui.models.run_form import PLUGGED, RunForm
+from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, RunSettings,
+                                                   StopFlag)
+from viscause_gui.gui.controllers.recipe import RecipeModel
+from viscause_gui.gui.controllers.run_choices import RunChoices
+from viscause_gui.gui.controllers.run_progress import RunProgress
+from viscause_gui.gui.models.run_form import RunForm
 
 IDLE, RUNNING, PAUSED, WAITING, STOPPED = "idle", "running", "paused", "waiting", "stopped"
-MAX_SAVED_LOSSES = 20_000
 
 
 @dataclass(frozen=True)
@@ -83,9 +82,8 @@ class RunController:
         self.state, self.form, self.recipe, self.view, self.engine = state, form, recipe, view, engine
         self.training_process = training_process      # None: the nets train in the worker
         self.experiment: Experiment | None = None     # the live experiment (the worker's while it runs)
-        self.plugged: dict[str, PluggedChoice] = {}
-        self.train_losses: list[float] = []
-        self.val_losses: list[float] = []
+        self.choices = RunChoices(state, form, recipe, view)
+        self.progress = RunProgress(view)
         self._snapshot: Experiment | None = None
         self._worker: RunHandle | None = None
         self._stop_flag = StopFlag()
@@ -95,12 +93,6 @@ class RunController:
         self._goal_base = 0
         self._waiting = False
         self._model_oracle: tuple[int, int | None, ModelOracle] | None = None
-        self._oracle_model, self._oracle_epoch = 1, 0
-        self._generative_shown = False
-        self._classes_from_label: int | None = None
-        self._shown_problem: str | None = None
-        self.labels_only = False
-        self._records_shown = 0
 
     # ----- what the view asks -----
     @property
@@ -128,11 +120,20 @@ class RunController:
             return WAITING
         return STOPPED if self._stopped_short() else IDLE
 
+    @property
+    def train_losses(self) -> list[float]:
+        return self.progress.train_losses
+
+    @property
+    def val_losses(self) -> list[float]:
+        return self.progress.val_losses
+
+    @property
+    def labels_only(self) -> bool:
+        return self.choices.labels_only
+
     def history_len(self) -> int:
         return 0 if self.experiment is None else len(self.experiment.history)
-
-    def positive_label(self) -> int | None:
-        return self.form.label if self.labels_only else None
 
     # ----- commands -----
     def run_algorithm1(self) -> None:
@@ -220,57 +221,19 @@ class RunController:
             self.view.show_status(f"The waiting batch now has {len(new)} image(s) (Q = {queries}).")
 
     def label_changed(self) -> None:
-        if not self.labels_only:
-            return
-        label = self.form.label
-        self.state.set_positive_label(label)
-        if not self.recipe.editable:
-            self.choose_recipe()            # a built-in recipe may depend on the label (digit mode)
-        if self.experiment is not None and self._classes_from_label not in (None, label):
-            self.view.show_status(f"T = 1 for label {label} applies from the next Run Algorithm 1; the current "
-                                  f"experiment asks about label {self._classes_from_label}.")
-        elif self.experiment is None and not self.running:
-            self._show_data_problem(label)
+        self.choices.label_changed(self.experiment is not None, self.running)
 
     def oracle_changed(self) -> None:
         self.refresh_controls()
 
-    def choose_recipe(self) -> None:
-        """A person's own data: the recipe chosen from its images; other data: its experiment's, to read."""
-        data = self.state.dataset
-        if data is not None and self.state.own_data:
-            self.recipe.use_data(DataFacts.of(data.images, data.is_binary))
-            return
-        label = self.positive_label()
-        builtin = None if data is None else recipe_for(data, label)
-        config = RunSettings.for_data(data, "model", label, builtin).config
-        title = STANDARD if builtin is None else f"{builtin.describe[:1].upper()}{builtin.describe[1:]}"
-        lines = [] if data is None else config_lines(config, data.is_binary)
-        hint = ("Built-in data, lessons and sessions saved before recipes run with this one. A data set you open with "
-                "File → Open file or Open folder gets a recipe chosen from its images, which you can change here.")
-        self.recipe.use_builtin(title, [*lines, hint])
-
-    # ----- sessions -----
     def settings_for_session(self) -> dict:
-        """What a session keeps of the run: its settings and the loss curve."""
-        recipe = {} if self.recipe.to_json() is None else {"recipe": self.recipe.to_json()}
-        form = {k: v for k, v in self.form.to_json().items() if k != "oracle"}
-        return {**form, "train_losses": [float(v) for v in self.train_losses[-MAX_SAVED_LOSSES:]],
-                "val_losses": [float(v) for v in self.val_losses[-MAX_SAVED_LOSSES:]], **recipe}
+        return self.choices.for_session(self.train_losses, self.val_losses)
 
     def restore_settings(self, saved: object, oracle: object, oracles: tuple[str, ...]) -> None:
-        """Put back what settings_for_session kept, and the oracle the session ran with when the data allows
-        it (anything malformed is left as it is)."""
-        if not isinstance(saved, dict):
-            saved = {}
-        data = self.state.dataset
-        if "recipe" in saved and data is not None:     # before the numbers: the retrain epochs saved are the person's
-            self.recipe.restore(saved["recipe"], DataFacts.of(data.images, data.is_binary))
-        self.form.restore_session({**saved, "oracle": oracle} if not self._waiting else saved, oracles)
-        train, val = saved.get("train_losses"), saved.get("val_losses")
-        if isinstance(train, list) and isinstance(val, list) and len(train) == len(val) and all(
-                isinstance(v, (int, float)) for v in train + val):
-            self.train_losses[:], self.val_losses[:] = [float(v) for v in train], [float(v) for v in val]
+        """Put back a session's settings, its oracle unless a batch waits for a person, and its loss curve."""
+        train, val = self.choices.restore(saved, None if self._waiting else oracle, oracles)
+        if train:
+            self.train_losses[:], self.val_losses[:] = train, val
             self.view.show_losses(self.train_losses, self.val_losses, now=True)
 
     # ----- starting a run -----
@@ -281,38 +244,14 @@ class RunController:
             return False
         return not exp.nets if self._goal is None else self.history_len() < self._goal
 
-    def settings_now(self) -> RunSettings:
-        label = self.positive_label()
-        data = self.state.dataset
-        recipe = None if data is None else recipe_for(data, label)
-        key = self.form.oracle
-        oracle = "plugged" if key in PLUGGED else key
-        run = {"queries": self.form.queries, "alpha": self.form.alpha, "queries_by": self.form.queries_by,
-               "seed": self.form.seed}
-        if self.recipe.editable:          # a person's own data: the recipe `viscause run DATA` chooses, or theirs
-            config = self.recipe.experiment_config(retrain_epochs=self.form.retrain_epochs, **run)
-            return RunSettings(config, oracle, label, recipe, self.plugged.get(key),
-                               observe=self.recipe.recipe.observe_recipe())
-        return RunSettings.for_data(data, oracle, label, recipe, self.plugged.get(key), **run,
-                                    epochs=self.form.epochs, retrain_epochs=self.form.retrain_epochs)
-
-    def _problem(self, data: Dataset | None, settings: RunSettings) -> str | None:
-        problem = observational_problem(data, settings.positive_label)
-        if problem is None and settings.oracle == "truth" and self.state.truth is None:
-            problem = ("The truth oracle needs the data set's exact generative model (e.g. GRATING); choose the "
-                       "model oracle or answer yourself.")
-        if problem is None and settings.oracle == "plugged" and settings.plugged is None:
-            problem = "Choose the oracle's file first: pick it in the Oracle list again."
-        return problem
-
     def _start(self, goal: Goal, new: bool, keep_base: bool = False) -> None:
         data = self.state.dataset
         if self._worker is not None:
             return
         if new:
-            self._forget_classes_of_another_label(self.positive_label())
-        settings = self.settings_now()
-        problem = self._problem(data, settings)
+            self.choices.forget_classes_of_another_label()
+        settings = self.choices.settings_now()
+        problem = self.choices.problem(settings)
         if problem is not None:
             self.view.show_error(problem)
             return
@@ -327,16 +266,6 @@ class RunController:
         self._waiting = False
         self._run_data = data
         self._launch(data, settings, goal)
-
-    def _forget_classes_of_another_label(self, label: int | None) -> None:
-        """Classes derived from an earlier choice of the label that counts as T = 1 go: the next
-        experiment derives them from the label chosen now."""
-        data = self.state.dataset
-        if self._classes_from_label is None or self._classes_from_label == label or data is None:
-            return
-        data.obs_class = data.t = data.p_obs = None
-        self._classes_from_label = None
-        self.state.classes_changed.emit()
 
     def _prepare_continue(self, settings: RunSettings) -> None:
         """The GUI owns the experiment here: apply the settings that may change between runs."""
@@ -365,7 +294,7 @@ class RunController:
             return
         self._worker = worker
         self.view.show_status("Running…")
-        self._oracle_model, self._oracle_epoch = 1, 0
+        self.progress.start(goal, self._goal_base)
         self.view.show_progress("estimating observational classes from the samples of T…" if estimating
                                 else "starting…")
         self.refresh_controls()
@@ -373,9 +302,9 @@ class RunController:
     # ----- events from the worker (GUI thread) -----
     def on_event(self, event: Any) -> None:
         if isinstance(event, TrainEvent):
-            self._on_train(event)
+            self.progress.train(event)
         elif isinstance(event, BatchAnswered):
-            self._on_answered(event)
+            self.progress.answered(event, self.history_len())
         elif isinstance(event, Snapshot):
             self._snapshot = event.experiment
             self.state.set_experiment(event.experiment)
@@ -386,48 +315,9 @@ class RunController:
         elif isinstance(event, ObservedClasses):
             self._on_observed(event)
         elif isinstance(event, ModelOracleProgress):
-            self._on_oracle_progress(event.progress)
+            self.progress.oracle_progress(event.progress)
         elif isinstance(event, OracleReady):
             self._model_oracle = (id(self._run_data), self._settings.positive_label, event.oracle)
-
-    def _on_oracle_progress(self, p: Any) -> None:
-        """The model oracle trains its models one after another: say which, and fill the bar per model."""
-        if p.epoch <= self._oracle_epoch:
-            self._oracle_model += 1
-        self._oracle_epoch = p.epoch
-        self.view.show_progress(f"training the model oracle: model {self._oracle_model}, epoch {p.epoch}/{p.epochs}",
-                                int(1000 * p.epoch / max(p.epochs, 1)))
-
-    def _on_train(self, event: TrainEvent) -> None:
-        p = event.progress
-        if event.model == "generative":          # the manifold manipulator's model of the images, first
-            self.view.show_status("Training the generative model of the images (the manipulator searches on the "
-                                  "data manifold it learns)…")
-            self.view.show_progress(f"iteration {event.iteration}: generative model, epoch {p.epoch}/{p.epochs}",
-                                    int(1000 * p.epoch / max(p.epochs, 1)))
-            self._generative_shown = True
-            return
-        if self._generative_shown:
-            self._generative_shown = False
-            self.view.show_status("Training the causal net…")
-        self.train_losses.append(p.train_loss)
-        self.val_losses.append(p.val_loss)
-        self.view.show_losses(self.train_losses, self.val_losses, now=False)
-        net = f" net {event.member + 1}/{event.members}," if event.members > 1 else ""
-        self.view.show_progress(f"iteration {event.iteration}:{net} epoch {p.epoch}/{p.epochs}, "
-                                f"val loss {p.val_loss:.3f}", int(1000 * run_fraction(event, self._goal,
-                                                                                     self._goal_base)))
-
-    def _on_answered(self, event: BatchAnswered) -> None:
-        if event.record is None:
-            self.view.show_status("Algorithm 1 answered: causal classes found; training the causal net…")
-            return
-        self._add_record(event.record, running=True)
-        span = max((self._goal or 0) - self._goal_base, 1)
-        done = len(self.experiment.history) if self.experiment is not None else 0
-        self.view.show_progress(value=int(1000 * min((done - self._goal_base) / span, 1.0)))
-        self.view.show_status(f"Iteration {event.record.iteration}: MErr {event.record.merr:.3f}, "
-                              f"MDist {event.record.mdist:.2f}")
 
     def _on_observed(self, found: ObservedClasses) -> None:
         """The worker estimated observational classes: show them on the loaded data set too."""
@@ -435,7 +325,7 @@ class RunController:
         if data is not self._run_data:
             return
         found.apply_to(data)
-        self._classes_from_label = self._settings.positive_label
+        self.choices.classes_from_label = self._settings.positive_label
         self.state.classes_changed.emit()
 
     def on_paused(self) -> None:
@@ -478,20 +368,9 @@ class RunController:
         if human:
             self.state.queue.add(exp.pending)
             self.view.show_queue()
-        self._describe_end(reason)
+        self.progress.ended(reason, sum(len(b) for b in self.state.queue.waiting()), self.experiment is not None)
         self.refresh_controls()
         self.view.run_ended(reason)
-
-    def _describe_end(self, reason: str) -> None:
-        texts = {"goal": "Done.", "done": "Done: the experiment has no iterations left.",
-                 "stopped": "Stopped. Resume (F7) goes on; Run Algorithm 1 starts over."}
-        if reason == "human":
-            n = sum(len(b) for b in self.state.queue.waiting())
-            self.view.show_status(f"Waiting for the oracle: {n} image(s) in the queue (Oracle queue tab).")
-            self.view.show_progress("waiting for your answers")
-        elif reason in texts:
-            self.view.show_status(texts[reason] if self.experiment is not None or reason != "stopped" else "Stopped.")
-            self.view.show_progress(reason if reason != "goal" else "done", 1000 if reason == "goal" else None)
 
     # ----- the oracle queue -----
     def queue_changed(self) -> None:
@@ -502,8 +381,8 @@ class RunController:
         self.apply_manual_answers()
         exp = self.experiment
         if exp is not None:
-            for record in exp.history[self._records_shown:]:    # a person answered an Algorithm 2 batch
-                self._add_record(record, running=False)
+            for record in exp.history[self.progress.records_shown:]:    # a person answered Algorithm 2's batch
+                self.progress.add_record(record, running=False)
             self.state.show_classes_of(exp)                      # Algorithm 1's answers made causal classes
         if self._waiting and exp is not None and exp.pending is None:
             self._waiting = False
@@ -529,29 +408,8 @@ class RunController:
             self._stop_flag.stopped = True
             self.engine.cancel()
         self.reset_experiment()
-        data = self.state.dataset
-        self.labels_only = data is not None and data.labels is not None and all(
-            getattr(data, k) is None for k in ("t", "p_obs", "obs_class"))
-        self.view.show_label_choice(self.labels_only)
-        self._classes_from_label = None
-        self.state.set_positive_label(self.positive_label())
-        self.choose_recipe()
-        self._shown_problem = None
-        self.view.show_status("")
-        self._show_data_problem(self.positive_label())
+        self.choices.data_changed()
         self.refresh_controls()
-
-    def _show_data_problem(self, label: int | None) -> None:
-        """Why no experiment can start on the data with this label, or nothing once it can (a label the
-        data set lacks was chosen, then one it has)."""
-        data = self.state.dataset
-        problem = observational_problem(data, label)
-        if problem is not None and data is not None:
-            self.view.show_error(problem)
-        elif self._shown_problem is not None:
-            self.view.show_status("")
-            self.view.show_progress("idle")
-        self._shown_problem = problem
 
     def _drop_pending(self) -> None:
         """The old experiment's batch no longer waits for anyone."""
@@ -564,12 +422,7 @@ class RunController:
         self._snapshot = None
         self._waiting = False
         self._goal, self._goal_base = None, 0
-        self.train_losses.clear()
-        self.val_losses.clear()
-        self.view.show_losses(self.train_losses, self.val_losses, now=True)
-        self._records_shown = 0
-        self.view.clear_records()
-        self.view.show_progress("idle", 0)
+        self.progress.reset()
 
     def adopt_experiment(self) -> None:
         """An experiment set by someone else (e.g. a loaded session) becomes the live one."""
@@ -579,16 +432,11 @@ class RunController:
         self.reset_experiment()
         self.experiment = exp
         for record in exp.history:
-            self._add_record(record, running=False)
+            self.progress.add_record(record, running=False)
         self.refresh_controls()
 
-    def _add_record(self, record: IterationRecord, running: bool) -> None:
-        self._records_shown += 1
-        self.view.add_record(record, running)
-
     def last_iteration(self, iterations: list[int]) -> int:
-        """The run's last iteration: the plots' axis is set once per run."""
-        return max(iterations + [self._goal or 0, 1])
+        return self.progress.last_iteration(iterations)
 
     def refresh_controls(self) -> None:
         running, paused = self.running, self.paused

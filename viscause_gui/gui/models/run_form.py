@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 from viscause_gui.core.method.limits import LEARNING_LIMITS, check_number
+from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, load_plugged_oracle
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES, RANDOM
 
 ORACLE_KEYS = ("truth", "model", "human", "python", "model_file")
@@ -19,6 +21,19 @@ NUMBERS = ("label", "iterations", "queries", "alpha", "seed", "epochs", "retrain
 OLD_NAMES = {"retrain": "retrain_epochs"}     # sessions saved before the keys were one set
 
 Listener = Callable[[set[str]], None]
+
+
+@dataclass(frozen=True)
+class PluggedChoice:
+    """An oracle a person plugged in: a spec of core.method.plugged_oracles and, for a model file,
+    the class whose probability is P(T=1)."""
+
+    spec: str                    # "python:FILE.py:FUNCTION", "torch:FILE" or "onnx:FILE"
+    positive_class: int = 1
+
+    def load(self, image_shape: tuple[int, ...] | None = None) -> Oracle:
+        """The checked oracle (OracleLoadError when it cannot be loaded)."""
+        return load_plugged_oracle(self.spec, self.positive_class, DEFAULT_TIMEOUT, image_shape)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 probability; the observational and causal partitions and their relation redrawn live; the paper's
 Supplement B models as presets and a button that finds the nearest exception to the theorem.
 
-A thin view of core.method.cct_explore.CctExplorer; `viscause cct MODEL.json` is its headless twin.
+A thin view of gui.models.cct_explore.CctExplorer; `viscause cct MODEL.json` is its headless twin.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayo
                                QWidget)
 
 from viscause_gui.core.method.cct import cct
-from viscause_gui.core.method.cct_explore import MAX_IMAGES, MIN_IMAGES, PAPER_P_T0, RELATION_WORDS, CctExplorer
+from viscause_gui.gui.models.cct_explore import MAX_IMAGES, MIN_IMAGES, PAPER_P_T0, RELATION_WORDS, CctExplorer
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
 from viscause_gui.gui.widgets.sliders import keyboard_slider

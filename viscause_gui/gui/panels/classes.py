@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from viscause_gui.core.method.partitions import spurious_classes
-from viscause_gui.core.method.summaries import (CrossTable, DataMap, PartitionSummary, causal_summary, cross_table,
+from viscause_gui.gui.models.summaries import (CrossTable, DataMap, PartitionSummary, causal_summary, cross_table,
                                                 data_map, observational_summary)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive

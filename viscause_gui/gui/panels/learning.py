@@ -6,25 +6,25 @@ the run itself in a WorkerPool generator worker (key "learning", body controller
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any, Callable
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QSizePolicy,
-                               QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QSplitter, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord
 from viscause_gui.core.method.plugged_oracles import OracleLoadError
 from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import shared_training_process
-from viscause_gui.gui.controllers.learning import PluggedChoice, learning_job
+from viscause_gui.gui.controllers.learning import learning_job
 from viscause_gui.gui.controllers.recipe import RecipeModel, RecipeShown
 from viscause_gui.gui.controllers.run import Controls, RunController
-from viscause_gui.gui.models.run_form import PLUGGED, RunForm
+from viscause_gui.gui.models.run_form import PLUGGED, PluggedChoice, RunForm
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.plugged_oracle_dialog import ask_plugged_oracle
 from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.widgets.recipe_box import RecipeBox
 from viscause_gui.gui.widgets.run_charts import RunCharts
@@ -32,7 +32,6 @@ from viscause_gui.gui.widgets.run_form_box import RunFormBox
 from viscause_gui.gui.widgets.staged import ProgressBar
 from viscause_gui.gui.workers import WorkerPool
 
-MODEL_FILES = "Models (*.pt2 *.pt *.pth *.ts *.onnx);;All files (*)"
 KEY = "learning"
 COMMANDS = (("run1", "Run Algorithm 1", "F4", "Start a new experiment: ask the oracle about representatives of each "
              "observational class and train the causal net"),
@@ -141,7 +140,7 @@ class LearningPanel(QWidget):
 
     def next_config(self) -> ExperimentConfig:
         """The settings the next Run Algorithm 1 starts with (F1 help names its numbers)."""
-        return self.run.settings_now().config
+        return self.run.choices.settings_now().config
 
     # ----- layout -----
     def _build(self) -> None:
@@ -230,7 +229,7 @@ class LearningPanel(QWidget):
 
     def _show_plugged(self) -> None:
         key = self.form.oracle
-        choice = self.run.plugged.get(key)
+        choice = self.run.choices.plugged.get(key)
         self.plugged_label.setVisible(key in PLUGGED)
         if choice is None:
             self.plugged_label.setText("Pick this oracle in the list again to choose its file.")
@@ -246,43 +245,22 @@ class LearningPanel(QWidget):
             return
         choice = self._ask_plugged(key)
         if choice is not None:
-            self.run.plugged[key] = choice
+            self.run.choices.plugged[key] = choice
             self._show_plugged()
-        elif key not in self.run.plugged:                  # cancelled, nothing chosen before: back
+        elif key not in self.run.choices.plugged:                  # cancelled, nothing chosen before: back
             self.form.set(oracle=self._oracle_before)
 
     def _ask_plugged(self, key: str) -> PluggedChoice | None:
         """The file (and function or positive class) of a plugged oracle, loaded once to check it."""
-        choice = self._ask_python() if key == "python" else self._ask_model_file()
-        if choice is None:
-            return None
         data = self.state.dataset
         try:
-            choice.load(None if data is None else data.shape)
+            choice = ask_plugged_oracle(self, key, None if data is None else data.shape)
         except OracleLoadError as exc:
             self.show_error(str(exc))
             return None
-        self.status.setText(f"The oracle is {choice.spec}.")
+        if choice is not None:
+            self.status.setText(f"The oracle is {choice.spec}.")
         return choice
-
-    def _ask_python(self) -> PluggedChoice | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Python oracle: the file with the function", "",
-                                              "Python files (*.py)")
-        if not path:
-            return None
-        name, ok = QInputDialog.getText(self, "Python oracle", f"The function in {Path(path).name} that answers "
-                                        "P(T=1) for a batch of images:", text="answer")
-        return PluggedChoice(f"python:{path}:{name.strip()}") if ok and name.strip() else None
-
-    def _ask_model_file(self) -> PluggedChoice | None:
-        path, _ = QFileDialog.getOpenFileName(self, "Model oracle: a classifier saved with torch.export, "
-                                              "TorchScript or ONNX", "", MODEL_FILES)
-        if not path:
-            return None
-        positive, ok = QInputDialog.getInt(self, "Model oracle", "The class whose probability is P(T=1):",
-                                           1, 0, 9999)
-        kind = "onnx" if path.lower().endswith(".onnx") else "torch"
-        return PluggedChoice(f"{kind}:{path}", positive) if ok else None
 
     def _dataset_changed(self) -> None:
         self.settings_box.allow_truth(self.state.truth is not None)

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import QFormLayout, QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
-from viscause_gui.core.method.readout import ObservationalModel
+from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.help import HELP_TEXT
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from viscause_gui.core.method.cct import DiscreteModel, cct
-from viscause_gui.core.method.cct_explore import (PAPER_P_T0, CctExplorer, is_exception, nearest_exception,
+from viscause_gui.gui.models.cct_explore import (PAPER_P_T0, CctExplorer, is_exception, nearest_exception,
                                                   paper_model)
 from viscause_gui.core.method.partitions import partition_relation
 
@@ -114,7 +114,7 @@ def test_viscause_cct_is_the_explorers_headless_twin(k, tol, capsys):
 
     from viscause_gui.cli import main
 
-    path = Path(__file__).parents[3] / "sample_data" / f"cct_supplement_b_model{k}.json"
+    path = Path(__file__).parents[2] / "sample_data" / f"cct_supplement_b_model{k}.json"
     assert main(["cct", str(path), "--tol", tol]) == 0
     headless = json.loads(capsys.readouterr().out)
     explorer = CctExplorer()

@@ -6,7 +6,7 @@ import pytest
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.method.readout import observe_and_train
+from viscause_gui.gui.models.readout import observe_and_train
 from viscause_gui.core.nets.training import run_to_end
 
 TOLERANCE = 0.05
