@@ -447,8 +447,8 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
-        for dock in self.docks.values():
-            dock.setVisible(True)
+        for key, dock in self.docks.items():         # the lesson bar only with a lesson (never empty)
+            dock.setVisible(key != "lesson" or self.teaching.controller.lesson is not None)
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
