@@ -13,7 +13,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
 
 from viscause_gui.core.lessons import resources_dir
 
@@ -120,13 +120,13 @@ class PresenterMode:
         return tuple(key for key in value.split(",") if key in HIDDEN_DOCKS)
 
     def secondary_widgets(self) -> list[QWidget]:
-        """Hidden in front of a class: the canvas's second toolbar (noise, shifts, invert), the readout's
+        """Hidden in front of a class: the canvas's edit tools (noise, shifts, invert), the readout's
         data section and its hint line."""
         out: list[QWidget] = []
         canvas = getattr(self.window, "canvas", None)
-        if canvas is not None:
-            bars = canvas.findChildren(QToolBar)
-            out += bars[1:2]
+        edits = None if canvas is None else canvas.findChild(QWidget, "canvas_edits")
+        if edits is not None:
+            out.append(edits)
         readout = getattr(self.window, "readout", None)
         if readout is not None:
             if "data" in getattr(readout, "groups", {}):

@@ -12,7 +12,7 @@ from viscause_gui.gui.main_window import MainWindow
 from .people import press
 
 SCREEN = (1280, 720)
-SLACK_PX = 8
+SLACK_PX = 16          # a line of the readout more or less (the bug: 90 px)
 WAIT_MS = 30_000
 
 
@@ -43,8 +43,10 @@ def start_app(qtbot, settings, lesson: str | None = None) -> MainWindow:
 
 
 def settle(qtbot, window) -> None:
-    """The readout under the canvas shows its model's numbers (its height is final)."""
-    qtbot.waitUntil(lambda: window.readout.values["p_obs"].text().replace(".", "").isdigit(), timeout=WAIT_MS)
+    """The readout under the canvas shows its model's numbers and the truth's lines (its height is final)."""
+    readout = window.readout
+    qtbot.waitUntil(lambda: readout.values["p_obs"].text().replace(".", "").isdigit()
+                    and readout.truth_text("bars") != "", timeout=WAIT_MS)
     qtbot.wait(200)
 
 
