@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
         dock.setWidget(widget)
+        dock.toggleViewAction().triggered.connect(lambda shown: shown and dock.raise_())   # its tab in front
         self.addDockWidget(area, dock)
         self.docks[key] = dock
         self.panels[key] = widget
