@@ -192,6 +192,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{key}")
         dock.setWidget(widget)
+        dock.toggleViewAction().triggered.connect(lambda shown: shown and dock.raise_())   # its tab in front
         self.addDockWidget(area, dock)
         self.docks[key] = dock
         self.panels[key] = widget
@@ -461,8 +462,8 @@ class MainWindow(QMainWindow):
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
-        for dock in self.docks.values():
-            dock.setVisible(True)
+        for key, dock in self.docks.items():         # the lesson bar only with a lesson (never empty)
+            dock.setVisible(key != "lesson" or self.teaching.controller.lesson is not None)
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -225,13 +225,12 @@ def _draw_an_hbar_by_clicking(qtbot, canvas: Canvas, row: int) -> None:
 
 
 def _tool_button(canvas: Canvas, key: str):
-    """The toolbar button a person clicks for the action `key`."""
-    from PySide6.QtWidgets import QToolBar
-    for bar in canvas.findChildren(QToolBar):
-        button = bar.widgetForAction(canvas.actions[key])
-        if button is not None:
+    """The tool button a person clicks for the action `key`."""
+    from PySide6.QtWidgets import QToolButton
+    for button in canvas.findChildren(QToolButton):
+        if button.defaultAction() is canvas.actions[key]:
             return button
-    raise AssertionError(f"no toolbar button for {key}")
+    raise AssertionError(f"no tool button for {key}")
 
 
 @pytest.mark.parametrize("key, row, col, expected", [

@@ -67,3 +67,15 @@ def press(qtbot, window, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.Keyboar
     window.activateWindow()
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
     qtbot.keyClick(window, key, modifier)
+
+
+def choose_in_menu(qtbot, window, menu_title: str, item_text: str) -> None:
+    """Click a menu of the menu bar, then one of its items, as a person does with the mouse."""
+    bar = window.menuBar()
+    entry = next(a for a in bar.actions() if a.text().replace("&", "") == menu_title)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.actionGeometry(entry).center())
+    menu = entry.menu()
+    qtbot.waitUntil(menu.isVisible, timeout=2_000)
+    item = next(a for a in menu.actions() if a.text().replace("&", "") == item_text)
+    qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=menu.actionGeometry(item).center())
+    qtbot.waitUntil(lambda: not menu.isVisible(), timeout=2_000)

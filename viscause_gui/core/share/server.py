@@ -12,12 +12,12 @@ Routes (everything but the join page carries the join token in the path):
 | ``POST /j/<token>/api/answer`` ``{"annotator", "batch", "index", "answer"}`` | journalled (fsync) before the 200 |
 | ``POST /j/<token>/api/undo`` ``{"annotator"}`` | undo your last answer |
 
-Security: the token (``secrets.token_urlsafe(24)``, new per share) is compared in constant
-time; a wrong or missing one is 403. The ``Host`` header must name this server: localhost,
-127.0.0.1, [::1], the address served (with "on this network": the address shown and the one the
-connection came to) and this port; any other is 421 (a page on another site whose name was
-pointed at this machine, DNS rebinding, is refused). Bodies over `max_body` bytes are 413;
-every field is checked (types, exact key sets; unknown keys are refused) and refused with 400;
+Security: the token (`new_token`: 39 characters that cannot be mistaken for one another, 195 bits
+from `secrets`, new per share) is compared in constant time; a wrong or missing one is 403. The
+``Host`` header must name this server: localhost, 127.0.0.1, [::1], the address served (with "on
+this network": the address shown and the one the connection came to) and this port; any other is
+421 (a page on another site whose name was pointed at this machine, DNS rebinding, is refused).
+Bodies over `max_body` bytes are 413; every field is checked (types, exact key sets; unknown keys are refused) and refused with 400;
 per client address (an IPv6 address counts by its /64) and per annotator token buckets answer
 429. New annotators (a hello from a device the share does not know) are paced per address and
 overall (429 with a Retry-After, which the page waits out: a class joining at once is slowed,
@@ -62,6 +62,11 @@ STATIC = {"page.js": "application/javascript", "page.css": "text/css", "index.ht
           "join.html": "text/html", "join.js": "application/javascript"}
 JOIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"     # no 0/O, 1/I
 JOIN_LENGTH = 6
+# The join token is read off a projector and typed: lower case only (no shift on a phone) and no
+# 0/o, 1/l (nor O, I): 32 symbols, 5 bits each; 39 of them are 195 bits (token_urlsafe(24) had 192).
+TOKEN_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+TOKEN_BITS = 192
+TOKEN_LENGTH = math.ceil(TOKEN_BITS / math.log2(len(TOKEN_ALPHABET)))
 LOCAL_NAMES = {"localhost", "127.0.0.1", "::1"}
 WILDCARDS = ("0.0.0.0", "::")
 SECURITY_HEADERS = {
@@ -154,6 +159,11 @@ def _static_files() -> dict[str, bytes]:
     return {name: (root / name).read_bytes() for name in STATIC}
 
 
+def new_token() -> str:
+    """A join token: TOKEN_LENGTH symbols of TOKEN_ALPHABET drawn with `secrets` (TOKEN_BITS or more)."""
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
 def lan_address() -> str:
     """This machine's address on the local network (no packet is sent), or 127.0.0.1."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -174,7 +184,7 @@ class ShareServer:
         ipaddress.ip_address(host)                          # a literal address only
         self.hub, self.host, self.port = hub, host, int(port)
         self.limits = limits or Limits()
-        self.token = secrets.token_urlsafe(24)
+        self.token = new_token()
         self.join_code = "".join(secrets.choice(JOIN_ALPHABET) for _ in range(JOIN_LENGTH))
         self._files = _static_files()
         self._served = {_normal_host(host)} | ({_normal_host(lan_address())} if host in WILDCARDS else set())

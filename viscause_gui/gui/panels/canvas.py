@@ -17,13 +17,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QKeySequence, QPainter, QPixmap
-from PySide6.QtWidgets import QColorDialog, QSpinBox, QToolBar, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QColorDialog, QHBoxLayout, QSpinBox, QToolButton, QVBoxLayout, QWidget
 
 from viscause_gui.gui.controllers.drawing import (PICKER, TOOLS, EditHistory, Value, add_noise, background, fill_col,
                                                   fill_row, invert, pixel, shift, stamp, stroke)
 from viscause_gui.gui.help import HELP_TEXT
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.flow import FlowLayout
 from viscause_gui.gui.widgets.images import LEVELS, channel_values, display, is_colour, screen_colour
 from viscause_gui.gui.widgets.plots import GraphicsLayoutWidget
 
@@ -186,29 +187,46 @@ class Canvas(QWidget):
         """The pen colour as a button (it opens the colour dialog)."""
         button = QToolButton(self)
         button.setDefaultAction(self.actions["colour"])
-        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)    # narrow: the toolbar fits 1366 px
+        button.setAutoRaise(True)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)    # narrow: the tools fit 1366 px
         return button
 
     def _layout(self) -> None:
-        tools, edits = QToolBar(self), QToolBar(self)
-        for bar in (tools, edits):
-            bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for key in ("pen", "eraser", "hbar", "vbar"):
-            tools.addAction(self.actions[key])
-        tools.addWidget(self.size_box)
-        tools.addSeparator()
-        for key in ("undo", "redo", "revert"):
-            tools.addAction(self.actions[key])
-        for key in ("noise", "shift_left", "shift_up", "shift_down", "shift_right", "invert", "clear"):
-            edits.addAction(self.actions[key])
-        self._colour_items = [edits.addSeparator(), edits.addWidget(self.swatch)]   # colour data only
-        edits.addAction(self.actions[PICKER])
+        self.buttons: dict[str, QToolButton] = {}
+        groups = [self._tool_group("canvas_tools", ("pen", "eraser", "hbar", "vbar", self.size_box)),
+                  self._tool_group("canvas_history", ("undo", "redo", "revert")),
+                  self._tool_group("canvas_edits", ("noise", "shift_left", "shift_up", "shift_down", "shift_right",
+                                                    "invert", "clear", self.swatch, PICKER))]
+        self._colour_items = [self.swatch, self.buttons[PICKER]]     # colour data only
+        bars = QWidget(self)
+        rows = FlowLayout(bars)           # as many rows as the canvas's width needs: no tool hidden
+        for group in groups:
+            rows.addWidget(group)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.setSpacing(0)
-        layout.addWidget(tools)
-        layout.addWidget(edits)
+        layout.addWidget(bars)
         layout.addWidget(self.view, 1)
+
+    def _tool_group(self, name: str, items: tuple[str | QWidget, ...]) -> QWidget:
+        """A row of tool buttons (an action's key) and widgets that stays whole. (No toolbar: a toolbar
+        hid tools behind its » button, and in presenter mode its » stayed over a tool it had room for.)"""
+        group = QWidget(self)
+        group.setObjectName(name)
+        row = QHBoxLayout(group)
+        row.setContentsMargins(0, 1, 8, 1)
+        row.setSpacing(1)
+        for item in items:
+            row.addWidget(self._tool_button(item) if isinstance(item, str) else item)
+        return group
+
+    def _tool_button(self, key: str) -> QToolButton:
+        button = QToolButton(self)
+        button.setDefaultAction(self.actions[key])
+        button.setAutoRaise(True)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.buttons[key] = button
+        return button
 
     # ----- settings -----
     def _restore_settings(self) -> None:

@@ -6,8 +6,8 @@ import html
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QTextDocumentFragment
-from PySide6.QtWidgets import QFormLayout, QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
+from PySide6.QtGui import QFont, QFontMetrics, QTextDocument, QTextDocumentFragment
+from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
 from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.help import HELP_TEXT
@@ -16,6 +16,7 @@ from viscause_gui.gui.widgets.colors import class_color, text_color_on
 
 READOUT_MS = 40      # debounce of the readout
 NB_HYPHEN = "\u2011"
+ONE_LINE_CHARS = 16    # "needs obs. class": a status of a few words never wraps
 
 
 def phrases(text: str) -> str:
@@ -30,6 +31,60 @@ def phrases(text: str) -> str:
 def plain(text: str) -> str:
     """What a reader sees of a value: rich text as plain text, non-breaking hyphens as '-'."""
     return QTextDocumentFragment.fromHtml(text).toPlainText().replace(NB_HYPHEN, "-")
+
+
+def show_value(label: QLabel, text: str) -> None:
+    """Show a value whole: a few words on one line (the label is as wide as they are), a longer
+    text wrapped between words, a text of phrases (<nobr>) between phrases."""
+    wraps = "<nobr>" in text or len(plain(text)) > ONE_LINE_CHARS
+    if wraps != label.wordWrap():              # (setWordWrap lays the window out again, even unchanged)
+        label.setWordWrap(wraps)
+    label.setMinimumWidth(widest_word(label, text) if wraps else 0)
+    label.setText(text)
+
+
+def widest_word(label: QLabel, text: str) -> int:
+    """The width of the widest part of `text` no line may break inside: a word, or a <nobr> phrase
+    (a wrapping label may be as narrow as its widest word, and Qt breaks a phrase wider anywhere)."""
+    doc = QTextDocument()
+    doc.setHtml(text)
+    bold = QFont(label.font())          # the class chips are bold: measured bold, the widest a part can be
+    bold.setBold(True)
+    metrics = QFontMetrics(bold)
+    return max(metrics.horizontalAdvance(word) for word in doc.toRawText().split(" ")) + 1
+
+
+def value_label(text_format: Qt.TextFormat = Qt.TextFormat.RichText) -> QLabel:
+    """A value of the readout: never narrower than its text or its widest phrase (no Ignored width
+    policy: that cut "not trained" to "not trai" at 1280 x 720)."""
+    label = QLabel("—")
+    label.setTextFormat(text_format)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+    return label
+
+
+class ValueRows(QGridLayout):
+    """'caption: value' rows. (A QFormLayout gave a value that began to wrap one line of height in a
+    box tall enough for more: "new (obs 1 never seen …)" under S(i) was clipped at any size.)"""
+
+    def __init__(self, parent: QWidget):
+        super().__init__(parent)
+        self.setContentsMargins(6, 4, 6, 4)
+        self.setColumnStretch(1, 1)
+        self.setAlignment(Qt.AlignmentFlag.AlignTop)     # a box taller than its rows: rows at its top
+        self._captions: dict[QLabel, QLabel] = {}
+
+    def add_row(self, caption: str, value: QLabel) -> None:
+        row = self.rowCount() if self.count() else 0
+        self._captions[value] = QLabel(caption)
+        self.addWidget(self._captions[value], row, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        self.addWidget(value, row, 1)
+
+    def remove_row(self, value: QLabel) -> None:
+        for widget in (self._captions.pop(value), value):
+            self.removeWidget(widget)
+            widget.deleteLater()
 
 
 class PredictionReadout(QFrame):
@@ -66,16 +121,11 @@ class PredictionReadout(QFrame):
     def _make_group(self, key: str) -> QGroupBox:
         title, rows = self.SECTIONS[key]
         group = QGroupBox(title, self)
-        form = QFormLayout(group)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setContentsMargins(6, 4, 6, 4)
+        form = ValueRows(group)
         for name, label in rows:
-            value = QLabel("—")
-            value.setTextFormat(Qt.TextFormat.RichText)
-            value.setWordWrap(True)
-            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            value = value_label()
             self.values[name] = value
-            form.addRow(label + ":", value)
+            form.add_row(label + ":", value)
         group.setToolTip(HELP_TEXT)
         self.groups[key] = group
         return group
@@ -84,9 +134,7 @@ class PredictionReadout(QFrame):
         grid = QGridLayout(self)
         grid.setContentsMargins(2, 2, 2, 2)
         self.truth_box = QGroupBox(self)
-        self.truth_form = QFormLayout(self.truth_box)
-        self.truth_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        self.truth_form.setContentsMargins(6, 4, 6, 4)
+        self.truth_form = ValueRows(self.truth_box)
         self.truth_box.setToolTip("What the experiment's exact generative model says about the image")
         self.truth_box.setVisible(False)
         boxes = [self._make_group("observational"), self.truth_box, self._make_group("causal"),
@@ -123,7 +171,7 @@ class PredictionReadout(QFrame):
         self.truth_box.setVisible(truth is not None)
         self.truth_box.setTitle("" if truth is None else truth.title)
         for value in self.truth_values.values():
-            self.truth_form.removeRow(value)
+            self.truth_form.remove_row(value)
         self.truth_values.clear()
 
     def _on_classes(self) -> None:
@@ -144,13 +192,28 @@ class PredictionReadout(QFrame):
         image = self.state.current_image
         if image is None:
             for label in self.values.values():
-                label.setText("—")
-            return
-        obs_class = self._show_observational(image)
-        causal = self._show_causal(image)
-        self._show_spurious(obs_class, causal)
-        self._show_truth(image)
-        self._show_source()
+                show_value(label, "—")
+        else:
+            obs_class = self._show_observational(image)
+            causal = self._show_causal(image)
+            self._show_spurious(obs_class, causal)
+            self._show_truth(image)
+            self._show_source()
+        self._fit_height()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().changeEvent(event)
+        if event.type() == event.Type.FontChange:       # presenter mode: the values' widths change
+            self.schedule()
+
+    def _fit_height(self) -> None:
+        """As tall as the wrapped values need at this width. (The canvas panel's layout did not always
+        ask again when a value began to wrap: "new (obs 1 never seen …)" showed one line of two.)"""
+        self.setMinimumHeight(max(self.heightForWidth(self.width()), 0))
 
     def _set(self, key: str, text: str, color_class: int | None = None, extra: str = "") -> None:
         """Show text; a class number is shown as a chip in the class colour."""
@@ -158,7 +221,7 @@ class PredictionReadout(QFrame):
             bg = class_color(color_class)
             text = (f"<span style='background-color:{bg.name()}; color:{text_color_on(bg).name()};'>"
                     f"&nbsp;<b>{text}</b>&nbsp;</span>")
-        self.values[key].setText(text + extra)
+        show_value(self.values[key], text + extra)
 
     def _show_observational(self, image: np.ndarray) -> int | None:
         model = self.obs_model
@@ -231,16 +294,13 @@ class PredictionReadout(QFrame):
         self.truth_box.setEnabled(lines is not None)
         if lines is None:
             for value in self.truth_values.values():
-                value.setText("does not apply to this image")
+                show_value(value, "does not apply to this image")
             return
         for caption, text in lines:
             if caption not in self.truth_values:
-                value = QLabel("—")
-                value.setWordWrap(True)
-                value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-                self.truth_form.addRow(caption + ":", value)
-                self.truth_values[caption] = value
-            self.truth_values[caption].setText(phrases(text))
+                self.truth_values[caption] = value_label(Qt.TextFormat.AutoText)
+                self.truth_form.add_row(caption + ":", self.truth_values[caption])
+            show_value(self.truth_values[caption], phrases(text))
 
     def _show_source(self) -> None:
         i = self.state.current_index

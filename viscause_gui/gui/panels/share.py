@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from viscause_gui.core.share.consensus import VoteRule
 from viscause_gui.gui.controllers.share import ShareController
+from viscause_gui.gui.widgets.actions import make_action
 
 QR_SIDE = 360
 
@@ -173,6 +174,8 @@ class ShareWindow(QWidget):
         controller.settings_restored.connect(self._show_settings)
         self._show_settings()
         self._running(controller.running)
+        self.addAction(make_action(self, "Close", "Close this window; sharing goes on (Share → Let others answer… "
+                                   "brings it back)", "Esc", self.close))
         self.resize(1100, 760)
 
     def _show_settings(self) -> None:
