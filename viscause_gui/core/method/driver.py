@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Iterator
 
 from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
 from viscause_gui.core.method.oracles import Oracle
+
+
+class RunOutcome(StrEnum):
+    """How a run ended (strings, so that events, signals and saved sessions stay plain text)."""
+
+    GOAL = "goal"          # the goal was reached
+    DONE = "done"          # the experiment has no iterations left
+    HUMAN = "human"        # a batch waits for a person's answers
+    STOPPED = "stopped"    # stopped by the person (the experiment is kept)
+    ERROR = "error"        # failed; the message says why
 
 
 @dataclass
@@ -48,7 +59,7 @@ def drive(exp: Experiment, oracle: Oracle | None, goal: Goal) -> Iterator[Any]:
     """
     exp.rewind()
     if goal is not None and len(exp.history) >= goal and exp.pending is None:
-        return "goal"
+        return RunOutcome.GOAL
     if goal is not None:
         exp.config.iterations = max(goal, 1)
     elif exp.causal_labels is None:
@@ -60,16 +71,16 @@ def drive(exp: Experiment, oracle: Oracle | None, goal: Goal) -> Iterator[Any]:
         if event.kind != "algorithm1":
             yield Snapshot(exp.snapshot())      # nets just trained
             if goal is None:
-                return "goal"
+                return RunOutcome.GOAL
         if oracle is None:
             yield NeedsAnswers(event.kind, event.iteration, len(event))
-            return "human"
+            return RunOutcome.HUMAN
         kind, iteration = event.kind, event.iteration
         exp.answer(oracle.answer(event.images))
         yield from _after_answer(exp, kind, iteration)
         if goal is not None and len(exp.history) >= goal:
-            return "goal"
-    return "done"
+            return RunOutcome.GOAL
+    return RunOutcome.DONE
 
 
 def _after_answer(exp: Experiment, kind: str, iteration: int) -> Iterator[Any]:

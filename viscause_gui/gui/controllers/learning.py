@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import Recipe, Truth
-from viscause_gui.core.method.driver import Goal, drive
+from viscause_gui.core.method.driver import Goal, RunOutcome, drive
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, TrainEvent
 from viscause_gui.core.method.observe import (ObservationalDataError, ObservedClasses, ObserveRecipe,
                                               estimate_observational_classes, observational_problem)
@@ -58,7 +58,7 @@ class StopFlag:
 @dataclass
 class RunSettings:
     config: ExperimentConfig
-    oracle: str                  # "truth" | "model" | "human" | "plugged"
+    oracle: str                  # OracleKind's truth, model or human, or "plugged" (a file a person chose)
     positive_label: int | None   # T = 1 for this label when the data set has only labels
     recipe: Recipe | None = None  # an experiment's settings and model oracle for this data set
     plugged: PluggedChoice | None = None   # the oracle "plugged" answers with
@@ -119,7 +119,7 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
         return (yield from drive(exp, oracle, goal))
     except Exception as exc:  # noqa: BLE001 - every failure reaches the user as a message
         if stop.stopped:
-            return "stopped"
+            return RunOutcome.STOPPED
         return Failure(str(exc) or type(exc).__name__)
 
 

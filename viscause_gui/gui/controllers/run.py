@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, Snapshot
+from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, RunOutcome, Snapshot
 from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
 from viscause_gui.core.method.observe import ObservedClasses
 from viscause_gui.core.method.oracles import ModelOracle
@@ -26,7 +26,7 @@ from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracle
 from viscause_gui.gui.controllers.recipe import RecipeModel
 from viscause_gui.gui.controllers.run_choices import RunChoices
 from viscause_gui.gui.controllers.run_progress import RunProgress
-from viscause_gui.gui.models.run_form import RunForm
+from viscause_gui.gui.models.run_form import OracleKind, RunForm
 
 IDLE, RUNNING, PAUSED, WAITING, STOPPED = "idle", "running", "paused", "waiting", "stopped"
 
@@ -190,7 +190,7 @@ class RunController:
         """A restored experiment's pending batch waits for a person: choose the human oracle; once
         the batch is answered the run goes on towards `goal` (when it lies ahead)."""
         exp = self.experiment
-        self.form.set(oracle="human")
+        self.form.set(oracle=OracleKind.HUMAN)
         n = len(exp.history)
         self._goal = goal if isinstance(goal, int) and goal > n else (
             None if exp.pending.kind == "algorithm1" else n + 1)
@@ -273,7 +273,7 @@ class RunController:
         for key in ("queries", "queries_by", "alpha", "retrain_epochs"):
             setattr(exp.config, key, getattr(settings.config, key))
         self.apply_manual_answers()
-        if exp.pending is not None and self.state.queue.contains(exp.pending) and settings.oracle != "human":
+        if exp.pending is not None and self.state.queue.contains(exp.pending) and settings.oracle != OracleKind.HUMAN:
             self.state.queue.remove(exp.pending)         # the automatic oracle answers it now
         if exp.nets:
             self._snapshot = exp.snapshot()           # other panels let go of the live nets
@@ -345,7 +345,7 @@ class RunController:
             self.ended(result)
 
     def on_error(self, exc: BaseException | str) -> None:
-        self.ended("error")
+        self.ended(RunOutcome.ERROR)
         self.view.show_error(f"The experiment stopped with an error: {exc}")
         self.engine.report_failure(f"learning: {exc}")
 
@@ -359,7 +359,7 @@ class RunController:
             self.refresh_controls()
             return
         exp = self.experiment
-        human = reason == "human" and exp is not None and exp.pending is not None
+        human = reason == RunOutcome.HUMAN and exp is not None and exp.pending is not None
         self._waiting = human
         if exp is not None:
             self._snapshot = None
@@ -441,7 +441,7 @@ class RunController:
     def refresh_controls(self) -> None:
         running, paused = self.running, self.paused
         idle_with_data = not running and self.state.dataset is not None
-        free = not self._waiting or self.form.oracle != "human"   # another oracle may answer a waiting batch
+        free = not self._waiting or self.form.oracle != OracleKind.HUMAN   # another oracle may answer a waiting batch
         self.view.show_controls(Controls(run1=idle_with_data, run2=idle_with_data and free,
                                          step=idle_with_data and free, pause=running and not paused,
                                          resume=paused or self._stopped_short(), stop=running or self._waiting,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from viscause_gui.core.method.driver import BatchAnswered, Goal
+from viscause_gui.core.method.driver import BatchAnswered, Goal, RunOutcome
 from viscause_gui.core.method.experiment import IterationRecord, TrainEvent
 from viscause_gui.gui.controllers.learning import run_fraction
 
@@ -80,14 +80,15 @@ class RunProgress:
 
     def ended(self, reason: str, waiting_images: int, has_experiment: bool) -> None:
         """Say how the run ended: reached its goal, has no iterations left, stopped, or waits for a person."""
-        texts = {"goal": "Done.", "done": "Done: the experiment has no iterations left.",
-                 "stopped": "Stopped. Resume (F7) goes on; Run Algorithm 1 starts over."}
-        if reason == "human":
+        texts = {RunOutcome.GOAL: "Done.", RunOutcome.DONE: "Done: the experiment has no iterations left.",
+                 RunOutcome.STOPPED: "Stopped. Resume (F7) goes on; Run Algorithm 1 starts over."}
+        if reason == RunOutcome.HUMAN:
             self.view.show_status(f"Waiting for the oracle: {waiting_images} image(s) in the queue (Oracle queue tab).")
             self.view.show_progress("waiting for your answers")
         elif reason in texts:
-            self.view.show_status(texts[reason] if has_experiment or reason != "stopped" else "Stopped.")
-            self.view.show_progress(reason if reason != "goal" else "done", 1000 if reason == "goal" else None)
+            self.view.show_status(texts[reason] if has_experiment or reason != RunOutcome.STOPPED else "Stopped.")
+            reached = reason == RunOutcome.GOAL
+            self.view.show_progress("done" if reached else str(reason), 1000 if reached else None)
 
     def last_iteration(self, iterations: list[int]) -> int:
         """The run's last iteration: the plots' axis is set once per run."""

@@ -8,6 +8,7 @@ left at what it was, so a damaged session or lesson never breaks the panel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from typing import Any, Callable
 
 from viscause_gui.core.method.limits import LEARNING_LIMITS, check_number
@@ -15,8 +16,18 @@ from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, load_plugged_oracle
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES, RANDOM
 
-ORACLE_KEYS = ("truth", "model", "human", "python", "model_file")
-PLUGGED = ("python", "model_file")      # oracle choices that ask for a file (core.method.plugged_oracles)
+class OracleKind(StrEnum):
+    """Who answers P(T=1 | man(I)) (strings, so that sessions and lessons stay plain JSON)."""
+
+    TRUTH = "truth"              # the exact generative model, where an experiment knows it
+    MODEL = "model"              # a classifier trained on the data set's labels
+    HUMAN = "human"              # a person, in the queue (or a class, through the share page)
+    PYTHON = "python"            # a Python function a person plugs in
+    MODEL_FILE = "model_file"    # a torch or ONNX model file a person plugs in
+
+
+ORACLE_KEYS = tuple(OracleKind)
+PLUGGED = (OracleKind.PYTHON, OracleKind.MODEL_FILE)   # oracle choices that ask for a file (plugged_oracles)
 NUMBERS = ("label", "iterations", "queries", "alpha", "seed", "epochs", "retrain_epochs")
 OLD_NAMES = {"retrain": "retrain_epochs"}     # sessions saved before the keys were one set
 
@@ -40,7 +51,7 @@ class PluggedChoice:
 class RunForm:
     """What the next run uses: the oracle, T's label (data with labels only) and the run's numbers."""
 
-    oracle: str = "truth"
+    oracle: str = OracleKind.TRUTH
     label: int = 7
     iterations: int = 5
     queries: int = 100
@@ -91,15 +102,16 @@ class RunForm:
         return self.update(saved, oracles)
 
     def to_json(self) -> dict[str, Any]:
-        """Every setting under its one key (what sessions and lessons save)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        """Every setting under its one key (what sessions and lessons save), as plain JSON values."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        return {**values, "oracle": str(self.oracle)}
 
 
 def _checked(key: str, value: Any) -> Any:
     if key == "oracle":
         if value not in ORACLE_KEYS:
             raise ValueError(f"'oracle' must be one of {', '.join(ORACLE_KEYS)}, got {value!r}")
-        return value
+        return OracleKind(value)
     if key == "queries_by":
         if value not in QUERY_CHOICES:
             raise ValueError(f"'queries_by' must be one of {', '.join(QUERY_CHOICES)}, got {value!r}")
