@@ -274,7 +274,7 @@ def _cct_text(data) -> str:
         depth = data.draw(st.integers(1, 100_000))
         return '{"p_h": ' + "[" * depth + "]" * depth + ', "p_i_given_h": [[1]], "p_t1_given_h_i": [[1]]}'
     spec = json.loads(good)
-    key = data.draw(st.sampled_from(sorted(spec) + ["_comment", "extra"]))
+    key = data.draw(st.sampled_from([*sorted(spec), "_comment", "extra"]))
     value = data.draw(st.sampled_from(HOSTILE_JSON))
     text_value = value if isinstance(value, str) and value[:1] in "[1" else json.dumps(value)
     if key in spec and isinstance(spec[key], list) and data.draw(st.booleans()):

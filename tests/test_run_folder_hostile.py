@@ -147,7 +147,7 @@ def test_two_answers_at_once_one_wins_and_no_answer_is_lost(waiting, tmp_path):
     results = [(p, *p.communicate(timeout=120)) for p in (first, second)]
     codes = sorted(p.returncode for p, _, _ in results)
     assert codes[0] == 0 and codes[1] != 0, [(p.returncode, err) for p, _, err in results]   # never both
-    (winner, _, _), (loser, _, refusal) = sorted(results, key=lambda r: r[0].returncode)
+    (winner, _, _), (_loser, _, refusal) = sorted(results, key=lambda r: r[0].returncode)
     assert refusal.count("\n") == 1
     assert (f"{waiting} is in use by another viscause command (pid {winner.pid})" in refusal
             or "were already given" in refusal)          # refused while the other held it, or after it

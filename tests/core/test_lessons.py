@@ -27,7 +27,7 @@ def write(tmp_path, spec, name="lesson.json"):
 def test_the_shipped_lessons():
     lessons = {name: load_lesson(path) for name, path in shipped_lessons().items()}
     assert list(lessons) == ["barometer", "causal_coarsening", "learning_to_manipulate", "digits"]
-    assert [l.title for l in lessons.values()] == ["Barometer", "The Causal Coarsening Theorem",
+    assert [lesson.title for lesson in lessons.values()] == ["Barometer", "The Causal Coarsening Theorem",
                                                     "Learning to manipulate", "Digits"]
     assert shipped_lessons()["learning_to_manipulate"].suffix == ".toml"       # both formats ship
     for lesson in lessons.values():

@@ -88,7 +88,7 @@ def test_the_readout_wraps_between_phrases_only(qtbot, shown_window):
     qtbot.waitUntil(lambda: readout.truth_text("bars") != "", timeout=WAIT_MS)
     assert readout.truth_text("bars") == "h-bar no · v-bar no"               # what a person reads
     bars = readout.truth_values["bars"].text()                                # how it may wrap
-    assert "<nobr>h\u2011bar no</nobr> · <nobr>v\u2011bar no</nobr>" == bars
+    assert bars == "<nobr>h\u2011bar no</nobr> · <nobr>v\u2011bar no</nobr>"
     assert readout.values["causal"].text() == "not trained"
     assert readout.values["spurious"].text() == "needs C"
     assert "<nobr>obs 0</nobr>" in readout.values["source"].text()

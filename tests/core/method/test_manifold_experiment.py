@@ -102,12 +102,12 @@ def test_a_damaged_generative_model_in_a_run_folder_is_one_line(trained, tmp_pat
     exp, _ = trained
     save_model(tmp_path, exp)
     (tmp_path / "generative.pt").write_bytes(b"PK\x03\x04 not really")
-    with pytest.raises(ValueError, match="generative.pt"):
+    with pytest.raises(ValueError, match=r"generative\.pt"):
         RunModel(tmp_path)
     save_model(tmp_path, exp)
     with np.load(tmp_path / "prototypes.npz") as z:
         arrays = dict(z)
     arrays["codes"] = arrays["codes"][:, :3]
     np.savez(tmp_path / "prototypes.npz", **arrays)
-    with pytest.raises(ValueError, match="prototypes.npz"):
+    with pytest.raises(ValueError, match=r"prototypes\.npz"):
         RunModel(tmp_path)

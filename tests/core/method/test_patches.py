@@ -93,7 +93,7 @@ def test_the_loop_with_the_patch_search_its_manipulator_model_and_run_folder(tmp
     assert again.default_search == PATCHES
     assert np.array_equal(again.manipulate(images[:5], 1 - exp.causal_labels[:5], 0.5).images, out.images)
     (tmp_path / "donors.npz").write_bytes(b"not an npz")
-    with pytest.raises(ValueError, match="donors.npz: damaged"):
+    with pytest.raises(ValueError, match=r"donors\.npz: damaged"):
         RunModel(tmp_path)
 
 

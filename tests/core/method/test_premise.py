@@ -159,7 +159,8 @@ def test_a_session_saved_before_the_premise_check_loads_without_a_record(tmp_pat
 
     images, obs, _ = two_kinds()
     kind = obs.copy()              # class 0 all kind 0, class 1 all kind 1: every class agrees
-    exp = Experiment(Dataset(images=images, obs_class=obs, name="agreeing"), ExperimentConfig(iterations=0, premise_check=True))
+    exp = Experiment(Dataset(images=images, obs_class=obs, name="agreeing"),
+                     ExperimentConfig(iterations=0, premise_check=True))
     for batch in exp.steps():
         exp.answer(LEVELS[kind[batch.source_index]])
     save_session(tmp_path / "new.vcsession", exp)

@@ -65,9 +65,8 @@ def test_reopening_continues_the_sequence_and_checks_the_session(tmp_path):
 
 
 def test_one_writer_at_a_time(tmp_path):
-    with Journal(tmp_path / "j", SID):
-        with pytest.raises(JournalError, match="open in another process"):
-            Journal(tmp_path / "j", SID)
+    with Journal(tmp_path / "j", SID), pytest.raises(JournalError, match="open in another process"):
+        Journal(tmp_path / "j", SID)
 
 
 def test_a_torn_last_line_is_skipped_and_cut_off_by_the_next_writer(tmp_path):
@@ -167,7 +166,7 @@ def test_when_a_failed_write_cannot_be_cut_back_no_answer_is_glued_onto_it(tmp_p
     with pytest.raises(JournalError, match="NOT saved"):
         j.answer("algorithm2:1", 1, 0.0)
     monkeypatch.undo()
-    with pytest.raises(JournalError, match="NOT saved.*confirmed before is safe"):
+    with pytest.raises(JournalError, match=r"NOT saved.*confirmed before is safe"):
         j.answer("algorithm2:1", 2, 1.0)
     j.close()
     reopened = Journal(tmp_path / "j.jsonl", SID)             # opening again cuts the fragment off
@@ -483,7 +482,7 @@ def test_recover_after_a_kill_replays_every_confirmed_answer_and_the_run_goes_on
     exp2.run(oracle)
     assert [(r.merr, r.mdist, r.n_train) for r in exp2.history] == [(r.merr, r.mdist, r.n_train)
                                                                    for r in whole.history]
-    again, nothing = recover(spath, jpath)                   # the old save + full journal: 7 to replay
+    _again, nothing = recover(spath, jpath)                   # the old save + full journal: 7 to replay
     assert len(nothing) == 7
 
 
@@ -588,7 +587,7 @@ def test_another_sessions_lines_are_never_taken(tmp_path):
 
 
 def test_recover_leaves_out_another_sessions_lines(grating_runs, tmp_path):
-    model, data, _ = grating_runs
+    _model, data, _ = grating_runs
     spath = tmp_path / "run.vcsession"
     session = SessionData(dataset=data)
     save_session(spath, session)

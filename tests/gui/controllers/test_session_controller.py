@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import csv
-import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from viscause_gui.core.experiments.grating import GratingModel, has_hbar  # noqa: E402
-from viscause_gui.core.store.journal import read_journal  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar
+from viscause_gui.core.store.journal import read_journal
 from viscause_gui.core.store.session import autosave_path, journal_path
 from viscause_gui.core.store.session_reader import load_session
-from viscause_gui.gui.main_window import MainWindow  # noqa: E402
-from viscause_gui.gui.controllers.session import SessionController  # noqa: E402
+from viscause_gui.gui.main_window import MainWindow
+from viscause_gui.gui.controllers.session import SessionController
 
 TIMEOUT = 30000
 
@@ -91,7 +88,8 @@ def test_save_and_open_round_trip(qtbot, settings, tmp_path, window):
     # exports
     csv_path = tmp_path / "answers.csv"
     assert other.session.export_answers(csv_path)
-    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    with open(csv_path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 20 and all(r["status"] == "final" for r in rows)
     assert other.session.export_causal(tmp_path / "causal.npz")
     with np.load(tmp_path / "causal.npz") as z:
