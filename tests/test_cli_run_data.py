@@ -21,6 +21,8 @@ from viscause_gui.core.store.offline import write_png
 
 RUN = ("--iterations", 2, "--queries", 6, "--seed", 3)
 
+pytestmark = pytest.mark.slow      # real runs of the CLI, most in a fresh process (the module's fixtures)
+
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):

@@ -101,6 +101,7 @@ def checked(folder, name, timeout=30.0):
 
 # ---------------------------------------------------------------- the checks every plugged oracle gets
 
+@pytest.mark.slow
 def test_good_answers_pass_and_nan_means_cannot_say(functions):
     with checked(functions, "half_nan") as oracle:
         answers = oracle.answer(IMAGES)

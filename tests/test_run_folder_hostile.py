@@ -45,6 +45,9 @@ def person(*args, cwd: Path | None = None, timeout: float = 120) -> subprocess.C
                           timeout=timeout)
 
 
+pytestmark = pytest.mark.slow      # each test runs the CLI in fresh processes, on a real run (the data fixture)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     """A data set with P(T=1|I), the h-bar oracle beside it, and a run waiting for offline answers."""
@@ -207,6 +210,7 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")       # a zombie has ended
 
 
+@pytest.mark.kill
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL, /proc")
 def test_a_killed_command_leaves_no_lock_and_no_oracle_behind(waiting, tmp_path):
     (tmp_path / "slow.py").write_text(SLOW_UNTIL_GO)

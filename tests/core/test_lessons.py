@@ -246,6 +246,7 @@ def test_a_large_lesson_is_refused_having_read_no_more_than_the_limit(tmp_path, 
     assert load_lesson(path).summary == "s"
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_any_value_anywhere_is_a_lesson_or_one_lesson_error(tmp_path, data):

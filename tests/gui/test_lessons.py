@@ -38,6 +38,7 @@ def step_through(qtbot, window, lesson, at_step):
     assert not c.can_next() and not failures
 
 
+@pytest.mark.slow
 def test_barometer(qtbot, shown_window):
     window = shown_window
     seen = {}
@@ -64,6 +65,7 @@ def test_barometer(qtbot, shown_window):
     assert "%" in panel.summary.text()
 
 
+@pytest.mark.slow
 def test_the_causal_coarsening_theorem(qtbot, shown_window):
     window = shown_window
 
@@ -86,6 +88,7 @@ def test_the_causal_coarsening_theorem(qtbot, shown_window):
     assert "exception" in cct.relation.text() and "Nearest exception" in cct.status.text()
 
 
+@pytest.mark.slow
 def test_learning_to_manipulate(qtbot, shown_window):
     window = shown_window
     manipulator = window.panels["manipulator"]
@@ -108,6 +111,7 @@ def test_learning_to_manipulate(qtbot, shown_window):
     assert 0 < seen[0.9] <= seen[0.1]
 
 
+@pytest.mark.slow
 def test_digits(qtbot, shown_window):
     """The digit lesson on scikit-learn's 8x8 digits (the MNIST subset's model oracle takes minutes)."""
     window = shown_window
@@ -129,6 +133,7 @@ def test_digits(qtbot, shown_window):
     step_through(qtbot, window, lesson, check)
 
 
+@pytest.mark.slow
 def test_presenter_mode_scales_and_comes_back(qtbot, shown_window):
     window = shown_window
     presenter = window.teaching.presenter
@@ -180,6 +185,7 @@ def test_a_bad_lesson_is_one_message(qtbot, shown_window, tmp_path):
     assert window.teaching.controller.lesson is None
 
 
+@pytest.mark.slow
 def test_start_hint_and_help_lead_to_the_lessons(qtbot, shown_window):
     window = shown_window
     hint = window.teaching.start_hint
@@ -248,6 +254,7 @@ def test_lesson_data_that_cannot_be_opened_is_one_message(qtbot, shown_window, t
     assert not window.actions["lesson_next"].isEnabled()       # PgDown scrolls lists again
 
 
+@pytest.mark.slow
 def test_a_rehearsal_and_the_class_see_the_same(qtbot, shown_window):
     """Restart reloads the data and runs every step again from the lesson's seeds: the same numbers."""
     window = shown_window
@@ -264,6 +271,7 @@ def test_a_rehearsal_and_the_class_see_the_same(qtbot, shown_window):
                 assert again[key] == pytest.approx(first[key], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_run_the_learning_panel_refuses_stops_the_lesson_with_its_reason(qtbot, shown_window, tmp_path):
     window = shown_window
     np.savez(tmp_path / "plain.npz", images=np.random.default_rng(0).random((50, 8, 8)).astype("f4"))

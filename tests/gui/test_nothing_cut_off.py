@@ -3,6 +3,7 @@
 "P(T=1|ma…" hides what the column is)."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QDockWidget, QHeaderView, QTabBar
 
@@ -50,6 +51,7 @@ def _dock_shown_by(window: MainWindow, bar: QTabBar, i: int) -> QDockWidget:
     return widget
 
 
+@pytest.mark.slow
 def test_no_table_header_is_cut_off_on_a_laptop_screen(qtbot, shown_window):
     window = shown_window
     window.resize(1366, 768)

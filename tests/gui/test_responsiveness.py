@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QEvent, QObject
 
 from viscause_gui.core.data.dataset import Dataset
@@ -248,6 +249,7 @@ def test_mid_run_the_classes_tables_and_the_cross_table_fill_in_separate_turns(q
     workers.stop_all()
 
 
+@pytest.mark.slow
 def test_the_training_child_runs_at_a_lower_cpu_priority_than_the_window():
     """On 2 cores the training child, a worker of the window and the GUI thread can all want a
     core: the child is niced, so the scheduler serves the window first."""

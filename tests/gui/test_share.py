@@ -19,6 +19,8 @@ from viscause_gui.core.store.session import journal_path
 from viscause_gui.core.store.votes import resolve
 from viscause_gui.gui.main_window import MainWindow
 
+pytestmark = pytest.mark.slow      # the main window runs Algorithm 1 and shares its batch with web clients
+
 WAIT_MS = 60_000
 
 

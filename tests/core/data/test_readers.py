@@ -354,6 +354,7 @@ def test_fuzz_only_dataset_error(tmp_path, data):
         assert isinstance(ds, Dataset) and ds.images.ndim == 3
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory from /proc (VmHWM)")
 def test_large_uint8_images_convert_with_bounded_memory(tmp_path):
     """200 MB of uint8 pixels (a small, compressed file): the float32 images plus the stored uint8

@@ -14,6 +14,8 @@ from viscause_gui.core.nets.generative import autoencoder_spec
 from viscause_gui.core.nets.models import new_net
 from viscause_gui.core.nets.training import TrainConfig, run_to_end, train_steps
 
+pytestmark = pytest.mark.slow      # every test uses the nets and the generative model trained in `world`
+
 
 @pytest.fixture(scope="module")
 def world():

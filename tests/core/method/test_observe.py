@@ -15,6 +15,8 @@ from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.observe import FitCancelled, ObserveRecipe, fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
 
+pytestmark = pytest.mark.slow      # fits of the observational classes: nets trained on thousands of images
+
 
 @pytest.fixture(scope="module")
 def grating_fit():

@@ -42,6 +42,7 @@ def test_any_shape_in_same_shape_out(shape):
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
 
 
+@pytest.mark.slow
 def test_trains_through_the_common_routine_and_reconstructs():
     images, _ = bars(400)
     net = new_net(autoencoder_spec(images.shape[1:], code=8, widths=(8, 16)), seed=1)

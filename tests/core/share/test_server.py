@@ -91,6 +91,7 @@ json_values = st.recursive(json_scalars,
                                                                                          max_size=4), max_leaves=8)
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_requests_are_refused_and_write_nothing(share, data):

@@ -273,6 +273,7 @@ print("malformed", server.malformed)
 '''
 
 
+@pytest.mark.slow
 def test_malformed_http_is_answered_without_a_traceback():
     """Each is answered 400 (or refused), and the app's stderr gets at most one line for all of
     them, never a traceback."""

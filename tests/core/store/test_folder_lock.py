@@ -40,6 +40,7 @@ def test_a_second_holder_is_refused_in_one_line_naming_the_pid(tmp_path):
         proc.wait()
 
 
+@pytest.mark.kill
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     proc = _holder(tmp_path)

@@ -388,6 +388,7 @@ def run_and_kill(path, mode, n=0, *, sid=SID, delay=None, plan=None):
     return [line.split()[1] for line in lines if line.startswith("ok ")]
 
 
+@pytest.mark.kill
 @pytest.mark.parametrize("k", [1, 4, 25])
 def test_sigkill_after_k_answers_loses_none(tmp_path, k):
     path = tmp_path / "j.jsonl"
@@ -397,6 +398,7 @@ def test_sigkill_after_k_answers_loses_none(tmp_path, k):
     assert not seen.torn and seen.skipped == 0
 
 
+@pytest.mark.kill
 @pytest.mark.parametrize("k", [0, 3])
 def test_sigkill_in_the_middle_of_a_write_loses_no_confirmed_answer(tmp_path, k):
     path = tmp_path / "j.jsonl"
@@ -409,6 +411,7 @@ def test_sigkill_in_the_middle_of_a_write_loses_no_confirmed_answer(tmp_path, k)
     assert [r.seq for r in seen.records] == list(range(1, k + 3))
 
 
+@pytest.mark.kill
 def test_sigkill_at_random_moments_while_writing_in_a_loop(tmp_path):
     path = tmp_path / "j.jsonl"
     confirmed_all: list[str] = []
@@ -451,6 +454,7 @@ def drive_to(exp, oracle, kind, iteration, answered=False):
                 return event
 
 
+@pytest.mark.kill
 def test_recover_after_a_kill_replays_every_confirmed_answer_and_the_run_goes_on(grating_runs, tmp_path):
     model, data, whole = grating_runs
     oracle = TruthOracle(model)

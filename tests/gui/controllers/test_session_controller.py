@@ -64,6 +64,7 @@ def test_file_menu_has_session_actions(window):
     assert "labelling" in window.panels
 
 
+@pytest.mark.slow
 def test_save_and_open_round_trip(qtbot, settings, tmp_path, window):
     start_human_run(qtbot, window)
     answer(qtbot, window, 3)
@@ -113,6 +114,7 @@ def test_corrupt_session_gives_one_message_and_changes_nothing(qtbot, window, tm
         assert window.state.dataset is ds and window.session.path is None
 
 
+@pytest.mark.slow
 def test_recovery_is_offered_and_replayed(qtbot, settings, monkeypatch):
     first = make_window(qtbot, settings)
     start_human_run(qtbot, first)
@@ -189,6 +191,7 @@ def test_answer_keys_win_over_the_window_shortcuts(qtbot, window):
         assert np.array_equal(window.canvas.image, before)
 
 
+@pytest.mark.slow
 def test_a_saved_session_brings_back_the_run_settings_and_the_loss_curve(qtbot, settings, tmp_path):
     first = make_window(qtbot, settings)
     first.state.set_dataset(GratingModel().sample(300, 0))

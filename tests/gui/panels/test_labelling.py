@@ -206,6 +206,7 @@ def answer_by_keys(qtbot, panel: LabellingPanel) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_answered_batch_makes_the_loop_go_on(qtbot, loop, tmp_path):
     state, learning, panel = loop
     with qtbot.waitSignal(learning.run_finished, timeout=TIMEOUT) as blocker:

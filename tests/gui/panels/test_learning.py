@@ -223,6 +223,7 @@ def test_data_without_observations_gets_one_clear_message(qtbot, grating):
     assert "Algorithm 1 needs observational data" in panel.status.text()
 
 
+@pytest.mark.slow
 def test_samples_of_t_give_observational_classes_first(qtbot, grating):
     data = grating[1]
     state, workers = AppState(), WorkerPool()
@@ -258,6 +259,7 @@ def test_stop_while_estimating_observational_classes(qtbot, grating):
     workers.stop_all()
 
 
+@pytest.mark.slow
 def test_digit_mode_uses_the_mnist_recipe_and_a_cnn_oracle(qtbot):
     """Grey labelled images (here scikit-learn's 8x8 digits): T = 'shows digit d'."""
     from viscause_gui.core.experiments.registry import load_builtin

@@ -80,6 +80,7 @@ def test_a_python_function_answers_the_run(qtbot, panel, dialogs, tmp_path):
     np.testing.assert_allclose(batch.answers, hbar_answer(batch.images))
 
 
+@pytest.mark.slow
 def test_a_model_file_with_its_positive_class(qtbot, panel, dialogs, tmp_path):
     dialogs["file"] = str(export_hbar(tmp_path / "hbar.pt2"))
     dialogs["class"] = (1, True)

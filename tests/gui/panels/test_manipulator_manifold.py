@@ -52,6 +52,7 @@ def _choose(qtbot, combo, data) -> None:
         qtbot.keyClick(combo, Qt.Key.Key_Down if combo.findData(data) > combo.currentIndex() else Qt.Key.Key_Up)
 
 
+@pytest.mark.slow
 def test_the_manifold_search_is_the_default_and_shows_its_path(qtbot, panel):
     assert panel.search_combo.isEnabled() and panel.search_combo.currentData() == MANIFOLD
     qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)

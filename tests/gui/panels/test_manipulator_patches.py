@@ -10,6 +10,8 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS
 
+pytestmark = pytest.mark.slow      # an experiment trained with the patch search first
+
 
 @pytest.fixture(scope="module")
 def trained():
