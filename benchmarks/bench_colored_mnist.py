@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import header, machine  # noqa: E402
+from machine import header, machine
 
-from viscause_gui.core.experiments import colored_mnist as cm  # noqa: E402
-from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
+from viscause_gui.core.experiments import colored_mnist as cm
+from viscause_gui.core.nets.models import configure_torch_threads
 
 OUT = Path(__file__).resolve().parent / "out"
 

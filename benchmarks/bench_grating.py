@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import header, machine  # noqa: E402
+from machine import header, machine
 
 from viscause_gui.cli import main as viscause
 from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, has_vbar, min_flips_to_class
@@ -132,7 +132,8 @@ def print_ranges(runs: list[dict]) -> None:
             ("whole run (s)", lambda r, k: r[k]["seconds"], "{:.0f}"),
             ("causal net's accuracy on fresh images (%)", lambda r, k: 100 * r[k]["nets"]["causal_net_acc"], "{:.1f}"),
             ("observational net's (%)", lambda r, k: 100 * r[k]["nets"]["observational_net_acc"], "{:.1f}")):
-        print(f"| {label} | {rng([get(r, 'default') for r in runs], fmt)} | {rng([get(r, 'paper') for r in runs], fmt)} |")
+        default, paper = rng([get(r, "default") for r in runs], fmt), rng([get(r, "paper") for r in runs], fmt)
+        print(f"| {label} | {default} | {paper} |")
     confounded = [r["confounded"] for r in runs]
     print(f"| confounded GRATING, causal / observational net (%) | "
           f"{rng([100 * c['causal_net_acc'] for c in confounded])} / "
@@ -143,8 +144,9 @@ def print_table(r: dict) -> None:
     print("| iteration | MErr default | MDist default | excess flips | v-bar kept | MErr paper recipe | MDist paper |")
     print("|---|---|---|---|---|---|---|")
     for d, p in zip(r["default"]["iterations"], r["paper"]["iterations"]):
+        excess = d["excess_flips_of_successes"]
         print(f"| {d['iteration']} | {100 * d['merr']:.0f}% | {d['mdist']:.2f} | "
-              f"{d['excess_flips_of_successes'] if d['excess_flips_of_successes'] is None else round(d['excess_flips_of_successes'], 2)} | "
+              f"{excess if excess is None else round(excess, 2)} | "
               f"{100 * d['vbar_kept']:.0f}% | {100 * p['merr']:.0f}% | {p['mdist']:.2f} |")
     print(f"\nwhole run: default {r['default']['seconds']} s, paper recipe {r['paper']['seconds']} s")
     for name in ("default", "paper"):

@@ -28,9 +28,9 @@ for one setting: no window, panel, timer, worker or training process of another 
 while it is measured (earlier versions ran all of them in one process and kept the panels of the
 panels measure shown during the later ones). Each measure's first Algorithm 2 run starts the
 app's training process, as the app's first run does. The script prints the date and the
-machine, runs three times (--runs), prints each run's JSON line and then a table with the range of every measure over the
-runs, the targets of issue 13 and the stall as a multiple of the bare-training heartbeat of the
-same run (stall_vs_baseline); all of it goes to benchmarks/out/gui.json.
+machine, runs three times (--runs), prints each run's JSON line and then a table with the range
+of every measure over the runs, the targets of issue 13 and the stall as a multiple of the
+bare-training heartbeat of the same run (stall_vs_baseline); all of it goes to benchmarks/out/gui.json.
 
 Usage: python benchmarks/bench_gui.py [--runs 3] [--quick]
 """
@@ -46,21 +46,21 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
 
-from viscause_gui.core.data.dataset import Dataset  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import load_builtin
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.driver import drive
 from viscause_gui.core.method.oracles import train_model_oracle
-from viscause_gui.gui.app import freeze_startup_objects, warm_up_torch  # noqa: E402
-from viscause_gui.gui.panels.classes import ClassesPanel  # noqa: E402
-from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
-from viscause_gui.gui.panels.manipulator import SWEEP_ALPHAS, ManipulatorPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import (  # noqa: E402
+from viscause_gui.gui.app import freeze_startup_objects, warm_up_torch
+from viscause_gui.gui.panels.classes import ClassesPanel
+from viscause_gui.gui.panels.learning import LearningPanel
+from viscause_gui.gui.panels.manipulator import SWEEP_ALPHAS, ManipulatorPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import (
     WorkerPool,
     configure_gui_threads,
     install_foreground_gate,
@@ -68,7 +68,7 @@ from viscause_gui.gui.workers import (  # noqa: E402
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
 OUT = Path(__file__).resolve().parent / "out"
 # measure -> (target, what it is), issue 13; None: reported, no target
@@ -152,7 +152,7 @@ def bench_alpha(app: QApplication, n_values: int) -> dict[str, float]:
         for a in values:
             start = time.perf_counter()
             panel.alpha_slider.setValue(float(a))
-            wait_until(app, lambda: panel.result_key is not None and panel.result_key[1] == float(a))
+            wait_until(app, lambda alpha=float(a): panel.result_key is not None and panel.result_key[1] == alpha)
             app.processEvents()                                       # paint the new image
             times.append((time.perf_counter() - start) * 1000)
         return times
@@ -166,7 +166,7 @@ def bench_alpha(app: QApplication, n_values: int) -> dict[str, float]:
     wait_until(app, lambda: panel.result_key is not None)
     target = panel.result_key[0]
     wait_until(app, lambda: all((target, float(a)) in panel._cache for a in SWEEP_ALPHAS))
-    steps = np.random.default_rng(1).permutation(SWEEP_ALPHAS[SWEEP_ALPHAS != panel.alpha])
+    steps = np.random.default_rng(1).permutation(SWEEP_ALPHAS[panel.alpha != SWEEP_ALPHAS])
     prefetched = sweep(steps)
     workers.stop_all()
     panel.close()
@@ -424,7 +424,7 @@ def summary(runs: list[dict]) -> dict[str, dict]:
 
 def table(rows: dict[str, dict]) -> str:
     lines = ["| measure | target | range over the runs | met |", "|---|---:|---:|---|"]
-    for key, r in rows.items():
+    for _key, r in rows.items():
         target = "" if r["target"] is None else f"≤ {r['target']:g}"
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
         lines.append(f"| {r['text']} | {target} | {r['min']:.2f}–{r['max']:.2f} | {met} |")

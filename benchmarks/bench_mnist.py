@@ -34,14 +34,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
-from mnist_judges import Realism, judge_labels, nearest_neighbour_labels, train_judge  # noqa: E402
+from machine import machine
+from mnist_judges import Realism, judge_labels, nearest_neighbour_labels, train_judge
 
-from viscause_gui.cli import main as viscause  # noqa: E402
-from viscause_gui.core.experiments import mnist  # noqa: E402
-from viscause_gui.core.method.manipulator import manipulate  # noqa: E402
-from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
-from viscause_gui.core.store.rundir import RunModel  # noqa: E402
+from viscause_gui.cli import main as viscause
+from viscause_gui.core.experiments import mnist
+from viscause_gui.core.method.manipulator import manipulate
+from viscause_gui.core.nets.models import configure_torch_threads
+from viscause_gui.core.store.rundir import RunModel
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -258,7 +258,8 @@ def print_ranges(results: dict) -> None:
             return f"{100 * lo:.1f}–{100 * hi:.1f}%" if pct else f"{lo:.2f}–{hi:.2f}"
         print(f"| {digit} | {rng([x['judge_merr_to_d'] for x in last])} | {rng([x['judge_merr_away'] for x in last])} "
               f"| {rng([x['oracle_merr'] for x in last])} | {rng([x['realism'] for x in last])} "
-              f"| {rng([x['accepted_l2_median'] for x in last], False)} | {rng([r['baseline_l2_median'] for r in rows], False)} "
+              f"| {rng([x['accepted_l2_median'] for x in last], False)} "
+              f"| {rng([r['baseline_l2_median'] for r in rows], False)} "
               f"| {rng([p['judge_merr_to_d'] for p in pix])} / {rng([p['judge_merr_away'] for p in pix])}, "
               f"{rng([p['realism'] for p in pix])} | {rng([r['single_ms'] for r in rows], False)} "
               f"| {rng([r['run_seconds'] for r in rows], False)} |")

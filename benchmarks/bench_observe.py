@@ -24,7 +24,7 @@ import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import header, machine  # noqa: E402
+from machine import header, machine
 
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.observe import fit_observational_classes

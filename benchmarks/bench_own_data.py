@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import header, machine  # noqa: E402
+from machine import header, machine
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZE = 32
@@ -65,7 +65,8 @@ def make_folder(root: Path, n: int, seed: int = 0) -> None:
 def one_run(folder: Path, oracle: Path, out: Path, seed: int) -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "viscause_gui.cli", "run", str(folder), "--t-label", "1",
-                           "--oracle", f"python:{oracle}:answer", "--iterations", "3", "--queries", "100", "--manipulator", MANIPULATOR,
+                           "--oracle", f"python:{oracle}:answer", "--iterations", "3", "--queries", "100",
+                           "--manipulator", MANIPULATOR,
                            "--seed", str(seed), "--out", str(out)], capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024   # the largest child so far

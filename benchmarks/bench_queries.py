@@ -11,10 +11,11 @@ batch it asked, which the active choice fills with doubtful manipulations on pur
 
 Reported per run: true MErr of the last three iterations (mean), the true MDist of those 500
 manipulations (pixel flips), their excess flips (beyond the fewest that reach the target
-without touching a v-bar, over the successful ones) and how many keep the v-bar as it was, the loop's MErr of the last three batches,
-seconds. The experiment's defaults are used (binary margin 8: Experiment.manipulator_confidence);
-the default choice (query_choice.DEFAULT_CHOICE) is marked in the table. Prints the date and the machine first, then a Markdown table (mean and range
-over the seeds); writes benchmarks/out/queries.json and docs/queries_budget.png.
+without touching a v-bar, over the successful ones) and how many keep the v-bar as it was, the
+loop's MErr of the last three batches, seconds. The experiment's defaults are used (binary margin 8:
+Experiment.manipulator_confidence); the default choice (query_choice.DEFAULT_CHOICE) is marked in
+the table. Prints the date and the machine first, then a Markdown table (mean and range over the
+seeds); writes benchmarks/out/queries.json and docs/queries_budget.png.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/bench_queries.py [--seeds 0 1 2 3 4] [--quick]
 """
@@ -29,15 +30,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
-from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, has_vbar, min_flips_to_class  # noqa: E402
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch  # noqa: E402
-from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES  # noqa: E402
-from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle, has_vbar, min_flips_to_class
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
+from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
+from viscause_gui.core.nets.models import configure_torch_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
@@ -78,7 +79,8 @@ def run_one(seed: int, iterations: int, queries: int, queries_by: str, n_obs: in
             judging += time.perf_counter() - t0
         exp.answer(oracle.answer(event.images))
     return {"seed": seed, "iterations": iterations, "queries": queries, "answers": iterations * queries,
-            "queries_by": queries_by, "true_merr": true_merr, "true_mdist": true_mdist, "excess_flips": excess, "vbar_kept": vbar_kept, "loop_merr": loop_merr, "mdist": mdist,
+            "queries_by": queries_by, "true_merr": true_merr, "true_mdist": true_mdist, "excess_flips": excess,
+            "vbar_kept": vbar_kept, "loop_merr": loop_merr, "mdist": mdist,
             "true_merr_last3": float(np.mean(true_merr[-3:])),
             "true_mdist_last3": float(np.mean(true_mdist[-3:])), "excess_last3": float(np.mean(excess[-3:])),
             "vbar_kept_last3": float(np.mean(vbar_kept[-3:])), "loop_merr_last3": float(np.mean(loop_merr[-3:])),
@@ -129,7 +131,8 @@ def plot(runs: list[dict], rows: list[dict], path: Path, title: str) -> None:
         y = np.array([r["true_merr_mean"] for r in mine]) * 100
         err = np.array([[r["true_merr_mean"] - r["true_merr_min"], r["true_merr_max"] - r["true_merr_mean"]]
                         for r in mine]).T * 100
-        left.errorbar(x, y, yerr=err, marker="o", capsize=4, color=colours[by], label=f"{by}{' (default)' if by == DEFAULT_CHOICE else ''} (mean, range)")
+        default = " (default)" if by == DEFAULT_CHOICE else ""
+        left.errorbar(x, y, yerr=err, marker="o", capsize=4, color=colours[by], label=f"{by}{default} (mean, range)")
         curve = [r for r in runs if r["queries_by"] == by and (r["iterations"], r["queries"]) == (10, 20)]
         if curve:
             its = np.array([r["true_merr"] for r in curve]) * 100
@@ -161,8 +164,9 @@ def plot(runs: list[dict], rows: list[dict], path: Path, title: str) -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    pct = lambda r, key: (f"{100 * r[key + '_mean']:.1f}% ({100 * r[key + '_min']:.1f}-"  # noqa: E731
-                          f"{100 * r[key + '_max']:.1f})")
+    def pct(r, key):
+        return f"{100 * r[key + '_mean']:.1f}% ({100 * r[key + '_min']:.1f}-{100 * r[key + '_max']:.1f})"
+
     print("| answers (iterations x Q) | queries by | true MErr, last 3 iterations: mean (range) | "
           "true MDist (range) | excess flips | v-bar kept | loop MErr, last 3 batches | seconds per run | target |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -174,7 +178,8 @@ def print_table(rows: list[dict]) -> None:
         by = r["queries_by"] + (" (default)" if r["queries_by"] == DEFAULT_CHOICE else "")
         print(f"| {r['answers']} ({r['iterations']} x {r['queries']}) | {by} | {pct(r, 'true_merr')} | "
               f"{r['true_mdist_mean']:.2f} ({r['true_mdist_min']:.2f}-{r['true_mdist_max']:.2f}) | "
-              f"{r['excess_mean']:.2f} | {100 * r['vbar_kept_mean']:.1f}% | {pct(r, 'loop_merr')} | {r['seconds_min']:.0f}-{r['seconds_max']:.0f} | {verdict} |")
+              f"{r['excess_mean']:.2f} | {100 * r['vbar_kept_mean']:.1f}% | {pct(r, 'loop_merr')} | "
+              f"{r['seconds_min']:.0f}-{r['seconds_max']:.0f} | {verdict} |")
 
 
 def main() -> None:
@@ -197,7 +202,8 @@ def main() -> None:
                 r = run_one(seed, iterations, queries, by)
                 runs.append(r)
                 print(f"{iterations} x {queries}, seed {seed}, {by}: true MErr (last 3) "
-                      f"{100 * r['true_merr_last3']:.1f}%, MDist {r['true_mdist_last3']:.2f}, loop MErr {100 * r['loop_merr_last3']:.1f}%, "
+                      f"{100 * r['true_merr_last3']:.1f}%, MDist {r['true_mdist_last3']:.2f}, "
+                      f"loop MErr {100 * r['loop_merr_last3']:.1f}%, "
                       f"{r['seconds']} s", flush=True)
     rows = summarise(runs)
     total = round(time.perf_counter() - started, 1)

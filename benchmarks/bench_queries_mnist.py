@@ -27,17 +27,17 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_mnist import judge_batch  # noqa: E402
-from machine import header, machine  # noqa: E402
-from mnist_judges import Realism, train_judge  # noqa: E402
+from bench_mnist import judge_batch
+from machine import header, machine
+from mnist_judges import Realism, train_judge
 
-from viscause_gui.cli import main as viscause  # noqa: E402
-from viscause_gui.core.experiments import mnist  # noqa: E402
-from viscause_gui.core.nets.models import configure_torch_threads  # noqa: E402
-from viscause_gui.core.store.rundir import RunModel  # noqa: E402
+from viscause_gui.cli import main as viscause
+from viscause_gui.core.experiments import mnist
+from viscause_gui.core.nets.models import configure_torch_threads
+from viscause_gui.core.store.rundir import RunModel
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"

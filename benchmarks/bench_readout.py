@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))   # the package, installed or not
-from machine import header, machine  # noqa: E402
+from machine import header, machine
 
 from viscause_gui.core.experiments.grating import GratingModel, has_hbar, has_vbar
 from viscause_gui.core.experiments.registry import load_builtin, truth_for
@@ -163,7 +163,8 @@ def main(argv: list[str] | None = None) -> dict:
           "| near misses: lowest class accuracy | all within 0.05 |")
     print("|---:|---:|---:|---:|---:|---:|---|")
     for r in runs:
-        print(f"| {r['seed']} | {r['train_seconds']:.1f} | {r['bars_max_error']:.3f} | {r['bars_min_class_accuracy']:.3f} | "
+        print(f"| {r['seed']} | {r['train_seconds']:.1f} | {r['bars_max_error']:.3f} | "
+              f"{r['bars_min_class_accuracy']:.3f} | "
               f"{r['near_misses_max_error']:.3f} | {r['near_misses_min_class_accuracy']:.3f} | {r['all_within_tol']} |")
     result = {"machine": info, "per_kind": args.per_kind, "tolerance": TOLERANCE,
               "declared_invariances": not args.undeclared, "runs": runs}

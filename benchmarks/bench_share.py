@@ -178,7 +178,7 @@ class GapProfiler:
 
     def _kept(self, kept: list, gap: tuple, by: int) -> list:
         if len(kept) < self.keep or gap[by] > kept[-1][by]:
-            kept = sorted(kept + [gap], key=lambda g: -g[by])[:self.keep]
+            kept = sorted([*kept, gap], key=lambda g: -g[by])[:self.keep]
         return kept
 
     def stop(self) -> None:
@@ -269,16 +269,20 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
     heartbeat = QTimer()
     heartbeat.setInterval(5)
     heartbeat.timeout.connect(tick)
-    client_err = open(folder / "clients.err", "w+")
-    client = subprocess.Popen([sys.executable, "-c", CLIENTS, url, str(annotators), str(folder / "clients.json"),
-                               str(think)],
-                              stdout=subprocess.DEVNULL, stderr=client_err, text=True)
+    with open(folder / "clients.err", "w") as client_err:           # the child writes to its own copy
+        client = subprocess.Popen([sys.executable, "-c", CLIENTS, url, str(annotators), str(folder / "clients.json"),
+                                   str(think)],
+                                  stdout=subprocess.DEVNULL, stderr=client_err, text=True)
     heartbeat.start()
     started = time.monotonic()
     progress = QTimer()
     progress.setInterval(5000)
-    progress.timeout.connect(lambda: print(f"{time.monotonic() - started:.0f} s: {window.share.hub.web_answers} answers, "
-                                           f"{window.share.server.requests} requests", file=sys.stderr, flush=True))
+
+    def say_progress() -> None:
+        print(f"{time.monotonic() - started:.0f} s: {window.share.hub.web_answers} answers, "
+              f"{window.share.server.requests} requests", file=sys.stderr, flush=True)
+
+    progress.timeout.connect(say_progress)
     progress.start()
     loop = QEventLoop()                                   # Qt's own event loop, as app.exec() runs it
     done = QTimer()
@@ -292,8 +296,7 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
         profiler.stop()
         print(profiler.report(), file=sys.stderr, flush=True)
     client.wait()
-    client_err.seek(0)
-    err = client_err.read()
+    err = (folder / "clients.err").read_text()
     if client.returncode != 0:
         raise SystemExit(f"the clients failed: {err[-2000:]}")
     result = json.loads((folder / "clients.json").read_text())
@@ -310,7 +313,8 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
     window.close()
     gaps, busy, whole = gaps[5:] or [0], busy[5:] or [0.0], whole[5:] or [0.0]
     longest = int(np.argmax(gaps))
-    return {"annotators": annotators, "think_s": think, "readout_trained_before_s": readout_s, "load_avg_after": round(os.getloadavg()[0], 2), "images": images, "k": k, "answers_expected": images * k,
+    return {"annotators": annotators, "think_s": think, "readout_trained_before_s": readout_s,
+            "load_avg_after": round(os.getloadavg()[0], 2), "images": images, "k": k, "answers_expected": images * k,
             "answers_acknowledged": len(acked), "answers_in_journal": len(web),
             "lost": len(set(acked) - set(ids)), "unacknowledged_in_journal": len(set(ids) - set(acked)),
             "duplicated_ids": len(ids) - len(set(ids)), "duplicated_image_annotator": len(pairs) - len(set(pairs)),

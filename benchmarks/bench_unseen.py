@@ -31,8 +31,8 @@ from PIL import Image
 from sklearn.metrics import adjusted_mutual_info_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import unseen_suite as suite  # noqa: E402
-from machine import header, machine  # noqa: E402
+import unseen_suite as suite
+from machine import header, machine
 
 OUT = Path(__file__).resolve().parent / "out"
 ITERATIONS, QUERIES = 4, 20          # the one suite-wide setting (defaults 20, 100): about 100 answers, fits 2 cores
@@ -52,7 +52,8 @@ def viscause(*args: str) -> list[str]:
 def package_of_commit(commit: str, work: Path) -> Path:
     """The package as committed in `commit`, unpacked under `work` (the working tree is never touched)."""
     root = Path(__file__).resolve().parents[1]
-    full = subprocess.run(["git", "rev-parse", commit], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    full = subprocess.run(["git", "rev-parse", commit], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()
     target = work / f"package_{full[:12]}"
     if not (target / "viscause_gui").is_dir():
         target.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,8 @@ def manipulation_scores(name: str, run_dir: Path, folder: Path, truth: dict) -> 
     change = np.sqrt(((manipulated - originals) ** 2).reshape(len(originals), -1).sum(1))
     nearest = nearest_of_class(originals, up, np.load(folder / "data.npz")["images"], truth["cause"])
     kept = suite.confound_of(name, originals) == suite.confound_of(name, manipulated)
-    return {"accepted": float(accepted.mean()), "cause_changed": float(changed.mean()), "confound_kept": float(kept.mean()),
+    return {"accepted": float(accepted.mean()), "cause_changed": float(changed.mean()),
+            "confound_kept": float(kept.mean()),
             "change_median": float(np.median(change[accepted])) if accepted.any() else None,
             "nearest_median": float(np.median(nearest)), "iteration": len(batches), "queries": len(originals)}
 
@@ -170,7 +172,8 @@ def save_grid(run_dir: Path, path: Path, count: int = 10) -> None:
     Image.fromarray(pixels).save(path)
 
 
-def nearest_of_class(originals: np.ndarray, target_high: np.ndarray, images: np.ndarray, cause: np.ndarray) -> np.ndarray:
+def nearest_of_class(originals: np.ndarray, target_high: np.ndarray, images: np.ndarray,
+                     cause: np.ndarray) -> np.ndarray:
     """Per original, the L2 distance to the nearest other data image whose cause is the target's (the
     original itself left out: a run whose causal labels are wrong may ask for the original's own cause)."""
     flat = images.reshape(len(images), -1).astype(np.float32)
@@ -183,9 +186,10 @@ def nearest_of_class(originals: np.ndarray, target_high: np.ndarray, images: np.
 
 def one_run(name: str, folder: Path, seed: int, iterations: int) -> dict:
     run_dir = folder / f"run_seed{seed}"
-    code, seconds, peak = run_child(viscause("run", str(folder / "data.npz"), "--oracle", f"python:{folder / 'oracle.py'}:answer",
-                                             "--out", str(run_dir), "--seed", str(seed), "--iterations", str(iterations),
-                                             "--queries", str(QUERIES)), folder / f"run_seed{seed}.log")
+    command = viscause("run", str(folder / "data.npz"), "--oracle", f"python:{folder / 'oracle.py'}:answer",
+                       "--out", str(run_dir), "--seed", str(seed), "--iterations", str(iterations),
+                       "--queries", str(QUERIES))
+    code, seconds, peak = run_child(command, folder / f"run_seed{seed}.log")
     tail = (folder / f"run_seed{seed}.log").read_text().strip().splitlines()[-3:]
     return scored({"set": name, "seed": seed, "exit_code": code, "seconds": round(seconds, 1),
                    "peak_mib": round(peak, 1), "log_tail": tail}, folder)
@@ -200,7 +204,7 @@ def scored(result: dict, folder: Path) -> dict:
     if not (run_dir / "run.vcsession").exists():
         return result
     found = found_obs_classes(run_dir)
-    result.update({"n_obs_found": None if found is None else int(len(np.unique(found))),
+    result.update({"n_obs_found": None if found is None else len(np.unique(found)),
                    "ami": None if found is None else float(adjusted_mutual_info_score(truth["kind"], found)),
                    "answers": answers_used(run_dir)})
     history = json.loads((run_dir / "history.json").read_text()) if (run_dir / "history.json").exists() else {}
@@ -241,12 +245,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sets", nargs="+", choices=list(suite.SETS), default=list(suite.SETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help=f"seed 0 only, {QUICK_ITERATIONS} iterations (not comparable)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"seed 0 only, {QUICK_ITERATIONS} iterations (not comparable)")
     parser.add_argument("--work", type=Path, default=OUT / "unseen_work", help="where the sets and run folders go")
     parser.add_argument("--tag", default="latest", help="the output is benchmarks/out/unseen_TAG.json")
-    parser.add_argument("--rescore", action="store_true", help="score the run folders of unseen_TAG.json again, run nothing")
+    parser.add_argument("--rescore", action="store_true",
+                        help="score the run folders of unseen_TAG.json again, run nothing")
     parser.add_argument("--commit", default=None,
-                        help="run the package as committed there (e.g. the 'before' of a change), not the working tree's")
+                        help="run the package as committed there (e.g. the 'before' of a change), "
+                             "not the working tree's")
     args = parser.parse_args()
     global PACKAGE
     PACKAGE = package_of_commit(args.commit, args.work) if args.commit else None

@@ -33,10 +33,10 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_gui  # noqa: E402
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QAbstractEventDispatcher, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import bench_gui
+import numpy as np
+from PySide6.QtCore import QAbstractEventDispatcher, QTimer
+from PySide6.QtWidgets import QApplication
 
 T0 = time.perf_counter()
 LOG: list[tuple[float, float, str, str]] = []      # (start, end, thread, what)
@@ -85,7 +85,7 @@ def timed_generator(owner, name: str, label: str) -> None:
 
 
 def instrument() -> None:
-    from viscause_gui.core.method import driver, experiment, oracles
+    from viscause_gui.core.method import experiment, oracles
     from viscause_gui.core.runtime import training_process as tp
 
     for name in ("manipulate", "snapshot", "answer", "_algorithm2_queries", "_algorithm1_queries",
@@ -97,11 +97,13 @@ def instrument() -> None:
     timed(tp.TrainingProcess, "_send_job", "tp._send_job")
     timed(tp.TrainingProcess, "_receive", "tp._receive(wait)")
 
-    def on_gc(phase, info, starts={}):
+    gc_started: dict[str, float] = {}
+
+    def on_gc(phase, info):
         if phase == "start":
-            starts["t"] = now()
+            gc_started["t"] = now()
         else:
-            record(starts.get("t", now()), now(), f"gc{info['generation']} collected={info['collected']}")
+            record(gc_started.get("t", now()), now(), f"gc{info['generation']} collected={info['collected']}")
     gc.callbacks.append(on_gc)
 
 
@@ -221,10 +223,7 @@ def main() -> None:
         bench_gui.bench_alpha(app, 60)
         bench_gui.bench_stall(app, 3, 10000)
         print("before digit mode:", bench_gui.bench_stall_main_window(app, 3, 10000), flush=True)
-    if args.grating:
-        out = bench_gui.bench_stall_main_window(app, 3, 10000)
-    else:
-        out = bench_gui.bench_stall_digit_mode(app, 2)
+    out = bench_gui.bench_stall_main_window(app, 3, 10000) if args.grating else bench_gui.bench_stall_digit_mode(app, 2)
     bench_gui.heartbeat_gaps = original_gaps
     print(out, "load", os.getloadavg())
     report(ticks, wakes, args.gap_ms)
@@ -256,7 +255,8 @@ def report(ticks: list[float], wakes: list[tuple[str, float]], gap_ms: float) ->
                     spells.append((begin, w))
                 begin = None
         longest = max((e - s for s, e in spells), default=0.0)
-        print(f"  dispatcher awake->aboutToBlock spells in the gap: {len(spells)}, total {1000 * sum(e - s for s, e in spells):.1f} ms, "
+        total = sum(e - s for s, e in spells)
+        print(f"  dispatcher awake->aboutToBlock spells in the gap: {len(spells)}, total {1000 * total:.1f} ms, "
               f"longest {1000 * longest:.1f} ms")
 
 

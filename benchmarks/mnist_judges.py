@@ -100,7 +100,7 @@ class Realism:
     bounds: dict[str, tuple[float, float]]
 
     @classmethod
-    def calibrate(cls, train_images: np.ndarray, real_images: np.ndarray, seed: int = 777) -> "Realism":
+    def calibrate(cls, train_images: np.ndarray, real_images: np.ndarray, seed: int = 777) -> Realism:
         ae = new_net(autoencoder_spec(train_images.shape[1:], code=24), seed)
         for _ in train_autoencoder(ae, train_images, config=generative_config(seed, epochs=15)):
             pass

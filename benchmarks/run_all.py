@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import machine  # noqa: E402
+from machine import machine
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -61,7 +61,8 @@ def main() -> int:
         status = "ok" if code == 0 else f"FAILED (exit {code})"
         if code != 0:
             failed.append(name)
-        report.append(f"\n## {name} ({known[name].name}): {status}, {seconds / 60:.1f} min\n\n```\n{text.strip()}\n```\n")
+        report.append(f"\n## {name} ({known[name].name}): {status}, {seconds / 60:.1f} min\n\n"
+                      f"```\n{text.strip()}\n```\n")
     (OUT / "report.md").write_text("".join(report))
     print(f"\nreport: {OUT / 'report.md'}; " + (f"failed: {', '.join(failed)}" if failed else "all passed"))
     return 1 if failed else 0

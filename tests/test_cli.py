@@ -24,6 +24,7 @@ def grating_run(tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_run_grating_writes_the_contract_files(grating_run):
     out, result = grating_run
     assert "iteration 2/2" in result.stderr          # progress on stderr
@@ -39,6 +40,7 @@ def test_run_grating_writes_the_contract_files(grating_run):
     assert (out / "history.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_grating_keeps_its_own_recipe_not_the_data_recipe(grating_run):
     """A built-in declares its recipe (issue 22): GRATING's MLP, one net, pixel flips, cyclic shifts."""
     out, result = grating_run
@@ -48,6 +50,7 @@ def test_grating_keeps_its_own_recipe_not_the_data_recipe(grating_run):
     assert config["manipulator"] == "pixels" and config["recipe"] == "default" and "recipe for" not in result.stderr
 
 
+@pytest.mark.slow
 def test_run_is_reproducible(grating_run, tmp_path):
     out, _ = grating_run
     viscause("run", "grating", "--iterations", 2, "--queries", 20, "--seed", 1, "--n-obs", 1500, "--out", tmp_path)
@@ -55,6 +58,7 @@ def test_run_is_reproducible(grating_run, tmp_path):
     assert np.array_equal(a["manipulated"], b["manipulated"])
 
 
+@pytest.mark.slow
 def test_binary_images_keep_the_exact_flips_whatever_manipulator_is_asked(grating_run, tmp_path):
     out, _ = grating_run
     viscause("run", "grating", "--iterations", 2, "--queries", 20, "--seed", 1, "--n-obs", 1500,
@@ -67,6 +71,7 @@ def test_binary_images_keep_the_exact_flips_whatever_manipulator_is_asked(gratin
     assert bad.returncode == 2 and "invalid choice" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_predict(grating_run, tmp_path):
     out, _ = grating_run
     data = GratingModel().sample(300, 5)
@@ -78,6 +83,7 @@ def test_predict(grating_run, tmp_path):
     np.testing.assert_allclose(pred["p_causal"][data.causal_class == 1].mean(), 0.85, atol=0.05)
 
 
+@pytest.mark.slow
 def test_observe(tmp_path):
     # 4,000 images: AMI 0.94-1.0 over data seeds 2-7 (at 3,000, about one seed in eight scored 0.88)
     data = GratingModel().sample(4000, 2)
@@ -139,6 +145,7 @@ def _one_line_error(result, needle: str) -> None:
     assert needle in lines[-1] and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_outputs_never_replace_their_input_and_get_their_folder(grating_run, tmp_path):
     data = GratingModel().sample(300, 0)
     path = tmp_path / "d.npz"
@@ -179,6 +186,7 @@ def test_an_experiment_error_is_one_line(tmp_path):
                              check=False), "error:")
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_leaves_a_usable_folder_and_a_rerun_replaces_it(tmp_path):
     import signal
     import time
@@ -274,7 +282,7 @@ def _cct_text(data) -> str:
         depth = data.draw(st.integers(1, 100_000))
         return '{"p_h": ' + "[" * depth + "]" * depth + ', "p_i_given_h": [[1]], "p_t1_given_h_i": [[1]]}'
     spec = json.loads(good)
-    key = data.draw(st.sampled_from(sorted(spec) + ["_comment", "extra"]))
+    key = data.draw(st.sampled_from([*sorted(spec), "_comment", "extra"]))
     value = data.draw(st.sampled_from(HOSTILE_JSON))
     text_value = value if isinstance(value, str) and value[:1] in "[1" else json.dumps(value)
     if key in spec and isinstance(spec[key], list) and data.draw(st.booleans()):

@@ -21,6 +21,8 @@ from viscause_gui.core.store.offline import write_png
 
 RUN = ("--iterations", 2, "--queries", 6, "--seed", 3)
 
+pytestmark = pytest.mark.slow      # real runs of the CLI, most in a fresh process (the module's fixtures)
+
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
@@ -46,7 +48,7 @@ def same_run(a: Path, b: Path) -> None:
 
 
 def test_python_oracle_writes_the_run_folder_and_predict_reads_it(work, tmp_path):
-    folder, out, result = work
+    _folder, out, result = work
     assert "Algorithm 1: 20 representatives" in result.stderr and "iteration 2/2" in result.stderr
     history = json.loads((out / "history.json").read_text())
     assert history["config"]["experiment"] == "data" and history["config"]["finished"] is True
@@ -314,7 +316,7 @@ def grey_work(tmp_path_factory):
 def test_the_recipe_is_chosen_from_the_data_printed_and_stored(grey_work):
     from viscause_gui.core.method.recipe import DataRecipe
     from viscause_gui.core.store.data_run import load_data_run
-    folder, out, result = grey_work
+    _folder, out, result = grey_work
     lines = result.stderr.splitlines()
     start = lines.index("recipe for 60 16x16 grey images (chosen from the data; change it with --net, --hidden, "
                         "--ensemble, --manipulator, --observe, --invariant):")
@@ -341,7 +343,8 @@ def test_each_choice_of_the_recipe_can_be_overridden(grey_work, tmp_path):
                       "--queries", 4, "--net", "mlp", "--hidden", "50,20", "--ensemble", 1, "--manipulator", "pixels",
                       "--invariant", "flips", "--invariant", "shifts", "--out", tmp_path / "run")
     assert "  causal net: MLP, hidden layers of 50, 20, ensemble of 1 (your choice)" in result.stderr
-    assert "  search: pixels (your choice)" in result.stderr and "  invariances: flips, shifts (your choice)" in result.stderr
+    assert "  search: pixels (your choice)" in result.stderr
+    assert "  invariances: flips, shifts (your choice)" in result.stderr
     config = json.loads((tmp_path / "run" / "history.json").read_text())["config"]
     assert config["net"] == {"arch": "mlp", "hidden": [50, 20]} and config["ensemble"] == 1
     assert config["manipulator"] == "pixels" and config["augment_flips"] is True

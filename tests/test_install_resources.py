@@ -24,6 +24,7 @@ IGNORED = shutil.ignore_patterns(".git", "build", "dist", "*.egg-info", "__pycac
                                  ".venv", "runs", "benchmarks", "tests", "docs", "sample_data", "scripts")
 
 
+@pytest.mark.install
 @pytest.mark.timeout(600)
 def test_installed_package_opens_a_shipped_lesson(tmp_path):
     source = tmp_path / "src"            # build from a copy: the build leaves nothing in the working tree

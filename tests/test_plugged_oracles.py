@@ -101,6 +101,7 @@ def checked(folder, name, timeout=30.0):
 
 # ---------------------------------------------------------------- the checks every plugged oracle gets
 
+@pytest.mark.slow
 def test_good_answers_pass_and_nan_means_cannot_say(functions):
     with checked(functions, "half_nan") as oracle:
         answers = oracle.answer(IMAGES)
@@ -227,7 +228,7 @@ def test_torchscript_and_its_errors(tmp_path):
     with pytest.raises(OracleFailure, match=r"the positive class is 2, but the model has only 2 outputs"):
         load_plugged_oracle(f"torch:{tmp_path / 'm.ts'}", positive_class=2).answer(IMAGES)
     torch.save({"w": torch.zeros(2)}, tmp_path / "state.pt")
-    with pytest.raises(OracleLoadError, match="a state_dict needs its net: save the model with torch.export.save"):
+    with pytest.raises(OracleLoadError, match=r"a state_dict needs its net: save the model with torch\.export\.save"):
         load_plugged_oracle(f"torch:{tmp_path / 'state.pt'}")
     (tmp_path / "junk.pt").write_bytes(b"not a model")
     with pytest.raises(OracleLoadError, match="not a zip archive"):
@@ -327,7 +328,7 @@ def test_answers_for_images_not_asked_or_another_batch(batch_csv, tmp_path):
         read_answers(rows(tmp_path / "short.csv", *full[:2]), batch, [])
     with pytest.raises(AnswerFileError, match="image 0 is answered twice"):
         read_answers(rows(tmp_path / "twice.csv", *full, full[0]), batch, [])
-    with pytest.raises(AnswerFileError, match="image 0003.png is not image 2"):
+    with pytest.raises(AnswerFileError, match=r"image 0003\.png is not image 2"):
         read_answers(rows(tmp_path / "swap.csv", *full[:2], "iteration_03,2,0003.png,,1", full[3]), batch, [])
     (tmp_path / "bare.csv").write_text("index,answer\n0,1\n")
     with pytest.raises(AnswerFileError, match="no 'batch' column"):

@@ -15,8 +15,8 @@ import os
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -135,6 +135,7 @@ CASES: list[tuple[str, Callable[[Path], Path], int, str]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak resident size from /proc")
 @pytest.mark.parametrize("kind, hostile, bound_mib, before", CASES, ids=[c[0] for c in CASES])
 def test_a_hostile_file_is_read_or_refused_with_bounded_memory(tmp_path, kind, hostile, bound_mib, before):
@@ -154,6 +155,7 @@ NAMED_READERS = [("lesson", "lesson.json"), ("lesson", "lesson.toml"), ("answers
                  ("journal", "s.vcsession.journal")]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX FIFOs and devices")
 @pytest.mark.parametrize("kind, name", NAMED_READERS, ids=[f"{k}-{n}" for k, n in NAMED_READERS])
 def test_a_fifo_or_a_device_is_refused_at_once_without_reading_it(tmp_path, kind, name):
@@ -174,6 +176,7 @@ def test_a_fifo_or_a_device_is_refused_at_once_without_reading_it(tmp_path, kind
         assert int(lines[-1]) / 1024 < 400, lines              # torch imported by some readers: ~220 MiB
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/zero").exists() or not hasattr(os, "mkfifo"), reason="POSIX FIFOs and devices")
 def test_a_run_folder_whose_model_json_is_a_fifo_or_a_device_is_refused_at_once(tmp_path):
     """`viscause predict --run DIR` once blocked forever on a FIFO named model.json."""

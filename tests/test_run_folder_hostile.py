@@ -45,6 +45,9 @@ def person(*args, cwd: Path | None = None, timeout: float = 120) -> subprocess.C
                           timeout=timeout)
 
 
+pytestmark = pytest.mark.slow      # each test runs the CLI in fresh processes, on a real run (the data fixture)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     """A data set with P(T=1|I), the h-bar oracle beside it, and a run waiting for offline answers."""
@@ -147,7 +150,7 @@ def test_two_answers_at_once_one_wins_and_no_answer_is_lost(waiting, tmp_path):
     results = [(p, *p.communicate(timeout=120)) for p in (first, second)]
     codes = sorted(p.returncode for p, _, _ in results)
     assert codes[0] == 0 and codes[1] != 0, [(p.returncode, err) for p, _, err in results]   # never both
-    (winner, _, _), (loser, _, refusal) = sorted(results, key=lambda r: r[0].returncode)
+    (winner, _, _), (_loser, _, refusal) = sorted(results, key=lambda r: r[0].returncode)
     assert refusal.count("\n") == 1
     assert (f"{waiting} is in use by another viscause command (pid {winner.pid})" in refusal
             or "were already given" in refusal)          # refused while the other held it, or after it
@@ -207,6 +210,7 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")       # a zombie has ended
 
 
+@pytest.mark.kill
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL, /proc")
 def test_a_killed_command_leaves_no_lock_and_no_oracle_behind(waiting, tmp_path):
     (tmp_path / "slow.py").write_text(SLOW_UNTIL_GO)

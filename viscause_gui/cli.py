@@ -13,8 +13,8 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(torch.export or TorchScript) or onnx:FILE")
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", type=Path, required=True, help="folder for history.json, iteration_NN.npz, model.*")
-    run.add_argument("--alpha", type=probability, default=0.5, help="0 = reach the target at any distance, 1 = stay close")
+    run.add_argument("--alpha", type=probability, default=0.5,
+                     help="0 = reach the target at any distance, 1 = stay close")
     run.add_argument("--threads", type=positive_int, default=None,
                      help="torch threads (default: 1; for DATA the recipe's: one per core for heavy convolutional "
                           "nets, one for small nets)")
@@ -104,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                                  "oracle (python:..., torch:FILE, onnx:FILE)")
 
     resume = sub.add_parser("resume", help="go on with a data run that stopped (an oracle failed, Ctrl+C)",
-                            epilog=f"A run that recorded a plugged oracle needs --oracle again; {ORACLE_FROM_COMMAND_LINE}. "
-                                   f"A run that recorded --oracle offline goes on offline without it. {_EXIT_CODES}")
+                            epilog=f"A run that recorded a plugged oracle needs --oracle again; "
+                                   f"{ORACLE_FROM_COMMAND_LINE}. A run that recorded --oracle offline goes on "
+                                   f"offline without it. {_EXIT_CODES}")
     resume.add_argument("run_dir", type=Path, help="the run folder (--out of viscause run)")
     _add_go_on_arguments(resume, "who answers from here: the oracle the run recorded (named again) or another one")
 
@@ -131,10 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_EXIT_CODES = (f"Exit codes: 0 done or waiting for an answers file, 2 bad input (nothing changed), {EXIT_ORACLE_FAILED} "
-               f"the oracle failed (the run is saved: fix it, then resume), {EXIT_NEEDS_ORACLE} the run waits for "
-               f"--oracle (saved), {EXIT_IN_USE} another viscause command is using the run folder (nothing changed), "
-               "130 interrupted (saved).")
+_EXIT_CODES = (f"Exit codes: 0 done or waiting for an answers file, 2 bad input (nothing changed), "
+               f"{EXIT_ORACLE_FAILED} the oracle failed (the run is saved: fix it, then resume), "
+               f"{EXIT_NEEDS_ORACLE} the run waits for --oracle (saved), {EXIT_IN_USE} another viscause command "
+               "is using the run folder (nothing changed), 130 interrupted (saved).")
 
 
 def _add_go_on_arguments(parser: argparse.ArgumentParser, oracle_help: str) -> None:
@@ -217,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"viscause {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the user gets one line; the details go to a log file
+    except Exception as exc:  # the user gets one line; the details go to a log file
         log = _write_error_log(args)
         print(f"viscause {args.command}: unexpected error: {type(exc).__name__}: {exc} (details in {log})",
               file=sys.stderr)

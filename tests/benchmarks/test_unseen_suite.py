@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import unseen_suite as suite  # noqa: E402
+import unseen_suite as suite
 
 SMALL = {"shapes64": lambda seed: suite.shapes(seed, n=150, n_test=150),
          "texture": lambda seed: suite.texture(seed, n=400, n_test=400),
@@ -37,7 +37,7 @@ def test_every_set_of_the_suite_is_tested():
 
 
 def test_the_run_sees_only_images_and_t(written):
-    _, folder, made = written
+    _, folder, _made = written
     data = np.load(folder / "data.npz")
     assert sorted(data.files) == ["images", "t"]
     images = data["images"]
@@ -57,7 +57,7 @@ def test_the_four_kinds_have_their_share_of_t(written):
 
 
 def test_the_cause_and_the_confound_correlate_in_the_data_and_not_in_the_test_set(written):
-    name, folder, made = written
+    name, _folder, made = written
     assert np.corrcoef(made.cause, made.confound)[0, 1] > 0.3
     in_test = np.corrcoef(made.test_cause, made.test_confound)[0, 1]
     if name == "colored_mnist":          # Arjovsky et al.'s test environment reverses the correlation
@@ -78,7 +78,7 @@ def test_the_oracle_reads_the_cause(written):
 
 def test_the_oracle_ignores_the_confound(written):
     """Images that differ only in S (same cause): the oracle answers alike wherever the cause is clear."""
-    name, folder, made = written
+    _name, folder, made = written
     answers = suite.load_oracle(folder)(made.test_images[:CHECKED])
     cause, confound = made.test_cause[:CHECKED], made.test_confound[:CHECKED]
     for c in (0, 1):

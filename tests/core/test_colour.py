@@ -64,7 +64,7 @@ def test_a_colour_experiment_learns_and_manipulates_in_every_channel(tmp_path, c
     assert p.shape == (10,) and run.shape == (8, 8, channels)
     result = run.manipulator().manipulate(data.images[0], np.array([1 - cls[0]]), 0.5)
     assert result.images.shape == (1, 8, 8, channels)
-    with pytest.raises(ValueError, match="8x8 with %d channels" % channels):
+    with pytest.raises(ValueError, match=f"8x8 with {channels} channels"):
         run.predict(data.images[:2, ..., 0])
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import viscause_gui.core
 
 CORE = Path(viscause_gui.core.__file__).parent
@@ -33,6 +35,7 @@ print('ok')
 """
 
 
+@pytest.mark.slow
 def test_every_core_module_imports_and_runs_with_qt_blocked():
     result = subprocess.run([sys.executable, "-c", BLOCK_QT_AND_RUN], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

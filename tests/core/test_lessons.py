@@ -27,7 +27,7 @@ def write(tmp_path, spec, name="lesson.json"):
 def test_the_shipped_lessons():
     lessons = {name: load_lesson(path) for name, path in shipped_lessons().items()}
     assert list(lessons) == ["barometer", "causal_coarsening", "learning_to_manipulate", "digits"]
-    assert [l.title for l in lessons.values()] == ["Barometer", "The Causal Coarsening Theorem",
+    assert [lesson.title for lesson in lessons.values()] == ["Barometer", "The Causal Coarsening Theorem",
                                                     "Learning to manipulate", "Digits"]
     assert shipped_lessons()["learning_to_manipulate"].suffix == ".toml"       # both formats ship
     for lesson in lessons.values():
@@ -247,6 +247,7 @@ def test_a_large_lesson_is_refused_having_read_no_more_than_the_limit(tmp_path, 
     assert load_lesson(path).summary == "s"
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzz_any_value_anywhere_is_a_lesson_or_one_lesson_error(tmp_path, data):

@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import os
 
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from viscause_gui.gui.app import configure_pyqtgraph, warm_up_torch
+from viscause_gui.gui.workers import (configure_gui_threads, install_foreground_gate,
+                                      install_gui_thread_garbage_collector)
+
+# in time after the imports: Qt reads it when pytest-qt's qapp fixture makes the QApplication
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import pytest  # noqa: E402
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
-
-from viscause_gui.gui.app import configure_pyqtgraph, warm_up_torch  # noqa: E402
-from viscause_gui.gui.workers import (  # noqa: E402
-    configure_gui_threads,
-    install_foreground_gate,
-    install_gui_thread_garbage_collector,
-)
 
 configure_gui_threads()
 configure_pyqtgraph()

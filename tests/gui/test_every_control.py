@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QAbstractButton, QDialog, QFileDialog, QMessageBox
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.main_window import MainWindow
 
+pytestmark = pytest.mark.slow      # every action of the main window, trainings included, for two data sets
+
 LEAVES_THE_WINDOW = {"&Quit"}          # closing is tested on its own (test_main_window)
 WAIT_MS = 20_000
 

@@ -22,7 +22,8 @@ import pytest
 from viscause_gui.core.store.journal import Journal, read_journal
 from viscause_gui.core.store.votes import resolve
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+pytestmark = [pytest.mark.kill, pytest.mark.slow,
+              pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")]
 
 DRIVER = textwrap.dedent(r'''
     import os, sys

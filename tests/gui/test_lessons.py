@@ -3,19 +3,15 @@ settings: Lesson.quick), each step's result checked; presenter mode; Save as les
 file dropped on the window; the start hint and the lessons in F1 help."""
 from __future__ import annotations
 
-import os
+from dataclasses import replace
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 
-from dataclasses import replace  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
-
-from viscause_gui.core.lessons import load_lesson, shipped_lessons  # noqa: E402
-from viscause_gui.core.method.partitions import partition_relation  # noqa: E402
+from viscause_gui.core.lessons import load_lesson, shipped_lessons
+from viscause_gui.core.method.partitions import partition_relation
 
 WAIT_MS = 120_000
 
@@ -42,6 +38,7 @@ def step_through(qtbot, window, lesson, at_step):
     assert not c.can_next() and not failures
 
 
+@pytest.mark.slow
 def test_barometer(qtbot, shown_window):
     window = shown_window
     seen = {}
@@ -68,6 +65,7 @@ def test_barometer(qtbot, shown_window):
     assert "%" in panel.summary.text()
 
 
+@pytest.mark.slow
 def test_the_causal_coarsening_theorem(qtbot, shown_window):
     window = shown_window
 
@@ -90,6 +88,7 @@ def test_the_causal_coarsening_theorem(qtbot, shown_window):
     assert "exception" in cct.relation.text() and "Nearest exception" in cct.status.text()
 
 
+@pytest.mark.slow
 def test_learning_to_manipulate(qtbot, shown_window):
     window = shown_window
     manipulator = window.panels["manipulator"]
@@ -112,6 +111,7 @@ def test_learning_to_manipulate(qtbot, shown_window):
     assert 0 < seen[0.9] <= seen[0.1]
 
 
+@pytest.mark.slow
 def test_digits(qtbot, shown_window):
     """The digit lesson on scikit-learn's 8x8 digits (the MNIST subset's model oracle takes minutes)."""
     window = shown_window
@@ -133,6 +133,7 @@ def test_digits(qtbot, shown_window):
     step_through(qtbot, window, lesson, check)
 
 
+@pytest.mark.slow
 def test_presenter_mode_scales_and_comes_back(qtbot, shown_window):
     window = shown_window
     presenter = window.teaching.presenter
@@ -179,11 +180,12 @@ def test_a_bad_lesson_is_one_message(qtbot, shown_window, tmp_path):
     bad.write_text('{"format": "viscause-lesson", "version": 1, "title": "x", "data": {"builtin": "grating"}, '
                    '"steps": [{"text": "x", "run": "dance"}]}')
     assert not window.teaching.open_lesson(bad)
-    level, title, text = window.messages[-1]
+    level, _title, text = window.messages[-1]
     assert level == "warning" and text.startswith("bad.json: step 1: 'run' action must be one of")
     assert window.teaching.controller.lesson is None
 
 
+@pytest.mark.slow
 def test_start_hint_and_help_lead_to_the_lessons(qtbot, shown_window):
     window = shown_window
     hint = window.teaching.start_hint
@@ -246,19 +248,20 @@ def test_lesson_data_that_cannot_be_opened_is_one_message(qtbot, shown_window, t
     window = shown_window
     lesson = quick("barometer", data={"path": str(tmp_path / "gone.npz")})
     assert not window.teaching.start_lesson(lesson)
-    level, title, text = window.messages[-1]
+    level, _title, text = window.messages[-1]
     assert level == "warning" and text.startswith("Barometer: ") and "gone.npz" in text
     assert not window.docks["lesson"].isVisible() and window.teaching.controller.lesson is None
     assert not window.actions["lesson_next"].isEnabled()       # PgDown scrolls lists again
 
 
+@pytest.mark.slow
 def test_a_rehearsal_and_the_class_see_the_same(qtbot, shown_window):
     """Restart reloads the data and runs every step again from the lesson's seeds: the same numbers."""
     window = shown_window
     rounds: list[list[dict]] = []
     for _ in range(2):
         seen: list[dict] = []
-        step_through(qtbot, window, quick("barometer"), lambda index, r: seen.append(dict(r)))
+        step_through(qtbot, window, quick("barometer"), lambda index, r, seen=seen: seen.append(dict(r)))
         rounds.append(seen)
         window.teaching.controller.close()
     for first, again in zip(*rounds):
@@ -268,6 +271,7 @@ def test_a_rehearsal_and_the_class_see_the_same(qtbot, shown_window):
                 assert again[key] == pytest.approx(first[key], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_run_the_learning_panel_refuses_stops_the_lesson_with_its_reason(qtbot, shown_window, tmp_path):
     window = shown_window
     np.savez(tmp_path / "plain.npz", images=np.random.default_rng(0).random((50, 8, 8)).astype("f4"))
@@ -313,7 +317,7 @@ def test_a_hostile_lesson_opened_from_the_menu_is_one_message_and_changes_nothin
     docks = {k: d.isVisible() for k, d in window.docks.items()}
     window.actions["open_lesson"].trigger()
     assert len(window.messages) == 1
-    level, title, message = window.messages[-1]
+    level, _title, message = window.messages[-1]
     assert level == "warning" and message.startswith(f"{name}: ") and field in message and "\n" not in message
     assert window.state.dataset is dataset and window.teaching.controller.lesson is None
     assert (learning.seed_spin.value(), learning.queries_spin.value()) == (seed, queries)
@@ -326,7 +330,7 @@ def test_a_bad_lesson_made_in_code_is_one_message_and_changes_nothing(qtbot, sho
     dataset = window.state.dataset
     for options in ({"seed": -1}, {"seed": 0.5}, {"n": 2_000_000}):
         assert not window.teaching.start_lesson(quick("barometer", data={"builtin": "grating", "options": options}))
-        level, title, message = window.messages[-1]
+        level, _title, message = window.messages[-1]
         assert level == "warning" and message.startswith("01_barometer.json: 'data': grating option")
     assert window.state.dataset is dataset and window.teaching.controller.lesson is None
     assert not window.teaching.presenter.on and not window.docks["lesson"].isVisible()

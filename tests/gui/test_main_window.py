@@ -61,6 +61,7 @@ def test_first_start_shows_grating(window):
     assert window.browser.model.rowCount() == 2000
 
 
+@pytest.mark.slow
 def test_observational_model_trains_in_the_background(qtbot, window):
     qtbot.waitUntil(lambda: window.readout.obs_model is not None, timeout=WAIT_MS)
     window.state.select([0])
@@ -213,6 +214,7 @@ def test_status_bar_shows_worker_state(qtbot, window):
     qtbot.waitUntil(lambda: "slow job" not in window.worker_label.text(), timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_settings_are_remembered(qtbot, settings):
     first = make_window(qtbot, settings)
     first.show()
@@ -256,6 +258,7 @@ def test_both_answer_lists_share_one_journal(window):
     assert window.panels["learning"].queue.oracle is window.panels["labelling"]
 
 
+@pytest.mark.slow
 def test_close_while_algorithm2_trains_in_the_child_process(qtbot, window, qtlog):
     """Mid-epoch of a long training: the window still closes within 2 s and ends the child."""
     window.open_builtin("grating", n=20_000, seed=1)

@@ -22,6 +22,8 @@ from viscause_gui.gui.main_window import MainWindow
 
 from .scenarios.people import press
 
+pytestmark = pytest.mark.slow      # the main window trains with the recipe a person set
+
 WAIT_MS = 60_000
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 

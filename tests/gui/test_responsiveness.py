@@ -4,7 +4,10 @@ Each test pins one cause of a stall found by profiling benchmarks/bench_gui.py (
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
+import pytest
 from PySide6.QtCore import QEvent, QObject
 
 from viscause_gui.core.data.dataset import Dataset
@@ -20,7 +23,7 @@ class _Paints(QObject):
         self.count = 0
         widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+    def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
             self.count += 1
         return False
@@ -35,7 +38,7 @@ class _Events(QObject):
         for widget in widgets:
             widget.installEventFilter(self)
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+    def eventFilter(self, obj, event):
         if event.type() in (QEvent.Type.Paint, QEvent.Type.LayoutRequest):
             self.count += 1
         return False
@@ -132,7 +135,7 @@ def test_the_readout_computes_spurious_classes_once_per_change(qtbot, monkeypatc
 
     class Learned:                       # an experiment as far as the state asks
         causal_labels = (data.obs_class >= 2).astype(np.int64)
-        nets: list = []
+        nets: ClassVar[list] = []
 
     state.set_experiment(Learned())
     for i in range(5):
@@ -141,8 +144,11 @@ def test_the_readout_computes_spurious_classes_once_per_change(qtbot, monkeypatc
     state.set_experiment(state.experiment)      # a retraining: same classes
     readout.refresh()
     assert passes[0] == 1
-    Learned2 = type("Learned2", (), {"causal_labels": (data.obs_class >= 1).astype(np.int64), "nets": []})
-    state.set_experiment(Learned2())             # new classes: computed again, once
+    class Relearned:
+        causal_labels = (data.obs_class >= 1).astype(np.int64)
+        nets: ClassVar[list] = []
+
+    state.set_experiment(Relearned())            # new classes: computed again, once
     readout.refresh()
     readout.refresh()
     assert passes[0] == 2
@@ -181,7 +187,7 @@ def test_an_iteration_redraws_its_two_plots_in_separate_turns(qtbot, grating):
             self.name = name
             widget.installEventFilter(self)
 
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+        def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.Paint:
                 seen.append((self.name, len(panel.charts.merr_curve.getData()[0] or []),
                              len(panel.charts.mdist_curve.getData()[0] or [])))
@@ -222,7 +228,7 @@ def test_mid_run_the_classes_tables_and_the_cross_table_fill_in_separate_turns(q
     seen: list[tuple[int, int]] = []        # (rows of the obs table, columns of C x S) at each obs-table paint
 
     class _Watch(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt API
+        def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.Paint:
                 seen.append((panel.obs_table.rowCount(), panel.cross.columnCount()))
             return False
@@ -243,6 +249,7 @@ def test_mid_run_the_classes_tables_and_the_cross_table_fill_in_separate_turns(q
     workers.stop_all()
 
 
+@pytest.mark.slow
 def test_the_training_child_runs_at_a_lower_cpu_priority_than_the_window():
     """On 2 cores the training child, a worker of the window and the GUI thread can all want a
     core: the child is niced, so the scheduler serves the window first."""

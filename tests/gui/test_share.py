@@ -19,6 +19,8 @@ from viscause_gui.core.store.session import journal_path
 from viscause_gui.core.store.votes import resolve
 from viscause_gui.gui.main_window import MainWindow
 
+pytestmark = pytest.mark.slow      # the main window runs Algorithm 1 and shares its batch with web clients
+
 WAIT_MS = 60_000
 
 
@@ -80,7 +82,7 @@ def answer_all(port, token, people, images_of, truthful=True) -> list[tuple[str,
 
 
 def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
-    learning, labelling, share = window.panels["learning"], window.panels["labelling"], window.share
+    learning, share = window.panels["learning"], window.share
     window.state.set_question("Is there a horizontal bar?")
     with qtbot.waitSignal(learning.run_finished, timeout=WAIT_MS):
         learning.buttons["step"].click()                        # Algorithm 1's batch waits for answers
@@ -94,10 +96,10 @@ def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
     port, token = share.server.port, share.server.token
     people = []
     for _ in range(3):
-        status, hello = api(port, token, "hello", {"annotator": None, "device": None})
+        _status, hello = api(port, token, "hello", {"annotator": None, "device": None})
         assert hello["question"] == "Is there a horizontal bar?"
         people.append((hello["annotator"], "web:" + hello["name"]))
-    status, item = api(port, token, "next", {"annotator": people[0][0]})
+    _status, item = api(port, token, "next", {"annotator": people[0][0]})
     shown = decode_png(item["image"])
     assert shown.shape[0] >= 100                                  # enlarged for a phone
     with qtbot.waitSignal(learning.run_finished, timeout=WAIT_MS) as finished:
@@ -123,7 +125,8 @@ def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
     # export: every answer with its annotator id
     out = tmp_path / "answers.csv"
     assert window.session.export_answers(out)
-    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    with open(out, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert sum(r["annotator"].startswith("web:") for r in rows) == len(given)
     # the question is kept in the session
     assert window.session.current_session().settings["question"] == "Is there a horizontal bar?"

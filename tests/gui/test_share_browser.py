@@ -20,8 +20,9 @@ from viscause_gui.gui.main_window import MainWindow
 CHROMIUM = next((p for p in (os.environ.get("VISCAUSE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser",
                              shutil.which("chromium") or "") if p and Path(p).exists()), None)
 sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/bin/chromium "
-                                "(apt-get install chromium; .ci/run installs it)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="no Chromium at /usr/bin/chromium "
+                                 "(apt-get install chromium; .ci/run installs it)")]
 
 
 def test_a_browser_answers_a_batch_and_undoes_one(qtbot, settings, tmp_path):
@@ -96,6 +97,7 @@ def labelled(window) -> int:
     return int(labelling.batch_state(batch)[2].sum())
 
 
+@pytest.mark.slow
 def test_a_phone_keeps_its_annotator_by_its_device_and_waits_out_a_busy_join(qtbot, settings, tmp_path):
     """Issue 21: the page sends a device id kept in the browser, so a page whose secret was
     lost (storage of this share cleared) is still the same person; and a phone that arrives
@@ -135,6 +137,7 @@ def test_a_phone_keeps_its_annotator_by_its_device_and_waits_out_a_busy_join(qtb
     assert share.hub.annotators() == 2
 
 
+@pytest.mark.slow
 def test_the_join_page_waits_out_a_lockout_of_its_address(qtbot, settings):
     """Issue 21: wrong codes hold up only their own address, for a while; a student behind that
     address who types the right code sees the wait and gets in by themselves."""

@@ -2,7 +2,8 @@
 the sliders' normalisation, and the nearest exception."""
 from __future__ import annotations
 
-from fractions import Fraction as F
+import itertools
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -13,14 +14,14 @@ from viscause_gui.gui.models.cct_explore import (PAPER_P_T0, CctExplorer, is_exc
 from viscause_gui.core.method.partitions import partition_relation
 
 # the paper's numbers as exact fractions (every printed digit, nothing rounded again)
-P_H = (F("0.4572"), 1 - F("0.4572"))
-P_I = ((F("0.3426"), F("0.1239")), (F("0.3255"), F("0.5097")))
+P_H = (Fraction("0.4572"), 1 - Fraction("0.4572"))
+P_I = ((Fraction("0.3426"), Fraction("0.1239")), (Fraction("0.3255"), Fraction("0.5097")))
 
 
-def exact(name: str) -> tuple[list[F], list[F]]:
+def exact(name: str) -> tuple[list[Fraction], list[Fraction]]:
     """P(T=1 | I=i) and P(T=1 | man(I=i)) of a Supplement B model, in rational arithmetic."""
     p_i_h = [[a, b, 1 - a - b] for a, b in P_I]
-    t1 = [[1 - F(str(v)) for v in PAPER_P_T0[name][3 * h:3 * h + 3]] for h in range(2)]
+    t1 = [[1 - Fraction(str(v)) for v in PAPER_P_T0[name][3 * h:3 * h + 3]] for h in range(2)]
     p_obs, p_causal = [], []
     for i in range(3):
         joint = [P_H[h] * p_i_h[h][i] for h in range(2)]
@@ -29,11 +30,11 @@ def exact(name: str) -> tuple[list[F], list[F]]:
     return p_obs, p_causal
 
 
-def exact_partition(values: list[F], tol: F) -> list[int]:
+def exact_partition(values: list[Fraction], tol: Fraction) -> list[int]:
     """Sorted, a new class wherever the gap is > tol (the rule of partitions.partition_from_values)."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     labels, k = [0] * len(values), 0
-    for a, b in zip(order, order[1:]):
+    for a, b in itertools.pairwise(order):
         k += values[b] - values[a] > tol
         labels[b] = k
     return labels
@@ -43,7 +44,7 @@ def exact_partition(values: list[F], tol: F) -> list[int]:
 @pytest.mark.parametrize("tol", ["0", "0.001", "0.01"])
 def test_paper_models_relations_match_exact_arithmetic(name, tol):
     p_obs, p_causal = exact(name)
-    obs, causal = exact_partition(p_obs, F(tol)), exact_partition(p_causal, F(tol))
+    obs, causal = exact_partition(p_obs, Fraction(tol)), exact_partition(p_causal, Fraction(tol))
     want = partition_relation(obs, causal)
     explorer = CctExplorer()
     explorer.load_preset(name)
@@ -61,11 +62,11 @@ def test_what_the_paper_models_are_exactly():
     model (each image its own class: 'equal'); the coincidences the models were built on hold only to
     about 4e-5, so within 1e-3 they show: model 1 incompatible, model 2 the generic coarsening,
     model 3 the observational partition coarser than the causal one."""
-    relations = {}
+    relations, tol = {}, Fraction("0.001")
     for name in PAPER_P_T0:
         p_obs, p_causal = exact(name)
         assert len(set(p_obs)) == 3 and len(set(p_causal)) == 3
-        relations[name] = partition_relation(exact_partition(p_obs, F("0.001")), exact_partition(p_causal, F("0.001")))
+        relations[name] = partition_relation(exact_partition(p_obs, tol), exact_partition(p_causal, tol))
     assert list(relations.values()) == ["incompatible", "causal_coarsens_observational",
                                         "observational_coarsens_causal"]
 

@@ -42,16 +42,19 @@ def assert_reads_truth(readout, images: np.ndarray) -> None:
     assert np.array_equal(predicted.obs_class, MODEL.obs_class(images))
 
 
+@pytest.mark.slow
 def test_a_lone_v_bar_in_every_column_reads_its_truth(readout):
     cols = list(range(10)) * 3
     assert_reads_truth(readout, bars([None] * 30, cols, noise_seed=0))
 
 
+@pytest.mark.slow
 def test_an_h_bar_in_every_row_reads_its_truth(readout):
     rows = list(range(10)) * 3
     assert_reads_truth(readout, bars(rows, [None] * 30, noise_seed=1))
 
 
+@pytest.mark.slow
 def test_both_bars_and_none_read_their_truth(readout):
     rows = [r for r in range(10) for _ in range(3)]
     cols = [(3 * r + k) % 10 for r in range(10) for k in range(3)]
@@ -67,12 +70,14 @@ def near_misses() -> np.ndarray:
     return images
 
 
+@pytest.mark.slow
 def test_near_misses_read_their_truth(readout):
     images = near_misses()
     assert list(MODEL.p_obs(images)) == pytest.approx([0.4, 0.1, 0.7, 0.1])
     assert_reads_truth(readout, images)
 
 
+@pytest.mark.slow
 def test_without_a_declared_invariance_clean_bars_still_read_their_truth():
     data = MODEL.sample(1000, seed=3)
     data = replace(data, meta={**data.meta, "invariances": []})

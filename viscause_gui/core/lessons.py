@@ -112,7 +112,7 @@ class Lesson:
         out["steps"] = [s.to_json() for s in self.steps]
         return out
 
-    def quick(self, epochs: int = 2, retrain_epochs: int = 1, queries: int = 20, iterations: int = 2) -> "Lesson":
+    def quick(self, epochs: int = 2, retrain_epochs: int = 1, queries: int = 20, iterations: int = 2) -> Lesson:
         """The same lesson with small settings (a fast rehearsal; the tests): fewer epochs, queries and
         iterations, every step's text and order kept."""
         def shrink(values: dict[str, Any]) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def _step(value: Any, n: int) -> Step:
         if "canvas" in setup_in:
             setup["canvas"] = _canvas(setup_in["canvas"], where)
         if "show" in setup_in:
-            if not isinstance(setup_in["show"], str) or setup_in["show"] not in PANELS + ("canvas",):
+            if not isinstance(setup_in["show"], str) or setup_in["show"] not in (*PANELS, "canvas"):
                 raise LessonError(f"{where}: 'show' must be one of canvas, {', '.join(PANELS)}; "
                                   f"got {shown_value(setup_in['show'])}")
             setup["show"] = setup_in["show"]

@@ -7,11 +7,12 @@ which system packages to install.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import os
 import sys
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pyqtgraph as pg
 import torch
@@ -171,10 +172,9 @@ PRESTART_TRAINING_MS = 3000
 
 
 def _prestart_training() -> None:
-    try:
+    # the first run tries again and, failing, trains in its worker thread
+    with contextlib.suppress(OSError, RuntimeError, TrainingProcessError):
         shared_training_process().start()
-    except (OSError, RuntimeError, TrainingProcessError):
-        pass          # the first run tries again and, failing, trains in its worker thread
 
 
 if __name__ == "__main__":

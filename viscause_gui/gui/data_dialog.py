@@ -2,6 +2,7 @@
 settings (the options its experiment registers, e.g. GRATING's P(T=1 | H1, C))."""
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from PySide6.QtCore import QSettings, Qt
@@ -106,10 +107,8 @@ class BuiltinDialog(QDialog):
     def _restore(self, data: BuiltinData, option: Option, field: QSpinBox | QDoubleSpinBox) -> None:
         value = None if self.settings is None else self.settings.value(f"builtin/{data.name}/{option.key}")
         if value is not None:
-            try:
+            with contextlib.suppress(TypeError, ValueError):
                 field.setValue(option.parse(value))
-            except (TypeError, ValueError):
-                pass
 
     def _accept(self) -> None:
         if not self.is_valid():

@@ -12,7 +12,8 @@ import gc
 import inspect
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 import torch

@@ -75,6 +75,7 @@ def test_the_app_knows_the_truth_of_the_builtin(data):
         images=data.train.images[:5, ..., 0])) is None                      # not this data set
 
 
+@pytest.mark.slow
 def test_run_colored_mnist_writes_the_table(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cm, "NET_EPOCHS", 1)
     monkeypatch.setattr(cm, "JITTER_COPIES", 0)

@@ -80,6 +80,7 @@ def test_panel_majority_vote():
     assert votes[0] == 1 and votes[1] == 0 and np.isnan(votes[2])
 
 
+@pytest.mark.slow
 def test_reference_classifier_is_another_architecture_and_learns(task):
     some = np.random.default_rng(0).choice(len(task.pool), 1000, replace=False)
     net = mnist.train_reference(task.pool.images[some], task.pool.labels[some], seed=0, epochs=3)
@@ -183,6 +184,7 @@ def test_grey_mlp_margin_gradient_by_hand_equals_autograd(hidden, n_classes, mem
     assert all(p.grad is None for net in nets for p in net.parameters())   # weights untouched
 
 
+@pytest.mark.slow
 def test_cli_run_mnist_writes_the_contract(tmp_path):
     out = tmp_path / "run"
     result = viscause("run", "mnist", "--digit", 3, "--iterations", 2, "--queries", 40, "--oracle", "model",

@@ -43,6 +43,7 @@ def test_full_loop_records_history_and_learns_hbar(grating):
     assert acc > 0.95
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_and_resume_equals_uninterrupted(grating):
     model, data = grating
     oracle = TruthOracle(model)

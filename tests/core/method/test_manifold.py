@@ -1,4 +1,6 @@
 """The manifold manipulator: reaches the target class with images that look like the data."""
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,8 @@ from viscause_gui.core.method.oracles import train_manifold_check
 from viscause_gui.core.nets.generative import autoencoder_spec
 from viscause_gui.core.nets.models import new_net
 from viscause_gui.core.nets.training import TrainConfig, run_to_end, train_steps
+
+pytestmark = pytest.mark.slow      # every test uses the nets and the generative model trained in `world`
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +51,14 @@ def test_reaches_the_target_with_images_like_the_data(world):
 
 
 def test_an_independent_check_accepts_the_results_and_rejects_pixel_smudges(world):
-    images, labels, net, model, bank, starts, targets = world
+    images, _labels, net, model, bank, starts, targets = world
     check = run_to_end(train_manifold_check(images, seed=7, epochs=30, code=8))
     ours = manipulate_on_manifold(net, model, bank, starts, targets, alpha=0.5)
     pixels = manipulate(net, starts, targets, alpha=0.5, binary=False)
     assert check.on_manifold(starts).mean() >= 0.9
     ours_pass, pixels_pass = check.on_manifold(ours.images).mean(), check.on_manifold(pixels.images).mean()
-    print(f"pass the check: real {check.on_manifold(starts).mean():.2f}, ours {ours_pass:.2f}, pixels {pixels_pass:.2f}")
+    real_pass = check.on_manifold(starts).mean()
+    print(f"pass the check: real {real_pass:.2f}, ours {ours_pass:.2f}, pixels {pixels_pass:.2f}")
     assert ours_pass >= 0.6 and pixels_pass <= 0.2
 
 
@@ -135,4 +140,4 @@ def test_a_smaller_alpha_never_ends_shallower(world):
             logits = net(torch.as_tensor(res.images))
         depth.append(float((logits.gather(1, target[:, None])[:, 0] - logits.gather(1, 1 - target[:, None])[:, 0])
                            .mean()))
-    assert all(b >= a - 1e-4 for a, b in zip(depth, depth[1:])), depth
+    assert all(b >= a - 1e-4 for a, b in itertools.pairwise(depth)), depth

@@ -38,6 +38,7 @@ def trained():
     return exp, events
 
 
+@pytest.mark.slow
 def test_the_loop_trains_the_generative_model_first_then_searches_on_the_manifold(trained):
     exp, events = trained
     kinds = [e.model for e in events if isinstance(e, TrainEvent)]
@@ -56,6 +57,7 @@ def test_binary_images_keep_the_exact_flips():
     assert not exp.uses_manifold
 
 
+@pytest.mark.slow
 def test_a_session_keeps_the_generative_model(trained, tmp_path):
     exp, _ = trained
     path = tmp_path / "s.vcsession"
@@ -68,6 +70,7 @@ def test_a_session_keeps_the_generative_model(trained, tmp_path):
     assert back.manipulator_model().default_search == MANIFOLD
 
 
+@pytest.mark.slow
 def test_saving_does_not_run_the_nets_over_the_data_but_opening_does(trained, tmp_path, monkeypatch):
     """The save's read-back check (an autosave runs it on the GUI thread when a batch waits) skips
     the prototype bank, the nets over every image; opening the session builds it once."""
@@ -82,6 +85,7 @@ def test_saving_does_not_run_the_nets_over_the_data_but_opening_does(trained, tm
     assert load_session(path).experiment.bank is not None and built == [1]
 
 
+@pytest.mark.slow
 def test_a_run_folder_keeps_it_and_predict_manipulates_with_it(trained, tmp_path):
     exp, _ = trained
     save_model(tmp_path, exp)
@@ -98,16 +102,17 @@ def test_a_run_folder_keeps_it_and_predict_manipulates_with_it(trained, tmp_path
     assert viscause(["predict", "--run", str(tmp_path), "--images", str(tmp_path / "in.npz"), "--manipulate"]) == 2
 
 
+@pytest.mark.slow
 def test_a_damaged_generative_model_in_a_run_folder_is_one_line(trained, tmp_path):
     exp, _ = trained
     save_model(tmp_path, exp)
     (tmp_path / "generative.pt").write_bytes(b"PK\x03\x04 not really")
-    with pytest.raises(ValueError, match="generative.pt"):
+    with pytest.raises(ValueError, match=r"generative\.pt"):
         RunModel(tmp_path)
     save_model(tmp_path, exp)
     with np.load(tmp_path / "prototypes.npz") as z:
         arrays = dict(z)
     arrays["codes"] = arrays["codes"][:, :3]
     np.savez(tmp_path / "prototypes.npz", **arrays)
-    with pytest.raises(ValueError, match="prototypes.npz"):
+    with pytest.raises(ValueError, match=r"prototypes\.npz"):
         RunModel(tmp_path)

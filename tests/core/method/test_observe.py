@@ -15,6 +15,8 @@ from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.observe import FitCancelled, ObserveRecipe, fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
 
+pytestmark = pytest.mark.slow      # fits of the observational classes: nets trained on thousands of images
+
 
 @pytest.fixture(scope="module")
 def grating_fit():
@@ -73,7 +75,7 @@ def test_fit_observational_classes_can_be_cancelled():
 _FIT_PEAK = """
 import sys
 import numpy as np
-import sklearn.mixture  # noqa: F401 - imported before measuring, as the fit's own working memory is counted
+import sklearn.mixture  # imported before measuring, as the fit's own working memory is counted
 from viscause_gui.core.method.observe import ObserveRecipe, fit_memory_bytes, fit_observational_classes
 from viscause_gui.core.nets.models import configure_torch_threads
 configure_torch_threads(1)

@@ -25,6 +25,7 @@ def _smudged(images: np.ndarray, seed: int, amount: float = 0.35) -> np.ndarray:
     return np.clip(images + haze, 0.0, 1.0)
 
 
+@pytest.mark.slow
 def test_real_images_pass_noise_and_smudges_do_not(bar_check):
     check, _ = bar_check
     fresh, _ = bars(200, seed=11)
@@ -46,6 +47,7 @@ class Says(torch.nn.Module):
         return self.logits.expand(len(x), -1)
 
 
+@pytest.mark.slow
 def test_the_digit_oracle_says_unsure_to_what_is_off_the_manifold_whatever_its_nets_say(bar_check):
     check, images = bar_check
     oracle = mnist.DigitOracle([Says(3)] * 3, digit=3, check=check, unanimous=True)
@@ -72,6 +74,7 @@ def test_jittered_copies_stay_in_range_keep_shape_and_repeat_with_the_seed():
     assert jittered(colour, 1, seed=0).shape == (10, 12, 12, 3)
 
 
+@pytest.mark.slow
 def test_the_panel_mixes_architectures_and_answers_on_real_digits():
     data = load_mnist_subset()
     rng = np.random.default_rng(0)

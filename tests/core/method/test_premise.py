@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
@@ -59,6 +60,7 @@ def test_a_class_mixing_two_causal_kinds_is_split_and_one_that_agrees_is_untouch
     assert_split_into_kinds(run_review(images, obs, kind, binary=False), obs, kind)
 
 
+@pytest.mark.slow
 def test_binary_answers_split_a_mixed_class_most_of_the_time_and_always_along_the_kinds():
     """One 0/1 sample per representative carries little: with the budget of 40 the mixed class
     (0.25 vs 0.85) is split in most runs, and every split follows the kinds."""
@@ -81,6 +83,7 @@ def test_answers_that_agree_ask_nothing_and_change_nothing():
     assert np.allclose(step.answers, [0.85, 0.85])
 
 
+@pytest.mark.slow
 def test_a_noisy_binary_oracle_does_not_split_a_class_that_agrees_at_more_than_the_stated_rate():
     """A class of one causal kind with P(T=1 | man) = 0.5, answered by single 0/1 samples: mixed answers
     every time, a split at most alpha = 0.01 of the time (30 runs with budget: none expected; the
@@ -159,7 +162,8 @@ def test_a_session_saved_before_the_premise_check_loads_without_a_record(tmp_pat
 
     images, obs, _ = two_kinds()
     kind = obs.copy()              # class 0 all kind 0, class 1 all kind 1: every class agrees
-    exp = Experiment(Dataset(images=images, obs_class=obs, name="agreeing"), ExperimentConfig(iterations=0, premise_check=True))
+    exp = Experiment(Dataset(images=images, obs_class=obs, name="agreeing"),
+                     ExperimentConfig(iterations=0, premise_check=True))
     for batch in exp.steps():
         exp.answer(LEVELS[kind[batch.source_index]])
     save_session(tmp_path / "new.vcsession", exp)

@@ -108,7 +108,7 @@ def test_answers_go_to_the_target_classes_whose_manipulations_failed():
     shares = qc.target_shares(2, past)
     assert shares[1] > 0.9
     # an old failure counts less than a recent success
-    later = past + [(np.array([0] * 10 + [1] * 10), np.zeros(20, bool))]
+    later = [*past, (np.array([0] * 10 + [1] * 10), np.zeros(20, bool))]
     assert qc.target_shares(2, later)[1] < shares[1]
     scores = np.linspace(1, 0, 20)                  # the highest scores all belong to target 0
     targets = np.array([0] * 10 + [1] * 10)

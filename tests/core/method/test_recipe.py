@@ -81,7 +81,8 @@ def test_declared_invariances_become_the_configs_copies():
     assert choose_recipe(GREY, ["none"]).invariances == ()
 
 
-@pytest.mark.parametrize("invariances, says", [(["shifts", "cyclic-shifts"], "together"), (["none", "flips"], "choose one"),
+@pytest.mark.parametrize("invariances, says", [(["shifts", "cyclic-shifts"], "together"),
+                                               (["none", "flips"], "choose one"),
                                                (["rotations"], "unknown invariance")])
 def test_contradicting_or_unknown_invariances_are_refused(invariances, says):
     with pytest.raises(RecipeError, match=says):
@@ -178,7 +179,7 @@ def _experiment(config: ExperimentConfig) -> Experiment:
 
 
 def test_training_adds_only_the_declared_copies_and_an_answer_weighs_the_same():
-    plain_images, plain_labels, plain_weights = _experiment(ExperimentConfig(augment_shifts=0))._training_set()
+    plain_images, _plain_labels, plain_weights = _experiment(ExperimentConfig(augment_shifts=0))._training_set()
     assert len(plain_images) == 43 and plain_weights[40:].sum() == pytest.approx(3 * 20.0)
     images, labels, weights = _experiment(ExperimentConfig(augment_shifts=2, shift_mode="translate",
                                                            augment_flips=True))._training_set()

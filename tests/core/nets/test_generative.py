@@ -6,7 +6,7 @@ import torch
 from viscause_gui.core.nets.generative import ConvAutoencoder, autoencoder_spec, encode, reconstruction_error
 from viscause_gui.core.nets.models import build_net, new_net
 from viscause_gui.core.nets.training import TrainConfig, generative_config, train_steps
-from viscause_gui.core.nets.weights import net_of_spec
+from viscause_gui.core.nets.weights import WeightsError, net_of_spec
 
 
 QUICK = TrainConfig(epochs=30, batch_size=32, lr=3e-3, patience=30, seed=0)   # small data: more, smaller steps
@@ -42,6 +42,7 @@ def test_any_shape_in_same_shape_out(shape):
     assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
 
 
+@pytest.mark.slow
 def test_trains_through_the_common_routine_and_reconstructs():
     images, _ = bars(400)
     net = new_net(autoencoder_spec(images.shape[1:], code=8, widths=(8, 16)), seed=1)
@@ -76,7 +77,7 @@ def test_spec_rebuilds_and_is_sized_before_building():
     net = build_net(spec)
     assert isinstance(net, ConvAutoencoder) and net.code_size == 32
     assert net_of_spec(spec).code_size == 32                  # sized on the meta device
-    with pytest.raises(Exception, match="parameters"):
+    with pytest.raises(WeightsError, match="parameters"):
         net_of_spec(autoencoder_spec((4000, 4000), code=4096))
-    with pytest.raises(Exception):
+    with pytest.raises(WeightsError):
         net_of_spec({"arch": "autoencoder", "in_shape": [0, 5]})

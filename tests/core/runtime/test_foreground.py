@@ -75,8 +75,7 @@ def test_no_gate_means_no_waiting():
 
 def iter_events(n: int, log: list | None = None):
     try:
-        for i in range(n):
-            yield i
+        yield from range(n)
         return "finished"
     finally:
         if log is not None:

@@ -33,6 +33,7 @@ def weights(net) -> list[torch.Tensor]:
     return [t.detach().clone() for t in net.state_dict().values()]
 
 
+@pytest.mark.slow
 def test_same_nets_as_training_in_this_process(process, data):
     config = TrainConfig(epochs=3, patience=100, seed=5)
     here, there = new_net(SPEC, 1), new_net(SPEC, 1)
@@ -43,6 +44,7 @@ def test_same_nets_as_training_in_this_process(process, data):
     assert all(torch.equal(a, b) for a, b in zip(weights(here), weights(there)))
 
 
+@pytest.mark.slow
 def test_a_cancelled_job_leaves_the_net_alone_and_the_next_job_runs(process, data):
     net = new_net(SPEC, 2)
     before = weights(net)
@@ -55,6 +57,7 @@ def test_a_cancelled_job_leaves_the_net_alone_and_the_next_job_runs(process, dat
     assert epochs == [1, 2]
 
 
+@pytest.mark.slow
 def test_a_newer_job_supersedes_an_older_one(process, data):
     net = new_net(SPEC, 3)
     old = process.wrap(train_steps)(net, data.images, data.causal_class, None, TrainConfig(epochs=500, patience=1000))
@@ -65,6 +68,7 @@ def test_a_newer_job_supersedes_an_older_one(process, data):
         next(old)
 
 
+@pytest.mark.slow
 def test_errors_in_the_child_reach_the_caller(process, data):
     net = new_net(SPEC, 4)
     wrong_size = data.images[:, :9, :9]                      # 9x9 images for a 10x10 net
@@ -74,6 +78,7 @@ def test_errors_in_the_child_reach_the_caller(process, data):
                                                         TrainConfig(epochs=1))] == [1]
 
 
+@pytest.mark.slow
 def test_close_ends_a_job_mid_epoch_quickly(data):
     process = TrainingProcess()
     big = np.tile(data.images, (30, 1, 1))                  # epochs of 60,000 images: seconds each

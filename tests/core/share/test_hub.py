@@ -37,7 +37,7 @@ def hub(tmp_path):
 
 
 def test_each_image_gets_k_answers_never_twice_to_one_person(hub, tmp_path):
-    h, journal, _ = hub
+    h, _journal, _ = hub
     people = [h.join() for _ in range(5)]
     seen = {p.public: [] for p in people}
     for _ in range(20):

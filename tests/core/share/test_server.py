@@ -58,7 +58,7 @@ def share(tmp_path_factory):
 
 
 def test_page_api_and_headers(share):
-    server, hub, journal, path = share
+    server, _hub, journal, path = share
     c = Client(server)
     status, page, headers = c.request("GET", f"/j/{server.token}/")
     assert status == 200 and b"page.js" in page
@@ -85,15 +85,17 @@ def _paths(server):
     return [f"/j/{server.token}/api/{n}" for n in ("hello", "next", "answer", "undo")]
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40)
+json_values = st.recursive(json_scalars,
                            lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
                                                                                          max_size=4), max_leaves=8)
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fuzzed_requests_are_refused_and_write_nothing(share, data):
-    server, hub, journal, path = share
+    server, _hub, _journal, path = share
     c = Client(server)
     status, hello = c.api("hello", {"annotator": None, "device": None})
     me = hello["annotator"]
@@ -145,7 +147,7 @@ def test_fuzzed_requests_are_refused_and_write_nothing(share, data):
         status = c.request("POST", data.draw(st.sampled_from(_paths(server))), raw, content_type=ctype)[0]
         expect = set(range(400, 500))
     else:
-        path_ = data.draw(st.sampled_from(["/etc/passwd", "/j/%s/../../pyproject.toml" % server.token,
+        path_ = data.draw(st.sampled_from(["/etc/passwd", f"/j/{server.token}/../../pyproject.toml",
                                            f"/j/{server.token}/static/page.js", "/j/x/", "/api/answer",
                                            f"/j/{server.token}/api/answer"]))
         status = c.request(data.draw(st.sampled_from(["GET", "PUT", "DELETE"])), path_)[0]
@@ -194,9 +196,9 @@ def test_digit_answers(tmp_path):
     hello = c.api("hello", {"annotator": None, "device": None})[1]
     assert hello["digits"] is True
     me = hello["annotator"]
-    for given in (7, 3, "yes"):
+    for answer in (7, 3, "yes"):
         item = c.api("next", {"annotator": me})[1]
-        assert c.api("answer", {"annotator": me, "batch": KEY, "index": item["index"], "answer": given})[0] == 200
+        assert c.api("answer", {"annotator": me, "batch": KEY, "index": item["index"], "answer": answer})[0] == 200
     assert [(r.value, r.label) for r in journal.records] == [(1.0, 7), (0.0, 3), (1.0, "y")]
     hub.positive_digit = None                                    # a yes/no behaviour takes no digits
     assert c.api("answer", {"annotator": me, "batch": KEY, "index": 0, "answer": 1})[0] == 400

@@ -71,7 +71,7 @@ def share(tmp_path):
 def test_one_token_holder_cannot_mint_many_annotators(share):
     """99 hellos from one token holder without a device id (the finding: 99 annotators in
     0.3 s): the first few get in, the rest are told to wait (429 with a Retry-After)."""
-    hub, journal, start = share
+    hub, _journal, start = share
     server = start()
     pace = Limits()
     t0 = time.monotonic()
@@ -91,7 +91,7 @@ def test_one_token_holder_cannot_mint_many_annotators(share):
 
 
 def test_a_device_keeps_its_annotator_through_reloads_and_a_lost_secret(share):
-    hub, journal, start = share
+    hub, _journal, start = share
     server = start()
     status, first, _ = hello(server, device=device(7))
     assert status == 200
@@ -106,7 +106,7 @@ def test_a_device_keeps_its_annotator_through_reloads_and_a_lost_secret(share):
 def test_a_class_behind_one_address_is_slowed_never_turned_away(share):
     """60 students behind one school address (NAT) join at once: they are paced (429 with a
     Retry-After, which the page waits out) and every one gets in; nobody gets a 503 or 403."""
-    hub, journal, start = share
+    _hub, _journal, start = share
     server = start(new_annotator_rate=200.0)            # the default pace (1 a second) scaled down 200x
     waiting = {i for i in range(60)}
     names, paced, deadline = set(), 0, time.monotonic() + 20
@@ -172,7 +172,7 @@ def test_wrong_codes_from_101_addresses_do_not_disable_the_code(share):
     """101 addresses x 10 wrong tries (the finding: the code stopped working for the whole
     class): each address is held up on its own, the flood makes wrong tries dearer, and the
     right code from an address that was not guessing works at once."""
-    hub, journal, start = share
+    _hub, _journal, start = share
     server = start(ip_rate=10_000, ip_burst=10_000)
     checked = refused = 0
     for a in range(101):
@@ -190,7 +190,7 @@ def test_wrong_codes_from_101_addresses_do_not_disable_the_code(share):
 def test_a_class_behind_one_address_types_the_right_code(share):
     """Right codes never count against an address: 60 students behind one NAT all get in, even
     with a few typos among them."""
-    hub, journal, start = share
+    _hub, _journal, start = share
     server = start(ip_rate=10_000, ip_burst=10_000)
     statuses = []
     for i in range(60):
@@ -201,7 +201,7 @@ def test_a_class_behind_one_address_types_the_right_code(share):
 
 # ----- the Host header -----
 def test_other_host_names_are_refused_421(share):
-    hub, journal, start = share
+    hub, _journal, start = share
     server = start()
     port = server.port
     for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{port + 1}", "127.0.0.1",
@@ -273,6 +273,7 @@ print("malformed", server.malformed)
 '''
 
 
+@pytest.mark.slow
 def test_malformed_http_is_answered_without_a_traceback():
     """Each is answered 400 (or refused), and the app's stderr gets at most one line for all of
     them, never a traceback."""

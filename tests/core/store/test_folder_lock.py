@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -32,9 +31,8 @@ def _holder(folder: Path) -> subprocess.Popen:
 def test_a_second_holder_is_refused_in_one_line_naming_the_pid(tmp_path):
     proc = _holder(tmp_path)
     try:
-        with pytest.raises(FolderInUse) as info:
-            with hold_folder_lock(tmp_path, "run folder x"):
-                pass
+        with pytest.raises(FolderInUse) as info, hold_folder_lock(tmp_path, "run folder x"):
+            pass
         assert str(info.value) == f"run folder x is in use by another viscause command (pid {proc.pid})"
         assert info.value.pid == proc.pid and isinstance(info.value, ValueError)
     finally:
@@ -42,6 +40,7 @@ def test_a_second_holder_is_refused_in_one_line_naming_the_pid(tmp_path):
         proc.wait()
 
 
+@pytest.mark.kill
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     proc = _holder(tmp_path)
@@ -55,18 +54,17 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
 def test_released_at_the_end_of_the_block_and_on_an_exception(tmp_path):
     with hold_folder_lock(tmp_path, "f"):
         pass
-    with pytest.raises(RuntimeError):
-        with hold_folder_lock(tmp_path, "f"):
-            raise RuntimeError
+    with pytest.raises(RuntimeError), hold_folder_lock(tmp_path, "f"):
+        raise RuntimeError
     with hold_folder_lock(tmp_path, "f"):
         pass
 
 
 def test_two_holders_in_one_process_conflict_and_lock_names_are_separate(tmp_path):
     with hold_folder_lock(tmp_path, "session a.vcsession", by="another window", lock_name=".a.lock"):
-        with pytest.raises(FolderInUse, match=r"^session a.vcsession is in use by another window \(pid \d+\)$"):
-            with hold_folder_lock(tmp_path, "session a.vcsession", by="another window", lock_name=".a.lock"):
-                pass
+        with (pytest.raises(FolderInUse, match=r"^session a.vcsession is in use by another window \(pid \d+\)$"),
+              hold_folder_lock(tmp_path, "session a.vcsession", by="another window", lock_name=".a.lock")):
+            pass
         with hold_folder_lock(tmp_path, "session b.vcsession", lock_name=".b.lock"):
             pass
 
@@ -85,7 +83,6 @@ def test_a_read_only_folder_is_not_locked_and_not_refused(tmp_path):
 def test_a_lock_file_that_is_a_symlink_is_refused(tmp_path):
     (tmp_path / "elsewhere").write_text("x")
     (tmp_path / LOCK_NAME).symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(FolderInUse, match="symbolic link"):
-        with hold_folder_lock(tmp_path, "f"):
-            pass
+    with pytest.raises(FolderInUse, match="symbolic link"), hold_folder_lock(tmp_path, "f"):
+        pass
     assert (tmp_path / "elsewhere").read_text() == "x"

@@ -65,9 +65,8 @@ def test_reopening_continues_the_sequence_and_checks_the_session(tmp_path):
 
 
 def test_one_writer_at_a_time(tmp_path):
-    with Journal(tmp_path / "j", SID):
-        with pytest.raises(JournalError, match="open in another process"):
-            Journal(tmp_path / "j", SID)
+    with Journal(tmp_path / "j", SID), pytest.raises(JournalError, match="open in another process"):
+        Journal(tmp_path / "j", SID)
 
 
 def test_a_torn_last_line_is_skipped_and_cut_off_by_the_next_writer(tmp_path):
@@ -167,7 +166,7 @@ def test_when_a_failed_write_cannot_be_cut_back_no_answer_is_glued_onto_it(tmp_p
     with pytest.raises(JournalError, match="NOT saved"):
         j.answer("algorithm2:1", 1, 0.0)
     monkeypatch.undo()
-    with pytest.raises(JournalError, match="NOT saved.*confirmed before is safe"):
+    with pytest.raises(JournalError, match=r"NOT saved.*confirmed before is safe"):
         j.answer("algorithm2:1", 2, 1.0)
     j.close()
     reopened = Journal(tmp_path / "j.jsonl", SID)             # opening again cuts the fragment off
@@ -389,6 +388,7 @@ def run_and_kill(path, mode, n=0, *, sid=SID, delay=None, plan=None):
     return [line.split()[1] for line in lines if line.startswith("ok ")]
 
 
+@pytest.mark.kill
 @pytest.mark.parametrize("k", [1, 4, 25])
 def test_sigkill_after_k_answers_loses_none(tmp_path, k):
     path = tmp_path / "j.jsonl"
@@ -398,6 +398,7 @@ def test_sigkill_after_k_answers_loses_none(tmp_path, k):
     assert not seen.torn and seen.skipped == 0
 
 
+@pytest.mark.kill
 @pytest.mark.parametrize("k", [0, 3])
 def test_sigkill_in_the_middle_of_a_write_loses_no_confirmed_answer(tmp_path, k):
     path = tmp_path / "j.jsonl"
@@ -410,6 +411,7 @@ def test_sigkill_in_the_middle_of_a_write_loses_no_confirmed_answer(tmp_path, k)
     assert [r.seq for r in seen.records] == list(range(1, k + 3))
 
 
+@pytest.mark.kill
 def test_sigkill_at_random_moments_while_writing_in_a_loop(tmp_path):
     path = tmp_path / "j.jsonl"
     confirmed_all: list[str] = []
@@ -452,6 +454,7 @@ def drive_to(exp, oracle, kind, iteration, answered=False):
                 return event
 
 
+@pytest.mark.kill
 def test_recover_after_a_kill_replays_every_confirmed_answer_and_the_run_goes_on(grating_runs, tmp_path):
     model, data, whole = grating_runs
     oracle = TruthOracle(model)
@@ -483,7 +486,7 @@ def test_recover_after_a_kill_replays_every_confirmed_answer_and_the_run_goes_on
     exp2.run(oracle)
     assert [(r.merr, r.mdist, r.n_train) for r in exp2.history] == [(r.merr, r.mdist, r.n_train)
                                                                    for r in whole.history]
-    again, nothing = recover(spath, jpath)                   # the old save + full journal: 7 to replay
+    _again, nothing = recover(spath, jpath)                   # the old save + full journal: 7 to replay
     assert len(nothing) == 7
 
 
@@ -588,7 +591,7 @@ def test_another_sessions_lines_are_never_taken(tmp_path):
 
 
 def test_recover_leaves_out_another_sessions_lines(grating_runs, tmp_path):
-    model, data, _ = grating_runs
+    _model, data, _ = grating_runs
     spath = tmp_path / "run.vcsession"
     session = SessionData(dataset=data)
     save_session(spath, session)

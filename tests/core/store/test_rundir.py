@@ -113,6 +113,7 @@ def test_fuzz_model_json_bytes_and_truncated_weights_give_one_value_error(run_fo
             RunModel(d)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory from /proc (VmHWM)")
 def test_a_huge_spec_is_refused_with_bounded_memory(run_folder, tmp_path):
     """The spec is sized on the meta device: asking for 900 million parameters allocates nothing."""

@@ -96,7 +96,9 @@ def npy(arr):
 def assert_same_state(a: Experiment, b: Experiment):
     assert a.config == b.config and a.spec == b.spec and a.iteration == b.iteration
     assert a.rng.bit_generator.state == b.rng.bit_generator.state
-    strip = lambda h: [{k: v for k, v in r.to_json().items() if k != "seconds"} for r in h]  # noqa: E731
+    def strip(history):
+        return [{k: v for k, v in r.to_json().items() if k != "seconds"} for r in history]
+
     assert strip(a.history) == strip(b.history)
     for name in ("causal_levels", "obs_to_causal", "obs_answers", "causal_labels", "query_images", "query_labels"):
         x, y = getattr(a, name), getattr(b, name)
@@ -276,10 +278,10 @@ def test_foreign_zip_and_npz(tmp_path, grating):
     _, data = grating
     with zipfile.ZipFile(tmp_path / "z.zip", "w") as zf:
         zf.writestr("readme.txt", "hello")
-    with pytest.raises(SessionError, match="no session.json"):
+    with pytest.raises(SessionError, match=r"no session\.json"):
         load_session(tmp_path / "z.zip")
     data.save_npz(str(tmp_path / "d.npz"))
-    with pytest.raises(SessionError, match="no session.json"):
+    with pytest.raises(SessionError, match=r"no session\.json"):
         load_session(tmp_path / "d.npz")
 
 
@@ -545,7 +547,8 @@ def test_session_file_is_an_npz_any_reader_can_open(valid_file):
     assert isinstance(doc["experiment"]["rng"]["state"]["state"], int)
 
 
-JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70), st.floats(allow_nan=False, allow_infinity=False),
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 2**70),
+                        st.floats(allow_nan=False, allow_infinity=False),
                         st.text(max_size=5), st.lists(st.integers(-2, 3), max_size=3), st.just({}))
 
 
@@ -564,7 +567,7 @@ def test_fuzz_member_contents_with_valid_crcs(valid_file, tmp_path_factory, data
             items = x.items() if isinstance(x, dict) else enumerate(x[:3]) if isinstance(x, list) else ()
             for k, v in items:
                 if k != "meta":
-                    walk(v, p + [k])
+                    walk(v, [*p, k])
         walk(doc, [])
         p = data.draw(st.sampled_from(paths[1:]))
         parent = doc
@@ -591,6 +594,6 @@ def test_a_save_that_would_not_open_again_is_refused_and_changes_nothing(grating
     before = path.read_bytes()
     odd = Dataset(images=data.images[:20], obs_class=data.obs_class[:20])
     odd.p_obs = np.full(20, 2.0)                     # set behind the validator's back
-    with pytest.raises(SessionError, match="not saved: the written file would not open again.*p_obs"):
+    with pytest.raises(SessionError, match=r"not saved: the written file would not open again.*p_obs"):
         save_session(path, odd)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["s.vcsession"]

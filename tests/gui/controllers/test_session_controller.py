@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import csv
-import os
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from viscause_gui.core.experiments.grating import GratingModel, has_hbar  # noqa: E402
-from viscause_gui.core.store.journal import read_journal  # noqa: E402
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar
+from viscause_gui.core.store.journal import read_journal
 from viscause_gui.core.store.session import autosave_path, journal_path
 from viscause_gui.core.store.session_reader import load_session
-from viscause_gui.gui.main_window import MainWindow  # noqa: E402
-from viscause_gui.gui.controllers.session import SessionController  # noqa: E402
+from viscause_gui.gui.main_window import MainWindow
+from viscause_gui.gui.controllers.session import SessionController
 
 TIMEOUT = 30000
 
@@ -67,6 +64,7 @@ def test_file_menu_has_session_actions(window):
     assert "labelling" in window.panels
 
 
+@pytest.mark.slow
 def test_save_and_open_round_trip(qtbot, settings, tmp_path, window):
     start_human_run(qtbot, window)
     answer(qtbot, window, 3)
@@ -91,7 +89,8 @@ def test_save_and_open_round_trip(qtbot, settings, tmp_path, window):
     # exports
     csv_path = tmp_path / "answers.csv"
     assert other.session.export_answers(csv_path)
-    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    with open(csv_path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 20 and all(r["status"] == "final" for r in rows)
     assert other.session.export_causal(tmp_path / "causal.npz")
     with np.load(tmp_path / "causal.npz") as z:
@@ -115,6 +114,7 @@ def test_corrupt_session_gives_one_message_and_changes_nothing(qtbot, window, tm
         assert window.state.dataset is ds and window.session.path is None
 
 
+@pytest.mark.slow
 def test_recovery_is_offered_and_replayed(qtbot, settings, monkeypatch):
     first = make_window(qtbot, settings)
     start_human_run(qtbot, first)
@@ -191,6 +191,7 @@ def test_answer_keys_win_over_the_window_shortcuts(qtbot, window):
         assert np.array_equal(window.canvas.image, before)
 
 
+@pytest.mark.slow
 def test_a_saved_session_brings_back_the_run_settings_and_the_loss_curve(qtbot, settings, tmp_path):
     first = make_window(qtbot, settings)
     first.state.set_dataset(GratingModel().sample(300, 0))

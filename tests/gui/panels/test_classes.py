@@ -1,20 +1,16 @@
 """Story 6: observational vs causal partition, the map of the data and the C x S table."""
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.experiments.grating import has_vbar  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.experiments.grating import has_vbar
 from viscause_gui.core.experiments.grating import TruthOracle
-from viscause_gui.core.method.driver import drive  # noqa: E402
-from viscause_gui.gui.panels.classes import ClassesPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+from viscause_gui.core.method.driver import drive
+from viscause_gui.gui.panels.classes import ClassesPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 
 @pytest.fixture
@@ -38,7 +34,7 @@ def test_partition_tables_match_the_data(panel, grating):
     assert column(panel.obs_table, 0) == [str(c) for c in classes]
     assert column(panel.obs_table, 1) == [str(n) for n in counts]
     assert column(panel.obs_table, 2) == [f"{data.p_obs[data.obs_class == c].mean():.2f}" for c in classes]
-    causal, ccounts = np.unique(data.causal_class, return_counts=True)
+    _causal, ccounts = np.unique(data.causal_class, return_counts=True)
     assert column(panel.causal_table, 1) == [str(n) for n in ccounts]
     assert column(panel.causal_table, 2) == ["0.25", "0.85"]          # P(T=1|man): 0.1 + 0.3/2 (+ 0.6)
     assert "ground truth" in panel.header.text()

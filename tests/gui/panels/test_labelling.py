@@ -2,24 +2,21 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-
-from viscause_gui.core.data.dataset import Dataset  # noqa: E402
-from viscause_gui.core.method.experiment import QueryBatch  # noqa: E402
-from viscause_gui.core.experiments.grating import GratingModel, has_hbar  # noqa: E402
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import QueryBatch
+from viscause_gui.core.experiments.grating import GratingModel, has_hbar
 from viscause_gui.core.store.journal import Journal, read_journal
 from viscause_gui.core.store.votes import resolve
-from viscause_gui.gui.panels.labelling import LabellingPanel  # noqa: E402
-from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+from viscause_gui.gui.panels.labelling import LabellingPanel
+from viscause_gui.gui.panels.learning import LearningPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 TIMEOUT = 30000
 
@@ -209,6 +206,7 @@ def answer_by_keys(qtbot, panel: LabellingPanel) -> int:
     return n
 
 
+@pytest.mark.slow
 def test_answered_batch_makes_the_loop_go_on(qtbot, loop, tmp_path):
     state, learning, panel = loop
     with qtbot.waitSignal(learning.run_finished, timeout=TIMEOUT) as blocker:
@@ -228,7 +226,7 @@ def test_answered_batch_makes_the_loop_go_on(qtbot, loop, tmp_path):
 
 def test_the_learning_panels_queue_answers_through_the_journal(qtbot, loop, tmp_path):
     """Yes / No in the Learning panel's queue list: journalled first, like a key press here."""
-    state, learning, panel = loop
+    _state, learning, panel = loop
     learning.queue.use_oracle(panel)
     with qtbot.waitSignal(learning.run_finished, timeout=TIMEOUT) as blocker:
         learning.buttons["step"].click()

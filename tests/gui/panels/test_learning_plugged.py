@@ -2,20 +2,15 @@
 (torch/ONNX)…" in the Oracle list, chooses the file (the dialogs are stood in for), and runs."""
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QFileDialog, QInputDialog  # noqa: E402
-
-from tests.gui.conftest import pick_item  # noqa: E402
-from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer  # noqa: E402
-from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+from tests.gui.conftest import pick_item
+from tests.oracle_models import HBAR_PYTHON, export_hbar, hbar_answer
+from viscause_gui.gui.panels.learning import LearningPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 TIMEOUT = 30000
 
@@ -85,6 +80,7 @@ def test_a_python_function_answers_the_run(qtbot, panel, dialogs, tmp_path):
     np.testing.assert_allclose(batch.answers, hbar_answer(batch.images))
 
 
+@pytest.mark.slow
 def test_a_model_file_with_its_positive_class(qtbot, panel, dialogs, tmp_path):
     dialogs["file"] = str(export_hbar(tmp_path / "hbar.pt2"))
     dialogs["class"] = (1, True)

@@ -1,16 +1,12 @@
 """The Learning panel's 'Queries by' choice reaches Algorithm 2 (issue 13, active choice of queries)."""
 from __future__ import annotations
 
-import os
+from PySide6.QtCore import Qt
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from PySide6.QtCore import Qt  # noqa: E402
-
-from viscause_gui.core.method import experiment as experiment_module  # noqa: E402
-from viscause_gui.gui.panels.learning import LearningPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+from viscause_gui.core.method import experiment as experiment_module
+from viscause_gui.gui.panels.learning import LearningPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 TIMEOUT = 60000
 

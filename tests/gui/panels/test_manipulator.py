@@ -1,21 +1,17 @@
 """Story 4: the α slider, the target class and the oracle queue of the manipulator panel."""
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.experiments.grating import GratingModel  # noqa: E402
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.experiments.grating import TruthOracle
 from viscause_gui.core.method.driver import drive
 from viscause_gui.core.method.experiment import MANUAL
-from viscause_gui.gui.panels.manipulator import ManipulatorPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+from viscause_gui.gui.panels.manipulator import ManipulatorPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +28,7 @@ def trained():
 
 @pytest.fixture
 def panel(qtbot, trained):
-    gm, data, exp = trained
+    _gm, data, exp = trained
     state, workers = AppState(), WorkerPool()
     state.set_dataset(data)
     panel = ManipulatorPanel(state, workers)
@@ -52,7 +48,7 @@ def wait_alpha(qtbot, panel: ManipulatorPanel, alpha: float) -> None:
 
 
 def test_without_a_net_the_panel_says_what_to_do(qtbot, trained):
-    gm, data, _ = trained
+    _gm, data, _ = trained
     state = AppState()
     state.set_dataset(data)
     panel = ManipulatorPanel(state, WorkerPool())
@@ -123,7 +119,7 @@ def test_target_combo(qtbot, panel):
     panel.alpha_slider.setValue(0.0)
     for k in range(panel.model.n_classes):
         panel.target_combo.setCurrentIndex(panel.target_combo.findData(k))
-        qtbot.waitUntil(lambda: panel.result_key == (k, 0.0), timeout=10000)
+        qtbot.waitUntil(lambda k=k: panel.result_key == (k, 0.0), timeout=10000)
         assert f"P(C = {k})" in panel.result_label.text()
     own = panel.target_combo.findData(predicted)
     panel.target_combo.setCurrentIndex(own)

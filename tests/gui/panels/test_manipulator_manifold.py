@@ -1,22 +1,18 @@
 """The manipulator panel on grey images: the data-manifold search, the pixel search, the path strip."""
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-
-from tests.core.method.test_manifold_experiment import BarOracle  # noqa: E402
-from tests.core.nets.test_generative import bars  # noqa: E402
-from viscause_gui.core.data.dataset import Dataset  # noqa: E402
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.method.manipulator_model import MANIFOLD, PIXELS  # noqa: E402
-from viscause_gui.gui.panels.manipulator import PATH_STEPS, ManipulatorPanel  # noqa: E402
-from viscause_gui.gui.state import AppState  # noqa: E402
-from viscause_gui.gui.workers import WorkerPool  # noqa: E402
+from tests.core.method.test_manifold_experiment import BarOracle
+from tests.core.nets.test_generative import bars
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.manipulator_model import MANIFOLD, PIXELS
+from viscause_gui.gui.panels.manipulator import PATH_STEPS, ManipulatorPanel
+from viscause_gui.gui.state import AppState
+from viscause_gui.gui.workers import WorkerPool
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +52,7 @@ def _choose(qtbot, combo, data) -> None:
         qtbot.keyClick(combo, Qt.Key.Key_Down if combo.findData(data) > combo.currentIndex() else Qt.Key.Key_Up)
 
 
+@pytest.mark.slow
 def test_the_manifold_search_is_the_default_and_shows_its_path(qtbot, panel):
     assert panel.search_combo.isEnabled() and panel.search_combo.currentData() == MANIFOLD
     qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)

@@ -1,18 +1,16 @@
 """The manipulator panel with the patch search: the default where the run searches patches, real pixels only."""
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from tests.core.method.test_patches import MarkOracle, background, has_mark, marked
+from tests.gui.panels.test_manipulator_manifold import _choose, shown_panel
+from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from tests.core.method.test_patches import MarkOracle, background, has_mark, marked  # noqa: E402
-from tests.gui.panels.test_manipulator_manifold import _choose, shown_panel  # noqa: E402
-from viscause_gui.core.data.dataset import Dataset  # noqa: E402
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig  # noqa: E402
-from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS  # noqa: E402
+pytestmark = pytest.mark.slow      # an experiment trained with the patch search first
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ class Person:
         self.unexpected: list[str] = []
         monkeypatch.setattr(session_module, "ANSWER_BOX", self._answer)
 
-    def will(self, *choices: str) -> "Person":
+    def will(self, *choices: str) -> Person:
         self.choices.extend(choices)
         return self
 

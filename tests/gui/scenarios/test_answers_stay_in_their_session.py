@@ -81,6 +81,7 @@ def test_a_fresh_session_starts_with_no_answers_and_no_leaves_the_earlier_ones(q
     assert not person.unexpected
 
 
+@pytest.mark.slow
 def test_yes_takes_the_earlier_answers_and_says_where_they_came_from(qtbot, answered):
     window, person = answered
     a_fresh_grating(qtbot, window, person, "Yes")
@@ -98,6 +99,7 @@ def test_yes_takes_the_earlier_answers_and_says_where_they_came_from(qtbot, answ
     assert len(earlier) == 1 and len(read_journal(earlier[0]).records) == 20                   # and untouched
 
 
+@pytest.mark.slow
 def test_with_no_one_to_ask_the_earlier_answers_are_not_taken(qtbot, answered, monkeypatch):
     window, person = answered
     a_fresh_grating(qtbot, window, person)

@@ -18,6 +18,8 @@ from viscause_gui.gui.main_window import MainWindow
 
 from .people import WAIT_MS, Person, open_builtin_with_ctrl_b, press
 
+pytestmark = pytest.mark.slow      # each test trains in the main window first
+
 
 @pytest.fixture
 def person(qtbot, monkeypatch) -> Person:

@@ -4,12 +4,15 @@ class; the tooltip names it as truth); after Algorithm 1 they show the learned o
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.main_window import MainWindow
 from viscause_gui.gui.panels.browser import INDEX_ROLE
+
+pytestmark = pytest.mark.slow      # Algorithms 1 and 2 run in the main window
 
 WAIT_MS = 30_000
 

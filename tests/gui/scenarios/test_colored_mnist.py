@@ -3,8 +3,11 @@ Algorithm 1, and the Classes panel shows two causal classes at 0.25 and 0.75 (th
 the colour as the spurious class S."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
+
+pytestmark = pytest.mark.slow      # Algorithm 1 and a training on Colored MNIST
 
 WAIT_MS = 120_000
 

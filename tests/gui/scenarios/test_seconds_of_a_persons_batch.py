@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from PySide6.QtCore import Qt
 
 import viscause_gui.core.method.experiment as experiment_module
@@ -11,6 +12,8 @@ from viscause_gui.gui.panels.labelling import LabellingPanel
 from viscause_gui.gui.panels.learning import LearningPanel
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.workers import WorkerPool
+
+pytestmark = pytest.mark.slow      # a whole iteration of Algorithm 2, trained
 
 WAIT_MS = 30_000
 

@@ -27,5 +27,6 @@ def test_nothing_of_the_old_data_set_lingers(qtbot, shown_window, tmp_path):
     assert labelling.current() is None and "No images wait" in labelling.where.text()
     assert learning.experiment is None and window.state.experiment is None
     window.session.export_answers(tmp_path / "answers.csv")
-    rows = list(csv.DictReader(open(tmp_path / "answers.csv")))
+    with open(tmp_path / "answers.csv") as f:
+        rows = list(csv.DictReader(f))
     assert all(r["batch"] != "algorithm1:0" or r["status"] != "in force" for r in rows) or not rows

@@ -7,6 +7,8 @@ from PySide6.QtCore import Qt
 
 from viscause_gui.gui.main_window import MainWindow
 
+pytestmark = pytest.mark.slow      # each test trains in the main window first
+
 WAIT_MS = 30_000
 
 

@@ -75,12 +75,20 @@ class Dataset:
     def is_binary(self) -> bool:
         return bool(np.all((self.images == 0.0) | (self.images == 1.0)))
 
-    def subset(self, index: np.ndarray) -> "Dataset":
-        arrays = {k: (None if getattr(self, k) is None else getattr(self, k)[index]) for k in OPTIONAL_ARRAYS}
+    def need(self, key: str) -> np.ndarray:
+        """The optional array `key` (one of OPTIONAL_ARRAYS), which the caller cannot do without."""
+        value = getattr(self, key)
+        if value is None:
+            raise DatasetError(f"{self.name}: has no '{key}'")
+        return value
+
+    def subset(self, index: np.ndarray) -> Dataset:
+        arrays: dict[str, Any] = {k: (None if getattr(self, k) is None else getattr(self, k)[index])
+                                  for k in OPTIONAL_ARRAYS}
         return replace(self, images=self.images[index], **arrays, meta=dict(self.meta))
 
     def save_npz(self, path: str) -> None:
-        arrays = {"images": self.images}
+        arrays: dict[str, Any] = {"images": self.images}
         arrays.update({k: getattr(self, k) for k in OPTIONAL_ARRAYS if getattr(self, k) is not None})
         np.savez_compressed(path, meta=np.array(json.dumps(self.meta)), **arrays)
 

@@ -16,8 +16,9 @@ import struct
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -255,7 +256,7 @@ def _read_image(path: Path, max_pixels: int) -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise file_error(path, f"is a decompression bomb ({exc})") from exc
-    except Exception as exc:  # noqa: BLE001 - PIL's decoders raise many types on bad files
+    except Exception as exc:  # PIL's decoders raise many types on bad files
         raise file_error(path, f"is not a readable image ({type(exc).__name__}: {exc})") from exc
     if not (np.isfinite(arr).all() and arr.min(initial=0.0) >= 0.0 and arr.max(initial=0.0) <= 1.0):
         depth = {"I": "32-bit integer", "F": "32-bit float"}.get(mode, f"mode {mode}")
@@ -387,9 +388,11 @@ def load_mnist_idx(images_path: PathLike, labels_path: PathLike | None = None) -
     p = _require_file(images_path)
     lp = _require_file(labels_path) if labels_path is not None else _matching_labels(p)
     images = _read_idx(p, _IDX_IMAGES_MAGIC, "images")
-    labels = _read_idx(lp, _IDX_LABELS_MAGIC, "labels") if lp is not None else None
-    if labels is not None and len(labels) != len(images):
-        raise file_error(lp, f"has {len(labels):,} labels but {p.name} has {len(images):,} images")
+    labels = None
+    if lp is not None:
+        labels = _read_idx(lp, _IDX_LABELS_MAGIC, "labels")
+        if len(labels) != len(images):
+            raise file_error(lp, f"has {len(labels):,} labels but {p.name} has {len(images):,} images")
     meta = {"source": str(p), "labels_file": str(lp) if lp else None}
     name = p.name.split(".")[0].replace("-images-idx3-ubyte", "")
     return _build(p, name, images=images.astype(np.float32) / np.float32(255.0),

@@ -41,10 +41,7 @@ def printable(text: object, limit: int | None = None) -> str:
     not print (control characters such as ESC, CR and newline, format characters such as U+202E)
     written as its escape (\\x1b, \\n, \\u202e); at most `limit` characters, then '…'."""
     text = os.fspath(text) if isinstance(text, os.PathLike) else str(text)
-    if text.isprintable():
-        out = text
-    else:
-        out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    out = text if text.isprintable() else "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
     if limit is not None and len(out) > limit:
         out = out[:max(0, limit - 1)] + "…"
     return out

@@ -100,14 +100,14 @@ def make_colored_mnist(seed: int = 0) -> ColoredMnist:
     digits = load_mnist_subset()
     rng = np.random.default_rng([seed, 2019])
     order = rng.permutation(len(digits))
-    n_test = int(round(TEST_SHARE * len(digits)))
+    n_test = round(TEST_SHARE * len(digits))
     test_idx, train_idx = order[:n_test], order[n_test:]
     env = (np.arange(len(train_idx)) >= len(train_idx) // 2).astype(np.int64)
     train = _environment(digits, train_idx, np.asarray(TRAIN_COLOUR_FLIPS)[env], rng, "colored_mnist")
     test_idx = np.tile(test_idx, TEST_DRAWS)
     test = _environment(digits, test_idx, np.full(len(test_idx), TEST_COLOUR_FLIP), rng, "colored_mnist_test")
     levels = observational_levels()
-    shape, colour = train.causal_class, _colour_of(train.images)
+    shape, colour = train.need("causal_class"), _colour_of(train.images)
     rank = np.argsort(np.argsort(levels.ravel()))          # obs classes numbered by P(T=1 | I)
     train.obs_class = rank[2 * shape + colour]
     train.p_obs = levels[shape, colour]
@@ -121,7 +121,7 @@ def _colour_of(images: np.ndarray) -> np.ndarray:
 
 def _environment(digits: Dataset, index: np.ndarray, colour_flip: np.ndarray, rng: np.random.Generator,
                  name: str) -> Dataset:
-    labels = digits.labels[index].astype(np.int64)
+    labels = digits.need("labels")[index].astype(np.int64)
     shape = (labels >= 5).astype(np.int64)
     t = _flip(shape, LABEL_NOISE, rng)
     colour = _flip(t, colour_flip, rng)
@@ -185,7 +185,7 @@ class ColoredMnistTruth:
     title = "Truth (Colored MNIST)"
 
     def __init__(self, data: Dataset):
-        self.shape_oracle = ShapeOracle(data.images, data.labels)
+        self.shape_oracle = ShapeOracle(data.images, data.need("labels"))
         self.shape_oracle_shape = data.shape
 
     def oracle(self) -> ShapeOracle:
@@ -211,7 +211,7 @@ def causal_accuracy(experiment: Experiment, images: np.ndarray, t: np.ndarray) -
     """The causal net's accuracy on T: its most probable causal class, read as T = 1 when that
     class's level P(T=1 | man(I)) is above one half."""
     predicted = experiment.predict_causal(images).argmax(1)
-    return float(((experiment.causal_levels[predicted] > 0.5) == (t == 1)).mean())
+    return float(((experiment.learned_levels[predicted] > 0.5) == (t == 1)).mean())
 
 
 def experiment_config(representatives: int, queries: int, seed: int, queries_by: str = "random") -> ExperimentConfig:
@@ -233,11 +233,11 @@ def run_colored_mnist(seed: int, representatives: int, queries: int, out: Path |
     train, test = data.train, data.test
     progress(f"Colored MNIST: {len(train)} training images (2 environments), {len(test)} test images")
     rows = {}
-    observational = train_classifier(train.images, train.t, 2, seed + 11)
+    observational = train_classifier(train.images, train.need("t"), 2, seed + 11)
     rows["observational net (colour images, T)"] = _accuracies(lambda x: observational, train, test)
-    grey_net = train_classifier(grey(train.images), train.t, 2, seed + 13)
+    grey_net = train_classifier(grey(train.images), train.need("t"), 2, seed + 13)
     rows["grey images, T (the same subset)"] = _accuracies(lambda x: grey_net, train, test, grey)
-    oracle = ShapeOracle(train.images, train.labels)
+    oracle = ShapeOracle(train.images, train.need("labels"))
     experiment = Experiment(train, experiment_config(representatives, queries, seed, queries_by))
     if out is not None:
         run_to_folder(experiment, oracle, out, progress, started)
@@ -245,10 +245,10 @@ def run_colored_mnist(seed: int, representatives: int, queries: int, out: Path |
         experiment.run(oracle)
     answers = sum(len(b) for b in experiment.batches)
     rows[f"causal net, {answers} oracle answers"] = {
-        "train": 100 * causal_accuracy(experiment, train.images, train.t),
-        "test": 100 * causal_accuracy(experiment, test.images, test.t)}
+        "train": 100 * causal_accuracy(experiment, train.images, train.need("t")),
+        "test": 100 * causal_accuracy(experiment, test.images, test.need("t"))}
     result = {"seed": seed, "rows": rows, "oracle_answers": answers,
-              "causal_levels": experiment.causal_levels.tolist(),
+              "causal_levels": experiment.learned_levels.tolist(),
               "published": [{"method": m, "train": a, "test": b} for m, a, b in PUBLISHED],
               "seconds": round(time.perf_counter() - started, 1)}
     if out is not None:
@@ -260,8 +260,8 @@ def run_colored_mnist(seed: int, representatives: int, queries: int, out: Path |
 
 def _accuracies(net_of, train: Dataset, test: Dataset, view=lambda x: x) -> dict[str, float]:
     net = net_of(None)
-    return {"train": 100 * accuracy_on_t(net, view(train.images), train.t),
-            "test": 100 * accuracy_on_t(net, view(test.images), test.t)}
+    return {"train": 100 * accuracy_on_t(net, view(train.images), train.need("t")),
+            "test": 100 * accuracy_on_t(net, view(test.images), test.need("t"))}
 
 
 def table_markdown(result: dict[str, Any]) -> str:

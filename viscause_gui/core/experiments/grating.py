@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Option, Progress, positive_int,
@@ -67,7 +68,7 @@ class GratingModel:
         if min(corners) < -ROUNDING or max(corners) > 1 + ROUNDING:
             raise ValueError(f"GRATING P(T=1 | H1, C) must lie in [0, 1], got {corners}")
 
-    def p_t(self, h1: np.ndarray, c: np.ndarray) -> np.ndarray:
+    def p_t(self, h1: npt.ArrayLike, c: npt.ArrayLike) -> np.ndarray:
         """P(T=1 | H1, C)."""
         return np.clip(self.base + self.w_h1 * np.asarray(h1, float) + self.w_c * np.asarray(c, float), 0.0, 1.0)
 
@@ -142,8 +143,8 @@ def min_flips_to_class(images: np.ndarray, target: np.ndarray) -> np.ndarray:
     images = np.asarray(images) >= 0.5
     target = np.asarray(target)
     out = np.zeros(len(images), np.int64)
-    full_rows = images.all(axis=2)
-    present = full_rows.any(axis=1)
+    full_rows = np.all(images, axis=2)
+    present = np.any(full_rows, axis=1)
     for i in range(len(images)):
         if target[i] == 1 and not present[i]:
             out[i] = images.shape[2] - images[i].sum(axis=1).max()
@@ -214,17 +215,22 @@ def corners(options: dict[str, Any]) -> list[float]:
     return [options["base"] + options["w_h1"] * h1 + options["w_c"] * c for c in (0, 1) for h1 in (0, 1)]
 
 
+def _probability_cell(p: float) -> str:
+    """A table cell with p, in red when it is no probability."""
+    if 0 <= p <= 1:
+        return f"<td align=right>{p:.2f}</td>"
+    return f"<td align=right style='color:#c00'>{p:.2f}</td>"
+
+
 def describe_options(options: dict[str, Any]) -> tuple[str, bool]:
     """The table of P(T=1 | H1, C) the settings give, and whether each lies in [0, 1]."""
     p00, p10, p01, p11 = corners(options)
     valid = all(0.0 <= p <= 1.0 for p in (p00, p10, p01, p11))
-    cell = lambda p: (f"<td align=right>{p:.2f}</td>" if 0 <= p <= 1  # noqa: E731
-                      else f"<td align=right style='color:#c00'>{p:.2f}</td>")
     note = "" if valid else "<br><span style='color:#c00'>each P(T=1 | H1, C) must lie in [0, 1]</span>"
     return ("<b>P(T=1 | H1, C)</b><table cellspacing=4>"
             "<tr><td></td><td>H1=0</td><td>H1=1</td></tr>"
-            f"<tr><td>no h-bar</td>{cell(p00)}{cell(p10)}</tr>"
-            f"<tr><td>h-bar</td>{cell(p01)}{cell(p11)}</tr></table>{note}"), valid
+            f"<tr><td>no h-bar</td>{_probability_cell(p00)}{_probability_cell(p10)}</tr>"
+            f"<tr><td>h-bar</td>{_probability_cell(p01)}{_probability_cell(p11)}</tr></table>{note}"), valid
 
 
 class GratingTruth:
@@ -250,7 +256,7 @@ class GratingTruth:
                 ("P(T=1 | man(I))", f"{float(self.model.p_causal(image[None])[0]):.2f}")]
 
 
-RECIPES = {
+RECIPES: dict[str, dict[str, Any]] = {
     "default": {},
     # the paper's: no shifts, answers weighted 1, the manipulator's cross-entropy, queries drawn at random
     "paper": {"augment_shifts": 0, "query_weight": 1.0, "binary_margin": 0.0, "queries_by": "random"},

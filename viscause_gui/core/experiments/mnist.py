@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator, Sequence
+from typing import Any
 
 import numpy as np
 from torch import nn
@@ -53,7 +54,8 @@ from viscause_gui.core.method.oracles import (CHECK_EPOCHS, CHECK_QUANTILE, CHEC
 from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.nets.models import new_net, predict_proba
-from viscause_gui.core.nets.training import TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
+from viscause_gui.core.nets.training import (RobustTraining, TrainConfig, TrainFn, TrainProgress, run_to_end,
+                                             train_steps)
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.model_cache import ModelCache, entry_key
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
@@ -123,14 +125,14 @@ def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
     if tuple(source.shape) != IMAGE_SHAPE:
         raise ValueError(f"{source.name}: MNIST images are 28x28, got {source.shape[0]}x{source.shape[1]}")
     rng = np.random.default_rng([seed, digit])
-    pool_idx, held_idx = [], []
+    pool_parts, held_parts = [], []
     for c in np.unique(labels):
         members = rng.permutation(np.flatnonzero(labels == c))
         k = min(heldout_per_digit, len(members) // 2)
-        held_idx.append(members[:k])
-        pool_idx.append(members[k:])
-    pool_idx = np.sort(np.concatenate(pool_idx))
-    held_idx = np.sort(np.concatenate(held_idx))
+        held_parts.append(members[:k])
+        pool_parts.append(members[k:])
+    pool_idx = np.sort(np.concatenate(pool_parts))
+    held_idx = np.sort(np.concatenate(held_parts))
     pool_labels = labels[pool_idx]
     positives = pool_idx[pool_labels == digit]
     others = pool_idx[pool_labels != digit]
@@ -147,8 +149,8 @@ def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
         data=_labelled(source.images[data_idx], labels[data_idx], digit, f"mnist_{digit}_vs_all", meta),
         pool=_labelled(source.images[pool_idx], labels[pool_idx], digit, "mnist_pool", meta),
         heldout=_labelled(source.images[held_idx], labels[held_idx], digit, "mnist_heldout", meta),
-        seed=seed, meta={**meta, "n_data": int(len(data_idx)), "n_pool": int(len(pool_idx)),
-                         "n_heldout": int(len(held_idx))},
+        seed=seed, meta={**meta, "n_data": len(data_idx), "n_pool": len(pool_idx),
+                         "n_heldout": len(held_idx)},
     )
 
 
@@ -291,12 +293,14 @@ def train_digit_oracle(data: Dataset, positive_label: int | None, seed: int, tra
     """The model oracle for digits in the GUI: the panel of `oracle_training` over every label of
     `data`. Trained once per data set and recipe: its nets are kept in the user's cache folder
     (store.model_cache) and read from there the next time, whichever label is T then."""
+    if positive_label is None:
+        raise ValueError("the digit oracle needs the label of T = 1")
     cache = cache if cache is not None else ModelCache()
     seed = seed + 7919
     key = entry_key([data.images, data.labels], digit_oracle_recipe(data, seed))
     oracle = cached_digit_oracle(cache, key, positive_label)
     if oracle is None:
-        oracle = yield from oracle_training(data.images, data.labels, positive_label, seed, ANNOTATORS,
+        oracle = yield from oracle_training(data.images, data.need("labels"), positive_label, seed, ANNOTATORS,
                                             REFERENCE_EPOCHS, train_fn=train_fn)
         cache_digit_oracle(cache, key, oracle, data)
     return oracle
@@ -332,7 +336,7 @@ def cache_digit_oracle(cache: ModelCache, key: str, oracle: DigitOracle, data: D
 def train_oracle(task: MnistTask, annotators: int = ANNOTATORS, seed: int = 0, epochs: int = REFERENCE_EPOCHS,
                  unsure_below: float = UNSURE_BELOW) -> DigitOracle:
     """The model oracle for `task`, trained on the pool (see oracle_training)."""
-    return run_to_end(oracle_training(task.pool.images, task.pool.labels, task.digit, seed, annotators, epochs,
+    return run_to_end(oracle_training(task.pool.images, task.pool.need("labels"), task.digit, seed, annotators, epochs,
                                       unsure_below))
 
 
@@ -347,7 +351,7 @@ def answer_class(answers: np.ndarray) -> np.ndarray:
 def oracle_report(oracle: DigitOracle, heldout: Dataset) -> dict[str, float]:
     """How the oracle does on real held-out digits: accuracy on the answered ones, '?' rate."""
     got = answer_class(oracle.answer(heldout.images))
-    truth = heldout.obs_class
+    truth = heldout.need("obs_class")
     answered = got >= 0
     return {"accuracy_answered": float((got[answered] == truth[answered]).mean()) if answered.any() else float("nan"),
             "unsure_rate": float(1 - answered.mean()),
@@ -365,7 +369,7 @@ def batch_summary(experiment: Any, batch: Any) -> dict[str, Any]:
     got = experiment.class_of_answer(batch.answers)
     ok = got == batch.targets
     to_d = experiment.causal_levels[batch.targets] > 0.5
-    return {"iteration": int(batch.iteration), "queries": int(len(batch)),
+    return {"iteration": int(batch.iteration), "queries": len(batch),
             "merr": float(1 - ok.mean()),
             "merr_to_digit": float(1 - ok[to_d].mean()) if to_d.any() else None,
             "merr_away": float(1 - ok[~to_d].mean()) if (~to_d).any() else None,
@@ -421,7 +425,7 @@ def nearest_real_baseline(starts: np.ndarray, to_digit: np.ndarray, pool_images:
 
 
 def baseline_summary(result: BaselineResult) -> dict[str, Any]:
-    return {"n": int(len(result.distance)), "l2_median": _median(result.distance),
+    return {"n": len(result.distance), "l2_median": _median(result.distance),
             "l2_mean": float(np.mean(result.distance)) if len(result.distance) else None,
             "accepted_rate": float(result.accepted.mean()) if len(result.distance) else None,
             "accepted_l2_median": _median(result.distance[result.accepted])}
@@ -432,11 +436,12 @@ def baseline_summary(result: BaselineResult) -> dict[str, Any]:
 def figure_probe(task: MnistTask, per_side: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Held-out start images for the figure: `per_side` of digit d (target: not d) and as many others."""
     rng = np.random.default_rng([seed, task.digit, 7])
-    is_d = task.heldout.obs_class == 1
+    heldout_class = task.heldout.need("obs_class")
+    is_d = heldout_class == 1
     pos = rng.choice(np.flatnonzero(is_d), per_side, replace=False)
     neg = rng.choice(np.flatnonzero(~is_d), per_side, replace=False)
     index = np.concatenate([neg, pos])
-    targets = 1 - task.heldout.obs_class[index]
+    targets = 1 - heldout_class[index]
     return task.heldout.images[index], targets.astype(np.int64)
 
 
@@ -561,14 +566,16 @@ class MnistExperiment(BuiltinExperiment):
             summaries.append(batch_summary(experiment, batch))
 
         run_to_folder(experiment, oracle, out, progress, started, on_iteration)
-        last = experiment.batches[-1]
+        last, check, train_fn = experiment.batches[-1], oracle.check, experiment.train_fn
+        assert last.originals is not None and last.targets is not None, "the last batch is Algorithm 2's"
+        assert check is not None and isinstance(train_fn, RobustTraining), "as train_oracle and the config make them"
         baseline = nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
-                                         task.pool.obs_class == 1, oracle)
+                                         task.pool.need("obs_class") == 1, oracle)
         extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
                  "oracle_panel": [panel_spec(k, IMAGE_SHAPE, N_DIGITS) for k in range(annotators)],
                  "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs,
-                 "oracle_unanimous": oracle.unanimous, "oracle_manifold_limit": oracle.check.limit,
-                 "train_recipe": experiment.train_fn.to_json(),
+                 "oracle_unanimous": oracle.unanimous, "oracle_manifold_limit": check.limit,
+                 "train_recipe": train_fn.to_json(),
                  "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
                  "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
                  "baseline_last_iteration": baseline_summary(baseline),

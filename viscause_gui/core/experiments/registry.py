@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generator, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 

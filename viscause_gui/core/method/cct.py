@@ -43,7 +43,7 @@ class DiscreteModel:
             raise ValueError(f"p_i_given_h row {bad[0]} must sum to 1, sums to {self.p_i_given_h[bad[0]].sum():.6g}")
 
     @classmethod
-    def from_json(cls, spec: Any) -> "DiscreteModel":
+    def from_json(cls, spec: Any) -> DiscreteModel:
         """Build from {"p_h": [..], "p_i_given_h": [[..] per h], "p_t1_given_h_i": [[..] per h]}.
 
         Keys starting with "_" are comments. Raises ValueError with a one-line message.

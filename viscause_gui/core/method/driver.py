@@ -9,9 +9,10 @@ answer. Stopping between yields leaves the experiment resumable.
 from __future__ import annotations
 
 import copy
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Iterator
+from typing import Any
 
 from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
 from viscause_gui.core.method.oracles import Oracle
@@ -51,7 +52,7 @@ class NeedsAnswers:
 Goal = int | None   # the number of history rows to reach; None = Algorithm 1 and a trained net
 
 
-def drive(exp: Experiment, oracle: Oracle | None, goal: Goal) -> Iterator[Any]:
+def drive(exp: Experiment, oracle: Oracle | None, goal: Goal) -> Generator[Any, None, str]:
     """Run exp.steps() until the goal; yields TrainEvent, Snapshot, BatchAnswered, NeedsAnswers.
 
     Returns "goal" (reached), "done" (the experiment has no iterations left) or "human" (a

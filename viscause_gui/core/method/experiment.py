@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Generator, Iterator, Sequence
+from typing import Any, cast
 
 import numpy as np
 from torch import nn
@@ -98,7 +99,7 @@ class ExperimentConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "ExperimentConfig":
+    def from_json(cls, data: dict[str, Any]) -> ExperimentConfig:
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
@@ -125,9 +126,17 @@ class QueryBatch:
     def __len__(self) -> int:
         return len(self.images)
 
+    def first(self, n: int) -> QueryBatch:
+        """The batch cut to its first n images, each per-image array with it."""
+        def head(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[:n]
+        return QueryBatch(self.kind, self.iteration, self.images[:n], self.source_index[:n],
+                          originals=head(self.originals), targets=head(self.targets),
+                          distances=head(self.distances), p_target=head(self.p_target), answers=head(self.answers))
+
     @classmethod
     def manual(cls, result: ManipulationResult, originals: np.ndarray, targets: np.ndarray,
-               source_index: Sequence[int], iteration: int) -> "QueryBatch":
+               source_index: Sequence[int], iteration: int) -> QueryBatch:
         """A batch (kind MANUAL) of manipulations a user sends to the oracle queue."""
         return cls(MANUAL, int(iteration), np.array(result.images, np.float32),
                    np.asarray(source_index, np.int64), originals=np.array(originals, np.float32),
@@ -215,8 +224,8 @@ def train_generative_model(images: np.ndarray, config: ExperimentConfig, device=
     """Generator: the manifold manipulator's generative model of `images`, progress per epoch;
     returns the trained model (same config, same model)."""
     images = np.asarray(images, np.float32)
-    net = new_net(autoencoder_spec(images.shape[1:], config.generative_code, tuple(config.generative_widths)),
-                  config.seed * 1000 + 999, device)
+    spec = autoencoder_spec(images.shape[1:], config.generative_code, config.generative_widths)
+    net = cast(ConvAutoencoder, new_net(spec, config.seed * 1000 + 999, device))
     yield from train_fn(net, images, None, None, generative_config(config.seed, config.generative_epochs, len(images)),
                         device)
     return net.eval()
@@ -264,6 +273,26 @@ class Experiment:
         return "done" if self.iteration >= self.config.iterations and self.pending is None else "algorithm2"
 
     @property
+    def obs_class(self) -> np.ndarray:
+        """The data set's observational classes (the constructor refuses a data set without them)."""
+        assert self.data.obs_class is not None
+        return self.data.obs_class
+
+    @property
+    def learned_labels(self) -> np.ndarray:
+        """causal_labels, for what runs only after Algorithm 1 has set them."""
+        if self.causal_labels is None:
+            raise ExperimentError("no causal classes yet: Algorithm 1 has not finished")
+        return self.causal_labels
+
+    @property
+    def learned_levels(self) -> np.ndarray:
+        """causal_levels, for what runs only after Algorithm 1 has set them."""
+        if self.causal_levels is None:
+            raise ExperimentError("no causal classes yet: Algorithm 1 has not finished")
+        return self.causal_levels
+
+    @property
     def n_causal_classes(self) -> int:
         return 0 if self.causal_levels is None else len(self.causal_levels)
 
@@ -283,7 +312,7 @@ class Experiment:
             query_labels=self.query_labels, iteration=self.iteration, rng=self.rng, iteration_elapsed=elapsed,
             generative=self.generative, premise=self.premise)
 
-    def restore(self, state: ExperimentState) -> "Experiment":
+    def restore(self, state: ExperimentState) -> Experiment:
         """Go on from a saved state: the next steps() continues where that experiment stopped."""
         self.spec = dict(state.spec)
         self.nets = list(state.nets)
@@ -331,14 +360,11 @@ class Experiment:
         batch = self.pending
         if batch is None or batch.kind != "algorithm2" or batch.answers is not None or len(batch) <= queries:
             return None
-        keep = slice(0, max(1, int(queries)))
-        self.pending = QueryBatch(batch.kind, batch.iteration, batch.images[keep], batch.source_index[keep],
-                                  originals=batch.originals[keep], targets=batch.targets[keep],
-                                  distances=batch.distances[keep], p_target=batch.p_target[keep])
+        self.pending = batch.first(max(1, int(queries)))
         self.config.queries = int(queries)
         return self.pending
 
-    def snapshot(self) -> "Experiment":
+    def snapshot(self) -> Experiment:
         """A frozen copy for readers on other threads: own nets, lists and generator; shared data set,
         generative model and prototype bank (trained once, never changed: only read).
 
@@ -403,7 +429,7 @@ class Experiment:
             else:
                 self._finish_algorithm2(batch)
         except ExperimentError:
-            self.pending.answers = None   # refused: the batch still waits for usable answers
+            batch.answers = None          # refused: the batch (still the pending one) waits for usable answers
             raise
         if batch.answers is None:         # Algorithm 1 asks more representatives (method.premise)
             self.pending = batch
@@ -422,7 +448,7 @@ class Experiment:
 
     # ----- Algorithm 1 -----
     def _algorithm1_queries(self) -> QueryBatch:
-        obs = self.data.obs_class
+        obs = self.obs_class
         picks = []
         for c in np.unique(obs):
             members = np.flatnonzero(obs == c)
@@ -434,10 +460,11 @@ class Experiment:
     def _finish_algorithm1(self, batch: QueryBatch) -> QueryBatch:
         """Check the premise on every answer so far (method.premise): returns a batch of more representatives
         to ask, or the answered Algorithm 1 batch (all representatives) once the causal classes are set."""
+        assert batch.answers is not None, "answer() gives the batch its answers first"
         earlier = self.premise if self.premise is not None and not self.premise.finished else None
         index = batch.source_index if earlier is None else np.concatenate([earlier.rep_index, batch.source_index])
         answers = batch.answers if earlier is None else np.concatenate([earlier.rep_answers, batch.answers])
-        obs = self.data.obs_class
+        obs = self.obs_class
         missing = [int(c) for c in np.unique(obs) if not np.any(np.isfinite(answers[obs[index] == c]))]
         if missing:
             raise ExperimentError(f"observational classes {missing} got no answer; answer at least one image each")
@@ -448,6 +475,7 @@ class Experiment:
             if step.more is not None:
                 self.premise = step.record
                 return QueryBatch("algorithm1", 0, self.data.images[step.more], step.more)
+            assert step.refined is not None and step.answers is not None, "a review that asks no more has both"
             record, refined, class_answers = step.record, step.refined, step.answers
         else:
             refined, class_answers = obs, _class_means(obs, index, answers)
@@ -477,7 +505,7 @@ class Experiment:
     def class_of_answer(self, answers: np.ndarray) -> np.ndarray:
         """Causal class whose level is nearest each answer (-1 for NaN)."""
         answers = np.asarray(answers, np.float64)
-        out = np.abs(answers[:, None] - self.causal_levels[None]).argmin(1)
+        out = np.abs(answers[:, None] - self.learned_levels[None]).argmin(1)
         out[~np.isfinite(answers)] = -1
         return out
 
@@ -498,12 +526,12 @@ class Experiment:
         if copies > 1:                                             # one answer weighs the same, however many copies
             q_weight = np.full(len(q_labels), self.config.query_weight / copies)
         images = np.concatenate([self.data.images, q_images])
-        labels = np.concatenate([self.causal_labels, q_labels])
+        labels = np.concatenate([self.learned_labels, q_labels])
         weights = np.concatenate([np.ones(len(self.data)), q_weight])
         j = self.config.augment_jitter
         if j:
-            copies = jittered(images, j, seed=self.config.seed * 1000 + self.iteration, max_shift=1, noise=0.0)
-            images = np.concatenate([images, copies])
+            jitters = jittered(images, j, seed=self.config.seed * 1000 + self.iteration, max_shift=1, noise=0.0)
+            images = np.concatenate([images, jitters])
             labels, weights = np.tile(labels, j + 1), np.tile(weights, j + 1)
         return images, labels, weights
 
@@ -545,11 +573,11 @@ class Experiment:
         """Q start images with their targets, chosen as config.queries_by says, and their manipulations."""
         q, k = self.config.queries, self.n_causal_classes
         if self.config.queries_by == RANDOM:
-            index, targets = random_queries(self.rng, self.causal_labels, k, q)
+            index, targets = random_queries(self.rng, self.learned_labels, k, q)
             result = self.manipulate(self.data.images[index], targets)
         else:
             choice, pool = choose_active(
-                self.data.images, self.causal_labels, k, q, self.nets, self.manipulate, self.rng,
+                self.data.images, self.learned_labels, k, q, self.nets, self.manipulate, self.rng,
                 shifts=self.config.augment_shifts > 0 and self.config.shift_mode == "cyclic",
                 jitter=self.config.augment_jitter > 0,
                 seed=self.config.seed * 1000 + self.iteration, past=self._past_failures())
@@ -562,9 +590,11 @@ class Experiment:
     def _past_failures(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(targets, failed) of every answered Algorithm 2 batch, oldest first."""
         return [(b.targets, self.class_of_answer(b.answers) != b.targets) for b in self.batches
-                if b.kind == "algorithm2" and b.answers is not None]
+                if b.kind == "algorithm2" and b.answers is not None and b.targets is not None]
 
     def _finish_algorithm2(self, batch: QueryBatch) -> None:
+        assert batch.answers is not None and batch.targets is not None and batch.distances is not None, \
+            "an Algorithm 2 batch has targets and distances, and answer() gave it its answers"
         got = self.add_answers(batch.images, batch.answers)
         known = got >= 0
         self.history.append(IterationRecord(
@@ -587,7 +617,7 @@ class Experiment:
         if self.bank is None:
             if self.generative is None or not self.nets:
                 raise ExperimentError("the manifold manipulator needs a trained generative model and causal net")
-            self.bank = PrototypeBank.build(self.generative, self.nets, self.data.images, self.causal_labels,
+            self.bank = PrototypeBank.build(self.generative, self.nets, self.data.images, self.learned_labels,
                                             seed=self.config.seed)
         return self.bank
 
@@ -601,7 +631,7 @@ class Experiment:
         if self.donors is None:
             if not self.nets:
                 raise ExperimentError("the patch manipulator needs a trained causal net")
-            self.donors = DonorBank.build(self.nets, self.data.images, self.causal_labels, seed=self.config.seed)
+            self.donors = DonorBank.build(self.nets, self.data.images, self.learned_labels, seed=self.config.seed)
         return self.donors
 
     def predict_causal(self, images: np.ndarray) -> np.ndarray:
@@ -654,12 +684,13 @@ class Experiment:
         manifold = (self.generative, self.prototype_bank()) if self.uses_manifold and self.generative is not None \
             else None
         make = ManipulatorModel.copy_of if copy_nets else ManipulatorModel.sharing
-        return make(self.nets, self.causal_levels, self.binary, self.config.distance_scale, self.manipulator_confidence,
-                    self.iteration, manifold, self.donor_bank() if self.uses_patches else None)
+        return make(self.nets, self.learned_levels, self.binary, self.config.distance_scale,
+                    self.manipulator_confidence, self.iteration, manifold,
+                    self.donor_bank() if self.uses_patches else None)
 
     def p_causal(self, images: np.ndarray) -> np.ndarray:
         """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""
-        return self.predict_causal(images) @ self.causal_levels
+        return self.predict_causal(images) @ self.learned_levels
 
 
 def _class_means(obs: np.ndarray, index: np.ndarray, answers: np.ndarray) -> np.ndarray:

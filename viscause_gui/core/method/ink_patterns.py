@@ -13,7 +13,7 @@ a pattern, or too few images of some pattern, fail that test, and the net answer
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class InkPatterns:
         self.references = references
 
     @classmethod
-    def from_images(cls, images: np.ndarray, labels: np.ndarray, n_classes: int) -> "InkPatterns":
+    def from_images(cls, images: np.ndarray, labels: np.ndarray, n_classes: int) -> InkPatterns:
         flat = np.asarray(images).reshape(len(images), -1) >= 0.5
         return cls([np.unique(flat[labels == c], axis=0) for c in range(n_classes)])
 
@@ -73,7 +73,7 @@ def _lacks_shared_ink(flat: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np
     x, r = flat.astype(np.float32), ref.astype(np.float32)
     distance = x.sum(axis=1)[:, None] + r.sum(axis=1)[None] - 2.0 * (x @ r.T)     # Hamming
     shared = ref[np.argpartition(distance, K_NEAREST - 1, axis=1)[:, :K_NEAREST]].all(axis=1)
-    return (shared & ~flat).any(axis=1), distance.min(axis=1)
+    return np.any(shared & ~flat, axis=1), distance.min(axis=1)
 
 
 def learn_ink_patterns(images: np.ndarray, labels: np.ndarray, n_classes: int, copies: Copies,

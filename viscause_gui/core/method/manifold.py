@@ -33,8 +33,8 @@ Images are (N, H, W) or (N, H, W, C): the generative model takes channels.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class PrototypeBank:
 
     @classmethod
     def build(cls, model: ConvAutoencoder, nets: Sequence[nn.Module], images: np.ndarray, labels: np.ndarray,
-              per_class: int = PROTOTYPES_PER_CLASS, seed: int = 0) -> "PrototypeBank":
+              per_class: int = PROTOTYPES_PER_CLASS, seed: int = 0) -> PrototypeBank:
         """Codes of up to `per_class` images of each class that every net puts in that class."""
         nets = as_ensemble(nets)
         labels = np.asarray(labels, np.int64)
@@ -86,7 +86,7 @@ class PrototypeBank:
             z = model.encode(x)
             decoded = sharp_decode(model, z)
             end_margin = worst_margin(nets, decoded, own).cpu().numpy()
-            codes, decoded = z.cpu().numpy(), decoded.flatten(1).cpu().numpy()
+            codes, decoded_rows = z.cpu().numpy(), decoded.flatten(1).cpu().numpy()
         agree = (margin > 0) & (end_margin > 0)
         chosen = []
         for c in np.unique(labels):
@@ -99,7 +99,7 @@ class PrototypeBank:
         for c in np.unique(labels):
             inside = margin[(labels[index] == c) & agree]
             depth[c] = float(np.median(inside)) if len(inside) else 1.0
-        return cls(codes[rows].astype(np.float32), labels[index][rows], depth, decoded[rows].astype(np.float32),
+        return cls(codes[rows].astype(np.float32), labels[index][rows], depth, decoded_rows[rows].astype(np.float32),
                    end_margin[rows].astype(np.float32))
 
     def nearest(self, base: torch.Tensor, targets: torch.Tensor, k: int, depth: torch.Tensor) -> torch.Tensor:
@@ -154,7 +154,7 @@ class _Paths:
     fade: float = FADE       # where the decode changes by this much, the image's residual is dropped
 
     @classmethod
-    def start(cls, model: ConvAutoencoder, x0: torch.Tensor, fade: float = FADE) -> "_Paths":
+    def start(cls, model: ConvAutoencoder, x0: torch.Tensor, fade: float = FADE) -> _Paths:
         z0 = model.encode(x0)
         return cls(model, x0, z0, sharp_decode(model, z0), fade)
 

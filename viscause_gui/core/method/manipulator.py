@@ -36,8 +36,8 @@ one wide net.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -223,6 +223,7 @@ def _candidate_pixels(objective: _Objective, x: torch.Tensor, rows: torch.Tensor
         xg = x.clone().requires_grad_(True)
         _worst_loss(objective.nets, xg, objective.target[rows], objective.confidence).sum().backward()
     direction = (1.0 - 2.0 * x).flatten(1)  # +1 where a flip adds ink, -1 where it removes it
+    assert xg.grad is not None, "backward() has filled it"
     gain = -(xg.grad.flatten(1) * direction)
     return gain.topk(k, dim=1).indices
 
@@ -305,12 +306,14 @@ class _MarginFn:
 
 def _fuse_mlps(nets: list[nn.Module]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
     """[(weight, bias)] of one wide MLP equal to the members side by side, or None if not MLPs."""
-    if not nets or not all(type(net) is MLP for net in nets):
+    mlps = [net for net in nets if type(net) is MLP]
+    if not nets or len(mlps) < len(nets):
         return None
-    stacks = [[m for m in net.body if not isinstance(m, (nn.Flatten, nn.ReLU))] for net in nets]
-    kinds = [[type(m) for m in net.body] for net in nets]
-    if any(k != kinds[0] for k in kinds) or not all(isinstance(m, nn.Linear) for st in stacks for m in st):
+    layered = [[m for m in net.body if not isinstance(m, (nn.Flatten, nn.ReLU))] for net in mlps]
+    kinds = [[type(m) for m in net.body] for net in mlps]
+    if any(k != kinds[0] for k in kinds) or not all(isinstance(m, nn.Linear) for st in layered for m in st):
         return None
+    stacks = [[m for m in st if isinstance(m, nn.Linear)] for st in layered]      # all of them, as checked
     if any([m.weight.shape for m in st] != [m.weight.shape for m in stacks[0]] for st in stacks):
         return None
     with torch.no_grad():

@@ -7,8 +7,8 @@ experiment's nets train in another thread (Experiment.manipulator_model makes on
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from torch import nn
@@ -39,7 +39,7 @@ class ManipulatorModel:
     def copy_of(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
                 distance_scale: float | None, confidence: float | None, iteration: int,
                 manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None,
-                donors: DonorBank | None = None) -> "ManipulatorModel":
+                donors: DonorBank | None = None) -> ManipulatorModel:
         """A model with copies of `nets` (and of the generative model; call only while no other
         thread trains them)."""
         own = [copy.deepcopy(net) for net in nets]
@@ -54,7 +54,7 @@ class ManipulatorModel:
     def sharing(cls, nets: Sequence[nn.Module], causal_levels: np.ndarray, binary: bool,
                 distance_scale: float | None, confidence: float | None, iteration: int,
                 manifold: tuple[ConvAutoencoder, PrototypeBank] | None = None,
-                donors: DonorBank | None = None) -> "ManipulatorModel":
+                donors: DonorBank | None = None) -> ManipulatorModel:
         """A model over `nets` themselves (no copies): for the thread that owns them."""
         generative, bank = (None, None) if manifold is None else manifold
         return cls(list(nets), np.asarray(causal_levels, np.float64), binary, distance_scale, confidence, iteration,
@@ -88,9 +88,10 @@ class ManipulatorModel:
         if search not in self.searches:
             raise ValueError(f"this manipulator cannot search {search!r} (it can: {', '.join(self.searches)})")
         progress = None if cancelled is None else (lambda step, total: bool(cancelled()))
-        if search == PATCHES:
+        # (searches has PATCHES only with donors, MANIFOLD only with the generative model and its bank)
+        if search == PATCHES and self.donors is not None:
             return manipulate_by_patches(self.nets, self.donors, images, targets, alpha, progress=progress)
-        if search == MANIFOLD:
+        if search == MANIFOLD and self.generative is not None and self.bank is not None:
             return manipulate_on_manifold(self.nets, self.generative, self.bank, images, targets, alpha,
                                           distance_scale=self.distance_scale, progress=progress)
         return manipulate(self.nets, images, targets, alpha, binary=self.binary,

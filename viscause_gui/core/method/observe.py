@@ -8,8 +8,9 @@ gives any data set its classes: from samples of T, from P(T=1|I), or from a labe
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -222,7 +223,7 @@ class _Reporter:
         if self.fn is not None and self.fn(stage, self.lo + (self.hi - self.lo) * fraction):
             raise FitCancelled(f"cancelled while {stage}")
 
-    def scaled(self, lo: float, hi: float) -> "_Reporter":
+    def scaled(self, lo: float, hi: float) -> _Reporter:
         return _Reporter(self.fn, lo, hi)
 
     def epochs(self, stage: str) -> Callable[[Any], bool]:
@@ -234,7 +235,7 @@ class _Reporter:
 
 def _holdout_mask(n: int, share: float, seed: int) -> np.ndarray:
     held = np.zeros(n, bool)
-    held[np.random.default_rng(seed).permutation(n)[:int(round(share * n))]] = True
+    held[np.random.default_rng(seed).permutation(n)[:round(share * n)]] = True
     return held
 
 
@@ -259,6 +260,7 @@ def _feature_partition(x: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int
     into one give its images one answer where they have two (the Causal Coarsening Theorem's premise)."""
     p_net, features = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.9))
     report("clustering the nets' features", 0.95)
+    assert features is not None, "_regress gives them unless told not to"
     labels = _feature_clusters(features, recipe, seed)
     terms = _heldout_terms(_order_by_rate(labels, t), t, held)
     k = int(labels.max()) + 1
@@ -364,7 +366,7 @@ def _totals(terms: dict[int, np.ndarray]) -> dict[int, float]:
 def _choose_k(terms: dict[int, np.ndarray], recipe: ObserveRecipe) -> int:
     """Smallest K whose held-out log-likelihood is within max(margin, z standard errors) of the best."""
     totals = _totals(terms)
-    best = max(totals, key=totals.get)
+    best = max(totals, key=totals.__getitem__)
     for k in sorted(terms):
         gap = terms[best] - terms[k]
         if gap.sum() <= max(recipe.margin, recipe.z * math.sqrt(len(gap)) * float(gap.std())):

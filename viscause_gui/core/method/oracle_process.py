@@ -18,6 +18,7 @@ MAX_HEADER bytes), then ``header["bytes"]`` bytes of payload (0 if absent).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -28,7 +29,8 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, BinaryIO, Callable
+from collections.abc import Callable
+from typing import IO, Any, BinaryIO
 
 LENGTH = struct.Struct(">I")
 MAX_HEADER = 64 * 1024
@@ -55,7 +57,7 @@ class ProtocolError(Exception):
 
 # ---------------------------------------------------------------- frames
 
-def write_frame(stream: BinaryIO, header: dict, payload: bytes | memoryview = b"") -> None:
+def write_frame(stream: IO[bytes], header: dict, payload: bytes | memoryview = b"") -> None:
     head = json.dumps({**header, "bytes": len(payload)}).encode("utf-8")
     stream.write(LENGTH.pack(len(head)) + head)
     if len(payload):
@@ -103,35 +105,31 @@ def _child_path() -> list[str]:
     return [p for p in sys.path if p not in ("", ".")]
 
 
+def _close_stdin(proc: subprocess.Popen) -> None:
+    """Close the child's stdin pipe: it ends by itself at the end of its requests."""
+    with contextlib.suppress(OSError):
+        if proc.stdin is not None:
+            proc.stdin.close()
+
+
 def _stop(proc: subprocess.Popen, kill: bool = False) -> None:
-    """End the child: close its stdin (it ends by itself at the end of its requests), wait a
-    little, kill it if it still runs; kill at once with kill=True."""
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
+    """End the child: close its stdin, wait a little, kill it if it still runs; kill at once with kill=True."""
+    _close_stdin(proc)
     try:
         if kill:
             raise subprocess.TimeoutExpired(proc.args, 0)
         proc.wait(timeout=CLOSE_WAIT_S)
     except subprocess.TimeoutExpired:
-        try:
+        with contextlib.suppress(OSError):
             proc.kill()
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _stop_soon(proc: subprocess.Popen) -> None:
     """_stop without waiting here: what an oracle dropped without close() gets (e.g. on a GUI
     thread, which must not wait for a child to end)."""
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
+    _close_stdin(proc)
     if proc.poll() is None:
         threading.Thread(target=_stop, args=(proc,), name="oracle child stop", daemon=True).start()
 
@@ -163,6 +161,8 @@ class ChildProcess:
     def __init__(self, entry: str, env: dict[str, str] | None = None):
         self.proc = subprocess.Popen([sys.executable, "-I", "-c", BOOT, json.dumps(_child_path()), entry],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=os.getcwd(), env=env)
+        assert self.proc.stdin is not None, "a pipe, as asked"
+        self._to_child: IO[bytes] = self.proc.stdin
         self._replies = _Replies()
         self._busy = False
         threading.Thread(target=self._replies.read_all, args=(self.proc.stdout,), name="oracle child reader",
@@ -179,10 +179,8 @@ class ChildProcess:
         max_payload bytes. ChildTimeout (the child is killed), ChildGone, ProtocolError (killed)."""
         self._replies.max_payload = max_payload
         self._busy = True
-        try:
-            write_frame(self.proc.stdin, header, payload)
-        except (OSError, ValueError):          # a broken pipe: the child is gone; its reader says so
-            pass
+        with contextlib.suppress(OSError, ValueError):      # a broken pipe: the child is gone; its reader says so
+            write_frame(self._to_child, header, payload)
         try:
             reply = self._replies.queue.get(timeout=limit_s)
         except queue.Empty:
@@ -267,7 +265,7 @@ def serve(handle: Handler) -> None:
             return
         try:
             reply, data = handle(header, payload)
-        except Exception as exc:  # noqa: BLE001 - reported to the parent, which decides
+        except Exception as exc:  # reported to the parent, which decides
             reply, data = {"error": "internal", "message": f"{type(exc).__name__}: {exc}"}, b""
         write_frame(replies, reply, data)
 

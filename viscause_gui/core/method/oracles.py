@@ -7,8 +7,9 @@ later, through Experiment.answer, and needs no class.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Callable, Generator, Iterator, Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 from torch import nn
@@ -60,7 +61,7 @@ def train_manifold_check(images: np.ndarray, seed: int = 0, epochs: int = CHECK_
     order = np.random.default_rng([seed, 31]).permutation(len(images))
     n_cal = max(1, len(images) // 10)
     calibration, training = images[order[:n_cal]], images[order[n_cal:]]
-    model = new_net(autoencoder_spec(images.shape[1:], code=code), seed + 4099)
+    model = cast(ConvAutoencoder, new_net(autoencoder_spec(images.shape[1:], code=code), seed + 4099))
     yield from train_fn(model, training, None, None, generative_config(seed + 4099, epochs))
     model.eval()
     errors = reconstruction_error(model, calibration)
@@ -102,7 +103,8 @@ def model_oracle_targets(data: Dataset, positive_label: int | None = None) -> np
 
 def train_model_oracle(data: Dataset, positive_label: int | None = None, seed: int = 0,
                        epochs: int = 5, max_images: int = 10_000,
-                       train_fn: Callable[..., Iterator[TrainProgress]] = train_steps) -> Iterator[TrainProgress]:
+                       train_fn: Callable[..., Iterator[TrainProgress]] = train_steps
+                       ) -> Generator[TrainProgress, None, ModelOracle]:
     """Generator: train a classifier standing in for people; returns a ModelOracle.
 
     train_fn: models.train_steps or a routine with its signature (e.g. one run in a child process).

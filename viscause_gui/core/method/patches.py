@@ -30,8 +30,8 @@ a typical real image of it at alpha = 1/2 (manifold.manifold_depth). Images (N, 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ class DonorBank:
 
     @classmethod
     def build(cls, nets: Sequence[nn.Module], images: np.ndarray, labels: np.ndarray,
-              per_class: int = DONORS_PER_CLASS, seed: int = 0) -> "DonorBank":
+              per_class: int = DONORS_PER_CLASS, seed: int = 0) -> DonorBank:
         nets = as_ensemble(nets)
         labels = np.asarray(labels, np.int64)
         rng = np.random.default_rng(seed)
@@ -72,14 +72,14 @@ class DonorBank:
         index = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:4 * per_class]
                                         for c in range(k)] or [np.zeros(0, np.int64)]))
         margin = _margins(nets, images[index], labels[index])
-        rows, depth = [], np.ones(k)
+        chosen, depth = [], np.ones(k)
         for c in range(k):
             mine = labels[index] == c
             agree = np.flatnonzero(mine & (margin > 0))
-            rows.append((agree if len(agree) else np.flatnonzero(mine))[:per_class])
+            chosen.append((agree if len(agree) else np.flatnonzero(mine))[:per_class])
             if len(agree):
                 depth[c] = float(np.median(margin[agree]))
-        rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        rows = np.concatenate(chosen) if chosen else np.zeros(0, np.int64)
         return cls(np.asarray(images[index[rows]], np.float32), labels[index[rows]], depth)
 
     def nearest(self, images: np.ndarray, targets: np.ndarray, k: int) -> np.ndarray:
@@ -163,7 +163,7 @@ def _search_chunk(nets: list[nn.Module], bank: DonorBank, images: np.ndarray, ta
     return result
 
 
-def _most_different_cells(nets: list[nn.Module], mask: "_Mask", x0: torch.Tensor, xd: torch.Tensor,
+def _most_different_cells(nets: list[nn.Module], mask: _Mask, x0: torch.Tensor, xd: torch.Tensor,
                           target: torch.Tensor, depth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per row, the donor's cells that differ most from the start image pasted first, as few as reach
     `depth` (grown by GROW cells): the gradient-free companion of the fitted mask, for nets so sure of

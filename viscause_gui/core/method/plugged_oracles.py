@@ -22,6 +22,7 @@ Loading a Python file or a model file runs its code: plug in only files you trus
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -29,8 +30,9 @@ import os
 import sys
 import threading
 import zipfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +62,7 @@ def is_plugged(spec: str) -> bool:
 
 
 def load_plugged_oracle(spec: str, positive_class: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
-                        image_shape: Sequence[int] | None = None) -> "CheckedOracle":
+                        image_shape: Sequence[int] | None = None) -> CheckedOracle:
     """The oracle a spec names, loaded in its own process and checked (see the module docstring);
     OracleLoadError if it cannot be loaded. image_shape (H, W) or (H, W, C): a model file is
     checked against it now, not at the first batch. Close it (or use it in a `with`) when done."""
@@ -108,7 +110,7 @@ def check_answers(raw: Any, n: int) -> np.ndarray:
         raw = raw.detach().cpu().numpy()
     try:
         array = np.asarray(raw)
-    except Exception as exc:  # noqa: BLE001 - the user's object decides what converting it raises
+    except Exception as exc:  # the user's object decides what converting it raises
         raise BadAnswers(f"returned {type(raw).__name__}, which numpy cannot read ({type(exc).__name__})") from None
     if array.dtype.kind == "O":
         if not all(isinstance(v, (int, float, np.integer, np.floating)) for v in array.reshape(-1)):
@@ -163,7 +165,7 @@ class CheckedOracle:
         else:
             self._model = load_in_process(spec, positive_class, image_shape)
 
-    def __enter__(self) -> "CheckedOracle":
+    def __enter__(self) -> CheckedOracle:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -181,7 +183,7 @@ class CheckedOracle:
         images = np.ascontiguousarray(images, np.float32)
         try:
             if self._model is not None:
-                return self._answer_in_thread(images)
+                return self._answer_in_thread(self._model, images)
             return check_answers(np.frombuffer(self._answer_in_child(images), np.float64).copy(), len(images))
         except BadAnswers as exc:
             raise self._fail(str(exc)) from None
@@ -228,7 +230,7 @@ class CheckedOracle:
                 raise self._fail(f"could not be started again: {exc}") from None
         try:
             reply, data = self._child.request({"op": "answer", "shape": list(images.shape)},
-                                              memoryview(images).cast("B"), self.timeout, max_payload=8 * n)
+                                              images.data.cast("B"), self.timeout, max_payload=8 * n)
         except ChildTimeout:
             self._child = None
             raise self._timed_out(n) from None
@@ -244,14 +246,14 @@ class CheckedOracle:
 
     # ----- torch: and onnx: here, in a thread
 
-    def _answer_in_thread(self, images: np.ndarray) -> np.ndarray:
+    def _answer_in_thread(self, model: Callable[[np.ndarray], Any], images: np.ndarray) -> np.ndarray:
         """The model's checked answers, computed in a daemon thread so a hang can be left behind."""
         box: dict[str, Any] = {}
 
         def work() -> None:
             try:
-                box["values"] = check_answers(self._model(images), len(images))
-            except BaseException as exc:  # noqa: BLE001 - any failure of the model is reported
+                box["values"] = check_answers(model(images), len(images))
+            except BaseException as exc:  # any failure of the model is reported
                 box["error"] = exc
 
         thread = threading.Thread(target=work, name=f"oracle {self.name}", daemon=True)
@@ -309,7 +311,7 @@ class _OracleInChild:
             values = check_answers(raw, len(images))
         except BadAnswers as exc:
             return {"error": "answers", "message": str(exc)}, b""
-        except BaseException as exc:  # noqa: BLE001 - any failure of the user's code is reported
+        except BaseException as exc:  # any failure of the user's code is reported
             return {"error": "raised", "message": f"raised {type(exc).__name__}: {exc}"}, b""
         return {"ok": True}, values.astype(np.float64).tobytes()
 
@@ -352,7 +354,7 @@ def _module_from_file(path: Path) -> Any:
     with _on_path(str(path.resolve().parent)):
         try:
             spec.loader.exec_module(module)
-        except BaseException as exc:  # noqa: BLE001 - the user's code: any failure is one message
+        except BaseException as exc:  # the user's code: any failure is one message
             raise OracleLoadError(f"{path}: loading it raised {type(exc).__name__}: {exc}") from None
     return module
 
@@ -364,24 +366,21 @@ def _import_module(name: str) -> Any:
         except ModuleNotFoundError as exc:
             raise OracleLoadError(f"--oracle python:{name}: no module named {exc.name!r} (give a path to a "
                                   ".py file, or run from the folder that holds the module)") from None
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             raise OracleLoadError(f"module {name}: importing it raised {type(exc).__name__}: {exc}") from None
 
 
-class _on_path:
+@contextlib.contextmanager
+def _on_path(folder: str) -> Iterator[None]:
     """A folder on sys.path for the duration of an import (the user's helpers import beside it)."""
-
-    def __init__(self, folder: str):
-        self.folder = folder
-
-    def __enter__(self) -> None:
-        self.added = self.folder not in sys.path
-        if self.added:
-            sys.path.insert(0, self.folder)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.added and self.folder in sys.path:
-            sys.path.remove(self.folder)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
 
 
 # ---------------------------------------------------------------- model files
@@ -485,7 +484,7 @@ def load_torch_model(path: Path) -> ModelFileOracle:
             module, shape = torch.jit.load(str(path), map_location="cpu").eval(), None
     except OracleLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - torch raises many types on a bad file
+    except Exception as exc:  # torch raises many types on a bad file
         raise OracleLoadError(f"{path}: cannot load the {kind} model ({type(exc).__name__}: {exc})") from None
 
     def forward(x: np.ndarray) -> np.ndarray:
@@ -517,7 +516,7 @@ def load_onnx_model(path: Path) -> ModelFileOracle:
     _model_file(path)
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types on a bad file
+    except Exception as exc:  # onnxruntime raises its own types on a bad file
         raise OracleLoadError(f"{path}: not a usable ONNX model ({type(exc).__name__}: {exc})") from None
     inputs = session.get_inputs()
     if len(inputs) != 1:

@@ -93,7 +93,7 @@ class ClassVerdict:
         return out
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "ClassVerdict":
+    def from_json(cls, d: dict[str, Any]) -> ClassVerdict:
         return cls(obs_class=int(d["obs_class"]), n_answers=int(d["n_answers"]), mean=float(d["mean"]),
                    verdict=str(d["verdict"]), reason=str(d["reason"]), parts=[int(v) for v in d.get("parts", [])],
                    part_means=[float(v) for v in d.get("part_means", [])],
@@ -164,7 +164,7 @@ class PremiseRecord:
                 "summary": self.describe()}
 
     @classmethod
-    def from_json(cls, d: Any, n_images: int) -> "PremiseRecord":
+    def from_json(cls, d: Any, n_images: int) -> PremiseRecord:
         """Read a record back (ValueError, in one line, when it is malformed)."""
         try:
             settings = PremiseSettings(tolerance=float(d["tolerance"]), alpha=float(d["alpha"]),
@@ -218,7 +218,7 @@ def review(images: np.ndarray, obs_class: np.ndarray, rep_index: np.ndarray, rep
                              np.random.default_rng([seed, rounds, int(c)]))
         verdicts.append(check.verdict)
         wanted.extend(check.more)
-        if check.assignment is not None:
+        if check.assignment is not None and check.part_answers is not None:      # a SPLIT sets both
             splits[int(c)] = (members, check.assignment, check.part_answers)
     record = PremiseRecord(kind, settings, rep_index, rep_answers, asked, rounds, verdicts)
     wanted = [i for i in dict.fromkeys(wanted) if i not in set(rep_index.tolist())]

@@ -48,8 +48,8 @@ and candidates manipulated at smaller alpha (deeper) beside alpha.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch

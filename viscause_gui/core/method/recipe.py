@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -84,7 +85,7 @@ class DataFacts:
     binary: bool
 
     @classmethod
-    def of(cls, images: np.ndarray, binary: bool | None = None) -> "DataFacts":
+    def of(cls, images: np.ndarray, binary: bool | None = None) -> DataFacts:
         """The facts of images (N, H, W) or (N, H, W, C); `binary` when already known (Dataset.is_binary)."""
         images = np.asarray(images)
         if images.ndim not in (3, 4):
@@ -159,7 +160,7 @@ class DataRecipe:
         alpha, seed, queries_by, ...)."""
         return ExperimentConfig(**{**run, **self.config_fields()})
 
-    def with_overrides(self, **changes: Any) -> "DataRecipe":
+    def with_overrides(self, **changes: Any) -> DataRecipe:
         """The recipe chosen again with these overrides added (None removes one): e.g. net='mlp', ensemble=3."""
         overrides = {**self.overrides, **changes}
         invariances = overrides.pop("invariances", self.invariances)
@@ -199,7 +200,7 @@ class DataRecipe:
         return {"version": RECIPE_VERSION, **doc}
 
     @classmethod
-    def from_json(cls, doc: Any) -> "DataRecipe":
+    def from_json(cls, doc: Any) -> DataRecipe:
         """A recipe read back (a session, history.json): exactly what ran, checked; RecipeError when damaged."""
         try:
             assert isinstance(doc, dict) and doc.get("version") == RECIPE_VERSION
@@ -248,7 +249,7 @@ def choose_recipe(facts: DataFacts, invariances: Sequence[str] = (), overrides: 
     ensemble = _positive(overrides.get("ensemble", ENSEMBLE), "ensemble")
     epochs, retrain, training_reason = _epochs(facts, net, overrides)
     manipulator, search_reason = _search(facts, overrides)
-    widths = NARROW_WIDTHS if _values(facts) >= NARROW_VALUES else tuple(DEFAULT_WIDTHS)
+    widths = NARROW_WIDTHS if _values(facts) >= NARROW_VALUES else DEFAULT_WIDTHS
     generative_epochs = _generative_epochs(facts, widths)
     observe, observe_reason = _observe(overrides)
     reasons = {"causal net": f"{net_reason}; {_ensemble_reason(ensemble, overrides)}", "training": training_reason,

@@ -13,6 +13,7 @@ training process).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -24,13 +25,13 @@ DEFAULT_CODE = 32
 DEFAULT_WIDTHS = (32, 64)
 
 
-def generative_spec(model: "ConvAutoencoder") -> dict[str, Any]:
+def generative_spec(model: ConvAutoencoder) -> dict[str, Any]:
     """The spec that rebuilds `model` (for a session or a run folder)."""
     return autoencoder_spec(model.in_shape, model.code_size, model.widths)
 
 
 def autoencoder_spec(in_shape: tuple[int, ...], code: int = DEFAULT_CODE,
-                     widths: tuple[int, int] = DEFAULT_WIDTHS) -> dict[str, Any]:
+                     widths: Sequence[int] = DEFAULT_WIDTHS) -> dict[str, Any]:
     """The spec of an autoencoder for images of `in_shape` ((H, W) or (H, W, C))."""
     return {"arch": "autoencoder", "in_shape": [int(s) for s in in_shape], "code": int(code),
             "widths": [int(w) for w in widths]}
@@ -43,7 +44,7 @@ class ConvAutoencoder(nn.Module):
     """
 
     def __init__(self, in_shape: tuple[int, ...], code: int = DEFAULT_CODE,
-                 widths: tuple[int, int] = DEFAULT_WIDTHS):
+                 widths: Sequence[int] = DEFAULT_WIDTHS):
         super().__init__()
         if len(in_shape) not in (2, 3) or min(in_shape) < 1:
             raise ValueError(f"an autoencoder takes (H, W) or (H, W, C) images, got {tuple(in_shape)}")

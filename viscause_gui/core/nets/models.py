@@ -6,8 +6,10 @@ spec dict so that a saved state_dict can be rebuilt without pickle. Training: ne
 """
 from __future__ import annotations
 
+import itertools
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,7 +55,7 @@ class MLP(nn.Module):
         self.in_shape = tuple(int(v) for v in in_shape)
         sizes = [int(np.prod(in_shape)), *hidden]
         layers: list[nn.Module] = [nn.Flatten()]
-        for a, b in zip(sizes[:-1], sizes[1:]):
+        for a, b in itertools.pairwise(sizes):
             layers += [nn.Linear(a, b), nn.ReLU()]
         layers.append(nn.Linear(sizes[-1], n_classes))
         self.body = nn.Sequential(*layers)
@@ -156,6 +158,8 @@ def ensemble_proba(nets: Sequence[nn.Module], images: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def hidden_features(net: nn.Module, images: np.ndarray, batch_size: int = 8192) -> np.ndarray:
     """Activations of the net's last hidden layer (N, units) as float32, a batch at a time."""
+    if not isinstance(net, (MLP, ConvNet)):
+        raise TypeError(f"a {type(net).__name__} has no hidden layer to read")
     net.eval()
     device = next(net.parameters()).device
     out = []

@@ -6,8 +6,9 @@ of them as its train_fn (the training process runs them in a child process).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Generator, Iterator, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -88,14 +89,14 @@ class TrainingData:
 
     @classmethod
     def prepare(cls, net: nn.Module, images: np.ndarray, targets: np.ndarray,
-                weights: np.ndarray | None, config: TrainConfig) -> "TrainingData":
+                weights: np.ndarray | None, config: TrainConfig) -> TrainingData:
         gen = torch.Generator().manual_seed(config.seed)
         n = len(images)
         x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
         y = _soft_targets(targets, n_outputs(net))
         w = torch.ones(n) if weights is None else torch.as_tensor(weights, dtype=torch.float32)
         perm = torch.randperm(n, generator=gen)
-        n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
+        n_val = round(n * config.val_fraction) if n >= 20 else 0
         return cls(gen, x, y, w, perm[n_val:], perm[:n_val])
 
 
@@ -106,7 +107,7 @@ def train_steps(
     weights: np.ndarray | None = None,
     config: TrainConfig | None = None,
     device: torch.device | None = None,
-) -> Iterator[TrainProgress]:
+) -> Generator[TrainProgress, None, None]:
     """Train `net` in place, yielding progress after every epoch; stop iterating to cancel.
 
     targets: int classes (N,) or class probabilities (N, K) (soft labels, e.g. P(T|man(I))).
@@ -293,7 +294,7 @@ def generative_config(seed: int = 0, epochs: int = GENERATIVE_EPOCHS, n_images: 
     return TrainConfig(epochs=epochs, batch_size=64, lr=2e-3, patience=4, seed=seed)
 
 
-def train_autoencoder(net: nn.Module, images: np.ndarray, targets: np.ndarray | None = None,
+def train_autoencoder(net: ConvAutoencoder, images: np.ndarray, targets: np.ndarray | None = None,
                       weights: np.ndarray | None = None, config: TrainConfig | None = None,
                       device: torch.device | None = None) -> Iterator[TrainProgress]:
     """Train the autoencoder to reconstruct `images` (binary cross-entropy per value), yielding
@@ -305,7 +306,7 @@ def train_autoencoder(net: nn.Module, images: np.ndarray, targets: np.ndarray | 
     x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
     n = len(x)
     perm = torch.randperm(n, generator=gen)
-    n_val = int(round(n * config.val_fraction)) if n >= 20 else 0
+    n_val = round(n * config.val_fraction) if n >= 20 else 0
     train_idx, val_idx = perm[n_val:], perm[:n_val]
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 

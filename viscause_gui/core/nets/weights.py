@@ -29,7 +29,7 @@ def net_of_spec(spec: Any, max_parameters: int = MAX_PARAMETERS) -> nn.Module:
     try:
         with torch.device("meta"):
             net = build_net(spec)
-    except Exception as exc:  # noqa: BLE001 - ValueError, TypeError, KeyError, RuntimeError from a bad spec
+    except Exception as exc:  # ValueError, TypeError, KeyError, RuntimeError from a bad spec
         raise WeightsError(f"the net spec is invalid ({type(exc).__name__}: {exc})") from None
     n = sum(p.numel() for p in net.parameters())
     if n > max_parameters:
@@ -56,7 +56,7 @@ def read_state_dict(raw: bytes, what: str = "the weights") -> dict[str, torch.Te
         found = [ln.strip() for ln in str(exc).splitlines() if "GLOBAL" in ln or "Unsupported" in ln]
         raise WeightsError(f"{what}: holds objects other than tensors; refused, because loading it could "
                            f"run code ({found[0] if found else 'not a plain state_dict'})") from None
-    except Exception as exc:  # noqa: BLE001 - RuntimeError, EOFError, ... on damaged data
+    except Exception as exc:  # RuntimeError, EOFError, ... on damaged data
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise WeightsError(f"{what}: cannot be read ({type(exc).__name__}: {first})") from None
     if not isinstance(state, dict) or not all(isinstance(key, str) for key in state):

@@ -15,6 +15,7 @@ closes mid-epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import itertools
@@ -24,7 +25,10 @@ import os
 import queue
 import threading
 import traceback
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,18 +87,16 @@ def _serve(conn) -> None:
         if message[0] == "quit":
             return
         if message[0] == "train":
-            *head, specs, config, device = message[1:]
-            arrays = [None if spec is None else _recv_array(conn, spec) for spec in specs]
-            message = _train_job(conn, *head, *arrays, config, device)
+            job, routine, net_bytes, specs, config, device = message[1:]
+            images, targets, weights = (None if spec is None else _recv_array(conn, spec) for spec in specs)
+            message = _train_job(conn, job, routine, net_bytes, images, targets, weights, config, device)
         else:
             message = None
 
 
 def _lower_priority() -> None:
-    try:
+    with contextlib.suppress(AttributeError, OSError):    # no nice() here (Windows), or not allowed
         os.nice(CHILD_NICENESS)
-    except (AttributeError, OSError):    # no nice() here (Windows), or not allowed
-        pass
 
 
 def _train_job(conn, job: int, routine, net_bytes: bytes, images, targets, weights, config,
@@ -111,7 +113,7 @@ def _train_job(conn, job: int, routine, net_bytes: bytes, images, targets, weigh
     except _Interrupted as stop:
         conn.send((job, "cancelled", None))
         return stop.message if stop.message[0] in ("train", "quit") else None
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it there
+    except Exception as exc:  # reported to the parent, which raises it there
         conn.send((job, "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"))
     return None
 
@@ -125,8 +127,8 @@ class TrainingProcess:
 
     def __init__(self) -> None:
         self._ctx = mp.get_context("spawn")
-        self._proc = None
-        self._conn = None
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
         self._send_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._inboxes: dict[int, queue.Queue] = {}
@@ -189,34 +191,40 @@ class TrainingProcess:
         proc = self._proc
         if proc is None:
             return
-        try:
+        with contextlib.suppress(TrainingProcessError):
             self._send(("quit",))
-        except TrainingProcessError:
-            pass
         proc.join(0.3)
         if proc.is_alive():
             proc.kill()
             proc.join(1.0)
 
     # ----- plumbing -----
+    def _connection(self) -> Connection:
+        """The pipe to the child, which start() opened."""
+        if self._conn is None:
+            raise TrainingProcessError("the training process was never started")
+        return self._conn
+
     def _send_job(self, head: tuple, arrays: tuple, tail: tuple) -> None:
         """The job message, then its arrays as raw bytes: pickling tens of MB would hold Python's
         lock for as long as the copy takes, while raw writes let the GUI thread run between them."""
         arrays = tuple(None if a is None else np.ascontiguousarray(a) for a in arrays)
         specs = tuple(None if a is None else (a.dtype.str, a.shape) for a in arrays)
+        conn = self._connection()
         with self._send_lock:
             try:
-                self._conn.send((*head, specs, *tail))
+                conn.send((*head, specs, *tail))
                 for a in arrays:
                     if a is not None:
-                        self._conn.send_bytes(memoryview(a).cast("B"))
+                        conn.send_bytes(memoryview(a).cast("B"))
             except (OSError, ValueError, BrokenPipeError) as exc:
                 raise TrainingProcessError("the training process ended") from exc
 
     def _send(self, message: tuple) -> None:
+        conn = self._connection()
         with self._send_lock:
             try:
-                self._conn.send(message)
+                conn.send(message)
             except (OSError, ValueError, BrokenPipeError) as exc:
                 raise TrainingProcessError("the training process ended") from exc
 

@@ -16,8 +16,9 @@ value above 0.5 is "yes", below 0.5 "no", and NaN (or exactly 0.5) is '?'.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class VoteRule:
         return {"method": self.method, "ties": self.ties, "unknown": self.unknown}
 
     @classmethod
-    def from_json(cls, obj: object) -> "VoteRule":
+    def from_json(cls, obj: object) -> VoteRule:
         if not isinstance(obj, Mapping):
             return cls()
         try:
@@ -113,7 +114,7 @@ class Agreement:
     per_annotator: dict[str, tuple[float, int]] = field(default_factory=dict)   # name -> (agreement, n compared)
 
 
-def agreement(table: Mapping[object, Mapping[str, float]], rule: VoteRule = VoteRule()) -> Agreement:
+def agreement(table: Mapping[Any, Mapping[str, float]], rule: VoteRule = VoteRule()) -> Agreement:
     """`table`: image -> {annotator: value}. Categories yes / no / '?' (see `category`)."""
     out = Agreement()
     annotators = sorted({a for answers in table.values() for a in answers})

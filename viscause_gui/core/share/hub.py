@@ -36,8 +36,9 @@ import random
 import secrets
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -448,7 +449,7 @@ def image_png(image: np.ndarray) -> bytes:
     tiny images are enlarged by whole pixels so browsers that ignore pixelated scaling stay sharp."""
     pixels = png_pixels(image)
     h, w = pixels.shape[:2]
-    scale = max(1, int(math.ceil(PNG_MIN_SIDE * 32 / max(h, w))) if max(h, w) < 256 else 1)
+    scale = max(1, math.ceil(PNG_MIN_SIDE * 32 / max(h, w)) if max(h, w) < 256 else 1)
     img = Image.fromarray(pixels)
     if scale > 1:
         img = img.resize((w * scale, h * scale), Image.Resampling.NEAREST)

@@ -7,18 +7,20 @@ Routes (everything but the join page carries the join token in the path):
 | ``GET /`` | the join page (``join.js``, ``page.css``): type the short join code (rate limited) |
 | ``POST /join`` ``{"code"}`` | the join token for a right code (403 otherwise) |
 | ``GET /j/<token>/`` | the answer page (``page.js``, ``page.css`` beside it) |
-| ``POST /j/<token>/api/hello`` ``{"annotator", "device"}`` | who you are: the annotator of this secret or device (a reload), or a new random id; the question, k |
+| ``POST /j/<token>/api/hello`` ``{"annotator", "device"}`` | who you are (below); the question, k |
 | ``POST /j/<token>/api/next`` ``{"annotator"}`` | the image to answer (base64 PNG) or a wait, and counts |
 | ``POST /j/<token>/api/answer`` ``{"annotator", "batch", "index", "answer"}`` | journalled (fsync) before the 200 |
 | ``POST /j/<token>/api/undo`` ``{"annotator"}`` | undo your last answer |
+
+Who you are, as ``hello`` says it: the annotator of this secret or device (a reload), or a new random id.
 
 Security: the token (`new_token`: 39 characters that cannot be mistaken for one another, 195 bits
 from `secrets`, new per share) is compared in constant time; a wrong or missing one is 403. The
 ``Host`` header must name this server: localhost, 127.0.0.1, [::1], the address served (with "on
 this network": the address shown and the one the connection came to) and this port; any other is
 421 (a page on another site whose name was pointed at this machine, DNS rebinding, is refused).
-Bodies over `max_body` bytes are 413; every field is checked (types, exact key sets; unknown keys are refused) and refused with 400;
-per client address (an IPv6 address counts by its /64) and per annotator token buckets answer
+Bodies over `max_body` bytes are 413; every field is checked (types, exact key sets; unknown keys
+are refused) and refused with 400; per client address (an IPv6 address counts by its /64) and per annotator token buckets answer
 429. New annotators (a hello from a device the share does not know) are paced per address and
 overall (429 with a Retry-After, which the page waits out: a class joining at once is slowed,
 never turned away). Join codes: only wrong tries count, 10 a minute per address (a class behind
@@ -45,10 +47,11 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Awaitable, Callable
+from typing import Any, cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -237,7 +240,7 @@ class ShareServer:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._serve())
-        except BaseException as exc:             # noqa: BLE001 - reported to start()
+        except BaseException as exc:             # reported to start()
             self._error = exc
             self._started.set()
             return
@@ -245,7 +248,8 @@ class ShareServer:
         try:
             loop.run_forever()
         finally:
-            loop.run_until_complete(self._runner.cleanup())
+            if self._runner is not None:            # _serve made it before the server started
+                loop.run_until_complete(self._runner.cleanup())
             loop.close()
 
     async def _serve(self) -> None:
@@ -261,7 +265,8 @@ class ShareServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server is not None else []   # noqa: SLF001 - the bound port
+        server = cast(asyncio.Server | None, site._server)       # aiohttp's private server: the bound port
+        sockets = server.sockets if server is not None else []
         if sockets and self.port == 0:
             self.port = sockets[0].getsockname()[1]
 
@@ -361,7 +366,9 @@ class ShareServer:
             return True
         if self.host in WILDCARDS:
             sockname = request.transport.get_extra_info("sockname") if request.transport is not None else None
-            return bool(sockname) and name == _normal_host(str(sockname[0]))
+            if not sockname:
+                return False
+            return name == _normal_host(str(sockname[0]))
         return False
 
     # ----- the API -----
@@ -491,7 +498,7 @@ class _ServerLog(logging.LoggerAdapter):
     becomes one line on the `viscause_gui.share` log (at most one a minute, with a count), not a
     traceback. Anything else aiohttp reports (a fault of ours) is logged with its traceback."""
 
-    def __init__(self, server: "ShareServer"):
+    def __init__(self, server: ShareServer):
         super().__init__(log, {})
         self.server = server
 
@@ -503,8 +510,8 @@ class _ServerLog(logging.LoggerAdapter):
         if isinstance(exc, HttpProcessingError):
             self.server.malformed += 1
             now = time.monotonic()
-            if now - self.server._malformed_logged >= 60:              # noqa: SLF001 - its own server
-                self.server._malformed_logged = now                   # noqa: SLF001
+            if now - self.server._malformed_logged >= 60:
+                self.server._malformed_logged = now
                 log.warning("share: refused a malformed HTTP request (%s; %d so far)",
                             type(exc).__name__, self.server.malformed)
             return

@@ -4,8 +4,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -30,7 +31,7 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None],
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object],
                  verify: Callable[[Path], None] | None = None) -> Path:
     """Write through `write(file)` to a temporary file beside `path`, fsync, `verify(temp
     path)` if given, os.replace. On any error the temporary file is removed and `path` is

@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -71,7 +72,7 @@ class DataRunSettings:
         return 1 if self.recipe is None else DataRecipe.from_json(self.recipe).threads()
 
     @classmethod
-    def from_json(cls, doc: Any, where: Path) -> "DataRunSettings":
+    def from_json(cls, doc: Any, where: Path) -> DataRunSettings:
         try:
             settings = cls(**doc)
             timeout = settings.oracle_timeout
@@ -139,12 +140,13 @@ def with_observational_classes(data: Dataset, t_label: int | None, seed: int, pr
     if data.t is None and data.p_obs is None:
         # a label read from a file (a sub-folder "yes", a digit) is what was observed of T for that
         # image: one sample, from which P(T=1|I) and its classes are estimated as `observe` does
-        data = replace(data, t=(data.labels == t_label).astype(np.int64), meta=dict(data.meta))
+        data = replace(data, t=(data.need("labels") == t_label).astype(np.int64), meta=dict(data.meta))
         what = f"samples of T (T = 1 for label {t_label})"
     progress(f"finding observational classes from {what} on {len(data)} images")
     found = estimate_observational_classes(data, t_label, seed, recipe=observe)
+    assert found is not None, "the data set has T and no observational classes yet"
     data = found.added_to(data)
-    progress(f"{int(data.obs_class.max()) + 1} observational classes")
+    progress(f"{int(data.need('obs_class').max()) + 1} observational classes")
     return data
 
 
@@ -307,6 +309,7 @@ def _batch_name(batch: QueryBatch | None) -> str:
 def _wait_offline(experiment: Experiment, out: Path) -> Outcome:
     """The waiting batch's files for the offline oracle (an answers CSV already there is kept)."""
     batch = experiment.pending
+    assert batch is not None, "called while a batch waits for its answers"
     path = batch_folder(out, batch) / ANSWERS_FILE
     if not path.exists():
         path = write_offline_batch(out, batch)
@@ -315,7 +318,7 @@ def _wait_offline(experiment: Experiment, out: Path) -> Outcome:
 
 def _extra_config(experiment: Experiment, settings: DataRunSettings) -> dict[str, Any]:
     return {"experiment": "data", **settings.to_json(), "n_data": len(experiment.data),
-            "n_obs_classes": int(experiment.data.obs_class.max()) + 1}
+            "n_obs_classes": int(experiment.obs_class.max()) + 1}
 
 
 def _save_state(out: Path, experiment: Experiment, settings: DataRunSettings) -> None:

@@ -6,9 +6,10 @@ import io
 import json
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def causal_dataset(experiment: Experiment) -> dict[str, np.ndarray]:
 def export_causal_dataset(path: PathLike, experiment: Experiment) -> Path:
     """Write `causal_dataset` as an .npz (readable by the data set loader: images +
     causal_class + a JSON meta) atomically."""
-    arrays = causal_dataset(experiment)
+    arrays: dict[str, Any] = causal_dataset(experiment)
     meta = {"kind": "viscause causal data set", "dataset": experiment.data.name,
             "source_codes": {str(k): v for k, v in CAUSAL_SOURCES.items()},
             "causal_levels": np.asarray(experiment.causal_levels, np.float64).tolist(),
@@ -113,13 +114,15 @@ def export_queries_csv(path: PathLike, experiment: Experiment) -> Path:
             cls = exp.class_of_answer(answers) if exp.causal_levels is not None else np.full(len(b), -1)
             for i in range(len(b)):
                 a = float(answers[i])
-
-                def opt(arr: np.ndarray | None, cast: Callable = float) -> str:
-                    return "" if arr is None else repr(cast(arr[i]))
-                w.writerow([b.kind, b.iteration, i, int(b.source_index[i]), opt(b.targets, int),
+                w.writerow([b.kind, b.iteration, i, int(b.source_index[i]), _optional_cell(b.targets, i, int),
                             "" if math.isnan(a) else repr(a), "" if cls[i] < 0 else int(cls[i]),
-                            opt(b.distances), opt(b.p_target), image_hash(b.images[i])])
+                            _optional_cell(b.distances, i), _optional_cell(b.p_target, i), image_hash(b.images[i])])
         text.flush()
         text.detach()
 
     return atomic_write(path, write)
+
+
+def _optional_cell(values: np.ndarray | None, i: int, cast: Callable = float) -> str:
+    """A CSV cell with values[i], empty when the batch has no such values."""
+    return "" if values is None else repr(cast(values[i]))

@@ -1,13 +1,11 @@
 """PNG figures made with matplotlib's Agg backend (no Qt): MErr and MDist per iteration."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 
 def plot_history(records: Sequence[dict], path: str | Path, title: str = "",
@@ -16,7 +14,9 @@ def plot_history(records: Sequence[dict], path: str | Path, title: str = "",
 
     records: {"label": str, "iterations": [{"iteration", "merr", "mdist"}, ...]} per series.
     """
-    fig, (ax_err, ax_dist) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig = Figure(figsize=(9, 3.4))
+    FigureCanvasAgg(fig)
+    ax_err, ax_dist = fig.subplots(1, 2)
     for series in records:
         it = [r["iteration"] for r in series["iterations"]]
         ax_err.plot(it, [100 * r["merr"] for r in series["iterations"]], marker="o", ms=3, label=series["label"])
@@ -32,5 +32,4 @@ def plot_history(records: Sequence[dict], path: str | Path, title: str = "",
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -22,8 +22,8 @@ import contextlib
 import errno
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 LOCK_NAME = ".viscause.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 20      # msvcrt locks bytes; lock one far from the pid text so it stays readable

@@ -44,6 +44,7 @@ Qt-free and torch-free: the journal may be written from a tiny process.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -51,9 +52,10 @@ import math
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +81,7 @@ class JournalError(ValueError):
 
 def now_iso() -> str:
     """The current time as ISO 8601 UTC with microseconds."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
 
 def new_id() -> str:
@@ -143,7 +145,7 @@ class AnswerRecord:
         return out
 
     @classmethod
-    def from_json(cls, obj: Any) -> "AnswerRecord":
+    def from_json(cls, obj: Any) -> AnswerRecord:
         """Validate one decoded line; ValueError says what is wrong."""
         if not isinstance(obj, dict):
             raise ValueError(f"a record must be a JSON object, got {type(obj).__name__}")
@@ -458,19 +460,19 @@ class Journal:
         try:
             self._write_line(self._fd, record.to_json())
         except OSError as exc:
-            self._cut_back(end)
+            self._cut_back(self._fd, end)
             raise JournalError(f"{self.path}: cannot write the answer ({exc.strerror or exc}); "
                                f"it was NOT saved") from None
         self.records.append(record)
         self._ids.add(record.id)
         return record
 
-    def _cut_back(self, end: int) -> None:
+    def _cut_back(self, fd: int, end: int) -> None:
         """After a failed write, remove what of it reached the file, so the next answer starts on a
         line of its own; if even that fails, refuse further answers (never glue one onto a fragment)."""
         try:
-            os.ftruncate(self._fd, end)
-            os.fsync(self._fd)
+            os.ftruncate(fd, end)
+            os.fsync(fd)
         except OSError:
             self._broken = True
 
@@ -516,17 +518,15 @@ class Journal:
                 os.close(self._fd)        # closing releases the lock
                 self._fd = None
 
-    def __enter__(self) -> "Journal":
+    def __enter__(self) -> Journal:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
     def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 # ---------------------------------------------------------------- atomic writes

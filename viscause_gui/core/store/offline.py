@@ -18,6 +18,7 @@ import csv
 import io
 import math
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -65,7 +66,7 @@ def png_pixels(image: np.ndarray) -> np.ndarray:
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
-    def write(f: io.BufferedWriter) -> None:
+    def write(f: BinaryIO) -> None:
         Image.fromarray(png_pixels(image)).save(f, format="PNG")
     atomic_write(path, write)
 

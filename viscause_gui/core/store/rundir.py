@@ -11,8 +11,9 @@ import io
 import json
 import math
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -25,7 +26,7 @@ from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.patches import DonorBank
-from viscause_gui.core.nets.generative import generative_spec
+from viscause_gui.core.nets.generative import ConvAutoencoder, generative_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba
 from viscause_gui.core.nets.weights import (MAX_WEIGHTS_BYTES, WeightsError, net_from_state, net_of_spec,
                                             read_state_dict)
@@ -80,9 +81,11 @@ def prepare_run_folder(out: Path) -> Path:
 
 def save_iteration(out: Path, batch: QueryBatch) -> Path:
     path = out / f"iteration_{batch.iteration:02d}.npz"
+    originals, targets, answers = batch.originals, batch.targets, batch.answers
+    assert originals is not None and targets is not None and answers is not None, "an answered Algorithm 2 batch"
     atomic_write(path, lambda f: np.savez_compressed(
-        f, originals=batch.originals.astype(np.float32), manipulated=batch.images.astype(np.float32),
-        targets=batch.targets.astype(np.int64), answers=batch.answers.astype(np.float64)))
+        f, originals=originals.astype(np.float32), manipulated=batch.images.astype(np.float32),
+        targets=targets.astype(np.int64), answers=answers.astype(np.float64)))
     return path
 
 
@@ -107,18 +110,21 @@ def save_model(out: Path, experiment: Experiment) -> None:
         state = {f"m{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
     atomic_write(out / "model.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in state.items()}, f))
     meta = {"spec": experiment.spec, "members": len(nets), "binary": experiment.binary,
-            "causal_levels": experiment.causal_levels.tolist(), "image_shape": list(experiment.data.shape),
+            "causal_levels": experiment.learned_levels.tolist(), "image_shape": list(experiment.data.shape),
             "distance_scale": experiment.config.distance_scale, "confidence": experiment.manipulator_confidence}
     if experiment.uses_manifold and experiment.generative is not None:
         meta["generative"] = {"spec": generative_spec(experiment.generative)}
         generative = experiment.generative.state_dict()
-        atomic_write(out / "generative.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in generative.items()}, f))
+        cpu_state = {k: v.detach().cpu() for k, v in generative.items()}
+        atomic_write(out / "generative.pt", lambda f: torch.save(cpu_state, f))
         bank = experiment.prototype_bank()
-        atomic_write(out / "prototypes.npz", lambda f: np.savez_compressed(f, **{k: getattr(bank, k) for k in BANK_ARRAYS}))
+        bank_arrays = {k: getattr(bank, k) for k in BANK_ARRAYS}
+        atomic_write(out / "prototypes.npz", lambda f: np.savez_compressed(f, **bank_arrays))
     if experiment.uses_patches:
         meta["donors"] = True
         donors = experiment.donor_bank()
-        atomic_write(out / "donors.npz", lambda f: np.savez_compressed(f, **{k: getattr(donors, k) for k in DONOR_ARRAYS}))
+        donor_arrays = {k: getattr(donors, k) for k in DONOR_ARRAYS}
+        atomic_write(out / "donors.npz", lambda f: np.savez_compressed(f, **donor_arrays))
     atomic_write(out / "model.json", lambda f: f.write(json.dumps(meta, indent=2).encode("utf-8")))
 
 
@@ -211,18 +217,20 @@ class RunModel:
         except WeightsError as exc:
             raise self._fail("model.pt", str(exc)) from None
 
-    def _read_manifold(self, meta: dict[str, Any]) -> tuple[nn.Module, PrototypeBank] | None:
+    def _read_manifold(self, meta: dict[str, Any]) -> tuple[ConvAutoencoder, PrototypeBank] | None:
         """The generative model and its prototypes, when the run used the manifold manipulator."""
         doc = meta.get("generative")
         if doc is None:
             return None
         spec = doc.get("spec") if isinstance(doc, dict) else None
-        if not (isinstance(spec, dict) and spec.get("arch") == "autoencoder" and spec.get("in_shape") == list(self.shape)):
+        if not (isinstance(spec, dict) and spec.get("arch") == "autoencoder"
+                and spec.get("in_shape") == list(self.shape)):
             raise self._fail("model.json", "'generative' must hold the spec of an autoencoder of the images")
         try:
-            model = net_from_state(spec, read_state_dict(self._read("generative.pt", MAX_WEIGHTS_BYTES),
-                                                         "the generative model"), "the generative model",
-                                   default_device()).eval()
+            net = net_from_state(spec, read_state_dict(self._read("generative.pt", MAX_WEIGHTS_BYTES),
+                                                       "the generative model"), "the generative model",
+                                 default_device())
+            model = cast(ConvAutoencoder, net.eval())      # its spec's arch is "autoencoder"
         except WeightsError as exc:
             raise self._fail("generative.pt", str(exc)) from None
         return model, self._read_bank(model)
@@ -242,7 +250,8 @@ class RunModel:
         values = int(np.prod(self.shape))
         if not (arrays["codes"].shape == (n, model.code_size) and arrays["decoded"].shape == (n, values)
                 and arrays["margins"].shape == (n,) and arrays["depth"].shape == (k,)
-                and arrays["labels"].dtype.kind in "iu" and n > 0 and np.all((arrays["labels"] >= 0) & (arrays["labels"] < k))
+                and arrays["labels"].dtype.kind in "iu" and n > 0
+                and np.all((arrays["labels"] >= 0) & (arrays["labels"] < k))
                 and all(np.isfinite(arrays[a]).all() for a in ("codes", "decoded", "margins", "depth"))):
             raise self._fail("prototypes.npz", "its arrays do not fit the generative model and the causal classes")
         return PrototypeBank(arrays["codes"].astype(np.float32), arrays["labels"].astype(np.int64),
@@ -261,8 +270,9 @@ class RunModel:
 
     def manipulator(self) -> ManipulatorModel:
         """The run's manipulator: the search the run used (manifold, patches), else the pixel search."""
+        generative, bank = self.manifold or (None, None)
         return ManipulatorModel(self.nets, self.levels, self.binary, self.distance_scale, self.confidence, 0,
-                                *(self.manifold or (None, None)), donors=self.donors)
+                                generative=generative, bank=bank, donors=self.donors)
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p_causal P(T=1|man(I)), causal_class) per image."""
@@ -326,11 +336,13 @@ def drive_to_folder(experiment: Experiment, answer: AnswerFn, out: Path, progres
             except ExperimentError as exc:
                 raise AnswersRefused(str(exc)) from None
             if event.kind == "algorithm1" and experiment.causal_levels is None:
-                progress(f"Algorithm 1: {len(experiment.premise.rep_index)} answers; the premise check asks "
-                         f"{len(experiment.pending)} more representatives")
+                premise, pending = experiment.premise, experiment.pending
+                assert premise is not None and pending is not None, "the premise check asked more representatives"
+                progress(f"Algorithm 1: {len(premise.rep_index)} answers; the premise check asks "
+                         f"{len(pending)} more representatives")
             elif event.kind == "algorithm1":
                 progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
-                         f"{np.round(experiment.causal_levels, 3).tolist()}")
+                         f"{np.round(experiment.learned_levels, 3).tolist()}")
                 if experiment.premise is not None:
                     progress(experiment.premise.describe())
             else:

@@ -7,7 +7,7 @@ import math
 import zipfile
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -19,10 +19,12 @@ from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, E
                                                  QueryBatch)
 from viscause_gui.core.method.premise import PremiseRecord
 from viscause_gui.core.method.query_choice import QUERY_CHOICES
+from viscause_gui.core.nets.generative import ConvAutoencoder
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.store.journal import AnswerRecord
-from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, DEFAULT_LIMITS, MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT,
-                                             SESSION_VERSION, SessionData, SessionError, SessionLimits)
+from viscause_gui.core.store.session import (BATCH_FIELDS, DEFAULT_LIMITS, GENERATIVE_MEMBER, MANIFEST,
+                                             RNG_BIT_GENERATORS, SESSION_FORMAT, SESSION_VERSION, SessionData,
+                                             SessionError, SessionLimits)
 from viscause_gui.core.nets.weights import WeightsError
 from viscause_gui.core.nets.weights import net_from_state
 from viscause_gui.core.nets.weights import net_of_spec
@@ -48,7 +50,7 @@ def load_session(path: PathLike, *, limits: SessionLimits = DEFAULT_LIMITS,
         raise SessionError(f"{p}: not a session file or damaged ({exc})") from None
     except OSError as exc:
         raise SessionError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
-    except Exception as exc:  # noqa: BLE001 - zipfile/zlib/numpy/torch raise many types on bad input
+    except Exception as exc:  # zipfile/zlib/numpy/torch raise many types on bad input
         raise SessionError(f"{p}: the session file is damaged ({type(exc).__name__}: {exc})") from None
 
 
@@ -99,7 +101,8 @@ class _Reader:
 
     def _member(self, name: str, limit: int | None = None) -> bytes:
         info = self.infos.get(name)
-        _need(info is not None, f"member {name} is missing")
+        if info is None:
+            raise _Bad(f"member {name} is missing")
         limit = self.limits.max_member_bytes if limit is None else limit
         _need(info.file_size <= limit,
               f"member {name} would unpack to {info.file_size:,} bytes, more than the limit of {limit:,} (zip bomb?)")
@@ -141,11 +144,13 @@ class _Reader:
         """The shape of a well-formed .npy member of a dtype kind in `kinds`, from its header alone
         (None for any other member: reading it says what is wrong, as before)."""
         info = self.infos.get(name)
+        if info is None:
+            return None
         try:
             with self.zf.open(info) as f:
                 shape, _, dtype = read_npy_header(f)
                 offset = f.tell()
-        except Exception:  # noqa: BLE001 - a missing or damaged member is reported when it is read
+        except Exception:  # a missing or damaged member is reported when it is read
             return None
         plain = not dtype.hasobject and dtype.fields is None and dtype.subdtype is None and dtype.kind in kinds
         size = 1
@@ -156,9 +161,11 @@ class _Reader:
     # ----- content -----
     def _session(self, doc: dict[str, Any]) -> SessionData:
         sid = doc.get("session_id")
-        _need(isinstance(sid, str) and 0 < len(sid) <= 200, "the session has no valid session_id")
+        if not (isinstance(sid, str) and 0 < len(sid) <= 200):
+            raise _Bad("the session has no valid session_id")
         created, saved = doc.get("created"), doc.get("saved")
-        _need(isinstance(created, str) and (saved is None or isinstance(saved, str)), "bad created/saved times")
+        if not (isinstance(created, str) and (saved is None or isinstance(saved, str))):
+            raise _Bad("bad created/saved times")
         settings = doc.get("settings", {})
         _need(isinstance(settings, dict), "'settings' must be a JSON object")
         app = doc.get("app", {})
@@ -204,10 +211,12 @@ class _Reader:
     def _experiment(self, e: Any, data: Dataset) -> Experiment:
         _need(isinstance(e, dict), "'experiment' must be a JSON object or null")
         config = _config(e.get("config"))
-        n, shape = len(data), data.shape
-        _need(data.obs_class is not None, "the experiment's data set has no observational classes")
+        n, shape, obs_class = len(data), data.shape, data.obs_class
+        if obs_class is None:
+            raise _Bad("the experiment's data set has no observational classes")
         spec = e.get("spec")
-        _need(isinstance(spec, dict) and len(json.dumps(spec)) <= 10_000, "'experiment.spec' must be a small JSON object")
+        _need(isinstance(spec, dict) and len(json.dumps(spec)) <= 10_000,
+              "'experiment.spec' must be a small JSON object")
         _need(isinstance(spec.get("in_shape"), list) and list(spec["in_shape"]) == list(shape),
               f"the net's in_shape {spec.get('in_shape')} does not match the images {list(shape)}")
         _meta_net(spec)                                  # a spec that cannot build a net is refused now
@@ -227,7 +236,7 @@ class _Reader:
             k = len(levels)
             _need(k >= 1, "'causal_levels' is empty")
             obs_to_causal = _int_list(classes.get("obs_to_causal"), "obs_to_causal", 0, k - 1)
-            _need(len(obs_to_causal) > int(np.max(data.obs_class)) and int(np.min(data.obs_class)) >= 0,
+            _need(len(obs_to_causal) > int(np.max(obs_class)) and int(np.min(obs_class)) >= 0,
                   "'obs_to_causal' does not cover every observational class of the data set")
             obs_answers = _float_list(classes.get("obs_answers"), "obs_answers", 0.0, 1.0)
             causal_labels = self._array("experiment/causal_labels.npy", "iu", (n,), what="causal_labels")
@@ -297,7 +306,7 @@ class _Reader:
             exp.prototype_bank()           # the manipulator's path ends, built once here
         return exp
 
-    def _batch(self, b: Any, prefix: str, what: str, n: int, shape: tuple[int, int], k: int | None,
+    def _batch(self, b: Any, prefix: str, what: str, n: int, shape: tuple[int, ...], k: int | None,
                answered: bool) -> QueryBatch:
         _need(isinstance(b, dict), f"{what} must be a JSON object")
         kind = b.get("kind")
@@ -335,7 +344,7 @@ class _Reader:
             arrays[f] = arr
         return QueryBatch(kind, iteration, **arrays)
 
-    def _generative(self, doc: Any, shape: tuple[int, ...]) -> nn.Module | None:
+    def _generative(self, doc: Any, shape: tuple[int, ...]) -> ConvAutoencoder | None:
         """The manifold manipulator's generative model, when the session has one."""
         if doc is None:
             return None
@@ -346,8 +355,9 @@ class _Reader:
         _need(list(spec.get("in_shape", [])) == list(shape), "the generative model's in_shape is not the "
                                                              "images' shape")
         try:
-            return net_from_state(spec, read_state_dict(self._member(GENERATIVE_MEMBER), "the generative model"),
-                                  "the generative model", self.device).eval()
+            net = net_from_state(spec, read_state_dict(self._member(GENERATIVE_MEMBER), "the generative model"),
+                                 "the generative model", self.device)
+            return cast(ConvAutoencoder, net.eval())      # its spec's arch is "autoencoder"
         except WeightsError as exc:
             raise _Bad(str(exc)) from None
 
@@ -386,7 +396,7 @@ def _parse_npy(raw: bytes, what: str) -> np.ndarray:
     f = io.BytesIO(raw)
     try:
         shape, fortran, dtype = read_npy_header(f)
-    except Exception as exc:  # noqa: BLE001 - numpy parses the header with ast: ValueError, SyntaxError, ...
+    except Exception as exc:  # numpy parses the header with ast: ValueError, SyntaxError, ...
         raise _Bad(f"'{what}' is not a valid .npy array ({type(exc).__name__}: {exc})") from None
     _need(not dtype.hasobject and dtype.fields is None and dtype.subdtype is None,
           f"'{what}' holds Python objects or records (pickle); refusing to load it")
@@ -490,7 +500,7 @@ def _rng(state: Any) -> np.random.Generator:
 
 def _history_record(r: Any, i: int) -> IterationRecord:
     _need(isinstance(r, dict), f"history entry {i} must be a JSON object")
-    values = {}
+    values: dict[str, Any] = {}          # each an int or a float, as its field says
     for f in fields(IterationRecord):
         v = r.get(f.name)
         if f.type == "int":

@@ -8,10 +8,11 @@ import logging
 import math
 import time
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -25,8 +26,8 @@ from viscause_gui.core.method.experiment import Experiment, QueryBatch
 from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.journal import AnswerRecord, now_iso
-from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, MANIFEST, SESSION_FORMAT, SESSION_VERSION, SessionData,
-                                             SessionError, autosave_path)
+from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, MANIFEST, SESSION_FORMAT,
+                                             SESSION_VERSION, SessionData, SessionError, autosave_path)
 from viscause_gui.core.store.session_reader import load_session
 
 log = logging.getLogger("viscause_gui.session")

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | N
     """
     key = batch if isinstance(batch, str) else batch_key(batch)
     if size is None:
-        size = len(batch)  # type: ignore[arg-type]
+        size = len(batch)
     # the same numbers as `votes` (mean and twice the std of the known answers per image), counted
     # with bincount: a share hands on a batch of thousands of answers on the GUI thread
     mine = [r for r in resolve(records).values() if r.batch == key and 0 <= r.index < size]
@@ -108,10 +109,15 @@ def check_images(records: Iterable[AnswerRecord], batch: str, images: np.ndarray
     for r in records:
         if r.type != "answer" or r.batch != batch:
             continue
-        if not 0 <= r.index < len(images):
-            bad.append(r)
-        elif r.image_sha256 is not None and r.image_sha256 != image_hash(images[r.index]):
-            bad.append(r)
-        else:
+        if _fits(r, images):
             ok.append(r)
+        else:
+            bad.append(r)
     return ok, bad
+
+
+def _fits(record: AnswerRecord, images: np.ndarray) -> bool:
+    """The record's index exists, and its hash, where it has one, is that image's."""
+    if not 0 <= record.index < len(images):
+        return False
+    return record.image_sha256 is None or record.image_sha256 == image_hash(images[record.index])

@@ -42,8 +42,8 @@ def stroke(image: np.ndarray, start: tuple[int, int], end: tuple[int, int], size
     """Stamp along the straight line from start to end (in place)."""
     steps = max(abs(end[0] - start[0]), abs(end[1] - start[1]), 1)
     for t in np.linspace(0.0, 1.0, steps + 1):
-        stamp(image, int(round(start[0] + t * (end[0] - start[0]))),
-              int(round(start[1] + t * (end[1] - start[1]))), size, value)
+        stamp(image, round(start[0] + t * (end[0] - start[0])),
+              round(start[1] + t * (end[1] - start[1])), size, value)
 
 
 def fill_row(image: np.ndarray, row: int, value: Value = 1.0) -> np.ndarray:

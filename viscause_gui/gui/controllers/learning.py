@@ -7,8 +7,9 @@ data set's name.
 """
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import Recipe, Truth
@@ -66,7 +67,7 @@ class RunSettings:
 
     @classmethod
     def for_data(cls, data: Dataset, oracle: str, positive_label: int | None, recipe: Recipe | None,
-                 plugged: PluggedChoice | None = None, **values: Any) -> "RunSettings":
+                 plugged: PluggedChoice | None = None, **values: Any) -> RunSettings:
         """The settings a person chose (`values`: ExperimentConfig fields) over the recipe's."""
         base = {} if recipe is None else dict(recipe.config)
         return cls(ExperimentConfig.from_json({**base, **values}), oracle, positive_label, recipe, plugged)
@@ -107,8 +108,12 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
             exp.generative_train_fn = process.wrap(exp.generative_train_fn)
         oracle = None
         if settings.oracle == "truth":
+            if truth is None:
+                raise ValueError("this data set has no truth oracle")
             oracle = truth.oracle()
         elif settings.oracle == "plugged":
+            if settings.plugged is None:
+                raise ValueError("no file or module was chosen for the plugged oracle")
             oracle = settings.plugged.load(exp.data.shape)
         elif settings.oracle == "model":
             oracle = model_oracle
@@ -117,13 +122,14 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
                                                   train_steps if process is None else process.wrap(train_steps))
                 yield OracleReady(oracle)
         return (yield from drive(exp, oracle, goal))
-    except Exception as exc:  # noqa: BLE001 - every failure reaches the user as a message
+    except Exception as exc:  # every failure reaches the user as a message
         if stop.stopped:
             return RunOutcome.STOPPED
         return Failure(str(exc) or type(exc).__name__)
 
 
-def _new_experiment(data: Dataset, settings: RunSettings, stop: StopFlag) -> Iterator[ObservedClasses]:
+def _new_experiment(data: Dataset, settings: RunSettings, stop: StopFlag
+                    ) -> Generator[ObservedClasses, None, Experiment]:
     """The experiment on `data`, its observational classes found first when it has none."""
     problem = observational_problem(data, settings.positive_label)
     if problem is not None:

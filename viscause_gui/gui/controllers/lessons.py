@@ -11,7 +11,9 @@ run takes its seed from the lesson).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+import functools
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -127,7 +129,7 @@ class LessonController(QObject):
         if run and step.run is not None and index not in self._ran:
             self._set_busy(True)
             token = self._token
-            self.stage.start(dict(step.run), lambda outcome, i=index, t=token: self._ended(t, i, outcome))
+            self.stage.start(dict(step.run), functools.partial(self._ended, token, index))
         elif index == len(self.lesson) - 1:
             self._at_end()
         else:
@@ -183,6 +185,5 @@ class LessonController(QObject):
             self._play_timer.start(int(self.pace_s * 1000))
 
     def _play_tick(self) -> None:
-        if self.playing and not self.next():
-            if not self.busy:
-                self.pause()
+        if self.playing and not self.next() and not self.busy:
+            self.pause()

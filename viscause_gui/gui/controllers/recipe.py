@@ -11,8 +11,9 @@ The view gets one `RecipeShown` after every change (`RecipeView.show_recipe`).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 from viscause_gui.core.method.experiment import ExperimentConfig
 from viscause_gui.core.method.recipe import (CYCLIC_SHIFTS, FLIPS, SHIFTS, DataFacts, DataRecipe, RecipeError,
@@ -138,6 +139,8 @@ class RecipeModel:
             self._show()
 
     def _change(self, **changes: Any) -> None:
+        if self._recipe is None:            # built-in data: nothing to change (the setters check it first)
+            return
         try:
             self._recipe, self._problem = self._recipe.with_overrides(**changes), None
         except RecipeError as exc:
@@ -148,6 +151,8 @@ class RecipeModel:
     def experiment_config(self, retrain_epochs: int | None = None, **run: Any) -> ExperimentConfig:
         """The config of a new experiment with this recipe, as `viscause run DATA` makes it (`run`:
         iterations, queries, alpha, seed, queries_by); `retrain_epochs`, the person's, over the recipe's."""
+        if self._recipe is None:
+            raise ValueError("built-in data has no recipe: its experiment's settings are the config")
         config = self._recipe.experiment_config(**run)
         return config if retrain_epochs is None else replace(config, retrain_epochs=retrain_epochs)
 

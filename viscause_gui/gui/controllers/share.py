@@ -65,14 +65,14 @@ def tally_view(tally: Tally) -> TallyView:
     o = tally.overall
     lines.append(f"Overall: {o.answers} answers on {o.images} images · agreement {fmt(o.percent, True)} · "
                  f"α {fmt(o.alpha)}")
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for b in tally.batches:
         for r in b["rows"][:MAX_ROWS]:
             vote = r["consensus"]
             vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
             rows.append((b["key"], str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]),
                          str(r["handed"]), vote_text if r["n"] else ""))
-    people = [(p["name"], str(p["answers"]), fmt(p["agreement"], True)
+    people: list[tuple[str, ...]] = [(p["name"], str(p["answers"]), fmt(p["agreement"], True)
                + (f" of {p['compared']}" if p["compared"] else "")) for p in tally.annotators]
     return TallyView(max(1, tally.needed), tally.answers, "<br>".join(lines), rows[:MAX_ROWS], people)
 

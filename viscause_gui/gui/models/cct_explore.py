@@ -39,8 +39,8 @@ EXCEPTIONS = ("observational_coarsens_causal", "incompatible")
 def paper_model(name: str) -> DiscreteModel:
     """One of the Supplement B models, from the numbers printed in the paper."""
     p_t0 = np.asarray(PAPER_P_T0[name], np.float64).reshape(2, 3)
-    rows = [[a, b, 1.0 - a - b] for a, b in PAPER_P_I_GIVEN_H]
-    return DiscreteModel([PAPER_P_H0, 1.0 - PAPER_P_H0], rows, 1.0 - p_t0)
+    rows = np.array([[a, b, 1.0 - a - b] for a, b in PAPER_P_I_GIVEN_H])
+    return DiscreteModel(np.array([PAPER_P_H0, 1.0 - PAPER_P_H0]), rows, 1.0 - p_t0)
 
 
 def is_exception(result: dict[str, Any]) -> bool:
@@ -49,7 +49,7 @@ def is_exception(result: dict[str, Any]) -> bool:
 
 
 @dataclass
-class Exception_:
+class NearestException:
     """The model `nearest_exception` found, how far it is (largest change of one P(T=1|h,i),
     and the L2 norm of every change) and the two images the observational class joins."""
 
@@ -59,7 +59,7 @@ class Exception_:
     images: tuple[int, int]
 
 
-def nearest_exception(model: DiscreteModel, tol: float = 1e-3, margin: float | None = None) -> Exception_ | None:
+def nearest_exception(model: DiscreteModel, tol: float = 1e-3, margin: float | None = None) -> NearestException | None:
     """The closest model (changing only P(T=1 | H, I)) in which the CCT fails, or None.
 
     For each pair of images (i, j) it solves, in closed form, the smallest change d of the table
@@ -71,13 +71,13 @@ def nearest_exception(model: DiscreteModel, tol: float = 1e-3, margin: float | N
     """
     here = cct(model, tol)
     if is_exception(here):
-        return Exception_(model, 0.0, 0.0, _joined_pair(here))
+        return NearestException(model, 0.0, 0.0, _joined_pair(here))
     margin = max(10 * tol, 0.02) if margin is None else margin
     t = model.p_t1_given_h_i
     joint = model.p_h[:, None] * model.p_i_given_h
     p_i = joint.sum(axis=0)
     n_i = t.shape[1]
-    best: Exception_ | None = None
+    best: NearestException | None = None
     for i in range(n_i):
         for j in range(i + 1, n_i):
             if p_i[i] <= 0 or p_i[j] <= 0:
@@ -86,18 +86,18 @@ def nearest_exception(model: DiscreteModel, tol: float = 1e-3, margin: float | N
             a[:, i], a[:, j] = joint[:, i] / p_i[i], -joint[:, j] / p_i[j]      # P(T=1|i) - P(T=1|j)
             b = np.zeros_like(t)
             b[:, i], b[:, j] = model.p_h, -model.p_h                          # P(T=1|man i) - P(T=1|man j)
-            A = np.stack([a.ravel(), b.ravel()])
-            if np.linalg.matrix_rank(A, tol=1e-12) < 2:
+            constraints = np.stack([a.ravel(), b.ravel()])
+            if np.linalg.matrix_rank(constraints, tol=1e-12) < 2:
                 continue
             for sign in (1.0, -1.0):
                 r = np.array([-(a * t).sum(), sign * margin - (b * t).sum()])
-                d = A.T @ np.linalg.solve(A @ A.T, r)
+                d = constraints.T @ np.linalg.solve(constraints @ constraints.T, r)
                 new_t = np.clip(t + d.reshape(t.shape), 0.0, 1.0)
                 candidate = DiscreteModel(model.p_h, model.p_i_given_h, new_t)
                 if not is_exception(cct(candidate, tol)):
                     continue
                 change = new_t - t
-                found = Exception_(candidate, float(np.abs(change).max()), float(np.sqrt((change ** 2).sum())),
+                found = NearestException(candidate, float(np.abs(change).max()), float(np.sqrt((change ** 2).sum())),
                                    (i, j))
                 if best is None or found.l2_change < best.l2_change:
                     best = found
@@ -135,7 +135,7 @@ class CctExplorer:
         return self.p_i_given_h.shape[1]
 
     def model(self) -> DiscreteModel:
-        return DiscreteModel([self.p_h0, 1.0 - self.p_h0], self.p_i_given_h, self.p_t1)
+        return DiscreteModel(np.array([self.p_h0, 1.0 - self.p_h0]), self.p_i_given_h, self.p_t1)
 
     def set_model(self, model: DiscreteModel) -> None:
         if model.p_i_given_h.shape[0] != 2 or not MIN_IMAGES <= model.p_i_given_h.shape[1] <= MAX_IMAGES:
@@ -187,7 +187,7 @@ class CctExplorer:
         out["exception"] = is_exception(out)
         return out
 
-    def jump_to_nearest_exception(self) -> Exception_ | None:
+    def jump_to_nearest_exception(self) -> NearestException | None:
         found = nearest_exception(self.model(), self.tol)
         if found is not None:
             self.set_model(found.model)

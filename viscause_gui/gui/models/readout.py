@@ -9,8 +9,8 @@ same, with, on binary images, the check of core.method.ink_patterns.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Callable, Generator, Iterator
 
 import numpy as np
 from torch import nn
@@ -108,7 +108,7 @@ def readout_epochs(n_train: int, batch_size: int = BATCH_SIZE) -> int:
 
 def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, max_images: int = MAX_TRAIN_IMAGES,
                       cancelled: Callable[[], bool] = lambda: False
-                      ) -> Iterator[ObservedClasses | TrainProgress]:
+                      ) -> Generator[ObservedClasses | TrainProgress, None, ObservationalModel | None]:
     """Generator: estimate observational classes if needed, then train the readout net.
 
     The net learns the observational class of each image (a hard label) rather than its P(T=1)
@@ -134,7 +134,7 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
         return None
     classes, levels = class_levels(obs_class, p_obs if p_obs is not None else data.t)
     reads_classes = 2 <= len(classes) <= MAX_CLASSES
-    if reads_classes:
+    if reads_classes and obs_class is not None:        # (classes come from obs_class: never without it)
         targets = np.searchsorted(classes, obs_class)
     index = np.sort(np.random.default_rng(seed).choice(len(data), min(len(data), max_images), replace=False))
     images, targets = data.images[index], targets[index]

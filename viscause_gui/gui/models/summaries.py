@@ -1,8 +1,8 @@
 """What the classes panel shows, Qt-free: partition summaries, the C x S table, a 2-D map of the data."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from torch import nn

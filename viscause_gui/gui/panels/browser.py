@@ -91,7 +91,7 @@ class ThumbnailModel(QAbstractListModel):
         return None if arr is None else int(arr[i])
 
     # ----- QAbstractListModel -----
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
@@ -119,7 +119,8 @@ class ThumbnailModel(QAbstractListModel):
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """Paints a thumbnail (nearest-neighbour, cached; grey or colour as `display_qimage` shows it) with a C-coloured border and class badges."""
+    """Paints a thumbnail (nearest-neighbour, cached; grey or colour as `display_qimage` shows it)
+    with a C-coloured border and class badges."""
 
     def __init__(self, model: ThumbnailModel, thumb: int = 64, cache_size: int = 4096, parent=None):
         super().__init__(parent)

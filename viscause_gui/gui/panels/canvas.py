@@ -11,7 +11,7 @@ the image, the causal nets or the observational model change.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -59,7 +59,7 @@ def swatch_icon(color: QColor, size: int = 16) -> QIcon:
 class DrawImageItem(pg.ImageItem):
     """An ImageItem that turns left-button clicks and drags into canvas edits."""
 
-    def __init__(self, canvas: "Canvas"):
+    def __init__(self, canvas: Canvas):
         super().__init__(axisOrder="row-major")
         self.canvas = canvas
 
@@ -67,14 +67,14 @@ class DrawImageItem(pg.ImageItem):
     def _pixel(pos) -> tuple[int, int]:
         return int(np.floor(pos.y())), int(np.floor(pos.x()))
 
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+    def mouseClickEvent(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
             return
         ev.accept()
         self.canvas.press(*self._pixel(ev.pos()))
         self.canvas.release()
 
-    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+    def mouseDragEvent(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton:
             ev.ignore()
             return

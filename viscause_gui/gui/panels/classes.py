@@ -281,7 +281,7 @@ class ClassesPanel(QWidget):
         if self._map_dirty and not self._map_timer.isActive():
             self._map_timer_done()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._map_dirty and not self._map_timer.isActive():
             self._compute_map()

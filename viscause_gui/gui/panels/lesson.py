@@ -73,7 +73,7 @@ class LessonBar(QWidget):
         button.clicked.connect(lambda _checked=False: slot())
         return button
 
-    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == event.Type.FontChange:
             self._scale_text()
@@ -86,12 +86,12 @@ class LessonBar(QWidget):
         bold.setBold(True)
         self.title.setFont(bold)
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self._scale_text()
         self._fit_text()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_text()
 

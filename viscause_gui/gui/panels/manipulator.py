@@ -9,7 +9,7 @@ results are cached per (target, α) until the image or the model changes.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -310,7 +310,7 @@ class ManipulatorPanel(QWidget):
     def _tabbed_away(self) -> bool:
         return self.window().isVisible() and not self.isVisible()
 
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._dirty:
             self._dirty = False

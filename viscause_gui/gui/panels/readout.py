@@ -3,6 +3,7 @@ experiment knows it) the truth say about the image on the canvas."""
 from __future__ import annotations
 
 import html
+from typing import ClassVar
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -90,7 +91,7 @@ class ValueRows(QGridLayout):
 class PredictionReadout(QFrame):
     """What the observational model, the causal nets and the experiment's truth say about the image."""
 
-    SECTIONS = {
+    SECTIONS: ClassVar[dict[str, tuple[str, tuple[tuple[str, str], ...]]]] = {
         "observational": ("Observational model", (("p_obs", "P(T=1 | I)"), ("obs_class", "obs. class"))),
         "causal": ("Causal model", (("causal", "C(i)"), ("p_causal", "P(T=1 | man(I))"), ("spurious", "S(i)"))),
         "data": ("Data", (("source", "image"),)),
@@ -263,7 +264,7 @@ class PredictionReadout(QFrame):
             return None
         try:
             probs = exp.predict_causal(image[None])[0]
-        except Exception as exc:  # noqa: BLE001 - a net for another image size, a net mid-update
+        except Exception as exc:  # a net for another image size, a net mid-update
             self._set("causal", f"unavailable ({type(exc).__name__})")
             self._set("p_causal", "—")
             return None

@@ -268,7 +268,7 @@ class ShareWindow(QWidget):
         self.progress.setValue(value)
         self.progress.setUpdatesEnabled(True)                # = update(): painted with the next paint
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: Any) -> None:
         """Closing this window keeps sharing (the main window's Share menu brings it back)."""
         event.accept()
 

@@ -46,7 +46,7 @@ class BusySign(QWidget):
         self._frame = (self._frame + 1) % STEPS
         self.update()
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, _event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
         if self.busy:

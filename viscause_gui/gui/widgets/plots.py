@@ -12,7 +12,7 @@ class _AnnouncesRepaints:
     """Repaints are the GUI thread's heaviest work, and Qt starts them from a timer, unannounced:
     tell background loops (core.foreground) to give way until the event loop rests again."""
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def paintEvent(self, event) -> None:
         foreground_busy()
         super().paintEvent(event)
 

@@ -19,7 +19,7 @@ class _Keys(QObject):
         super().__init__(slider)
         self.slider = slider
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt API
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.KeyPress:
             return False
         s, key = self.slider, event.key()

@@ -8,7 +8,7 @@ event loop has served everything else, e.g. a key press) before the next begins.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QProgressBar
@@ -67,7 +67,7 @@ class ProgressBar(QProgressBar):
     ordinary update() that Qt paints with everything else when the event loop gets to it.
     """
 
-    def setValue(self, value: int) -> None:  # noqa: N802 - Qt API
+    def setValue(self, value: int) -> None:
         if value == self.value():
             return
         self.setUpdatesEnabled(False)
