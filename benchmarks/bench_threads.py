@@ -17,13 +17,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import unseen_suite as suite  # noqa: E402
-from machine import header, machine  # noqa: E402
+import unseen_suite as suite
+from machine import header, machine
 
-from viscause_gui.core.method.observe import observe_net_spec  # noqa: E402
-from viscause_gui.core.method.recipe import forward_macs, recipe_for  # noqa: E402
-from viscause_gui.core.nets.models import available_cores, new_net, threads_for  # noqa: E402
-from viscause_gui.core.nets.training import TrainConfig, train_classifier  # noqa: E402
+from viscause_gui.core.method.observe import observe_net_spec
+from viscause_gui.core.method.recipe import forward_macs, recipe_for
+from viscause_gui.core.nets.models import available_cores, new_net, threads_for
+from viscause_gui.core.nets.training import TrainConfig, train_classifier
 
 OUT = Path(__file__).resolve().parent / "out" / "threads.json"
 SETS = ("colored_mnist", "thickness", "texture", "shapes64")

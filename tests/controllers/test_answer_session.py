@@ -43,7 +43,7 @@ def test_each_answer_is_journalled_then_the_next_open_image_shows(tmp_path):
 
 
 def test_k_answers_per_image_come_from_annotators_user_and_user_2_and_combine_by_the_rule(tmp_path):
-    session, queue, batch, view = _session(tmp_path, n=1)
+    session, _queue, batch, view = _session(tmp_path, n=1)
     session.needed = 2
     session.combine = lambda b, records: np.full(len(b), 0.5)
     session.answer(1.0)
@@ -54,7 +54,7 @@ def test_k_answers_per_image_come_from_annotators_user_and_user_2_and_combine_by
 
 
 def test_undo_takes_back_the_last_answer_and_shows_its_image(tmp_path):
-    session, queue, batch, view = _session(tmp_path)
+    session, _queue, batch, view = _session(tmp_path)
     session.answer(1.0)
     session.answer(0.0)
     undone = session.undo()
@@ -66,7 +66,7 @@ def test_undo_takes_back_the_last_answer_and_shows_its_image(tmp_path):
 
 
 def test_an_answer_the_journal_refuses_is_not_counted_and_says_so(tmp_path):
-    session, queue, batch, view = _session(tmp_path)
+    session, _queue, batch, view = _session(tmp_path)
     assert session.answer(2.5) is None             # not a probability: the journal refuses it
     assert view.errors and view.errors[-1].startswith("The answer was NOT saved")
     assert session.current() == (batch, 0) and session.answered_count() == (0, 3)
@@ -74,7 +74,7 @@ def test_an_answer_the_journal_refuses_is_not_counted_and_says_so(tmp_path):
 
 def test_answers_written_by_someone_else_count_once_refreshed(tmp_path):
     """The share server writes web answers to the same journal: a refresh picks them up."""
-    session, queue, batch, view = _session(tmp_path)
+    session, _queue, batch, _view = _session(tmp_path)
     session.journal.answer("manual:0", 0, 1.0, annotator="web:ann")
     session.refresh()
     assert session.answered_count() == (1, 3) and session.batch_state(batch)[0][0] == 1.0

@@ -14,8 +14,8 @@ def test_a_change_reaches_the_listeners_with_the_changed_keys():
     assert heard == [{"queries"}]
 
 
-@pytest.mark.parametrize("values", [{"queries": 0}, {"alpha": 1.5}, {"seed": 0.5}, {"oracle": "nobody"}, {"iterations": True},
-                                    {"queries_by": "psychic"}, {"nonsense": 1}])
+@pytest.mark.parametrize("values", [{"queries": 0}, {"alpha": 1.5}, {"seed": 0.5}, {"oracle": "nobody"},
+                                    {"iterations": True}, {"queries_by": "psychic"}, {"nonsense": 1}])
 def test_a_bad_value_is_refused_and_nothing_changes(values):
     form = RunForm()
     with pytest.raises(ValueError):

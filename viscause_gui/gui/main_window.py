@@ -6,25 +6,25 @@ the other panels (manipulator, learning, classes) share the right dock area as t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from viscause_gui import __version__
 from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.data.readers import load_path
 from viscause_gui.core.experiments.registry import first_dataset, load_builtin
 from viscause_gui.core.method.observe import ObservedClasses
-from viscause_gui.gui.models.readout import ObservationalModel, observe_and_train
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.nets.training import TrainProgress
 from viscause_gui.gui.controllers.session import SessionController
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.help import help_html
+from viscause_gui.gui.models.readout import ObservationalModel, observe_and_train
 from viscause_gui.gui.panels.browser import BrowserPanel
 from viscause_gui.gui.panels.canvas import Canvas
 from viscause_gui.gui.panels.classes import ClassesPanel
@@ -381,13 +381,13 @@ class MainWindow(QMainWindow):
         self.show_message("warning", "Could not open the data", text)
 
     # ----- drag and drop -----
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if self._dropped_path(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
+    def dropEvent(self, event: QDropEvent) -> None:
         path = self._dropped_path(event.mimeData())
         if path is None:
             event.ignore()
@@ -474,7 +474,7 @@ class MainWindow(QMainWindow):
         for timer in self.findChildren(QTimer):
             timer.stop()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API
+    def closeEvent(self, event: QCloseEvent) -> None:
         """Ask about unsaved work; save the layout, stop and join every worker (at most ~2 s), then close."""
         session = getattr(self, "session", None)
         if not self._closing and session is not None and not session.may_drop_work("Quit"):

@@ -6,7 +6,7 @@ core objects only and runs no long work itself (workers do, see workers.py).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal

@@ -8,14 +8,16 @@ beside main_window: it imports panels and controllers, never main_window.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                               QPushButton, QSizePolicy, QToolBar, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu, QPushButton,
+                               QSizePolicy, QToolBar, QWidget)
 
 from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, check_lesson, find_lesson, load_lesson,
                                        resources_dir, save_lesson, shipped_lessons)
@@ -49,10 +51,8 @@ def app_icon() -> QIcon:
 def _once(signal, slot: Callable[..., Any]) -> None:
     """Connect `slot` to `signal` for one emission only."""
     def fire(*args: Any) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):
             signal.disconnect(fire)
-        except (RuntimeError, TypeError):
-            pass
         slot(*args)
     signal.connect(fire)
 

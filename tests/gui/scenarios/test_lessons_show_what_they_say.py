@@ -2,6 +2,8 @@
 shipped (Help → Lessons, then PgDown) and the MErr series its runs record is what its text says."""
 from __future__ import annotations
 
+import itertools
+
 from PySide6.QtCore import Qt
 
 from .people import press
@@ -27,6 +29,6 @@ def test_merr_falls_towards_zero_in_learning_to_manipulate(qtbot, shown_window):
     assert "MErr falls towards zero" in claim
     merr = [record.merr for record in window.state.experiment.history]
     assert len(merr) == 5
-    falls = all(later <= earlier + 0.02 for earlier, later in zip(merr, merr[1:]))
+    falls = all(later <= earlier + 0.02 for earlier, later in itertools.pairwise(merr))
     assert falls and merr[-1] <= 0.05 and merr[-1] < merr[0] / 4, f"the lesson says {claim!r}; MErr went {merr}"
     window.teaching.controller.close()

@@ -52,10 +52,9 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, Qu
 from viscause_gui.core.method.oracles import (CHECK_EPOCHS, CHECK_QUANTILE, CHECK_SLACK, ManifoldCheck,
                                               train_manifold_check)
 from viscause_gui.core.nets.augment import jittered
-from viscause_gui.core.nets.generative import generative_spec
+from viscause_gui.core.nets.generative import ConvAutoencoder, generative_spec
 from viscause_gui.core.nets.models import new_net, predict_proba
-from viscause_gui.core.nets.training import (RobustTraining, TrainConfig, TrainFn, TrainProgress, run_to_end,
-                                             train_steps)
+from viscause_gui.core.nets.training import RobustTraining, TrainConfig, TrainFn, TrainProgress, run_to_end, train_steps
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.model_cache import ModelCache, entry_key
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
@@ -167,7 +166,7 @@ def experiment_config(iterations: int = 5, queries: int = 500, seed: int = 0, al
                                   net=dict(CAUSAL_NET), augment_shifts=0, representatives=5,
                                   epochs=30, retrain_epochs=5, query_weight=4.0, confidence=4.0,
                                   ensemble=3, adversarial_radius=2.5, manipulator="manifold",
-                                  queries_by="random")   # as measured (benchmarks/README.md, MNIST); --queries-by active
+                                  queries_by="random")   # as measured (benchmarks/README.md, MNIST)
     values.update(overrides)
     return ExperimentConfig(**values)
 
@@ -297,7 +296,7 @@ def train_digit_oracle(data: Dataset, positive_label: int | None, seed: int, tra
         raise ValueError("the digit oracle needs the label of T = 1")
     cache = cache if cache is not None else ModelCache()
     seed = seed + 7919
-    key = entry_key([data.images, data.labels], digit_oracle_recipe(data, seed))
+    key = entry_key([data.images, data.need("labels")], digit_oracle_recipe(data, seed))
     oracle = cached_digit_oracle(cache, key, positive_label)
     if oracle is None:
         oracle = yield from oracle_training(data.images, data.need("labels"), positive_label, seed, ANNOTATORS,
@@ -315,7 +314,7 @@ def digit_oracle_recipe(data: Dataset, seed: int) -> dict[str, Any]:
 
 def annotator_spec(k: int, data: Dataset) -> dict[str, Any]:
     """The k-th annotator's net as oracle_training builds it for `data` (reference_training's merge)."""
-    return {**REFERENCE_NET, **panel_spec(k, data.images.shape[1:], int(np.max(data.labels)) + 1)}
+    return {**REFERENCE_NET, **panel_spec(k, data.images.shape[1:], int(np.max(data.need("labels"))) + 1)}
 
 
 def cached_digit_oracle(cache: ModelCache, key: str, digit: int) -> DigitOracle | None:
@@ -323,11 +322,16 @@ def cached_digit_oracle(cache: ModelCache, key: str, digit: int) -> DigitOracle 
     entry = cache.load(key, nets=[*names, "check"], numbers=["check_limit"])
     if entry is None:
         return None
-    check = ManifoldCheck(entry.nets["check"], entry.numbers["check_limit"])
+    model = entry.nets["check"]
+    if not isinstance(model, ConvAutoencoder):
+        return None
+    check = ManifoldCheck(model, entry.numbers["check_limit"])
     return DigitOracle([entry.nets[n] for n in names], digit, UNSURE_BELOW, check=check, unanimous=UNANIMOUS)
 
 
 def cache_digit_oracle(cache: ModelCache, key: str, oracle: DigitOracle, data: Dataset) -> None:
+    if oracle.check is None:                     # oracle_training always makes one; nothing to keep without it
+        return
     nets = {f"annotator{k}": (annotator_spec(k, data), net) for k, net in enumerate(oracle.annotators)}
     nets["check"] = (generative_spec(oracle.check.model), oracle.check.model)
     cache.save(key, nets, {"check_limit": oracle.check.limit})

@@ -20,9 +20,9 @@ from `secrets`, new per share) is compared in constant time; a wrong or missing 
 this network": the address shown and the one the connection came to) and this port; any other is
 421 (a page on another site whose name was pointed at this machine, DNS rebinding, is refused).
 Bodies over `max_body` bytes are 413; every field is checked (types, exact key sets; unknown keys
-are refused) and refused with 400; per client address (an IPv6 address counts by its /64) and per annotator token buckets answer
-429. New annotators (a hello from a device the share does not know) are paced per address and
-overall (429 with a Retry-After, which the page waits out: a class joining at once is slowed,
+are refused) and refused with 400; per client address (an IPv6 address counts by its /64) and per
+annotator token buckets answer 429. New annotators (a hello from a device the share does not know)
+are paced per address and overall (429 with a Retry-After, which the page waits out: a class joining at once is slowed,
 never turned away). Join codes: only wrong tries count, 10 a minute per address (a class behind
 one school address typing the right code is never held up); once wrong tries from everywhere
 pass 100 a minute, each wrong try costs an address five, so guessing slows down while a right

@@ -10,15 +10,17 @@ be read or does not match is one log line and a miss: the caller trains again an
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -67,7 +69,7 @@ def entry_key(arrays: Sequence[np.ndarray], recipe: Mapping[str, Any]) -> str:
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.reshape(-1).view(np.uint8))
+        digest.update(array.data)
     return digest.hexdigest()
 
 
@@ -108,7 +110,7 @@ class ModelCache:
             for parameter, tensor in net.state_dict().items():
                 arrays[f"{name}/{parameter}"] = tensor.detach().cpu().numpy()
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **cast("dict[str, Any]", arrays))   # numpy's stub types **kwds as its allow_pickle
         path = self.path(key)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -140,10 +142,8 @@ class ModelCache:
         """Remove the least recently used entries beyond max_entries (never `keep`, just written)."""
         others = sorted((p for p in self.folder.glob("*.npz") if p != keep), key=_last_used, reverse=True)
         for old in others[self.max_entries - 1:]:
-            try:
+            with contextlib.suppress(OSError):
                 old.unlink()
-            except OSError:
-                pass
 
 
 def _last_used(path: Path) -> int:
@@ -154,10 +154,8 @@ def _last_used(path: Path) -> int:
 
 
 def _touch(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.utime(path)
-    except OSError:
-        pass
 
 
 def _state(entry: Any, name: str) -> dict[str, torch.Tensor]:

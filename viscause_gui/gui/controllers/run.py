@@ -13,14 +13,15 @@ its goal: Resume goes on).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.driver import BatchAnswered, Goal, NeedsAnswers, RunOutcome, Snapshot
 from viscause_gui.core.method.experiment import Experiment, IterationRecord, TrainEvent
 from viscause_gui.core.method.observe import ObservedClasses
-from viscause_gui.core.method.oracles import ModelOracle
+from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, RunSettings,
                                                    StopFlag)
 from viscause_gui.gui.controllers.recipe import RecipeModel
@@ -92,7 +93,7 @@ class RunController:
         self._goal: Goal = None
         self._goal_base = 0
         self._waiting = False
-        self._model_oracle: tuple[int, int | None, ModelOracle] | None = None
+        self._model_oracle: tuple[int, int | None, Oracle] | None = None
 
     # ----- what the view asks -----
     @property
@@ -190,6 +191,8 @@ class RunController:
         """A restored experiment's pending batch waits for a person: choose the human oracle; once
         the batch is answered the run goes on towards `goal` (when it lies ahead)."""
         exp = self.experiment
+        if exp is None or exp.pending is None:
+            return
         self.form.set(oracle=OracleKind.HUMAN)
         n = len(exp.history)
         self._goal = goal if isinstance(goal, int) and goal > n else (
@@ -270,6 +273,7 @@ class RunController:
     def _prepare_continue(self, settings: RunSettings) -> None:
         """The GUI owns the experiment here: apply the settings that may change between runs."""
         exp = self.experiment
+        assert exp is not None, "only a run that goes on prepares to continue"
         for key in ("queries", "queries_by", "alpha", "retrain_epochs"):
             setattr(exp.config, key, getattr(settings.config, key))
         self.apply_manual_answers()
@@ -316,13 +320,13 @@ class RunController:
             self._on_observed(event)
         elif isinstance(event, ModelOracleProgress):
             self.progress.oracle_progress(event.progress)
-        elif isinstance(event, OracleReady):
+        elif isinstance(event, OracleReady) and self._settings is not None:
             self._model_oracle = (id(self._run_data), self._settings.positive_label, event.oracle)
 
     def _on_observed(self, found: ObservedClasses) -> None:
         """The worker estimated observational classes: show them on the loaded data set too."""
-        data = self.state.dataset
-        if data is not self._run_data:
+        data = self._run_data
+        if data is None or self.state.dataset is not data or self._settings is None:
             return
         found.apply_to(data)
         self.choices.classes_from_label = self._settings.positive_label
@@ -359,14 +363,15 @@ class RunController:
             self.refresh_controls()
             return
         exp = self.experiment
-        human = reason == RunOutcome.HUMAN and exp is not None and exp.pending is not None
+        pending = None if exp is None or reason != RunOutcome.HUMAN else exp.pending
+        human = pending is not None
         self._waiting = human
         if exp is not None:
             self._snapshot = None
             self.state.set_experiment(exp)
         self.apply_manual_answers()
-        if human:
-            self.state.queue.add(exp.pending)
+        if pending is not None:
+            self.state.queue.add(pending)
             self.view.show_queue()
         self.progress.ended(reason, sum(len(b) for b in self.state.queue.waiting()), self.experiment is not None)
         self.refresh_controls()

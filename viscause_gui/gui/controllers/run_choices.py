@@ -79,10 +79,11 @@ class RunChoices:
         oracle = "plugged" if key in PLUGGED else key
         run = {"queries": self.form.queries, "alpha": self.form.alpha, "queries_by": self.form.queries_by,
                "seed": self.form.seed}
-        if self.recipe.editable:          # a person's own data: the recipe `viscause run DATA` chooses, or theirs
+        data_recipe = self.recipe.recipe      # a person's own data: the recipe `viscause run DATA` chooses, or theirs
+        if data_recipe is not None:
             config = self.recipe.experiment_config(retrain_epochs=self.form.retrain_epochs, **run)
             return RunSettings(config, oracle, label, recipe, self.plugged.get(key),
-                               observe=self.recipe.recipe.observe_recipe())
+                               observe=data_recipe.observe_recipe())
         return RunSettings.for_data(data, oracle, label, recipe, self.plugged.get(key), **run,
                                     epochs=self.form.epochs, retrain_epochs=self.form.retrain_epochs)
 

@@ -86,10 +86,11 @@ class RunProgress:
             self.view.show_status(f"Waiting for the oracle: {waiting_images} image(s) in the queue (Oracle queue tab).")
             self.view.show_progress("waiting for your answers")
         elif reason in texts:
-            self.view.show_status(texts[reason] if has_experiment or reason != RunOutcome.STOPPED else "Stopped.")
+            self.view.show_status(texts[RunOutcome(reason)] if has_experiment or reason != RunOutcome.STOPPED
+                                  else "Stopped.")
             reached = reason == RunOutcome.GOAL
             self.view.show_progress("done" if reached else str(reason), 1000 if reached else None)
 
     def last_iteration(self, iterations: list[int]) -> int:
         """The run's last iteration: the plots' axis is set once per run."""
-        return max(iterations + [self.goal or 0, 1])
+        return max([*iterations, self.goal or 0, 1])

@@ -30,11 +30,13 @@
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
@@ -144,7 +146,7 @@ class SessionController(QObject):
         if self.learning is not None and self.learning.running:
             raise SessionError("the experiment is running; save when it waits for answers or has stopped")
         exp = self.live_experiment()
-        settings = {}
+        settings: dict[str, Any] = {}
         if self.labelling is not None:
             settings.update(blind=self.labelling.blind.isChecked(), answers_per_image=self.labelling.needed(),
                             positive_digit=self.state.positive_label)
@@ -265,9 +267,9 @@ class SessionController(QObject):
         if new and dock is not None and self.labelling is not None:
             dock.raise_()                         # the oracle answers by keyboard at once
             self.labelling.setFocus()
-        if new and (self.learning is None or not self.learning.running):
-            if self.autosave(force=True):
-                self._autosaved_batches.update(id(b) for b in new)
+        idle = self.learning is None or not self.learning.running
+        if new and idle and self.autosave(force=True):
+            self._autosaved_batches.update(id(b) for b in new)
         if any(id(b) not in self._offered for b in self.state.queue.waiting()):
             QTimer.singleShot(0, self, self.offer_earlier_answers)   # after whoever queued it is done
 
@@ -337,12 +339,12 @@ class SessionController(QObject):
             self._set_left_autosaves([p for p in left if p != str(self.path)])
         elif self.path is not None and self.autosaver.path.exists() and str(self.path) not in left:
             self._set_left_autosaves([*left, str(self.path)])
+        unsaved = any(r.id not in self._saved_ids for r in records)
         if not records:
             if self.path is None:
                 _unlink(journal)
-        elif leaving == "discard" or (leaving == "clean" and self.path is None):
-            if any(r.id not in self._saved_ids for r in records):
-                _set_aside(journal)
+        elif unsaved and (leaving == "discard" or (leaving == "clean" and self.path is None)):
+            _set_aside(journal)
 
     # ----- save / open -----
     def save(self) -> bool:
@@ -491,7 +493,7 @@ class SessionController(QObject):
         and those beside recent session files."""
         own = journal_path(self.session_file()).resolve()
         found: list[Path] = []
-        folders = {self.recovery_dir: "*"}
+        folders: dict[Path, str | None] = {self.recovery_dir: "*"}
         for p in _str_list(self.window.settings.value(RECENT)):
             folders.setdefault(Path(p).parent, None)
         for folder in folders:
@@ -568,7 +570,7 @@ class SessionController(QObject):
         """(session path or None for untitled, its nominal file, file to load, journal) that may
         hold something to recover: the last session and those whose autosave was left, and every
         autosave in the recovery folder (the newest first)."""
-        out = []
+        out: list[tuple[Path | None, Path, Path, Path]] = []
         last = self.window.settings.value("session/last_path")
         titled = list(dict.fromkeys(([str(last)] if last else []) + self._left_autosaves()))
         for name in titled:
@@ -581,10 +583,10 @@ class SessionController(QObject):
             autos = [a for a in self.recovery_dir.glob(f"*{SESSION_SUFFIX}{AUTOSAVE_SUFFIX}") if a.is_file()]
         except OSError:
             autos = []
-        for auto in sorted(autos, key=_mtime, reverse=True):
-            file = auto.with_name(auto.name[:-len(AUTOSAVE_SUFFIX)])
+        for left in sorted(autos, key=_mtime, reverse=True):
+            file = left.with_name(left.name[:-len(AUTOSAVE_SUFFIX)])
             if not journal_in_use(journal_path(file)):
-                out.append((None, file, auto, journal_path(file)))
+                out.append((None, file, left, journal_path(file)))
         return out
 
     def check_recovery(self) -> bool:
@@ -682,7 +684,7 @@ class SessionController(QObject):
         """Write ``<stem>-loss.png``, ``<stem>-merr.png``, ``<stem>-mdist.png``."""
         path = Path(path)
         stem = path.with_suffix("") if path.suffix.lower() == ".png" else path
-        written = []
+        written: list[Path] = []
         for name, attr in PLOTS:
             widget = getattr(self.learning.charts, attr, None) if self.learning is not None else None
             if widget is None:
@@ -707,10 +709,8 @@ class SessionController(QObject):
 
 
 def _unlink(path: Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    except FileNotFoundError:
-        pass
 
 
 def describe_experiment(exp: Any) -> str:

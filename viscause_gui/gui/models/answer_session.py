@@ -14,8 +14,9 @@ one AnswerSession; its view (`AnswerView`) is told what to show.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -158,7 +159,7 @@ class AnswerSession:
         if item is None:
             return None
         batch, i = item
-        _, _, n, mine = self.batch_state(batch)
+        _, _, _n, mine = self.batch_state(batch)
         annotator = self._annotator_for(batch, i, mine)
         try:
             record = self.journal.answer(batch_key(batch), i, value, annotator=annotator,

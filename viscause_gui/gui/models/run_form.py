@@ -7,14 +7,16 @@ left at what it was, so a damaged session or lesson never breaks the panel.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any
 
 from viscause_gui.core.method.limits import LEARNING_LIMITS, check_number
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, load_plugged_oracle
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES, RANDOM
+
 
 class OracleKind(StrEnum):
     """Who answers P(T=1 | man(I)) (strings, so that sessions and lessons stay plain JSON)."""
@@ -31,7 +33,8 @@ PLUGGED = (OracleKind.PYTHON, OracleKind.MODEL_FILE)   # oracle choices that ask
 NUMBERS = ("label", "iterations", "queries", "alpha", "seed", "epochs", "retrain_epochs")
 OLD_NAMES = {"retrain": "retrain_epochs"}     # sessions saved before the keys were one set
 
-Listener = Callable[[set[str]], None]
+Changed = set[str]                      # the keys whose values changed
+Listener = Callable[[Changed], None]
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class RunForm:
         """`listener(changed_keys)` after every change."""
         self._listeners.append(listener)
 
-    def set(self, **values: Any) -> set[str]:
+    def set(self, **values: Any) -> Changed:
         """Change settings (ValueError for an unknown key or a bad value, nothing changed then); returns
         the keys whose value changed, after telling the listeners."""
         checked = {key: _checked(key, value) for key, value in values.items()}
@@ -78,14 +81,14 @@ class RunForm:
                 listener(changed)
         return changed
 
-    def update(self, saved: Any, oracles: tuple[str, ...] = ORACLE_KEYS) -> set[str]:
+    def update(self, saved: Any, oracles: tuple[str, ...] = ORACLE_KEYS) -> Changed:
         """Take what a session or lesson saved: the valid values of known keys (old names too), each on
         its own, the oracle only if it is one of `oracles` (those the data set allows)."""
         if not isinstance(saved, dict):
             return set()
         good: dict[str, Any] = {}
         for key, value in saved.items():
-            key = OLD_NAMES.get(key, key)
+            key = OLD_NAMES.get(str(key), str(key))
             if key == "oracle" and value not in oracles:
                 continue
             try:
@@ -94,7 +97,7 @@ class RunForm:
                 continue
         return self.set(**good)
 
-    def restore_session(self, saved: Any, oracles: tuple[str, ...] = ORACLE_KEYS) -> set[str]:
+    def restore_session(self, saved: Any, oracles: tuple[str, ...] = ORACLE_KEYS) -> Changed:
         """`update` with a session's learning settings; one saved before "queries by" existed ran random
         queries."""
         if isinstance(saved, dict) and "queries_by" not in saved:

@@ -277,14 +277,14 @@ class LabellingPanel(QWidget):
                 Qt.Key.Key_S: self.skip, Qt.Key.Key_Backspace: self.undo,
                 Qt.Key.Key_Left: lambda: self.move(-1), Qt.Key.Key_Right: lambda: self.move(1)}.get(key)
 
-    def event(self, event: QEvent) -> bool:  # noqa: D401 - Qt API
+    def event(self, event: QEvent) -> bool:
         # keys we answer with must not trigger the window's one-letter shortcuts (N = noise, ...)
         if event.type() == QEvent.Type.ShortcutOverride and self._key_action(event) is not None:
             event.accept()
             return True
         return super().event(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
+    def keyPressEvent(self, event: QKeyEvent) -> None:
         action = self._key_action(event)
         if action is None:
             super().keyPressEvent(event)
@@ -292,7 +292,7 @@ class LabellingPanel(QWidget):
         event.accept()
         action()
 
-    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def mousePressEvent(self, event) -> None:
         self.setFocus()
         super().mousePressEvent(event)
 

@@ -6,7 +6,8 @@ the run itself in a WorkerPool generator worker (key "learning", body controller
 from __future__ import annotations
 
 import html
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import Qt, Signal
@@ -149,7 +150,8 @@ class LearningPanel(QWidget):
         grid = QGridLayout()
         box = self.settings_box = RunFormBox(self.form, grid)
         box.oracle_combo.activated.connect(self._oracle_activated)
-        self.oracle_combo, self.queries_by_combo, self.alpha_spin = box.oracle_combo, box.queries_by_combo, box.alpha_spin
+        self.oracle_combo, self.queries_by_combo = box.oracle_combo, box.queries_by_combo
+        self.alpha_spin = box.alpha_spin
         self.label_spin, self.iterations_spin, self.queries_spin = (box.spins[k] for k in ("label", "iterations",
                                                                                            "queries"))
         self.seed_spin, self.epochs_spin, self.retrain_spin = (box.spins[k] for k in ("seed", "epochs",

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QFontMetrics, QTextDocument, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
-from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.help import HELP_TEXT
+from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
 
@@ -202,11 +202,11 @@ class PredictionReadout(QFrame):
             self._show_source()
         self._fit_height()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._fit_height()
 
-    def changeEvent(self, event) -> None:  # noqa: N802 - Qt API
+    def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if event.type() == event.Type.FontChange:       # presenter mode: the values' widths change
             self.schedule()

@@ -40,7 +40,7 @@ class FlowLayout(QLayout):
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt API
         return self._place(QRect(0, 0, width, 0), move=False)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+    def sizeHint(self) -> QSize:
         """Everything on one row."""
         shown = self._shown()
         width = sum(i.sizeHint().width() for i in shown) + self.spacing() * max(len(shown) - 1, 0)

@@ -2,7 +2,7 @@
 table. The records shown are kept as records (`metrics` reads them, never the table's text)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
