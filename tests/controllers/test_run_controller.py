@@ -15,6 +15,8 @@ from viscause_gui.gui.controllers.run import IDLE, STOPPED, WAITING, Controls, R
 from viscause_gui.gui.models.run_form import RunForm
 from viscause_gui.gui.state import AppState
 
+pytestmark = pytest.mark.slow      # each test trains GRATING's causal net
+
 
 class MockView:
     """Keeps what the controller shows."""

@@ -3,10 +3,13 @@ run goes on by itself, and what was learned shows at once (the thumbnails' C and
 filters, the readout's S). While the loop waits for the person, the status bar says so, not "idle"."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui.scenarios.people import open_builtin_with_ctrl_b
 from viscause_gui.gui.panels.browser import INDEX_ROLE
+
+pytestmark = pytest.mark.slow      # the main window trains the causal net
 
 WAIT_MS = 60_000
 

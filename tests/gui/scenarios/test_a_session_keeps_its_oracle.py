@@ -2,8 +2,12 @@
 "Human", not the data set's default (it came back as "Truth")."""
 from __future__ import annotations
 
+import pytest
+
 from tests.gui.conftest import open_main_window, pick_item
 from viscause_gui.core.experiments.grating import GratingModel
+
+pytestmark = pytest.mark.slow      # two main windows, a session saved and opened
 
 
 def test_a_reopened_session_keeps_the_oracle_a_person_chose(qtbot, settings, tmp_path):
