@@ -227,7 +227,8 @@ class MainWindow(QMainWindow):
                                          "with the app (a generated one with its generator's settings)",
                                          "Ctrl+B", self.open_builtin_dialog))
         menu.addSeparator()
-        s = lambda name: (lambda: getattr(self.session, name)())     # noqa: E731 - created later
+        def s(name: str):                     # the session controller is created later: look it up on use
+            return lambda: getattr(self.session, name)()
         for key, text, tip, shortcut, slot in (
                 ("save_session", "&Save session", "Save the whole session (data, classes, answers, "
                  "weights, history) to its file", "Ctrl+S", s("save")),

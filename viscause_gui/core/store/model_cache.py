@@ -91,7 +91,7 @@ class ModelCache:
             return None
         try:
             entry = self._read(path, key, nets, numbers)
-        except Exception as exc:  # noqa: BLE001 - whatever a damaged file raises, it is a miss
+        except Exception as exc:         # whatever a damaged file raises, it is a miss
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             log.warning("model cache: %s cannot be used (%s); training again", path, reason)
             return None
