@@ -1,7 +1,8 @@
-"""Torch threads for `viscause run DATA` (core/nets/models.threads_for): seconds per training epoch of the
-nets a data recipe trains, on one thread and on every core, for the suite's kinds of image (the same sets
-as bench_unseen.py). The recipe takes every core where its heaviest net has >= HEAVY_FORWARD_MACS
-multiply-adds per image; this measures whether that line is where a second thread starts to pay.
+"""Torch threads for `viscause run DATA` (core/nets/models.faster_threads): seconds per training epoch of
+the nets a data recipe trains, on one thread and on every core, for the suite's kinds of image (the same
+sets as bench_unseen.py). A run keeps one thread (the same seed, the same result on every machine) and
+says that --threads would be faster where its heaviest net has >= HEAVY_FORWARD_MACS multiply-adds per
+image; this measures whether that line is where a second thread starts to pay.
 Usage: nice python benchmarks/bench_threads.py [--runs 3] [--epochs 2]   (writes benchmarks/out/threads.json)
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from machine import header, machine
 
 from viscause_gui.core.method.observe import observe_net_spec
 from viscause_gui.core.method.recipe import forward_macs, recipe_for
-from viscause_gui.core.nets.models import available_cores, new_net, threads_for
+from viscause_gui.core.nets.models import available_cores, faster_threads, new_net
 from viscause_gui.core.nets.training import TrainConfig, train_classifier
 
 OUT = Path(__file__).resolve().parent / "out" / "threads.json"
@@ -50,7 +51,7 @@ def measure(name: str, runs: int, epochs: int, cores: int) -> dict:
     for what, spec in specs.items():
         times = {n: [seconds_per_epoch(spec, images, t, n, epochs) for _ in range(runs)] for n in sorted({1, cores})}
         rows[what] = {"macs": forward_macs(spec), "seconds": times}
-    return {"set": name, "shape": shape, "heaviest_macs": heaviest, "chosen_threads": threads_for(heaviest, cores),
+    return {"set": name, "shape": shape, "heaviest_macs": heaviest, "offered_threads": faster_threads(heaviest, cores),
             "nets": rows}
 
 
@@ -63,14 +64,14 @@ def main() -> None:
     info = machine()
     print(header("Torch threads per data recipe", info))
     results = [measure(name, args.runs, args.epochs, cores) for name in SETS]
-    print(f"| set | net | multiply-adds / image | s / epoch, 1 thread | s / epoch, {cores} threads | chosen |")
+    print(f"| set | net | multiply-adds / image | s / epoch, 1 thread | s / epoch, {cores} threads | offered |")
     print("|---|---|---|---|---|---|")
     for r in results:
         for what, row in r["nets"].items():
             one, many = row["seconds"][1], row["seconds"][cores]
             print(f"| {r['set']} {'x'.join(map(str, r['shape']))} | {what} | {row['macs'] / 1e6:.2f} M | "
                   f"{statistics.median(one):.2f} ({min(one):.2f}-{max(one):.2f}) | "
-                  f"{statistics.median(many):.2f} ({min(many):.2f}-{max(many):.2f}) | {r['chosen_threads']} |")
+                  f"{statistics.median(many):.2f} ({min(many):.2f}-{max(many):.2f}) | {r['offered_threads'] or '-'} |")
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps({"machine": info, "images": IMAGES, "epochs": args.epochs, "runs": args.runs,
                                "results": results}, indent=1))

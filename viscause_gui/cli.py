@@ -79,8 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--alpha", type=probability, default=0.5,
                      help="0 = reach the target at any distance, 1 = stay close")
     run.add_argument("--threads", type=positive_int, default=None,
-                     help="torch threads (default: 1; for DATA the recipe's: one per core for heavy convolutional "
-                          "nets, one for small nets)")
+                     help="torch threads (default 1: the same seed gives the same result on every machine; more "
+                          "train large convolutional nets faster, and the result then depends on the count)")
     run.add_argument("--manipulator", choices=MANIPULATORS, default=None,
                      help="where the manipulator searches: pixels, the data's manifold (a generative model of "
                           "the images, trained first) or patches (regions of real images of the target class "
@@ -148,7 +148,8 @@ def _add_go_on_arguments(parser: argparse.ArgumentParser, oracle_help: str) -> N
                         help=f"seconds a plugged oracle may take to load and for one batch (default: the run's, "
                              f"{DEFAULT_TIMEOUT:g})")
     parser.add_argument("--threads", type=positive_int, default=None,
-                        help="torch threads (default: the run's recipe's, one per core for heavy convolutional nets)")
+                        help="torch threads (default 1: the same result on every machine; more train large nets "
+                             "faster)")
 
 
 def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:

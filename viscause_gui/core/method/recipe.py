@@ -43,7 +43,7 @@ from torch import nn
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentConfig
 from viscause_gui.core.method.observe import FEATURES, LIKELIHOOD, PARTITIONS, ObserveRecipe, observe_net_spec
 from viscause_gui.core.nets.generative import DEFAULT_WIDTHS, autoencoder_spec
-from viscause_gui.core.nets.models import build_net, threads_for
+from viscause_gui.core.nets.models import build_net, faster_threads
 from viscause_gui.core.nets.training import GENERATIVE_EPOCHS, generative_config
 
 RECIPE_VERSION = 1
@@ -136,13 +136,13 @@ class DataRecipe:
             return ObserveRecipe(partition=FEATURES, channels=OBSERVE_CHANNELS, hidden=OBSERVE_HIDDEN)
         return ObserveRecipe()
 
-    def threads(self, cores: int | None = None) -> int:
-        """Torch threads for a headless run of this recipe (nets.models.threads_for): its heaviest net is the
-        causal net or, with fine observational classes, the nets that fit P(T=1|I)."""
+    def faster_threads(self, cores: int | None = None) -> int | None:
+        """Torch threads that would train this recipe's nets faster than one (nets.models.faster_threads), or
+        None: its heaviest net is the causal net or the nets that fit P(T=1|I)."""
         shape = list(self.facts.shape)
         macs = max(forward_macs({**self.net, "in_shape": shape}),
                    forward_macs(observe_net_spec(tuple(shape), 2, self.observe_recipe())))
-        return threads_for(macs, cores)
+        return faster_threads(macs, cores)
 
     def config_fields(self) -> dict[str, Any]:
         """The ExperimentConfig fields this recipe sets (everything else keeps ExperimentConfig's default)."""

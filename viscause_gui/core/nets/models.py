@@ -30,6 +30,7 @@ def configure_torch_threads(n: int | None) -> None:
 
 
 HEAVY_FORWARD_MACS = 1_000_000   # per image; measured on 2 cores (benchmarks/README.md, "Threads"; bench_threads.py)
+SAME_RESULT_THREADS = 1          # the default: torch's sums depend on the thread count, a seed's result must not
 
 
 def available_cores() -> int:
@@ -40,11 +41,13 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def threads_for(forward_macs: int, cores: int | None = None) -> int:
-    """Torch threads for a headless run whose heaviest net takes `forward_macs` multiply-adds per image:
-    one per core for convolutional nets of at least HEAVY_FORWARD_MACS (64x64 colour images train about
-    twice as fast on 2 cores), one for smaller nets, whose batches are too small to share out."""
-    return (cores or available_cores()) if forward_macs >= HEAVY_FORWARD_MACS else 1
+def faster_threads(forward_macs: int, cores: int | None = None) -> int | None:
+    """The torch threads that would train a run faster than one thread when its heaviest net takes
+    `forward_macs` multiply-adds per image: one per core for nets of at least HEAVY_FORWARD_MACS (64x64
+    colour images train about twice as fast on 2 cores); None for smaller nets, whose batches are too
+    small to share out, or on one core. Runs keep one thread unless a person asks (SAME_RESULT_THREADS)."""
+    cores = cores or available_cores()
+    return cores if forward_macs >= HEAVY_FORWARD_MACS and cores > 1 else None
 
 
 class MLP(nn.Module):

@@ -30,7 +30,7 @@ from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, Qu
 from viscause_gui.core.method.observe import ObserveRecipe, estimate_observational_classes, observational_problem
 from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.recipe import DataRecipe
-from viscause_gui.core.nets.models import available_cores, configure_torch_threads
+from viscause_gui.core.nets.models import SAME_RESULT_THREADS, available_cores, configure_torch_threads
 from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFailure, is_plugged,
                                                       load_plugged_oracle)
 from viscause_gui.core.store.figures import plot_history
@@ -67,9 +67,10 @@ class DataRunSettings:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
-    def threads(self) -> int:
-        """Torch threads for this run on this machine (the recipe's choice; 1 for a run made before recipes)."""
-        return 1 if self.recipe is None else DataRecipe.from_json(self.recipe).threads()
+    def faster_threads(self) -> int | None:
+        """Torch threads that would train this run's nets faster than one on this machine (None: none would,
+        or a run made before recipes)."""
+        return None if self.recipe is None else DataRecipe.from_json(self.recipe).faster_threads()
 
     @classmethod
     def from_json(cls, doc: Any, where: Path) -> DataRunSettings:
@@ -167,11 +168,16 @@ def start_data_run(data: Dataset, experiment_config: ExperimentConfig, settings:
 
 
 def use_threads(settings: DataRunSettings, threads: int | None, progress: Progress) -> None:
-    """Set torch's threads for this headless run: `threads` when given, else the recipe's choice (one per
-    core for heavy convolutional nets, one for small nets), and say so."""
-    chosen = threads or settings.threads()
-    configure_torch_threads(chosen)
-    progress(f"torch threads: {chosen}" + ("" if threads else f" (of {available_cores()} cores; set with --threads)"))
+    """Set torch's threads for this headless run: `threads` when a person gives them, else one (the same seed
+    gives the same result on every machine), and say so, with how many would be faster for these nets."""
+    configure_torch_threads(threads or SAME_RESULT_THREADS)
+    if threads:
+        progress(f"torch threads: {threads} (your choice; the result depends on it)")
+        return
+    faster = settings.faster_threads()
+    hint = "" if faster is None else (f"; --threads {faster} trains these nets about twice as fast on this machine's "
+                                      f"{available_cores()} cores, and the result then depends on the thread count")
+    progress(f"torch threads: {SAME_RESULT_THREADS} (the same seed gives the same result on every machine{hint})")
 
 
 def recipe_lines(settings: DataRunSettings) -> list[str]:
