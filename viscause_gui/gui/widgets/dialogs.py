@@ -1,4 +1,4 @@
-"""QtDialogs: the `Dialogs` protocol (gui/controllers/dialogs.py) as message boxes and file dialogs.
+"""QtDialogs: the `Dialogs` protocol (gui/models/dialogs.py) as message boxes and file dialogs.
 
 Questions are modal QMessageBoxes. Offscreen no one can answer them: each returns "no one could
 answer", unless `ANSWER_BOX` (tests) is set: it gets the box, shown and modal, and clicks a
@@ -13,7 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
-from viscause_gui.gui.controllers.dialogs import Choice
+from viscause_gui.gui.models.dialogs import Choice
 
 Buttons = QMessageBox.StandardButton
 

@@ -1,5 +1,7 @@
 """What a controller may ask of the person, as a protocol: messages, questions, file choosers.
 
+(In models, the layer under both controllers and widgets: the controllers use it, widgets/dialogs.py implements it.)
+
 Controllers (session, share, teaching) talk to a `Dialogs` and a `KeyValueSettings` instead of
 the main window, so they can be driven without one: the app gives them `QtDialogs`
 (gui/widgets/dialogs.py, message boxes and file dialogs), tests give them `ScriptedDialogs`.
