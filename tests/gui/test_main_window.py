@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDialogButtonBox
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QDialogButtonBox, QMenu
 
 from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.main_window import MainWindow
+from viscause_gui.gui.models.actions import ActionRegistry
 
 WAIT_MS = 10_000
 
@@ -56,7 +57,7 @@ def test_first_start_shows_grating(window):
     assert ds is not None and len(ds) == 2000 and ds.shape == (10, 10)
     assert window.state.truth is not None
     assert "2,000 × 10 × 10" in window.data_label.text()
-    assert window.device_label.text().split()[-1] in ("CPU", "CUDA")
+    assert window.status_line.device_label.text().split()[-1] in ("CPU", "CUDA")
     assert window.state.current_image is not None
     assert window.browser.model.rowCount() == 2000
 
@@ -188,6 +189,26 @@ def test_actions_have_shortcuts_and_tooltips(window):
         for action in menu_action.menu().actions():
             if not action.isSeparator():
                 assert action.toolTip() and action.toolTip() != action.text().replace("&", ""), action.text()
+
+
+def test_the_menus_are_the_action_registry(window):
+    """Every command of the window is one declared spec (title, shortcut, menu section) and the
+    File menu shows them in the registry's sections, a line between sections."""
+    registry = ActionRegistry()
+    registry.add(window.teaching.lesson_specs())
+    assert set(window.actions) == {spec.id for spec in registry}
+    for spec in registry:
+        action = window.actions[spec.id]
+        assert action.text() == spec.title, spec.id
+        assert action.shortcut() == QKeySequence(spec.shortcut or ""), spec.id
+    file_menu = window.findChild(QMenu, "menu_file")
+    assert [a.text() or "—" for a in file_menu.actions()] == [
+        "&Open file…", "Open &folder…", "Open &built-in…", "Open &lesson…", "Save as lesson…", "—",
+        "&Save session", "Save session &as…", "Open &session…", "—",
+        "Export answers CSV…", "Export causal data set (npz)…", "Export plots (PNG)…", "—", "&Quit"]
+    help_menu = window.findChild(QMenu, "menu_help")
+    lessons = next(a.menu() for a in help_menu.actions() if a.menu() is not None)
+    assert len(lessons.actions()) == len(window.teaching.lesson_specs()) > 0
 
 
 def test_help_explains_the_method(window):

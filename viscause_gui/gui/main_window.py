@@ -5,26 +5,24 @@ the other panels (manipulator, learning, classes) share the right dock area as t
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtCore import QCoreApplication, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from viscause_gui import __version__
 from viscause_gui.core.data.dataset import Dataset, DatasetError
 from viscause_gui.core.data.readers import load_path
 from viscause_gui.core.experiments.registry import first_dataset, load_builtin
-from viscause_gui.core.method.observe import ObservedClasses
-from viscause_gui.core.nets.models import default_device
-from viscause_gui.core.nets.training import TrainProgress
+from viscause_gui.gui.controllers.observational import ObservationalController
 from viscause_gui.gui.controllers.session import SessionController
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.help import help_html
-from viscause_gui.gui.models.readout import ObservationalModel, observe_and_train
+from viscause_gui.gui.models.actions import ActionRegistry
+from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.panels.browser import BrowserPanel
 from viscause_gui.gui.panels.canvas import Canvas
 from viscause_gui.gui.panels.classes import ClassesPanel
@@ -32,12 +30,12 @@ from viscause_gui.gui.panels.labelling import LabellingPanel
 from viscause_gui.gui.panels.learning import LearningPanel
 from viscause_gui.gui.panels.manipulator import ManipulatorPanel
 from viscause_gui.gui.panels.readout import PredictionReadout
-from viscause_gui.gui.panels.share import install_share_menu
+from viscause_gui.gui.panels.share import install_share
 from viscause_gui.gui.settings import make_settings
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.teaching import install_teaching
-from viscause_gui.gui.widgets.actions import make_action
-from viscause_gui.gui.widgets.busy import BusySign
+from viscause_gui.gui.widgets.actions import build_menus
+from viscause_gui.gui.widgets.status_line import StatusLine
 from viscause_gui.gui.workers import WorkerPool
 
 Area = Qt.DockWidgetArea
@@ -59,71 +57,6 @@ def load_dataset(kind: str, target: str, options: dict[str, Any]) -> Dataset:
     if kind == "builtin":
         return load_builtin(target, **options)
     return load_path(target)
-
-
-class ObservationalController(QObject):
-    """Trains the readout's observational model in a worker whenever a data set is loaded."""
-
-    model_ready = Signal(object)      # ObservationalModel or None
-    status = Signal(str)
-
-    KEY = "observational model"
-
-    def __init__(self, state: AppState, workers: WorkerPool, parent: QObject | None = None):
-        super().__init__(parent)
-        self.state = state
-        self.workers = workers
-        self.model: ObservationalModel | None = None
-        self._cancel = threading.Event()
-        state.dataset_changed.connect(self.start)
-
-    def start(self) -> None:
-        ds = self.state.dataset
-        self.model = None
-        if ds is None or (ds.t is None and ds.p_obs is None):
-            self.stop()
-            self.workers.cancel(self.KEY)
-            self.status.emit("the data set has no T (no 't' or 'p_obs')")
-            self.model_ready.emit(None)
-            return
-        self.stop()
-        self._cancel = threading.Event()
-        self.status.emit("training…")
-        self.workers.start(self.KEY, _tagged, ds, self._cancel, on_yield=self._progress, on_return=self._ready)
-
-    def stop(self) -> None:
-        """Ask the running job to end soon (also inside the slow observational-class fit)."""
-        self._cancel.set()
-
-    def _progress(self, tagged: tuple[Dataset, Any]) -> None:
-        ds, event = tagged
-        if ds is not self.state.dataset:
-            return
-        if isinstance(event, ObservedClasses):
-            event.apply_to(ds)
-            self.state.status_message.emit(f"{len(set(event.obs_class.tolist()))} observational classes "
-                                           "estimated from the samples of T")
-            self.state.classes_changed.emit()
-        elif isinstance(event, TrainProgress):
-            self.status.emit(f"training… epoch {event.epoch}/{event.epochs}")
-
-    def _ready(self, tagged: tuple[Dataset, ObservationalModel | None]) -> None:
-        ds, model = tagged
-        if ds is not self.state.dataset:
-            return
-        self.model = model
-        self.model_ready.emit(model)
-
-
-def _tagged(ds: Dataset, cancel: threading.Event) -> Iterator[tuple[Dataset, Any]]:
-    """observe_and_train, each event and the result tagged with its data set (stale ones are dropped)."""
-    steps = observe_and_train(ds, cancelled=cancel.is_set)
-    while True:
-        try:
-            event = next(steps)
-        except StopIteration as stop:
-            return ds, stop.value
-        yield ds, event
 
 
 class MainWindow(QMainWindow):
@@ -149,7 +82,6 @@ class MainWindow(QMainWindow):
         self.obs_controller = ObservationalController(self.state, self.workers, self)
         self.obs_controller.model_ready.connect(self._on_obs_model)
         self.obs_controller.status.connect(self.readout_status)
-        self._build_menus()
         self._connect()
         self._restore_settings()
         if load_default and self.state.dataset is None:
@@ -158,11 +90,14 @@ class MainWindow(QMainWindow):
         elif self.state.dataset is not None:
             self._on_dataset()
             self.obs_controller.start()
+        self.share, self.share_commands = install_share(self)            # Share → Let others answer
         self.session = SessionController(self)
         self.session.session_changed.connect(self.share.session_changed)   # a share serves one session
         # a new run over trained work asks as opening other data does: Save / Discard / Cancel
         self.panels["learning"].confirm_new_experiment = self.session.confirm_new_experiment
         self.teaching = install_teaching(self)     # presenter mode, lessons, CCT explorer (gui/teaching.py)
+        self._build_menus()
+        self.teaching.actions_built(self.actions)
 
     # ----- building -----
     def _build_central(self) -> None:
@@ -199,91 +134,40 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.data_label = QLabel("no data")
-        self.data_label.setToolTip("The data set: name, N images × height × width")
-        self.device_label = QLabel(f"device: {default_device().type.upper()}")
-        self.device_label.setToolTip("Where the nets run (CUDA when available, else the CPU)")
-        self._busy, self._run_phase = "", ""     # background work; what the learning run does
-        self.worker_label = QLabel("idle")
-        self.worker_label.setToolTip("Background work (training, loading) running now")
-        self.busy_bar = BusySign()         # not an animated QProgressBar: that repainted at 60 Hz
-        for widget in (self.data_label, self.device_label, self.busy_bar, self.worker_label):
-            bar.addPermanentWidget(widget)
-
-    def _make_action(self, key: str, text: str, tip: str, shortcut: str | QKeySequence | None,
-                     slot: Callable[[], Any]) -> QAction:
-        action = make_action(self, text, tip, shortcut, slot)
-        self.actions[key] = action
-        return action
+        self.status_line = StatusLine(self.statusBar())
+        line = self.status_line
+        self.data_label, self.worker_label, self.busy_bar = line.data_label, line.worker_label, line.busy_bar
 
     def _build_menus(self) -> None:
-        menu = self.menuBar().addMenu("&File")
-        menu.addAction(self._make_action("open_file", "&Open file…", "Open an .npz or MNIST IDX file",
-                                         "Ctrl+O", self.open_file_dialog))
-        menu.addAction(self._make_action("open_folder", "Open &folder…", "Open a folder of images "
-                                         "(sub-folders become labels)", "Ctrl+Shift+O", self.open_folder_dialog))
-        menu.addAction(self._make_action("open_builtin", "Open &built-in…", "Open a data set that ships "
-                                         "with the app (a generated one with its generator's settings)",
-                                         "Ctrl+B", self.open_builtin_dialog))
-        menu.addSeparator()
-        def s(name: str):                     # the session controller is created later: look it up on use
+        """The menu bar from the action registry; each part of the window gives its commands."""
+        registry = ActionRegistry()
+        registry.add(self.teaching.lesson_specs())
+        commands = {**self._commands(), **self.session_commands(), **self.share_commands,
+                    **self.teaching.commands()}
+        toggles = {"panels": [self.docks[key].toggleViewAction() for key in self.docks
+                              if key not in self.teaching.docks],
+                   "teaching panels": [dock.toggleViewAction() for dock in self.teaching.docks.values()]}
+        for action in (a for section in toggles.values() for a in section):
+            action.setToolTip(f"Show or hide the {action.text()} panel")
+        self.actions.update(build_menus(self, registry, commands, self.canvas.actions, toggles))
+
+    def _commands(self) -> dict[str, Callable[[], Any]]:
+        return {"open_file": self.open_file_dialog, "open_folder": self.open_folder_dialog,
+                "open_builtin": self.open_builtin_dialog, "quit": self.close, "help": self.show_help,
+                "about": self.show_about, "reset_layout": self.reset_layout}
+
+    def session_commands(self) -> dict[str, Callable[[], Any]]:
+        def s(name: str) -> Callable[[], Any]:        # looked up on use: tests may replace a method
             return lambda: getattr(self.session, name)()
-        for key, text, tip, shortcut, slot in (
-                ("save_session", "&Save session", "Save the whole session (data, classes, answers, "
-                 "weights, history) to its file", "Ctrl+S", s("save")),
-                ("save_session_as", "Save session &as…", "Save the session to a new file", "Ctrl+Shift+S",
-                 s("save_as")),
-                ("open_session", "Open &session…", "Open a saved session and go on where it stopped", None,
-                 s("open_dialog")),
-                (None, None, None, None, None),
-                ("export_answers", "Export answers CSV…", "Every answer and undo of the oracle as CSV", None,
-                 s("export_answers_dialog")),
-                ("export_causal", "Export causal data set (npz)…", "Images with their causal class, and the "
-                 "answered manipulated images", None, s("export_causal_dialog")),
-                ("export_plots", "Export plots (PNG)…", "The learning panel's plots as PNG images", None,
-                 s("export_plots_dialog"))):
-            if key is None:
-                menu.addSeparator()
-            else:
-                menu.addAction(self._make_action(key, text, tip, shortcut, slot))
-        menu.addSeparator()
-        menu.addAction(self._make_action("quit", "&Quit", "Close the window (stops background work)",
-                                         "Ctrl+Q", self.close))
-        self._build_edit_menu()
-        self._build_view_menu()
-        install_share_menu(self)           # Share → Let others answer (self.share)
-        menu = self.menuBar().addMenu("&Help")
-        menu.addAction(self._make_action("help", "&How it works", "What C, S, P(T|I) and P(T|man I) mean",
-                                         "F1", self.show_help))
-        menu.addAction(self._make_action("about", "&About", "About viscause", None, self.show_about))
-        for m in self.menuBar().findChildren(type(menu)):
-            m.setToolTipsVisible(True)
-
-    def _build_edit_menu(self) -> None:
-        menu = self.menuBar().addMenu("&Edit")
-        groups = (("undo", "redo", "revert"), ("pen", "eraser", "hbar", "vbar", "picker", "colour"),
-                  ("noise", "shift_left", "shift_right", "shift_up", "shift_down", "invert", "clear"))
-        for group in groups:
-            for key in group:
-                menu.addAction(self.canvas.actions[key])
-            menu.addSeparator()
-
-    def _build_view_menu(self) -> None:
-        menu = self.menuBar().addMenu("&View")
-        for dock in self.docks.values():
-            action = dock.toggleViewAction()
-            action.setToolTip(f"Show or hide the {dock.windowTitle()} panel")
-            menu.addAction(action)
-        menu.addSeparator()
-        menu.addAction(self._make_action("reset_layout", "Reset layout", "Show every panel in its "
-                                         "default place", None, self.reset_layout))
+        return {"save_session": s("save"), "save_session_as": s("save_as"), "open_session": s("open_dialog"),
+                "export_answers": s("export_answers_dialog"), "export_causal": s("export_causal_dialog"),
+                "export_plots": s("export_plots_dialog")}
 
     def _connect(self) -> None:
         self.state.dataset_changed.connect(self._on_dataset)
         self.state.status_message.connect(self._on_status_message)
-        self.workers.busy_changed.connect(self._on_busy)
-        self.panels["learning"].phase_changed.connect(self._on_run_phase)
+        self.workers.busy_changed.connect(self.status_line.set_busy)
+        self.panels["learning"].phase_changed.connect(self.status_line.set_run_phase)
         self.workers.failed.connect(self._on_worker_failed)
         self.browser.size_box.valueChanged.connect(self._on_thumb_size)
 
@@ -351,12 +235,21 @@ class MainWindow(QMainWindow):
 
     def load_now(self, kind: str, target: str, options: dict[str, Any] | None = None) -> bool:
         """Load on the GUI thread (small data, first start); False and a warning on failure."""
+        error = self.load_or_say_why(kind, target, options)
+        if error is not None:
+            self.show_message("warning", "Could not open the data", error)
+        return error is None
+
+    def load_or_say_why(self, kind: str, target: str, options: dict[str, Any] | None = None) -> str | None:
+        """Load on the GUI thread; None, or why it failed in one line (the old data and session go on)."""
         try:
             self._loaded(load_dataset(kind, target, options or {}))
         except DatasetError as exc:
-            self._load_failed(exc)
-            return False
-        return True
+            self.statusBar().clearMessage()
+            if getattr(self, "session", None) is not None:
+                self.session.stay()
+            return str(exc)
+        return None
 
     def last_folder(self) -> str:
         return str(self.settings.value("paths/last_folder", str(Path.home())))
@@ -409,12 +302,9 @@ class MainWindow(QMainWindow):
     # ----- state -> window -----
     def _on_dataset(self) -> None:
         ds = self.state.dataset
-        if ds is None:
-            self.data_label.setText("no data")
-            return
-        size = " × ".join(str(d) for d in ds.shape)      # H × W, and C for colour
-        self.data_label.setText(f"{ds.name}: {len(ds):,} × {size}")
-        self.setWindowTitle(f"viscause — {ds.name}")
+        self.status_line.show_dataset(ds)
+        if ds is not None:
+            self.setWindowTitle(f"viscause — {ds.name}")
 
     def _on_obs_model(self, model: ObservationalModel | None) -> None:
         if model is not None:
@@ -428,20 +318,6 @@ class MainWindow(QMainWindow):
 
     def _on_thumb_size(self, size: int) -> None:
         self.settings.setValue("browser/thumb", size)
-
-    def _on_busy(self, description: str) -> None:
-        self._busy = description
-        self._show_work()
-        self.busy_bar.set_busy(bool(description))
-
-    def _on_run_phase(self, text: str) -> None:
-        self._run_phase = text
-        self._show_work()
-
-    def _show_work(self) -> None:
-        """Background work first; else what the learning run does (it may wait for a person); else idle."""
-        busy, phase = self._busy, self._run_phase
-        self.worker_label.setText(f"working: {busy}" if busy else (phase or "idle"))
 
     # ----- settings and closing -----
     def _restore_settings(self) -> None:

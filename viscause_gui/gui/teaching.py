@@ -16,18 +16,19 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QDesktopServices, QIcon
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMenu, QPushButton,
-                               QSizePolicy, QToolBar, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSizePolicy,
+                               QToolBar, QWidget)
 
 from viscause_gui.core.lessons import (CANVAS, Lesson, LessonError, Step, check_lesson, find_lesson, load_lesson,
                                        resources_dir, save_lesson, shipped_lessons)
 from viscause_gui.gui.controllers.lessons import Done, LessonController
 from viscause_gui.gui.help import start_hint_html
+from viscause_gui.gui.models.actions import LESSONS_MENU, ActionSpec
 from viscause_gui.gui.panels.cct_explorer import CctExplorerPanel
 from viscause_gui.gui.panels.confounding import ConfoundingPanel
 from viscause_gui.gui.panels.lesson import LessonBar
 from viscause_gui.gui.presenter import PresenterMode
-from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.dialogs import QtDialogs
 
 LESSON_SCHEME = "viscause-lesson"        # F1 help links: viscause-lesson:barometer
 START_HINT_KEY = "hints/start_dismissed"
@@ -68,17 +69,11 @@ class WindowStage:
         return self.window.state
 
     def load_data(self, lesson: Lesson) -> str | None:
-        w = self.window
-        messages: list[str] = []
-        show = w.show_message
-        w.show_message = lambda level, title, text: messages.append(text)   # one line in the lesson bar instead
-        try:
-            path = lesson.data_path()
-            ok = (w.load_now("path", str(path)) if path is not None
-                  else w.load_now("builtin", lesson.data["builtin"], dict(lesson.data.get("options", {}))))
-        finally:
-            w.show_message = show
-        return None if ok else (messages[-1] if messages else "the lesson's data could not be opened")
+        """Open the lesson's data; why not in one line (the lesson bar shows it), or None."""
+        path = lesson.data_path()
+        if path is not None:
+            return self.window.load_or_say_why("path", str(path))
+        return self.window.load_or_say_why("builtin", lesson.data["builtin"], dict(lesson.data.get("options", {})))
 
     def show_panels(self, panels: list[str]) -> None:
         for key in panels:
@@ -225,17 +220,17 @@ class Teaching(QObject):
     def __init__(self, window: QMainWindow):
         super().__init__(window)
         self.window = window
+        self.dialogs = QtDialogs(window)
         self.stage = WindowStage(window)
         self.controller = LessonController(self.stage, self)
         self.presenter = PresenterMode(window, window.settings)
+        self.actions: dict[str, QAction] = {}
         self._build_docks()
-        self._build_menus()
         self._build_start_hint()
-        self.controller.failed.connect(lambda text: window.statusBar().showMessage(f"lesson: {text}", 8000))
+        self.controller.failed.connect(lambda text: self.dialogs.status(f"lesson: {text}", 8000))
         self.controller.closed.connect(lambda: self.docks["lesson"].setVisible(False))
         QDesktopServices.setUrlHandler(LESSON_SCHEME, self, "open_url")
         window.setWindowIcon(app_icon())
-        self.presenter.restore()
 
     # ----- building -----
     def _build_docks(self) -> None:
@@ -262,62 +257,35 @@ class Teaching(QObject):
         if w.docks.get("learning") is not None and not w.docks["learning"].isHidden():
             w.docks["learning"].raise_()         # a new user trains first (as main_window's FIRST_TAB)
 
-    def _action(self, key: str, text: str, tip: str, shortcut: str | None, slot, checkable: bool = False) -> QAction:
-        action = make_action(self.window, text, tip, shortcut, slot, checkable)
-        self.window.actions[key] = action
-        return action
+    def commands(self) -> dict[str, Callable[[], Any]]:
+        """What teaching's entries in the action registry (gui/models/actions.py) run."""
+        lessons = {f"lesson_{name}": (lambda n=name: self.open_lesson(n)) for name in shipped_lessons()}
+        return {"open_lesson": self.open_lesson_dialog, "save_lesson": self.save_lesson_dialog,
+                "presenter": self.presenter.toggle, "zoom_in": self.presenter.zoom_in,
+                "zoom_out": self.presenter.zoom_out, "lesson_next": self.controller.next,
+                "lesson_back": self.controller.back, **lessons}
 
-    def _menu(self, title: str) -> QMenu:
-        for action in self.window.menuBar().actions():
-            if action.menu() is not None and action.text().replace("&", "") == title:
-                return action.menu()
-        return self.window.menuBar().addMenu(title)
-
-    def _build_menus(self) -> None:
-        file_menu = self._menu("File")
-        first = next((a for a in file_menu.actions() if a.isSeparator()), None)
-        open_lesson = self._action("open_lesson", "Open &lesson…", "Open a lesson file (.json or .toml) and show "
-                                   "its first step", "Ctrl+L", self.open_lesson_dialog)
-        save = self._action("save_lesson", "Save as lesson…", "Write the current set-up (data, settings, panels, "
-                            "and the open lesson's steps) as a lesson file", None, self.save_lesson_dialog)
-        file_menu.insertActions(first, [open_lesson, save]) if first else file_menu.addActions([open_lesson, save])
-        view = self._menu("View")
-        view.addSeparator()
-        for key in ("cct", "confounding", "lesson"):
-            toggle = self.docks[key].toggleViewAction()
-            toggle.setToolTip(f"Show or hide the {self.docks[key].windowTitle()} panel")
-            view.addAction(toggle)
-        view.addSeparator()
-        presenter = self._action("presenter", "&Presenter mode", "Large fonts and lines, high contrast, secondary "
-                                 "panels hidden: for a projector", "F11", self.presenter.toggle, checkable=True)
-        presenter.setChecked(self.presenter.on)
-        view.addAction(presenter)
-        view.addAction(self._action("zoom_in", "Zoom in", "Everything larger in presenter mode", "Ctrl+=",
-                                    self.presenter.zoom_in))
-        view.addAction(self._action("zoom_out", "Zoom out", "Everything smaller in presenter mode", "Ctrl+-",
-                                    self.presenter.zoom_out))
-        help_menu = self._menu("Help")
-        lessons = QMenu("&Lessons", help_menu)
-        lessons.setToolTipsVisible(True)
+    @staticmethod
+    def lesson_specs() -> list[ActionSpec]:
+        """Help → Lessons: one entry per shipped lesson."""
+        specs = []
         for name in shipped_lessons():
             title = LESSON_TITLES.get(name, name.replace("_", " ").capitalize())
-            lessons.addAction(self._action(f"lesson_{name}", title, f"Open the lesson '{title}' (its data, "
-                                           "panels and first step)", None, lambda n=name: self.open_lesson(n)))
-        entry = help_menu.insertMenu(help_menu.actions()[1] if len(help_menu.actions()) > 1 else None, lessons)
-        entry.setToolTip("The shipped lessons: the paper's story step by step, for a class")
-        self.lessons_menu = lessons
-        for key, shortcut in (("lesson_next", "PgDown"), ("lesson_back", "PgUp")):
-            action = self._action(key, "Next step" if key == "lesson_next" else "Previous step",
-                                  "The lesson's next step" if key == "lesson_next" else "The lesson's previous step",
-                                  shortcut, self.controller.next if key == "lesson_next" else self.controller.back)
-            action.setEnabled(False)               # only while a lesson is open: PgUp / PgDown scroll lists otherwise
-            self.window.addAction(action)          # window-wide: a presenter's clicker sends PgUp / PgDown
+            specs.append(ActionSpec(f"lesson_{name}", title, f"Open the lesson '{title}' (its data, panels and "
+                                    "first step)", "help", "lessons", submenu=LESSONS_MENU))
+        return specs
+
+    def actions_built(self, actions: dict[str, QAction]) -> None:
+        """The window made its actions: show the presenter mode's state, keep the step keys in step."""
+        self.actions = actions
+        actions["presenter"].setChecked(self.presenter.on)
         self.controller.step_changed.connect(lambda _i: self._enable_step_keys())
         self.controller.closed.connect(self._enable_step_keys)
+        self.presenter.restore()
 
     def _enable_step_keys(self) -> None:
         for key in ("lesson_next", "lesson_back"):
-            self.window.actions[key].setEnabled(self.controller.lesson is not None)
+            self.actions[key].setEnabled(self.controller.lesson is not None)
 
     def _build_start_hint(self) -> None:
         """A first start: a bar across the window's top suggests the first step (until dismissed)."""
@@ -368,7 +336,7 @@ class Teaching(QObject):
         try:
             lesson = load_lesson(find_lesson(name_or_path))
         except LessonError as exc:
-            self.window.show_message("warning", "Could not open the lesson", str(exc))
+            self.dialogs.message("warning", "Could not open the lesson", str(exc))
             return False
         return self.start_lesson(lesson)
 
@@ -378,7 +346,7 @@ class Teaching(QObject):
         try:
             check_lesson(lesson)
         except LessonError as exc:
-            self.window.show_message("warning", "Could not open the lesson", str(exc))
+            self.dialogs.message("warning", "Could not open the lesson", str(exc))
             return False
         session = getattr(self.window, "session", None)
         if session is not None and not session.may_drop_work("Open a lesson"):
@@ -398,7 +366,7 @@ class Teaching(QObject):
             self.docks["lesson"].setVisible(False)
             if presenter_turned_on:              # the window as it was
                 self.presenter.set_on(False)
-            self.window.show_message("warning", "Could not open the lesson's data",
+            self.dialogs.message("warning", "Could not open the lesson's data",
                                      f"{lesson.title}: {problems[-1] if problems else 'the data could not be opened'}")
         return opened
 
@@ -408,14 +376,13 @@ class Teaching(QObject):
         self.open_lesson(url.path() or url.toString().split(":", 1)[-1])
 
     def open_lesson_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open lesson", str(resources_dir() / "lessons"),
-                                              "Lessons (*.json *.toml);;All files (*)")
+        path = self.dialogs.open_file("Open lesson", str(resources_dir() / "lessons"),
+                                      "Lessons (*.json *.toml);;All files (*)")
         if path:
             self.open_lesson(path)
 
     def save_lesson_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Save as lesson", self.window.last_folder(),
-                                              "Lessons (*.json)")
+        path = self.dialogs.save_file("Save as lesson", self.window.last_folder(), "Lessons (*.json)")
         if path:
             self.save_lesson(path)
 
@@ -466,9 +433,9 @@ class Teaching(QObject):
         try:
             out = save_lesson(self.current_lesson(), path)
         except (LessonError, OSError) as exc:
-            self.window.show_message("warning", "Could not save the lesson", str(exc))
+            self.dialogs.message("warning", "Could not save the lesson", str(exc))
             return None
-        self.window.statusBar().showMessage(f"lesson saved to {out}", 6000)
+        self.dialogs.status(f"lesson saved to {out}", 6000)
         return out
 
     def _generate_grating(self, values: dict[str, float]) -> None:

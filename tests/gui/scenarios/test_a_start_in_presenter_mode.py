@@ -69,7 +69,7 @@ def test_a_start_in_presenter_mode_looks_as_a_lesson_in_a_running_app_and_f11_br
     assert not window.teaching.presenter.on
     assert panels_shown(window) - {"lesson", "confounding"} == shown_before
     assert window.docks["browser"].isVisible() and window.statusBar().isVisible()
-    assert window.data_label.isVisible() and window.device_label.isVisible()
+    assert window.data_label.isVisible() and window.status_line.device_label.isVisible()
 
 
 def test_reset_layout_never_leaves_an_empty_lesson_bar(qtbot, settings):

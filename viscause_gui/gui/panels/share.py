@@ -7,18 +7,19 @@ large QR code and the short join code; the batch's progress, agreement (percent 
 Krippendorff's alpha, this batch and overall), a live tally per image and each annotator's
 agreement with the consensus; Export answers CSV (every answer with its annotator id).
 
-`install_share_menu(window)` adds the Share menu to the main window.
+`install_share(window)` makes the share of the main window and the Share menu's commands.
 """
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QFont, QPixmap, QStandardItem, QStandardItemModel
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout,
-                               QHeaderView, QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton,
-                               QSpinBox, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtGui import QFont, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox,
+                               QTableView, QVBoxLayout, QWidget)
 
 from viscause_gui.core.share.consensus import VoteRule
 from viscause_gui.gui.controllers.share import ShareController
@@ -273,13 +274,11 @@ class ShareWindow(QWidget):
         event.accept()
 
 
-def install_share_menu(window: QMainWindow) -> ShareController:
-    """Add Share → Let others answer… / Stop sharing to `window`; the controller is `window.share`."""
+def install_share(window: QMainWindow) -> tuple[ShareController, dict[str, Callable[[], Any]]]:
+    """The share of `window` and its commands (Share → Let others answer… / Stop sharing); the
+    share window is made on first use and kept as `window.share_window`."""
     controller = ShareController(window)
-    window.share = controller
     window.share_window = None
-    menu = window.menuBar().addMenu("S&hare")
-    menu.setToolTipsVisible(True)
 
     def show() -> None:
         if window.share_window is None:
@@ -287,18 +286,10 @@ def install_share_menu(window: QMainWindow) -> ShareController:
         window.share_window.show()
         window.share_window.raise_()
 
-    let = QAction("&Let others answer…", window)
-    let.setToolTip("Open a web page on which other people answer the oracle's images from their phones")
-    let.triggered.connect(show)
-    stop = QAction("&Stop sharing", window)
-    stop.setToolTip("Stop the web server; every answer given stays in the session")
-    stop.triggered.connect(controller.stop)
-    stop.setEnabled(False)
-    controller.running_changed.connect(stop.setEnabled)
-    menu.addAction(let)
-    menu.addAction(stop)
-    actions = getattr(window, "actions", None)
-    if isinstance(actions, dict):
-        actions["share"] = let
-        actions["share_stop"] = stop
-    return controller
+    def enable_stop(running: bool) -> None:
+        action = window.actions.get("share_stop")
+        if action is not None:
+            action.setEnabled(running)
+
+    controller.running_changed.connect(enable_stop)
+    return controller, {"share": show, "share_stop": controller.stop}

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from viscause_gui.gui.models.actions import DOCK_TOGGLES, MENUS, SECTIONS, SUBMENU_TIPS, ActionRegistry, ActionSpec
 
 
 def if_alive(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,3 +45,60 @@ def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequen
     if slot is not None:
         action.triggered.connect(lambda _checked=False: slot())
     return action
+
+
+def action_from_spec(parent: QObject, spec: ActionSpec, slot: Callable[[], Any] | None) -> QAction:
+    """The QAction a registry's spec describes, calling `slot`."""
+    action = make_action(parent, spec.title, spec.tip, spec.shortcut, slot, spec.checkable)
+    action.setEnabled(spec.enabled)
+    return action
+
+
+def build_menus(window: QMainWindow, registry: ActionRegistry, commands: Mapping[str, Callable[[], Any]],
+                made: Mapping[str, QAction], dock_toggles: Mapping[str, list[QAction]]) -> dict[str, QAction]:
+    """The menu bar from `registry`: a QAction per spec calling `commands[id]` (or the one already
+    `made` by its owner, e.g. the canvas's tools), menus and sections in the registry's order, and
+    the docks' show/hide toggles in the sections DOCK_TOGGLES names. Returns every action by id.
+
+    A spec without a command, or a command without a spec, is a programming error (KeyError)."""
+    unknown = sorted(set(commands) - {spec.id for spec in registry})
+    if unknown:
+        raise KeyError(f"commands with no spec in the registry: {unknown}")
+    actions: dict[str, QAction] = {}
+    for spec in registry:
+        if spec.id in made:
+            actions[spec.id] = made[spec.id]
+        elif spec.id in commands:
+            actions[spec.id] = action_from_spec(window, spec, commands[spec.id])
+        else:
+            raise KeyError(f"no command for {spec.id!r}")
+        if spec.window_wide:
+            window.addAction(actions[spec.id])
+    for key, title in MENUS.items():
+        menu = window.menuBar().addMenu(title)
+        menu.setObjectName(f"menu_{key}")
+        menu.setToolTipsVisible(True)
+        sections = [_section(menu, registry, actions, key, section, dock_toggles) for section in SECTIONS[key]]
+        for entries in [s for s in sections if s]:
+            if menu.actions():
+                menu.addSeparator()
+            menu.addActions(entries)
+    return actions
+
+
+def _section(menu: QMenu, registry: ActionRegistry, actions: Mapping[str, QAction], key: str, section: str,
+             dock_toggles: Mapping[str, list[QAction]]) -> list[QAction]:
+    """The entries of one section: its actions, its submenus (as their menu's action), its dock toggles."""
+    entries: list[QAction] = list(dock_toggles.get(section, [])) if DOCK_TOGGLES.get(section) == key else []
+    submenus: dict[str, QMenu] = {}
+    for spec in registry.section(key, section):
+        if spec.submenu is None:
+            entries.append(actions[spec.id])
+            continue
+        if spec.submenu not in submenus:
+            submenus[spec.submenu] = sub = QMenu(spec.submenu, menu)
+            sub.setToolTipsVisible(True)
+            sub.menuAction().setToolTip(SUBMENU_TIPS.get(spec.submenu, ""))
+            entries.append(sub.menuAction())
+        submenus[spec.submenu].addAction(actions[spec.id])
+    return entries
