@@ -6,7 +6,7 @@ since replaced is dropped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -73,7 +73,7 @@ class ObservationalController(QObject):
         self.model_ready.emit(model)
 
 
-def _tagged(ds: Dataset, cancel: threading.Event) -> Iterator[tuple[Dataset, Any]]:
+def _tagged(ds: Dataset, cancel: threading.Event) -> Generator[tuple[Dataset, Any], None, tuple[Dataset, Any]]:
     """observe_and_train, each event and the result tagged with its data set (stale ones are dropped)."""
     steps = observe_and_train(ds, cancelled=cancel.is_set)
     while True:
