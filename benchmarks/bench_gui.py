@@ -263,7 +263,7 @@ def bench_stall_digit_mode(app: QApplication, iterations: int) -> dict[str, floa
     """Digit mode in the main window: the MNIST subset, T = 'shows a 7', model oracle (a CNN over
     all digits is trained first), the MNIST recipe (three robust MLPs), Learning tab in front."""
     window = open_main_window("digit_mode")
-    window.open_builtin("mnist_subset")
+    window.opener.open_builtin("mnist_subset")
     wait_until(app, lambda: window.state.dataset is not None and not window.workers.describe(), timeout_s=300)
     window.docks["learning"].raise_()
     settle(app, 0.5)

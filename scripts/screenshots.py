@@ -40,7 +40,7 @@ def _train(app, window, iterations: int = 5) -> None:
 
 def _digits(app, window, out: Path) -> None:
     """Digit mode: one iteration with the manifold manipulator, then a 0 pushed towards 7."""
-    window.load_now("builtin", "mnist_subset")
+    window.opener.load_now("builtin", "mnist_subset")
     panel = window.panels["learning"]
     panel.label_spin.setValue(7)
     panel.oracle_combo.setCurrentIndex(panel.oracle_combo.findData("model"))

@@ -31,7 +31,7 @@ def squares(channels: int, n: int = 24) -> np.ndarray:
 def open_npz(qtbot, window: MainWindow, tmp_path, images: np.ndarray, name: str = "colour") -> None:
     path = tmp_path / f"{name}.npz"
     np.savez(path, images=images)
-    window.open_path(path)
+    window.opener.open_path(path)
     qtbot.waitUntil(lambda: window.state.dataset.name.startswith(name), timeout=WAIT_MS)
     qtbot.wait(50)                                   # the views settle their range
 

@@ -30,7 +30,7 @@ def no_waiting_dialogs(monkeypatch):
 
 def _open_mode(qtbot, window: MainWindow, mode: str) -> None:
     if mode == "digits":
-        window.open_builtin("digits8x8")
+        window.opener.open_builtin("digits8x8")
         qtbot.waitUntil(lambda: window.state.dataset.name == "digits8x8", timeout=WAIT_MS)
 
 

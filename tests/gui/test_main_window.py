@@ -78,7 +78,7 @@ def test_open_npz_with_t_estimates_observational_classes(qtbot, window, tmp_path
     t = (images[:, 0, 0] > 0).astype(np.int64)
     path = tmp_path / "mine.npz"
     np.savez(path, images=images, t=t)
-    window.open_path(path)
+    window.opener.open_path(path)
     wait_loaded(qtbot, window, "mine")
     assert "40 × 8 × 8" in window.data_label.text()
     assert window.state.truth is None
@@ -91,7 +91,7 @@ def test_open_npz_with_t_estimates_observational_classes(qtbot, window, tmp_path
 def test_open_folder_of_images(qtbot, window, tmp_path):
     for k in range(3):
         Image.fromarray(np.full((6, 5), 40 * k, np.uint8)).save(tmp_path / f"{k}.png")
-    window.open_path(tmp_path)
+    window.opener.open_path(tmp_path)
     wait_loaded(qtbot, window, tmp_path.name)
     assert window.state.dataset.shape == (6, 5)
     assert "3 × 6 × 5" in window.data_label.text()
@@ -100,16 +100,16 @@ def test_open_folder_of_images(qtbot, window, tmp_path):
 def test_open_mnist_idx(qtbot, window, tmp_path):
     images = np.random.default_rng(1).integers(0, 256, (7, 28, 28))
     path = write_idx(tmp_path, images, np.arange(7) % 10)
-    window.open_path(path)
+    window.opener.open_path(path)
     wait_loaded(qtbot, window, "train")
     assert window.state.dataset.labels.tolist() == list(range(7))
 
 
 def test_open_builtins(qtbot, window):
-    window.open_builtin("digits8x8")
+    window.opener.open_builtin("digits8x8")
     wait_loaded(qtbot, window, "digits8x8")
     assert window.state.truth is None and window.state.dataset.shape == (8, 8)
-    window.open_builtin("grating", n=300, seed=3, w_c=0.5)
+    window.opener.open_builtin("grating", n=300, seed=3, w_c=0.5)
     wait_loaded(qtbot, window, "grating")
     assert len(window.state.dataset) == 300
     assert window.state.truth.model == GratingModel(w_c=0.5)
@@ -120,7 +120,7 @@ def test_corrupt_file_gives_one_warning_and_keeps_the_data(qtbot, window, tmp_pa
     before = window.state.dataset
     bad = tmp_path / "broken.npz"
     bad.write_bytes(b"PK\x03\x04 this is not a zip archive")
-    window.open_path(bad)
+    window.opener.open_path(bad)
     qtbot.waitUntil(lambda: len(window.messages) > 0, timeout=WAIT_MS)
     qtbot.wait(100)
     assert len(window.messages) == 1
@@ -253,7 +253,7 @@ def test_settings_are_remembered(qtbot, settings):
     assert second.canvas.tool == "vbar" and second.canvas.pen_size == 3
     assert second.browser.delegate.thumb == 40
     assert not second.docks["browser"].isVisible()        # the layout came back
-    assert second.last_folder() == "/some/where"
+    assert second.opener.last_folder() == "/some/where"
     second.reset_layout()
     assert second.docks["browser"].isVisible()
 
@@ -264,7 +264,7 @@ def test_close_during_a_running_worker_is_quick(qtbot, window, qtlog):
             time.sleep(0.02)
             yield
     window.workers.start("forever", forever)
-    window.open_builtin("grating", n=20_000, seed=1)      # and a load plus training behind it
+    window.opener.open_builtin("grating", n=20_000, seed=1)      # and a load plus training behind it
     qtbot.wait(200)
     start = time.perf_counter()
     window.close()
@@ -282,7 +282,7 @@ def test_both_answer_lists_share_one_journal(window):
 @pytest.mark.slow
 def test_close_while_algorithm2_trains_in_the_child_process(qtbot, window, qtlog):
     """Mid-epoch of a long training: the window still closes within 2 s and ends the child."""
-    window.open_builtin("grating", n=20_000, seed=1)
+    window.opener.open_builtin("grating", n=20_000, seed=1)
     qtbot.waitUntil(lambda: window.state.dataset is not None and len(window.state.dataset) == 20_000,
                     timeout=WAIT_MS)
     learning = window.panels["learning"]

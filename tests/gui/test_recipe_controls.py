@@ -167,7 +167,7 @@ def test_built_in_data_shows_its_own_recipe_read_only(qtbot, shown_window):
     assert box.text().startswith("The app's standard recipe (GRATING's)\n")
     assert "invariances: 10 cyclic shifts of each answered image" in box.text()
     assert not box.controls.isVisible()
-    shown_window.open_builtin("digits8x8")
+    shown_window.opener.open_builtin("digits8x8")
     wait_for(qtbot, shown_window, "digits8x8")
     assert box.text().startswith("Digit mode: T = 'shows a 7'")
     learning.label_spin.setValue(3)

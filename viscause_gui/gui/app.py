@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warm_up_torch()
     window = MainWindow()   # opens GRATING first, so the window is never empty
     if args.data:
-        window.open_path(args.data)
+        window.opener.open_path(args.data)
     window.show()
     if lesson is not None:
         window.teaching.start_lesson(lesson)

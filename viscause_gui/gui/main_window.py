@@ -11,12 +11,11 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDialog, QDockWidget, QFileDialog, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 from viscause_gui import __version__
-from viscause_gui.core.data.dataset import Dataset, DatasetError
-from viscause_gui.core.data.readers import load_path
-from viscause_gui.core.experiments.registry import first_dataset, load_builtin
+from viscause_gui.core.experiments.registry import first_dataset
+from viscause_gui.gui.controllers.data_opening import DataOpener
 from viscause_gui.gui.controllers.observational import ObservationalController
 from viscause_gui.gui.controllers.session import SessionController
 from viscause_gui.gui.data_dialog import BuiltinDialog
@@ -35,6 +34,7 @@ from viscause_gui.gui.settings import make_settings
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.teaching import install_teaching
 from viscause_gui.gui.widgets.actions import build_menus
+from viscause_gui.gui.widgets.dialogs import QtDialogs
 from viscause_gui.gui.widgets.status_line import StatusLine
 from viscause_gui.gui.workers import WorkerPool
 
@@ -52,12 +52,6 @@ FIRST_SIZE = QSize(1600, 1000)   # the window at a first start, when the screen 
 
 
 
-def load_dataset(kind: str, target: str, options: dict[str, Any]) -> Dataset:
-    """Load a data set (runs in a worker): kind 'builtin' (target = name) or 'path'."""
-    if kind == "builtin":
-        return load_builtin(target, **options)
-    return load_path(target)
-
 
 class MainWindow(QMainWindow):
     """The viscause main window. Tests may replace `show_message` to catch dialogs."""
@@ -73,6 +67,8 @@ class MainWindow(QMainWindow):
         self.panels: dict[str, QWidget] = {}
         self.actions: dict[str, QAction] = {}
         self._closing = False
+        self.dialogs = QtDialogs(self)
+        self.opener = DataOpener(self.state, self.workers, self.settings, self.dialogs, lambda: self._closing)
         self.setWindowTitle("viscause")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
@@ -86,12 +82,13 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         if load_default and self.state.dataset is None:
             first = first_dataset()
-            self.load_now("builtin", first.name, first.defaults())
+            self.opener.load_now("builtin", first.name, first.defaults())
         elif self.state.dataset is not None:
             self._on_dataset()
             self.obs_controller.start()
         self.share, self.share_commands = install_share(self)            # Share → Let others answer
         self.session = SessionController(self)
+        self.opener.guard = self.session
         self.session.session_changed.connect(self.share.session_changed)   # a share serves one session
         # a new run over trained work asks as opening other data does: Save / Discard / Cancel
         self.panels["learning"].confirm_new_experiment = self.session.confirm_new_experiment
@@ -152,7 +149,7 @@ class MainWindow(QMainWindow):
         self.actions.update(build_menus(self, registry, commands, self.canvas.actions, toggles))
 
     def _commands(self) -> dict[str, Callable[[], Any]]:
-        return {"open_file": self.open_file_dialog, "open_folder": self.open_folder_dialog,
+        return {"open_file": self.opener.open_file_dialog, "open_folder": self.opener.open_folder_dialog,
                 "open_builtin": self.open_builtin_dialog, "quit": self.close, "help": self.show_help,
                 "about": self.show_about, "reset_layout": self.reset_layout}
 
@@ -197,82 +194,12 @@ class MainWindow(QMainWindow):
         if self.readout.obs_model is None:
             self.readout.set_obs_model(None, text)
 
-    # ----- opening data -----
-    def open_file_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open data file", self.last_folder(),
-            "Data sets (*.npz *-ubyte *-ubyte.gz *idx3*);;NumPy archives (*.npz);;All files (*)")
-        if path:
-            self.open_path(path)
-
-    def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder of images", self.last_folder())
-        if path:
-            self.open_path(path)
-
+    # ----- opening data (gui/controllers/data_opening.py) -----
     def open_builtin_dialog(self) -> None:
         dialog = BuiltinDialog(self.settings, self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
             name, options = dialog.request()
-            self.open_builtin(name, **options)
-
-    def _may_replace_the_data(self) -> bool:
-        session = getattr(self, "session", None)
-        return session is None or session.may_drop_work("Open another data set")
-
-    def open_path(self, path: str | Path) -> None:
-        """Load a file or folder in a worker; errors give one warning and keep the old data."""
-        if not self._may_replace_the_data():
-            return
-        path = Path(path)
-        self.settings.setValue("paths/last_folder", str(path if path.is_dir() else path.parent))
-        self._start_load("path", str(path), own_data=True)
-
-    def open_builtin(self, name: str, **options: Any) -> None:
-        if not self._may_replace_the_data():
-            return
-        self._start_load("builtin", name, options)
-
-    def load_now(self, kind: str, target: str, options: dict[str, Any] | None = None) -> bool:
-        """Load on the GUI thread (small data, first start); False and a warning on failure."""
-        error = self.load_or_say_why(kind, target, options)
-        if error is not None:
-            self.show_message("warning", "Could not open the data", error)
-        return error is None
-
-    def load_or_say_why(self, kind: str, target: str, options: dict[str, Any] | None = None) -> str | None:
-        """Load on the GUI thread; None, or why it failed in one line (the old data and session go on)."""
-        try:
-            self._loaded(load_dataset(kind, target, options or {}))
-        except DatasetError as exc:
-            self.statusBar().clearMessage()
-            if getattr(self, "session", None) is not None:
-                self.session.stay()
-            return str(exc)
-        return None
-
-    def last_folder(self) -> str:
-        return str(self.settings.value("paths/last_folder", str(Path.home())))
-
-    def _start_load(self, kind: str, target: str, options: dict[str, Any] | None = None,
-                    own_data: bool = False) -> None:
-        """Load in a worker; `own_data`: a person's own file or folder (its recipe is chosen from its images)."""
-        self.statusBar().showMessage(f"loading {target}…")
-        self.workers.start("load", load_dataset, kind, target, options or {},
-                           on_return=lambda dataset: self._loaded(dataset, own_data), on_error=self._load_failed)
-
-    def _loaded(self, dataset: Dataset, own_data: bool = False) -> None:
-        if self._closing:
-            return
-        self.state.set_dataset(dataset, own_data)
-        self.statusBar().showMessage(f"loaded {dataset.name}", 4000)
-
-    def _load_failed(self, exc: BaseException) -> None:
-        self.statusBar().clearMessage()
-        if getattr(self, "session", None) is not None:
-            self.session.stay()            # the old data and its session go on
-        text = str(exc) if isinstance(exc, DatasetError) else f"{type(exc).__name__}: {exc}"
-        self.show_message("warning", "Could not open the data", text)
+            self.opener.open_builtin(name, **options)
 
     # ----- drag and drop -----
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -288,7 +215,7 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         if not self.teaching.open_dropped(path):      # a lesson file opens as a lesson
-            self.open_path(path)
+            self.opener.open_path(path)
 
     @staticmethod
     def _dropped_path(mime) -> str | None:

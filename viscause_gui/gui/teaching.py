@@ -70,10 +70,10 @@ class WindowStage:
 
     def load_data(self, lesson: Lesson) -> str | None:
         """Open the lesson's data; why not in one line (the lesson bar shows it), or None."""
-        path = lesson.data_path()
+        path, opener = lesson.data_path(), self.window.opener
         if path is not None:
-            return self.window.load_or_say_why("path", str(path))
-        return self.window.load_or_say_why("builtin", lesson.data["builtin"], dict(lesson.data.get("options", {})))
+            return opener.load_or_say_why("path", str(path))
+        return opener.load_or_say_why("builtin", lesson.data["builtin"], dict(lesson.data.get("options", {})))
 
     def show_panels(self, panels: list[str]) -> None:
         for key in panels:
@@ -382,7 +382,7 @@ class Teaching(QObject):
             self.open_lesson(path)
 
     def save_lesson_dialog(self) -> None:
-        path = self.dialogs.save_file("Save as lesson", self.window.last_folder(), "Lessons (*.json)")
+        path = self.dialogs.save_file("Save as lesson", self.window.opener.last_folder(), "Lessons (*.json)")
         if path:
             self.save_lesson(path)
 
@@ -442,7 +442,7 @@ class Teaching(QObject):
         ds = self.window.state.dataset
         meta = (ds.meta or {}) if ds is not None else {}
         n = int(meta.get("n", 2000)) if meta.get("source") == "grating" else 2000
-        self.window.open_builtin("grating", n=n, **values)
+        self.window.opener.open_builtin("grating", n=n, **values)
 
     # ----- a lesson file dropped on the window -----
     def open_dropped(self, path: str) -> bool:

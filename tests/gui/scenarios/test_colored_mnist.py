@@ -14,7 +14,7 @@ WAIT_MS = 120_000
 
 def test_algorithm1_with_the_shape_oracle_finds_the_shape(qtbot, shown_window):
     window = shown_window
-    window.open_builtin("colored_mnist")
+    window.opener.open_builtin("colored_mnist")
     qtbot.waitUntil(lambda: window.state.dataset.name == "colored_mnist", timeout=WAIT_MS)
     shown = " ".join(label.text() for label in window.statusBar().findChildren(QLabel))
     assert window.state.dataset.channels == 2 and "14 × 14 × 2" in shown

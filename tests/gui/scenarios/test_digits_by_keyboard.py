@@ -15,7 +15,7 @@ WAIT_MS = 30_000
 @pytest.fixture
 def window(qtbot, shown_window) -> MainWindow:
     window = shown_window
-    window.open_builtin("digits8x8")
+    window.opener.open_builtin("digits8x8")
     qtbot.waitUntil(lambda: window.state.dataset.name == "digits8x8", timeout=WAIT_MS)
     return window
 

@@ -20,7 +20,7 @@ def test_nothing_of_the_old_data_set_lingers(qtbot, shown_window, tmp_path):
     qtbot.keyClick(labelling, Qt.Key.Key_Y)                      # one answer for the GRATING batch
     assert len(labelling.records()) == 1
     window.session.ask_unsaved = lambda action: "discard"
-    window.open_builtin("digits8x8")
+    window.opener.open_builtin("digits8x8")
     qtbot.waitUntil(lambda: window.state.dataset.name == "digits8x8", timeout=WAIT_MS)
     assert len(window.state.queue) == 0 and learning.queue.pending_count() == 0
     assert learning.tabs.tabText(1) == "Oracle queue"

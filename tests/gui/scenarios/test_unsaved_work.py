@@ -46,11 +46,11 @@ def test_quit_and_save_writes_the_session(qtbot, trained, tmp_path):
 def test_opening_another_data_set_asks_first(qtbot, trained):
     before = trained.state.dataset
     _answer(trained, "cancel")
-    trained.open_builtin("digits8x8")
+    trained.opener.open_builtin("digits8x8")
     qtbot.wait(200)
     assert trained.state.dataset is before and trained.asked == ["Open another data set"]
     _answer(trained, "discard")
-    trained.open_builtin("digits8x8")
+    trained.opener.open_builtin("digits8x8")
     qtbot.waitUntil(lambda: trained.state.dataset.name == "digits8x8", timeout=WAIT_MS)
 
 
