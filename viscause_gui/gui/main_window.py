@@ -21,7 +21,7 @@ from viscause_gui.core.experiments.registry import first_dataset, load_builtin
 from viscause_gui.core.method.observe import ObservedClasses
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.core.nets.training import TrainProgress
-from viscause_gui.gui.controllers.session import SessionController
+from viscause_gui.gui.controllers.session import SessionController, SessionWiring, SettingsPart
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.help import help_html
 from viscause_gui.gui.models.readout import ObservationalModel, observe_and_train
@@ -38,6 +38,7 @@ from viscause_gui.gui.state import AppState
 from viscause_gui.gui.teaching import install_teaching
 from viscause_gui.gui.widgets.actions import make_action
 from viscause_gui.gui.widgets.busy import BusySign
+from viscause_gui.gui.widgets.dialogs import QtDialogs
 from viscause_gui.gui.workers import WorkerPool
 
 Area = Qt.DockWidgetArea
@@ -158,10 +159,17 @@ class MainWindow(QMainWindow):
         elif self.state.dataset is not None:
             self._on_dataset()
             self.obs_controller.start()
-        self.session = SessionController(self)
+        labelling, learning = self.panels["labelling"], self.panels["learning"]
+        self.session = SessionController(SessionWiring(
+            self.state, labelling.session, labelling.answered, QtDialogs(self), self.settings, run=learning.run,
+            oracles=learning.settings_box.enabled_oracles, plots=learning.charts.png_writers(),
+            parts=(SettingsPart(labelling.session_settings, labelling.restore_session_settings),
+                   SettingsPart(self.share.session_settings, self.share.restore_session_settings)),
+            closing=lambda: self._closing,
+            show_answers=lambda: (self.docks["labelling"].raise_(), labelling.setFocus())), parent=self)
         self.session.session_changed.connect(self.share.session_changed)   # a share serves one session
         # a new run over trained work asks as opening other data does: Save / Discard / Cancel
-        self.panels["learning"].confirm_new_experiment = self.session.confirm_new_experiment
+        learning.confirm_new_experiment = self.session.confirm_new_experiment
         self.teaching = install_teaching(self)     # presenter mode, lessons, CCT explorer (gui/teaching.py)
 
     # ----- building -----
