@@ -5,8 +5,8 @@ autosave in the recovery folder (the newest first); a session open in another wi
 journal locked) is not. One that holds work (an experiment or answers: an autosave, or journal
 answers newer than the session file) is offered, Yes / No; one that holds nothing (a data set
 alone) is removed without asking. Declined: the autosave (and an untitled session's journal) is
-set aside as ``.old``, never deleted. With no one to ask (no screen) nothing is recovered, the
-question is shown as a message and the files stay for the next start.
+set aside as ``.old``, never deleted, and not offered again. With no one to ask (no screen) it is
+declined so, and the question is shown as a message that says where the files are kept.
 """
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ class SessionRecovery:
         return None
 
     def _ask(self, title: str, text: str) -> bool:
-        """Yes / No; with no one to ask it is no, and the question is shown as a message."""
+        """Yes / No; with no one to ask it is no, and the question is shown as a message (the files
+        are set aside, as when declined: kept, not offered again)."""
         answer = self.dialogs.ask(title, text)
         if answer is None:
             self.dialogs.message(Level.INFO, title, text + "\n\n(not asked: no screen; the files are kept)")
