@@ -218,9 +218,10 @@ def run_algorithm2_listening(app: QApplication, learning: LearningPanel) -> tupl
 def open_main_window(name: str):
     """The app's main window (no default data), on screen, with settings of its own."""
     from viscause_gui.gui.main_window import MainWindow
+    from viscause_gui.gui.models.dialogs import Choice
 
     window = MainWindow(settings=fresh_settings(name), load_default=False)
-    window.session.ask_unsaved = lambda action: "discard"   # a script: no one to ask
+    window.session.dialogs.ask_save = lambda title, text: Choice.DISCARD   # a script: no one to ask
     _KEEP.append(window)
     window.resize(1400, 900)
     window.show()

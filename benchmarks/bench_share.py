@@ -305,7 +305,7 @@ def run_once(annotators: int, images: int, k: int, think: float, folder: Path, p
         time.sleep(0.01)
     acked = result.pop("acked")
     tally = window.share.tally()
-    records = read_journal(journal_path(window.session.session_file())).records
+    records = read_journal(journal_path(window.session.files.session_file())).records
     web = [r for r in records if r.type == "answer" and r.annotator.startswith("web:")]
     ids = [r.id for r in web]
     pairs = [(r.batch, r.index, r.annotator) for r in web]

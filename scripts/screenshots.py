@@ -70,6 +70,7 @@ def main() -> int:
 
     from viscause_gui.gui.app import create_app, warm_up_torch
     from viscause_gui.gui.main_window import MainWindow
+    from viscause_gui.gui.models.dialogs import Choice
     from viscause_gui.gui.workers import configure_gui_threads
 
     configure_gui_threads()
@@ -77,7 +78,7 @@ def main() -> int:
     warm_up_torch()
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshots.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)   # fresh settings: the default layout
-    window.session.ask_unsaved = lambda action: "discard"   # a script: no one to ask
+    window.session.dialogs.ask_save = lambda title, text: Choice.DISCARD   # a script: no one to ask
     window.resize(args.width, args.height)
     window.show()
     out = Path(args.out)

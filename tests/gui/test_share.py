@@ -109,7 +109,7 @@ def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
     assert [b.kind for b in window.state.queue.waiting()] == ["algorithm2"]
     qtbot.waitUntil(lambda: share.hub.offered() == ["algorithm2:1"], timeout=5000)
     # the journal holds exactly those answers, with annotator ids and times
-    records = read_journal(journal_path(window.session.session_file())).records
+    records = read_journal(journal_path(window.session.files.session_file())).records
     web = [r for r in records if r.annotator.startswith("web:")]
     assert sorted((r.annotator, r.batch, r.index) for r in web) == sorted((n, b, i) for n, b, i, _ in given)
     assert all(r.time and r.image_sha256 for r in web)
@@ -124,7 +124,7 @@ def test_the_class_answers_and_the_loop_goes_on(qtbot, window, tmp_path):
     assert {p["name"] for p in tally.annotators} == {n for _, n in people}
     # export: every answer with its annotator id
     out = tmp_path / "answers.csv"
-    assert window.session.export_answers(out)
+    assert window.session.exports.answers(out)
     with open(out, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert sum(r["annotator"].startswith("web:") for r in rows) == len(given)

@@ -70,7 +70,7 @@ def test_a_browser_answers_a_batch_and_undoes_one(qtbot, settings, tmp_path):
             browser.close()
     finally:
         qtbot.wait(300)                                                 # the coalesced refresh
-        records = read_journal(journal_path(window.session.session_file())).records
+        records = read_journal(journal_path(window.session.files.session_file())).records
         tally = share.tally()
         share.stop()
     web = [r for r in records if r.annotator.startswith("web:")]

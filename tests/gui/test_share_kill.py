@@ -31,13 +31,13 @@ DRIVER = textwrap.dedent(r'''
                                           install_gui_thread_garbage_collector)
     from viscause_gui.core.experiments.grating import GratingModel
     from viscause_gui.core.share.server import Limits
-    from viscause_gui.gui.controllers.session import SessionController
+    from viscause_gui.gui.widgets.dialogs import QtDialogs
     from viscause_gui.gui.main_window import MainWindow
 
 
     def main():
         ini, restart = sys.argv[1], sys.argv[2] == "restart"
-        SessionController.ask = lambda self, title, text: True          # recover: yes
+        QtDialogs.ask = lambda self, title, text, default=True: True    # recover: yes
         configure_gui_threads()
         app = create_app()                                              # as viscause-gui starts
         install_foreground_gate(app)

@@ -45,15 +45,15 @@ def test_the_timers_autosave_writes_in_a_thread_and_keeps_every_answer(qtbot, wi
         return real_write(*args, **kwargs)
 
     monkeypatch.setattr(session_writer, "atomic_write", slow_write)
-    session = window.session
-    assert session.autosaver.dirty
-    session.autosaver.interval_s = 0
-    session.autosave_if_due()                 # returns while the write waits in its thread
-    assert gui_thread not in writers and not session.autosaver.dirty
+    files = window.session.files
+    assert files.autosaver.dirty
+    files.autosaver.interval_s = 0
+    window.session.life.autosave_if_due()     # returns while the write waits in its thread
+    assert gui_thread not in writers and not files.autosaver.dirty
     release.set()
-    session.autosaver.wait()
+    files.autosaver.wait()
     assert writers
-    auto = autosave_path(session.session_file())
+    auto = autosave_path(files.session_file())
     assert len(load_session(auto).answers) == 7
 
 
@@ -65,13 +65,13 @@ def test_a_failed_background_autosave_is_tried_again(window, monkeypatch, qtbot)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(session_writer, "atomic_write", failing_write)
-    saver = window.session.autosaver
+    saver = window.session.files.autosaver
     saver.interval_s = 0
-    window.session.autosave_if_due()
+    window.session.life.autosave_if_due()
     saver.wait()
     assert saver.dirty and saver.due()
     monkeypatch.setattr(session_writer, "atomic_write", real_write)
-    window.session.autosave_if_due()
+    window.session.life.autosave_if_due()
     saver.wait()
     assert not saver.dirty and len(load_session(saver.path).answers) == 1
 
@@ -87,9 +87,9 @@ def test_discard_waits_for_the_write_in_flight(window, qtbot, monkeypatch):
         return real_write(*args, **kwargs)
 
     monkeypatch.setattr(session_writer, "atomic_write", slow_write)
-    saver = window.session.autosaver
+    saver = window.session.files.autosaver
     saver.interval_s = 0
-    window.session.autosave_if_due()
+    window.session.life.autosave_if_due()
     threading.Timer(0.2, release.set).start()
     saver.discard()                            # the write lands first, then the file goes
     assert not saver.path.exists()

@@ -17,7 +17,7 @@ from viscause_gui import __version__
 from viscause_gui.core.experiments.registry import first_dataset
 from viscause_gui.gui.controllers.data_opening import DataOpener
 from viscause_gui.gui.controllers.observational import ObservationalController
-from viscause_gui.gui.controllers.session import SessionController
+from viscause_gui.gui.controllers.session import SessionController, SessionWiring, SettingsPart
 from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.help import help_html
 from viscause_gui.gui.models.actions import ActionRegistry
@@ -87,11 +87,18 @@ class MainWindow(QMainWindow):
             self._on_dataset()
             self.obs_controller.start()
         self.share, self.share_commands = install_share(self)            # Share → Let others answer
-        self.session = SessionController(self)
+        labelling, learning = self.panels["labelling"], self.panels["learning"]
+        self.session = SessionController(SessionWiring(
+            self.state, labelling.session, labelling.answered, self.dialogs, self.settings, run=learning.run,
+            oracles=learning.settings_box.enabled_oracles, plots=learning.charts.png_writers(),
+            parts=(SettingsPart(labelling.session_settings, labelling.restore_session_settings),
+                   SettingsPart(self.share.session_settings, self.share.restore_session_settings)),
+            closing=lambda: self._closing,
+            show_answers=lambda: (self.docks["labelling"].raise_(), labelling.setFocus())), parent=self)
         self.opener.guard = self.session
         self.session.session_changed.connect(self.share.session_changed)   # a share serves one session
         # a new run over trained work asks as opening other data does: Save / Discard / Cancel
-        self.panels["learning"].confirm_new_experiment = self.session.confirm_new_experiment
+        learning.confirm_new_experiment = self.session.confirm_new_experiment
         self.teaching = install_teaching(self)     # presenter mode, lessons, CCT explorer (gui/teaching.py)
         self._build_menus()
         self.teaching.actions_built(self.actions)

@@ -54,3 +54,13 @@ def test_the_check_uses_the_copies_the_data_declares():
     assert plain is None                 # some pair of bars (row, column) has too few images
     assert isinstance(shifted, InkPatterns)
     assert sum(len(r) for r in shifted.references) > 5 * len(data)
+
+
+def test_unique_rows_are_numpys_unique_rows_in_the_same_order():
+    from viscause_gui.core.method.ink_patterns import _unique_rows
+
+    rng = np.random.default_rng(0)
+    for shape in [(1000, 64), (500, 7), (300, 100), (0, 10), (5, 1)]:
+        rows = rng.random(shape) < 0.3
+        rows = np.concatenate([rows, rows[: len(rows) // 2]])
+        np.testing.assert_array_equal(_unique_rows(rows), np.unique(rows, axis=0))

@@ -11,7 +11,7 @@ from viscause_gui.core.store.journal import read_journal
 from viscause_gui.core.store.session import autosave_path, journal_path
 from viscause_gui.core.store.session_reader import load_session
 from viscause_gui.gui.main_window import MainWindow
-from viscause_gui.gui.controllers.session import SessionController
+from viscause_gui.gui.widgets.dialogs import QtDialogs
 
 TIMEOUT = 30000
 
@@ -47,8 +47,8 @@ def answer(qtbot, window: MainWindow, n: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_blocking_question(monkeypatch):
-    """A real QMessageBox.question would block the offscreen test: decline unless a test says so."""
-    monkeypatch.setattr(SessionController, "ask", lambda self, title, text: False)
+    """The window's Yes / No questions (recover?, reuse?) are declined unless a test says so."""
+    monkeypatch.setattr(QtDialogs, "ask", lambda self, title, text, default=True: False)
 
 
 @pytest.fixture
@@ -88,14 +88,14 @@ def test_save_and_open_round_trip(qtbot, settings, tmp_path, window):
     assert blocker.args == ["human"] and other.state.queue[0].kind == "algorithm2"
     # exports
     csv_path = tmp_path / "answers.csv"
-    assert other.session.export_answers(csv_path)
+    assert other.session.exports.answers(csv_path)
     with open(csv_path, encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 20 and all(r["status"] == "final" for r in rows)
-    assert other.session.export_causal(tmp_path / "causal.npz")
+    assert other.session.exports.causal(tmp_path / "causal.npz")
     with np.load(tmp_path / "causal.npz") as z:
         assert len(z["images"]) == 300 and set(np.unique(z["causal_class"])) <= {0, 1}
-    pngs = other.session.export_plots(tmp_path / "plots.png")
+    pngs = other.session.exports.plots(tmp_path / "plots.png")
     assert [p.name for p in pngs] == ["plots-loss.png", "plots-merr.png", "plots-mdist.png"]
     assert all(p.stat().st_size > 0 for p in pngs)
     assert not other.messages
@@ -123,11 +123,11 @@ def test_recovery_is_offered_and_replayed(qtbot, settings, monkeypatch):
     # a kill: no save, no close; the process' journal lock goes with it
     first.panels["labelling"].journal.close()
     first.session.timer.stop()
-    first.session.autosaver.dirty = False
+    first.session.files.autosaver.dirty = False
     first.session.close = lambda: None
 
     asked = []
-    monkeypatch.setattr(SessionController, "ask", lambda self, title, text: asked.append(text) or True)
+    monkeypatch.setattr(QtDialogs, "ask", lambda self, title, text, default=True: asked.append(text) or True)
     second = make_window(qtbot, settings)
     assert len(asked) == 1 and "19 answer(s) in all (19 of them from the answer journal" in asked[0]
     assert "recovered the session with 19 answer(s)" in second.statusBar().currentMessage()
@@ -150,25 +150,25 @@ def test_declined_recovery_keeps_the_files_aside(qtbot, settings, monkeypatch):
     first.panels["labelling"].journal.close()
     first.session.timer.stop()
     first.session.close = lambda: None
-    monkeypatch.setattr(SessionController, "ask", lambda self, title, text: False)
+    monkeypatch.setattr(QtDialogs, "ask", lambda self, title, text, default=True: False)
     second = make_window(qtbot, settings)
     assert second.state.dataset is None and not second.state.queue
-    folder = second.session.recovery_dir
+    folder = second.session.files.recovery_dir
     olds = [p.name for p in folder.iterdir() if p.name.endswith(".old")]
     assert any("journal" in n for n in olds) and any("autosave" in n for n in olds)
-    assert not read_journal(journal_path(second.session.session_file())).records
+    assert not read_journal(journal_path(second.session.files.session_file())).records
 
 
 def test_autosave_when_dirty(qtbot, window):
     start_human_run(qtbot, window)
-    auto = autosave_path(window.session.session_file())
+    auto = autosave_path(window.session.files.session_file())
     assert auto.exists()                          # written as soon as the batch arrived
     auto.unlink()
     answer(qtbot, window, 1)
-    assert window.session.autosaver.dirty
-    window.session.autosaver.interval_s = 0
-    window.session.autosave_if_due()
-    window.session.autosaver.wait()               # written in the autosave thread
+    assert window.session.files.autosaver.dirty
+    window.session.files.autosaver.interval_s = 0
+    window.session.life.autosave_if_due()
+    window.session.files.autosaver.wait()               # written in the autosave thread
     assert auto.exists() and len(load_session(auto).answers) == 1
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
-from viscause_gui.gui.controllers import session as session_module
 from viscause_gui.gui.data_dialog import BuiltinDialog
+from viscause_gui.gui.widgets import dialogs as dialogs_module
 
 WAIT_MS = 30_000
 
@@ -21,7 +21,7 @@ class Person:
         self.choices: list[str] = []
         self.seen: list[tuple[str, str, bool]] = []
         self.unexpected: list[str] = []
-        monkeypatch.setattr(session_module, "ANSWER_BOX", self._answer)
+        monkeypatch.setattr(dialogs_module, "ANSWER_BOX", self._answer)
 
     def will(self, *choices: str) -> Person:
         self.choices.extend(choices)

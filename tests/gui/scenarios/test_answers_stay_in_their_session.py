@@ -59,7 +59,7 @@ def answered(qtbot, shown_window, monkeypatch):
     assert sum(r.type == "answer" for r in window.panels["labelling"].records()) == 20
     window.first_session = window.session.session_id
     window.first_batch = first
-    window.first_journal = journal_path(window.session.session_file())
+    window.first_journal = journal_path(window.session.files.session_file())
     return window, person
 
 
@@ -93,7 +93,7 @@ def test_yes_takes_the_earlier_answers_and_says_where_they_came_from(qtbot, answ
     assert len(records) == 20 and all(r.reused_from.startswith(window.first_session + ":") for r in records)
     assert all(r.session == window.session.session_id for r in records)
     assert learning.experiment.batches[0].kind == "algorithm1"
-    own = read_journal(journal_path(window.session.session_file()))
+    own = read_journal(journal_path(window.session.files.session_file()))
     assert own.session_id == window.session.session_id and len(own.records) == 20
     earlier = list(window.first_journal.parent.glob(window.first_journal.name + ".*.old"))   # discarded: kept aside
     assert len(earlier) == 1 and len(read_journal(earlier[0]).records) == 20                   # and untouched
@@ -103,8 +103,8 @@ def test_yes_takes_the_earlier_answers_and_says_where_they_came_from(qtbot, answ
 def test_with_no_one_to_ask_the_earlier_answers_are_not_taken(qtbot, answered, monkeypatch):
     window, person = answered
     a_fresh_grating(qtbot, window, person)
-    from viscause_gui.gui.controllers import session as session_module
-    monkeypatch.setattr(session_module, "ANSWER_BOX", None)               # offscreen, nobody there
+    from viscause_gui.gui.widgets import dialogs as dialogs_module
+    monkeypatch.setattr(dialogs_module, "ANSWER_BOX", None)               # offscreen, nobody there
     human_step_with_f10(qtbot, window)
     qtbot.wait(300)
     panel = window.panels["labelling"]

@@ -41,12 +41,12 @@ def train_with_f4(qtbot, window: MainWindow):
 
 def let_the_autosave_run(qtbot, window: MainWindow):
     """The autosave timer, shortened from a minute: wait until it has written the session."""
-    session = window.session
-    session.autosaver.interval_s = 0
+    session, files = window.session, window.session.files
+    files.autosaver.interval_s = 0
     session.timer.setInterval(20)
-    qtbot.waitUntil(lambda: session.autosaver.path.exists() and not session.autosaver.dirty, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: files.autosaver.path.exists() and not files.autosaver.dirty, timeout=WAIT_MS)
     session.timer.setInterval(60_000)
-    return session.autosaver.path
+    return files.autosaver.path
 
 
 def save_dialog_answers(monkeypatch, path) -> None:
@@ -64,7 +64,7 @@ def next_start(qtbot, settings) -> MainWindow:
 
 def recovery_files(window: MainWindow) -> list[str]:
     """What the recovery folder holds for a next start (the window's own new journal aside)."""
-    folder, own = window.session.recovery_dir, journal_path(window.session.session_file())
+    folder, own = window.session.files.recovery_dir, journal_path(window.session.files.session_file())
     return sorted(p.name for p in folder.iterdir() if not p.name.endswith(".old") and p != own) \
         if folder.exists() else []
 
@@ -93,7 +93,7 @@ def test_after_the_autosave_opening_another_data_set_still_asks_and_cancel_keeps
     qtbot.waitUntil(lambda: window.state.dataset.name == "digits8x8", timeout=WAIT_MS)
     assert person.titles() == ["Open another data set"] * 2 and not person.unexpected
     assert not auto.exists()                                             # discarded: nothing to recover
-    assert not autosave_path(window.session.session_file()).exists()    # the new data set: no work yet
+    assert not autosave_path(window.session.files.session_file()).exists()    # the new data set: no work yet
 
 
 def test_quit_after_the_autosave_asks_and_save_leaves_nothing_to_recover(
@@ -164,7 +164,7 @@ def test_the_autosave_is_named_after_the_work_it_holds_not_the_session_opened_be
     train_with_f4(qtbot, window)
     auto = let_the_autosave_run(qtbot, window)
     assert not autosave_path(saved).exists()                             # never the earlier session's name
-    assert auto.parent == window.session.recovery_dir and auto.name.startswith("grating-")
+    assert auto.parent == window.session.files.recovery_dir and auto.name.startswith("grating-")
     held = load_session(auto)
     assert len(held.dataset) == 200 and held.experiment is not None
     assert load_session(saved).experiment is not None and len(load_session(saved).dataset) == 300
@@ -212,4 +212,4 @@ def test_a_second_window_is_not_offered_the_live_work_of_the_first(qtbot, shown_
     let_the_autosave_run(qtbot, shown_window)
     second = next_start(qtbot, settings)
     assert person.seen == [] and not second.messages
-    assert shown_window.session.autosaver.path.exists()
+    assert shown_window.session.files.autosaver.path.exists()

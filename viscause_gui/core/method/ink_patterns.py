@@ -40,7 +40,7 @@ class InkPatterns:
     @classmethod
     def from_images(cls, images: np.ndarray, labels: np.ndarray, n_classes: int) -> InkPatterns:
         flat = np.asarray(images).reshape(len(images), -1) >= 0.5
-        return cls([np.unique(flat[labels == c], axis=0) for c in range(n_classes)])
+        return cls([_unique_rows(flat[labels == c]) for c in range(n_classes)])
 
     def check(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per image and class: whether the image lacks ink that each of its K_NEAREST nearest images
@@ -69,6 +69,17 @@ class InkPatterns:
         return np.eye(proba.shape[1])[choice]
 
 
+def _unique_rows(flat: np.ndarray) -> np.ndarray:
+    """np.unique(flat, axis=0) for boolean rows, in the same order, ~40x faster: the rows packed into
+    bytes (the first pixel the highest bit, so byte order is the rows' order) are sorted as opaque
+    items. (The readout's references of 20,000 images with their shifted copies took ~3 s.)"""
+    n_pixels = flat.shape[1]
+    packed = np.ascontiguousarray(np.packbits(flat, axis=1))
+    items = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    unique = np.unique(items).view(np.uint8).reshape(-1, packed.shape[1])
+    return np.unpackbits(unique, axis=1, count=n_pixels).astype(bool)
+
+
 def _lacks_shared_ink(flat: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, r = flat.astype(np.float32), ref.astype(np.float32)
     distance = x.sum(axis=1)[:, None] + r.sum(axis=1)[None] - 2.0 * (x @ r.T)     # Hamming
@@ -82,7 +93,7 @@ def learn_ink_patterns(images: np.ndarray, labels: np.ndarray, n_classes: int, c
     not binary, too few images to test it, too large, or an image it takes out of its own class when
     the other images are the references (FOLDS folds: every image is tested once).
     `copies` adds the copies the data set declares the same (its invariances) to the references;
-    `cancelled()` returning True between folds gives None."""
+    `cancelled()` returning True between batches gives None."""
     if not is_binary(images) or len(images) < MIN_IMAGES:
         return None
     patterns = InkPatterns.from_images(*copies(images, labels), n_classes)
@@ -92,8 +103,13 @@ def learn_ink_patterns(images: np.ndarray, labels: np.ndarray, n_classes: int, c
     for k in range(FOLDS):
         if cancelled():
             return None
-        held = fold == k
-        lacks, _ = InkPatterns.from_images(*copies(images[~held], labels[~held]), n_classes).check(images[held])
-        if lacks[np.arange(int(held.sum())), labels[held]].any():
-            return None
+        held = np.flatnonzero(fold == k)
+        references = InkPatterns.from_images(*copies(images[fold != k], labels[fold != k]), n_classes)
+        for start in range(0, len(held), BATCH):      # cancelled between batches: a fold takes seconds
+            if cancelled():
+                return None
+            rows = held[start:start + BATCH]
+            lacks, _ = references.check(images[rows])
+            if lacks[np.arange(len(rows)), labels[rows]].any():
+                return None
     return patterns

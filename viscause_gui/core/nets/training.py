@@ -107,8 +107,10 @@ def train_steps(
     weights: np.ndarray | None = None,
     config: TrainConfig | None = None,
     device: torch.device | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Generator[TrainProgress, None, None]:
-    """Train `net` in place, yielding progress after every epoch; stop iterating to cancel.
+    """Train `net` in place, yielding progress after every epoch; stop iterating to cancel, or
+    give `cancelled`, asked after every batch (an epoch on much data takes seconds).
 
     targets: int classes (N,) or class probabilities (N, K) (soft labels, e.g. P(T|man(I))).
     weights: per-sample loss weights (e.g. to count oracle answers more than plentiful data).
@@ -126,19 +128,23 @@ def train_steps(
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     yield from epochs(net, config, gen, train_idx, opt, lambda b: weighted_cross_entropy(
         net(x[b].to(device)), y[b].to(device), w[b].to(device)),
-        (lambda: _eval_loss(net, x[val_idx], y[val_idx], w[val_idx], device)) if n_val else None)
+        (lambda: _eval_loss(net, x[val_idx], y[val_idx], w[val_idx], device)) if n_val else None, cancelled)
 
 
 def epochs(net: nn.Module, config: TrainConfig, gen: torch.Generator, train_idx: torch.Tensor,
            opt: torch.optim.Optimizer, batch_loss: Callable[[torch.Tensor], torch.Tensor],
-           validation: Callable[[], float] | None) -> Iterator[TrainProgress]:
+           validation: Callable[[], float] | None,
+           cancelled: Callable[[], bool] | None = None) -> Iterator[TrainProgress]:
     """The epoch loop every routine shares: shuffle, one pass (run_epoch), the validation loss
-    (None: the training loss), early stopping; progress after each epoch; the best weights at the end."""
+    (None: the training loss), early stopping; progress after each epoch; the best weights at the end.
+    `cancelled()` true ends it between two batches, with no further progress."""
     early = EarlyStopping(net, config.patience)
     for epoch in range(1, config.epochs + 1):
         net.train()
         order = train_idx[torch.randperm(len(train_idx), generator=gen)]
-        train_loss = run_epoch(opt, order, config.batch_size, batch_loss)
+        train_loss = run_epoch(opt, order, config.batch_size, batch_loss, cancelled)
+        if cancelled is not None and cancelled():
+            return
         val_loss = validation() if validation is not None else train_loss
         stop = early.update(val_loss)
         yield TrainProgress(epoch, config.epochs, train_loss, val_loss, early.best, stop)
@@ -148,8 +154,9 @@ def epochs(net: nn.Module, config: TrainConfig, gen: torch.Generator, train_idx:
 
 
 def run_epoch(opt: torch.optim.Optimizer, order: torch.Tensor, batch_size: int,
-              batch_loss: Callable[[torch.Tensor], torch.Tensor]) -> float:
-    """One optimiser pass over the sample indices `order` in batches; returns the mean loss.
+              batch_loss: Callable[[torch.Tensor], torch.Tensor], cancelled: Callable[[], bool] | None = None) -> float:
+    """One optimiser pass over the sample indices `order` in batches (ended early when `cancelled()`);
+    returns the mean loss.
 
     Between batches the loop lets the GUI thread go first when one is busy (core.foreground).
     """
@@ -162,6 +169,8 @@ def run_epoch(opt: torch.optim.Optimizer, order: torch.Tensor, batch_size: int,
         opt.step()
         total += float(loss.detach()) * len(b)
         yield_to_foreground()
+        if cancelled is not None and cancelled():
+            break
     return total / max(len(order), 1)
 
 

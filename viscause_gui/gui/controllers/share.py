@@ -1,14 +1,14 @@
 """Share → Let others answer, the window's side: the hub and the web server for one main window.
 
-`ShareController.start` builds a `core.share.hub.ShareHub` on the Oracle (label) panel's
-journal (the session's journal: every web answer is fsync'ed there before the page gets its
-acknowledgement) and starts a `core.share.server.ShareServer` (127.0.0.1, or every address
+`ShareController.start` builds a `core.share.hub.ShareHub` on the journal of the Oracle (label)
+panel's AnswerSession (the session's journal: every web answer is fsync'ed there before the page
+gets its acknowledgement) and starts a `core.share.server.ShareServer` (127.0.0.1, or every address
 with "on this network"). From then on:
 
 - the oracle queue's waiting batches are offered (`state.queue.changed`);
-- the Oracle (label) panel asks for k answers per image and combines a complete batch with
-  the vote rule (`LabellingPanel.combine`), so the batch goes to the experiment, and the
-  loop on, as soon as its last vote arrives, whoever gave it;
+- the answer session asks for k answers per image (`set_needed`: the panel's "answers per
+  image") and combines a complete batch with the vote rule (`AnswerSession.combine`), so the
+  batch goes to the experiment, and the loop on, as soon as its last vote arrives, whoever gave it;
 - the server thread reports changes through a queued signal; the GUI thread coalesces them
   (at most one refresh every `REFRESH_MS`) so a class answering at once never stalls the window; the
   Oracle (label) panel, when on screen, catches up at most once every `LABEL_REFRESH_MS`.
@@ -20,13 +20,18 @@ event-loop turn and redraws the tally in the next (each ~15-30 ms; together they
 window's longest stall under 60 annotators).
 
 `stop` (and the window closing) stops the server and joins its thread.
+
+The controller takes what it works with, never the window: the AppState, the AnswerSession and
+the signal its answers fire, a Dialogs (the share window's messages), and small callables for the
+Oracle (label) panel (its "answers per image", whether it is on screen, its tab shown).
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -36,6 +41,8 @@ from viscause_gui.core.share.hub import ShareHub, Tally
 from viscause_gui.core.share.server import Limits, ShareServer
 from viscause_gui.core.store.journal import batch_key
 from viscause_gui.core.store.votes import resolve
+from viscause_gui.gui.models.answer_session import AnswerSession
+from viscause_gui.gui.models.dialogs import Dialogs
 
 REFRESH_MS = 250
 LABEL_REFRESH_MS = 1000   # the Oracle (label) panel on screen catches up with the web's answers this often
@@ -77,6 +84,10 @@ def tally_view(tally: Tally) -> TallyView:
     return TallyView(max(1, tally.needed), tally.answers, "<br>".join(lines), rows[:MAX_ROWS], people)
 
 
+class Connectable(Protocol):
+    def connect(self, slot: Callable[..., Any]) -> Any: ...
+
+
 class ShareController(QObject):
     """Owns the share of one main window (at most one at a time)."""
 
@@ -86,11 +97,18 @@ class ShareController(QObject):
     _poke = Signal()                   # from the server thread
     _tally_ready = Signal(object)      # from the thread that counts
 
-    def __init__(self, window: Any):
-        super().__init__(window)
-        self.window = window
-        self.state = window.state
-        self.labelling = window.panels.get("labelling")
+    def __init__(self, state: Any, answers: AnswerSession, answered: Connectable, dialogs: Dialogs, *,
+                 set_needed: Callable[[int], None] | None = None, on_screen: Callable[[], bool] = lambda: False,
+                 tab_shown: Connectable | None = None, export_answers: Callable[[], None] = lambda: None,
+                 parent: QObject | None = None):
+        """`answered` fires with each answer or undo the answer session writes; `set_needed` sets the
+        answers asked per image (default: the session's own `needed`); `on_screen`: the Oracle
+        (label) panel is on screen; `tab_shown` fires (bool) when its tab is shown or hidden;
+        `export_answers`: File → Export answers CSV (the share window's button)."""
+        super().__init__(parent)
+        self.state, self.answers, self.dialogs = state, answers, dialogs
+        self.set_needed = set_needed if set_needed is not None else self._set_needed
+        self.on_screen, self.export_answers = on_screen, export_answers
         self.hub: ShareHub | None = None
         self.server: ShareServer | None = None
         self.rule = VoteRule()
@@ -114,11 +132,16 @@ class ShareController(QObject):
         self._hub_work: ThreadPoolExecutor | None = None   # offers, syncs and counts for the hub, in order
         self.state.queue.changed.connect(self._offer)
         self.state.behaviour_changed.connect(self._question_changed)
-        if self.labelling is not None:
-            self.labelling.answered.connect(self._keyboard_answer)
-        dock = getattr(window, "docks", {}).get("labelling")
-        if dock is not None and self.labelling is not None:   # its tab shown: catch up with the web's answers
-            dock.visibilityChanged.connect(lambda shown: shown and self.running and self.labelling.refresh())
+        answered.connect(self._keyboard_answer)
+        if tab_shown is not None:                   # its tab shown: catch up with the web's answers
+            tab_shown.connect(self._tab_shown)
+
+    def _set_needed(self, k: int) -> None:
+        self.answers.needed = k
+
+    def _tab_shown(self, shown: bool) -> None:
+        if shown and self.running:
+            self.answers.refresh()
 
     @property
     def running(self) -> bool:
@@ -128,14 +151,12 @@ class ShareController(QObject):
     def start(self, k: int = 5, *, network: bool = False, lease_s: float = 60.0, rule: VoteRule = VoteRule(),
               port: int = 0, limits: Limits | None = None) -> str:
         """Start sharing; the page's URL (with its token). OSError when the server cannot bind."""
-        if self.labelling is None:
-            raise OSError("there is no Oracle (label) panel to take the answers")
         self.stop()
         self.stopped_because = None
         self.rule, self.k, self.lease_s = rule, int(k), float(lease_s)
-        self.labelling.per_image.setValue(int(k))
-        self.labelling.combine = self._combine
-        self.hub = ShareHub(lambda: self.labelling.journal, self.labelling.records, k=k, lease_s=lease_s,
+        self.set_needed(int(k))
+        self.answers.combine = self._combine
+        self.hub = ShareHub(lambda: self.answers.journal, self.answers.records, k=k, lease_s=lease_s,
                             question=self.state.question(), positive_digit=self._digit(), rule=rule,
                             on_change=self._poke.emit)
         self.latest = self.latest_view = None
@@ -145,7 +166,7 @@ class ShareController(QObject):
             url = self.server.start()
         except OSError:
             self.server, self.hub = None, None
-            self.labelling.combine = None
+            self.answers.combine = None
             raise
         self.running_changed.emit(True)
         self.count()
@@ -159,8 +180,8 @@ class ShareController(QObject):
         work, self._hub_work = self._hub_work, None
         if work is not None:
             work.shutdown(wait=True)          # offers in flight finish (a fraction of a second at most)
-        if self.labelling is not None and self.labelling.combine is self._combine:
-            self.labelling.combine = None
+        if self.answers.combine is self._combine:
+            self.answers.combine = None
         self._timer.stop()
         if server is not None:
             self.running_changed.emit(False)
@@ -246,21 +267,21 @@ class ShareController(QObject):
         hub, tally, view = result
         if hub is self.hub:
             self.latest, self.latest_view = tally, view
-            if self.labelling is not None and any(b["complete"] for b in tally.batches):
-                if not self.labelling.submit_complete():   # the votes go to the experiment (it redraws)
-                    self.labelling.refresh()
+            if any(b["complete"] for b in tally.batches):
+                if not self.answers.submit_complete():   # the votes go to the experiment (it redraws)
+                    self.answers.refresh()
                 QTimer.singleShot(0, self, self._show_latest)   # the tally in the next turn of the loop
             else:
                 self.changed.emit()
-                if self.labelling is not None and self.labelling.isVisible() and not self._label_timer.isActive():
+                if self.on_screen() and not self._label_timer.isActive():
                     self._label_timer.start()
         if self._recount:
             self._recount = False
             self.count()
 
     def _catch_up_on_screen(self) -> None:
-        if self.running and self.labelling is not None and self.labelling.isVisible():
-            self.labelling.refresh()
+        if self.running and self.on_screen():
+            self.answers.refresh()
 
     def _show_latest(self) -> None:
         if self.hub is not None:
@@ -284,6 +305,13 @@ class ShareController(QObject):
             self.lease_s = float(lease)
         self.rule = VoteRule.from_json(saved.get("rule"))
         self.settings_restored.emit()
+
+    def session_settings(self) -> dict[str, Any]:
+        """The share's part of a session's settings (a SettingsPart of controllers.session_content)."""
+        return {"share": self.settings()}
+
+    def restore_session_settings(self, settings: Mapping[str, Any]) -> None:
+        self.restore_settings(settings.get("share"))
 
     def set_rule(self, rule: VoteRule) -> None:
         self.rule = rule

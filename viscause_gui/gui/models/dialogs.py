@@ -36,8 +36,8 @@ class Dialogs(Protocol):
     def status(self, text: str, ms: int = 5000) -> None:
         """A line in the status bar for `ms` milliseconds (0: until replaced)."""
 
-    def ask(self, title: str, text: str) -> bool | None:
-        """Yes / No; None when no one could answer."""
+    def ask(self, title: str, text: str, default: bool = True) -> bool | None:
+        """Yes / No (`default`: the answer Enter gives; Escape says No); None when no one could answer."""
 
     def ask_save(self, title: str, text: str) -> Choice:
         """Save / Discard / Cancel before work is dropped."""
@@ -79,7 +79,7 @@ class ScriptedDialogs:
     def status(self, text: str, ms: int = 5000) -> None:
         self.statuses.append(text)
 
-    def ask(self, title: str, text: str) -> bool | None:
+    def ask(self, title: str, text: str, default: bool = True) -> bool | None:
         self.asked.append((title, text))
         answer = self.answers.pop(0) if self.answers else None
         return answer if answer is None else bool(answer)

@@ -155,7 +155,7 @@ def _train(net: nn.Module, images: np.ndarray, targets: np.ndarray, epochs: int 
     """Train the readout net, yielding its progress; returns False when cancelled."""
     config = TrainConfig(epochs=epochs or readout_epochs(len(images)), batch_size=BATCH_SIZE, lr=LEARNING_RATE,
                          patience=PATIENCE, seed=seed)
-    for progress in train_steps(net, images, targets, config=config):
+    for progress in train_steps(net, images, targets, config=config, cancelled=cancelled):
         if cancelled():
             return False
         yield progress

@@ -14,6 +14,8 @@ k > 1 brings an image back until it has k answers (the disagreement is shown).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -175,6 +177,14 @@ class LabellingPanel(QWidget):
 
     def submit_complete(self) -> bool:
         return self.session.submit_complete()
+
+    # ----- what a session keeps of the panel (a SettingsPart of controllers.session_content) -----
+    def session_settings(self) -> dict:
+        return {"blind": self.blind.isChecked(), "answers_per_image": self.session.needed}
+
+    def restore_session_settings(self, settings: Mapping[str, Any]) -> None:
+        self.blind.setChecked(bool(settings.get("blind", True)))
+        self.per_image.setValue(int(settings.get("answers_per_image", 1) or 1))
 
     def _per_image_changed(self, k: int) -> None:
         self.session.needed = int(k)

@@ -18,12 +18,13 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QMainWindow, QMessageBox, QProgressBar, QPushButton, QSpinBox,
-                               QTableView, QVBoxLayout, QWidget)
+                               QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton, QSpinBox, QTableView,
+                               QVBoxLayout, QWidget)
 
 from viscause_gui.core.share.consensus import VoteRule
 from viscause_gui.gui.controllers.share import ShareController
 from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.dialogs import QtDialogs
 
 QR_SIDE = 360
 
@@ -212,16 +213,10 @@ class ShareWindow(QWidget):
             self._message("Could not start sharing", str(exc))
 
     def export(self) -> None:
-        session = getattr(self.controller.window, "session", None)
-        if session is not None:
-            session.export_answers_dialog()
+        self.controller.export_answers()
 
     def _message(self, title: str, text: str) -> None:
-        show = getattr(self.controller.window, "show_message", None)
-        if show is not None:
-            show("warning", title, text)
-        else:                                        # pragma: no cover - no main window
-            QMessageBox.warning(self, title, text)
+        self.controller.dialogs.message("warning", title, text)
 
     # ----- showing -----
     def _running(self, running: bool) -> None:
@@ -277,7 +272,11 @@ class ShareWindow(QWidget):
 def install_share(window: QMainWindow) -> tuple[ShareController, dict[str, Callable[[], Any]]]:
     """The share of `window` and its commands (Share → Let others answer… / Stop sharing); the
     share window is made on first use and kept as `window.share_window`."""
-    controller = ShareController(window)
+    labelling = window.panels["labelling"]
+    controller = ShareController(window.state, labelling.session, labelling.answered, QtDialogs(window),
+                                 set_needed=labelling.per_image.setValue, on_screen=labelling.isVisible,
+                                 tab_shown=window.docks["labelling"].visibilityChanged,
+                                 export_answers=lambda: window.session.export_answers_dialog(), parent=window)
     window.share_window = None
 
     def show() -> None:

@@ -34,10 +34,11 @@ class QtDialogs:
     def status(self, text: str, ms: int = 5000) -> None:
         self.window.statusBar().showMessage(text, ms)
 
-    def ask(self, title: str, text: str) -> bool | None:
+    def ask(self, title: str, text: str, default: bool = True) -> bool | None:
         box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=self.window)
         box.setStandardButtons(Buttons.Yes | Buttons.No)
-        box.setDefaultButton(Buttons.Yes)
+        box.setDefaultButton(Buttons.Yes if default else Buttons.No)
+        box.setEscapeButton(Buttons.No)
         answer = _exec(box)
         return None if answer is None else answer == Buttons.Yes
 

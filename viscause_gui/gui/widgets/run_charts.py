@@ -109,6 +109,11 @@ class RunCharts(QWidget):
         self.table.setRowCount(0)
         self._redraw_metrics()
 
+    def png_writers(self) -> dict[str, Callable[[str], bool]]:
+        """The plots a session exports, by name: each writes its plot, as on screen, to a PNG file."""
+        return {name: (lambda path, plot=plot: plot.grab().save(path, "PNG"))
+                for name, plot in (("loss", self.loss_plot), ("merr", self.merr_plot), ("mdist", self.mdist_plot))}
+
     def metrics(self) -> tuple[list[int], list[float], list[float]]:
         """(iterations, MErr, MDist) as shown in the table and plots."""
         return ([r.iteration for r in self.records], [float(r.merr) for r in self.records],
