@@ -173,7 +173,9 @@ def test_the_question_and_the_share_settings_are_kept_in_the_session(qtbot, wind
 
     window.state.set_question("Is there a horizontal bar?")
     window.share.start(3, lease_s=90, rule=VoteRule(ties="half", unknown="vote"))
+    assert window.panels["labelling"].session.combine is not None          # the share's vote rule…
     window.share.stop()
+    assert window.panels["labelling"].session.combine is None              # …only while it shares
     assert window.session.save_to(tmp_path / "q.vcsession")
     window.state.set_question(None)
     window.share.restore_settings({"k": 5, "lease_s": 60, "rule": {}})

@@ -180,7 +180,7 @@ class ShareController(QObject):
         work, self._hub_work = self._hub_work, None
         if work is not None:
             work.shutdown(wait=True)          # offers in flight finish (a fraction of a second at most)
-        if self.answers.combine is self._combine:
+        if self.answers.combine == self._combine:       # a bound method is a new object each time: not `is`
             self.answers.combine = None
         self._timer.stop()
         if server is not None:
