@@ -21,7 +21,8 @@ from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import shared_training_process
 from viscause_gui.gui.controllers.learning import learning_job
 from viscause_gui.gui.controllers.recipe import RecipeModel, RecipeShown
-from viscause_gui.gui.controllers.run import Controls, RunController
+from viscause_gui.gui.controllers.run import RunController
+from viscause_gui.gui.controllers.run_phase import Controls
 from viscause_gui.gui.models.run_form import PLUGGED, PluggedChoice, RunForm
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action
@@ -93,11 +94,11 @@ class LearningPanel(QWidget):
 
     @property
     def train_losses(self) -> list[float]:
-        return self.run.train_losses
+        return self.run.progress.train_losses
 
     @property
     def val_losses(self) -> list[float]:
-        return self.run.val_losses
+        return self.run.progress.val_losses
 
     @property
     def loss_x(self) -> list[int]:
@@ -170,7 +171,7 @@ class LearningPanel(QWidget):
         self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        self.charts = RunCharts(self.run.last_iteration)
+        self.charts = RunCharts(self.run.progress.last_iteration)
         self.table = self.charts.table
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.charts)
@@ -221,7 +222,7 @@ class LearningPanel(QWidget):
         if "oracle" in changed:
             self._oracle_before, self._oracle_now = self._oracle_now, self.form.oracle
             self._show_plugged()
-            self.run.oracle_changed()
+            self.run.refresh_controls()
         if "queries" in changed:
             self.run.queries_changed()
         if "label" in changed:
