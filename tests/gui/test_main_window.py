@@ -219,7 +219,7 @@ def test_settings_are_remembered(qtbot, settings):
     first = make_window(qtbot, settings)
     first.show()
     qtbot.waitExposed(first)
-    first.canvas.set_tool("vbar")
+    first.canvas.drawing.set_tool("vbar")
     first.canvas.set_pen_size(3)
     first.browser.set_thumb_size(40)
     first.docks["browser"].hide()
@@ -229,7 +229,7 @@ def test_settings_are_remembered(qtbot, settings):
     second = make_window(qtbot, settings)
     second.show()
     qtbot.waitExposed(second)
-    assert second.canvas.tool == "vbar" and second.canvas.pen_size == 3
+    assert second.canvas.drawing.tool == "vbar" and second.canvas.drawing.pen_size == 3
     assert second.browser.delegate.thumb == 40
     assert not second.docks["browser"].isVisible()        # the layout came back
     assert second.last_folder() == "/some/where"

@@ -103,10 +103,10 @@ def test_the_readout_reads_a_painted_colour_image(qtbot, state, settings):
     panel = CanvasPanel(state, settings)
     qtbot.addWidget(panel)
     canvas = panel.canvas
-    canvas.clear()
-    canvas.set_pen_colour([0.0, 0.0, 1.0])                # blue: a colour the data never had
-    canvas.set_tool("hbar")
-    canvas.press(4, 0)
-    canvas.release()
+    canvas.actions["clear"].trigger()
+    canvas.drawing.set_pen_colour([0.0, 0.0, 1.0])                # blue: a colour the data never had
+    canvas.drawing.set_tool("hbar")
+    canvas.drawing.press(4, 0)
+    canvas.drawing.release()
     qtbot.waitUntil(lambda: "(p =" in panel.readout.values["causal"].text(), timeout=WAIT_MS)
     assert "edited" in panel.readout.values["source"].text()
