@@ -82,7 +82,7 @@ def test_open_npz_with_t_estimates_observational_classes(qtbot, window, tmp_path
     assert "40 × 8 × 8" in window.data_label.text()
     assert window.state.truth is None
     qtbot.waitUntil(lambda: window.state.obs_classes() is not None, timeout=WAIT_MS)
-    assert window.browser.model.classes["obs"] is not None
+    assert window.browser.shown.classes["obs"] is not None
     assert window.settings.value("paths/last_folder") == str(tmp_path)
     assert window.messages == []
 
@@ -174,7 +174,7 @@ def test_readout_shows_causal_prediction(qtbot, window):
     window.state.select([0])
     qtbot.waitUntil(lambda: "(p = " in window.readout.values["causal"].text(), timeout=WAIT_MS)
     float(window.readout.values["p_causal"].text())
-    assert window.browser.model.classes["spurious"] is not None
+    assert window.browser.shown.classes["spurious"] is not None
 
 
 # ----- actions, settings, workers -----
