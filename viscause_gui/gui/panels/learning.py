@@ -5,11 +5,10 @@ the run itself in a WorkerPool generator worker (key "learning", body controller
 """
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable
-from typing import Any
 
-import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QSplitter, QTabWidget,
@@ -25,7 +24,7 @@ from viscause_gui.gui.controllers.run import RunController
 from viscause_gui.gui.controllers.run_phase import Controls
 from viscause_gui.gui.models.run_form import PLUGGED, PluggedChoice, RunForm
 from viscause_gui.gui.state import AppState
-from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.actions import make_action, while_alive
 from viscause_gui.gui.widgets.plugged_oracle_dialog import ask_plugged_oracle
 from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.widgets.recipe_box import RecipeBox
@@ -356,7 +355,7 @@ class _WorkerEngine:
     def start(self, job_args: tuple, on_event: Callable, on_return: Callable, on_error: Callable,
               on_finished: Callable, on_paused: Callable, on_resumed: Callable):
         panel = self.panel
-        alive = _alive(panel)
+        alive = functools.partial(while_alive, panel)   # a worker's result may arrive after the window closed
 
         def event(e) -> None:
             event_handled()
@@ -375,16 +374,6 @@ class _WorkerEngine:
 
     def report_failure(self, message: str) -> None:
         self.panel.workers.failed.emit(message)
-
-
-def _alive(panel: QWidget) -> Callable[[Callable], Callable]:
-    """Wrap a worker callback: nothing happens once the panel's C++ object is gone (a worker's result is
-    a queued event and may arrive after the window closed)."""
-    def wrap(callback: Callable) -> Callable:
-        def call(*args: Any) -> Any:
-            return callback(*args) if shiboken6.isValid(panel) else None
-        return call
-    return wrap
 
 
 def _wrapping_label() -> QLabel:
