@@ -52,20 +52,17 @@ from PySide6.QtWidgets import QApplication
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import load_builtin
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.driver import drive
+from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.oracles import train_model_oracle
 from viscause_gui.gui.app import freeze_startup_objects, warm_up_torch
+from viscause_gui.gui.controllers.manipulation import SWEEP_ALPHAS
 from viscause_gui.gui.panels.classes import ClassesPanel
 from viscause_gui.gui.panels.learning import LearningPanel
-from viscause_gui.gui.panels.manipulator import SWEEP_ALPHAS, ManipulatorPanel
+from viscause_gui.gui.panels.manipulator import ManipulatorPanel
 from viscause_gui.gui.state import AppState
-from viscause_gui.gui.workers import (
-    WorkerPool,
-    configure_gui_threads,
-    install_foreground_gate,
-    install_gui_thread_garbage_collector,
-)
+from viscause_gui.gui.workers import (WorkerPool, configure_gui_threads, install_foreground_gate,
+                                      install_gui_thread_garbage_collector)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine
@@ -138,12 +135,13 @@ def bench_alpha(app: QApplication, n_values: int) -> dict[str, float]:
     state.set_dataset(data)
     panel = ManipulatorPanel(state, workers)
     _KEEP.extend([state, workers, panel])
+    jobs = panel.manipulation
     panel.resize(900, 420)
     panel.show()
-    panel.prefetch = False
+    jobs.prefetch = False
     state.set_experiment(exp)
     state.select([int(np.flatnonzero(data.labels == 1)[0])])      # a "1": push it towards "7"
-    wait_until(app, lambda: panel.result is not None)
+    wait_until(app, lambda: jobs.result is not None)
     settle(app, 0.3)
     alphas = np.round(np.random.default_rng(0).permutation(np.linspace(0.01, 0.99, n_values)), 2)
 
@@ -152,20 +150,20 @@ def bench_alpha(app: QApplication, n_values: int) -> dict[str, float]:
         for a in values:
             start = time.perf_counter()
             panel.alpha_slider.setValue(float(a))
-            wait_until(app, lambda alpha=float(a): panel.result_key is not None and panel.result_key[1] == alpha)
+            wait_until(app, lambda alpha=float(a): jobs.result_key is not None and jobs.result_key[1] == alpha)
             app.processEvents()                                       # paint the new image
             times.append((time.perf_counter() - start) * 1000)
         return times
 
-    panel.prefetch = False
+    jobs.prefetch = False
     cold = sweep(alphas)                 # every α computed on demand
     cached = sweep(alphas)               # the same α values again
-    panel.prefetch = True                # background sweep of the slider steps (0.05)
+    jobs.prefetch = True                # background sweep of the slider steps (0.05)
     state.select([int(np.flatnonzero(data.labels == 1)[1])])
     target = None
-    wait_until(app, lambda: panel.result_key is not None)
-    target = panel.result_key[0]
-    wait_until(app, lambda: all((target, float(a)) in panel._cache for a in SWEEP_ALPHAS))
+    wait_until(app, lambda: jobs.result_key is not None)
+    target = jobs.result_key[0]
+    wait_until(app, lambda: all((target, float(a)) in jobs.cache for a in SWEEP_ALPHAS))
     steps = np.random.default_rng(1).permutation(SWEEP_ALPHAS[panel.alpha != SWEEP_ALPHAS])
     prefetched = sweep(steps)
     workers.stop_all()

@@ -11,7 +11,8 @@ from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.method.experiment import MANUAL, QueryBatch
 from viscause_gui.gui.controllers.learning import learning_job
 from viscause_gui.gui.controllers.recipe import RecipeModel
-from viscause_gui.gui.controllers.run import IDLE, STOPPED, WAITING, Controls, RunController
+from viscause_gui.gui.controllers.run import RunController
+from viscause_gui.gui.controllers.run_phase import IDLE, STOPPED, WAITING, Controls
 from viscause_gui.gui.models.run_form import RunForm
 from viscause_gui.gui.state import AppState
 

@@ -114,34 +114,34 @@ def test_colour_thumbnails_eyedropper_stroke_and_undo(qtbot, shown_window, tmp_p
 
     canvas = window.canvas
     window.state.select([1])                                         # the green square
-    qtbot.waitUntil(lambda: canvas.image.shape == (8, 8, channels), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: canvas.drawing.image.shape == (8, 8, channels), timeout=WAIT_MS)
     assert canvas.item.image.shape == (8, 8, 3)                      # shown as RGB
     assert canvas.actions["picker"].isVisible() and canvas.swatch.isVisible()
-    np.testing.assert_array_equal(canvas.pen_colour, np.ones(channels))   # the complement of black
+    np.testing.assert_array_equal(canvas.drawing.pen_colour, np.ones(channels))   # the complement of black
 
     qtbot.keyClick(canvas.view, Qt.Key.Key_O)                        # the eyedropper
-    assert canvas.tool == "picker"
+    assert canvas.drawing.tool == "picker"
     click(qtbot, canvas, 3, 3)                                       # on the green square
-    qtbot.waitUntil(lambda: canvas.tool == "pen", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: canvas.drawing.tool == "pen", timeout=WAIT_MS)
     green = np.eye(channels, dtype=np.float32)[1]
-    np.testing.assert_array_equal(canvas.pen_colour, green)
+    np.testing.assert_array_equal(canvas.drawing.pen_colour, green)
     assert window.state.current_index == 1                          # picking edits nothing
 
-    before = canvas.image.copy()
+    before = canvas.drawing.image.copy()
     canvas.set_pen_size(1)
     drag_along_row(qtbot, canvas, 0, range(0, 8))
-    qtbot.waitUntil(lambda: np.array_equal(canvas.image[0], np.tile(green, (8, 1))), timeout=WAIT_MS)
-    np.testing.assert_array_equal(canvas.image[1:], before[1:])      # only row 0
+    qtbot.waitUntil(lambda: np.array_equal(canvas.drawing.image[0], np.tile(green, (8, 1))), timeout=WAIT_MS)
+    np.testing.assert_array_equal(canvas.drawing.image[1:], before[1:])      # only row 0
     np.testing.assert_array_equal(canvas.item.image[0], np.tile([0, 1, 0], (8, 1)))     # painted green
-    np.testing.assert_array_equal(window.state.current_image, canvas.image)
+    np.testing.assert_array_equal(window.state.current_image, canvas.drawing.image)
     assert GREEN in rgb_pixels(canvas.view.grab().toImage())
 
     qtbot.keyClick(canvas.view, Qt.Key.Key_E)                        # the eraser paints black
     click(qtbot, canvas, 3, 3)
-    qtbot.waitUntil(lambda: not canvas.image[3, 3].any(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not canvas.drawing.image[3, 3].any(), timeout=WAIT_MS)
     qtbot.keyClick(canvas.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(canvas.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: np.array_equal(canvas.image, before), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: np.array_equal(canvas.drawing.image, before), timeout=WAIT_MS)
     np.testing.assert_array_equal(window.state.current_image, before)
 
 
@@ -154,18 +154,18 @@ def test_the_swatch_chooses_the_pen_colour(qtbot, shown_window, tmp_path, monkey
     window = shown_window
     open_npz(qtbot, window, tmp_path, squares(channels, n=4))
     canvas = window.canvas
-    qtbot.waitUntil(lambda: canvas.colour, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: canvas.drawing.colour, timeout=WAIT_MS)
     asked = []
     monkeypatch.setattr(QColorDialog, "getColor",
                         staticmethod(lambda initial, *a: asked.append(initial.name()) or chosen))
     qtbot.mouseClick(canvas.swatch, Qt.MouseButton.LeftButton)
     assert asked == [screen_colour(np.ones(channels)).name()]       # it starts from the pen colour
-    np.testing.assert_array_equal(canvas.pen_colour, expected)
+    np.testing.assert_array_equal(canvas.drawing.pen_colour, expected)
     icon = canvas.swatch.icon().pixmap(16, 16).toImage()
     assert icon.pixelColor(8, 8).name() == screen_colour(expected).name()
-    canvas.set_tool("hbar")
+    canvas.drawing.set_tool("hbar")
     click(qtbot, canvas, 7, 0)
-    qtbot.waitUntil(lambda: np.array_equal(canvas.image[7], np.tile(expected, (8, 1))), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: np.array_equal(canvas.drawing.image[7], np.tile(expected, (8, 1))), timeout=WAIT_MS)
 
 
 def test_grey_data_keeps_todays_tools(qtbot, shown_window, tmp_path):
@@ -175,23 +175,23 @@ def test_grey_data_keeps_todays_tools(qtbot, shown_window, tmp_path):
     open_npz(qtbot, window, tmp_path, grey, name="grey")
     assert window.data_label.text().endswith("× 8 × 8")
     canvas = window.canvas
-    assert not canvas.colour and canvas.pen_colour is None
+    assert not canvas.drawing.colour and canvas.drawing.pen_colour is None
     assert not canvas.actions["picker"].isVisible() and not canvas.actions["colour"].isEnabled()
     assert not canvas.swatch.isVisible()
-    np.testing.assert_array_equal(canvas.item.image, canvas.image)        # through the ink lookup table
+    np.testing.assert_array_equal(canvas.item.image, canvas.drawing.image)        # through the ink lookup table
     assert canvas.item.lut is not None
     assert rgb_pixels(window.browser.view.viewport().grab().toImage()) >= {(128, 128, 128), WHITE}
     qtbot.keyClick(canvas.view, Qt.Key.Key_O)                           # no eyedropper on grey
-    assert canvas.tool == "pen"
+    assert canvas.drawing.tool == "pen"
     canvas.set_pen_size(1)
     drag_along_row(qtbot, canvas, 0, range(0, 8))
-    qtbot.waitUntil(lambda: np.all(canvas.image[0] == 1.0), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: np.all(canvas.drawing.image[0] == 1.0), timeout=WAIT_MS)
     qtbot.keyClick(canvas.view, Qt.Key.Key_E)
     click(qtbot, canvas, 3, 3)
-    qtbot.waitUntil(lambda: canvas.image[3, 3] == 0.0, timeout=WAIT_MS)
-    assert canvas.image.sum() == 8 + 0.5 * 15
-    canvas.clear()
-    assert not canvas.image.any() and canvas.image.shape == (8, 8)
+    qtbot.waitUntil(lambda: canvas.drawing.image[3, 3] == 0.0, timeout=WAIT_MS)
+    assert canvas.drawing.image.sum() == 8 + 0.5 * 15
+    canvas.actions["clear"].trigger()
+    assert not canvas.drawing.image.any() and canvas.drawing.image.shape == (8, 8)
     icon = thumbnail_icon(grey[0], 8).pixmap(8, 8).toImage()
     assert icon.pixelColor(3, 3).red() == 128 and icon.pixelColor(1, 1).red() == 255
 
@@ -201,14 +201,14 @@ def test_colour_then_grey_then_colour(qtbot, shown_window, tmp_path):
     window = shown_window
     canvas = window.canvas
     open_npz(qtbot, window, tmp_path, squares(3, n=4))
-    canvas.set_tool("picker")
+    canvas.drawing.set_tool("picker")
     assert canvas.view.cursor().shape() == Qt.CursorShape.CrossCursor
     open_npz(qtbot, window, tmp_path, squares(3, n=4)[..., 0], name="grey")
-    assert canvas.tool == "pen" and not canvas.colour and canvas.item.lut is not None
+    assert canvas.drawing.tool == "pen" and not canvas.drawing.colour and canvas.item.lut is not None
     assert canvas.view.cursor().shape() == Qt.CursorShape.ArrowCursor
-    np.testing.assert_array_equal(canvas.item.image, canvas.image)
+    np.testing.assert_array_equal(canvas.item.image, canvas.drawing.image)
     with pytest.raises(ValueError):
-        canvas.set_tool("picker")
+        canvas.drawing.set_tool("picker")
     open_npz(qtbot, window, tmp_path, squares(2, n=4), name="two")
     assert canvas.item.lut is None and canvas.item.image.shape == (8, 8, 3)
-    np.testing.assert_array_equal(canvas.pen_colour, [1, 1])
+    np.testing.assert_array_equal(canvas.drawing.pen_colour, [1, 1])

@@ -103,9 +103,9 @@ def test_learning_to_manipulate(qtbot, shown_window):
             assert len(exp.history) == 5 and seen["merr1"] >= 0.3 and exp.history[-1].merr <= 0.1
         if index in (3, 4):
             alpha = 0.1 if index == 3 else 0.9
-            assert manipulator.result_key[1] == pytest.approx(alpha) and manipulator.isVisible()
-            seen[alpha] = float(manipulator.result.distance[0])
-            assert int(manipulator.result.predicted_class[0]) == manipulator.result_key[0]
+            assert manipulator.manipulation.result_key[1] == pytest.approx(alpha) and manipulator.isVisible()
+            seen[alpha] = float(manipulator.manipulation.result.distance[0])
+            assert int(manipulator.manipulation.result.predicted_class[0]) == manipulator.manipulation.result_key[0]
     lesson = load_lesson(shipped_lessons()["learning_to_manipulate"])     # as shipped: ~10 s on one core
     step_through(qtbot, window, lesson, check)
     assert 0 < seen[0.9] <= seen[0.1]
@@ -127,7 +127,8 @@ def test_digits(qtbot, shown_window):
         if index == 2:
             assert len(exp.history) == 1 and exp.config.manipulator == "manifold"
         if index in (3, 4):
-            assert manipulator.result_key is not None and manipulator.result.images.shape[1:] == (8, 8)
+            jobs = manipulator.manipulation
+            assert jobs.result_key is not None and jobs.result.images.shape[1:] == (8, 8)
             assert window.state.dataset.labels[window.state.current_index] == (7 if index == 3 else 1)
     lesson = quick("digits", data={"builtin": "digits8x8", "options": {}}).quick(epochs=3, retrain_epochs=1)
     step_through(qtbot, window, lesson, check)

@@ -83,7 +83,7 @@ def test_open_npz_with_t_estimates_observational_classes(qtbot, window, tmp_path
     assert "40 × 8 × 8" in window.data_label.text()
     assert window.state.truth is None
     qtbot.waitUntil(lambda: window.state.obs_classes() is not None, timeout=WAIT_MS)
-    assert window.browser.model.classes["obs"] is not None
+    assert window.browser.shown.classes["obs"] is not None
     assert window.settings.value("paths/last_folder") == str(tmp_path)
     assert window.messages == []
 
@@ -175,7 +175,7 @@ def test_readout_shows_causal_prediction(qtbot, window):
     window.state.select([0])
     qtbot.waitUntil(lambda: "(p = " in window.readout.values["causal"].text(), timeout=WAIT_MS)
     float(window.readout.values["p_causal"].text())
-    assert window.browser.model.classes["spurious"] is not None
+    assert window.browser.shown.classes["spurious"] is not None
 
 
 # ----- actions, settings, workers -----
@@ -240,7 +240,7 @@ def test_settings_are_remembered(qtbot, settings):
     first = make_window(qtbot, settings)
     first.show()
     qtbot.waitExposed(first)
-    first.canvas.set_tool("vbar")
+    first.canvas.drawing.set_tool("vbar")
     first.canvas.set_pen_size(3)
     first.browser.set_thumb_size(40)
     first.docks["browser"].hide()
@@ -250,7 +250,7 @@ def test_settings_are_remembered(qtbot, settings):
     second = make_window(qtbot, settings)
     second.show()
     qtbot.waitExposed(second)
-    assert second.canvas.tool == "vbar" and second.canvas.pen_size == 3
+    assert second.canvas.drawing.tool == "vbar" and second.canvas.drawing.pen_size == 3
     assert second.browser.delegate.thumb == 40
     assert not second.docks["browser"].isVisible()        # the layout came back
     assert second.opener.last_folder() == "/some/where"

@@ -181,14 +181,14 @@ def test_answer_keys_win_over_the_window_shortcuts(qtbot, window):
     images = window.state.dataset.images[:3].astype(np.float32)
     window.state.queue.add(QueryBatch("manual", 1, images, np.arange(3)))
     panel = window.panels["labelling"]
-    before = window.canvas.image.copy() if hasattr(window.canvas, "image") else None
+    before = window.canvas.drawing.image.copy() if hasattr(window.canvas, "drawing") else None
     qtbot.keyClicks(panel, "n")                       # N is also the canvas' Noise shortcut
     from PySide6.QtCore import Qt
     qtbot.keyClick(panel, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)   # and Ctrl+Z its undo
     kinds = [r.type for r in panel.records()]
     assert kinds == ["answer", "undo"]
     if before is not None:
-        assert np.array_equal(window.canvas.image, before)
+        assert np.array_equal(window.canvas.drawing.image, before)
 
 
 @pytest.mark.slow

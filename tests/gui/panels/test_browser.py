@@ -10,7 +10,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.gui.panels.browser import INDEX_ROLE, BrowserPanel, selection_runs
+from viscause_gui.gui.panels.browser import INDEX_ROLE, BrowserPanel
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.images import ink_qimage
 
@@ -70,11 +70,11 @@ def test_thumbnails_draw_ink_dark_on_white():
 
 def test_badges_know_the_classes(browser, grating_state):
     learn_the_truth(grating_state)
-    model = browser.model
+    model, shown = browser.model, browser.shown
     i = model.index(7).data(INDEX_ROLE)
-    assert model.class_of("obs", i) == grating_state.dataset.obs_class[i]
-    assert model.class_of("causal", i) == grating_state.dataset.causal_class[i]
-    assert model.class_of("spurious", i) is not None
+    assert shown.class_of("obs", i) == grating_state.dataset.obs_class[i]
+    assert shown.class_of("causal", i) == grating_state.dataset.causal_class[i]
+    assert shown.class_of("spurious", i) is not None
     tip = model.index(7).data(Qt.ItemDataRole.ToolTipRole)
     assert "causal class C" in tip and "spurious class S" in tip
     assert not browser.grab().isNull()
@@ -125,11 +125,6 @@ def test_selection_from_another_panel_updates_the_view(browser, grating_state):
     rows = sorted(ix.row() for ix in browser.view.selectionModel().selectedIndexes())
     assert rows == [40, 41, 42, 100]
     assert grating_state.current_index == 40
-
-
-def test_selection_runs():
-    assert selection_runs(np.array([5, 1, 2, 3, 9, 10])) == [(1, 3), (5, 5), (9, 10)]
-    assert selection_runs(np.array([], np.int64)) == []
 
 
 def test_thumbnail_cache_is_bounded(browser):

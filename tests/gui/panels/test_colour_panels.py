@@ -63,13 +63,13 @@ def test_the_manipulator_shows_colour_and_its_difference_key(qtbot, state):
     qtbot.addWidget(panel)
     panel.show()
     state.select([0])
-    qtbot.waitUntil(lambda: panel.result is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: panel.manipulation.result is not None, timeout=WAIT_MS)
     image = state.current_image
     np.testing.assert_array_equal(panel.original_item.image, image)          # RGB as it is
-    np.testing.assert_allclose(panel.result_item.image, panel.result.images[0])
+    np.testing.assert_allclose(panel.result_item.image, panel.manipulation.result.images[0])
     assert panel.diff_item.image.shape == (8, 8, 3)
     assert panel.diff_key.isVisible() and panel.diff_box.toolTip() == DIFFERENCE_LEGEND[True]
-    changed = np.abs(panel.result.images[0] - image).sum(axis=2) > 0
+    changed = np.abs(panel.manipulation.result.images[0] - image).sum(axis=2) > 0
     assert (panel.diff_item.image[changed] < 255).any(axis=1).all()          # every change shows
     assert (panel.diff_item.image[~changed] == 255).all()                     # white elsewhere
     workers.stop_all()
@@ -103,10 +103,10 @@ def test_the_readout_reads_a_painted_colour_image(qtbot, state, settings):
     panel = CanvasPanel(state, settings)
     qtbot.addWidget(panel)
     canvas = panel.canvas
-    canvas.clear()
-    canvas.set_pen_colour([0.0, 0.0, 1.0])                # blue: a colour the data never had
-    canvas.set_tool("hbar")
-    canvas.press(4, 0)
-    canvas.release()
+    canvas.actions["clear"].trigger()
+    canvas.drawing.set_pen_colour([0.0, 0.0, 1.0])                # blue: a colour the data never had
+    canvas.drawing.set_tool("hbar")
+    canvas.drawing.press(4, 0)
+    canvas.drawing.release()
     qtbot.waitUntil(lambda: "(p =" in panel.readout.values["causal"].text(), timeout=WAIT_MS)
     assert "edited" in panel.readout.values["source"].text()

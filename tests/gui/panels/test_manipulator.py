@@ -4,11 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
-from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.experiments.grating import TruthOracle
+from viscause_gui.core.experiments.grating import GratingModel, TruthOracle
 from viscause_gui.core.method.driver import drive
-from viscause_gui.core.method.experiment import MANUAL
+from viscause_gui.core.method.experiment import MANUAL, Experiment, ExperimentConfig
 from viscause_gui.gui.panels.manipulator import ManipulatorPanel
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.workers import WorkerPool
@@ -44,7 +42,8 @@ def shown_image(panel: ManipulatorPanel) -> np.ndarray:
 
 
 def wait_alpha(qtbot, panel: ManipulatorPanel, alpha: float) -> None:
-    qtbot.waitUntil(lambda: panel.result_key is not None and panel.result_key[1] == alpha, timeout=10000)
+    jobs = panel.manipulation
+    qtbot.waitUntil(lambda: jobs.result_key is not None and jobs.result_key[1] == alpha, timeout=10000)
 
 
 def test_without_a_net_the_panel_says_what_to_do(qtbot, trained):
@@ -62,8 +61,8 @@ def test_alpha_slider_changes_the_manipulated_image(qtbot, panel):
     panel.alpha_slider.setValue(0.0)
     wait_alpha(qtbot, panel, 0.0)
     at0 = shown_image(panel)
-    assert panel.result.distance[0] > 0 and not np.array_equal(at0, image)
-    np.testing.assert_allclose(at0, panel.result.images[0], atol=1e-6)
+    assert panel.manipulation.result.distance[0] > 0 and not np.array_equal(at0, image)
+    np.testing.assert_allclose(at0, panel.manipulation.result.images[0], atol=1e-6)
     panel.alpha_slider.setValue(1.0)
     wait_alpha(qtbot, panel, 1.0)
     np.testing.assert_allclose(shown_image(panel), image, atol=1e-6)   # α = 1: stay where you are
@@ -83,7 +82,7 @@ def test_readouts_wrap_instead_of_widening_the_panel(qtbot, panel):
 
 
 def test_newer_alpha_supersedes_older(qtbot, panel):
-    panel.prefetch = False                 # every α below is computed, none comes from the cache
+    panel.manipulation.prefetch = False                 # every α below is computed, none comes from the cache
     shown: list[float] = []
     panel.result_shown.connect(shown.append)
     for alpha in (0.1, 0.2, 0.3, 0.9):     # no event processing in between: a fast drag
@@ -91,18 +90,18 @@ def test_newer_alpha_supersedes_older(qtbot, panel):
     wait_alpha(qtbot, panel, 0.9)
     qtbot.wait(300)                        # a late result for an older α must not land
     assert shown == [0.9]
-    assert panel.result_key[1] == 0.9
+    assert panel.manipulation.result_key[1] == 0.9
     model = panel.state.experiment.manipulator_model()
-    expected = model.manipulate(panel.state.current_image[None], np.array([panel.result_key[0]]), 0.9)
+    expected = model.manipulate(panel.state.current_image[None], np.array([panel.manipulation.result_key[0]]), 0.9)
     np.testing.assert_allclose(shown_image(panel), expected.images[0], atol=1e-6)
 
 
 def test_slider_steps_are_prefetched(qtbot, panel):
-    from viscause_gui.gui.panels.manipulator import SWEEP_ALPHAS
+    from viscause_gui.gui.controllers.manipulation import SWEEP_ALPHAS
 
     wait_alpha(qtbot, panel, 0.5)
-    target = panel.result_key[0]
-    qtbot.waitUntil(lambda: all((target, float(a)) in panel._cache for a in SWEEP_ALPHAS), timeout=20000)
+    target = panel.manipulation.result_key[0]
+    qtbot.waitUntil(lambda: all((target, float(a)) in panel.manipulation.cache for a in SWEEP_ALPHAS), timeout=20000)
     shown: list[float] = []
     panel.result_shown.connect(shown.append)
     panel.alpha_slider.setValue(0.25)
@@ -113,18 +112,18 @@ def test_slider_steps_are_prefetched(qtbot, panel):
 
 
 def test_target_combo(qtbot, panel):
-    predicted = int(panel.probs.argmax())
+    predicted = int(panel.manipulation.probs.argmax())
     assert panel.target_combo.currentIndex() == 0          # auto
-    assert panel.target() != predicted                     # the class other than the prediction
+    assert panel.manipulation.target() != predicted                     # the class other than the prediction
     panel.alpha_slider.setValue(0.0)
     for k in range(panel.model.n_classes):
         panel.target_combo.setCurrentIndex(panel.target_combo.findData(k))
-        qtbot.waitUntil(lambda k=k: panel.result_key == (k, 0.0), timeout=10000)
+        qtbot.waitUntil(lambda k=k: panel.manipulation.result_key == (k, 0.0), timeout=10000)
         assert f"P(C = {k})" in panel.result_label.text()
     own = panel.target_combo.findData(predicted)
     panel.target_combo.setCurrentIndex(own)
-    qtbot.waitUntil(lambda: panel.result_key == (predicted, 0.0), timeout=10000)
-    assert panel.result.predicted_class[0] == predicted      # stays in (pushed deeper into) its class
+    qtbot.waitUntil(lambda: panel.manipulation.result_key == (predicted, 0.0), timeout=10000)
+    assert panel.manipulation.result.predicted_class[0] == predicted      # stays in (pushed deeper into) its class
 
 
 def test_send_result_and_selection_to_the_queue(qtbot, panel):
@@ -136,9 +135,9 @@ def test_send_result_and_selection_to_the_queue(qtbot, panel):
     assert len(state.queue) == 1
     batch = state.queue[0]
     assert batch.kind == MANUAL and len(batch) == 1 and batch.answers is None
-    np.testing.assert_array_equal(batch.images[0], panel.result.images[0])
+    np.testing.assert_array_equal(batch.images[0], panel.manipulation.result.images[0])
     np.testing.assert_array_equal(batch.originals[0], state.current_image)
-    assert batch.targets[0] == panel.result_key[0] and batch.source_index[0] == state.current_index
+    assert batch.targets[0] == panel.manipulation.result_key[0] and batch.source_index[0] == state.current_index
 
     state.select([3, 4, 5])
     with qtbot.waitSignal(state.queue.changed, timeout=20000):
@@ -158,8 +157,8 @@ def test_new_image_shows_its_own_manipulation(qtbot, panel):
     panel.state.select([7])
     wait_alpha(qtbot, panel, 0.0)
     np.testing.assert_array_equal(1.0 - np.asarray(panel.original_item.image), panel.state.dataset.images[7])
-    assert panel.result.images[0].shape == panel.state.dataset.images[7].shape
-    np.testing.assert_allclose(shown_image(panel), panel.result.images[0])
+    assert panel.manipulation.result.images[0].shape == panel.state.dataset.images[7].shape
+    np.testing.assert_allclose(shown_image(panel), panel.manipulation.result.images[0])
 
 
 def test_the_sweep_resumes_once_when_a_training_run_ends(qtbot, panel):
@@ -168,7 +167,7 @@ def test_the_sweep_resumes_once_when_a_training_run_ends(qtbot, panel):
     import threading
 
     wait_alpha(qtbot, panel, 0.5)
-    panel._cache.clear()                     # so that the sweep has work to do when the run ends
+    panel.manipulation.cache.clear()                     # so that the sweep has work to do when the run ends
     release = threading.Event()
 
     def training():

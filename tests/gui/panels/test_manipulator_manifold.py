@@ -55,24 +55,25 @@ def _choose(qtbot, combo, data) -> None:
 @pytest.mark.slow
 def test_the_manifold_search_is_the_default_and_shows_its_path(qtbot, panel):
     assert panel.search_combo.isEnabled() and panel.search_combo.currentData() == MANIFOLD
-    qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)
-    assert panel.result.codes is not None
+    qtbot.waitUntil(lambda: panel.manipulation.result is not None, timeout=10000)
+    assert panel.manipulation.result.codes is not None
     assert panel.path_box.isVisible()
     first, last = (np.asarray(panel.path_items[i].image) for i in (0, PATH_STEPS - 1))
     np.testing.assert_allclose(1.0 - first, panel.state.current_image, atol=1e-5)   # starts at the original
-    np.testing.assert_allclose(1.0 - last, panel.result.images[0], atol=1e-4)      # ends at the result
+    np.testing.assert_allclose(1.0 - last, panel.manipulation.result.images[0], atol=1e-4)      # ends at the result
 
 
 def test_choosing_pixels_searches_pixels_and_hides_the_path(qtbot, panel):
-    qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)
-    manifold_image = panel.result.images[0].copy()
+    jobs = panel.manipulation
+    qtbot.waitUntil(lambda: jobs.result is not None, timeout=10000)
+    manifold_image = jobs.result.images[0].copy()
     _choose(qtbot, panel.search_combo, PIXELS)
-    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=10000)
+    qtbot.waitUntil(lambda: jobs.result is not None and jobs.result.codes is None, timeout=10000)
     assert not panel.path_box.isVisible()
-    assert not np.allclose(panel.result.images[0], manifold_image)
+    assert not np.allclose(jobs.result.images[0], manifold_image)
     _choose(qtbot, panel.search_combo, MANIFOLD)
-    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is not None, timeout=10000)
-    np.testing.assert_allclose(panel.result.images[0], manifold_image, atol=1e-6)   # same search, same result
+    qtbot.waitUntil(lambda: jobs.result is not None and jobs.result.codes is not None, timeout=10000)
+    np.testing.assert_allclose(jobs.result.images[0], manifold_image, atol=1e-6)   # same search, same result
 
 
 def test_binary_data_offers_only_pixels(qtbot):
@@ -92,20 +93,21 @@ def test_binary_data_offers_only_pixels(qtbot):
 
 def test_a_new_model_keeps_the_search_a_person_chose(qtbot, panel, trained):
     """After each training run the panel gets a new model; choosing pixels must not snap back."""
+    jobs = panel.manipulation
     _, exp = trained
     _choose(qtbot, panel.search_combo, PIXELS)
     panel.state.set_experiment(exp)                     # what the end of an iteration does
     assert panel.search_combo.currentData() == PIXELS and panel.model.search == PIXELS
-    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=10000)
+    qtbot.waitUntil(lambda: jobs.result is not None and jobs.result.codes is None, timeout=10000)
 
 
 def test_the_images_stay_put_when_the_path_strip_hides(qtbot, panel):
-    qtbot.waitUntil(lambda: panel.result is not None and panel.path_box.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: panel.manipulation.result is not None and panel.path_box.isVisible(), timeout=10000)
     panel.resize(500, 700)
     qtbot.wait(50)
     where = panel.result_item.getViewWidget().geometry()
     _choose(qtbot, panel.search_combo, PIXELS)
-    qtbot.waitUntil(lambda: panel.result is not None and not panel.path_box.isVisible(), timeout=10000)
+    qtbot.waitUntil(lambda: panel.manipulation.result is not None and not panel.path_box.isVisible(), timeout=10000)
     qtbot.wait(50)
     assert panel.result_item.getViewWidget().geometry() == where
 
@@ -116,7 +118,8 @@ def test_the_path_strip_is_decoded_in_the_worker_not_on_the_gui_thread(qtbot, pa
 
     from viscause_gui.core.method.manipulator_model import ManipulatorModel
 
-    qtbot.waitUntil(lambda: panel.result is not None, timeout=10000)
+    jobs = panel.manipulation
+    qtbot.waitUntil(lambda: jobs.result is not None, timeout=10000)
     threads: list[int] = []
     real = ManipulatorModel.path
 
@@ -125,11 +128,11 @@ def test_the_path_strip_is_decoded_in_the_worker_not_on_the_gui_thread(qtbot, pa
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(ManipulatorModel, "path", noted)
-    panel.prefetch = False
+    jobs.prefetch = False
     for alpha in (0.2, 0.8, 0.2):                      # new, new, then from the cache
         panel.alpha_slider.setValue(alpha)
-        qtbot.waitUntil(lambda a=alpha: panel.result_key is not None and panel.result_key[1] == a, timeout=10000)
+        qtbot.waitUntil(lambda a=alpha: jobs.result_key is not None and jobs.result_key[1] == a, timeout=10000)
         assert panel.path_box.isVisible()
     assert threads and threading.get_ident() not in threads     # the sweep may decode more
     last = np.asarray(panel.path_items[PATH_STEPS - 1].image)
-    np.testing.assert_allclose(1.0 - last, panel.result.images[0], atol=1e-4)
+    np.testing.assert_allclose(1.0 - last, jobs.result.images[0], atol=1e-4)

@@ -36,8 +36,9 @@ def test_a_patch_run_offers_patches_first_and_pastes_only_real_pixels(qtbot, pan
     assert not combo.model().item(combo.findData(MANIFOLD)).isEnabled()       # no generative model in this run
     unmarked = int(np.flatnonzero(has_mark(data.images) == 0)[0])
     panel.state.show_image(unmarked)
-    qtbot.waitUntil(lambda: panel.result is not None and panel.result.codes is None, timeout=15000)
-    original, changed = data.images[unmarked], panel.result.images[0]
+    jobs = panel.manipulation
+    qtbot.waitUntil(lambda: jobs.result is not None and jobs.result.codes is None, timeout=15000)
+    original, changed = data.images[unmarked], panel.manipulation.result.images[0]
     assert has_mark(changed[None])[0] == 1                                     # the cause is there now
     moved = ~np.isclose(changed, original)
     donors = panel.model.donors.images
@@ -46,5 +47,5 @@ def test_a_patch_run_offers_patches_first_and_pastes_only_real_pixels(qtbot, pan
     assert background(changed[None])[0] == background(original[None])[0]     # the confounded level as it was
 
     _choose(qtbot, combo, PIXELS)
-    qtbot.waitUntil(lambda: panel.model.search == PIXELS and panel.result is not None, timeout=15000)
+    qtbot.waitUntil(lambda: panel.model.search == PIXELS and panel.manipulation.result is not None, timeout=15000)
     assert combo.currentData() == PIXELS

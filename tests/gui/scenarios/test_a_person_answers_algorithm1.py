@@ -15,8 +15,9 @@ WAIT_MS = 60_000
 
 
 def _shown(window, kind: str) -> list[int | None]:
-    model = window.panels["browser"].model
-    return [model.class_of(kind, model.index(r).data(INDEX_ROLE)) for r in range(model.rowCount())]
+    browser = window.panels["browser"]
+    model = browser.model
+    return [browser.shown.class_of(kind, model.index(r).data(INDEX_ROLE)) for r in range(model.rowCount())]
 
 
 def _answer_the_waiting_batch_by_keys(qtbot, window) -> None:

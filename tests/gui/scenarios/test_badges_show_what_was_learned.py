@@ -31,8 +31,9 @@ def _open_grating_with_the_dialog(qtbot, window: MainWindow) -> None:
 
 
 def _shown(window: MainWindow, kind: str) -> list[int | None]:
-    model = window.panels["browser"].model
-    return [model.class_of(kind, model.index(r).data(INDEX_ROLE)) for r in range(model.rowCount())]
+    browser = window.panels["browser"]
+    model = browser.model
+    return [browser.shown.class_of(kind, model.index(r).data(INDEX_ROLE)) for r in range(model.rowCount())]
 
 
 def test_grating_thumbnails_show_only_learned_classes(qtbot, shown_window):

@@ -103,9 +103,9 @@ def test_every_readout_label_and_canvas_tool_shows_before_and_after_learning(qtb
     assert not hidden_tools(window)
     run_algorithm1(qtbot, window)
     for tool in ("vbar", "hbar"):          # S(i) of an image its observational class never had with C
-        window.canvas.set_tool(tool)
-        window.canvas.press(4, 4)
-        window.canvas.release()
+        window.canvas.drawing.set_tool(tool)
+        window.canvas.drawing.press(4, 4)
+        window.canvas.drawing.release()
         qtbot.wait(300)
         cut = [cut_text(label) for label in shown_labels(window)]
         assert not [c for c in cut if c], [c for c in cut if c]

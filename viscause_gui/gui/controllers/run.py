@@ -8,13 +8,12 @@ GUI owns the live experiment again. With the human oracle the run stops at a que
 it in `state.queue`; once the batch is answered there, the run goes on by itself, and answered
 manual batches join the causal data before the next training.
 
-Phases (`phase`): idle, running, paused, waiting (a batch waits for a person), stopped (short of
-its goal: Resume goes on).
+Phases (`phase`, controllers.run_phase): idle, running, paused, waiting (a batch waits for a person,
+controllers.run_answers), stopped (short of its goal: Resume goes on).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from viscause_gui.core.data.dataset import Dataset
@@ -25,24 +24,11 @@ from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.gui.controllers.learning import (Created, Failure, ModelOracleProgress, OracleReady, RunSettings,
                                                    StopFlag)
 from viscause_gui.gui.controllers.recipe import RecipeModel
+from viscause_gui.gui.controllers.run_answers import RunAnswers
 from viscause_gui.gui.controllers.run_choices import RunChoices
+from viscause_gui.gui.controllers.run_phase import Controls, controls_in, phase_of, phase_text
 from viscause_gui.gui.controllers.run_progress import RunProgress
 from viscause_gui.gui.models.run_form import OracleKind, RunForm
-
-IDLE, RUNNING, PAUSED, WAITING, STOPPED = "idle", "running", "paused", "waiting", "stopped"
-
-
-@dataclass(frozen=True)
-class Controls:
-    """Which commands a person may use now."""
-
-    run1: bool
-    run2: bool
-    step: bool
-    pause: bool
-    resume: bool
-    stop: bool
-    settings: bool          # the oracle, the seed, the epochs and the recipe (not while a run owns them)
 
 
 class RunView(Protocol):
@@ -85,6 +71,7 @@ class RunController:
         self.experiment: Experiment | None = None     # the live experiment (the worker's while it runs)
         self.choices = RunChoices(state, form, recipe, view)
         self.progress = RunProgress(view)
+        self.answers = RunAnswers(state, view, self.progress)
         self._snapshot: Experiment | None = None
         self._worker: RunHandle | None = None
         self._stop_flag = StopFlag()
@@ -92,7 +79,6 @@ class RunController:
         self._settings: RunSettings | None = None
         self._goal: Goal = None
         self._goal_base = 0
-        self._waiting = False
         self._model_oracle: tuple[int, int | None, Oracle] | None = None
 
     # ----- what the view asks -----
@@ -105,29 +91,13 @@ class RunController:
         return self._worker is not None and self._worker.is_paused
 
     @property
-    def waiting(self) -> bool:
-        return self._waiting
-
-    @property
     def goal(self) -> tuple[Goal, int]:
         """(the run's goal, the history length it started from): what a session saves."""
         return self._goal, self._goal_base
 
     @property
     def phase(self) -> str:
-        if self.running:
-            return PAUSED if self.paused else RUNNING
-        if self._waiting:
-            return WAITING
-        return STOPPED if self._stopped_short() else IDLE
-
-    @property
-    def train_losses(self) -> list[float]:
-        return self.progress.train_losses
-
-    @property
-    def val_losses(self) -> list[float]:
-        return self.progress.val_losses
+        return phase_of(self.running, self.paused, self.answers.waiting, self._stopped_short())
 
     @property
     def labels_only(self) -> bool:
@@ -172,19 +142,12 @@ class RunController:
             self.engine.cancel()
             self.view.show_status("Stopping…")
             self.refresh_controls()
-        elif self._waiting:
+        elif self.answers.waiting:
             self.stop_waiting()
 
     def stop_waiting(self) -> None:
-        """Take the waiting batch out of the oracle queue; the experiment keeps it, and Resume or
-        Run Algorithm 2 asks the chosen oracle for it again."""
-        exp = self.experiment
-        self._waiting = False
-        if exp is not None and exp.pending is not None:
-            self.state.queue.remove(exp.pending)
-        self.view.show_status("Stopped waiting for answers. The experiment is kept: Resume (F7) or Run Algorithm 2 "
-                              "asks the chosen oracle for that batch again.")
-        self.view.show_progress("stopped")
+        """Take the waiting batch out of the oracle queue (the experiment keeps it: Resume asks again)."""
+        self.answers.stop_waiting(self.experiment)
         self.refresh_controls()
 
     def wait_for_answers(self, goal: Goal) -> None:
@@ -194,11 +157,7 @@ class RunController:
         if exp is None or exp.pending is None:
             return
         self.form.set(oracle=OracleKind.HUMAN)
-        n = len(exp.history)
-        self._goal = goal if isinstance(goal, int) and goal > n else (
-            None if exp.pending.kind == "algorithm1" else n + 1)
-        self._goal_base = n
-        self._waiting = True
+        self._goal, self._goal_base = self.answers.wait(exp, goal)
         self.refresh_controls()
 
     def shutdown(self) -> None:
@@ -209,41 +168,24 @@ class RunController:
 
     # ----- settings that change a waiting batch or the data's classes -----
     def queries_changed(self) -> None:
-        """A new Q applies to the next batch; a batch waiting for a person and not answered yet is cut
-        to it now."""
-        exp, queries = self.experiment, self.form.queries
-        if not self._waiting or exp is None or exp.pending is None:
-            return
-        old = exp.pending
-        if self.state.queue.answered_any(old):
-            self.view.show_status(f"Q = {queries} applies from the next batch (this one is answered in part).")
-            return
-        new = exp.shrink_pending(queries)
-        if new is not None:
-            self.state.queue.replace(old, new)
-            self.view.show_status(f"The waiting batch now has {len(new)} image(s) (Q = {queries}).")
+        """A new Q: a batch waiting for a person and not answered yet is cut to it now."""
+        self.answers.queries_changed(self.experiment, self.form.queries)
 
     def label_changed(self) -> None:
         self.choices.label_changed(self.experiment is not None, self.running)
 
-    def oracle_changed(self) -> None:
-        self.refresh_controls()
-
     def settings_for_session(self) -> dict:
-        return self.choices.for_session(self.train_losses, self.val_losses)
+        return self.choices.for_session(self.progress.train_losses, self.progress.val_losses)
 
     def restore_settings(self, saved: object, oracle: object, oracles: tuple[str, ...]) -> None:
         """Put back a session's settings, its oracle unless a batch waits for a person, and its loss curve."""
-        train, val = self.choices.restore(saved, None if self._waiting else oracle, oracles)
-        if train:
-            self.train_losses[:], self.val_losses[:] = train, val
-            self.view.show_losses(self.train_losses, self.val_losses, now=True)
+        self.progress.restore_losses(*self.choices.restore(saved, None if self.answers.waiting else oracle, oracles))
 
     # ----- starting a run -----
     def _stopped_short(self) -> bool:
         """The last run was stopped before its goal: Resume goes on towards it."""
         exp = self.experiment
-        if exp is None or self.running or self._waiting:
+        if exp is None or self.running or self.answers.waiting:
             return False
         return not exp.nets if self._goal is None else self.history_len() < self._goal
 
@@ -259,14 +201,14 @@ class RunController:
             self.view.show_error(problem)
             return
         if new:
-            self._drop_pending()
+            self.answers.drop_pending(self.experiment)
             self.reset_experiment()
         else:
             self._prepare_continue(settings)
         self._goal = goal
         if not keep_base or new:
             self._goal_base = self.history_len()
-        self._waiting = False
+        self.answers.waiting = False
         self._run_data = data
         self._launch(data, settings, goal)
 
@@ -276,9 +218,9 @@ class RunController:
         assert exp is not None, "only a run that goes on prepares to continue"
         for key in ("queries", "queries_by", "alpha", "retrain_epochs"):
             setattr(exp.config, key, getattr(settings.config, key))
-        self.apply_manual_answers()
-        if exp.pending is not None and self.state.queue.contains(exp.pending) and settings.oracle != OracleKind.HUMAN:
-            self.state.queue.remove(exp.pending)         # the automatic oracle answers it now
+        self.answers.apply_manual(exp)
+        if settings.oracle != OracleKind.HUMAN:
+            self.answers.drop_pending(exp)           # the automatic oracle answers it now
         if exp.nets:
             self._snapshot = exp.snapshot()           # other panels let go of the live nets
             self.state.set_experiment(self._snapshot)
@@ -297,10 +239,7 @@ class RunController:
         if worker is None:          # the window is closing
             return
         self._worker = worker
-        self.view.show_status("Running…")
-        self.progress.start(goal, self._goal_base)
-        self.view.show_progress("estimating observational classes from the samples of T…" if estimating
-                                else "starting…")
+        self.progress.start(goal, self._goal_base, estimating)
         self.refresh_controls()
 
     # ----- events from the worker (GUI thread) -----
@@ -316,21 +255,12 @@ class RunController:
             self.view.show_status(f"Waiting for your answers: {event.size} image(s) in the oracle queue.")
         elif isinstance(event, Created):
             self.experiment = event.experiment
-        elif isinstance(event, ObservedClasses):
-            self._on_observed(event)
+        elif isinstance(event, ObservedClasses) and self._run_data is not None and self._settings is not None:
+            self.choices.observed(event, self._run_data, self._settings.positive_label)
         elif isinstance(event, ModelOracleProgress):
             self.progress.oracle_progress(event.progress)
         elif isinstance(event, OracleReady) and self._settings is not None:
             self._model_oracle = (id(self._run_data), self._settings.positive_label, event.oracle)
-
-    def _on_observed(self, found: ObservedClasses) -> None:
-        """The worker estimated observational classes: show them on the loaded data set too."""
-        data = self._run_data
-        if data is None or self.state.dataset is not data or self._settings is None:
-            return
-        found.apply_to(data)
-        self.choices.classes_from_label = self._settings.positive_label
-        self.state.classes_changed.emit()
 
     def on_paused(self) -> None:
         exp_it = self._snapshot.iteration if self._snapshot is not None else 0
@@ -363,16 +293,10 @@ class RunController:
             self.refresh_controls()
             return
         exp = self.experiment
-        pending = None if exp is None or reason != RunOutcome.HUMAN else exp.pending
-        human = pending is not None
-        self._waiting = human
         if exp is not None:
             self._snapshot = None
             self.state.set_experiment(exp)
-        self.apply_manual_answers()
-        if pending is not None:
-            self.state.queue.add(pending)
-            self.view.show_queue()
+        self.answers.run_ended(exp, human=reason == RunOutcome.HUMAN)
         self.progress.ended(reason, sum(len(b) for b in self.state.queue.waiting()), self.experiment is not None)
         self.refresh_controls()
         self.view.run_ended(reason)
@@ -383,29 +307,9 @@ class RunController:
         a run that waited for them goes on."""
         if self._worker is not None:
             return
-        self.apply_manual_answers()
-        exp = self.experiment
-        if exp is not None:
-            for record in exp.history[self.progress.records_shown:]:    # a person answered Algorithm 2's batch
-                self.progress.add_record(record, running=False)
-            self.state.show_classes_of(exp)                      # Algorithm 1's answers made causal classes
-        if self._waiting and exp is not None and exp.pending is None:
-            self._waiting = False
+        if self.answers.answered(self.experiment):
             self._start(self._goal, new=False, keep_base=True)
-        elif self._waiting and exp is not None and not any(b is exp.pending for b in self.state.queue):
-            self.state.queue.add(exp.pending)   # Algorithm 1 asks more representatives (its premise check)
         self.refresh_controls()
-
-    def apply_manual_answers(self) -> None:
-        """Answered manual batches join the causal data (only while no worker runs)."""
-        exp = self.experiment
-        if self._worker is not None or exp is None or exp.causal_levels is None:
-            return
-        done = self.state.queue.answered_manual()
-        added = sum(int((exp.add_answers(b.images, b.answers) >= 0).sum()) for b in done)
-        if done:
-            self.state.queue.remove(*done)
-            self.view.show_status(f"{added} answered image(s) join the causal data at the next training.")
 
     # ----- data set and experiment changes -----
     def dataset_changed(self) -> None:
@@ -416,16 +320,10 @@ class RunController:
         self.choices.data_changed()
         self.refresh_controls()
 
-    def _drop_pending(self) -> None:
-        """The old experiment's batch no longer waits for anyone."""
-        exp = self.experiment
-        if exp is not None and exp.pending is not None and self.state.queue.contains(exp.pending):
-            self.state.queue.remove(exp.pending)
-
     def reset_experiment(self) -> None:
         self.experiment = None
         self._snapshot = None
-        self._waiting = False
+        self.answers.waiting = False
         self._goal, self._goal_base = None, 0
         self.progress.reset()
 
@@ -440,23 +338,9 @@ class RunController:
             self.progress.add_record(record, running=False)
         self.refresh_controls()
 
-    def last_iteration(self, iterations: list[int]) -> int:
-        return self.progress.last_iteration(iterations)
-
     def refresh_controls(self) -> None:
-        running, paused = self.running, self.paused
-        idle_with_data = not running and self.state.dataset is not None
-        free = not self._waiting or self.form.oracle != OracleKind.HUMAN   # another oracle may answer a waiting batch
-        self.view.show_controls(Controls(run1=idle_with_data, run2=idle_with_data and free,
-                                         step=idle_with_data and free, pause=running and not paused,
-                                         resume=paused or self._stopped_short(), stop=running or self._waiting,
-                                         settings=not running))
-        self.view.show_phase(self.phase, self.phase_text())
-
-    def phase_text(self) -> str:
-        """The phase in the words of the status bar ("" when idle)."""
+        """The commands a person may use in the phase now, and the phase in the status bar's words."""
         phase = self.phase
-        if phase == WAITING:
-            n = sum(len(b) for b in self.state.queue.waiting())
-            return f"waiting for your answers ({n} images)"
-        return "" if phase == IDLE else phase
+        human = self.form.oracle == OracleKind.HUMAN
+        self.view.show_controls(controls_in(phase, self.state.dataset is not None, human))
+        self.view.show_phase(phase, phase_text(phase, sum(len(b) for b in self.state.queue.waiting())))

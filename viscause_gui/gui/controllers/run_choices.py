@@ -7,7 +7,7 @@ from typing import Any
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
-from viscause_gui.core.method.observe import observational_problem
+from viscause_gui.core.method.observe import ObservedClasses, observational_problem
 from viscause_gui.core.method.recipe import DataFacts
 from viscause_gui.gui.controllers.learning import RunSettings
 from viscause_gui.gui.controllers.recipe import STANDARD, RecipeModel, config_lines
@@ -106,6 +106,15 @@ class RunChoices:
             return
         data.obs_class = data.t = data.p_obs = None
         self.classes_from_label = None
+        self.state.classes_changed.emit()
+
+    def observed(self, found: ObservedClasses, data: Dataset, label: int | None) -> None:
+        """A run estimated the observational classes of its data with T = 1 for `label`: the loaded data
+        set shows them too (unless another one was opened meanwhile)."""
+        if self.state.dataset is not data:
+            return
+        found.apply_to(data)
+        self.classes_from_label = label
         self.state.classes_changed.emit()
 
     def show_data_problem(self) -> None:

@@ -22,10 +22,14 @@ class RunProgress:
         self._oracle_model, self._oracle_epoch = 1, 0
         self._generative_shown = False
 
-    def start(self, goal: Goal, goal_base: int) -> None:
-        """A run towards `goal` (history rows, from `goal_base`) begins."""
+    def start(self, goal: Goal, goal_base: int, estimating: bool = False) -> None:
+        """A run towards `goal` (history rows, from `goal_base`) begins; first, perhaps, by estimating the
+        observational classes of data that has only samples of T."""
+        self.view.show_status("Running…")
         self.goal, self.goal_base = goal, goal_base
         self._oracle_model, self._oracle_epoch = 1, 0
+        self.view.show_progress("estimating observational classes from the samples of T…" if estimating
+                                else "starting…")
 
     def reset(self) -> None:
         """A new experiment: no losses, no records."""
@@ -35,6 +39,12 @@ class RunProgress:
         self.view.show_losses(self.train_losses, self.val_losses, now=True)
         self.view.clear_records()
         self.view.show_progress("idle", 0)
+
+    def restore_losses(self, train: list[float], val: list[float]) -> None:
+        """A session's loss curve comes back (nothing when it kept none)."""
+        if train:
+            self.train_losses[:], self.val_losses[:] = train, val
+            self.view.show_losses(self.train_losses, self.val_losses, now=True)
 
     def add_record(self, record: IterationRecord, running: bool) -> None:
         self.records_shown += 1

@@ -5,11 +5,10 @@ the run itself in a WorkerPool generator worker (key "learning", body controller
 """
 from __future__ import annotations
 
+import functools
 import html
 from collections.abc import Callable
-from typing import Any
 
-import shiboken6
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QSplitter, QTabWidget,
@@ -21,10 +20,11 @@ from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import shared_training_process
 from viscause_gui.gui.controllers.learning import learning_job
 from viscause_gui.gui.controllers.recipe import RecipeModel, RecipeShown
-from viscause_gui.gui.controllers.run import Controls, RunController
+from viscause_gui.gui.controllers.run import RunController
+from viscause_gui.gui.controllers.run_phase import Controls
 from viscause_gui.gui.models.run_form import PLUGGED, PluggedChoice, RunForm
 from viscause_gui.gui.state import AppState
-from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.actions import make_action, while_alive
 from viscause_gui.gui.widgets.plugged_oracle_dialog import ask_plugged_oracle
 from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.widgets.recipe_box import RecipeBox
@@ -93,11 +93,11 @@ class LearningPanel(QWidget):
 
     @property
     def train_losses(self) -> list[float]:
-        return self.run.train_losses
+        return self.run.progress.train_losses
 
     @property
     def val_losses(self) -> list[float]:
-        return self.run.val_losses
+        return self.run.progress.val_losses
 
     @property
     def loss_x(self) -> list[int]:
@@ -170,7 +170,7 @@ class LearningPanel(QWidget):
         self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 2)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        self.charts = RunCharts(self.run.last_iteration)
+        self.charts = RunCharts(self.run.progress.last_iteration)
         self.table = self.charts.table
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.charts)
@@ -221,7 +221,7 @@ class LearningPanel(QWidget):
         if "oracle" in changed:
             self._oracle_before, self._oracle_now = self._oracle_now, self.form.oracle
             self._show_plugged()
-            self.run.oracle_changed()
+            self.run.refresh_controls()
         if "queries" in changed:
             self.run.queries_changed()
         if "label" in changed:
@@ -355,7 +355,7 @@ class _WorkerEngine:
     def start(self, job_args: tuple, on_event: Callable, on_return: Callable, on_error: Callable,
               on_finished: Callable, on_paused: Callable, on_resumed: Callable):
         panel = self.panel
-        alive = _alive(panel)
+        alive = functools.partial(while_alive, panel)   # a worker's result may arrive after the window closed
 
         def event(e) -> None:
             event_handled()
@@ -374,16 +374,6 @@ class _WorkerEngine:
 
     def report_failure(self, message: str) -> None:
         self.panel.workers.failed.emit(message)
-
-
-def _alive(panel: QWidget) -> Callable[[Callable], Callable]:
-    """Wrap a worker callback: nothing happens once the panel's C++ object is gone (a worker's result is
-    a queued event and may arrive after the window closed)."""
-    def wrap(callback: Callable) -> Callable:
-        def call(*args: Any) -> Any:
-            return callback(*args) if shiboken6.isValid(panel) else None
-        return call
-    return wrap
 
 
 def _wrapping_label() -> QLabel:

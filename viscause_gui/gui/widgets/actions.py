@@ -27,6 +27,14 @@ def if_alive(method: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def while_alive(widget: QObject, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """A worker callback that does nothing once the widget's C++ object is gone (as `if_alive`, for a
+    callback that is not the widget's own method: a controller's, say)."""
+    def call(*args: Any) -> Any:
+        return callback(*args) if shiboken6.isValid(widget) else None
+    return call
+
+
 def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequence | None = None,
                 slot: Callable[[], Any] | None = None, checkable: bool = False) -> QAction:
     """A QAction whose tooltip and status tip say what it does and name its shortcut.
