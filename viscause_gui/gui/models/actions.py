@@ -25,6 +25,7 @@ class ActionSpec:
     window_wide: bool = False    # its key works wherever the focus is (a presenter's clicker)
     enabled: bool = True         # at start
     submenu: str | None = None   # the title of the submenu (in its section) it sits in
+    more_shortcuts: tuple[str, ...] = ()   # other keys that do the same (Ctrl+Y for redo)
 
 
 #: menu key -> its title, in menu-bar order
@@ -111,7 +112,8 @@ def _canvas() -> list[ActionSpec]:
               for name, arrow in (("left", "←"), ("right", "→"), ("up", "↑"), ("down", "↓"))]
     return [
         ActionSpec("undo", "Undo", "Undo the last edit", "edit", "history", "Ctrl+Z"),
-        ActionSpec("redo", "Redo", "Redo the last undone edit (also Ctrl+Y)", "edit", "history", "Ctrl+Shift+Z"),
+        ActionSpec("redo", "Redo", "Redo the last undone edit", "edit", "history", "Ctrl+Shift+Z",
+                   more_shortcuts=("Ctrl+Y",)),
         ActionSpec("revert", "Revert", "Back to the data set image last opened", "edit", "history", "Ctrl+R"),
         *tools,
         ActionSpec("colour", "Colour…", "Choose the pen colour (2 channels: its red and green)", "edit", "tools", "C"),
@@ -161,9 +163,9 @@ class ActionRegistry:
         seen: dict[str, str] = {}
         clashes = []
         for spec in self._specs.values():
-            if spec.shortcut:
-                key = spec.shortcut.lower()
+            for shortcut in (spec.shortcut, *spec.more_shortcuts) if spec.shortcut else ():
+                key = shortcut.lower()
                 if key in seen:
-                    clashes.append((spec.shortcut, seen[key], spec.id))
+                    clashes.append((shortcut, seen[key], spec.id))
                 seen.setdefault(key, spec.id)
         return clashes

@@ -14,6 +14,7 @@ observational model change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,8 +25,9 @@ from PySide6.QtWidgets import QColorDialog, QHBoxLayout, QSpinBox, QToolButton, 
 from viscause_gui.gui.controllers.canvas import CanvasController
 from viscause_gui.gui.controllers.drawing import PICKER, TOOLS
 from viscause_gui.gui.help import HELP_TEXT
+from viscause_gui.gui.models.actions import CANVAS_ACTIONS
 from viscause_gui.gui.state import AppState
-from viscause_gui.gui.widgets.actions import make_action
+from viscause_gui.gui.widgets.actions import action_from_spec
 from viscause_gui.gui.widgets.flow import FlowLayout
 from viscause_gui.gui.widgets.images import LEVELS, channel_values, display, screen_colour
 from viscause_gui.gui.widgets.plots import GraphicsLayoutWidget
@@ -33,6 +35,7 @@ from viscause_gui.gui.widgets.plots import GraphicsLayoutWidget
 PUBLISH_MS = 30      # coalesce state updates while the pen moves
 INK_LUT = np.linspace(255, 0, 256).astype(np.uint8)     # grey: ink dark on white
 COLOUR_ONLY = (PICKER, "colour")                       # actions that exist for colour data only
+SHIFTS = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}
 TOOL_TIPS = {   # grey, colour
     "pen": ("Draw ink", "Paint with the pen colour (the swatch)"),
     "eraser": ("Erase ink", "Paint the background colour (the most common corner colour of the data)"),
@@ -141,38 +144,22 @@ class Canvas(QWidget):
         box.setToolTip("Pen and eraser diameter in pixels")
         return box
 
-    def _action(self, key: str, text: str, tip: str, shortcut: str | QKeySequence | None,
-                slot: Callable[[], None] | None = None, checkable: bool = False) -> QAction:
-        action = make_action(self, text, tip, shortcut, slot, checkable)
-        self.actions[key] = action
-        return action
-
     def _make_actions(self) -> None:
-        """The canvas's actions (canvas.actions[key]: its buttons and the main window's Edit menu)."""
+        """The canvas's actions, as the action registry declares them (gui/models/actions.py:
+        CANVAS_ACTIONS): its buttons and the main window's Edit menu."""
         drawing = self.drawing
+        slots: dict[str, Callable[[], Any]] = {
+            "undo": drawing.undo, "redo": drawing.redo, "revert": drawing.revert, "colour": self.choose_colour,
+            "noise": drawing.add_noise, "invert": drawing.invert, "clear": drawing.clear,
+            **{tool: (lambda n=tool: drawing.set_tool(n)) for tool in (*TOOLS, PICKER)},
+            **{f"shift_{name}": (lambda dr=dr, dc=dc: drawing.shift(dr, dc)) for name, (dr, dc) in SHIFTS.items()}}
+        for spec in CANVAS_ACTIONS:
+            self.actions[spec.id] = action_from_spec(self, spec, slots[spec.id])
         group = QActionGroup(self)
-        tools = {"pen": ("Pen", "B"), "eraser": ("Eraser", "E"), "hbar": ("H-bar", "H"), "vbar": ("V-bar", "V"),
-                 PICKER: ("Eyedropper", "O")}
-        for name, (text, key) in tools.items():
-            action = self._action(name, text, TOOL_TIPS[name][0], key, lambda n=name: drawing.set_tool(n),
-                                  checkable=True)
-            group.addAction(action)
+        for tool in (*TOOLS, PICKER):            # one tool at a time
+            group.addAction(self.actions[tool])
         self.actions[PICKER].setIconText("Pick")             # its toolbar button (the menu says Eyedropper)
-        self._action("colour", "Colour…", "Choose the pen colour (2 channels: its red and green)", "C",
-                     self.choose_colour)
         self.addAction(self.actions["colour"])     # its shortcut works without a toolbar button
-        self._action("noise", "Noise", "Add noise (binary images: flip ~3% of the pixels)", "N", drawing.add_noise)
-        arrows = {"left": ("←", 0, -1, "Alt+Left"), "right": ("→", 0, 1, "Alt+Right"),
-                  "up": ("↑", -1, 0, "Alt+Up"), "down": ("↓", 1, 0, "Alt+Down")}
-        for name, (text, dr, dc, key) in arrows.items():
-            self._action(f"shift_{name}", text, f"Shift the image one pixel {name} (wraps around)", key,
-                         lambda dr=dr, dc=dc: drawing.shift(dr, dc))
-        self._action("invert", "Invert", TOOL_TIPS["invert"][0], "I", drawing.invert)
-        self._action("clear", "Clear", TOOL_TIPS["clear"][0], "Delete", drawing.clear)
-        self._action("revert", "Revert", "Back to the data set image last opened", "Ctrl+R", drawing.revert)
-        self._action("undo", "Undo", "Undo the last edit", "Ctrl+Z", drawing.undo)
-        self._action("redo", "Redo", "Redo the last undone edit", "Ctrl+Shift+Z", drawing.redo)
-        self.actions["redo"].setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.actions["pen"].setChecked(True)
         self.size_box.valueChanged.connect(self._size_changed)
         self._update_history_actions()

@@ -58,6 +58,8 @@ def make_action(parent: QObject, text: str, tip: str, shortcut: str | QKeySequen
 def action_from_spec(parent: QObject, spec: ActionSpec, slot: Callable[[], Any] | None) -> QAction:
     """The QAction a registry's spec describes, calling `slot`."""
     action = make_action(parent, spec.title, spec.tip, spec.shortcut, slot, spec.checkable)
+    if spec.more_shortcuts:
+        action.setShortcuts([QKeySequence(k) for k in (spec.shortcut, *spec.more_shortcuts) if k])
     action.setEnabled(spec.enabled)
     return action
 
