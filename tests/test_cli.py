@@ -245,7 +245,7 @@ def _claimed_npz(path: Path, n: int, shape=(10, 10)) -> Path:
 
 def test_observe_refuses_what_its_nets_could_not_hold_before_reading(tmp_path, monkeypatch, capsys):
     from viscause_gui import cli
-    from viscause_gui.core.runtime import memory
+    from viscause_gui.core.system import memory
 
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: 24 * memory.GiB)   # the machine
     monkeypatch.setattr(cli, "load_npz", lambda *a, **k: pytest.fail("read the data before refusing"))

@@ -29,13 +29,13 @@ from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, OracleFail
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
 from viscause_gui.core.method.recipe import ENSEMBLE, INVARIANCES, NETS, DataFacts, choose_recipe
 from viscause_gui.core.nets.models import configure_torch_threads
-from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
-from viscause_gui.core.store.data_run import (DataRunSettings, OracleNeeded, Outcome, answer_data_run,
-                                              resume_data_run, start_data_run)
+from viscause_gui.core.store.data_run import (DataRunSettings, OracleNeeded, Outcome, answer_data_run, resume_data_run,
+                                              start_data_run)
 from viscause_gui.core.store.folder_lock import FolderInUse
 from viscause_gui.core.store.offline import HOW_TO_ANSWER
 from viscause_gui.core.store.rundir import RunModel, locked_run_folder, prepare_run_folder
+from viscause_gui.core.system.memory import memory_problem
 
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1

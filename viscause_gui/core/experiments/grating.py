@@ -28,9 +28,9 @@ from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperime
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE
 from viscause_gui.core.method.recipe import CYCLIC_SHIFTS
-from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
+from viscause_gui.core.system.memory import memory_problem
 
 
 def has_hbar(images: np.ndarray) -> np.ndarray:
