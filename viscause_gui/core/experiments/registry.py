@@ -148,6 +148,7 @@ class BuiltinExperiment:
     title: str = ""
     datasets: tuple[BuiltinData, ...] = ()
     oracles: tuple[str, ...] = ()          # oracle kinds `viscause run NAME` accepts; the first is the default
+    run_options: tuple[RunOption, ...] = ()   # `viscause run NAME`'s options that only this experiment takes
 
     def truth(self, data: Dataset) -> Truth | None:
         """The exact model behind `data` when this experiment generated it."""
@@ -156,8 +157,6 @@ class BuiltinExperiment:
     def recipe(self, data: Dataset, positive_label: int | None) -> Recipe | None:
         """Settings for learning on `data`, when this experiment knows such data."""
         return None
-
-    run_options: tuple[RunOption, ...] = ()   # `viscause run NAME`'s options that only this experiment takes
 
     def check_run(self, request: RunRequest) -> None:
         """Refuse a run that cannot go (a missing option, too little memory): raise ValueError with one line."""
