@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from tests.cli_runner import viscause
 from viscause_gui.core.experiments.grating import GratingModel
+from viscause_gui.core.experiments.mnist import ANNOTATORS, REFERENCE_EPOCHS, MnistExperiment
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 
@@ -112,6 +113,12 @@ def test_cct_on_shipped_models(name, relation):
     (["run", "grating", "--iterations", "0", "--out", "x"], "positive"),
     (["run", "grating", "--alpha", "2", "--out", "x"], "[0, 1]"),
     (["run", "mnist", "--out", "x"], "needs --digit"),
+    # an experiment's own options, declared as data (registry.RunOption), typed and checked by the CLI
+    (["run", "mnist", "--digit", "12", "--out", "x"], "argument --digit: must be a digit 0..9, got 12"),
+    (["run", "mnist", "--digit", "x", "--out", "x"], "argument --digit: invalid int value: 'x'"),
+    (["run", "colored_mnist", "--representatives", "0", "--out", "x"], "must be a positive integer, got 0"),
+    (["run", "grating", "--recipe", "nope", "--out", "x"], "argument --recipe: invalid choice: 'nope'"),
+    (["run", "colored_mnist", "--n-obs", "3", "--out", "x"], "--n-obs: only for run grating, not run colored_mnist"),
     (["run", "bogus", "--out", "x"], "bogus: no experiment of that name"),
     (["predict", "--run", "/nonexistent", "--images", "/nonexistent.npz"], "not a run folder"),
     (["cct", "/nonexistent.json"], "no such file"),
@@ -123,6 +130,20 @@ def test_bad_arguments_give_one_line_and_nonzero_exit(args, needle):
     lines = [line for line in result.stderr.strip().splitlines() if line.strip()]
     assert needle in lines[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_an_experiment_gets_its_declared_options_typed_with_their_defaults(monkeypatch, tmp_path):
+    """The CLI parses; the experiment's run gets plain values: those given, the declared defaults for the rest."""
+    requests = []
+    monkeypatch.setattr(MnistExperiment, "run", lambda self, request, out, progress: requests.append(request))
+    viscause("run", "mnist", "--digit", "3", "--epochs", "4", "--queries-by", "active", "--seed", "7",
+             "--out", tmp_path / "r")
+    (request,) = requests
+    assert dict(request.options) == {"digit": 3, "annotators": ANNOTATORS, "oracle_epochs": REFERENCE_EPOCHS,
+                                     "epochs": 4, "generative_epochs": None}
+    assert (request.oracle, request.iterations, request.queries, request.seed, request.alpha) == ("model", 20, 100,
+                                                                                                 7, 0.5)
+    assert (request.manipulator, request.queries_by) == (None, "active")
 
 
 def test_bad_files(tmp_path):
@@ -245,7 +266,7 @@ def _claimed_npz(path: Path, n: int, shape=(10, 10)) -> Path:
 
 def test_observe_refuses_what_its_nets_could_not_hold_before_reading(tmp_path, monkeypatch, capsys):
     from viscause_gui import cli
-    from viscause_gui.core.runtime import memory
+    from viscause_gui.core.system import memory
 
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: 24 * memory.GiB)   # the issue's machine
     monkeypatch.setattr(cli, "load_npz", lambda *a, **k: pytest.fail("read the data before refusing"))

@@ -2,6 +2,7 @@
 cycle anywhere in the package, imports inside functions included (docs/architecture.md)."""
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import grimp
@@ -69,3 +70,15 @@ def test_the_cycle_finder_finds_a_cycle(tmp_path, monkeypatch):
     (tmp_path / "pkg" / "__init__.py").write_text("")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert _cycles(grimp.build_graph("pkg", cache_dir=None)) == [["pkg.a", "pkg.b"]]
+
+
+def test_every_core_package_is_in_the_core_layers():
+    """A new package (or module) of core must be given its place in the layers contract: one left
+    out could import anything, and anything could import it."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c["layers"] for c in contracts if c["name"].startswith("core layers")]
+    in_contract = {m.strip() for layer in layers for m in layer.replace(":", "|").split("|")}
+    core = ROOT / "viscause_gui" / "core"
+    in_core = {f"viscause_gui.core.{p.stem}" for p in core.glob("*.py") if p.name != "__init__.py"}
+    in_core |= {f"viscause_gui.core.{p.parent.name}" for p in core.glob("*/__init__.py")}
+    assert in_core == in_contract

@@ -1,7 +1,9 @@
 """The `viscause` command: headless runs, observational classes, predictions and the CCT.
 
 Contract: docs/formats.md. Progress goes to stderr, results to files (or JSON on stdout);
-a bad argument or file gives a one-line message and a non-zero exit code.
+a bad argument or file gives a one-line message and a non-zero exit code. The command line is
+parsed here, and only here: a built-in experiment declares its own options as data
+(`registry.RunOption`), and its run gets their values, typed, in a `registry.RunRequest`.
 """
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
 from viscause_gui.core.data.readers import load_npz, load_path, npz_array_shape
 from viscause_gui.core.experiments import registry
-from viscause_gui.core.experiments.registry import BuiltinExperiment, int_in, positive_int, probability
+from viscause_gui.core.experiments.registry import BuiltinExperiment, RunOption, RunRequest
 from viscause_gui.core.method.cct import cct, read_cct_model
 from viscause_gui.core.method.experiment import MANIPULATORS, ExperimentError
 from viscause_gui.core.method.manipulator_model import default_targets
@@ -29,13 +33,13 @@ from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, OracleFail
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE, QUERY_CHOICES
 from viscause_gui.core.method.recipe import ENSEMBLE, INVARIANCES, NETS, DataFacts, choose_recipe
 from viscause_gui.core.nets.models import configure_torch_threads
-from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.atomic import atomic_write
-from viscause_gui.core.store.data_run import (DataRunSettings, OracleNeeded, Outcome, answer_data_run,
-                                              resume_data_run, start_data_run)
+from viscause_gui.core.store.data_run import (DataRunSettings, OracleNeeded, Outcome, answer_data_run, resume_data_run,
+                                              start_data_run)
 from viscause_gui.core.store.folder_lock import FolderInUse
 from viscause_gui.core.store.offline import HOW_TO_ANSWER
 from viscause_gui.core.store.rundir import RunModel, locked_run_folder, prepare_run_folder
+from viscause_gui.core.system.memory import memory_problem
 
 EXIT_BAD_INPUT = 2
 EXIT_UNEXPECTED = 1
@@ -49,6 +53,54 @@ DATA_OWNER = "DATA"          # the owner of `viscause run DATA`'s own options
 
 class CliError(Exception):
     """A problem the user can fix; printed as one line."""
+
+
+# ---------------------------------------------------------------- argument types
+
+def int_in(lo: int, hi: int | None = None, what: str = "an integer") -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi] (no upper bound for hi None)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < lo or (hi is not None and value > hi):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    parse.__name__ = "int"       # argparse: "invalid int value"
+    return parse
+
+
+positive_int = int_in(1, what="a positive integer")
+
+
+def probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
+    return value
+
+
+def _run_option_type(option: RunOption) -> Callable[[str], Any]:
+    """The argparse type of an experiment's declared number option: its kind, within its range."""
+    if option.lo is None and option.hi is None:
+        return option.kind
+    what = option.what or f"a number in [{option.lo}, {option.hi}]"
+
+    def parse(text: str) -> Any:
+        value = option.kind(text)
+        if option.out_of_range(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    parse.__name__ = option.kind.__name__      # argparse: "invalid int value"
+    return parse
+
+
+def _add_run_option(run: argparse.ArgumentParser, option: RunOption) -> str:
+    """An experiment's declared option on `viscause run`; its dest. It has no default here (None):
+    given to another experiment it is refused, and the declared default is filled in later."""
+    if option.choices:
+        run.add_argument(option.flag, choices=option.choices, default=None, help=option.help)
+    else:
+        run.add_argument(option.flag, type=_run_option_type(option), default=None, help=option.help)
+    return option.key
 
 
 def _progress(message: str) -> None:
@@ -93,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "recipes: random)")
     owners = {dest: DATA_OWNER for dest in _add_data_run_arguments(run)}
     for experiment in runnable:
-        owners.update({dest: experiment.name for dest in experiment.add_run_arguments(run)})
+        owners.update({_add_run_option(run, option): experiment.name for option in experiment.run_options})
     run.set_defaults(option_owners=owners)
 
     answer = sub.add_parser("answer", help="give a waiting run (--oracle offline) its answers CSV and go on",
@@ -247,15 +299,23 @@ def _write_error_log(args: argparse.Namespace) -> str:
         return f"no log: {exc}"
 
 
-def _check_run_args(args: argparse.Namespace, experiment: BuiltinExperiment) -> None:
-    """The oracle the experiment takes, and no option of another experiment."""
-    if args.oracle is None:
-        args.oracle = experiment.oracles[0]
-    elif args.oracle not in experiment.oracles:
+def _run_request(args: argparse.Namespace, experiment: BuiltinExperiment) -> RunRequest:
+    """What the experiment is asked to run: an oracle it takes, its own options (declared defaults
+    where not given), checked by the experiment, and no option of another experiment."""
+    oracle = experiment.oracles[0] if args.oracle is None else args.oracle
+    if oracle not in experiment.oracles:
         raise CliError(f"run {args.experiment} takes --oracle {' or --oracle '.join(experiment.oracles)}, "
-                       f"not --oracle {args.oracle}")
-    experiment.check_run_arguments(args)
+                       f"not --oracle {oracle}")
+    options = {}
+    for option in experiment.run_options:
+        value = getattr(args, option.key)
+        options[option.key] = option.default if value is None else value
+    request = RunRequest(oracle=oracle, iterations=args.iterations, queries=args.queries, seed=args.seed,
+                         alpha=args.alpha, manipulator=args.manipulator, queries_by=args.queries_by,
+                         options=MappingProxyType(options))
+    experiment.check_run(request)
     _refuse_foreign_options(args, experiment.name)
+    return request
 
 
 def _refuse_foreign_options(args: argparse.Namespace, own: str) -> None:
@@ -272,12 +332,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.experiment not in {e.name for e in registry.runnable()}:
         return _run_data(args)
     experiment = registry.get(args.experiment)
-    _check_run_args(args, experiment)
+    request = _run_request(args, experiment)
     configure_torch_threads(args.threads or 1)
     with locked_run_folder(args.out, create=True):
         out = prepare_run_folder(args.out)
         started = time.perf_counter()
-        experiment.run(args, out, _progress)
+        experiment.run(request, out, _progress)
     _progress(f"done in {time.perf_counter() - started:.1f} s; results in {out}")
     return 0
 

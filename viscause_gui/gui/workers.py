@@ -20,7 +20,7 @@ import torch
 from PySide6.QtCore import QAbstractEventDispatcher, QCoreApplication, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker, WorkerBase, create_worker
 
-from viscause_gui.core.runtime import foreground
+from viscause_gui.core.system import foreground
 
 
 def configure_gui_threads() -> None:

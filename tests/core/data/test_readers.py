@@ -372,7 +372,7 @@ def test_large_uint8_images_convert_with_bounded_memory(tmp_path):
 
 
 def test_images_that_would_not_fit_in_memory_are_refused_before_reading(tmp_path, monkeypatch):
-    import viscause_gui.core.runtime.memory as memory
+    import viscause_gui.core.system.memory as memory
 
     path = tmp_path / "d.npz"
     np.savez(path, images=np.zeros((100, 10, 10), np.uint8))

@@ -25,7 +25,7 @@ from PIL import Image, ImageOps
 
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset, DatasetError
 from viscause_gui.core.data.user_files import UserFileError, open_user_file, regular_file
-from viscause_gui.core.runtime.memory import memory_problem
+from viscause_gui.core.system.memory import memory_problem
 
 PathLike = str | os.PathLike
 

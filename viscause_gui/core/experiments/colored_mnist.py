@@ -21,7 +21,6 @@ answers, and a net trained on grey images and T (the published "ERM on grey imag
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ from torch import nn
 
 from viscause_gui.core.data.builtin import load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, positive_int,
-                                                    register)
+from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, RunOption,
+                                                    RunRequest, register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.nets.augment import jittered
 from viscause_gui.core.nets.models import new_net, predict_proba
@@ -291,17 +290,12 @@ class ColoredMnistExperiment(BuiltinExperiment):
         return Recipe("colored_mnist", "Colored MNIST: a CNN causal net trained with jittered copies, the "
                       "manifold manipulator", experiment_config(5, 30, 0).to_json())
 
-    def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
-        parser.add_argument("--representatives", type=positive_int, default=None,
-                            help="colored_mnist: Algorithm 1 answers per observational class (default 5)")
-        return ["representatives"]
+    run_options = (RunOption("--representatives", "colored_mnist: Algorithm 1 answers per observational class "
+                             "(default 5)", int, 5, lo=1, what="a positive integer"),)
 
-    def check_run_arguments(self, args: argparse.Namespace) -> None:
-        args.representatives = args.representatives or 5
-
-    def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
-        result = run_colored_mnist(args.seed, args.representatives, args.queries, out, progress,
-                                   getattr(args, "queries_by", None) or "random")
+    def run(self, request: RunRequest, out: Path, progress: Progress) -> None:
+        result = run_colored_mnist(request.seed, request.options["representatives"], request.queries, out, progress,
+                                   request.queries_by or "random")
         progress(table_markdown(result))
 
 

@@ -13,7 +13,6 @@ exact truth (oracle, causal levels, readout) of any data set it generated, and `
 """
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,14 +22,14 @@ import numpy as np
 import numpy.typing as npt
 
 from viscause_gui.core.data.dataset import Dataset, DatasetError
-from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Option, Progress, positive_int,
-                                                    register)
+from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Option, Progress, RunOption,
+                                                    RunRequest, register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
 from viscause_gui.core.method.query_choice import DEFAULT_CHOICE
 from viscause_gui.core.method.recipe import CYCLIC_SHIFTS
-from viscause_gui.core.runtime.memory import memory_problem
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
+from viscause_gui.core.system.memory import memory_problem
 
 
 def has_hbar(images: np.ndarray) -> np.ndarray:
@@ -279,39 +278,39 @@ class GratingExperiment(BuiltinExperiment):
         except (TypeError, ValueError):
             return None
 
-    def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
-        parser.add_argument("--n-obs", type=positive_int, default=None, help="grating: observational images "
-                            "(default 10000)")
-        parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
-                            help="grating: 'paper' = the paper's recipe (no shift augmentation, "
-                                 "answers weighted 1, cross-entropy manipulator, queries at random)")
-        return ["n_obs", "recipe"]
+    run_options = (
+        RunOption("--n-obs", "grating: observational images (default 10000)", int, 10000, lo=1,
+                  what="a positive integer"),
+        RunOption("--recipe", "grating: 'paper' = the paper's recipe (no shift augmentation, answers weighted 1, "
+                  "cross-entropy manipulator, queries at random)", str, "default", choices=tuple(sorted(RECIPES))),
+    )
 
-    def check_run_arguments(self, args: argparse.Namespace) -> None:
-        args.n_obs = 10000 if args.n_obs is None else args.n_obs
-        args.recipe = args.recipe or "default"
+    def check_run(self, request: RunRequest) -> None:
+        n_obs = request.options["n_obs"]
         # the images, their noise mask and the training tensors: about eight float32 copies
-        problem = memory_problem(args.n_obs * _MODEL.size ** 2 * 4 * 8, f"--n-obs {args.n_obs:,}")
+        problem = memory_problem(n_obs * _MODEL.size ** 2 * 4 * 8, f"--n-obs {n_obs:,}")
         if problem is not None:
             raise ValueError(f"{problem}; choose fewer observational images")
 
-    def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
+    def run(self, request: RunRequest, out: Path, progress: Progress) -> None:
         started = time.perf_counter()
+        n_obs, recipe_name = request.options["n_obs"], request.options["recipe"]
         model = GratingModel()
-        data = model.sample(args.n_obs, args.seed)
-        recipe = dict(RECIPES[args.recipe])
+        data = model.sample(n_obs, request.seed)
+        recipe = dict(RECIPES[recipe_name])
         recipe_choice = recipe.pop("queries_by", DEFAULT_CHOICE)       # --queries-by wins over the recipe's
-        queries_by = getattr(args, "queries_by", None) or recipe_choice
-        config = ExperimentConfig(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
-                                  seed=args.seed, queries_by=queries_by, **recipe)
+        queries_by = request.queries_by or recipe_choice
+        config = ExperimentConfig(iterations=request.iterations, queries=request.queries, alpha=request.alpha,
+                                  seed=request.seed, queries_by=queries_by, **recipe)
         experiment = Experiment(data, config)
-        progress(f"GRATING: {args.n_obs} observational images, {args.iterations} iterations x {args.queries} queries")
+        progress(f"GRATING: {n_obs} observational images, {request.iterations} iterations x "
+                 f"{request.queries} queries")
         run_to_folder(experiment, TruthOracle(model), out, progress, started)
-        extra = {"experiment": "grating", "oracle": args.oracle, "n_obs": args.n_obs, "recipe": args.recipe,
+        extra = {"experiment": "grating", "oracle": request.oracle, "n_obs": n_obs, "recipe": recipe_name,
                  "seconds_total": round(time.perf_counter() - started, 3)}
         save_history(out, experiment, extra)
         save_model(out, experiment)
-        plot_history([{"label": f"GRATING ({args.recipe})", "iterations": [r.to_json() for r in experiment.history]}],
+        plot_history([{"label": f"GRATING ({recipe_name})", "iterations": [r.to_json() for r in experiment.history]}],
                      out / "history.png", title="GRATING, truth oracle")
 
 

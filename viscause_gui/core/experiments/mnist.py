@@ -33,7 +33,6 @@ grey labelled data set (the GUI's digit mode) and `viscause run mnist`.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -46,8 +45,8 @@ from torch import nn
 from viscause_gui import __version__
 from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, int_in,
-                                                    positive_int, register)
+from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, RunOption,
+                                                    RunRequest, register)
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import (CHECK_EPOCHS, CHECK_QUANTILE, CHECK_SLACK, ManifoldCheck,
                                               train_manifold_check)
@@ -515,52 +514,50 @@ class MnistExperiment(BuiltinExperiment):
                       "trained robustly, a CNN model oracle over every label",
                       experiment_config().to_json(), train_digit_oracle)
 
-    def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
-        parser.add_argument("--digit", type=int_in(0, 9, "a digit 0..9"),
-                            help="mnist (required): the digit d of T = 'a person says this shows d'")
-        parser.add_argument("--annotators", type=positive_int, default=None,
-                            help="mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
-                                 f"five people; default {ANNOTATORS})")
-        parser.add_argument("--oracle-epochs", type=positive_int, default=None,
-                            help=f"mnist: training epochs of each reference CNN (default {REFERENCE_EPOCHS})")
-        parser.add_argument("--epochs", type=positive_int, default=None,
-                            help="mnist: epochs of the causal net's first training (default 30, early stopping)")
-        parser.add_argument("--generative-epochs", type=positive_int, default=None,
-                            help="mnist: epochs of the manifold manipulator's generative model (default 30)")
-        return ["digit", "annotators", "oracle_epochs", "epochs", "generative_epochs"]
+    run_options = (
+        RunOption("--digit", "mnist (required): the digit d of T = 'a person says this shows d'", int,
+                  lo=0, hi=9, what="a digit 0..9"),
+        RunOption("--annotators", "mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
+                  f"five people; default {ANNOTATORS})", int, ANNOTATORS, lo=1, what="a positive integer"),
+        RunOption("--oracle-epochs", f"mnist: training epochs of each reference CNN (default {REFERENCE_EPOCHS})",
+                  int, REFERENCE_EPOCHS, lo=1, what="a positive integer"),
+        RunOption("--epochs", "mnist: epochs of the causal net's first training (default 30, early stopping)",
+                  int, lo=1, what="a positive integer"),
+        RunOption("--generative-epochs", "mnist: epochs of the manifold manipulator's generative model (default 30)",
+                  int, lo=1, what="a positive integer"),
+    )
 
-    def check_run_arguments(self, args: argparse.Namespace) -> None:
-        if args.digit is None:
+    def check_run(self, request: RunRequest) -> None:
+        if request.options["digit"] is None:
             raise ValueError("run mnist needs --digit D (the digit 0..9 that T asks about)")
-        args.annotators = args.annotators or ANNOTATORS
-        args.oracle_epochs = args.oracle_epochs or REFERENCE_EPOCHS
 
-    def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
+    def run(self, request: RunRequest, out: Path, progress: Progress) -> None:
         started = time.perf_counter()
-        d, annotators = args.digit, args.annotators
-        task = one_vs_all(d, args.seed)
+        options = request.options
+        d, annotators = options["digit"], options["annotators"]
+        task = one_vs_all(d, request.seed)
         progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
-                 f"{args.iterations} iterations x {args.queries} queries")
+                 f"{request.iterations} iterations x {request.queries} queries")
         progress(f"training the model oracle: {annotators} reference CNN(s) on {len(task.pool)} pool images")
-        oracle = train_oracle(task, annotators=annotators, seed=args.seed, epochs=args.oracle_epochs)
+        oracle = train_oracle(task, annotators=annotators, seed=request.seed, epochs=options["oracle_epochs"])
         oracle_heldout = oracle_report(oracle, task.heldout)
         progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
                  f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
-        overrides = {"epochs": args.epochs} if args.epochs else {}
-        if args.generative_epochs:
-            overrides["generative_epochs"] = args.generative_epochs
-        if getattr(args, "manipulator", None):
-            overrides["manipulator"] = args.manipulator
-        if getattr(args, "queries_by", None):
-            overrides["queries_by"] = args.queries_by
-        config = experiment_config(iterations=args.iterations, queries=args.queries, seed=args.seed,
-                                   alpha=args.alpha, **overrides)
+        overrides = {"epochs": options["epochs"]} if options["epochs"] else {}
+        if options["generative_epochs"]:
+            overrides["generative_epochs"] = options["generative_epochs"]
+        if request.manipulator:
+            overrides["manipulator"] = request.manipulator
+        if request.queries_by:
+            overrides["queries_by"] = request.queries_by
+        config = experiment_config(iterations=request.iterations, queries=request.queries, seed=request.seed,
+                                   alpha=request.alpha, **overrides)
         experiment = Experiment(task.data, config)
         if experiment.uses_manifold:
             progress(f"training the generative model of the digits (the manifold manipulator's) on "
                      f"{len(task.pool)} pool images")
             experiment.generative = run_to_end(train_generative_model(task.pool.images, config))
-        probe, probe_targets = figure_probe(task, seed=args.seed)
+        probe, probe_targets = figure_probe(task, seed=request.seed)
         stages, stage_answers, summaries = [], [], []
 
         def on_iteration(batch: QueryBatch) -> None:
@@ -575,9 +572,9 @@ class MnistExperiment(BuiltinExperiment):
         assert check is not None and isinstance(train_fn, RobustTraining), "as train_oracle and the config make them"
         baseline = nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
                                          task.pool.need("obs_class") == 1, oracle)
-        extra = {"experiment": "mnist", "oracle": args.oracle, "digit": d, "annotators": annotators,
+        extra = {"experiment": "mnist", "oracle": request.oracle, "digit": d, "annotators": annotators,
                  "oracle_panel": [panel_spec(k, IMAGE_SHAPE, N_DIGITS) for k in range(annotators)],
-                 "unsure_below": oracle.unsure_below, "oracle_epochs": args.oracle_epochs,
+                 "unsure_below": oracle.unsure_below, "oracle_epochs": options["oracle_epochs"],
                  "oracle_unanimous": oracle.unanimous, "oracle_manifold_limit": check.limit,
                  "train_recipe": train_fn.to_json(),
                  "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),

@@ -7,16 +7,17 @@ An experiment is one module in this package that builds a `BuiltinExperiment` an
   lines for the canvas readout),
 - a recipe for data it knows how to learn (`Recipe`: settings of the Experiment and a model
   oracle standing in for people),
-- a headless run (`viscause run NAME`).
+- a headless run (`viscause run NAME`): its own options declared as data (`RunOption`), which the
+  CLI turns into command-line options; the run gets their values, typed and defaulted, in a
+  `RunRequest`. No module of core parses a command line.
 The registry imports every module of the package the first time it is asked (plugin
 discovery), so adding an experiment is one new file; see docs/architecture.md.
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import pkgutil
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -93,6 +94,53 @@ class Recipe:
     model_oracle: ModelOracleTrainer | None = None  # None: the generic model oracle
 
 
+@dataclass(frozen=True)
+class RunOption:
+    """One option of `viscause run NAME` that only this experiment takes, e.g. GRATING's --n-obs.
+
+    The CLI adds it to the command line (help, range or choices) and refuses it for every other
+    experiment; the run gets the value as `RunRequest.options[key]`: `kind` (int, float or str),
+    within [lo, hi] or one of `choices`, and `default` where it was not given."""
+
+    flag: str                               # "--n-obs"; its key is "n_obs"
+    help: str                               # the line `viscause run --help` shows (name the default in it)
+    kind: type = int                        # int, float or str
+    default: Any = None                     # where it is not given (None: the run decides)
+    lo: float | None = None                 # a number's range, both ends included (None: open)
+    hi: float | None = None
+    what: str = ""                          # the range in words for its error, e.g. "a digit 0..9"
+    choices: tuple[str, ...] = ()           # the values a str option takes
+
+    def __post_init__(self) -> None:
+        if not self.flag.startswith("--") or self.kind not in (int, float, str):
+            raise ValueError(f"{self.flag}: a run option is --NAME of kind int, float or str")
+        if self.choices and self.kind is not str:
+            raise ValueError(f"{self.flag}: only a str option has choices")
+
+    @property
+    def key(self) -> str:
+        return self.flag[2:].replace("-", "_")
+
+    def out_of_range(self, value: float) -> bool:
+        """A number outside [lo, hi]."""
+        return (self.lo is not None and value < self.lo) or (self.hi is not None and value > self.hi)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `viscause run NAME` asks of an experiment: the settings every run takes, and the
+    experiment's own options (`RunOption`s) by key, each typed, checked and defaulted."""
+
+    oracle: str                             # one of the experiment's `oracles`
+    iterations: int
+    queries: int
+    seed: int
+    alpha: float
+    manipulator: str | None = None          # None: the experiment's
+    queries_by: str | None = None           # None: the experiment's (its recipe's)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
 class BuiltinExperiment:
     """Base class of a registered experiment; override what the experiment contributes."""
 
@@ -100,6 +148,7 @@ class BuiltinExperiment:
     title: str = ""
     datasets: tuple[BuiltinData, ...] = ()
     oracles: tuple[str, ...] = ()          # oracle kinds `viscause run NAME` accepts; the first is the default
+    run_options: tuple[RunOption, ...] = ()   # `viscause run NAME`'s options that only this experiment takes
 
     def truth(self, data: Dataset) -> Truth | None:
         """The exact model behind `data` when this experiment generated it."""
@@ -109,17 +158,10 @@ class BuiltinExperiment:
         """Settings for learning on `data`, when this experiment knows such data."""
         return None
 
-    def add_run_arguments(self, parser: argparse.ArgumentParser) -> list[str]:
-        """Add this experiment's own options to `viscause run`; return their dest names.
+    def check_run(self, request: RunRequest) -> None:
+        """Refuse a run that cannot go (a missing option, too little memory): raise ValueError with one line."""
 
-        Give them no defaults (None): `check_run_arguments` fills them in, and the CLI refuses
-        another experiment's options."""
-        return []
-
-    def check_run_arguments(self, args: argparse.Namespace) -> None:
-        """Fill in defaults and refuse bad combinations (raise ValueError with one line)."""
-
-    def run(self, args: argparse.Namespace, out: Path, progress: Progress) -> None:
+    def run(self, request: RunRequest, out: Path, progress: Progress) -> None:
         """`viscause run NAME`: write the run folder into `out` (see docs/formats.md)."""
         raise ValueError(f"{self.name} has no headless run")
 
@@ -205,26 +247,3 @@ def recipe_for(data: Dataset, positive_label: int | None) -> Recipe | None:
         if recipe is not None:
             return recipe
     return None
-
-
-# ---------------------------------------------------------------- argument types for `viscause run`
-
-def int_in(lo: int, hi: int | None = None, what: str = "an integer") -> Callable[[str], int]:
-    """An argparse type: an integer in [lo, hi] (no upper bound for hi None)."""
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < lo or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
-    parse.__name__ = "int"       # argparse: "invalid int value"
-    return parse
-
-
-positive_int = int_in(1, what="a positive integer")
-
-
-def probability(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 1], got {text}")
-    return value

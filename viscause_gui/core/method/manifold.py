@@ -44,7 +44,7 @@ from viscause_gui.core.method.manipulator import (GREY_MAX_DEPTH, GREY_MIN_DEPTH
                                                   _grey_radius, _summary, as_ensemble, default_distance_scale,
                                                   worst_margin)
 from viscause_gui.core.nets.generative import ConvAutoencoder
-from viscause_gui.core.runtime.foreground import yield_to_foreground
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 CANDIDATES = 4          # prototype paths tried per image
 GRID = 10               # points scored along each path

@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from viscause_gui.core.nets.models import MLP, as_batch
-from viscause_gui.core.runtime.foreground import yield_to_foreground
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 ProgressFn = Callable[[int, int], bool | None]
 

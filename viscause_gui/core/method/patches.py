@@ -40,7 +40,7 @@ from torch import nn
 from viscause_gui.core.method.manifold import manifold_depth
 from viscause_gui.core.method.manipulator import (ManipulationResult, ProgressFn, _summary, as_ensemble,
                                                   worst_margin)
-from viscause_gui.core.runtime.foreground import yield_to_foreground
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 CANDIDATES = 4            # donors tried per image
 CELLS = 8                 # mask cells along the image's shorter side

@@ -16,7 +16,7 @@ from torch import nn
 
 from viscause_gui.core.nets.generative import ConvAutoencoder
 from viscause_gui.core.nets.models import n_outputs
-from viscause_gui.core.runtime.foreground import yield_to_foreground
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 R = TypeVar("R")
 TrainFn = Callable[..., Iterator["TrainProgress"]]   # the signature of train_steps

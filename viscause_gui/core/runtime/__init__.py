@@ -1,1 +1,1 @@
-"""Running work beside a GUI: the training child process and the foreground gate."""
+"""Running work beside a GUI: the training child process, which runs `core.nets` routines."""

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from viscause_gui.core.nets.training import TrainProgress
-from viscause_gui.core.runtime import foreground
+from viscause_gui.core.system import foreground
 
 log = logging.getLogger(__name__)
 

@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.core.share.consensus import Agreement, VoteRule, agreement, category, consensus
 from viscause_gui.core.store.journal import AnswerRecord, image_hash
 from viscause_gui.core.store.offline import png_pixels
 from viscause_gui.core.store.votes import resolve
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 WEB_PREFIX = "web:"
 MAX_ANNOTATORS = 1000
@@ -390,7 +390,7 @@ class ShareHub:
         """What the window shows. The hub's lock is held only to copy the state (~1 ms); the
         counting (agreement over every answer, 20-60 ms for 3,000) runs outside it, so answers
         being written, and a GUI thread offering a batch, never wait for it. Between its parts
-        it lets a busy GUI thread go first (`core.runtime.foreground`)."""
+        it lets a busy GUI thread go first (`core.system.foreground`)."""
         with self._lock:
             now = self.clock()
             self._expire(now)

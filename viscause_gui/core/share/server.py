@@ -56,8 +56,8 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from viscause_gui.core.runtime.foreground import yield_to_foreground
 from viscause_gui.core.share.hub import ShareHub, ShareRefused
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 log = logging.getLogger("viscause_gui.share")
 
@@ -290,7 +290,7 @@ class ShareServer:
         self.requests += 1
         # Each request is a few hundred microseconds of Python on this thread, which shares the
         # interpreter lock with the GUI thread: while the GUI works (a redraw, a batch handed to the
-        # experiment) the server waits for it, at most the gate's 0.1 s (`core.runtime.foreground`).
+        # experiment) the server waits for it, at most the gate's 0.1 s (`core.system.foreground`).
         yield_to_foreground()
         try:
             if not self._host_allowed(request):

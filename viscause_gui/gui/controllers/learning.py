@@ -19,8 +19,8 @@ from viscause_gui.core.method.observe import (ObservationalDataError, ObservedCl
                                               estimate_observational_classes, observational_problem)
 from viscause_gui.core.method.oracles import Oracle, train_model_oracle
 from viscause_gui.core.nets.training import TrainFn, TrainProgress, map_yields, train_steps
-from viscause_gui.core.runtime.foreground import paced
 from viscause_gui.core.runtime.training_process import InChildTraining, TrainingProcess
+from viscause_gui.core.system.foreground import paced
 from viscause_gui.gui.models.run_form import PluggedChoice
 
 

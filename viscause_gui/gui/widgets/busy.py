@@ -2,7 +2,7 @@
 
 An indeterminate QProgressBar animates at the screen's rate: while training ran it repainted
 the status bar ~60 times a second (about 500 repaints in an 8 s run), and each wake-up of the
-event loop also made the background loops give way (core.runtime.foreground). This sign turns
+event loop also made the background loops give way (core.system.foreground). This sign turns
 a few times a second and paints only itself: a fixed size and no text, so a new frame never
 lays out the status bar or the window again (a QLabel's new text did: ~18 ms each under load).
 """

@@ -5,7 +5,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QGraphicsItem
 
-from viscause_gui.core.runtime.foreground import foreground_busy
+from viscause_gui.core.system.foreground import foreground_busy
 
 
 class _AnnouncesRepaints:

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from viscause_gui.core.runtime import foreground
-from viscause_gui.core.runtime.foreground import ForegroundGate, paced
+from viscause_gui.core.system import foreground
+from viscause_gui.core.system.foreground import ForegroundGate, paced
 
 
 @pytest.fixture
