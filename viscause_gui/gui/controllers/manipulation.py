@@ -19,7 +19,7 @@ import numpy as np
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel, default_targets
-from viscause_gui.core.runtime.foreground import yield_to_foreground
+from viscause_gui.core.system.foreground import yield_to_foreground
 
 AUTO = -1                       # the target "the most likely class other than C(i)"
 SWEEP_ALPHAS = np.round(np.linspace(0.0, 1.0, 21), 2)   # prefetched in the background (slider steps)

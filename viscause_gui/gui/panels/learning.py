@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QMessageBox, QS
 
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, IterationRecord
 from viscause_gui.core.method.plugged_oracles import OracleLoadError
-from viscause_gui.core.runtime.foreground import event_handled
 from viscause_gui.core.runtime.training_process import shared_training_process
+from viscause_gui.core.system.foreground import event_handled
 from viscause_gui.gui.controllers.learning import learning_job
 from viscause_gui.gui.controllers.recipe import RecipeModel, RecipeShown
 from viscause_gui.gui.controllers.run import RunController
