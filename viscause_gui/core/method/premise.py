@@ -324,8 +324,8 @@ def _check_class(images: np.ndarray, c: int, members: np.ndarray, index: np.ndar
                 candidate = _compact(candidate)
             sides = candidate[np.searchsorted(members, index)]
             verdict.verdict, verdict.reason = SPLIT, reason
-            parts = range(2) if not many else range(int(candidate.max()) + 1)
-            return _ClassCheck(verdict, [], candidate, [answers[sides == k] for k in parts])
+            part_ids = range(2) if not many else range(int(candidate.max()) + 1)
+            return _ClassCheck(verdict, [], candidate, [answers[sides == k] for k in part_ids])
         more = _draw_more(members, candidate if candidate is not None else np.zeros(len(members), np.int64),
                           index, settings.per_part, rng) if can_ask else []
         if more:
