@@ -59,6 +59,7 @@ def test_check_answers_over_three_outcomes():
             check_answers(raw, 2, 3)
 
 
+@pytest.mark.slow
 def test_a_python_oracle_answers_distributions_or_outcomes_in_its_process(oracles):
     images, cause, _ = signs(20, seed=3)
     with load_plugged_oracle(f"python:{oracles / 'signs.py'}:distribution", outcomes=3) as oracle:
@@ -87,6 +88,7 @@ def sign_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_run_data_with_t_from_the_labels_names_the_outcomes_after_the_folders(sign_folder, oracles, tmp_path):
     out = tmp_path / "run"
     result = viscause("run", sign_folder, "--t-from-labels", "--oracle", f"python:{oracles / 'signs.py'}:outcome",
@@ -102,6 +104,7 @@ def test_run_data_with_t_from_the_labels_names_the_outcomes_after_the_folders(si
     assert pred["p_causal"].shape == (5, 3) and np.allclose(pred["p_causal"].sum(axis=1), 1)
 
 
+@pytest.mark.slow
 def test_offline_answers_by_outcome_name_go_on(sign_folder, oracles, tmp_path):
     out = tmp_path / "run"
     result = viscause("run", sign_folder, "--t-from-labels", "--oracle", "offline", "--iterations", 1,
@@ -122,6 +125,7 @@ def test_offline_answers_by_outcome_name_go_on(sign_folder, oracles, tmp_path):
     assert json.loads((out / "history.json").read_text())["config"]["finished"] is True
 
 
+@pytest.mark.slow                   # its fixture writes 150 PNG files
 def test_t_from_labels_and_t_label_are_one_or_the_other(sign_folder, tmp_path):
     result = viscause("run", sign_folder, "--t-from-labels", "--t-label", 1, "--oracle", "offline", "--out",
                       tmp_path / "run", check=False)

@@ -70,6 +70,9 @@ SAMPLED_PREMISE = ("Premise check: 72 answers, 40 of them asked beyond the repre
                    "p <= 0.01 / looks.\nno class split\n  agree: 0, 1, 2, 3")
 
 
+pytestmark = pytest.mark.slow      # three real runs (5-10 s each on the development machine)
+
+
 @pytest.fixture(autouse=True)
 def one_thread():
     torch.set_num_threads(1)

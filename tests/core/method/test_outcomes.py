@@ -64,7 +64,7 @@ def sign_data(n: int = 240, seed: int = 0) -> Dataset:
 
 def test_total_variation_is_todays_distance_for_two_outcomes():
     rng = np.random.default_rng(3)
-    for _ in range(100):
+    for _ in range(30):
         p = rng.random(rng.integers(1, 25))
         vectors = np.stack([1 - p, p], axis=1)
         assert np.array_equal(partition_from_vectors(vectors, 0.1), partition_from_values(p, 0.1))
@@ -138,6 +138,7 @@ def test_an_npz_with_p_of_t_over_outcomes_and_their_names(tmp_path):
 
 # ---------------------------------------------------------------- observational classes over the simplex
 
+@pytest.mark.slow
 def test_observational_classes_from_samples_of_a_three_outcome_t():
     images, cause, hidden = signs(400, seed=1)
     rng = np.random.default_rng(2)
@@ -198,6 +199,7 @@ def test_answers_over_three_outcomes_are_checked():
 
 # ---------------------------------------------------------------- the premise check over outcomes
 
+@pytest.mark.slow
 def test_the_premise_check_splits_a_class_whose_distributions_disagree():
     images, cause, _ = signs(200, seed=4, confounded=False)
     obs = np.where(cause == 2, 1, 0)                       # class 0 mixes the row and the column signs
@@ -217,6 +219,7 @@ def test_the_premise_check_splits_a_class_whose_distributions_disagree():
     assert "total variation" in step.record.describe()
 
 
+@pytest.mark.slow
 def test_the_premise_check_over_single_observed_outcomes():
     images, cause, _ = signs(120, seed=5, confounded=False)
     obs = np.zeros(120, np.int64)

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.cli_runner import viscause
 from tests.oracle_models import HBAR_PYTHON
@@ -67,6 +68,7 @@ def test_a_run_folder_written_before_outcomes_predicts_as_it_did():
     assert causal_class.tolist() == PREDICTED["causal_class"]
 
 
+@pytest.mark.slow
 def test_a_data_run_written_before_outcomes_goes_on_as_it_did(tmp_path):
     run = tmp_path / "run"
     shutil.copytree(DATA / "data_run_before_outcomes", run)
