@@ -7,12 +7,16 @@ background (red-ish, green-ish or blue-ish: the confound S = H, a colour in the 
 the robot more likely to take its own outcome:
 
     H ~ uniform over {0, 1, 2};  P(C = H) = .6, each other shape .2  (shape and colour correlate)
-    P(T | C, H) = .6 · e_C + .3 · e_H + .1 · (1/3, 1/3, 1/3)
+    P(T | C, H) = w_C · e_C + w_H · e_H + .1 · (1/3, 1/3, 1/3)
 
-Observationally P(T | I) = .6 e_C + .3 e_H + .033: nine observational classes, one per (shape, colour),
-three of them (C = H) at .9 on one outcome, the other six .6 / .3 on two. Under a manipulation the weather
-keeps its prior, so P(T | do(C = c)) = .6 e_c + .3 P(H) + .033: three causal classes, one per shape (at
-the data's own share of each weather, about .733 / .133 / .133). The colour predicts T and causes nothing.
+with the weights (w_C, w_H) = (.4, .5) ("strong", the default) or (.6, .3) ("mild"). Observationally
+P(T | I) = w_C e_C + w_H e_H + .033: nine observational classes, one per (shape, colour). With the strong
+confound the colour says more about T than the shape: where they differ, the most probable outcome given
+the image is the weather's (.53 against .43), so on the broken-confound test set the outcome the image
+makes most probable is the sign's on only a third of the images. Under a manipulation the weather keeps
+its prior, so P(T | do(C = c)) = w_C e_c + w_H P(H) + .033: three causal classes, one per shape (strong:
+about .6 on the sign's outcome and .2 on each other; mild: .733 / .133 / .133). The colour predicts T
+and causes nothing.
 
 Written into a folder (same seed, same bytes):
 - `data.npz`: `images` (N, 32, 32, 3) float32 in [0, 1], `t` (one observed outcome per image, 0-2) and a
@@ -37,7 +41,8 @@ OUTCOMES = ("left", "up", "right")
 SHAPES = ("disc", "square", "triangle")
 SIZE = 32
 P_CAUSE_IS_H = 0.6
-W_CAUSE, W_HIDDEN, W_NOISE = 0.6, 0.3, 0.1
+W_NOISE = 0.1
+CONFOUNDS = {"strong": (0.4, 0.5), "mild": (0.6, 0.3)}      # (w_C, w_H), w_C + w_H + W_NOISE = 1
 BACKGROUNDS = ((0.80, 0.25, 0.20), (0.25, 0.70, 0.25), (0.20, 0.30, 0.80))   # red-ish, green-ish, blue-ish
 N_TEST = 1000
 
@@ -97,10 +102,11 @@ class ThreeOutcomes:
     levels: np.ndarray
 
 
-def p_t_given(cause: np.ndarray, hidden: np.ndarray) -> np.ndarray:
+def p_t_given(cause: np.ndarray, hidden: np.ndarray, confound: str = "strong") -> np.ndarray:
     """P(T | C, H) per image, (N, 3)."""
+    w_cause, w_hidden = CONFOUNDS[confound]
     eye = np.eye(3)
-    return W_CAUSE * eye[cause] + W_HIDDEN * eye[hidden] + W_NOISE / 3
+    return w_cause * eye[cause] + w_hidden * eye[hidden] + W_NOISE / 3
 
 
 def draw(cause: np.ndarray, hidden: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -135,26 +141,27 @@ def confound_of(images: np.ndarray) -> np.ndarray:
     return np.median(border, axis=1).argmax(axis=1).astype(np.int64)
 
 
-def build(seed: int = 0, n: int = 3000, n_test: int = N_TEST) -> ThreeOutcomes:
+def build(seed: int = 0, n: int = 3000, n_test: int = N_TEST, confound: str = "strong") -> ThreeOutcomes:
     rng = np.random.default_rng(seed)
     hidden = rng.integers(0, 3, n)
     other = (hidden + rng.integers(1, 3, n)) % 3
     cause = np.where(rng.random(n) < P_CAUSE_IS_H, hidden, other)
-    p_t = p_t_given(cause, hidden)
+    p_t = p_t_given(cause, hidden, confound)
     t = (rng.random(n)[:, None] > np.cumsum(p_t, axis=1)).sum(axis=1).astype(np.int64)
     images = draw(cause, hidden, rng)
     test_hidden, test_cause = rng.integers(0, 3, n_test), rng.integers(0, 3, n_test)
     test_images = draw(test_cause, test_hidden, rng)
     share = np.bincount(hidden, minlength=3) / n
-    levels = W_CAUSE * np.eye(3) + W_HIDDEN * share[None] + W_NOISE / 3
+    w_cause, w_hidden = CONFOUNDS[confound]
+    levels = w_cause * np.eye(3) + w_hidden * share[None] + W_NOISE / 3
     return ThreeOutcomes(images, t, cause, hidden, p_t, test_images, test_cause, test_hidden, levels)
 
 
-def write(folder: Path, seed: int = 0, n: int = 3000, n_test: int = N_TEST) -> ThreeOutcomes:
+def write(folder: Path, seed: int = 0, n: int = 3000, n_test: int = N_TEST, confound: str = "strong") -> ThreeOutcomes:
     """The set's files in `folder` (see the module docstring)."""
     folder.mkdir(parents=True, exist_ok=True)
-    s = build(seed, n, n_test)
-    meta = {"outcomes": list(OUTCOMES), "source": "benchmarks/three_outcomes.py", "seed": seed}
+    s = build(seed, n, n_test, confound)
+    meta = {"outcomes": list(OUTCOMES), "source": "benchmarks/three_outcomes.py", "seed": seed, "confound": confound}
     np.savez_compressed(folder / "data.npz", images=s.images, t=s.t, meta=np.array(json.dumps(meta)))
     np.savez_compressed(folder / "test.npz", images=s.test_images)
     np.savez_compressed(folder / "truth.npz", cause=s.cause, confound=s.confound, kind=3 * s.cause + s.confound,
