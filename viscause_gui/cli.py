@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from viscause_gui.core.data.dataset import labels_as_outcomes
 from viscause_gui.core.data.readers import load_npz, load_path, npz_array_shape
 from viscause_gui.core.experiments import registry
 from viscause_gui.core.experiments.registry import BuiltinExperiment, RunOption, RunRequest
@@ -37,7 +38,7 @@ from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.data_run import (DataRunSettings, OracleNeeded, Outcome, answer_data_run, resume_data_run,
                                               start_data_run)
 from viscause_gui.core.store.folder_lock import FolderInUse
-from viscause_gui.core.store.offline import HOW_TO_ANSWER
+from viscause_gui.core.store.offline import how_to_answer
 from viscause_gui.core.store.rundir import RunModel, locked_run_folder, prepare_run_folder
 from viscause_gui.core.system.memory import memory_problem
 
@@ -214,6 +215,9 @@ def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
                           f"(default {DEFAULT_TIMEOUT:g})")
     run.add_argument("--t-label", type=int, default=None,
                      help="DATA with labels and no samples of T: T = 1 for the images with this label")
+    run.add_argument("--t-from-labels", action="store_const", const=True, default=None,
+                     help="DATA with labels and no samples of T: T is the label, one outcome per label (named after "
+                          "the sub-folders or the labels)")
     run.add_argument("--grey", action="store_const", const=True, default=None,
                      help="DATA: turn colour images into grey ones (luma) as they are read")
     run.add_argument("--net", choices=NETS, default=None,
@@ -231,7 +235,8 @@ def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
                      help="DATA with samples of T: how its observational classes are found: features (the default: "
                           "fine classes, clusters of the features of the nets that fit P(T=1|I); Algorithm 1's answers "
                           "merge them) or likelihood (as many as the held-out samples of T support, as `observe` does)")
-    return ["positive_class", "oracle_timeout", "t_label", "grey", "net", "hidden", "ensemble", "invariant", "observe"]
+    return ["positive_class", "oracle_timeout", "t_label", "grey", "net", "hidden", "ensemble", "invariant", "observe",
+            "t_from_labels"]
 
 
 def _hidden_units(text: str) -> list[int]:
@@ -352,15 +357,20 @@ def _run_data(args: argparse.Namespace) -> int:
         raise CliError(f"run {path} needs --oracle: offline, python:MODULE:FUNCTION, python:FILE.py:FUNCTION, "
                        "torch:FILE or onnx:FILE")
     _refuse_foreign_options(args, DATA_OWNER)
+    if args.t_from_labels and args.t_label is not None:
+        raise CliError("--t-label D makes T binary (T = 1 for label D), --t-from-labels makes T the label: give one")
     data = load_path(path, grey=bool(args.grey))
+    if args.t_from_labels:
+        data = labels_as_outcomes(data)
     recipe = choose_recipe(DataFacts.of(data.images, data.is_binary), args.invariant or (),
                            {"net": args.net, "hidden": args.hidden, "ensemble": args.ensemble,
                             "manipulator": args.manipulator, "observe": args.observe})
     config = recipe.experiment_config(iterations=args.iterations, queries=args.queries, alpha=args.alpha,
                                       seed=args.seed, queries_by=args.queries_by or DEFAULT_CHOICE)
     settings = DataRunSettings(str(path), args.oracle, 1 if args.positive_class is None else args.positive_class,
-                               args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label, recipe.to_json())
-    oracle = settings.oracle_for(data.shape)          # a bad oracle fails before the folder is touched
+                               args.oracle_timeout or DEFAULT_TIMEOUT, args.t_label, recipe.to_json(),
+                               bool(args.t_from_labels))
+    oracle = settings.oracle_for(data.shape, data.n_outcomes)   # a bad oracle fails before the folder is touched
     try:
         with locked_run_folder(args.out, create=True):
             out = prepare_run_folder(args.out)
@@ -379,7 +389,7 @@ def _report(outcome: Outcome, out: Path, started: float) -> int:
         return 0
     folder = outcome.waiting.parent
     _progress(f"waiting for the oracle: {outcome.batch_size} images in {folder} (0000.png ..., images.npz). "
-              f"Fill in the 'answer' column of {outcome.waiting} ({HOW_TO_ANSWER}), then run: "
+              f"Fill in the 'answer' column of {outcome.waiting} ({how_to_answer(outcome.outcomes)}), then run: "
               f"viscause answer {out} {outcome.waiting}")
     return 0
 
@@ -434,16 +444,20 @@ def cmd_observe(args: argparse.Namespace) -> int:
     data = load_npz(args.data)
     if data.t is None:
         raise CliError(f"{args.data}: no 't' array (observed samples of T, one per image)")
-    t = np.asarray(data.t)
-    if not np.all((t == 0) | (t == 1)):
+    t, k = np.asarray(data.t), data.n_outcomes
+    if k == 2 and not np.all((t == 0) | (t == 1)):
         raise CliError(f"{args.data}: 't' must hold samples of a binary T (0 or 1)")
     started = time.perf_counter()
-    _progress(f"fitting P(T=1|I) on {len(data)} images")
-    fit = fit_observational_classes(data.images, t.astype(np.int64), seed=args.seed)
+    _progress(f"fitting P(T=1|I) on {len(data)} images" if k == 2 else
+              f"fitting P(T|I) over {k} outcomes ({', '.join(data.outcome_names)}) on {len(data)} images")
+    fit = fit_observational_classes(data.images, t.astype(np.int64), seed=args.seed, outcomes=k)
     _save_npz(out, p_obs=fit.p_obs.astype(np.float64), obs_class=fit.obs_class.astype(np.int64))
     _progress(f"{fit.n_classes} observational classes ({fit.criterion}) in {time.perf_counter() - started:.1f} s")
-    print(json.dumps({"n_classes": int(fit.n_classes), "class_p": [float(p) for p in fit.class_p],
-                      "criterion": fit.criterion, "out": str(args.out)}))
+    result = {"n_classes": int(fit.n_classes), "class_p": np.asarray(fit.class_p, np.float64).tolist(),
+              "criterion": fit.criterion, "out": str(args.out)}
+    if k > 2:
+        result["outcomes"] = list(data.outcome_names)
+    print(json.dumps(result))
     return 0
 
 

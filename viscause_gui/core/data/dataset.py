@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from viscause_gui.core.data.outcomes import (MAX_OUTCOMES, MIN_OUTCOMES, OUTCOMES_KEY, ROW_SUM_TOLERANCE, OutcomeError,
+                                             check_names, default_names)
+
 OPTIONAL_ARRAYS = ("p_obs", "t", "obs_class", "causal_class", "labels")
 MAX_CHANNELS = 8      # colour images have 2..MAX_CHANNELS channels (last axis); more is not an image
 
@@ -21,8 +24,13 @@ class Dataset:
     (N, H, W, C) with 2 <= C <= MAX_CHANNELS channels last, 1.0 = full intensity of a channel
     (C = 3 is RGB; C = 2 is shown as red and green).
 
-    p_obs: P(T=1 | I) per image; t: observed samples of T; obs_class / causal_class:
-    small integer classes; labels: e.g. the digit. Any of them may be None.
+    p_obs: P(T=1 | I) per image (N,) for a binary T, or P(T | I) (N, K) over K outcomes; t: observed
+    samples of T, outcome indices 0..K-1; obs_class / causal_class: small integer classes; labels: e.g.
+    the digit. Any of them may be None.
+
+    outcomes: the names of T's K outcomes (2 <= K <= 20). None: meta["outcomes"] when the data set names
+    them, else K from p_obs (N, K) or from t (its largest outcome + 1) with the names "0".."K-1"; a data
+    set that says nothing of it has a binary T, ("0", "1").
     """
 
     images: np.ndarray
@@ -33,6 +41,7 @@ class Dataset:
     labels: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     name: str = "data"
+    outcomes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         self.images = validate_images(self.images, self.name)
@@ -42,6 +51,9 @@ class Dataset:
             if value is None:
                 continue
             value = np.asarray(value)
+            if key == "p_obs" and value.ndim == 2 and value.shape[0] == n:
+                setattr(self, key, _distributions(value, self.name))
+                continue
             if value.shape != (n,):
                 raise DatasetError(
                     f"{self.name}: '{key}' has shape {value.shape}, expected ({n},) — one per image"
@@ -53,6 +65,7 @@ class Dataset:
                 if value.min(initial=0) < 0 or value.max(initial=0) > 1:
                     raise DatasetError(f"{self.name}: '{key}' must lie in [0, 1]")
             setattr(self, key, value)
+        self.outcomes = _outcomes(self)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -70,6 +83,16 @@ class Dataset:
     @property
     def is_colour(self) -> bool:
         return self.images.ndim == 4
+
+    @property
+    def n_outcomes(self) -> int:
+        """K, the number of T's outcomes (2: a binary T)."""
+        return len(self.outcomes or ())
+
+    @property
+    def outcome_names(self) -> tuple[str, ...]:
+        assert self.outcomes is not None, "__post_init__ sets them"
+        return self.outcomes
 
     @property
     def is_binary(self) -> bool:
@@ -90,7 +113,96 @@ class Dataset:
     def save_npz(self, path: str) -> None:
         arrays: dict[str, Any] = {"images": self.images}
         arrays.update({k: getattr(self, k) for k in OPTIONAL_ARRAYS if getattr(self, k) is not None})
-        np.savez_compressed(path, meta=np.array(json.dumps(self.meta)), **arrays)
+        np.savez_compressed(path, meta=np.array(json.dumps(meta_with_outcomes(self))), **arrays)
+
+
+def meta_with_outcomes(data: Dataset) -> dict[str, Any]:
+    """The data set's meta, naming its outcomes where they are not a binary T's "0" and "1"."""
+    names = data.outcome_names
+    if names == default_names(2):
+        return dict(data.meta)
+    return {**data.meta, OUTCOMES_KEY: list(names)}
+
+
+def labels_as_outcomes(data: Dataset) -> Dataset:
+    """A copy whose T is the label: t = the label's index among the sorted labels, K = how many labels there
+    are, and the outcomes named after them (a folder's sub-folder names, else the labels themselves)."""
+    labels = data.need("labels")
+    present = [key for key in ("t", "p_obs", "obs_class") if getattr(data, key) is not None]
+    if present:
+        raise DatasetError(f"{data.name}: T from the labels, but the data set has its own "
+                           f"{', '.join(repr(k) for k in present)}; drop them or leave T as it is")
+    values, index = np.unique(labels, return_inverse=True)
+    if not MIN_OUTCOMES <= len(values) <= MAX_OUTCOMES:
+        raise DatasetError(f"{data.name}: T from the labels needs {MIN_OUTCOMES} to {MAX_OUTCOMES} different labels, "
+                           f"this data set has {len(values)}")
+    folder = data.meta.get("label_names")
+    if values.dtype.kind in "iu" and isinstance(folder, list) and len(folder) > int(values.max()) >= 0 \
+            and int(values.min()) >= 0:
+        names = [str(folder[int(v)]) for v in values]
+    else:
+        names = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in values.tolist()]
+    names = [" ".join(n.split())[:100] or str(i) for i, n in enumerate(names)]
+    if len(set(names)) != len(names):
+        names = list(default_names(len(values)))
+    meta = {**data.meta, OUTCOMES_KEY: list(names)}
+    return replace(data, t=index.astype(np.int64), meta=meta, outcomes=tuple(names))
+
+
+def _distributions(value: np.ndarray, name: str) -> np.ndarray:
+    """p_obs (N, K): P(T | I) per image, each row in [0, 1] summing to 1."""
+    if value.dtype.kind not in "biuf":
+        raise DatasetError(f"{name}: 'p_obs' must be numeric, got dtype {value.dtype}")
+    value = value.astype(np.float64)
+    if not MIN_OUTCOMES <= value.shape[1] <= MAX_OUTCOMES:
+        raise DatasetError(f"{name}: 'p_obs' has shape {value.shape}: (N,) is P(T=1) of a binary T, (N, K) "
+                           f"P(T | I) over K = {MIN_OUTCOMES} to {MAX_OUTCOMES} outcomes")
+    if not np.all(np.isfinite(value)):
+        raise DatasetError(f"{name}: 'p_obs' contains NaN or infinite values")
+    if value.min(initial=0) < 0 or value.max(initial=0) > 1:
+        raise DatasetError(f"{name}: 'p_obs' must lie in [0, 1]")
+    sums = value.sum(axis=1)
+    if len(sums) and np.abs(sums - 1).max() > ROW_SUM_TOLERANCE:
+        raise DatasetError(f"{name}: each row of 'p_obs' (N, K) is P(T | I) over the K outcomes and must sum to 1 "
+                           f"(one sums to {sums[np.argmax(np.abs(sums - 1))]:.6g})")
+    return value / sums[:, None]
+
+
+def _outcomes(data: Dataset) -> tuple[str, ...]:
+    """The names of T's outcomes (see Dataset.outcomes), checked against p_obs and t."""
+    named = data.outcomes if data.outcomes is not None else data.meta.get(OUTCOMES_KEY) \
+        if isinstance(data.meta, dict) else None
+    p_obs, t = data.p_obs, data.t
+    try:
+        names = check_names(named, f"{data.name}: outcomes") if named is not None else None
+    except OutcomeError as exc:
+        raise DatasetError(str(exc)) from None
+    if names is None:
+        k = 2
+        if p_obs is not None and p_obs.ndim == 2:
+            k = p_obs.shape[1]
+        elif _outcome_indices(t) and t is not None and len(t) and int(t.max()) >= 2:
+            k = int(t.max()) + 1
+            if k > MAX_OUTCOMES:
+                raise DatasetError(f"{data.name}: 't' holds outcomes up to {k - 1}; T may have at most "
+                                   f"{MAX_OUTCOMES} outcomes")
+        names = default_names(k)
+    k = len(names)
+    if p_obs is not None and p_obs.ndim == 2 and p_obs.shape[1] != k:
+        raise DatasetError(f"{data.name}: 'p_obs' has {p_obs.shape[1]} columns but T has {k} outcomes "
+                           f"({', '.join(names)})")
+    if p_obs is not None and p_obs.ndim == 1 and k > 2:
+        raise DatasetError(f"{data.name}: 'p_obs' (N,) is P(T=1) of a binary T, but T has {k} outcomes; give "
+                           f"P(T | I) as (N, {k})")
+    if k > 2 and t is not None and not (_outcome_indices(t) and (not len(t) or int(t.max()) < k)):
+        raise DatasetError(f"{data.name}: 't' must hold outcome indices 0 to {k - 1} (T has {k} outcomes: "
+                           f"{', '.join(names)})")
+    return names
+
+
+def _outcome_indices(t: np.ndarray | None) -> bool:
+    """t holds whole numbers >= 0 (outcome indices)."""
+    return t is not None and t.dtype.kind in "biuf" and bool(np.all(t >= 0)) and bool(np.all(t == np.round(t)))
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset, DatasetError
+from viscause_gui.core.data.outcomes import MAX_OUTCOMES, MIN_OUTCOMES
 from viscause_gui.core.data.user_files import UserFileError, open_user_file, regular_file
 from viscause_gui.core.system.memory import memory_problem
 
@@ -153,6 +154,9 @@ def _check_one_per_image(path: Path, shapes: dict[str, tuple[int, ...]]) -> None
     if not images:
         return
     for key in OPTIONAL_ARRAYS:
+        if key == "p_obs" and key in shapes and len(shapes[key]) == 2 and shapes[key][0] == images[0] \
+                and MIN_OUTCOMES <= shapes[key][1] <= MAX_OUTCOMES:
+            continue                 # P(T | I) over K outcomes, one row per image
         if key in shapes and shapes[key] != (images[0],):
             raise file_error(path, f"'{key}' has shape {shapes[key]}, expected ({images[0]},) — one per image")
 

@@ -18,21 +18,21 @@ import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.data.outcomes import OutcomeError, distance, known, mean_answer, outcome_answers
 from viscause_gui.core.method.manifold import PrototypeBank
 from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import ManipulatorModel
 from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.partitions import partition_answers
 from viscause_gui.core.method.patches import DonorBank
-from viscause_gui.core.method.partitions import partition_from_values
 from viscause_gui.core.method.premise import PremiseRecord, PremiseSettings, review
-from viscause_gui.core.method.query_choice import (DEFAULT_CHOICE, QUERY_CHOICES, RANDOM, choose_active,
-                                                   random_queries, rows_of)
+from viscause_gui.core.method.query_choice import (DEFAULT_CHOICE, QUERY_CHOICES, RANDOM, choose_active, random_queries,
+                                                   rows_of)
 from viscause_gui.core.nets.augment import jittered, mirrored, translated
 from viscause_gui.core.nets.generative import DEFAULT_CODE, DEFAULT_WIDTHS, ConvAutoencoder, autoencoder_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba, new_net
 from viscause_gui.core.nets.training import (GENERATIVE_EPOCHS, RobustTraining, TrainConfig, TrainProgress,
                                              generative_config, map_yields, train_steps)
-
 
 BINARY_MARGIN = 8.0   # ExperimentConfig.binary_margin: see Experiment.manipulator_confidence
 
@@ -121,7 +121,7 @@ class QueryBatch:
     targets: np.ndarray | None = None
     distances: np.ndarray | None = None
     p_target: np.ndarray | None = None
-    answers: np.ndarray | None = None
+    answers: np.ndarray | None = None   # P(T=1 | man) per image (B,), NaN = '?'; over K > 2 outcomes (B, K) rows
 
     def __len__(self) -> int:
         return len(self.images)
@@ -254,9 +254,9 @@ class Experiment:
         self.pending: QueryBatch | None = None
         self.batches: list[QueryBatch] = []
         self.history: list[IterationRecord] = []
-        self.causal_levels: np.ndarray | None = None   # P(T=1|man) of each causal class
+        self.causal_levels: np.ndarray | None = None   # P(T=1|man) of each causal class ((C, K): P(T|man))
         self.obs_to_causal: np.ndarray | None = None
-        self.obs_answers: np.ndarray | None = None     # mean oracle answer per obs class
+        self.obs_answers: np.ndarray | None = None     # mean oracle answer per obs class ((n, K) rows)
         self.causal_labels: np.ndarray | None = None   # per data image, by Algorithm 1
         self.premise: PremiseRecord | None = None       # Algorithm 1's check of its premise (method.premise)
         self.query_images = np.zeros((0, *data.shape), np.float32)
@@ -291,6 +291,16 @@ class Experiment:
         if self.causal_levels is None:
             raise ExperimentError("no causal classes yet: Algorithm 1 has not finished")
         return self.causal_levels
+
+    @property
+    def outcomes(self) -> tuple[str, ...]:
+        """The names of T's outcomes (the data set's)."""
+        return self.data.outcome_names
+
+    @property
+    def n_outcomes(self) -> int:
+        """K: 2 for a binary T, whose answers are P(T=1) (B,); more, and answers are distributions (B, K)."""
+        return self.data.n_outcomes
 
     @property
     def n_causal_classes(self) -> int:
@@ -412,16 +422,19 @@ class Experiment:
             self._iteration_seconds = self._elapsed()
 
     def answer(self, answers: np.ndarray) -> None:
-        """Give the oracle's P(T=1 | man(I)) for the pending batch (NaN = no answer)."""
+        """Give the oracle's P(T=1 | man(I)) for the pending batch (NaN = no answer). With K > 2 outcomes:
+        P(T | man(I)), one distribution per image (B, K) (a NaN row = no answer), or one observed outcome
+        per image (B,) as its index (NaN = no answer)."""
         batch = self.pending
         if batch is None:
             raise ExperimentError("no query batch is waiting for answers")
-        answers = np.asarray(answers, np.float64).reshape(-1)
-        if answers.shape != (len(batch),):
-            raise ExperimentError(f"expected {len(batch)} answers, got {answers.shape[0]}")
-        finite = answers[np.isfinite(answers)]
-        if np.any((finite < 0) | (finite > 1)):
-            raise ExperimentError("answers are probabilities P(T=1) and must lie in [0, 1]")
+        if self.n_outcomes > 2:
+            try:
+                answers = outcome_answers(answers, len(batch), self.n_outcomes)
+            except OutcomeError as exc:
+                raise ExperimentError(f"answers over {self.n_outcomes} outcomes: {exc}") from None
+        else:
+            answers = _binary_answers(answers, len(batch))
         batch.answers = answers
         try:
             if batch.kind == "algorithm1":
@@ -465,7 +478,7 @@ class Experiment:
         index = batch.source_index if earlier is None else np.concatenate([earlier.rep_index, batch.source_index])
         answers = batch.answers if earlier is None else np.concatenate([earlier.rep_answers, batch.answers])
         obs = self.obs_class
-        missing = [int(c) for c in np.unique(obs) if not np.any(np.isfinite(answers[obs[index] == c]))]
+        missing = [int(c) for c in np.unique(obs) if not np.any(known(answers[obs[index] == c]))]
         if missing:
             raise ExperimentError(f"observational classes {missing} got no answer; answer at least one image each")
         record = None
@@ -481,7 +494,7 @@ class Experiment:
             refined, class_answers = obs, _class_means(obs, index, answers)
         classes = np.unique(refined)
         means = class_answers[classes]
-        causal_of_class = partition_from_values(means, self.config.causal_tol)
+        causal_of_class = partition_answers(means, self.config.causal_tol)
         if causal_of_class.max() < 1:
             raise ExperimentError("all observational classes got the same causal answer: "
                                   "there is only one causal class, nothing to manipulate")
@@ -489,7 +502,7 @@ class Experiment:
         self.obs_answers = means
         self.obs_to_causal = np.zeros(classes.max() + 1, np.int64)
         self.obs_to_causal[classes] = causal_of_class
-        self.causal_levels = np.array([means[causal_of_class == k].mean()
+        self.causal_levels = np.array([mean_answer(means[causal_of_class == k])
                                        for k in range(causal_of_class.max() + 1)])
         self.causal_labels = self.obs_to_causal[refined]
         if earlier is None:
@@ -503,10 +516,17 @@ class Experiment:
                                per_part=c.representatives)
 
     def class_of_answer(self, answers: np.ndarray) -> np.ndarray:
-        """Causal class whose level is nearest each answer (-1 for NaN)."""
+        """Causal class whose level is nearest each answer (-1 for NaN): |answer − level| for a binary T,
+        the total variation distance between distributions over K > 2 outcomes."""
         answers = np.asarray(answers, np.float64)
-        out = np.abs(answers[:, None] - self.learned_levels[None]).argmin(1)
-        out[~np.isfinite(answers)] = -1
+        levels = self.learned_levels
+        if levels.ndim == 1:
+            out = np.abs(answers[:, None] - levels[None]).argmin(1)
+            out[~np.isfinite(answers)] = -1
+            return out
+        answers = answers.reshape(-1, levels.shape[1])
+        out = distance(answers[:, None, :], levels[None]).argmin(1)
+        out[~known(answers)] = -1
         return out
 
     # ----- Algorithm 2 -----
@@ -689,16 +709,38 @@ class Experiment:
                     self.donor_bank() if self.uses_patches else None)
 
     def p_causal(self, images: np.ndarray) -> np.ndarray:
-        """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels."""
+        """P(T=1 | man(I)) predicted: class probabilities weighted by the class levels (K > 2 outcomes:
+        P(T | man(I)), (N, K))."""
         return self.predict_causal(images) @ self.learned_levels
 
 
 def _class_means(obs: np.ndarray, index: np.ndarray, answers: np.ndarray) -> np.ndarray:
     """The paper's Algorithm 1: the mean answer of each observational class's representatives
-    (indexed by class; NaN for a class without one)."""
-    means = np.full(int(obs.max()) + 1, np.nan)
+    (indexed by class; NaN for a class without one). Over K > 2 outcomes the mean of their
+    distributions (a single observed outcome counts as its one-hot row)."""
+    means = np.full((int(obs.max()) + 1, *answers.shape[1:]), np.nan)
     for c in np.unique(obs):
         mine = answers[obs[index] == c]
-        if np.any(np.isfinite(mine)):
-            means[c] = np.nanmean(mine)
+        if answers.ndim == 1:
+            if np.any(np.isfinite(mine)):
+                means[c] = np.nanmean(mine)
+        elif np.any(known(mine)):
+            means[c] = mine[known(mine)].mean(axis=0)
     return means
+
+
+def _binary_answers(answers: np.ndarray, n: int) -> np.ndarray:
+    """A binary T's answers as P(T=1) (n,), NaN = '?'; (n, 2) distributions give their second column."""
+    values = np.asarray(answers, np.float64)
+    if values.shape == (n, 2):
+        try:
+            values = outcome_answers(values, n, 2)[:, 1]
+        except OutcomeError as exc:
+            raise ExperimentError(f"answers over 2 outcomes: {exc}") from None
+    values = values.reshape(-1)
+    if values.shape != (n,):
+        raise ExperimentError(f"expected {n} answers, got {values.shape[0]}")
+    finite = values[np.isfinite(values)]
+    if np.any((finite < 0) | (finite > 1)):
+        raise ExperimentError("answers are probabilities P(T=1) and must lie in [0, 1]")
+    return values

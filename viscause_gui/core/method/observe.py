@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.method.partitions import partition_answers
 from viscause_gui.core.nets.models import hidden_features, new_net, predict_proba
 from viscause_gui.core.nets.training import TrainConfig, train_classifier
 
@@ -31,11 +31,14 @@ class ObservationalFit:
     """Estimated observational partition.
 
     p_obs: estimated P(T=1 | I) per image = the frequency of T=1 in the image's class (the
-    partition's maximum-likelihood estimate; constant within a class, as Πo requires).
-    obs_class: class per image, 0..n_classes-1 ordered by P(T=1). class_p: P(T=1) per class.
+    partition's maximum-likelihood estimate; constant within a class, as Πo requires); with K > 2
+    outcomes P(T | I), (N, K), the frequency of each outcome in the class.
+    obs_class: class per image, 0..n_classes-1 ordered by P(T=1) (K > 2: by the mean outcome index).
+    class_p: P(T=1) per class ((n_classes, K) with K > 2 outcomes).
     scores: K -> held-out log-likelihood of T (nats, summed) of the K-class partitions the final
     choice of K compared (the greedy merge path of the last relabelling round).
-    criterion: how K was chosen, in words. p_net: the first-stage nets' P(T=1 | I) per image.
+    criterion: how K was chosen, in words. p_net: the first-stage nets' P(T=1 | I) per image ((N, K):
+    P(T | I), with K > 2 outcomes).
     details: {"k0": K of the first mixture choice, "gmm_scores": K -> held-out score of each mixture}.
     """
 
@@ -84,13 +87,19 @@ class ObserveRecipe:
 
 
 LIKELIHOOD, FEATURES = "likelihood", "features"
+FEATURE_CLASSES_PER_OUTCOME = 4   # FEATURES over K > 2 outcomes: at least 4 K clusters (12 for K = 3)
 PARTITIONS = (LIKELIHOOD, FEATURES)
 
 
 def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: int = 8,
                               progress: ProgressFn | None = None,
-                              recipe: ObserveRecipe | None = None) -> ObservationalFit:
-    """Estimate observational classes from images and one observed binary T sample per image.
+                              recipe: ObserveRecipe | None = None, outcomes: int = 2) -> ObservationalFit:
+    """Estimate observational classes from images and one observed sample of T per image.
+
+    outcomes: K, T's outcomes; t holds outcome indices 0..K-1 (0/1 for the binary T of the paper). With
+    K > 2 every step below works on P(T | I), a point of the K-simplex: the nets have K outputs, the
+    mixtures cluster the K-vectors (their first K-1 coordinates), the likelihood of a held-out sample is
+    categorical and any two classes may merge (not only classes adjacent in P(T=1)).
 
     A share of the T samples (`recipe.holdout`, 20%) is kept out of all training; it only scores K.
     1. A pooled CNN regresses P(T=1 | I) (2-class softmax, cross-entropy on t) on the other samples
@@ -109,23 +118,24 @@ def fit_observational_classes(images: Any, t: Any, seed: int = 0, max_classes: i
     chooses the threads (`configure_torch_threads(1)` is fastest on two cores).
     """
     recipe = recipe or ObserveRecipe()
-    x, t = _check_inputs(images, t, max_classes)
+    x, t = _check_inputs(images, t, max_classes, outcomes)
+    k_out = int(outcomes)
     if len(t) < recipe.min_images or t.min() == t.max():
-        return _single_class(t, "one class: too few images or T is constant")
+        return _single_class(t, "one class: too few images or T is constant", k_out)
     report = _Reporter(progress)
     held = _holdout_mask(len(t), recipe.holdout, seed)
     if recipe.partition == FEATURES:
-        return _feature_partition(x, t, held, seed, recipe, report)
-    p_net, _ = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3), with_features=False)
+        return _feature_partition(x, t, held, seed, recipe, report, k_out)
+    p_net, _ = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.3), with_features=False, outcomes=k_out)
     labelings = _mixture_labelings(p_net, t, max_classes, seed)
-    gmm_terms = {k: _heldout_terms(v, t, held) for k, v in labelings.items()}
+    gmm_terms = {k: _heldout_terms(v, t, held, k_out) for k, v in labelings.items()}
     k0 = _choose_k(gmm_terms, recipe)
-    merged, scores = _merge_classes(labelings[k0], t, held, recipe)
+    merged, scores = _merge_classes(labelings[k0], t, held, recipe, k_out)
     labels = labelings[int(merged.max()) + 1]
-    labels, scores = _relabel_rounds(x, labels, t, held, seed, recipe, report.scaled(0.35, 1.0), scores)
+    labels, scores = _relabel_rounds(x, labels, t, held, seed, recipe, report.scaled(0.35, 1.0), scores, k_out)
     report("done", 1.0)
-    return _finish(labels, t, p_net, _criterion(labels, k0, held, recipe), scores,
-                   {"k0": k0, "gmm_scores": _totals(gmm_terms)})
+    return _finish(labels, t, p_net, _criterion(labels, k0, held, recipe, k_out), scores,
+                   {"k0": k0, "gmm_scores": _totals(gmm_terms)}, k_out)
 
 
 PREDICT_BATCH = 8192        # at most this many images per forward pass of a fitted net
@@ -175,7 +185,7 @@ def _activation_bytes(shape: tuple[int, ...], recipe: ObserveRecipe) -> int:
 
 def _relabel_rounds(x: np.ndarray, labels: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int,
                     recipe: ObserveRecipe, report: _Reporter,
-                    scores: dict[int, float]) -> tuple[np.ndarray, dict[int, float]]:
+                    scores: dict[int, float], outcomes: int = 2) -> tuple[np.ndarray, dict[int, float]]:
     rounds = recipe.refine_rounds
     for r in range(rounds):
         if labels.max() == 0:
@@ -183,19 +193,23 @@ def _relabel_rounds(x: np.ndarray, labels: np.ndarray, t: np.ndarray, held: np.n
         decay = recipe.refine_weight_decay[min(r, len(recipe.refine_weight_decay) - 1)]
         new = _refine(x, labels, seed + 1 + r, decay, recipe, report.scaled(r / rounds, (r + 1) / rounds))
         if new.max() > 0:  # a net stuck at a constant output (one class) is ignored
-            labels, scores = _merge_classes(new, t, held, recipe)
+            labels, scores = _merge_classes(new, t, held, recipe, outcomes)
     return labels, scores
 
 
-def _criterion(labels: np.ndarray, k0: int, held: np.ndarray, recipe: ObserveRecipe) -> str:
+def _criterion(labels: np.ndarray, k0: int, held: np.ndarray, recipe: ObserveRecipe, outcomes: int = 2) -> str:
     rule = (f"the smallest K whose log-likelihood of the {int(held.sum())} held-out T samples is within "
             f"max({recipe.margin:g} nats, {recipe.z:g} standard errors) of the best")
+    if outcomes > 2:
+        return (f"K={int(labels.max()) + 1}: {rule}; first over Gaussian mixtures of the net's P(T|I) on the "
+                f"{outcomes}-outcome simplex (K0={k0}), then, after each of {recipe.refine_rounds} CNN relabelling "
+                "rounds, over greedy merges of any two classes")
     return (f"K={int(labels.max()) + 1}: {rule}; first over 1-D Gaussian mixtures of the net's P(T=1|I) "
             f"(K0={k0}), then, after each of {recipe.refine_rounds} CNN relabelling rounds, over greedy "
             f"merges of classes adjacent in P(T=1)")
 
 
-def _check_inputs(images: Any, t: Any, max_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_inputs(images: Any, t: Any, max_classes: int, outcomes: int = 2) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(images, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
@@ -204,8 +218,12 @@ def _check_inputs(images: Any, t: Any, max_classes: int) -> tuple[np.ndarray, np
     t = np.asarray(t).ravel()
     if t.shape != (len(x),):
         raise ValueError(f"t has {t.size} samples for {len(x)} images; need one per image")
-    if not np.all((t == 0) | (t == 1)):
+    if not 2 <= int(outcomes) <= 20:
+        raise ValueError(f"T has 2 to 20 outcomes, got {outcomes}")
+    if outcomes == 2 and not np.all((t == 0) | (t == 1)):
         raise ValueError("t must hold samples of a binary T (0 or 1)")
+    if outcomes > 2 and not np.all((t >= 0) & (t <= outcomes - 1) & (t == np.round(t))):
+        raise ValueError(f"t must hold samples of T: outcome indices 0 to {outcomes - 1}")
     if not np.all(np.isfinite(x)):
         raise ValueError("images contain NaN or infinite values")
     if max_classes < 1:
@@ -250,7 +268,7 @@ def observe_net_spec(shape: tuple[int, ...], n_classes: int, recipe: ObserveReci
 
 
 def _feature_partition(x: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int, recipe: ObserveRecipe,
-                       report: _Reporter) -> ObservationalFit:
+                       report: _Reporter, outcomes: int = 2) -> ObservationalFit:
     """Fine observational classes: k-means clusters of the first-stage nets' hidden features.
 
     A net that fits P(T=1 | I) must tell apart every visual feature that changes T, and its hidden
@@ -258,17 +276,20 @@ def _feature_partition(x: np.ndarray, t: np.ndarray, held: np.ndarray, seed: int
     net's one output, not in its features). The clusters refine the observational partition rather than
     estimate it: a class split in two costs Algorithm 1 a few more answers, while two classes merged
     into one give its images one answer where they have two (the Causal Coarsening Theorem's premise)."""
-    p_net, features = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.9))
+    p_net, features = _regress(x, t, ~held, seed, recipe, report.scaled(0.0, 0.9), outcomes=outcomes)
     report("clustering the nets' features", 0.95)
     assert features is not None, "_regress gives them unless told not to"
+    if outcomes > 2:        # K outcomes: more kinds of image can differ in P(T | I), so more clusters (4 per outcome)
+        recipe = replace(recipe, feature_classes=max(recipe.feature_classes, FEATURE_CLASSES_PER_OUTCOME * outcomes))
     labels = _feature_clusters(features, recipe, seed)
-    terms = _heldout_terms(_order_by_rate(labels, t), t, held)
+    terms = _heldout_terms(_order_by_rate(labels, t), t, held, outcomes)
     k = int(labels.max()) + 1
+    fitted = "P(T=1|I)" if outcomes == 2 else "P(T|I)"
     criterion = (f"K={k}: k-means ({recipe.feature_classes} clusters, those under {recipe.min_class_share:.0%} of "
-                 "the images joined to their nearest) of the hidden features of the nets that fit P(T=1|I); "
+                 f"the images joined to their nearest) of the hidden features of the nets that fit {fitted}; "
                  "fine on purpose: Algorithm 1's answers merge classes that are one causal class")
     report("done", 1.0)
-    return _finish(labels, t, p_net, criterion, {k: float(terms.sum())}, {"partition": FEATURES})
+    return _finish(labels, t, p_net, criterion, {k: float(terms.sum())}, {"partition": FEATURES}, outcomes)
 
 
 def _feature_clusters(features: np.ndarray, recipe: ObserveRecipe, seed: int) -> np.ndarray:
@@ -292,22 +313,24 @@ def _feature_clusters(features: np.ndarray, recipe: ObserveRecipe, seed: int) ->
 
 
 def _regress(x: np.ndarray, t: np.ndarray, fit: np.ndarray, seed: int, recipe: ObserveRecipe,
-             report: _Reporter, with_features: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mean P(T=1 | I) of a few nets trained on the non-held-out T samples, and their hidden features
-    side by side (N, members x hidden units)."""
+             report: _Reporter, with_features: bool = True, outcomes: int = 2) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mean P(T=1 | I) (K > 2 outcomes: P(T | I), (N, K)) of a few nets trained on the non-held-out T
+    samples, and their hidden features side by side (N, members x hidden units)."""
 
     members = recipe.regress_members or int(np.clip(recipe.regress_budget // max(int(fit.sum()), 1), 1, 3))
     outputs, features = [], []
     for m in range(members):
         member_seed = seed + 1000 * m
-        net = new_net(observe_net_spec(x.shape[1:], 2, recipe), member_seed)
+        net = new_net(observe_net_spec(x.shape[1:], outcomes, recipe), member_seed)
         config = TrainConfig(epochs=recipe.regress_epochs, lr=recipe.regress_lr, weight_decay=recipe.weight_decay,
                              patience=recipe.patience, seed=member_seed,
                              batch_size=_batch_size(int(fit.sum()), recipe.regress_batch))
         stage = report.scaled(m / members, (m + 1) / members)
-        train_classifier(net, x[fit], t[fit], config=config, progress=stage.epochs("fitting P(T=1|I)"))
+        train_classifier(net, x[fit], t[fit], config=config,
+                         progress=stage.epochs("fitting P(T=1|I)" if outcomes == 2 else "fitting P(T|I)"))
         batch = _predict_batch(x.shape[1:], recipe)
-        outputs.append(predict_proba(net, x, batch_size=batch)[:, 1])
+        proba = predict_proba(net, x, batch_size=batch)
+        outputs.append(proba[:, 1] if outcomes == 2 else proba)
         if with_features:
             features.append(hidden_features(net, x, batch_size=batch))
     return np.mean(outputs, axis=0), (np.concatenate(features, axis=1) if with_features else None)
@@ -336,11 +359,12 @@ def _compact(labels: np.ndarray) -> np.ndarray:
 
 
 def _mixture_labelings(p: np.ndarray, t: np.ndarray, max_classes: int, seed: int) -> dict[int, np.ndarray]:
-    """Classes of 1-D Gaussian mixtures of the outputs, K = 1..max_classes components."""
+    """Classes of 1-D Gaussian mixtures of the outputs, K = 1..max_classes components (outputs (N, K) over
+    K > 2 outcomes: mixtures of their first K-1 coordinates, the last being one minus their sum)."""
     from sklearn.mixture import GaussianMixture  # imported when used: scikit-learn takes ~1 s to import
 
-    values = p.reshape(-1, 1)
-    n_distinct = len(np.unique(np.round(p, 6)))
+    values = p.reshape(-1, 1) if p.ndim == 1 else p[:, :-1]
+    n_distinct = len(np.unique(np.round(values, 6), axis=0))
     labelings = {}
     for k in range(1, min(max_classes, n_distinct) + 1):
         gmm = GaussianMixture(k, n_init=2, random_state=seed, reg_covar=1e-6).fit(values)
@@ -348,10 +372,16 @@ def _mixture_labelings(p: np.ndarray, t: np.ndarray, max_classes: int, seed: int
     return labelings
 
 
-def _heldout_terms(labels: np.ndarray, t: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Log-likelihood of each held-out T under per-class rates estimated from the other T samples."""
+def _heldout_terms(labels: np.ndarray, t: np.ndarray, held: np.ndarray, outcomes: int = 2) -> np.ndarray:
+    """Log-likelihood of each held-out T under per-class rates estimated from the other T samples
+    (K > 2 outcomes: per-class outcome frequencies, each count plus one half)."""
     k = int(labels.max()) + 1
     fit = ~held
+    if outcomes > 2:
+        counts = np.zeros((k, outcomes))
+        np.add.at(counts, (labels[fit], t[fit]), 1.0)
+        q = (counts + 0.5) / (counts.sum(axis=1, keepdims=True) + 0.5 * outcomes)
+        return np.log(q[labels[held], t[held]])
     ones = np.bincount(labels[fit], weights=t[fit], minlength=k)
     count = np.bincount(labels[fit], minlength=k)
     q = (ones + 0.5) / (count + 1.0)
@@ -375,15 +405,16 @@ def _choose_k(terms: dict[int, np.ndarray], recipe: ObserveRecipe) -> int:
 
 
 def _merge_classes(labels: np.ndarray, t: np.ndarray, held: np.ndarray,
-                   recipe: ObserveRecipe) -> tuple[np.ndarray, dict[int, float]]:
-    """Greedy merges of classes adjacent in P(T=1); keep the smallest K the held-out T supports."""
+                   recipe: ObserveRecipe, outcomes: int = 2) -> tuple[np.ndarray, dict[int, float]]:
+    """Greedy merges of classes adjacent in P(T=1) (K > 2 outcomes: of any two classes); keep the
+    smallest K the held-out T supports."""
     labels = _order_by_rate(labels, t)
     path = {int(labels.max()) + 1: labels}
-    terms = {int(labels.max()) + 1: _heldout_terms(labels, t, held)}
+    terms = {int(labels.max()) + 1: _heldout_terms(labels, t, held, outcomes)}
     while labels.max() > 0:
-        labels = _cheapest_merge(labels, t, held)
+        labels = _cheapest_merge(labels, t, held) if outcomes == 2 else _cheapest_pair_merge(labels, t, held, outcomes)
         k = int(labels.max()) + 1
-        path[k], terms[k] = labels, _heldout_terms(labels, t, held)
+        path[k], terms[k] = labels, _heldout_terms(labels, t, held, outcomes)
     return path[_choose_k(terms, recipe)], _totals(terms)
 
 
@@ -407,6 +438,29 @@ def _cheapest_merge(labels: np.ndarray, t: np.ndarray, held: np.ndarray) -> np.n
     return _order_by_rate(np.where(labels == j + 1, j, labels), t)
 
 
+def _cheapest_pair_merge(labels: np.ndarray, t: np.ndarray, held: np.ndarray, outcomes: int) -> np.ndarray:
+    """K > 2 outcomes: merge the two classes (any two) whose merge loses the least training-T log-likelihood."""
+    fit = ~held
+    k = int(labels.max()) + 1
+    counts = np.zeros((k, outcomes))
+    np.add.at(counts, (labels[fit], t[fit]), 1.0)
+    own = [_categorical_ll(c) for c in counts]
+    best, pair = -math.inf, (0, 1)
+    for i in range(k - 1):
+        for j in range(i + 1, k):
+            change = _categorical_ll(counts[i] + counts[j]) - own[i] - own[j]
+            if change > best:
+                best, pair = change, (i, j)
+    return _order_by_rate(np.where(labels == pair[1], pair[0], labels), t)
+
+
+def _categorical_ll(counts: np.ndarray) -> float:
+    """Maximised categorical log-likelihood of outcome counts."""
+    n = float(counts.sum())
+    seen = counts[counts > 0]
+    return float((seen * np.log(seen / n)).sum()) if n > 0 else 0.0
+
+
 def _bernoulli_ll(ones: float, n: float) -> float:
     """Maximised Bernoulli log-likelihood of `ones` successes in n trials."""
     if n == 0 or ones == 0 or ones == n:
@@ -415,15 +469,20 @@ def _bernoulli_ll(ones: float, n: float) -> float:
     return float(ones * math.log(q) + (n - ones) * math.log1p(-q))
 
 
-def _single_class(t: np.ndarray, criterion: str) -> ObservationalFit:
+def _single_class(t: np.ndarray, criterion: str, outcomes: int = 2) -> ObservationalFit:
     labels = np.zeros(len(t), np.int64)
-    return _finish(labels, t, None, criterion, {1: 0.0}, {})
+    return _finish(labels, t, None, criterion, {1: 0.0}, {}, outcomes)
 
 
 def _finish(labels: np.ndarray, t: np.ndarray, p_net: np.ndarray | None, criterion: str,
-            scores: dict[int, float], details: dict[str, Any]) -> ObservationalFit:
+            scores: dict[int, float], details: dict[str, Any], outcomes: int = 2) -> ObservationalFit:
     labels = _order_by_rate(labels, t)
-    class_p = np.bincount(labels, weights=t) / np.bincount(labels)
+    if outcomes > 2:
+        counts = np.zeros((int(labels.max()) + 1, outcomes))
+        np.add.at(counts, (labels, t), 1.0)
+        class_p = counts / counts.sum(axis=1, keepdims=True)
+    else:
+        class_p = np.bincount(labels, weights=t) / np.bincount(labels)
     return ObservationalFit(p_obs=class_p[labels], obs_class=labels, n_classes=len(class_p),
                             criterion=criterion, scores=scores, class_p=class_p, p_net=p_net,
                             details=details)
@@ -484,18 +543,19 @@ def estimate_observational_classes(data: Dataset, positive_label: int | None = N
     """The classes of a data set without obs_class (None when it has them or has no T at all).
 
     From samples of T (slow: nets, fitted as `recipe` says; run in a worker; cancelled() returning True
-    raises FitCancelled), from P(T=1|I) (equal values), or from the label that counts as T = 1.
+    raises FitCancelled), from P(T=1|I) (equal values; K > 2 outcomes: P(T|I) rows within 1e-3 in total
+    variation), or from the label that counts as T = 1.
     """
     if data.obs_class is not None:
         return None
     if data.t is not None:
         progress = None if cancelled is None else (lambda stage, fraction: bool(cancelled()))
         fit = fit_observational_classes(data.images, np.asarray(data.t, np.int64), seed=seed, progress=progress,
-                                        recipe=recipe)
+                                        recipe=recipe, outcomes=data.n_outcomes)
         p_obs = data.p_obs if data.p_obs is not None else np.asarray(fit.p_obs, np.float64)
         return ObservedClasses(np.asarray(fit.obs_class, np.int64), p_obs)
     if data.p_obs is not None:
-        return ObservedClasses(partition_from_values(data.p_obs, 1e-3), data.p_obs)
+        return ObservedClasses(partition_answers(data.p_obs, 1e-3), data.p_obs)
     if data.labels is not None and positive_label is not None:
         t = (data.labels == positive_label).astype(np.int64)
         return ObservedClasses(t.copy(), t.astype(np.float64), t)

@@ -31,7 +31,8 @@ class Oracle(Protocol):
     name: str
 
     def answer(self, images: np.ndarray) -> np.ndarray:
-        """P(T=1 | man(I)) per image, float64 (N,), NaN where the oracle cannot say."""
+        """P(T=1 | man(I)) per image, float64 (N,), NaN where the oracle cannot say; for a T with K > 2
+        outcomes P(T | man(I)), (N, K), a row of NaN where it cannot say (docs/formats.md §7)."""
         ...
 
 

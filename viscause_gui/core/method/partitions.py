@@ -28,6 +28,44 @@ def partition_from_values(values: Any, tol: float = 1e-3) -> np.ndarray:
     return labels
 
 
+def partition_from_vectors(values: Any, tol: float = 1e-3) -> np.ndarray:
+    """Class id per distribution (rows of (N, K) values over K outcomes): rows whose total variation
+    distance ½ Σ|p − q| is at most tol are one class, and so is a chain of such rows (single linkage).
+
+    Ids are 0, 1, ... ordered by the class's mean expected outcome Σ_k k·p_k (ties by its mean row). For
+    K = 2 this is `partition_from_values` on P(T=1) (the distance is |p1 − q1|)."""
+    from scipy.sparse import coo_matrix  # imported when used (scipy imports slowly)
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"partition_from_vectors: values must be (N, K), got shape {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("partition_from_vectors: values must be finite")
+    if len(values) == 0:
+        return np.zeros(0, np.int64)
+    rows, inverse = np.unique(values, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    pairs = cKDTree(rows).query_pairs(2.0 * tol, p=1, output_type="ndarray")   # L1 <= 2 tol: TV <= tol
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(rows), len(rows)))
+    _, component = connected_components(graph, directed=False)
+    labels = component[inverse]
+    count = int(labels.max()) + 1
+    means = np.stack([values[labels == c].mean(axis=0) for c in range(count)])
+    order = np.lexsort((*means.T[::-1], means @ np.arange(values.shape[1])))
+    rank = np.empty(count, np.int64)
+    rank[order] = np.arange(count)
+    return rank[labels]
+
+
+def partition_answers(values: Any, tol: float) -> np.ndarray:
+    """Classes of answers: `partition_from_values` for binary P(T=1) values (N,), `partition_from_vectors`
+    for distributions over K outcomes (N, K)."""
+    values = np.asarray(values, dtype=np.float64)
+    return partition_from_vectors(values, tol) if values.ndim == 2 else partition_from_values(values, tol)
+
+
 def spurious_classes(obs_class: Any, causal_class: Any) -> np.ndarray:
     """S per image: the observational classes inside each causal class numbered 0..Mk-1 (by obs id)."""
     obs, causal = np.asarray(obs_class).ravel(), np.asarray(causal_class).ravel()

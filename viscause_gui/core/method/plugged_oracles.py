@@ -1,20 +1,22 @@
 """Oracles a user plugs in: a Python function, a classifier file (torch.export, TorchScript, ONNX).
 
-Every one follows `method.oracles.Oracle` (answer(images) -> P(T=1 | man(I)) per image, float64,
-NaN = "cannot say") and answers through `CheckedOracle`, which runs a Python function in a child
-process and turns whatever goes wrong (the oracle raises, hangs past a timeout while loading,
-answering or converting its answer, ends its process or crashes, returns the wrong shape, text,
-complex, infinite or all-NaN values or values outside [0, 1]) into one `OracleLoadError` or
-`OracleFailure` naming the oracle. Specs, as `viscause run --oracle` takes them:
+Every one follows `method.oracles.Oracle` (answer(images) -> P(T=1 | man(I)) per image, float64, NaN = "cannot
+say"; over K > 2 outcomes P(T | man(I)), (N, K)) and answers through `CheckedOracle`, which runs a Python
+function in a child process and turns whatever goes wrong (the oracle raises, hangs past a timeout while
+loading, answering or converting its answer, ends its process or crashes, returns the wrong shape, text,
+complex, infinite or all-NaN values or values outside [0, 1]) into one `OracleLoadError` or `OracleFailure`
+naming the oracle. Specs, as `viscause run --oracle` takes them:
 
 - ``python:MODULE:FUNCTION`` or ``python:path/to/file.py:FUNCTION``: FUNCTION(images) gets the
   images as float32 (N, H, W) grey (1.0 = ink) or (N, H, W, C) colour, values in [0, 1], and
-  returns N answers;
+  returns N answers: (N,) P(T=1) for a binary T; over K outcomes (N, K) probabilities (each row
+  summing to 1) or (N,) outcome indices 0..K-1 (NaN: cannot say);
 - ``torch:FILE``: a classifier saved with ``torch.export.save`` (or a TorchScript file);
 - ``onnx:FILE``: an ONNX classifier, run by onnxruntime (the optional extra ``onnx``).
 
-A model file's classifier outputs logits (N, K): the answer is the softmax probability of
-class `positive_class`; a single logit (N,) or (N, 1) is read as P(class 1) through a sigmoid.
+A model file's classifier outputs logits (N, C): for a binary T the answer is the softmax probability of
+class `positive_class`, a single logit (N,) or (N, 1) read as P(class 1) through a sigmoid; over K > 2
+outcomes it must output K logits, and the answer is their softmax, P(T | man(I)) (N, K).
 Its input layout is read off the model's input shape: (N, C, H, W) (the default when the file
 does not say), (N, H, W, C), (N, H, W) for grey images, or (N, H*W*C) flattened as stored. A
 model exported for a fixed batch size gets batches of that size (the last one padded).
@@ -36,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from viscause_gui.core.data.outcomes import OutcomeError, known, outcome_answers
 from viscause_gui.core.method.oracle_process import (ChildGone, ChildProcess, ChildTimeout, ProtocolError, one_line,
                                                      serve)
 
@@ -62,11 +65,12 @@ def is_plugged(spec: str) -> bool:
 
 
 def load_plugged_oracle(spec: str, positive_class: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
-                        image_shape: Sequence[int] | None = None) -> CheckedOracle:
+                        image_shape: Sequence[int] | None = None, outcomes: int = 2) -> CheckedOracle:
     """The oracle a spec names, loaded in its own process and checked (see the module docstring);
     OracleLoadError if it cannot be loaded. image_shape (H, W) or (H, W, C): a model file is
-    checked against it now, not at the first batch. Close it (or use it in a `with`) when done."""
-    return CheckedOracle(spec, positive_class, timeout, image_shape)
+    checked against it now, not at the first batch. outcomes: K, T's outcomes (2: a binary T).
+    Close it (or use it in a `with`) when done."""
+    return CheckedOracle(spec, positive_class, timeout, image_shape, outcomes)
 
 
 def _split_spec(spec: str) -> tuple[str, str]:
@@ -78,7 +82,7 @@ def _split_spec(spec: str) -> tuple[str, str]:
 
 
 def load_in_process(spec: str, positive_class: int = 1,
-                    image_shape: Sequence[int] | None = None) -> Callable[[np.ndarray], Any]:
+                    image_shape: Sequence[int] | None = None, outcomes: int = 2) -> Callable[[np.ndarray], Any]:
     """The answering function a spec names, loaded into this process (the oracle's child does
     this; everything else uses CheckedOracle). Runs the file's code: OracleLoadError if it fails."""
     kind, target = _split_spec(spec)
@@ -86,6 +90,7 @@ def load_in_process(spec: str, positive_class: int = 1,
         return load_python_function(target)
     model = load_torch_model(Path(target)) if kind == "torch" else load_onnx_model(Path(target))
     model.positive_class = _checked_class(positive_class, spec)
+    model.outcomes = int(outcomes)
     if image_shape is not None:
         model.layout(tuple(image_shape))
     return model.answer
@@ -103,9 +108,12 @@ class BadAnswers(ValueError):
     """What is wrong with a batch's answers (without the oracle's name)."""
 
 
-def check_answers(raw: Any, n: int) -> np.ndarray:
+def check_answers(raw: Any, n: int, outcomes: int = 2) -> np.ndarray:
     """The answers to n images as float64 (n,): P(T=1) in [0, 1] or NaN, at least one not NaN.
-    Numbers only: text (even '0.5'), complex numbers and other objects are refused."""
+    Numbers only: text (even '0.5'), complex numbers and other objects are refused. A binary T also
+    takes (n, 2) distributions (their second column is P(T=1)). Over K = `outcomes` > 2 outcomes the
+    answers are (n, K): (n, K) probabilities, each row summing to 1 (or all NaN), or (n,) outcome
+    indices 0..K-1 (NaN: cannot say), made one-hot."""
     if hasattr(raw, "detach"):          # a torch tensor
         raw = raw.detach().cpu().numpy()
     try:
@@ -121,6 +129,14 @@ def check_answers(raw: Any, n: int) -> np.ndarray:
         raise BadAnswers(f"returned {type(raw).__name__} of {'text' if array.dtype.kind in 'US' else array.dtype}, "
                          "not numbers")
     values = array.astype(np.float64)
+    if outcomes > 2:
+        return _outcome_answers(values, n, outcomes)
+    if values.shape == (n, 2):
+        try:
+            values = outcome_answers(values, n, 2)[:, 1]
+        except OutcomeError as exc:
+            raise BadAnswers(f"returned shape {values.shape} for {n} images, read as P(T) over the 2 outcomes "
+                             f"per image, but {exc}") from None
     if values.shape == (n, 1):
         values = values[:, 0]
     if values.shape != (n,):
@@ -134,6 +150,18 @@ def check_answers(raw: Any, n: int) -> np.ndarray:
         raise BadAnswers(f"answered NaN ('cannot say') for all {n} images; an oracle that cannot say anything "
                          "gives the run nothing to learn")
     return values
+
+
+def _outcome_answers(values: np.ndarray, n: int, outcomes: int) -> np.ndarray:
+    """check_answers over K > 2 outcomes."""
+    try:
+        out = outcome_answers(values, n, outcomes)
+    except OutcomeError as exc:
+        raise BadAnswers(f"returned {exc}") from None
+    if n and not known(out).any():
+        raise BadAnswers(f"answered NaN ('cannot say') for all {n} images; an oracle that cannot say anything "
+                         "gives the run nothing to learn")
+    return out
 
 
 class CheckedOracle:
@@ -152,10 +180,11 @@ class CheckedOracle:
     child would import torch again, seconds per load on two cores, on the GUI's thread too."""
 
     def __init__(self, spec: str, positive_class: int = 1, timeout: float | None = DEFAULT_TIMEOUT,
-                 image_shape: Sequence[int] | None = None):
+                 image_shape: Sequence[int] | None = None, outcomes: int = 2):
         self.kind, _ = _split_spec(spec)
         self.name = spec
         self.positive_class = positive_class
+        self.outcomes = int(outcomes)
         self.timeout = timeout
         self.image_shape = None if image_shape is None else [int(v) for v in image_shape]
         self._child: ChildProcess | None = None
@@ -163,7 +192,7 @@ class CheckedOracle:
         if self.kind == "python":
             self._child = self._start()
         else:
-            self._model = load_in_process(spec, positive_class, image_shape)
+            self._model = load_in_process(spec, positive_class, image_shape, self.outcomes)
 
     def __enter__(self) -> CheckedOracle:
         return self
@@ -184,7 +213,10 @@ class CheckedOracle:
         try:
             if self._model is not None:
                 return self._answer_in_thread(self._model, images)
-            return check_answers(np.frombuffer(self._answer_in_child(images), np.float64).copy(), len(images))
+            raw = np.frombuffer(self._answer_in_child(images), np.float64).copy()
+            if self.outcomes > 2:
+                raw = raw.reshape(len(images), self.outcomes)
+            return check_answers(raw, len(images), self.outcomes)
         except BadAnswers as exc:
             raise self._fail(str(exc)) from None
 
@@ -200,7 +232,7 @@ class CheckedOracle:
         try:
             self._ask(child, {"op": "prepare"}, PREPARE_LIMIT_S, "starting")
             self._ask(child, {"op": "load", "spec": self.name, "positive_class": self.positive_class,
-                              "image_shape": self.image_shape}, self.timeout, "loading it")
+                              "image_shape": self.image_shape, "outcomes": self.outcomes}, self.timeout, "loading it")
         except BaseException:
             child.kill()
             raise
@@ -230,7 +262,8 @@ class CheckedOracle:
                 raise self._fail(f"could not be started again: {exc}") from None
         try:
             reply, data = self._child.request({"op": "answer", "shape": list(images.shape)},
-                                              images.data.cast("B"), self.timeout, max_payload=8 * n)
+                                              images.data.cast("B"), self.timeout,
+                                              max_payload=8 * n * (self.outcomes if self.outcomes > 2 else 1))
         except ChildTimeout:
             self._child = None
             raise self._timed_out(n) from None
@@ -252,7 +285,7 @@ class CheckedOracle:
 
         def work() -> None:
             try:
-                box["values"] = check_answers(model(images), len(images))
+                box["values"] = check_answers(model(images), len(images), self.outcomes)
             except BaseException as exc:  # any failure of the model is reported
                 box["error"] = exc
 
@@ -285,6 +318,7 @@ class _OracleInChild:
 
     def __init__(self) -> None:
         self.function: Callable[[np.ndarray], Any] | None = None
+        self.outcomes = 2
 
     def handle(self, request: dict, payload: bytes) -> tuple[dict, bytes]:
         op = request.get("op")
@@ -293,8 +327,10 @@ class _OracleInChild:
         if op == "load":
             try:
                 shape = request.get("image_shape")
+                outcomes = request.get("outcomes", 2)
+                self.outcomes = outcomes if isinstance(outcomes, int) and 2 <= outcomes <= 20 else 2
                 self.function = load_in_process(str(request.get("spec")), request.get("positive_class", 1),
-                                                None if shape is None else tuple(shape))
+                                                None if shape is None else tuple(shape), self.outcomes)
             except OracleLoadError as exc:
                 return {"error": "load", "message": str(exc)}, b""
             return {"ok": True}, b""
@@ -308,7 +344,7 @@ class _OracleInChild:
         images = np.frombuffer(payload, np.float32).reshape(shape).copy()
         try:
             raw = self.function(images)
-            values = check_answers(raw, len(images))
+            values = check_answers(raw, len(images), self.outcomes)
         except BadAnswers as exc:
             return {"error": "answers", "message": str(exc)}, b""
         except BaseException as exc:  # any failure of the user's code is reported
@@ -389,11 +425,12 @@ class ModelFileOracle:
     """A classifier in a file: `forward` maps a float32 batch in the model's layout to logits."""
 
     def __init__(self, path: Path, forward: Callable[[np.ndarray], np.ndarray], input_shape: Shape | None,
-                 positive_class: int = 1):
+                 positive_class: int = 1, outcomes: int = 2):
         self.path = path
         self.forward = forward
         self.input_shape = input_shape       # per batch, None for a dynamic dimension; None: unknown
         self.positive_class = positive_class
+        self.outcomes = outcomes             # K > 2: the softmax over K logits is the answer
 
     def layout(self, image_shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
         """How a batch of images of `image_shape` becomes the model's input; OracleLoadError when it cannot."""
@@ -427,6 +464,12 @@ class ModelFileOracle:
         return out[:n]
 
     def _probability(self, logits: np.ndarray) -> np.ndarray:
+        if self.outcomes > 2:
+            if logits.ndim != 2 or logits.shape[1] != self.outcomes:
+                raise ValueError(f"the model returned shape {logits.shape}; over {self.outcomes} outcomes it must "
+                                 f"return {self.outcomes} logits per image (N, {self.outcomes})")
+            z = np.exp(logits - logits.max(axis=1, keepdims=True))
+            return z / z.sum(axis=1, keepdims=True)
         k = self.positive_class
         if logits.ndim == 1 or (logits.ndim == 2 and logits.shape[1] == 1):
             if k > 1:

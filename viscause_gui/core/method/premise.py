@@ -27,6 +27,14 @@ evidence is thin (a part with one answer, binary answers not yet significant), m
 representatives are asked, drawn from each predicted part, while the answer budget lasts.
 Where every class agrees nothing is asked or changed: it is the paper's Algorithm 1.
 
+Over K > 2 outcomes every answer is a distribution (core.data.outcomes): graded answers are grouped by
+their total variation distance under the same tolerance, a class's answer is the mean distribution of
+its largest group, and "binary" answers are single observed outcomes (one-hot rows): all alike agrees;
+mixed ones are tested as above with the K-outcome form of Fisher's exact test, a permutation test of
+the table of candidate side against outcome (the agreements of the leave-one-out predictions, one-sided;
+the chi-square statistic of the two clusters' table), with a fixed seed. For K = 2 everything is as
+written above.
+
 `PremiseRecord` says what was checked, split and why (the CLI prints it, history.json and the
 session keep it; `describe()` is the text the Classes panel shows).
 """
@@ -38,7 +46,8 @@ from typing import Any
 
 import numpy as np
 
-from viscause_gui.core.method.partitions import partition_from_values
+from viscause_gui.core.data.outcomes import answer_to_json, distance, format_answer, known, mean_answer
+from viscause_gui.core.method.partitions import partition_answers, partition_from_values
 
 BINARY, GRADED = "binary", "graded"
 AGREES, SPLIT, UNDECIDED = "agrees", "split", "undecided"
@@ -46,11 +55,16 @@ MAX_ROUNDS = 2             # follow-up rounds of more representatives at most
 MIN_PART_ANSWERS = 2       # a part of a split needs this many answers (a lone answer may be the oracle's noise)
 MAX_COMPONENTS = 10        # principal components the classifiers see
 FIT_IMAGES = 2000          # the principal components are fitted on at most this many images of a class
+PERMUTATIONS = 4999        # K > 2 outcomes: the permutation test's random tables (p-values from 1/5000)
 
 
 def answer_kind(answers: np.ndarray) -> str:
-    """BINARY when every finite answer is 0 or 1, else GRADED."""
+    """BINARY when every finite answer is 0 or 1 (over K > 2 outcomes: every answer one observed outcome,
+    a one-hot row), else GRADED."""
     a = np.asarray(answers, np.float64)
+    if a.ndim == 2:
+        rows = a[known(a)]
+        return BINARY if np.all(((rows == 0) | (rows == 1)).all(axis=1) & (rows.sum(axis=1) == 1)) else GRADED
     a = a[np.isfinite(a)]
     return BINARY if np.all((a == 0) | (a == 1)) else GRADED
 
@@ -74,19 +88,19 @@ class ClassVerdict:
 
     obs_class: int
     n_answers: int
-    mean: float
+    mean: Any                       # float: the mean answer (a binary T); over K > 2 outcomes a list of K
     verdict: str                    # AGREES, SPLIT or UNDECIDED (disagreeing, but not split)
     reason: str
     parts: list[int] = field(default_factory=list)       # classes it became (SPLIT: the first is obs_class)
-    part_means: list[float] = field(default_factory=list)
+    part_means: list[Any] = field(default_factory=list)
     part_sizes: list[int] = field(default_factory=list)  # images per part
     p_value: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out = {"obs_class": self.obs_class, "n_answers": self.n_answers, "mean": round(self.mean, 6),
+        out = {"obs_class": self.obs_class, "n_answers": self.n_answers, "mean": _rounded(self.mean),
                "verdict": self.verdict, "reason": self.reason}
         if self.parts:
-            out.update(parts=self.parts, part_means=[round(v, 6) for v in self.part_means],
+            out.update(parts=self.parts, part_means=[_rounded(v) for v in self.part_means],
                        part_sizes=self.part_sizes)
         if self.p_value is not None:
             out["p_value"] = float(self.p_value)
@@ -94,17 +108,17 @@ class ClassVerdict:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ClassVerdict:
-        return cls(obs_class=int(d["obs_class"]), n_answers=int(d["n_answers"]), mean=float(d["mean"]),
+        return cls(obs_class=int(d["obs_class"]), n_answers=int(d["n_answers"]), mean=_mean_of_json(d["mean"]),
                    verdict=str(d["verdict"]), reason=str(d["reason"]), parts=[int(v) for v in d.get("parts", [])],
-                   part_means=[float(v) for v in d.get("part_means", [])],
+                   part_means=[_mean_of_json(v) for v in d.get("part_means", [])],
                    part_sizes=[int(v) for v in d.get("part_sizes", [])],
                    p_value=None if d.get("p_value") is None else float(d["p_value"]))
 
     def describe(self) -> str:
-        head = f"class {self.obs_class}: {self.n_answers} answers, mean {self.mean:.2f}"
+        head = f"class {self.obs_class}: {self.n_answers} answers, mean {_shown(self.mean)}"
         if self.verdict != SPLIT:
             return f"{head}: {self.verdict} ({self.reason})"
-        parts = ", ".join(f"{c} ({n} images, answer {m:.2f})"
+        parts = ", ".join(f"{c} ({n} images, answer {_shown(m)})"
                           for c, n, m in zip(self.parts, self.part_sizes, self.part_means))
         return f"{head}: split into {parts} ({self.reason})"
 
@@ -138,9 +152,16 @@ class PremiseRecord:
     def describe(self) -> str:
         """What was checked and decided, in words (several lines)."""
         s = self.settings
-        rule = (f"binary answers: split where Fisher's exact test on leave-one-out predictions gives "
-                f"p <= {s.alpha:g} / looks" if self.kind == BINARY else
-                f"graded answers: one class's answers lie within {s.tolerance:g} of each other")
+        many = np.asarray(self.rep_answers).ndim == 2
+        if many:
+            rule = (f"one observed outcome per answer: split where a permutation test (Fisher's exact test for "
+                    f"K outcomes) on leave-one-out predictions gives p <= {s.alpha:g} / looks"
+                    if self.kind == BINARY else f"graded answers: one class's answers lie within {s.tolerance:g} "
+                                                "of each other in total variation")
+        else:
+            rule = (f"binary answers: split where Fisher's exact test on leave-one-out predictions gives "
+                    f"p <= {s.alpha:g} / looks" if self.kind == BINARY else
+                    f"graded answers: one class's answers lie within {s.tolerance:g} of each other")
         state = "" if self.finished else " (waiting for more answers)"
         lines = [f"Premise check{state}: {len(self.rep_index)} answers, {self.asked} of them asked beyond the "
                  f"representatives (budget {s.budget}), {self.rounds} follow-up round(s); {rule}."]
@@ -157,7 +178,7 @@ class PremiseRecord:
         return {"kind": self.kind, "tolerance": s.tolerance, "alpha": s.alpha, "budget": s.budget,
                 "per_part": s.per_part, "rounds_allowed": s.rounds, "asked": self.asked, "rounds": self.rounds,
                 "finished": self.finished, "rep_index": np.asarray(self.rep_index, np.int64).tolist(),
-                "rep_answers": [None if not math.isfinite(v) else float(v) for v in self.rep_answers],
+                "rep_answers": [answer_to_json(v) for v in self.rep_answers],
                 "verdicts": [v.to_json() for v in self.verdicts],
                 "moves": [{"class": int(k), "parent": int(p), "images": np.asarray(ix, np.int64).tolist()}
                           for k, (p, ix) in sorted(self.moves.items())],
@@ -171,7 +192,7 @@ class PremiseRecord:
                                        budget=int(d["budget"]), per_part=int(d["per_part"]),
                                        rounds=int(d["rounds_allowed"]))
             index = np.asarray(d["rep_index"], np.int64).reshape(-1)
-            answers = np.array([np.nan if v is None else float(v) for v in d["rep_answers"]], np.float64)
+            answers = _answers_of_json(d["rep_answers"])
             moves = {int(m["class"]): (int(m["parent"]), np.asarray(m["images"], np.int64).reshape(-1))
                      for m in d["moves"]}
             record = cls(kind=str(d["kind"]), settings=settings, rep_index=index, rep_answers=answers,
@@ -179,12 +200,37 @@ class PremiseRecord:
                          verdicts=[ClassVerdict.from_json(v) for v in d["verdicts"]], moves=moves)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"the premise record is malformed ({type(exc).__name__}: {exc})") from None
-        ok_answers = answers[np.isfinite(answers)]
+        ok_answers = answers[known(answers)]
         if record.kind not in (BINARY, GRADED) or len(index) != len(answers) or \
                 np.any((index < 0) | (index >= n_images)) or np.any((ok_answers < 0) | (ok_answers > 1)) or \
                 any(len(ix) and (ix.min() < 0 or ix.max() >= n_images) for _, ix in moves.values()):
             raise ValueError("the premise record does not fit the data set (indices or answers out of range)")
         return record
+
+
+def _rounded(value: Any) -> Any:
+    return answer_to_json(value, 6)
+
+
+def _shown(value: Any) -> str:
+    return format_answer(value)
+
+
+def _mean_of_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return float("nan") if value is None else float(value)
+
+
+def _answers_of_json(values: Any) -> np.ndarray:
+    """Answers read back: numbers or null (a binary T), lists of K numbers or null (K > 2 outcomes)."""
+    rows = [v for v in values if v is not None]
+    if rows and all(isinstance(v, list) for v in rows):
+        k = len(rows[0])
+        if k < 3 or any(len(v) != k for v in rows):
+            raise ValueError("answers over K outcomes must all have K > 2 numbers")
+        return np.array([[np.nan] * k if v is None else [float(x) for x in v] for v in values], np.float64)
+    return np.array([np.nan if v is None else float(v) for v in values], np.float64)
 
 
 @dataclass
@@ -212,7 +258,7 @@ def review(images: np.ndarray, obs_class: np.ndarray, rep_index: np.ndarray, rep
     verdicts, wanted, splits = [], [], {}
     for c in np.unique(obs_class):
         members = np.flatnonzero(obs_class == c)
-        mine = (obs_class[rep_index] == c) & np.isfinite(rep_answers)
+        mine = (obs_class[rep_index] == c) & known(rep_answers)
         index, answers = rep_index[mine], rep_answers[mine]
         check = _check_class(images, int(c), members, index, answers, kind, settings, looks, can_ask,
                              np.random.default_rng([seed, rounds, int(c)]))
@@ -240,42 +286,53 @@ class _ClassCheck:
 def _check_class(images: np.ndarray, c: int, members: np.ndarray, index: np.ndarray, answers: np.ndarray,
                  kind: str, settings: PremiseSettings, looks: int, can_ask: bool,
                  rng: np.random.Generator) -> _ClassCheck:
-    mean = float(answers.mean()) if len(answers) else float("nan")
+    many = answers.ndim == 2            # distributions over K > 2 outcomes
+    mean: Any = (mean_answer(answers) if len(answers) else float("nan")) if not many else \
+        (mean_answer(answers).tolist() if len(answers) else [float("nan")] * answers.shape[1])
     verdict = ClassVerdict(c, len(answers), mean, AGREES, "")
     if len(answers) < 2:
         verdict.reason = "fewer than two answers: nothing to compare"
         return _ClassCheck(verdict, [])
     if kind == GRADED:
-        groups = partition_from_values(answers, settings.tolerance)
+        groups = partition_answers(answers, settings.tolerance)
         if groups.max() == 0:
-            verdict.reason = f"answers within {settings.tolerance:g} (spread {np.ptp(answers):.3f})"
+            verdict.reason = f"answers within {settings.tolerance:g} (spread {_spread(answers):.3f})"
             return _ClassCheck(verdict, [])
         counts = np.bincount(groups)
         reason = (f"answers fall in {len(counts)} groups more than {settings.tolerance:g} apart "
-                  f"(means {', '.join(f'{answers[groups == g].mean():.2f}' for g in range(len(counts)))}; "
+                  f"(means {', '.join(_shown(mean_answer(answers[groups == g])) for g in range(len(counts)))}; "
                   f"{'/'.join(map(str, counts))} answers)")
         thin = counts.min() < MIN_PART_ANSWERS
     else:
-        if answers.min() == answers.max():
-            verdict.reason = f"all {len(answers)} answers {int(answers[0])}"
+        groups = answers.argmax(axis=1).astype(np.int64) if many else answers.astype(np.int64)
+        if groups.min() == groups.max():
+            verdict.reason = f"all {len(answers)} answers {int(groups[0])}"
             return _ClassCheck(verdict, [])
-        groups = answers.astype(np.int64)
         features = _features(images, members)
         level = settings.alpha / (looks * 2)
-        p, candidate = _binary_tests(features, members, index, groups)
+        p, candidate = _binary_tests(features, members, index, groups, answers.shape[1] if many else 2)
         verdict.p_value = p
-        reason = (f"{int(groups.sum())} of {len(groups)} answered 1; Fisher's exact test of the answers against "
-                  f"the image's side of a candidate split: p = {p:.3g} (split at <= {level:.3g})")
+        if many:
+            tally = ", ".join(f"{k}: {n}" for k, n in enumerate(np.bincount(groups, minlength=answers.shape[1])))
+            reason = (f"outcomes answered ({tally}) of {len(groups)}; a permutation test of the answers against "
+                      f"the image's side of a candidate split: p = {p:.3g} (split at <= {level:.3g})")
+        else:
+            reason = (f"{int(groups.sum())} of {len(groups)} answered 1; Fisher's exact test of the answers "
+                      f"against the image's side of a candidate split: p = {p:.3g} (split at <= {level:.3g})")
         if p <= level and candidate is not None:
+            if many:                     # a classifier of K outcomes may predict any of them: parts 0..P-1
+                candidate = _compact(candidate)
             sides = candidate[np.searchsorted(members, index)]
             verdict.verdict, verdict.reason = SPLIT, reason
-            return _ClassCheck(verdict, [], candidate, [answers[sides == k] for k in range(2)])
+            part_ids = range(2) if not many else range(int(candidate.max()) + 1)
+            return _ClassCheck(verdict, [], candidate, [answers[sides == k] for k in part_ids])
         more = _draw_more(members, candidate if candidate is not None else np.zeros(len(members), np.int64),
                           index, settings.per_part, rng) if can_ask else []
         if more:
             verdict.verdict, verdict.reason = UNDECIDED, reason + "; asking more representatives"
         else:
-            verdict.reason = reason + "; the images do not tell the answers apart: one P(T=1) sampled"
+            verdict.reason = reason + ("; the images do not tell the answers apart: one P(T=1) sampled" if not many
+                                       else "; the images do not tell the answers apart: one P(T) sampled")
         return _ClassCheck(verdict, more)
     features = _features(images, members)
     predicted = _classify(features, members, index, groups)
@@ -317,9 +374,9 @@ def _finish(record: PremiseRecord, obs_class: np.ndarray, rep_index: np.ndarray,
                               for k in order]
     record.finished = True
     refined = record.refined(obs_class)
-    answers = np.full(next_id, np.nan)
+    answers = np.full((next_id, *rep_answers.shape[1:]), np.nan)
     parent = {c: c for c in range(n_classes)} | {c: p for c, (p, _) in record.moves.items()}
-    answered = np.isfinite(rep_answers)
+    answered = known(rep_answers)
     for c in range(next_id):
         a = rep_answers[(refined[rep_index] == c) & answered]
         if len(a):
@@ -328,14 +385,17 @@ def _finish(record: PremiseRecord, obs_class: np.ndarray, rep_index: np.ndarray,
     return Review(record, None, refined, answers)
 
 
-def class_answer(answers: np.ndarray, kind: str, tolerance: float, prior: np.ndarray | None = None) -> float:
+def class_answer(answers: np.ndarray, kind: str, tolerance: float, prior: np.ndarray | None = None) -> Any:
     """A class's answer: for graded answers the mean of its largest group of answers within `tolerance`
     (a class a split left with a few answers of its neighbour keeps the level the oracle gives, not a
     mixture no image has: averaging .25 and .75 made causal levels the oracle never answers, so
     every manipulation towards them failed); a tie goes to the group with the most answers in `prior`
     (all the answers of the class it was split from), and only without one to the mean. For 0/1
-    answers their mean, the share of yes."""
+    answers their mean, the share of yes. Over K > 2 outcomes the same with distributions (the mean row;
+    groups by total variation distance): a float for a binary T, a distribution (K,) otherwise."""
     answers = np.asarray(answers, np.float64)
+    if answers.ndim == 2:
+        return _class_distribution(answers, kind, tolerance, prior)
     if kind == BINARY or len(answers) < 2:
         return float(answers.mean())
     groups = partition_from_values(answers, tolerance)
@@ -347,6 +407,29 @@ def class_answer(answers: np.ndarray, kind: str, tolerance: float, prior: np.nda
     if len(largest) > 1:              # a tie nothing breaks: no group is the class's; its mean says so
         return float(answers.mean())
     return float(answers[groups == largest[0]].mean())
+
+
+def _class_distribution(answers: np.ndarray, kind: str, tolerance: float, prior: np.ndarray | None) -> np.ndarray:
+    """class_answer over K > 2 outcomes (answers (n, K))."""
+    if kind == BINARY or len(answers) < 2:
+        return answers.mean(axis=0)
+    groups = partition_answers(answers, tolerance)
+    counts = np.bincount(groups).astype(np.float64)
+    if prior is not None and np.sum(counts == counts.max()) > 1:
+        prior = np.asarray(prior, np.float64)
+        means = [answers[groups == g].mean(axis=0) for g in range(len(counts))]
+        counts += np.array([np.sum(distance(prior, m) <= tolerance) for m in means]) / (len(prior) + 1)
+    largest = np.flatnonzero(counts == counts.max())
+    if len(largest) > 1:
+        return answers.mean(axis=0)
+    return answers[groups == largest[0]].mean(axis=0)
+
+
+def _spread(answers: np.ndarray) -> float:
+    """The largest distance between two answers (np.ptp of binary ones)."""
+    if answers.ndim == 1:
+        return float(np.ptp(answers))
+    return float(distance(answers[:, None, :], answers[None]).max())
 
 
 # ---------------------------------------------------------------- features and classifiers
@@ -381,11 +464,12 @@ def _classify(features: np.ndarray, members: np.ndarray, index: np.ndarray, grou
 
 
 def _binary_tests(features: np.ndarray, members: np.ndarray, index: np.ndarray,
-                  answers: np.ndarray) -> tuple[float, np.ndarray | None]:
+                  answers: np.ndarray, outcomes: int = 2) -> tuple[float, np.ndarray | None]:
     """Two candidate splits of a class, each tested with Fisher's exact test against the 0/1 answers:
     two clusters of its images (k-means; they never saw an answer, so under the premise the test is
     exact) and a classifier of the answers (leave-one-out predictions, one-sided). Returns the smaller
-    p-value and the split of every member it stands for (None: no candidate)."""
+    p-value and the split of every member it stands for (None: no candidate). Over K > 2 outcomes
+    (`answers` the outcome indices) the tests are permutation tests (_permutation_p)."""
     from scipy.stats import fisher_exact
     from sklearn.cluster import KMeans
 
@@ -393,7 +477,9 @@ def _binary_tests(features: np.ndarray, members: np.ndarray, index: np.ndarray,
     tests: list[tuple[float, np.ndarray | None]] = []
     if len(members) >= 2:
         clusters = KMeans(2, n_init=4, random_state=0).fit_predict(features).astype(np.int64)
-        tests.append((float(fisher_exact(_table(clusters[at], answers))[1]), clusters))
+        p = float(fisher_exact(_table(clusters[at], answers))[1]) if outcomes == 2 else \
+            _permutation_p(clusters[at], answers, _chi_square)
+        tests.append((p, clusters))
     predicted = np.zeros(len(answers), np.int64)
     for i in range(len(answers)):
         rest = np.arange(len(answers)) != i
@@ -401,9 +487,37 @@ def _binary_tests(features: np.ndarray, members: np.ndarray, index: np.ndarray,
             break
         predicted[i] = _logistic(features[at][rest], answers[rest]).predict(features[at][i:i + 1])[0]
     else:
-        p = float(fisher_exact(_table(predicted, answers), alternative="greater")[1])
+        p = float(fisher_exact(_table(predicted, answers), alternative="greater")[1]) if outcomes == 2 else \
+            _permutation_p(predicted, answers, _agreements)
         tests.append((p, _classify(features, members, index, answers)))
     return min(tests, key=lambda v: v[0]) if tests else (1.0, None)
+
+
+def _permutation_p(side: np.ndarray, answers: np.ndarray, statistic: Any) -> float:
+    """P-value of a permutation test: the answers shuffled against the sides (the table's margins kept, as
+    in Fisher's exact test), PERMUTATIONS times with a fixed seed; the share of statistics at least the one
+    observed, counting it (so never 0)."""
+    rng = np.random.default_rng(0)
+    shuffled = rng.permuted(np.tile(answers, (PERMUTATIONS, 1)), axis=1)
+    observed = statistic(side[None], answers[None])[0]
+    return float((1 + np.sum(statistic(side[None], shuffled) >= observed - 1e-9)) / (PERMUTATIONS + 1))
+
+
+def _agreements(side: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """Per row, how many predictions (side) equal the answers: one-sided, more than chance is evidence."""
+    return (side == answers).sum(axis=1).astype(np.float64)
+
+
+def _chi_square(side: np.ndarray, answers: np.ndarray) -> np.ndarray:
+    """Per row, the chi-square statistic of the table side x outcome (its margins are the same in every row)."""
+    sides, outcomes = int(side.max()) + 1, int(answers.max()) + 1
+    size = sides * outcomes
+    cells = np.broadcast_to(side, answers.shape) * outcomes + answers + size * np.arange(len(answers))[:, None]
+    tables = np.bincount(cells.ravel(), minlength=size * len(answers)).reshape(-1, sides, outcomes)
+    expected = tables.sum(axis=2, keepdims=True) * tables.sum(axis=1, keepdims=True) / answers.shape[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(expected > 0, (tables - expected) ** 2 / expected, 0.0)
+    return terms.sum(axis=(1, 2))
 
 
 def _table(side: np.ndarray, answers: np.ndarray) -> list[list[int]]:

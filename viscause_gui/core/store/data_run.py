@@ -29,14 +29,12 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch
 from viscause_gui.core.method.observe import ObserveRecipe, estimate_observational_classes, observational_problem
 from viscause_gui.core.method.oracles import Oracle
+from viscause_gui.core.method.plugged_oracles import DEFAULT_TIMEOUT, OracleFailure, is_plugged, load_plugged_oracle
 from viscause_gui.core.method.recipe import DataRecipe
 from viscause_gui.core.nets.models import SAME_RESULT_THREADS, available_cores, configure_torch_threads
-from viscause_gui.core.method.plugged_oracles import (DEFAULT_TIMEOUT, OracleFailure, is_plugged,
-                                                      load_plugged_oracle)
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.offline import ANSWERS_FILE, batch_folder, read_answers, write_offline_batch
-from viscause_gui.core.store.rundir import (STATE_FILE, AnswersRefused, drive_to_folder, save_history,
-                                            save_model)
+from viscause_gui.core.store.rundir import STATE_FILE, AnswersRefused, drive_to_folder, save_history, save_model
 from viscause_gui.core.store.session import SessionData
 from viscause_gui.core.store.session_reader import load_session
 from viscause_gui.core.store.session_writer import save_session
@@ -58,6 +56,7 @@ class DataRunSettings:
     t_label: int | None = None             # data with labels only: T = 1 for this label
     recipe: dict[str, Any] | None = None   # the recipe chosen from the data (method.recipe.DataRecipe.to_json);
                                            # None: a run made before recipes (its config says what it ran with)
+    t_from_labels: bool = False            # T = the label, one outcome per label (a run made before: False)
 
     def __post_init__(self) -> None:
         if self.oracle != OFFLINE and not is_plugged(self.oracle):
@@ -78,6 +77,7 @@ class DataRunSettings:
             settings = cls(**doc)
             timeout = settings.oracle_timeout
             assert isinstance(settings.data, str) and isinstance(settings.positive_class, int)
+            assert isinstance(settings.t_from_labels, bool)
             assert _printable(settings.oracle) and _printable(settings.data)     # shown on the terminal
             assert timeout is None or (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0)
             if settings.recipe is not None:
@@ -87,12 +87,13 @@ class DataRunSettings:
             raise ValueError(f"{where}: its '{SETTINGS_KEY}' settings are missing or damaged; start the run again "
                              "with viscause run") from None
 
-    def oracle_for(self, image_shape: tuple[int, ...]) -> Oracle | None:
+    def oracle_for(self, image_shape: tuple[int, ...], outcomes: int = 2) -> Oracle | None:
         """The plugged oracle, loaded now (a bad spec fails before any work); None for the offline
-        oracle. Only for settings made from the command line, never for settings read from a folder."""
+        oracle. Only for settings made from the command line, never for settings read from a folder.
+        outcomes: K, T's outcomes (the answers it must give)."""
         if self.oracle == OFFLINE:
             return None
-        return load_plugged_oracle(self.oracle, self.positive_class, self.oracle_timeout, image_shape)
+        return load_plugged_oracle(self.oracle, self.positive_class, self.oracle_timeout, image_shape, outcomes)
 
     def resume_command(self, out: Path) -> str:
         """The command that goes on with this oracle (named, when plugged), quoted for a POSIX shell."""
@@ -121,11 +122,13 @@ def _printable(text: str) -> bool:
 
 @dataclass
 class Outcome:
-    """Where a data run stopped: finished, or waiting for the answers CSV `waiting`."""
+    """Where a data run stopped: finished, or waiting for the answers CSV `waiting` (whose answers are the
+    outcomes `outcomes`)."""
 
     finished: bool
     waiting: Path | None = None
     batch_size: int = 0
+    outcomes: tuple[str, ...] | None = None
 
 
 def with_observational_classes(data: Dataset, t_label: int | None, seed: int, progress: Progress,
@@ -137,12 +140,14 @@ def with_observational_classes(data: Dataset, t_label: int | None, seed: int, pr
         raise ValueError(f"{data.name}: {problem.replace('(File menu)', '')}")
     if data.obs_class is not None:
         return data
-    what = "samples of T" if data.t is not None else "P(T=1|I)"
+    what = "samples of T" if data.t is not None else "P(T=1|I)" if data.n_outcomes == 2 else "P(T|I)"
     if data.t is None and data.p_obs is None:
         # a label read from a file (a sub-folder "yes", a digit) is what was observed of T for that
         # image: one sample, from which P(T=1|I) and its classes are estimated as `observe` does
         data = replace(data, t=(data.need("labels") == t_label).astype(np.int64), meta=dict(data.meta))
         what = f"samples of T (T = 1 for label {t_label})"
+    if data.n_outcomes > 2:
+        what += f" over {data.n_outcomes} outcomes ({', '.join(data.outcome_names)})"
     progress(f"finding observational classes from {what} on {len(data)} images")
     found = estimate_observational_classes(data, t_label, seed, recipe=observe)
     assert found is not None, "the data set has T and no observational classes yet"
@@ -201,7 +206,7 @@ def answer_data_run(out: Path, answers_csv: Path, progress: Progress, oracle: st
         raise ValueError(f"{out}: the run is finished; it waits for no answers")
     settings, plugged = _oracle_to_go_on(experiment, settings, oracle, positive_class, oracle_timeout)
     try:
-        values = read_answers(Path(answers_csv), batch, experiment.batches)
+        values = read_answers(Path(answers_csv), batch, experiment.batches, experiment.outcomes)
     except BaseException:
         _close(plugged)
         raise
@@ -234,7 +239,7 @@ def _oracle_to_go_on(experiment: Experiment, settings: DataRunSettings, oracle: 
     settings = DataRunSettings(**{**settings.to_json(), **{k: v for k, v in changes.items() if v is not None}})
     if oracle is None:
         return settings, None
-    return settings, settings.oracle_for(experiment.data.shape)
+    return settings, settings.oracle_for(experiment.data.shape, experiment.n_outcomes)
 
 
 def load_data_run(out: Path) -> tuple[Experiment, DataRunSettings]:
@@ -318,8 +323,8 @@ def _wait_offline(experiment: Experiment, out: Path) -> Outcome:
     assert batch is not None, "called while a batch waits for its answers"
     path = batch_folder(out, batch) / ANSWERS_FILE
     if not path.exists():
-        path = write_offline_batch(out, batch)
-    return Outcome(False, path, len(batch))
+        path = write_offline_batch(out, batch, experiment.outcomes)
+    return Outcome(False, path, len(batch), experiment.outcomes)
 
 
 def _extra_config(experiment: Experiment, settings: DataRunSettings) -> dict[str, Any]:

@@ -10,6 +10,7 @@ File format (JSON Lines, UTF-8, one object per line, each line ends with ``\\n``
 
     {"type": "header", "format": "viscause-journal", "version": 1,
      "session_id": "<hex>", "created": "<ISO 8601 UTC>"}
+    (a session whose T has K > 2 outcomes: "version": 2 and "outcomes": ["<name>", ...], K names)
     {"type": "answer", "id": "<hex>", "seq": 1, "batch": "algorithm2:3", "index": 7,
      "value": 1.0, "label": null, "annotator": "alice", "time": "<ISO 8601 UTC>",
      "image_sha256": "<hex>", "session": "<hex>"}
@@ -20,8 +21,9 @@ File format (JSON Lines, UTF-8, one object per line, each line ends with ``\\n``
   (``"algorithm1:0"``, ``"algorithm2:3"``; see `batch_key`) or ``"data"`` (``index`` is then
   an index into the data set); ``index``: the image's position in that batch.
 - ``value``: the answer as P(T=1): 1.0 "yes", 0.0 "no", anything in [0, 1]; ``null`` for "?"
-  (no recognisable answer; NaN in Python). ``label``: optional raw key or class the person
-  gave (e.g. the digit), for the record.
+  (no recognisable answer; NaN in Python). Over K > 2 outcomes the index of the outcome observed,
+  an integer 0..K-1 (for a binary T, 1 and 0 are also the outcomes' indices). ``label``: optional
+  raw key or class the person gave (e.g. the digit), for the record.
 - ``image_sha256``: `image_hash` of the image that was on screen, so a recovery can check
   that a replayed answer belongs to the same image.
 - ``session``: the id of the session that wrote the line (the header's ``session_id``), so
@@ -59,6 +61,7 @@ from typing import Any
 
 import numpy as np
 
+from viscause_gui.core.data.outcomes import OutcomeError, check_names, default_names
 from viscause_gui.core.data.user_files import UserFileError, printable, read_user_file
 from viscause_gui.core.store.atomic import fsync_dir, write_all
 
@@ -68,7 +71,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 JOURNAL_FORMAT = "viscause-journal"
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2                 # the newest version read; a journal of K > 2 outcomes is written as it
+BINARY_JOURNAL_VERSION = 1          # a binary T's journal is written as version 1 (earlier apps read it)
 JOURNAL_SUFFIX = ".journal.jsonl"
 MAX_JOURNAL_BYTES = 256 * 1024**2  # refused when larger: about a million answers, more than people give
 MAX_LINE_BYTES = 1024**2          # a longer line is corrupt
@@ -114,7 +118,8 @@ class AnswerRecord:
     time: str
     batch: str = ""
     index: int = -1
-    value: float = math.nan            # P(T=1); NaN for '?' (null in JSON); NaN for undo records
+    value: float = math.nan            # P(T=1) (K > 2 outcomes: the outcome's index); NaN for '?' (null in JSON)
+                                       # and for undo records
     label: int | str | None = None
     image_sha256: str | None = None
     target: str | None = None          # undo: the id of the undone answer
@@ -145,8 +150,9 @@ class AnswerRecord:
         return out
 
     @classmethod
-    def from_json(cls, obj: Any) -> AnswerRecord:
-        """Validate one decoded line; ValueError says what is wrong."""
+    def from_json(cls, obj: Any, outcomes: int = 2) -> AnswerRecord:
+        """Validate one decoded line; ValueError says what is wrong. outcomes: K, T's outcomes (a binary T's
+        value is P(T=1) in [0, 1]; over K > 2 outcomes it is an outcome index 0..K-1)."""
         if not isinstance(obj, dict):
             raise ValueError(f"a record must be a JSON object, got {type(obj).__name__}")
         kind = obj.get("type")
@@ -162,6 +168,10 @@ class AnswerRecord:
         value = obj.get("value")
         if value is None:
             value = math.nan
+        elif outcomes > 2:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= outcomes - 1 \
+                    or value != int(value):
+                raise ValueError(f"'value' must be an outcome index 0 to {outcomes - 1} or null, got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"'value' must be a number in [0, 1] or null, got {value!r}")
         label = obj.get("label")
@@ -209,7 +219,30 @@ def _check_header(obj: Any, where: str) -> dict[str, Any]:
     sid = obj.get("session_id")
     if not isinstance(sid, str) or not sid or len(sid) > 200:
         raise JournalError(f"{where}: the journal header has no valid session_id")
+    if obj.get("outcomes") is not None:
+        try:
+            names = check_names(obj["outcomes"], f"{where}: the header's outcomes")
+        except OutcomeError as exc:
+            raise JournalError(str(exc)) from None
+        if len(names) > 2 and version < 2:
+            raise JournalError(f"{where}: a version-{version} journal has a binary T, but its header names "
+                               f"{len(names)} outcomes")
     return obj
+
+
+def header_outcomes(header: dict[str, Any] | None) -> tuple[str, ...]:
+    """The outcomes a (checked) header names; a binary T's "0" and "1" when it names none."""
+    names = None if header is None else header.get("outcomes")
+    return tuple(names) if names is not None else default_names(2)
+
+
+def new_header(session_id: str, outcomes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """A journal's first line: version 1 for a binary T, version 2 naming the outcomes of K > 2."""
+    header: dict[str, Any] = {"type": "header", "format": JOURNAL_FORMAT, "version": BINARY_JOURNAL_VERSION,
+                              "session_id": session_id, "created": now_iso()}
+    if outcomes is not None and len(outcomes) > 2:
+        header.update(version=JOURNAL_VERSION, outcomes=list(outcomes))
+    return header
 
 
 # ---------------------------------------------------------------- reading
@@ -246,8 +279,9 @@ def parse_journal(raw: bytes, where: str = "journal", *, strict: bool = False) -
     if header is not None:
         contents.header = _check_header(header, where)
     seen: set[str] = set()
+    outcomes = len(header_outcomes(contents.header))
     for number, line in enumerate(lines, start=2):
-        problem = _add_record(contents, seen, number, line)
+        problem = _add_record(contents, seen, number, line, outcomes)
         if problem is not None:
             if strict:
                 raise JournalError(f"{where}: corrupt journal, {problem}")
@@ -273,14 +307,14 @@ def _lines(raw: bytes, end: int) -> Iterator[bytes]:
         start = stop + 1
 
 
-def _add_record(contents: JournalContents, seen: set[str], number: int, line: bytes) -> str | None:
+def _add_record(contents: JournalContents, seen: set[str], number: int, line: bytes, outcomes: int = 2) -> str | None:
     """Add the record of one line; what is wrong with the line, or None."""
     if len(line) > MAX_LINE_BYTES:
         return f"line {number}: longer than {MAX_LINE_BYTES:,} bytes"
     if not line.strip():
         return f"line {number}: empty"
     try:
-        record = AnswerRecord.from_json(json.loads(line.decode("utf-8"), parse_constant=_no_constant))
+        record = AnswerRecord.from_json(json.loads(line.decode("utf-8"), parse_constant=_no_constant), outcomes)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return f"line {number}: {exc}"
     if record.id in seen:
@@ -360,7 +394,10 @@ class Journal:
     Thread-safe: the GUI thread and a worker may both append.
     """
 
-    def __init__(self, path: str | os.PathLike, session_id: str | None = None, *, annotator: str = "user"):
+    def __init__(self, path: str | os.PathLike, session_id: str | None = None, *, annotator: str = "user",
+                 outcomes: tuple[str, ...] | None = None):
+        """outcomes: the names of T's outcomes (None: a binary T, or whatever an existing journal's header says);
+        an existing journal naming others is refused."""
         self.path = Path(path)
         self.annotator = annotator
         self._lock = threading.Lock()
@@ -386,19 +423,20 @@ class Journal:
                                        f"{sorted(writers - {session_id})[0]} (its header is damaged), "
                                        f"not {session_id}")
                 self.session_id = session_id or (sorted(writers)[0] if len(writers) == 1 else new_id())
-                self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
-                               "session_id": self.session_id, "created": now_iso()}
+                self.header = new_header(self.session_id, outcomes)
                 self.records = own_records(contents.records, self.session_id)
                 self.skipped = contents.skipped + len(contents.records) - len(self.records)
             elif contents.header is None:
                 self.session_id = session_id or new_id()
-                self.header = {"type": "header", "format": JOURNAL_FORMAT, "version": JOURNAL_VERSION,
-                               "session_id": self.session_id, "created": now_iso()}
+                self.header = new_header(self.session_id, outcomes)
                 self._write_line(fd, self.header)
             else:
                 if session_id is not None and contents.session_id != session_id:
                     raise JournalError(f"{self.path}: this journal belongs to session {contents.session_id}, "
                                        f"not {session_id}")
+                if outcomes is not None and header_outcomes(contents.header) != tuple(outcomes):
+                    raise JournalError(f"{self.path}: this journal's T has the outcomes "
+                                       f"{', '.join(header_outcomes(contents.header))}, not {', '.join(outcomes)}")
                 self.header = contents.header
                 self.session_id = contents.session_id  # type: ignore[assignment]
                 self.records = own_records(contents.records, self.session_id)
@@ -406,6 +444,7 @@ class Journal:
         except BaseException:
             os.close(fd)
             raise
+        self.outcomes = header_outcomes(self.header)
         self._fd = fd
         self._broken = False
         self._seq = max((r.seq for r in self.records), default=0)
@@ -480,12 +519,16 @@ class Journal:
                image: np.ndarray | None = None, image_sha256: str | None = None,
                label: int | str | None = None, reused_from: str | None = None) -> AnswerRecord:
         """Append one answer and return once it is on disk. `batch`: a key or a QueryBatch;
-        `value`: P(T=1) in [0, 1], or None / NaN for '?'; `image` (or its `image_hash`);
+        `value`: P(T=1) in [0, 1] (over K > 2 outcomes: the outcome's index), or None / NaN for '?';
+        `image` (or its `image_hash`);
         `reused_from`: ``"<session id>:<record id>"`` of an earlier session's answer the person
         chose to reuse."""
         key = batch if isinstance(batch, str) else batch_key(batch)
         v = math.nan if value is None else float(value)
-        if not (math.isnan(v) or 0.0 <= v <= 1.0):
+        k = len(self.outcomes)
+        if k > 2 and not (math.isnan(v) or (0 <= v <= k - 1 and v == int(v))):
+            raise ValueError(f"an answer is an outcome 0 to {k - 1} or NaN for '?', got {value!r}")
+        if k == 2 and not (math.isnan(v) or 0.0 <= v <= 1.0):
             raise ValueError(f"an answer is P(T=1) in [0, 1] or NaN for '?', got {value!r}")
         if isinstance(index, bool) or int(index) != index or index < 0:
             raise ValueError(f"index must be a non-negative integer, got {index!r}")
@@ -498,7 +541,7 @@ class Journal:
             record = AnswerRecord("answer", new_id(), self._seq, annotator or self.annotator, now_iso(),
                                   batch=key, index=int(index), value=v, label=label, image_sha256=image_sha256,
                                   session=self.session_id, reused_from=reused_from)
-            AnswerRecord.from_json(record.to_json())   # refuse what a reader would refuse
+            AnswerRecord.from_json(record.to_json(), k)   # refuse what a reader would refuse
             return self._append(record)
 
     def undo(self, target: AnswerRecord | str, *, annotator: str | None = None) -> AnswerRecord:

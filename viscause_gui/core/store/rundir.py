@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from viscause_gui.core.data.dataset import MAX_CHANNELS, describe_shape
+from viscause_gui.core.data.outcomes import ROW_SUM_TOLERANCE, OutcomeError, check_names, default_names
 from viscause_gui.core.data.user_files import UserFileError, read_user_file
 from viscause_gui.core.method.experiment import Experiment, ExperimentError, QueryBatch, TrainEvent
 from viscause_gui.core.method.manifold import BANK_ARRAYS, PrototypeBank
@@ -28,11 +29,9 @@ from viscause_gui.core.method.oracles import Oracle
 from viscause_gui.core.method.patches import DonorBank
 from viscause_gui.core.nets.generative import ConvAutoencoder, generative_spec
 from viscause_gui.core.nets.models import default_device, ensemble_proba
-from viscause_gui.core.nets.weights import (MAX_WEIGHTS_BYTES, WeightsError, net_from_state, net_of_spec,
-                                            read_state_dict)
+from viscause_gui.core.nets.weights import MAX_WEIGHTS_BYTES, WeightsError, net_from_state, net_of_spec, read_state_dict
 from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.folder_lock import hold_folder_lock
-
 
 STATE_FILE = "run.vcsession"        # a run that waits (offline oracle) or failed: the session it goes on from
 RUN_FILES = ("history.json", "model.pt", "model.json", "history.png", "manipulations.png", "generative.pt",
@@ -93,7 +92,8 @@ def save_history(out: Path, experiment: Experiment, extra_config: dict[str, Any]
                  finished: bool = True) -> Path:
     """history.json; `finished` False while the run goes on (the folder is usable all the same)."""
     config = {**experiment.config.to_json(), **(extra_config or {}), "finished": finished}
-    data = {"config": config, "iterations": [r.to_json() for r in experiment.history]}
+    data = {"config": config, "outcomes": list(experiment.outcomes),
+            "iterations": [r.to_json() for r in experiment.history]}
     if experiment.premise is not None:
         data["premise"] = experiment.premise.to_json()      # Algorithm 1's check of its premise
     path = out / "history.json"
@@ -110,7 +110,8 @@ def save_model(out: Path, experiment: Experiment) -> None:
         state = {f"m{m}.{k}": v for m, net in enumerate(nets) for k, v in net.state_dict().items()}
     atomic_write(out / "model.pt", lambda f: torch.save({k: v.detach().cpu() for k, v in state.items()}, f))
     meta = {"spec": experiment.spec, "members": len(nets), "binary": experiment.binary,
-            "causal_levels": experiment.learned_levels.tolist(), "image_shape": list(experiment.data.shape),
+            "causal_levels": experiment.learned_levels.tolist(), "outcomes": list(experiment.outcomes),
+            "image_shape": list(experiment.data.shape),
             "distance_scale": experiment.config.distance_scale, "confidence": experiment.manipulator_confidence}
     if experiment.uses_manifold and experiment.generative is not None:
         meta["generative"] = {"spec": generative_spec(experiment.generative)}
@@ -144,6 +145,7 @@ class RunModel:
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         meta = self._read_meta()
+        self.outcomes: tuple[str, ...] = meta["outcomes"]
         self.levels = np.asarray(meta["causal_levels"], np.float64)
         self.shape = tuple(meta["image_shape"])
         self.spec, self.members = meta["spec"], meta["members"]
@@ -180,9 +182,16 @@ class RunModel:
             if key not in meta:
                 raise self._fail("model.json", f"has no '{key}'")
         levels, shape, members = meta["causal_levels"], meta["image_shape"], meta.get("members", 1)
+        try:                          # a folder written before outcomes had names: a binary T
+            outcomes = default_names(2) if meta.get("outcomes") is None else check_names(meta["outcomes"],
+                                                                                          "'outcomes'")
+        except OutcomeError as exc:
+            raise self._fail("model.json", str(exc)) from None
         if not (isinstance(levels, list) and 2 <= len(levels) <= MAX_CLASSES
-                and all(_is_number(v) and 0 <= v <= 1 for v in levels)):
-            raise self._fail("model.json", f"'causal_levels' must list 2 to {MAX_CLASSES} probabilities in [0, 1]")
+                and all(_is_level(v, len(outcomes)) for v in levels)):
+            what = "probabilities in [0, 1]" if len(outcomes) == 2 else \
+                f"distributions over the {len(outcomes)} outcomes (lists of probabilities summing to 1)"
+            raise self._fail("model.json", f"'causal_levels' must list 2 to {MAX_CLASSES} {what}")
         if not (isinstance(shape, list) and len(shape) in (2, 3) and all(_is_int(v) and 1 <= v <= 4096 for v in shape)
                 and (len(shape) == 2 or 2 <= shape[2] <= MAX_CHANNELS)):
             raise self._fail("model.json", "'image_shape' must be [height, width] (each 1 to 4096) or "
@@ -200,7 +209,7 @@ class RunModel:
             net_of_spec(spec)                 # sized before anything is allocated
         except WeightsError as exc:
             raise self._fail("model.json", str(exc)) from None
-        return {**meta, "members": members}
+        return {**meta, "members": members, "outcomes": outcomes}
 
     def _read_weights(self) -> dict[str, torch.Tensor]:
         try:
@@ -275,7 +284,7 @@ class RunModel:
                                 generative=generative, bank=bank, donors=self.donors)
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(p_causal P(T=1|man(I)), causal_class) per image."""
+        """(p_causal P(T=1|man(I)), causal_class) per image; over K > 2 outcomes p_causal is P(T|man(I)) (N, K)."""
         if tuple(images.shape[1:]) != self.shape:
             raise ValueError(f"images are {describe_shape(images.shape[1:])}, the run's net expects "
                              f"{describe_shape(self.shape)}")
@@ -290,6 +299,14 @@ def _positive_or_none(meta: dict[str, Any], key: str) -> float | None:
     if not (_is_number(value) and 0 < value < 1e6):
         raise ValueError(f"model.json: '{key}' must be a positive number or null")
     return float(value)
+
+
+def _is_level(value: Any, outcomes: int) -> bool:
+    """A causal level: P(T=1) in [0, 1] (a binary T), else a distribution over the outcomes."""
+    if outcomes == 2:
+        return _is_number(value) and 0 <= value <= 1
+    return (isinstance(value, list) and len(value) == outcomes and all(_is_number(v) and 0 <= v <= 1 for v in value)
+            and abs(sum(value) - 1) <= ROW_SUM_TOLERANCE)
 
 
 def _is_int(value: Any) -> bool:
@@ -342,7 +359,8 @@ def drive_to_folder(experiment: Experiment, answer: AnswerFn, out: Path, progres
                          f"{len(pending)} more representatives")
             elif event.kind == "algorithm1":
                 progress(f"Algorithm 1: {len(event)} representatives -> causal levels "
-                         f"{np.round(experiment.learned_levels, 3).tolist()}")
+                         f"{np.round(experiment.learned_levels, 3).tolist()}"
+                         + ("" if experiment.n_outcomes == 2 else f" (P(T) over {', '.join(experiment.outcomes)})"))
                 if experiment.premise is not None:
                     progress(experiment.premise.describe())
             else:

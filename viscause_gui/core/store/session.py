@@ -1,8 +1,12 @@
 """Sessions: save and open a whole session (data, classes, answers, weights, history,
 settings) as ONE file, without pickle. Qt-free.
 
-File format ``viscause-session``, version 1 (suffix ``.vcsession``; any name works)
----------------------------------------------------------------------------------
+File format ``viscause-session``, version 1 or 2 (suffix ``.vcsession``; any name works)
+---------------------------------------------------------------------------------------
+Version 2 is a session whose T has K > 2 outcomes (answers and levels are distributions over them);
+a binary T is still written as version 1, which earlier apps read. ``dataset.outcomes`` names T's
+outcomes (absent in files written before outcomes had names: a binary T, "0" and "1").
+
 A ZIP archive (deflate). Its members:
 
 - ``session.json`` (required): UTF-8 JSON, strict (no NaN / Infinity)::
@@ -12,7 +16,8 @@ A ZIP archive (deflate). Its members:
      "app": {"name": "viscause_gui", "version": "0.1.0"},
      "settings": {...},                  # free JSON object owned by the app (blind mode, ...)
      "dataset": {"name": "GRATING", "n": N, "shape": [H, W], "meta": {...},
-                 "arrays": ["images", "p_obs", "t", "obs_class", ...]},
+                 "arrays": ["images", "p_obs", "t", "obs_class", ...],
+                 "outcomes": ["0", "1"]},    # T's outcomes, K = their number
      "answers": [<journal record>, ...], # every human answer and undo, see journal.py
      "experiment": null | {
          "config": {...ExperimentConfig...},
@@ -21,9 +26,9 @@ A ZIP archive (deflate). Its members:
          "rng": {"bit_generator": "PCG64", "state": {"state": <int>, "inc": <int>},
                  "has_uint32": 0, "uinteger": 0},   # numpy's bit_generator.state (128-bit ints)
          "history": [{"iteration": 1, "merr": .., "mdist": .., "n_train": .., "seconds": ..}],
-         "classes": null | {"causal_levels": [P(T=1|man) per causal class],
+         "classes": null | {"causal_levels": [P(T=1|man) per causal class],  # K > 2: [[P(T|man)], ...]
                             "obs_to_causal": [causal class per observational class],
-                            "obs_answers": [mean oracle answer per observational class]},
+                            "obs_answers": [mean oracle answer per observational class]},  # K > 2: rows
          "nets": M,                      # ensemble members with weights (0 before training)
          "batches": [{"kind": "algorithm1" | "algorithm2", "iteration": k, "size": B,
                       "arrays": ["images", "source_index", ..., "answers"]}, ...],
@@ -38,7 +43,8 @@ A ZIP archive (deflate). Its members:
   manipulated images Algorithm 2 trains on.
 - ``experiment/batches/<i>/<field>.npy`` and ``experiment/pending/<field>.npy``: a QueryBatch:
   ``images``, ``source_index`` (index into the data set), ``originals``, ``targets``,
-  ``distances``, ``p_target``, ``answers`` (P(T=1|man), NaN = no answer); the ones listed.
+  ``distances``, ``p_target``, ``answers`` (P(T=1|man), NaN = no answer; K > 2 outcomes: (B, K)
+  rows of P(T|man), a NaN row = no answer); the ones listed.
 - ``experiment/nets/<m>.pt``: the state_dict of ensemble member m, written by ``torch.save``
   and read with ``torch.load(..., weights_only=True)``; tensors only.
 - ``experiment/generative.pt``: the manifold manipulator's generative model (state_dict, read
@@ -68,7 +74,8 @@ from viscause_gui.core.method.experiment import Experiment
 from viscause_gui.core.store.journal import AnswerRecord, Journal, batch_key, new_id, now_iso
 
 SESSION_FORMAT = "viscause-session"
-SESSION_VERSION = 1
+SESSION_VERSION = 2                  # the newest version this app reads; it writes it for K > 2 outcomes
+BINARY_SESSION_VERSION = 1           # a binary T's sessions are written as version 1 (earlier apps read them)
 SESSION_SUFFIX = ".vcsession"
 GENERATIVE_MEMBER = "experiment/generative.pt"
 MANIFEST = "session.json"
@@ -138,7 +145,8 @@ class SessionData:
             if self.path is None:
                 raise ValueError("give the journal path: this session has no file yet")
             path = journal_path(self.path)
-        return Journal(path, self.session_id, annotator=annotator)
+        assert self.dataset is not None, "__post_init__ checks it"
+        return Journal(path, self.session_id, annotator=annotator, outcomes=self.dataset.outcome_names)
 
 
 def journal_path(session_path: PathLike) -> Path:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
+from viscause_gui.core.data.outcomes import ROW_SUM_TOLERANCE, OutcomeError, check_names, default_names
 from viscause_gui.core.data.readers import PathLike, read_npy_header
 from viscause_gui.core.method.experiment import (Experiment, ExperimentConfig, ExperimentState, IterationRecord,
                                                  QueryBatch)
@@ -21,14 +22,11 @@ from viscause_gui.core.method.premise import PremiseRecord
 from viscause_gui.core.method.query_choice import QUERY_CHOICES
 from viscause_gui.core.nets.generative import ConvAutoencoder
 from viscause_gui.core.nets.models import default_device
+from viscause_gui.core.nets.weights import WeightsError, net_from_state, net_of_spec, read_state_dict
 from viscause_gui.core.store.journal import AnswerRecord
-from viscause_gui.core.store.session import (BATCH_FIELDS, DEFAULT_LIMITS, GENERATIVE_MEMBER, MANIFEST,
-                                             RNG_BIT_GENERATORS, SESSION_FORMAT, SESSION_VERSION, SessionData,
+from viscause_gui.core.store.session import (BATCH_FIELDS, BINARY_SESSION_VERSION, DEFAULT_LIMITS, GENERATIVE_MEMBER,
+                                             MANIFEST, RNG_BIT_GENERATORS, SESSION_FORMAT, SESSION_VERSION, SessionData,
                                              SessionError, SessionLimits)
-from viscause_gui.core.nets.weights import WeightsError
-from viscause_gui.core.nets.weights import net_from_state
-from viscause_gui.core.nets.weights import net_of_spec
-from viscause_gui.core.nets.weights import read_state_dict
 
 
 def load_session(path: PathLike, *, limits: SessionLimits = DEFAULT_LIMITS,
@@ -68,6 +66,7 @@ class _Reader:
         self.path, self.limits, self.device = path, limits, device
         self.ready_to_manipulate = ready_to_manipulate
         self.total = 0
+        self.version = BINARY_SESSION_VERSION
 
     def read(self) -> SessionData:
         try:
@@ -128,6 +127,7 @@ class _Reader:
               f"bad format version {version!r}")
         _need(version <= SESSION_VERSION, f"session format version {version} was written by a newer viscause "
                                           f"(this one reads up to {SESSION_VERSION}); update the app")
+        self.version = version
         return doc
 
     def _array(self, name: str, kinds: str, shape: tuple[int | None, ...], *, what: str | None = None) -> np.ndarray:
@@ -172,14 +172,14 @@ class _Reader:
         _need(isinstance(app, dict), "'app' must be a JSON object")
         answers = doc.get("answers", [])
         _need(isinstance(answers, list), "'answers' must be a list")
+        dataset = self._dataset(doc.get("dataset"))
         records = []
         for i, obj in enumerate(answers):
             try:
-                records.append(AnswerRecord.from_json(obj))
+                records.append(AnswerRecord.from_json(obj, dataset.n_outcomes))
             except ValueError as exc:
                 raise _Bad(f"answer {i}: {exc}") from None
         _need(len({r.id for r in records}) == len(records), "two answers have the same id")
-        dataset = self._dataset(doc.get("dataset"))
         exp_doc = doc.get("experiment")
         experiment = None if exp_doc is None else self._experiment(exp_doc, dataset)
         return SessionData(dataset=dataset, experiment=experiment, answers=records, settings=settings,
@@ -199,14 +199,29 @@ class _Reader:
         n = len(images)
         _need(d.get("n", n) == n and d.get("shape", list(images.shape[1:])) == list(images.shape[1:]),
               "the data set's n / shape in session.json do not match its images")
-        extra = {k: self._array(f"data/{k}.npy", "biufUS", (n,), what=f"dataset {k}")
+        outcomes = self._outcomes(d.get("outcomes"))
+        extra = {k: self._array(f"data/{k}.npy", "biufUS", (n, len(outcomes)) if k == "p_obs" and len(outcomes) > 2
+                                else (n,), what=f"dataset {k}")
                  for k in keys if k != "images"}
         for k, v in extra.items():
             _need(k == "labels" or v.dtype.kind in "biuf", f"'dataset {k}' must be numeric")
         try:
-            return Dataset(images=images, meta=meta, name=name, **extra)
+            return Dataset(images=images, meta=meta, name=name, outcomes=outcomes, **extra)
         except ValueError as exc:
             raise _Bad(f"the data set is invalid: {exc}") from None
+
+    def _outcomes(self, names: Any) -> tuple[str, ...]:
+        """T's outcomes: `dataset.outcomes`, or a binary T's "0" and "1" in a file written before they were named
+        (its meta is not asked); a version-1 file has a binary T."""
+        if names is None:
+            return default_names(2)
+        try:
+            outcomes = check_names(names, "'dataset.outcomes'")
+        except OutcomeError as exc:
+            raise _Bad(str(exc)) from None
+        _need(len(outcomes) == 2 or self.version > BINARY_SESSION_VERSION,
+              f"a version-{self.version} session has a binary T, but 'dataset.outcomes' names {len(outcomes)}")
+        return outcomes
 
     def _experiment(self, e: Any, data: Dataset) -> Experiment:
         _need(isinstance(e, dict), "'experiment' must be a JSON object or null")
@@ -230,15 +245,16 @@ class _Reader:
         classes = e.get("classes")
         k = None
         levels = obs_to_causal = obs_answers = causal_labels = None
+        outcomes = data.n_outcomes
         if classes is not None:
             _need(isinstance(classes, dict), "'experiment.classes' must be a JSON object or null")
-            levels = _float_list(classes.get("causal_levels"), "causal_levels", 0.0, 1.0)
+            levels = _answer_list(classes.get("causal_levels"), "causal_levels", outcomes)
             k = len(levels)
             _need(k >= 1, "'causal_levels' is empty")
             obs_to_causal = _int_list(classes.get("obs_to_causal"), "obs_to_causal", 0, k - 1)
             _need(len(obs_to_causal) > int(np.max(obs_class)) and int(np.min(obs_class)) >= 0,
                   "'obs_to_causal' does not cover every observational class of the data set")
-            obs_answers = _float_list(classes.get("obs_answers"), "obs_answers", 0.0, 1.0)
+            obs_answers = _answer_list(classes.get("obs_answers"), "obs_answers", outcomes)
             causal_labels = self._array("experiment/causal_labels.npy", "iu", (n,), what="causal_labels")
             _need(_in_range(causal_labels, 0, k - 1), "'causal_labels' has classes outside the causal classes")
         q_images = self._array("experiment/query_images.npy", "f", (None, *shape), what="query_images")
@@ -249,11 +265,11 @@ class _Reader:
 
         batches_doc = e.get("batches")
         _need(isinstance(batches_doc, list), "'experiment.batches' must be a list")
-        batches = [self._batch(b, f"experiment/batches/{i}", f"batch {i}", n, shape, k, answered=True)
-                   for i, b in enumerate(batches_doc)]
+        batches = [self._batch(b, f"experiment/batches/{i}", f"batch {i}", n, shape, k, answered=True,
+                               outcomes=outcomes) for i, b in enumerate(batches_doc)]
         pending_doc = e.get("pending")
         pending = None if pending_doc is None else self._batch(pending_doc, "experiment/pending", "pending batch",
-                                                                n, shape, k, answered=False)
+                                                                n, shape, k, answered=False, outcomes=outcomes)
         n_nets = _int(e.get("nets"), "experiment.nets", 0)
         nets = []
         if n_nets:
@@ -307,7 +323,7 @@ class _Reader:
         return exp
 
     def _batch(self, b: Any, prefix: str, what: str, n: int, shape: tuple[int, ...], k: int | None,
-               answered: bool) -> QueryBatch:
+               answered: bool, outcomes: int = 2) -> QueryBatch:
         _need(isinstance(b, dict), f"{what} must be a JSON object")
         kind = b.get("kind")
         _need(kind in ("algorithm1", "algorithm2"), f"{what}: unknown kind {kind!r}")
@@ -331,6 +347,10 @@ class _Reader:
                 arr = self._array(name, "iu", (size,), what=label)
                 hi = n - 1 if f == "source_index" else (k - 1 if k is not None else -1)
                 _need(_in_range(arr, 0, hi), f"'{label}' is out of range")
+            elif f == "answers" and outcomes > 2:
+                arr = self._array(name, "f", (size, outcomes), what=label)
+                _need(_distribution_rows(arr), f"'{label}' must hold one distribution over the {outcomes} outcomes "
+                                               "per image, or a row of NaN")
             else:
                 arr = self._array(name, "f", (size,), what=label)
                 if f == "answers":
@@ -438,6 +458,26 @@ def _float_list(value: Any, what: str, lo: float, hi: float) -> list[float]:
                                           and math.isfinite(v) and lo <= v <= hi for v in value),
           f"'{what}' must be a list of numbers in [{lo}, {hi}]")
     return [float(v) for v in value]
+
+
+def _answer_list(value: Any, what: str, outcomes: int) -> np.ndarray:
+    """Levels or answers per class: numbers in [0, 1] for a binary T, else rows of `outcomes` probabilities
+    summing to 1."""
+    if outcomes == 2:
+        return np.asarray(_float_list(value, what, 0.0, 1.0), np.float64)
+    _need(isinstance(value, list) and all(isinstance(row, list) and len(row) == outcomes for row in value),
+          f"'{what}' must be a list of distributions over the {outcomes} outcomes")
+    rows = np.array([_float_list(row, what, 0.0, 1.0) for row in value], np.float64).reshape(-1, outcomes)
+    _need(_distribution_rows(rows) and np.isfinite(rows).all(), f"'{what}' rows must each sum to 1")
+    return rows
+
+
+def _distribution_rows(rows: np.ndarray) -> bool:
+    """Every row a distribution (in [0, 1], summing to 1) or all NaN."""
+    nan = np.isnan(rows).all(axis=1)
+    good = rows[~nan]
+    return bool(np.isfinite(good).all() and _in_range(good, 0.0, 1.0)
+                and (good.size == 0 or np.abs(good.sum(axis=1) - 1).max() <= ROW_SUM_TOLERANCE))
 
 
 def _int_list(value: Any, what: str, lo: int, hi: int) -> list[int]:

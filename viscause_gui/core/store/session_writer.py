@@ -16,18 +16,17 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import torch
+from torch import nn
 
 from viscause_gui import __version__
 from viscause_gui.core.data.dataset import OPTIONAL_ARRAYS, Dataset
 from viscause_gui.core.data.readers import PathLike
-from torch import nn
-
 from viscause_gui.core.method.experiment import Experiment, QueryBatch
 from viscause_gui.core.nets.generative import generative_spec
 from viscause_gui.core.store.atomic import atomic_write
 from viscause_gui.core.store.journal import AnswerRecord, now_iso
-from viscause_gui.core.store.session import (BATCH_FIELDS, GENERATIVE_MEMBER, MANIFEST, SESSION_FORMAT,
-                                             SESSION_VERSION, SessionData, SessionError, autosave_path)
+from viscause_gui.core.store.session import (BATCH_FIELDS, BINARY_SESSION_VERSION, GENERATIVE_MEMBER, MANIFEST,
+                                             SESSION_FORMAT, SESSION_VERSION, SessionData, SessionError, autosave_path)
 from viscause_gui.core.store.session_reader import load_session
 
 log = logging.getLogger("viscause_gui.session")
@@ -112,8 +111,10 @@ def snapshot_session(path: PathLike, source: SessionData | Experiment | Dataset,
         raise TypeError(f"cannot save a {type(source).__name__} as a session")
     path = Path(path)
     saved = now_iso()
+    assert session.dataset is not None, "SessionData has a data set"
+    outcomes = session.dataset.outcome_names
     doc: dict[str, Any] = {
-        "format": SESSION_FORMAT, "version": SESSION_VERSION,
+        "format": SESSION_FORMAT, "version": BINARY_SESSION_VERSION if len(outcomes) == 2 else SESSION_VERSION,
         "session_id": session.session_id, "created": session.created, "saved": saved,
         "app": {"name": "viscause_gui", "version": __version__},
         "settings": {**session.settings, **(extra_settings or {})},
@@ -123,7 +124,7 @@ def snapshot_session(path: PathLike, source: SessionData | Experiment | Dataset,
     assert ds is not None
     ds_arrays = ["images", *(k for k in OPTIONAL_ARRAYS if getattr(ds, k) is not None)]
     doc["dataset"] = {"name": ds.name, "n": len(ds), "shape": list(ds.shape), "meta": ds.meta,
-                      "arrays": ds_arrays}
+                      "arrays": ds_arrays, "outcomes": list(outcomes)}
     for key in ds_arrays:
         members[f"data/{key}.npy"] = _npy_bytes(getattr(ds, key))
     records = session.answers if answers is None else answers

@@ -72,17 +72,22 @@ def votes(records: Iterable[AnswerRecord]) -> dict[tuple[str, int], Vote]:
     return {key: aggregate(vals) for key, vals in groups.items()}
 
 
-def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | None = None
+def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | None = None, outcomes: int = 2
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(value, disagreement, n) per image of one batch (a key or a QueryBatch).
 
     value is what `Experiment.answer` takes: the fraction of "yes", NaN where nobody answered
     (or all said '?'); n counts the answers in force per image, so a panel that requires k
     annotators per image can check ``n >= k`` before handing `value` to the experiment.
+    Over K = `outcomes` > 2 outcomes (each answer an outcome's index) value is (size, K): the share
+    of the answers that gave each outcome (a NaN row where none is known), and the disagreement is
+    min(1, 2·sqrt(G / 2)) with G = 1 − Σ share² (the same number as for yes/no answers when K = 2).
     """
     key = batch if isinstance(batch, str) else batch_key(batch)
     if size is None:
         size = len(batch)
+    if outcomes > 2:
+        return _outcome_votes(records, key, size, outcomes)
     # the same numbers as `votes` (mean and twice the std of the known answers per image), counted
     # with bincount: a share hands on a batch of thousands of answers on the GUI thread
     mine = [r for r in resolve(records).values() if r.batch == key and 0 <= r.index < size]
@@ -96,6 +101,24 @@ def batch_votes(records: Iterable[AnswerRecord], batch: str | Any, size: int | N
         deviation = values[known] - value[index[known]]
         spread = np.sqrt(np.bincount(index[known], weights=deviation * deviation, minlength=size) / n_known)
     disagreement = np.minimum(1.0, 2.0 * spread)
+    return value, disagreement, n
+
+
+def _outcome_votes(records: Iterable[AnswerRecord], key: str, size: int, outcomes: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """batch_votes over K > 2 outcomes."""
+    mine = [r for r in resolve(records).values() if r.batch == key and 0 <= r.index < size]
+    counts = np.zeros((size, outcomes))
+    n = np.zeros(size, np.int64)
+    for r in mine:
+        n[r.index] += 1
+        if not math.isnan(r.value) and 0 <= r.value < outcomes:
+            counts[r.index, int(r.value)] += 1
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = counts / total
+    gini = 1.0 - (value ** 2).sum(axis=1)
+    disagreement = np.minimum(1.0, 2.0 * np.sqrt(gini / 2.0))
     return value, disagreement, n
 
 
