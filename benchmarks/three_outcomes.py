@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from unseen_suite import FILL_OF_BOUNDING_BOX
 
 OUTCOMES = ("left", "up", "right")
 SHAPES = ("disc", "square", "triangle")
@@ -53,14 +54,7 @@ LEVELS = np.array({levels!r})    # P(T | do(C = c)), one row per shape: disc, sq
 LEVELS = LEVELS / LEVELS.sum(axis=1, keepdims=True)
 
 
-def _fill_of_bounding_box(mask):
-    """Per mask: its area and the share of its bounding box it fills."""
-    area = mask.sum(axis=(1, 2))
-    rows, cols = mask.any(axis=2), mask.any(axis=1)
-    height = np.where(rows.any(1), rows.shape[1] - rows[:, ::-1].argmax(1) - rows.argmax(1), 0)
-    width = np.where(cols.any(1), cols.shape[1] - cols[:, ::-1].argmax(1) - cols.argmax(1), 0)
-    return area, area / np.maximum(height * width, 1)
-
+''' + FILL_OF_BOUNDING_BOX + '''
 
 def shape_of(images):
     """0 disc, 1 square, 2 triangle, NaN where no white sign of some size is found."""

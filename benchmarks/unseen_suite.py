@@ -85,6 +85,16 @@ def _construction(draw: Callable[[np.ndarray, np.ndarray, np.random.Generator], 
 
 # ---------------------------------------------------------------- oracles (numpy only, written beside the data)
 
+# shared by the oracles written here and by three_outcomes.py's (an oracle file stands alone: numpy only)
+FILL_OF_BOUNDING_BOX = '''def _fill_of_bounding_box(mask):
+    """Per mask: its area and the share of its bounding box it fills."""
+    area = mask.sum(axis=(1, 2))
+    rows, cols = mask.any(axis=2), mask.any(axis=1)
+    height = np.where(rows.any(1), rows.shape[1] - rows[:, ::-1].argmax(1) - rows.argmax(1), 0)
+    width = np.where(cols.any(1), cols.shape[1] - cols[:, ::-1].argmax(1) - cols.argmax(1), 0)
+    return area, area / np.maximum(height * width, 1)
+'''
+
 ORACLE_HEAD = '''"""A benchmark set's oracle (benchmarks/unseen_suite.py): P(T=1 | do(image)) from the cause alone."""
 from pathlib import Path
 
@@ -108,14 +118,7 @@ def _shrink(mask):
     return ~_grow(~mask)
 
 
-def _fill_of_bounding_box(mask):
-    """Per mask: its area and the share of its bounding box it fills."""
-    area = mask.sum(axis=(1, 2))
-    rows, cols = mask.any(axis=2), mask.any(axis=1)
-    height = np.where(rows.any(1), rows.shape[1] - rows[:, ::-1].argmax(1) - rows.argmax(1), 0)
-    width = np.where(cols.any(1), cols.shape[1] - cols[:, ::-1].argmax(1) - cols.argmax(1), 0)
-    return area, area / np.maximum(height * width, 1)
-
+''' + FILL_OF_BOUNDING_BOX + '''
 
 def _nearest_vote(x, reference, high, k=5):
     """Majority of the k nearest reference images (L2), per row of x."""
