@@ -233,7 +233,7 @@ def _add_data_run_arguments(run: argparse.ArgumentParser) -> list[str]:
                           "round, as GRATING's), flips (left-right mirror) or none (the default)")
     run.add_argument("--observe", choices=PARTITIONS, default=None,
                      help="DATA with samples of T: how its observational classes are found: features (the default: "
-                          "fine classes, clusters of the features of the nets that fit P(T=1|I); Algorithm 1's answers "
+                          "fine classes, clusters of the features of the nets that fit P(T|I); Algorithm 1's answers "
                           "merge them) or likelihood (as many as the held-out samples of T support, as `observe` does)")
     return ["positive_class", "oracle_timeout", "t_label", "grey", "net", "hidden", "ensemble", "invariant", "observe",
             "t_from_labels"]

@@ -189,7 +189,7 @@ class DataRecipe:
                 return "patches of real images"
             return f"manifold (generative model: {self.generative_epochs} epochs, widths {self.generative_widths})"
         if key == "observational classes":
-            return ("fine: clusters of the features of the nets that fit P(T=1|I)" if self.observe == FEATURES else
+            return ("fine: clusters of the features of the nets that fit P(T|I)" if self.observe == FEATURES else
                     "as many as the held-out samples of T support")
         return ", ".join(self.invariances) if self.invariances else "none (declare with --invariant)"
 
