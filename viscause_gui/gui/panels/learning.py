@@ -236,7 +236,9 @@ class LearningPanel(QWidget):
         if choice is None:
             self.plugged_label.setText("Pick this oracle in the list again to choose its file.")
         else:
-            positive = f" · P(T=1) = P(class {choice.positive_class})" if key == "model_file" else ""
+            data = self.state.dataset
+            binary = data is None or data.n_outcomes == 2
+            positive = f" · P(T=1) = P(class {choice.positive_class})" if key == "model_file" and binary else ""
             self.plugged_label.setText(f"Oracle: {choice.spec}{positive}")
             self.plugged_label.setToolTip(choice.spec)
 
@@ -256,7 +258,8 @@ class LearningPanel(QWidget):
         """The file (and function or positive class) of a plugged oracle, loaded once to check it."""
         data = self.state.dataset
         try:
-            choice = ask_plugged_oracle(self, key, None if data is None else data.shape)
+            choice = ask_plugged_oracle(self, key, None if data is None else data.shape,
+                                        ("0", "1") if data is None else data.outcome_names)
         except OracleLoadError as exc:
             self.show_error(str(exc))
             return None
