@@ -309,7 +309,7 @@ class PredictionReadout(QFrame):
         names = self.outcomes()
         if many(names):
             self._answers[key] = np.asarray(value, np.float64)
-            self._set(key, html.escape(most_likely(value, names)))
+            self._set(key, html.escape(most_likely(value, names), quote=False))
         else:
             self._set(key, f"{float(value):.2f}")
         self.values[key].setToolTip(level_tooltip(value, names))
