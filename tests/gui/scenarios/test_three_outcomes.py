@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 from benchmarks import three_outcomes
 from tests.gui.conftest import pick_item
 from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.gui.models.dialogs import Choice
 
 WAIT_MS = 240_000
 OUTCOMES = three_outcomes.OUTCOMES            # left, up, right
@@ -71,6 +72,18 @@ def test_samples_of_t_over_three_outcomes_open_and_say_their_outcomes(qtbot, sho
     t = OUTCOMES[int(window.state.dataset.t[window.state.current_index])]
     assert f"T {t}" in readout.values["source"].text()
 
+    qtbot.keyClick(window, Qt.Key.Key_F11)                       # presenter mode on a three-outcome set
+    assert window.teaching.presenter.on and readout.bars.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    assert not window.teaching.presenter.on
+
+    window.session.dialogs.ask_save = lambda title, text: Choice.DISCARD
+    window.opener.open_builtin("grating", n=300, seed=3)         # back to a binary T: as it always was
+    qtbot.waitUntil(lambda: window.state.dataset.name.startswith("grating"), timeout=WAIT_MS)
+    assert not readout.bars.isVisible() and " · T:" not in window.data_label.text()
+    assert readout.forms["causal"]._captions[readout.values["p_causal"]].text() == "P(T=1 | man(I)):"
+    qtbot.waitUntil(lambda: classes.obs_table.horizontalHeaderItem(2).text() == "P(T=1|I)", timeout=WAIT_MS)
+
 
 def test_a_three_outcome_run_shows_its_outcomes_everywhere(qtbot, shown_window, three_set, monkeypatch, tmp_path):
     window = shown_window
@@ -101,6 +114,8 @@ def test_a_three_outcome_run_shows_its_outcomes_everywhere(qtbot, shown_window, 
     window.state.select([0])
     readout = window.readout
     qtbot.waitUntil(lambda: readout.values["p_causal"].text().startswith("mostly '"), timeout=30_000)
+    readings = window.teaching.stage.readings()                  # what a lesson reads: distributions over K
+    assert readings["p_causal"].shape == (3,) and readings["p_obs"].shape == (3,)
     bars = readout.bars
     manipulated = bars.values["P(T | man(I))"]
     assert manipulated is not None and manipulated.shape == (3,) and abs(manipulated.sum() - 1) < 1e-6

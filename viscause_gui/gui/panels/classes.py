@@ -20,8 +20,8 @@ from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget
 
 from viscause_gui.gui.models.summaries import CrossTable, DataMap, cross_table, data_map
-from viscause_gui.gui.panels.class_tables import (CAUSAL_COLUMNS, OBS_COLUMNS, ClassView, fill_causal, fill_obs,
-                                                  gather, make_table, name_level_columns)
+from viscause_gui.gui.panels.class_tables import (CAUSAL_COLUMNS, OBS_COLUMNS, ClassView, fill_causal, fill_obs, gather,
+                                                  make_table, name_level_columns)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive
 from viscause_gui.gui.widgets.colors import class_brush, class_color, class_symbol

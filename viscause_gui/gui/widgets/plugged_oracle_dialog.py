@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
+from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.gui.models.run_form import PluggedChoice
 
 MODEL_FILES = "Models (*.pt2 *.pt *.pth *.ts *.onnx);;All files (*)"
@@ -21,6 +22,14 @@ def ask_plugged_oracle(parent: QWidget, key: str, image_shape: tuple[int, ...] |
     if choice is not None:
         choice.load(image_shape, len(outcomes))
     return choice
+
+
+def plugged_text(choice: PluggedChoice, key: str, data: Dataset | None) -> str:
+    """What the Learning panel says of the oracle plugged in: its spec, and for a model file of a binary T
+    the class that is T = 1 (over K > 2 outcomes its outputs are the outcomes: no class to name)."""
+    binary = data is None or data.n_outcomes == 2
+    positive = f" · P(T=1) = P(class {choice.positive_class})" if key == "model_file" and binary else ""
+    return f"Oracle: {choice.spec}{positive}"
 
 
 def _ask_python(parent: QWidget, outcomes: Sequence[str]) -> PluggedChoice | None:
