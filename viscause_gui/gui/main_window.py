@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
             closing=lambda: self._closing,
             show_answers=lambda: (self.docks["labelling"].raise_(), labelling.setFocus())), parent=self)
         self.opener.guard = self.session
+        self.session.exports.outcomes = lambda: None if self.state.dataset is None else self.state.dataset.outcome_names
         self.session.session_changed.connect(self.share.session_changed)   # a share serves one session
         # a new run over trained work asks as opening other data does: Save / Discard / Cancel
         learning.confirm_new_experiment = self.session.confirm_new_experiment

@@ -195,17 +195,20 @@ class WindowStage:
             learning.stop()
 
     # ----- what the readout shows, as numbers (the lesson tests read them) -----
-    def readings(self) -> dict[str, float | None]:
+    def readings(self) -> dict[str, Any]:
+        """P(T=1 | I) and P(T=1 | man(I)) (np.float64; over K > 2 outcomes P(T | ·) as (K,) arrays) or None."""
         image = self.state.current_image
-        out: dict[str, float | None] = {"p_obs": None, "p_causal": None}
+        out: dict[str, Any] = {"p_obs": None, "p_causal": None}
         if image is None:
             return out
         model = self.window.obs_controller.model
         if model is not None and image.shape == model.in_shape:
-            out["p_obs"] = float(model.predict(image[None]).p_t[0])
+            out["p_obs"] = model.predict(image[None]).p_t[0]
+            out["p_obs"] = float(out["p_obs"]) if np.ndim(out["p_obs"]) == 0 else out["p_obs"]
         exp = self.state.experiment
         if exp is not None and exp.nets:
-            out["p_causal"] = float(exp.predict_causal(image[None])[0] @ exp.causal_levels)
+            out["p_causal"] = exp.predict_causal(image[None])[0] @ exp.causal_levels
+            out["p_causal"] = float(out["p_causal"]) if np.ndim(out["p_causal"]) == 0 else out["p_causal"]
         return out
 
 

@@ -72,7 +72,8 @@ def train_manifold_check(images: np.ndarray, seed: int = 0, epochs: int = CHECK_
 class ModelOracle:
     """A trained classifier answers P(T=1 | image) = P(class `positive` | image); NaN when unsure.
 
-    `unsure` is the half-width of the band around 0.5 in which it answers NaN ('?').
+    `unsure` is the half-width of the band around 0.5 in which it answers NaN ('?'). A classifier of K > 2
+    classes (T's outcomes) answers its softmax, P(T | image) (N, K).
     """
 
     name = "model"
@@ -83,15 +84,21 @@ class ModelOracle:
         self.unsure = unsure
 
     def answer(self, images: np.ndarray) -> np.ndarray:
-        p = predict_proba(self.net, np.asarray(images, np.float32))[:, self.positive]
+        proba = predict_proba(self.net, np.asarray(images, np.float32))
+        if proba.shape[1] > 2:
+            return proba.astype(np.float64)
+        p = proba[:, self.positive]
         p = p.astype(np.float64)
         p[np.abs(p - 0.5) < self.unsure] = np.nan
         return p
 
 
 def model_oracle_targets(data: Dataset, positive_label: int | None = None) -> np.ndarray:
-    """What a model oracle learns: P(T=1|I) as soft labels (N, 2) or T as classes (N,)."""
+    """What a model oracle learns: P(T=1|I) as soft labels (N, 2) (P(T|I) (N, K) over K > 2 outcomes) or T as
+    classes (N,)."""
     if data.p_obs is not None:
+        if data.p_obs.ndim == 2:
+            return data.p_obs.astype(np.float32)
         return np.stack([1 - data.p_obs, data.p_obs], axis=1).astype(np.float32)
     if data.t is not None:
         return np.asarray(data.t, np.int64)
@@ -113,6 +120,7 @@ def train_model_oracle(data: Dataset, positive_label: int | None = None, seed: i
     targets = model_oracle_targets(data, positive_label)
     rng = np.random.default_rng(seed)
     index = np.sort(rng.choice(len(data), min(len(data), max_images), replace=False))
-    net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape), "n_classes": 2}, seed + 7919)
+    net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape),
+                   "n_classes": 2 if positive_label is not None else data.n_outcomes}, seed + 7919)
     yield from train_fn(net, data.images[index], targets[index], None, TrainConfig(epochs=epochs, seed=seed))
     return ModelOracle(net)

@@ -114,7 +114,7 @@ def _learning_events(data: Dataset, exp: Experiment | None, settings: RunSetting
         elif settings.oracle == "plugged":
             if settings.plugged is None:
                 raise ValueError("no file or module was chosen for the plugged oracle")
-            oracle = settings.plugged.load(exp.data.shape)
+            oracle = settings.plugged.load(exp.data.shape, exp.n_outcomes)
         elif settings.oracle == "model":
             oracle = model_oracle
             if oracle is None:

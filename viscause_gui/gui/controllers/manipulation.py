@@ -94,7 +94,7 @@ class ManipulatorView(Protocol):
     def chosen(self) -> Choice: ...
     def show_model(self, model: ManipulatorModel | None) -> None: ...     # the searches and classes it offers
     def show_message(self, text: str) -> None: ...                        # no model or no image: say what to do
-    def show_original(self, image: np.ndarray, probs: np.ndarray, p_man: float) -> None: ...
+    def show_original(self, image: np.ndarray, probs: np.ndarray, p_man: float | np.ndarray) -> None: ...
     def show_result(self, image: np.ndarray, key: Key, result: ManipulationResult,
                     path: np.ndarray | None) -> None: ...                  # path: the manifold's strip, or None
     def show_status(self, text: str) -> None: ...
@@ -163,7 +163,8 @@ class ManipulationController:
             self.view.show_message(NO_MODEL if self.model is None else NO_IMAGE)
             return
         self.probs = self.model.predict(image)[0]
-        self.view.show_original(image, self.probs, float(self.probs @ self.model.causal_levels))
+        p_man = self.probs @ self.model.causal_levels      # P(T=1 | man i); over K > 2 outcomes P(T | man i), (K,)
+        self.view.show_original(image, self.probs, float(p_man) if np.ndim(p_man) == 0 else p_man)
         self.request()
 
     def shown(self) -> None:

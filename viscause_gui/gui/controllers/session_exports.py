@@ -3,7 +3,7 @@ plots as PNGs. Each export that fails gives one message and leaves the session a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from viscause_gui.core.method.experiment import Experiment
@@ -22,6 +22,8 @@ class SessionExports:
                  dialogs: Dialogs, folder: Callable[[], str], plots: PlotWriters | None = None):
         self.records, self.experiment, self.dialogs, self.folder = records, experiment, dialogs, folder
         self.plot_writers: PlotWriters = plots or {}
+        # the names of T's outcomes (the window's data set's); None: the experiment's, or a binary T's
+        self.outcomes: Callable[[], Sequence[str] | None] = lambda: None
 
     def answers_dialog(self) -> None:
         path = self.dialogs.save_file("Export answers", self.folder(), "CSV (*.csv)")
@@ -29,13 +31,20 @@ class SessionExports:
             self.answers(path)
 
     def answers(self, path: str | os.PathLike) -> bool:
-        """Every answer and undo, with its annotator, as CSV."""
+        """Every answer and undo, with its annotator, as CSV; over K > 2 outcomes each answer's outcome by name."""
         try:
-            export_answers_csv(path, self.records())
+            export_answers_csv(path, self.records(), self._outcome_names())
         except (OSError, ValueError) as exc:
             self.dialogs.message(Level.WARNING, "Could not export the answers", str(exc))
             return False
         return True
+
+    def _outcome_names(self) -> Sequence[str] | None:
+        names = self.outcomes()
+        if names is None:
+            exp = self.experiment()
+            names = None if exp is None else exp.outcomes
+        return names
 
     def causal_dialog(self) -> None:
         path = self.dialogs.save_file("Export causal data set", self.folder(), "NumPy archives (*.npz)")

@@ -16,6 +16,7 @@ import numpy as np
 from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.data.outcomes import distance, one_hot
 from viscause_gui.core.method.experiment import random_cyclic_shifts
 from viscause_gui.core.method.ink_patterns import InkPatterns, learn_ink_patterns
 from viscause_gui.core.method.observe import FitCancelled, ObservedClasses, estimate_observational_classes
@@ -36,7 +37,7 @@ MAX_COPY_VALUES = 50_000_000  # at most this many float32 values in the copies (
 
 @dataclass
 class ObsPrediction:
-    p_t: np.ndarray           # (N,) P(T=1 | I) by the net
+    p_t: np.ndarray           # (N,) P(T=1 | I) by the net; over K > 2 outcomes P(T | I), (N, K)
     obs_class: np.ndarray     # (N,) the observational class (-1 when the classes are unknown)
 
 
@@ -44,7 +45,8 @@ class ObservationalModel:
     """A net for the observational class of an image, each class with its P(T=1) level.
 
     `reads_classes`: the net's outputs are the classes (P(T=1 | I) = sum over classes of
-    P(class | I) * level); otherwise they are T = 0, 1 and the class is the one with the nearest level.
+    P(class | I) * level); otherwise they are T's outcomes and the class is the one with the nearest level.
+    Over K > 2 outcomes a level is a distribution (C, K) and "nearest" is in total variation.
     `patterns`: for binary images whose classes are exact ink patterns, the check that takes out of a
     class an image lacking its ink (core.method.ink_patterns); None: the net answers alone.
     """
@@ -65,24 +67,34 @@ class ObservationalModel:
             if self.patterns is not None:
                 proba = self.patterns.restrict(images, proba)
             return ObsPrediction(proba @ self.levels, self.classes[proba.argmax(axis=1)])
-        p_t = proba[:, 1]
+        p_t = proba[:, 1] if proba.shape[1] == 2 else proba.astype(np.float64)
         if not len(self.levels):
             return ObsPrediction(p_t, np.full(len(p_t), -1, np.int64))
-        nearest = np.abs(p_t[:, None] - self.levels[None]).argmin(axis=1)
+        if p_t.ndim == 1:
+            nearest = np.abs(p_t[:, None] - self.levels[None]).argmin(axis=1)
+        else:
+            nearest = distance(p_t[:, None], self.levels[None]).argmin(axis=1)
         return ObsPrediction(p_t, self.classes[nearest])
 
 
-def class_levels(obs_class: np.ndarray | None, p: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Each observational class and its mean P(T=1) (from p_obs or samples of T)."""
+def class_levels(obs_class: np.ndarray | None, p: np.ndarray | None, outcomes: int = 2
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Each observational class and its mean P(T=1) (from p_obs or samples of T); over K = `outcomes` > 2
+    outcomes its mean distribution, (C, K) (samples of T counted as one-hot rows)."""
     if obs_class is None or p is None:
         return np.zeros(0, np.int64), np.zeros(0)
+    if outcomes > 2 and np.ndim(p) == 1:
+        p = one_hot(p, outcomes)
     classes = np.unique(obs_class)
-    levels = np.array([np.mean(p[obs_class == c]) for c in classes], np.float64)
+    levels = np.array([np.mean(p[obs_class == c], axis=0) for c in classes], np.float64)
     return classes, levels
 
 
 def _targets(p_obs: np.ndarray | None, t: np.ndarray | None) -> np.ndarray | None:
+    """What the net learns when it learns T: soft labels (N, K) from P(T | I), or the outcomes (N,)."""
     if p_obs is not None:
+        if p_obs.ndim == 2:
+            return p_obs.astype(np.float32)
         return np.stack([1.0 - p_obs, p_obs], axis=1).astype(np.float32)
     return None if t is None else np.asarray(t, np.int64)
 
@@ -132,7 +144,7 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
     targets = _targets(p_obs, data.t)
     if targets is None or cancelled():
         return None
-    classes, levels = class_levels(obs_class, p_obs if p_obs is not None else data.t)
+    classes, levels = class_levels(obs_class, p_obs if p_obs is not None else data.t, data.n_outcomes)
     reads_classes = 2 <= len(classes) <= MAX_CLASSES
     if reads_classes and obs_class is not None:        # (classes come from obs_class: never without it)
         targets = np.searchsorted(classes, obs_class)
@@ -143,7 +155,7 @@ def observe_and_train(data: Dataset, seed: int = 0, epochs: int | None = None, m
         return declared_copies(data, x, y, seed)
 
     net = new_net({"arch": "mlp", "hidden": [100], "in_shape": list(data.shape),
-                   "n_classes": len(classes) if reads_classes else 2}, seed)
+                   "n_classes": len(classes) if reads_classes else data.n_outcomes}, seed)
     if not (yield from _train(net, *copies(images, targets), epochs, seed, cancelled)):
         return None
     patterns = learn_ink_patterns(images, targets, len(classes), copies, seed, cancelled) if reads_classes else None

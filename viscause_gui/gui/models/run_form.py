@@ -45,9 +45,9 @@ class PluggedChoice:
     spec: str                    # "python:FILE.py:FUNCTION", "torch:FILE" or "onnx:FILE"
     positive_class: int = 1
 
-    def load(self, image_shape: tuple[int, ...] | None = None) -> Oracle:
-        """The checked oracle (OracleLoadError when it cannot be loaded)."""
-        return load_plugged_oracle(self.spec, self.positive_class, DEFAULT_TIMEOUT, image_shape)
+    def load(self, image_shape: tuple[int, ...] | None = None, outcomes: int = 2) -> Oracle:
+        """The checked oracle answering over `outcomes` (K) outcomes (OracleLoadError when it cannot be loaded)."""
+        return load_plugged_oracle(self.spec, self.positive_class, DEFAULT_TIMEOUT, image_shape, outcomes)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
+from viscause_gui.core.data.outcomes import one_hot
 from viscause_gui.core.nets.models import hidden_features
 
 MAX_MAP_POINTS = 5000
@@ -18,25 +19,34 @@ class PartitionSummary:
 
     classes: np.ndarray
     counts: np.ndarray
-    p_t: np.ndarray                 # obs: P(T=1|I); causal: P(T=1|man I)
+    p_t: np.ndarray                 # obs: P(T=1|I); causal: P(T=1|man I); K > 2 outcomes: (classes, K) rows
     p_man: np.ndarray | None = None  # obs only: the oracle's answer for the class (Algorithm 1)
     causal: np.ndarray | None = None  # obs only: the causal class it belongs to (-1 unknown)
 
 
-def _class_means(labels: np.ndarray, classes: np.ndarray, values: np.ndarray | None) -> np.ndarray:
+def _unknown(n: int, outcomes: int) -> np.ndarray:
+    """NaN levels for n classes: (n,) for a binary T, (n, K) rows over K > 2 outcomes."""
+    return np.full(n, np.nan) if outcomes <= 2 else np.full((n, outcomes), np.nan)
+
+
+def _class_means(labels: np.ndarray, classes: np.ndarray, values: np.ndarray | None, outcomes: int = 2
+                 ) -> np.ndarray:
     if values is None:
-        return np.full(len(classes), np.nan)
+        return _unknown(len(classes), outcomes)
     values = np.asarray(values, np.float64)
-    return np.array([values[labels == c].mean() for c in classes])
+    if outcomes > 2 and values.ndim == 1:           # samples of T: outcome indices, counted as one-hot rows
+        values = one_hot(values, outcomes)
+    return np.array([values[labels == c].mean(axis=0) for c in classes])
 
 
 def observational_summary(obs: np.ndarray, p_obs: np.ndarray | None = None, t: np.ndarray | None = None,
                           obs_answers: np.ndarray | None = None,
-                          obs_to_causal: np.ndarray | None = None) -> PartitionSummary:
-    """Observational classes with P(T=1|I) (from p_obs, else the mean of T) and Algorithm 1's answers."""
+                          obs_to_causal: np.ndarray | None = None, outcomes: int = 2) -> PartitionSummary:
+    """Observational classes with P(T=1|I) (from p_obs, else the mean of T) and Algorithm 1's answers;
+    over K = `outcomes` > 2 outcomes each level and answer is a distribution (a row of K)."""
     obs = np.asarray(obs, np.int64)
     classes, counts = np.unique(obs, return_counts=True)
-    p_t = _class_means(obs, classes, p_obs if p_obs is not None else t)
+    p_t = _class_means(obs, classes, p_obs if p_obs is not None else t, outcomes)
     p_man = None if obs_answers is None or len(obs_answers) != len(classes) else np.asarray(obs_answers, float)
     causal = None
     if obs_to_causal is not None:
@@ -44,15 +54,17 @@ def observational_summary(obs: np.ndarray, p_obs: np.ndarray | None = None, t: n
     return PartitionSummary(classes, counts, p_t, p_man, causal)
 
 
-def causal_summary(causal: np.ndarray, levels: np.ndarray | None = None) -> PartitionSummary:
-    """Causal classes with their P(T=1|man I) level (levels indexed by class id)."""
+def causal_summary(causal: np.ndarray, levels: np.ndarray | None = None, outcomes: int = 2) -> PartitionSummary:
+    """Causal classes with their P(T=1|man I) level (levels indexed by class id; over K = `outcomes` > 2
+    outcomes a row of K each)."""
     causal = np.asarray(causal, np.int64)
     classes, counts = np.unique(causal, return_counts=True)
     if levels is None:
-        p_t = np.full(len(classes), np.nan)
+        p_t = _unknown(len(classes), outcomes)
     else:
         levels = np.asarray(levels, np.float64)
-        p_t = np.array([levels[c] if 0 <= c < len(levels) else np.nan for c in classes])
+        unknown = _unknown(1, outcomes)[0]
+        p_t = np.array([levels[c] if 0 <= c < len(levels) else unknown for c in classes])
     return PartitionSummary(classes, counts, p_t)
 
 

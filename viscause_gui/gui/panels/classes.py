@@ -1,7 +1,8 @@
 """The Classes panel: the observational partition beside the causal one, a map of the data, C x S.
 
 - Two tables: observational classes (count, P(T=1|I), the oracle's answer, their causal
-  class) and causal classes (count, P(T=1|man I)).
+  class) and causal classes (count, P(T=1|man I)); over K > 2 outcomes each level is named by its
+  most likely outcome, the whole distribution in the cell's tooltip (class_tables.py).
 - A 2-D map: PCA of the causal net's hidden layer (pixels before a net exists) of at most
   5,000 images, colour = C, symbol = S; clicking a point selects that image.
 - A table causal class x spurious class with counts and an example thumbnail per cell;
@@ -11,18 +12,16 @@ The numbers come from `core.views`; the map is computed in a worker.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QTableWidgetItem, QVBoxLayout, QWidget
 
-from viscause_gui.core.method.partitions import spurious_classes
-from viscause_gui.gui.models.summaries import (CrossTable, DataMap, PartitionSummary, causal_summary, cross_table,
-                                                data_map, observational_summary)
+from viscause_gui.gui.models.summaries import CrossTable, DataMap, cross_table, data_map
+from viscause_gui.gui.panels.class_tables import (CAUSAL_COLUMNS, OBS_COLUMNS, ClassView, fill_causal, fill_obs, gather,
+                                                  make_table, name_level_columns)
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive
 from viscause_gui.gui.widgets.colors import class_brush, class_color, class_symbol
@@ -33,58 +32,6 @@ from viscause_gui.gui.workers import WorkerPool
 
 THUMB = 40
 MAP_INTERVAL_MS = 1500          # at most one map per 1.5 s while a run retrains the net
-
-
-@dataclass
-class ClassView:
-    """What the panel shows, gathered from the state (None where unknown)."""
-    obs: np.ndarray | None
-    causal: np.ndarray | None
-    spurious: np.ndarray | None
-    obs_summary: PartitionSummary | None
-    causal_summary: PartitionSummary | None
-    causal_source: str
-
-
-def gather(state: AppState) -> ClassView:
-    """Observational / causal / spurious classes of the data set and their summaries."""
-    exp = state.experiment
-    data = exp.data if exp is not None else state.dataset
-    if data is None:
-        return ClassView(None, None, None, None, None, "no data set")
-    obs = data.obs_class
-    causal, levels, source = _causal(state)
-    spur = None
-    if obs is not None and causal is not None:     # the state's S is shared with the readout and browser
-        shared = obs is state.obs_classes() and causal is state.causal_classes()
-        spur = state.spurious_classes() if shared else spurious_classes(obs, causal)
-    obs_sum = None
-    if obs is not None:
-        obs_sum = observational_summary(obs, data.p_obs, data.t,
-                                        None if exp is None else exp.obs_answers,
-                                        None if exp is None else exp.obs_to_causal)
-    causal_sum = None if causal is None else causal_summary(causal, levels)
-    return ClassView(obs, causal, spur, obs_sum, causal_sum, source)
-
-
-def _causal(state: AppState):
-    exp = state.experiment
-    if exp is not None and exp.causal_labels is not None:
-        return exp.causal_labels, exp.causal_levels, "learned by Algorithm 1"
-    data = state.dataset
-    if data is not None and data.causal_class is not None:
-        levels = state.truth.causal_levels() if state.truth is not None else None
-        return data.causal_class, levels, "ground truth of the data set"
-    return None, None, "unknown: run Algorithm 1 (Learning panel)"
-
-
-OBS_COLUMNS = [("obs", "the observational class"), ("n", "images in the class"),
-               ("P(T=1|I)", "P(T=1 | I): how often T = 1 for the class's images"),
-               ("answer", "the oracle's P(T=1 | man(I)) for the class's representatives (Algorithm 1)"),
-               ("C", "the causal class the answer puts the class in")]
-CAUSAL_COLUMNS = [("C", "the causal class"), ("n", "images in the class"),
-                  ("P(T=1|man)", "P(T=1 | man(I)): how often T = 1 when an image of the class is set "
-                                 "(manipulated), not only seen")]
 
 
 class ClassesPanel(QWidget):
@@ -133,10 +80,10 @@ class ClassesPanel(QWidget):
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(0, 0, 0, 0)
-        self.obs_table = _table(OBS_COLUMNS, fit=True)
+        self.obs_table = make_table(OBS_COLUMNS, fit=True)
         self.obs_table.setToolTip("Observational classes: images with the same P(T=1 | I); 'answer' is "
                                   "the oracle's P(T=1 | man(I)) for the class (Algorithm 1), C its causal class")
-        self.causal_table = _table(CAUSAL_COLUMNS, fit=True)
+        self.causal_table = make_table(CAUSAL_COLUMNS, fit=True)
         self.causal_table.setToolTip("Causal classes: images with the same P(T=1 | man(I))")
         for title, table in (("Observational partition", self.obs_table), ("Causal partition", self.causal_table)):
             col = QVBoxLayout()
@@ -165,7 +112,7 @@ class ClassesPanel(QWidget):
         col = QVBoxLayout(box)
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(QLabel("<b>Causal class C × spurious class S</b> (click a cell to select its images)"))
-        self.cross = _table([])
+        self.cross = make_table([])
         self.cross.setIconSize(QSize(THUMB, THUMB))
         self.cross.cellClicked.connect(self.select_cell)
         col.addWidget(self.cross)
@@ -187,8 +134,11 @@ class ClassesPanel(QWidget):
         self._key = key
         self.view = gather(self.state)
         self.header.setText(self._header_text())
-        self._fill_obs(self.view.obs_summary)
-        self._fill_causal(self.view.causal_summary)
+        names = self.view.outcomes
+        name_level_columns(self.obs_table, "obs", names)
+        name_level_columns(self.causal_table, "causal", names)
+        fill_obs(self.obs_table, self.view.obs_summary, names)
+        fill_causal(self.causal_table, self.view.causal_summary, names)
         if self.workers.is_running("learning"):
             self._staged.add("cross", self._fill_cross)
         else:
@@ -212,22 +162,6 @@ class ClassesPanel(QWidget):
             return ("No observational classes yet: they come with the data set or are estimated from "
                     "samples of T when Algorithm 1 starts.")
         return f"Causal classes: {v.causal_source}."
-
-    def _fill_obs(self, s: PartitionSummary | None) -> None:
-        n = 0 if s is None else len(s.classes)
-        self.obs_table.setRowCount(n)
-        for r in range(n):
-            causal = -1 if s.causal is None else int(s.causal[r])
-            answer = np.nan if s.p_man is None else s.p_man[r]
-            _set_row(self.obs_table, r, [str(s.classes[r]), str(s.counts[r]), _fmt(s.p_t[r]), _fmt(answer),
-                                         "" if causal < 0 else str(causal)], color=causal)
-
-    def _fill_causal(self, s: PartitionSummary | None) -> None:
-        n = 0 if s is None else len(s.classes)
-        self.causal_table.setRowCount(n)
-        for r in range(n):
-            _set_row(self.causal_table, r, [str(s.classes[r]), str(s.counts[r]), _fmt(s.p_t[r])],
-                     color=int(s.classes[r]))
 
     def _fill_cross(self) -> None:
         v = self.view
@@ -364,35 +298,3 @@ class ClassesPanel(QWidget):
         if self.table_data is None:
             return
         self.state.select(self.table_data.members(row, col))
-
-
-def _table(columns: list[tuple[str, str]], fit: bool = False) -> QTableWidget:
-    """A read-only table with (header, tooltip) columns. fit: each column as wide as its header
-    and contents (short headers, the meaning in the tooltip), the last one takes the rest;
-    else the columns share the width."""
-    table = QTableWidget(0, len(columns))
-    for i, (text, tip) in enumerate(columns):
-        item = QTableWidgetItem(text)
-        item.setToolTip(tip)
-        table.setHorizontalHeaderItem(i, item)
-    table.verticalHeader().setVisible(False)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents if fit else QHeaderView.ResizeMode.Stretch)
-    header.setStretchLastSection(fit)
-    table.verticalHeader().setDefaultSectionSize(24)
-    return table
-
-
-def _set_row(table: QTableWidget, row: int, texts: list[str], color: int = -1) -> None:
-    for col, text in enumerate(texts):
-        item = QTableWidgetItem(text)
-        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-        if col == 0 and color >= 0:
-            item.setBackground(QBrush(class_color(color, 90)))
-        table.setItem(row, col, item)
-
-
-def _fmt(value: float) -> str:
-    return "–" if value is None or not np.isfinite(value) else f"{value:.2f}"

@@ -25,7 +25,7 @@ from viscause_gui.gui.controllers.run_phase import Controls
 from viscause_gui.gui.models.run_form import PLUGGED, PluggedChoice, RunForm
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import make_action, while_alive
-from viscause_gui.gui.widgets.plugged_oracle_dialog import ask_plugged_oracle
+from viscause_gui.gui.widgets.plugged_oracle_dialog import ask_plugged_oracle, plugged_text
 from viscause_gui.gui.widgets.queue_view import QueueView
 from viscause_gui.gui.widgets.recipe_box import RecipeBox
 from viscause_gui.gui.widgets.run_charts import RunCharts
@@ -236,8 +236,7 @@ class LearningPanel(QWidget):
         if choice is None:
             self.plugged_label.setText("Pick this oracle in the list again to choose its file.")
         else:
-            positive = f" · P(T=1) = P(class {choice.positive_class})" if key == "model_file" else ""
-            self.plugged_label.setText(f"Oracle: {choice.spec}{positive}")
+            self.plugged_label.setText(plugged_text(choice, key, self.state.dataset))
             self.plugged_label.setToolTip(choice.spec)
 
     def _oracle_activated(self, index: int) -> None:
@@ -256,7 +255,8 @@ class LearningPanel(QWidget):
         """The file (and function or positive class) of a plugged oracle, loaded once to check it."""
         data = self.state.dataset
         try:
-            choice = ask_plugged_oracle(self, key, None if data is None else data.shape)
+            choice = ask_plugged_oracle(self, key, None if data is None else data.shape,
+                                        ("0", "1") if data is None else data.outcome_names)
         except OracleLoadError as exc:
             self.show_error(str(exc))
             return None

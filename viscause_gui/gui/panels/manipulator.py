@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QSta
 from viscause_gui.core.method.manipulator import ManipulationResult
 from viscause_gui.core.method.manipulator_model import MANIFOLD, PATCHES, PIXELS, ManipulatorModel
 from viscause_gui.gui.controllers.manipulation import AUTO, NO_MODEL, PATH_STEPS, Choice, Key, ManipulationController
+from viscause_gui.gui.models.outcome_text import distribution, level_tooltip, many, most_likely, target_name
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action, while_alive
 from viscause_gui.gui.widgets.images import (DIFFERENCE_LEGEND, difference_key, difference_rgb, image_box, image_view,
@@ -207,8 +208,11 @@ class ManipulatorPanel(QWidget):
         combo.clear()
         combo.addItem("auto: most likely other class", AUTO)
         if model is not None:
+            names = self._outcomes()
             for k, level in enumerate(model.causal_levels):
-                combo.addItem(f"C = {k}   (P(T=1|man) = {level:.2f})", k)
+                combo.addItem(target_name(k, level, names), k)
+                combo.setItemData(combo.count() - 1, level_tooltip(level, names) or None,
+                                  Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(max(combo.findData(keep), 0))
         combo.blockSignals(False)
 
@@ -216,11 +220,20 @@ class ManipulatorPanel(QWidget):
         self.message.setText(text)
         self.stack.setCurrentIndex(0)
 
-    def show_original(self, image: np.ndarray, probs: np.ndarray, p_man: float) -> None:
+    def show_original(self, image: np.ndarray, probs: np.ndarray, p_man: float | np.ndarray) -> None:
         self.stack.setCurrentIndex(1)
         show_data_image(self.original_item, image)
         k = int(probs.argmax())
-        self.original_label.setText(unbroken(f"C(i) = {k}", f"P = {probs[k]:.2f}", f"P(T=1|man i) ≈ {p_man:.2f}"))
+        names = self._outcomes()
+        answer = (f"P(T|man i): {most_likely(p_man, names)}" if many(names) and names is not None
+                  else f"P(T=1|man i) ≈ {float(p_man):.2f}")
+        self.original_label.setText(unbroken(f"C(i) = {k}", f"P = {probs[k]:.2f}", answer))
+        self.original_label.setToolTip(level_tooltip(p_man, names))
+
+    def _outcomes(self) -> tuple[str, ...] | None:
+        """The names of T's outcomes (None: no data set)."""
+        data = self.state.dataset
+        return None if data is None else data.outcome_names
 
     def show_result(self, image: np.ndarray, key: Key, result: ManipulationResult, path: np.ndarray | None) -> None:
         new = result.images[0]
@@ -252,7 +265,11 @@ class ManipulatorPanel(QWidget):
         ok = "reached" if c == target else "not reached"
         self.result_label.setText(f"C(ĵ) = {c}   P(C = {target}) = {result.p_target[0]:.2f}   "
                                   f"(target {target} {ok})")
-        self.result_label.setToolTip(f"P(T=1 | man ĵ) of class {c}: {model.causal_levels[c]:.2f}")
+        names = self._outcomes()
+        level = model.causal_levels[c]
+        self.result_label.setToolTip(f"P(T | man ĵ) of class {c}: {distribution(level, names)}"
+                                     if many(names) and names is not None
+                                     else f"P(T=1 | man ĵ) of class {c}: {level:.2f}")
         d = float(result.distance[0])
         self.distance_label.setText(f"Hamming distance: {d:.0f} pixels" if model.binary
                                     else f"L2 distance: {d:.2f}")

@@ -11,9 +11,11 @@ from PySide6.QtGui import QFont, QFontMetrics, QTextDocument, QTextDocumentFragm
 from PySide6.QtWidgets import QFrame, QGridLayout, QGroupBox, QLabel, QSizePolicy, QWidget
 
 from viscause_gui.gui.help import HELP_TEXT
+from viscause_gui.gui.models.outcome_text import level_tooltip, many, most_likely
 from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
+from viscause_gui.gui.widgets.outcome_bars import OutcomeBars
 
 READOUT_MS = 40      # debounce of the readout
 NB_HYPHEN = "\u2011"
@@ -82,6 +84,9 @@ class ValueRows(QGridLayout):
         self.addWidget(self._captions[value], row, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         self.addWidget(value, row, 1)
 
+    def set_caption(self, value: QLabel, caption: str) -> None:
+        self._captions[value].setText(caption)
+
     def remove_row(self, value: QLabel) -> None:
         for widget in (self._captions.pop(value), value):
             self.removeWidget(widget)
@@ -106,6 +111,9 @@ class PredictionReadout(QFrame):
         self.obs_status = "no observational model yet"
         self.values: dict[str, QLabel] = {}
         self.groups: dict[str, QGroupBox] = {}
+        self.forms: dict[str, ValueRows] = {}
+        self.bars = OutcomeBars()         # over K > 2 outcomes: P(T | I) and P(T | man(I)) of the image
+        self._answers: dict[str, np.ndarray | None] = {"p_obs": None, "p_causal": None}   # what the bars show
         self._spurious_table: dict[tuple[int, int], int] = {}
         self._timer = QTimer(self, singleShot=True, interval=READOUT_MS)
         self._timer.timeout.connect(self.refresh)
@@ -117,12 +125,14 @@ class PredictionReadout(QFrame):
         state.dataset_changed.connect(self._on_dataset)
         state.behaviour_changed.connect(self.schedule)
         self._show_truth_box()
+        self._name_outcomes()
         self._on_classes()
 
     def _make_group(self, key: str) -> QGroupBox:
         title, rows = self.SECTIONS[key]
         group = QGroupBox(title, self)
         form = ValueRows(group)
+        self.forms[key] = form
         for name, label in rows:
             value = value_label()
             self.values[name] = value
@@ -142,11 +152,14 @@ class PredictionReadout(QFrame):
                  self._make_group("data")]
         for i, box in enumerate(boxes):
             grid.addWidget(box, i % 2, i // 2)
+        self.bars.setVisible(False)
+        grid.addWidget(self.bars, 2, 0, 1, 2)
         hint = QLabel("Hover over the readout for what C, S, P(T=1 | I) and P(T=1 | man(I)) mean; "
                       "F1 explains the method.")
         hint.setWordWrap(True)
         hint.setStyleSheet("QLabel { color: #555; }")
-        grid.addWidget(hint, 2, 0, 1, 2)
+        self.hint = hint
+        grid.addWidget(hint, 3, 0, 1, 2)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
 
@@ -164,7 +177,22 @@ class PredictionReadout(QFrame):
         self.obs_model = None
         self.obs_status = "training…"
         self._show_truth_box()
+        self._name_outcomes()
         self.schedule()
+
+    def outcomes(self) -> tuple[str, ...]:
+        """The names of T's outcomes (a binary T's without a data set)."""
+        data = self.state.dataset
+        return ("0", "1") if data is None else data.outcome_names
+
+    def _name_outcomes(self) -> None:
+        """Captions and the bar chart for a binary T (P(T=1 …)) or one of K > 2 outcomes (P(T …))."""
+        k = many(self.outcomes())
+        self.bars.setVisible(k)
+        self.forms["observational"].set_caption(self.values["p_obs"], "P(T | I):" if k else "P(T=1 | I):")
+        self.forms["causal"].set_caption(self.values["p_causal"], "P(T | man(I)):" if k else "P(T=1 | man(I)):")
+        what = "P(T | I) and P(T | man(I))" if k else "P(T=1 | I) and P(T=1 | man(I))"
+        self.hint.setText(f"Hover over the readout for what C, S, {what} mean; F1 explains the method.")
 
     def _show_truth_box(self) -> None:
         """A section for the data set's truth, titled by its experiment (hidden when there is none)."""
@@ -191,6 +219,7 @@ class PredictionReadout(QFrame):
     # ----- output -----
     def refresh(self) -> None:
         image = self.state.current_image
+        self._answers = {"p_obs": None, "p_causal": None}
         if image is None:
             for label in self.values.values():
                 show_value(label, "—")
@@ -200,6 +229,8 @@ class PredictionReadout(QFrame):
             self._show_spurious(obs_class, causal)
             self._show_truth(image)
             self._show_source()
+        if self.bars.isVisible():
+            self.bars.show_answers(self.outcomes(), self._answers["p_obs"], self._answers["p_causal"])
         self._fit_height()
 
     def resizeEvent(self, event) -> None:
@@ -231,7 +262,7 @@ class PredictionReadout(QFrame):
             self._set("obs_class", self._data_class("obs") or "—")
             return self._data_class_value("obs")
         pred = model.predict(image[None])
-        self._set("p_obs", f"{pred.p_t[0]:.2f}")
+        self._set_answer("p_obs", pred.p_t[0])
         k = int(pred.obs_class[0])
         if k < 0:
             self._set("obs_class", "unknown")
@@ -270,8 +301,18 @@ class PredictionReadout(QFrame):
             return None
         c = int(np.argmax(probs))
         self._set("causal", f"{c}", c, f"&nbsp; <nobr>(p = {probs[c]:.2f})</nobr>")
-        self._set("p_causal", f"{float(probs @ exp.causal_levels):.2f}")
+        self._set_answer("p_causal", probs @ exp.causal_levels)
         return c
+
+    def _set_answer(self, key: str, value: np.ndarray) -> None:
+        """P(T=1 …) as a number, or over K > 2 outcomes the most likely one (the bars show them all)."""
+        names = self.outcomes()
+        if many(names):
+            self._answers[key] = np.asarray(value, np.float64)
+            self._set(key, html.escape(most_likely(value, names), quote=False))
+        else:
+            self._set(key, f"{float(value):.2f}")
+        self.values[key].setToolTip(level_tooltip(value, names))
 
     def _show_spurious(self, obs_class: int | None, causal: int | None) -> None:
         if obs_class is None or causal is None:
@@ -318,7 +359,7 @@ class PredictionReadout(QFrame):
         if label_is_t is not None:
             parts.append(f"T {int(ds.labels[i] == label_is_t)}")
         elif ds.t is not None:
-            parts.append(f"T {int(ds.t[i])}")
+            parts.append(f"T {ds.outcome_names[int(ds.t[i])] if many(ds.outcome_names) else int(ds.t[i])}")
         if ds.labels is not None:
             parts.append(f"label {ds.labels[i]}")
         self._set("source", phrases(" · ".join(parts)))

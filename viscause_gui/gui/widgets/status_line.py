@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from viscause_gui.core.data.dataset import Dataset
+from viscause_gui.core.data.outcomes import describe_outcomes
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.gui.widgets.busy import BusySign
 
@@ -28,7 +29,10 @@ class StatusLine:
             self.data_label.setText("no data")
             return
         size = " × ".join(str(d) for d in ds.shape)      # H × W, and C for colour
-        self.data_label.setText(f"{ds.name}: {len(ds):,} × {size}")
+        outcomes = f" · T: {describe_outcomes(ds.outcome_names)}" if ds.n_outcomes > 2 else ""
+        self.data_label.setText(f"{ds.name}: {len(ds):,} × {size}{outcomes}")
+        self.data_label.setToolTip(f"The data set: name, N images × height × width; T's outcomes: "
+                                   f"{describe_outcomes(ds.outcome_names)}")
 
     def set_busy(self, description: str) -> None:
         self._busy = description
