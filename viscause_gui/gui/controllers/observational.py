@@ -1,7 +1,9 @@
 """The readout's observational model, trained in a worker whenever a data set is loaded.
 
 Its events are tagged with the data set they belong to: a late result for data the person has
-since replaced is dropped.
+since replaced is dropped. The model learns the observational classes the data set shows: where a
+run found them first (both estimate them from samples of T, and a run's classes are its
+experiment's), the readout's own estimate is dropped and it learns the run's instead.
 """
 from __future__ import annotations
 
@@ -33,7 +35,9 @@ class ObservationalController(QObject):
         self.workers = workers
         self.model: ObservationalModel | None = None
         self._cancel = threading.Event()
+        self._classes_learned: Any = None     # the data set's obs_class the model learns (None: it estimates them)
         state.dataset_changed.connect(self.start)
+        state.classes_changed.connect(self._follow_classes)
 
     def start(self) -> None:
         ds = self.state.dataset
@@ -46,6 +50,7 @@ class ObservationalController(QObject):
             return
         self.stop()
         self._cancel = threading.Event()
+        self._classes_learned = ds.obs_class
         self.status.emit("training…")
         self.workers.start(self.KEY, _tagged, ds, self._cancel, on_yield=self._progress, on_return=self._ready)
 
@@ -58,12 +63,23 @@ class ObservationalController(QObject):
         if ds is not self.state.dataset:
             return
         if isinstance(event, ObservedClasses):
+            if ds.obs_class is not None:       # a run found the classes first: learn those (a late event of a
+                if ds.obs_class is not self._classes_learned:     # job cancelled for them is dropped)
+                    self.start()
+                return
             event.apply_to(ds)
+            self._classes_learned = ds.obs_class
             self.state.status_message.emit(f"{len(set(event.obs_class.tolist()))} observational classes "
                                            "estimated from the samples of T")
             self.state.classes_changed.emit()
         elif isinstance(event, TrainProgress):
             self.status.emit(f"training… epoch {event.epoch}/{event.epochs}")
+
+    def _follow_classes(self) -> None:
+        """The data set's observational classes were replaced (a run's, or none for a new label): learn them."""
+        ds = self.state.dataset
+        if ds is not None and ds.obs_class is not self._classes_learned:
+            self.start()
 
     def _ready(self, tagged: tuple[Dataset, ObservationalModel | None]) -> None:
         ds, model = tagged

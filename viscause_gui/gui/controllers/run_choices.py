@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.experiments.registry import recipe_for
 from viscause_gui.core.method.observe import ObservedClasses, observational_problem
@@ -110,9 +112,12 @@ class RunChoices:
 
     def observed(self, found: ObservedClasses, data: Dataset, label: int | None) -> None:
         """A run estimated the observational classes of its data with T = 1 for `label`: the loaded data
-        set shows them too (unless another one was opened meanwhile)."""
+        set shows them too (unless another one was opened meanwhile), in place of any the readout estimated
+        meanwhile: the tables and badges must show the classes the experiment answers for."""
         if self.state.dataset is not data:
             return
+        if data.obs_class is not None and not np.array_equal(data.obs_class, found.obs_class):
+            data.obs_class, data.p_obs = found.obs_class, found.p_obs
         found.apply_to(data)
         self.classes_from_label = label
         self.state.classes_changed.emit()
