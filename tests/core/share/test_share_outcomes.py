@@ -107,3 +107,26 @@ def test_the_page_api_names_the_outcomes_and_takes_their_indices(tmp_path):
         (2.0, "r"), (None, "?"), (0.0, "l")]
     assert len(resolve(records)) == 2
     journal.close()
+
+
+def test_after_an_undo_a_person_answering_alone_still_gets_every_image(tmp_path):
+    """The image a person held when they undid an answer went to nobody: they had seen it, and nobody else
+    answers a share of one. It goes back to the hand-out, so one person finishes the batch."""
+    journal = Journal(tmp_path / "u.journal.jsonl", "sid", outcomes=NAMES)
+    hub = ShareHub(lambda: journal, lambda: journal.records, k=1, outcomes=NAMES, seed=0)
+    hub.set_batches([(KEY, np.random.default_rng(3).random((3, 6, 6)).astype(np.float32))])
+    me = hub.join()
+    first = hub.next_image(me.secret)["index"]
+    hub.answer(me.secret, KEY, first, 1, "u")
+    held = hub.next_image(me.secret)["index"]
+    hub.undo(me.secret)
+    assert hub.next_image(me.secret)["index"] == first              # the undone image first
+    hub.answer(me.secret, KEY, first, 2, "r")
+    answered = {first}
+    for _ in range(2):
+        item = hub.next_image(me.secret)
+        assert not item["wait"]
+        hub.answer(me.secret, KEY, item["index"], 0, "l")
+        answered.add(item["index"])
+    assert held in answered and hub.complete(KEY) and hub.next_image(me.secret)["wait"]
+    journal.close()

@@ -21,7 +21,7 @@
   have been idle `IDLE_FORGET_S` make room, so a full share turns newcomers away only while
   its annotators are at work (and a crowd that never answers cannot fill it for good).
 - `undo` undoes the annotator's own last answer (journal first) while its batch is offered,
-  and hands that image back to them.
+  and hands that image back to them (the image they held goes back to the hand-out, theirs too).
 - The answers in force are read from the journal records (`records_fn`) whenever the batches
   change or `sync` is called, so answers from before a restart, or the keyboard's, count.
 
@@ -389,11 +389,23 @@ class ShareHub:
             del self._in_force[(key, index)][a.name]
             self._all_records.append(undo)
             a.mine.pop()
+            self._put_back_lease(a)
             now = self.clock()
             a.lease = (key, index, now + self.lease_s)
             self._leases.setdefault((key, index), {})[a.name] = now + self.lease_s
         self._changed()
         return undo
+
+    def _put_back_lease(self, a: Annotator) -> None:
+        """The image an annotator holds unanswered goes back to the hand-out, theirs too: after an undo
+        they answer the undone image first, and a person answering alone would never see this one again."""
+        if a.lease is None:
+            return
+        held = a.lease[:2]
+        if a.name not in self._in_force.get(held, {}):
+            a.seen.discard(held)
+            self._leases.get(held, {}).pop(a.name, None)
+        a.lease = None
 
     # ----- what the window shows -----
     def tally(self) -> Tally:
