@@ -25,8 +25,8 @@ class Exp:
     outcomes = NAMES
 
 
-def _session(tmp_path, n=3, experiment=Exp()):
-    queue, view = OracleQueue(), MockView()
+def _session(tmp_path, n=3):
+    queue, view, experiment = OracleQueue(), MockView(), Exp()
     batch = QueryBatch(MANUAL, 0, np.random.default_rng(0).random((n, 4, 4)).astype(np.float32), np.arange(n))
     queue.add(batch)
     session = AnswerSession(queue, lambda: experiment, view)
@@ -45,7 +45,7 @@ def test_outcomes_come_from_the_experiment_else_the_data_set_else_a_binary_t():
 
 
 def test_outcome_indices_are_journalled_and_the_batch_goes_on_as_indices(tmp_path):
-    session, queue, batch, view = _session(tmp_path)
+    session, _queue, batch, view = _session(tmp_path)
     session.answer(2.0, "r")
     session.answer(None, "?")
     assert session.batch_state(batch)[0].shape == (3, 3)

@@ -9,12 +9,12 @@ import krippendorff
 import numpy as np
 import pytest
 
+from tests.core.share.test_server import Client
 from viscause_gui.core.share.consensus import VoteRule, agreement, consensus, consensus_of
 from viscause_gui.core.share.hub import ShareHub
 from viscause_gui.core.share.server import ShareServer
 from viscause_gui.core.store.journal import Journal, read_journal
 from viscause_gui.core.store.votes import resolve
-from tests.core.share.test_server import Client
 
 KEY = "algorithm1:0"
 NAMES = ("left", "up", "right")

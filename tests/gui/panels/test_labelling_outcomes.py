@@ -59,7 +59,7 @@ def press(qtbot, panel, key) -> None:
 def test_ten_outcomes_answered_by_keys_undone_reviewed_reopened_and_handed_to_the_experiment(qtbot, tmp_path):
     state = AppState()
     state.set_dataset(ten_outcomes())
-    exp, batch = waiting_batch(state)
+    _exp, batch = waiting_batch(state)
     path = tmp_path / "a.journal.jsonl"
     panel = panel_on(qtbot, state, path)
     assert len(batch) == 10 and panel.progress.text() == "0 / 10 answered"
