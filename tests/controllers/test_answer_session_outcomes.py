@@ -100,3 +100,31 @@ def test_earlier_answers_are_offered_only_from_journals_of_the_same_outcomes(tmp
     reused = app.answers.records()                 # (the set's images repeat: an answer may fit several)
     assert reused and {r.value for r in reused} == {7.0}
     assert all(r.reused_from.startswith("ten-session:") for r in reused)
+
+
+def test_a_manual_batch_answered_by_outcome_joins_the_causal_data_by_its_class(tmp_path):
+    """The answer session hands a manual batch on as outcome indices; the run gives the experiment one
+    distribution per image (the indices read as rows of K made the wrong classes)."""
+    from tests.controllers.test_run_answers import MockState
+    from tests.controllers.test_run_answers import MockView as RunView
+    from viscause_gui.core.method.experiment import Experiment, ExperimentConfig
+    from viscause_gui.gui.controllers.run_answers import RunAnswers
+    from viscause_gui.gui.controllers.run_progress import RunProgress
+
+    exp = Experiment(ten_outcomes(), ExperimentConfig(queries=4, representatives=1))
+    first = next(exp.steps())
+    exp.answer(exp.data.t[first.source_index].astype(float))          # each class's own outcome
+    assert exp.causal_levels is not None and exp.n_outcomes == 10
+    view = RunView()
+    run = RunAnswers(MockState(), view, RunProgress(view))
+    manual = QueryBatch(MANUAL, 1, exp.data.images[:3], np.arange(3))
+    run.state.queue.add(manual)
+    session = AnswerSession(run.state.queue, lambda: exp, MockView())
+    session.set_journal(Journal(tmp_path / "m.journal.jsonl", outcomes=session.journal_outcomes()))
+    for v in (3.0, None, 7.0):
+        session.answer(v)
+    assert np.array_equal(manual.answers, [3.0, np.nan, 7.0], equal_nan=True)
+    before = len(exp.query_labels)
+    run.apply_manual(exp)
+    levels = exp.learned_levels[exp.query_labels[before:]]
+    assert levels.argmax(axis=1).tolist() == [3, 7] and view.status[-1].startswith("2 answered image(s)")
