@@ -85,7 +85,8 @@ class LabellingPanel(QWidget):
         self.per_image.setValue(1)
         self.per_image.setPrefix("answers per image: ")
         self.per_image.setToolTip("Ask for this many answers per image (like several annotators); "
-                                  "the oracle's answer is the fraction of yes")
+                                  "the oracle's answer is the fraction of yes (over K > 2 outcomes, "
+                                  "the share of each outcome)")
         self.per_image.valueChanged.connect(self._per_image_changed)
         self.per_image.setFocusPolicy(Qt.FocusPolicy.ClickFocus)   # the keys belong to the answers
         self.per_image.editingFinished.connect(self.setFocus)
