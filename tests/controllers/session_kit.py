@@ -89,7 +89,8 @@ def start(tmp_path: Path, *, data=None, settings: DictSettings | None = None, an
     state = AppState()
     state.set_dataset(grating() if data is None else data)
     answered = Hook()
-    session = AnswerSession(state.queue, lambda: state.experiment, PanelView(answered))
+    session = AnswerSession(state.queue, lambda: state.experiment, PanelView(answered),  # T's outcomes as the
+                            data_outcomes=lambda: None if state.dataset is None else state.dataset.outcomes)  # panel
     state.queue.changed.connect(session.refresh)                  # as the panel does
     settings = settings if settings is not None else DictSettings(file_name=str(tmp_path / "viscause_gui.ini"))
     dialogs = ScriptedDialogs(answers=list(answers or []), paths=list(paths or []))

@@ -121,7 +121,7 @@ def test_a_smaller_q_cuts_a_waiting_batch_nobody_answered(answers):
 
 def test_answered_manual_batches_join_the_causal_data(answers):
     added: list[np.ndarray] = []
-    exp = SimpleNamespace(causal_levels=np.array([0.0, 1.0]), pending=None, history=[],
+    exp = SimpleNamespace(causal_levels=np.array([0.0, 1.0]), pending=None, history=[], n_outcomes=2,
                           add_answers=lambda images, a: (added.append(a), np.array([0, -1, 1]))[1])
     manual = QueryBatch(MANUAL, 0, np.zeros((3, 4, 4), np.float32), np.arange(3))
     answers.state.queue.add(manual)

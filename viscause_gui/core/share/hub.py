@@ -21,9 +21,13 @@
   have been idle `IDLE_FORGET_S` make room, so a full share turns newcomers away only while
   its annotators are at work (and a crowd that never answers cannot fill it for good).
 - `undo` undoes the annotator's own last answer (journal first) while its batch is offered,
-  and hands that image back to them.
+  and hands that image back to them (the image they held goes back to the hand-out, theirs too).
 - The answers in force are read from the journal records (`records_fn`) whenever the batches
   change or `sync` is called, so answers from before a restart, or the keyboard's, count.
+
+Over K > 2 outcomes (``outcomes``: their names) an answer is the index of the outcome the annotator
+saw, journalled as such; the consensus per image is the outcome most of them gave, the agreement
+(percent and Krippendorff's alpha, nominal) is over the K outcomes and '?' (core.share.consensus).
 
 Every refusal is a `ShareRefused` with an HTTP status and a fixed message (nothing a client
 sent is echoed). Thread-safe: one lock around each call (a journal write included).
@@ -101,13 +105,16 @@ class Tally:
     """What the window shows, computed under the hub's lock."""
 
     k: int
-    batches: list[dict[str, Any]]                 # per batch: key, size, complete, rows (per image)
+    batches: list[dict[str, Any]]                 # per batch: key, size, complete, rows (per image: yes, no,
+                                                  # unknown, n, handed, consensus; over K > 2 outcomes
+                                                  # "counts", one per outcome, instead of yes and no)
     annotators: list[dict[str, Any]]              # name, answers, agreement, compared, last_seen_s
     batch_agreement: dict[str, Agreement]
     overall: Agreement
     answers: int                                   # answers in force on offered batches
     needed: int                                    # k x images offered
     web_answers: int                               # answers written through the hub since it started
+    outcomes: tuple[str, ...] = ("0", "1")         # the names of T's outcomes (a binary T's by default)
 
 
 class ShareHub:
@@ -117,13 +124,15 @@ class ShareHub:
                  k: int = 5, lease_s: float = 60.0, question: str = "Does T happen for this image?",
                  positive_digit: int | None = None, rule: VoteRule = VoteRule(),
                  clock: Callable[[], float] = time.monotonic, seed: int | None = None,
-                 on_change: Callable[[], None] | None = None):
+                 on_change: Callable[[], None] | None = None, outcomes: Sequence[str] | None = None):
+        """outcomes: the names of T's outcomes; over K > 2 an answer is an outcome's index (None: a binary T)."""
         if not 1 <= int(k) <= 50:
             raise ValueError("k must be 1 to 50")
         self.journal_fn, self.records_fn = journal_fn, records_fn
         self.k, self.lease_s = int(k), float(lease_s)
         self.question = str(question)
         self.positive_digit = positive_digit
+        self.outcomes: tuple[str, ...] = tuple(outcomes) if outcomes else ("0", "1")
         self.rule = rule
         self.clock = clock
         self.on_change = on_change
@@ -194,7 +203,8 @@ class ShareHub:
         """The consensus per image of an offered batch (the vote rule), NaN where none."""
         with self._lock:
             offer = self._offers[key]
-            return np.array([consensus([r.value for r in self._in_force.get((key, i), {}).values()], self.rule)
+            k = len(self.outcomes)
+            return np.array([consensus([r.value for r in self._in_force.get((key, i), {}).values()], self.rule, k)
                              for i in range(len(offer))], np.float64)
 
     # ----- annotators -----
@@ -379,11 +389,23 @@ class ShareHub:
             del self._in_force[(key, index)][a.name]
             self._all_records.append(undo)
             a.mine.pop()
+            self._put_back_lease(a)
             now = self.clock()
             a.lease = (key, index, now + self.lease_s)
             self._leases.setdefault((key, index), {})[a.name] = now + self.lease_s
         self._changed()
         return undo
+
+    def _put_back_lease(self, a: Annotator) -> None:
+        """The image an annotator holds unanswered goes back to the hand-out, theirs too: after an undo
+        they answer the undone image first, and a person answering alone would never see this one again."""
+        if a.lease is None:
+            return
+        held = a.lease[:2]
+        if a.name not in self._in_force.get(held, {}):
+            a.seen.discard(held)
+            self._leases.get(held, {}).pop(a.name, None)
+        a.lease = None
 
     # ----- what the window shows -----
     def tally(self) -> Tally:
@@ -394,7 +416,7 @@ class ShareHub:
         with self._lock:
             now = self.clock()
             self._expire(now)
-            k, rule, web_answers = self.k, self.rule, self.web_answers
+            k, rule, web_answers, names = self.k, self.rule, self.web_answers, self.outcomes
             offers = [(key, len(offer)) for key, offer in self._offers.items()]
             force = {kv: dict(answers) for kv, answers in self._in_force.items()}
             handed = {kv: len(v) for kv, v in self._leases.items()}
@@ -407,16 +429,13 @@ class ShareHub:
             rows, table = [], {}
             for i in range(size):
                 here = force.get((key, i), {})
-                cats = [category(r.value) for r in here.values()]
-                value = consensus([r.value for r in here.values()], rule)
-                rows.append({"index": i, "yes": cats.count("yes"), "no": cats.count("no"),
-                             "unknown": cats.count("?"), "n": len(here),
-                             "handed": handed.get((key, i), 0), "consensus": value})
+                rows.append({"index": i, **_votes_of([r.value for r in here.values()], rule, len(names)),
+                             "n": len(here), "handed": handed.get((key, i), 0)})
                 table[(key, i)] = {name: r.value for name, r in here.items()}
                 answers += min(len(here), k)
             needed += k * size
             yield_to_foreground()
-            batch_agreement[key] = agreement(table, rule)
+            batch_agreement[key] = agreement(table, rule, len(names))
             everything.update(table)
             batches.append({"key": key, "size": size, "rows": rows, "complete": all(r["n"] >= k for r in rows)})
         # overall: every batch the journal has answers for (answered ones included)
@@ -426,7 +445,7 @@ class ShareHub:
             if batch not in offered:
                 everything.setdefault((batch, index), {})[name] = r.value
         yield_to_foreground()
-        overall = agreement(everything, rule)
+        overall = agreement(everything, rule, len(names))
         yield_to_foreground()
         counts: dict[str, int] = dict.fromkeys(idle, 0)
         for t in everything.values():
@@ -437,11 +456,19 @@ class ShareHub:
             agree, compared = overall.per_annotator.get(name, (math.nan, 0))
             people.append({"name": name, "answers": counts[name], "agreement": agree, "compared": compared,
                            "idle_s": idle.get(name)})
-        return Tally(k, batches, people, batch_agreement, overall, answers, needed, web_answers)
+        return Tally(k, batches, people, batch_agreement, overall, answers, needed, web_answers, names)
 
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
+
+
+def _votes_of(values: list[float], rule: VoteRule, outcomes: int) -> dict[str, Any]:
+    """One image's row of the tally: yes / no (over K > 2 outcomes the count of each), '?', the consensus."""
+    cats = [category(v, outcomes) for v in values]
+    counts: dict[str, Any] = {"yes": cats.count("yes"), "no": cats.count("no")} if outcomes <= 2 else \
+        {"counts": [cats.count(str(j)) for j in range(outcomes)]}
+    return {**counts, "unknown": cats.count("?"), "consensus": consensus(values, rule, outcomes)}
 
 
 def image_png(image: np.ndarray) -> bytes:

@@ -13,6 +13,8 @@ Routes (everything but the join page carries the join token in the path):
 | ``POST /j/<token>/api/undo`` ``{"annotator"}`` | undo your last answer |
 
 Who you are, as ``hello`` says it: the annotator of this secret or device (a reload), or a new random id.
+An ``answer`` is "yes", "no" or "?" (or a digit 0-9 where T = 1 for one digit); over K > 2 outcomes the
+outcome's index or "?", and ``hello`` names the outcomes and their keys (``outcomes``: name, key).
 
 Security: the token (`new_token`: 39 characters that cannot be mistaken for one another, 195 bits
 from `secrets`, new per share) is compared in constant time; a wrong or missing one is 403. The
@@ -56,6 +58,7 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from viscause_gui.core.data.outcome_keys import outcome_keys
 from viscause_gui.core.share.hub import ShareHub, ShareRefused
 from viscause_gui.core.system.foreground import yield_to_foreground
 
@@ -402,8 +405,11 @@ class ShareServer:
             raise _Refusal(400, "bad device")
         a = await self._call(self.hub.join, secret, device, address_key(request.remote), self._admit)
         hub = self.hub
+        names = hub.outcomes
+        outcomes = None if len(names) <= 2 else [{"name": n, "key": k} for n, k in zip(names, outcome_keys(names))]
         return web.json_response({"annotator": a.secret, "name": a.public, "question": hub.question,
-                                  "digits": hub.positive_digit is not None, "k": hub.k})
+                                  "digits": hub.positive_digit is not None and outcomes is None, "k": hub.k,
+                                  "outcomes": outcomes})
 
     async def _api_next(self, request: web.Request) -> web.Response:
         body = await _json(request, {"annotator"})
@@ -425,6 +431,13 @@ class ShareServer:
         return web.json_response({"ok": True, "id": record.id})
 
     def _value(self, given: Any) -> tuple[float, int | str]:
+        names = self.hub.outcomes
+        if len(names) > 2:                  # an outcome's index, or '?'
+            if isinstance(given, int) and not isinstance(given, bool) and 0 <= given < len(names):
+                return float(given), outcome_keys(names)[given]
+            if given == "?":
+                return math.nan, "?"
+            raise _Refusal(400, "bad answer")
         if given in ("yes", "no", "?") and isinstance(given, str):
             return {"yes": 1.0, "no": 0.0, "?": math.nan}[given], {"yes": "y", "no": "n", "?": "?"}[given]
         digit = self.hub.positive_digit

@@ -5,15 +5,18 @@ A session takes only its own answers. Where earlier sessions answered the same i
 session files), the app offers them, saying how many and from when, and the person decides
 (Yes / No, Enter: No). Taken, they are written to this session's journal, each with where it
 came from (`reused_from`); not taken, or with no one to ask, they stay where they are.
+Only journals whose T has this session's outcomes are searched: a binary session's "yes" (1.0) is no
+answer "outcome 1" of a T with K outcomes, nor the other way round.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from viscause_gui.core.method.experiment import QueryBatch
-from viscause_gui.core.store.journal import AnswerRecord, JournalError, batch_key, image_hash
+from viscause_gui.core.store.journal import AnswerRecord, JournalError, batch_key, header_outcomes, image_hash
 from viscause_gui.core.store.recovery import EarlierAnswers
 from viscause_gui.core.store.session import SESSION_SUFFIX, journal_path
 from viscause_gui.gui.controllers.session_files import SessionFiles
@@ -48,7 +51,8 @@ class EarlierAnswersOffer:
                 found += [f for f in folder.glob(f"*{SESSION_SUFFIX}.journal.jsonl*") if f.is_file()]
             except OSError:
                 continue
-        return [f for f in dict.fromkeys(found) if f.resolve() != own]
+        names = self.answers.outcomes()
+        return [f for f in dict.fromkeys(found) if f.resolve() != own and journal_outcomes(f) == names]
 
     def offer(self) -> int:
         """For each new waiting batch, look for other sessions' answers to the same images; when
@@ -102,6 +106,26 @@ class EarlierAnswersOffer:
         """The journal has new records: the answer session's view says so (the queue view and a
         running share catch up)."""
         self.answers.view.record_written(record)
+
+
+def journal_outcomes(path: Path) -> tuple[str, ...] | None:
+    """The outcomes a journal's header names: a binary T's when it names none, or when its first line is no
+    header (a damaged journal is read as a binary T's, as `read_journal` does); None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            line = f.readline(64 * 1024)
+    except OSError:
+        return None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("type") != "header":
+        header = None
+    try:
+        return tuple(str(n) for n in header_outcomes(header))
+    except TypeError:
+        return None
 
 
 def _when(first: str, last: str) -> str:

@@ -4,12 +4,16 @@ and the answers a person gave on their own.
 With the human oracle a run stops at a query batch; the batch waits in `state.queue` until it is
 answered there, and then the run goes on (RunController starts it again). A waiting batch can be
 left (Stop) or cut to a new Q while nobody has answered it. Manual batches (the Manipulator panel's)
-join the causal data once answered, before the next training.
+join the causal data once answered, before the next training (over K > 2 outcomes as one distribution
+per image: an answered outcome's index becomes its one-hot row).
 """
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from viscause_gui.core.data.outcomes import outcome_answers
 from viscause_gui.core.method.driver import Goal
 from viscause_gui.core.method.experiment import Experiment
 from viscause_gui.gui.controllers.run_progress import RunProgress
@@ -89,7 +93,7 @@ class RunAnswers:
         if exp is None or exp.causal_levels is None:
             return
         done = self.state.queue.answered_manual()
-        added = sum(int((exp.add_answers(b.images, b.answers) >= 0).sum()) for b in done)
+        added = sum(int((exp.add_answers(b.images, _rows(b, exp)) >= 0).sum()) for b in done)
         if done:
             self.state.queue.remove(*done)
             self.view.show_status(f"{added} answered image(s) join the causal data at the next training.")
@@ -98,3 +102,11 @@ class RunAnswers:
         """The experiment's batch no longer waits in the queue (a new experiment, or another oracle answers it)."""
         if exp is not None and exp.pending is not None and self.state.queue.contains(exp.pending):
             self.state.queue.remove(exp.pending)
+
+
+def _rows(batch: Any, exp: Experiment) -> np.ndarray:
+    """A manual batch's answers as the experiment takes them: P(T=1) per image, or over K > 2 outcomes
+    (B, K) rows (the answer session hands on an outcome's index where an image has one)."""
+    if exp.n_outcomes <= 2:
+        return batch.answers
+    return outcome_answers(batch.answers, len(batch), exp.n_outcomes)

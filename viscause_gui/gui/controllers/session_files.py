@@ -75,7 +75,8 @@ class SessionFiles:
         target = journal_path(self.session_file())
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            journal = Journal(target, self.session_id, annotator=self.answers.annotator)
+            journal = Journal(target, self.session_id, annotator=self.answers.annotator,
+                              outcomes=self.answers.journal_outcomes())
         except JournalError as exc:
             if "another process" in str(exc):     # another viscause has this session open
                 self.dialogs.message(Level.WARNING, "The session is open elsewhere",
@@ -84,7 +85,8 @@ class SessionFiles:
                 self.answers.set_journal(None, base_records)
                 return
             set_aside(target)                    # a journal of another session: keep it, out of the way
-            journal = Journal(target, self.session_id, annotator=self.answers.annotator)
+            journal = Journal(target, self.session_id, annotator=self.answers.annotator,
+                              outcomes=self.answers.journal_outcomes())
         self.answers.set_journal(journal, base_records)
 
     # ----- the autosave -----

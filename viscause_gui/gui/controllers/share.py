@@ -19,6 +19,10 @@ through one worker thread, in order. A batch's last vote hands it to the experim
 event-loop turn and redraws the tally in the next (each ~15-30 ms; together they made the
 window's longest stall under 60 annotators).
 
+Over K > 2 outcomes (the answer session's: the experiment's, or the data set's) the page shows a button
+per outcome and the hub journals outcome indices; a complete batch goes on as the outcome most
+annotators gave per image ("majority"), or as the share of each outcome ("fraction": (B, K) rows).
+
 `stop` (and the window closing) stops the server and joins its thread.
 
 The controller takes what it works with, never the window: the AppState, the AnswerSession and
@@ -40,7 +44,7 @@ from viscause_gui.core.share.consensus import VoteRule, consensus_of
 from viscause_gui.core.share.hub import ShareHub, Tally
 from viscause_gui.core.share.server import Limits, ShareServer
 from viscause_gui.core.store.journal import batch_key
-from viscause_gui.core.store.votes import resolve
+from viscause_gui.core.store.votes import batch_votes, resolve
 from viscause_gui.gui.models.answer_session import AnswerSession
 from viscause_gui.gui.models.dialogs import Dialogs
 
@@ -56,8 +60,12 @@ class TallyView:
     needed: int                        # the progress bar's maximum (>= 1)
     answers: int
     agreement: str                     # rich text: each batch, then overall
-    rows: list[tuple[str, ...]]        # batch, image, yes, no, ?, handed out, vote
+    rows: list[tuple[str, ...]]        # batch, image, yes, no, ?, handed out, vote (the columns below)
     people: list[tuple[str, ...]]      # annotator, answers, agrees with the vote
+    columns: tuple[str, ...] = ("batch", "image", "yes", "no", "?", "handed out", "vote")
+
+
+OUTCOME_COLUMNS = ("batch", "image", "answers", "?", "handed out", "vote")    # over K > 2 outcomes
 
 
 def tally_view(tally: Tally) -> TallyView:
@@ -72,16 +80,27 @@ def tally_view(tally: Tally) -> TallyView:
     o = tally.overall
     lines.append(f"Overall: {o.answers} answers on {o.images} images · agreement {fmt(o.percent, True)} · "
                  f"α {fmt(o.alpha)}")
+    names = tally.outcomes
     rows: list[tuple[str, ...]] = []
     for b in tally.batches:
         for r in b["rows"][:MAX_ROWS]:
-            vote = r["consensus"]
-            vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
-            rows.append((b["key"], str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]),
-                         str(r["handed"]), vote_text if r["n"] else ""))
+            rows.append(_row(b["key"], r, names))
     people: list[tuple[str, ...]] = [(p["name"], str(p["answers"]), fmt(p["agreement"], True)
                + (f" of {p['compared']}" if p["compared"] else "")) for p in tally.annotators]
-    return TallyView(max(1, tally.needed), tally.answers, "<br>".join(lines), rows[:MAX_ROWS], people)
+    return TallyView(max(1, tally.needed), tally.answers, "<br>".join(lines), rows[:MAX_ROWS], people,
+                     OUTCOME_COLUMNS if len(names) > 2 else TallyView.columns)
+
+
+def _row(key: str, r: dict[str, Any], names: tuple[str, ...]) -> tuple[str, ...]:
+    """One image's row of the tally: yes / no, or over K > 2 outcomes the outcomes given ("left 2 · up 1")."""
+    vote = r["consensus"]
+    if len(names) > 2:
+        given = " · ".join(f"{names[j]} {c}" for j, c in enumerate(r["counts"]) if c)
+        vote_text = "—" if vote != vote else names[int(vote)]
+        return (key, str(r["index"]), given, str(r["unknown"]), str(r["handed"]), vote_text if r["n"] else "")
+    vote_text = "—" if vote != vote else {1.0: "yes", 0.0: "no"}.get(vote, f"{vote:.2f}")
+    return (key, str(r["index"]), str(r["yes"]), str(r["no"]), str(r["unknown"]), str(r["handed"]),
+            vote_text if r["n"] else "")
 
 
 class Connectable(Protocol):
@@ -158,7 +177,7 @@ class ShareController(QObject):
         self.answers.combine = self._combine
         self.hub = ShareHub(lambda: self.answers.journal, self.answers.records, k=k, lease_s=lease_s,
                             question=self.state.question(), positive_digit=self._digit(), rule=rule,
-                            on_change=self._poke.emit)
+                            on_change=self._poke.emit, outcomes=self.answers.outcomes())
         self.latest = self.latest_view = None
         self.hub.set_batches(self._waiting())             # before the server serves: nothing waits
         self.server = ShareServer(self.hub, "0.0.0.0" if network else "127.0.0.1", port, limits or self.limits)
@@ -197,7 +216,8 @@ class ShareController(QObject):
     # ----- the queue and the panel -----
     def _digit(self) -> int | None:
         ds = self.state.dataset
-        return self.state.positive_label if ds is not None and ds.labels is not None else None
+        binary = self.answers.n_outcomes <= 2
+        return self.state.positive_label if binary and ds is not None and ds.labels is not None else None
 
     def _waiting(self) -> list[tuple[str, np.ndarray]]:
         return [(batch_key(b), b.images) for b in self.state.queue.waiting()]
@@ -226,13 +246,16 @@ class ShareController(QObject):
 
     def _combine(self, batch: Any, records: list) -> np.ndarray:
         """The vote rule over each image's answers in force (the panel's `combine` hook; on the
-        GUI thread when a batch's last vote arrives, so all images at once)."""
-        key, size = batch_key(batch), len(batch)
+        GUI thread when a batch's last vote arrives, so all images at once). Over K > 2 outcomes
+        "fraction" gives each outcome's share, (B, K) rows."""
+        key, size, outcomes = batch_key(batch), len(batch), self.answers.n_outcomes
+        if outcomes > 2 and self.rule.method == "mean":
+            return batch_votes(records, key, size, outcomes=outcomes)[0]
         answers = [(index, r.value) for (b, index, _name), r in resolve(records).items()
                    if b == key and 0 <= index < size]
         index = np.fromiter((i for i, _ in answers), np.int64, len(answers))
         values = np.fromiter((math.nan if v is None else v for _, v in answers), np.float64, len(answers))
-        return consensus_of(index, values, size, self.rule)
+        return consensus_of(index, values, size, self.rule, outcomes)
 
     def _schedule(self) -> None:
         if not self._timer.isActive():

@@ -10,6 +10,11 @@ majority vote). Which answers belong to which queued image is decided by the jou
 (batch key and image hash), so answers replayed from a recovered journal or written by the share
 server are picked up as they are. The Oracle (label) panel, the queue tab and the share window use
 one AnswerSession; its view (`AnswerView`) is told what to show.
+
+Over K > 2 outcomes (the experiment's, or the data set's before there is one) an answer is the index of
+the outcome observed, journalled as such in a version-2 journal; a batch's answers are the share of each
+outcome per image, (B, K) rows (`votes.batch_votes`), handed on as outcome indices where each image has
+one outcome (or none), which `Experiment.answer` takes as the same one-hot rows.
 """
 from __future__ import annotations
 
@@ -20,11 +25,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from viscause_gui.core.data.outcomes import default_names
 from viscause_gui.core.method.experiment import Experiment, QueryBatch
 from viscause_gui.core.store.journal import AnswerRecord, Journal, JournalError, batch_key, image_hash
 from viscause_gui.core.store.votes import batch_votes, resolve
 
 Combine = Callable[[QueryBatch, list[AnswerRecord]], np.ndarray]
+Names = Callable[[], tuple[str, ...] | None]
+BINARY = default_names(2)
 BatchState = tuple[np.ndarray, np.ndarray, np.ndarray, list[AnswerRecord]]
 
 
@@ -40,8 +48,10 @@ class AnswerSession:
     """The queue's images to answer, where a person is, and every answer and undo (journal first)."""
 
     def __init__(self, queue: Any, experiment: Callable[[], Experiment | None], view: AnswerView,
-                 annotator: str = "user"):
+                 annotator: str = "user", data_outcomes: Names = lambda: None):
+        """`data_outcomes`: the names of T's outcomes while there is no experiment (the data set's)."""
         self.queue, self.experiment, self.view = queue, experiment, view
+        self.data_outcomes = data_outcomes
         self.annotator = annotator
         self.needed = 1                                 # answers asked for per image
         self.combine: Combine | None = None             # None: the fraction of yes
@@ -54,13 +64,30 @@ class AnswerSession:
         self._undo_stack: list[AnswerRecord] = []
         self._state_cache: dict[int, tuple] = {}        # id(batch) -> (records token, batch, batch_state)
 
+    # ----- T's outcomes -----
+    def outcomes(self) -> tuple[str, ...]:
+        """The names of T's outcomes: the experiment's, else the data set's, else a binary T's."""
+        exp = self.experiment()
+        names = exp.outcomes if exp is not None else self.data_outcomes()
+        return tuple(names) if names else BINARY
+
+    @property
+    def n_outcomes(self) -> int:
+        return len(self.outcomes())
+
+    def journal_outcomes(self) -> tuple[str, ...] | None:
+        """What a new journal is opened with: the names over K > 2 outcomes, None for a binary T."""
+        names = self.outcomes()
+        return names if len(names) > 2 else None
+
     # ----- the journal -----
     @property
     def journal(self) -> Journal:
         """The journal answers go to (a temporary one until a session controller sets one)."""
         if self._journal is None:
             self._tmpdir = tempfile.TemporaryDirectory(prefix="viscause-answers-")
-            self._journal = Journal(Path(self._tmpdir.name) / "unsaved.journal.jsonl", annotator=self.annotator)
+            self._journal = Journal(Path(self._tmpdir.name) / "unsaved.journal.jsonl", annotator=self.annotator,
+                                    outcomes=self.journal_outcomes())
         return self._journal
 
     def close_journal(self) -> None:
@@ -87,9 +114,10 @@ class AnswerSession:
 
     # ----- what waits, and where a person is -----
     def batch_state(self, batch: QueryBatch) -> BatchState:
-        """(value, disagreement, n, records in force) of a queued batch from the journal."""
-        journal = self._journal
-        token = (id(journal), len(self.base_records), 0 if journal is None else len(journal.records))
+        """(value, disagreement, n, records in force) of a queued batch from the journal; over K > 2
+        outcomes value is (B, K), the share of each outcome per image."""
+        journal, k = self._journal, self.n_outcomes
+        token = (id(journal), len(self.base_records), 0 if journal is None else len(journal.records), k)
         cached = self._state_cache.get(id(batch))
         if cached is not None and cached[0] == token and cached[1] is batch:
             return cached[2]
@@ -97,7 +125,7 @@ class AnswerSession:
         mine = [r for r in self.records() if r.type == "undo" or (
             r.batch == key and 0 <= r.index < len(batch)
             and (r.image_sha256 is None or r.image_sha256 == hashes[r.index]))]
-        value, disagreement, n = batch_votes(mine, key, len(batch))
+        value, disagreement, n = batch_votes(mine, key, len(batch), outcomes=k)
         result = (value, disagreement, n, mine)
         self._state_cache[id(batch)] = (token, batch, result)
         return result
@@ -154,7 +182,8 @@ class AnswerSession:
 
     # ----- answering -----
     def answer(self, value: float | None, label: int | str | None = None) -> AnswerRecord | None:
-        """Answer the current image (P(T=1), None/NaN = '?'): journal first, then advance."""
+        """Answer the current image (P(T=1); over K > 2 outcomes the outcome's index; None/NaN = '?'):
+        journal first, then advance."""
         item = self.current()
         if item is None:
             return None
@@ -242,7 +271,8 @@ class AnswerSession:
         if self.batch_state(item[0])[2][item[1]] >= self.needed:
             self.skip()
         else:
-            self.view.show_status("No answer to keep yet: press 1/y, 0/n or ?.")
+            self.view.show_status("No answer to keep yet: press an outcome's key or ?." if self.n_outcomes > 2
+                                  else "No answer to keep yet: press 1/y, 0/n or ?.")
 
     def submit_complete(self) -> bool:
         """Hand every fully answered queued batch to queue.answer. True if one left."""
@@ -254,7 +284,7 @@ class AnswerSession:
             if self.combine is not None:
                 value = self.combine(batch, mine)
             try:
-                self.queue.answer(batch, value, self.experiment())
+                self.queue.answer(batch, handed_on(value), self.experiment())
             except ValueError as exc:
                 self.view.show_error(f"Could not use the answers of this batch: {exc}. Review them with ←/→ and "
                                      "change some.")
@@ -264,3 +294,20 @@ class AnswerSession:
         if submitted:
             self.refresh()
         return submitted
+
+
+def handed_on(value: np.ndarray) -> np.ndarray:
+    """A batch's answers as the queue takes them: (B, K) rows over K > 2 outcomes become the outcome's
+    index where every image has one outcome or none (a one-hot row, or a NaN row: '?'), the form
+    `Experiment.answer` makes into the same rows; rows that mix outcomes (several annotators who
+    disagree) stay rows. P(T=1) per image (B,) is handed on as it is."""
+    value = np.asarray(value, np.float64)
+    if value.ndim != 2:
+        return value
+    known = np.isfinite(value).all(axis=1)
+    one_hot = np.isclose(value[known], 1.0).sum(axis=1) == 1
+    if not one_hot.all():
+        return value
+    out = np.full(len(value), np.nan)
+    out[known] = value[known].argmax(axis=1)
+    return out

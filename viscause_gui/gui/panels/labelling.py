@@ -6,6 +6,10 @@ Keys (the panel must have the keyboard focus; click the image or the panel):
   ``y`` / ``n`` still mean yes / no; ``?``: no recognisable answer (NaN).
 - Enter: keep the shown answer and go on; ``s``: skip; Left / Right: review and change.
 - Backspace / Ctrl+Z: undo the last answer.
+- Over K > 2 outcomes (the experiment's, or the data set's): one key per outcome, shown on the panel
+  beside its name (core/data/outcome_keys.py: the digits, or the names' first letters), and one button
+  per outcome; ``?`` as before. Reviewing an answered image shows (and checks the button of) the
+  outcome given.
 
 The panel is the view of an AnswerSession (gui/models/answer_session.py): it journals every answer
 before the panel advances, hands complete batches to the experiment, and with "answers per image"
@@ -13,6 +17,7 @@ k > 1 brings an image back until it has k answers (the disagreement is shown).
 """
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -23,11 +28,13 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from viscause_gui.core.data.outcome_keys import key_index, outcome_keys
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.store.journal import AnswerRecord, Journal
 from viscause_gui.gui.models.answer_session import AnswerSession
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.images import image_view, is_colour, show_data_image
+from viscause_gui.gui.widgets.outcome_buttons import OutcomeButtons
 from viscause_gui.gui.widgets.plots import GraphicsView
 from viscause_gui.gui.workers import WorkerPool
 
@@ -53,7 +60,8 @@ class LabellingPanel(QWidget):
     def __init__(self, state: AppState, workers: WorkerPool | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.state, self.workers = state, workers
-        self.session = AnswerSession(state.queue, lambda: self.state.experiment, self)
+        self.session = AnswerSession(state.queue, lambda: self.state.experiment, self,
+                                     data_outcomes=lambda: None if state.dataset is None else state.dataset.outcomes)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._build()
         state.queue.changed.connect(self.refresh)
@@ -77,7 +85,8 @@ class LabellingPanel(QWidget):
         self.per_image.setValue(1)
         self.per_image.setPrefix("answers per image: ")
         self.per_image.setToolTip("Ask for this many answers per image (like several annotators); "
-                                  "the oracle's answer is the fraction of yes")
+                                  "the oracle's answer is the fraction of yes (over K > 2 outcomes, "
+                                  "the share of each outcome)")
         self.per_image.valueChanged.connect(self._per_image_changed)
         self.per_image.setFocusPolicy(Qt.FocusPolicy.ClickFocus)   # the keys belong to the answers
         self.per_image.editingFinished.connect(self.setFocus)
@@ -98,6 +107,9 @@ class LabellingPanel(QWidget):
         self.info = QLabel()                 # target class, model guess (not blind)
         self.answer_label = QLabel()         # the answer(s) of the shown image
         self.answer_label.setStyleSheet("font-size: 14pt")
+        self.outcome_buttons = OutcomeButtons()   # over K > 2 outcomes: one per outcome, and '?'
+        self.outcome_buttons.chosen.connect(self._button_answer)
+        self.outcome_buttons.setVisible(False)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.help = QLabel()
@@ -106,7 +118,7 @@ class LabellingPanel(QWidget):
         for widget in (self.question, self.where):
             layout.addWidget(widget)
         layout.addLayout(images, 1)
-        for widget in (self.answer_label, self.info, self.status, self.help):
+        for widget in (self.outcome_buttons, self.answer_label, self.info, self.status, self.help):
             layout.addWidget(widget)
 
     # ----- the answer session, for the session controller, the queue tab and the share window -----
@@ -195,13 +207,25 @@ class LabellingPanel(QWidget):
     def digit_mode(self) -> bool:
         """T = 1 for one label of a labelled data set: the digit keys name the label."""
         ds = self.state.dataset
-        return ds is not None and ds.labels is not None and self.state.positive_label is not None
+        return (ds is not None and ds.labels is not None and self.state.positive_label is not None
+                and self.outcome_keys() is None)
+
+    def outcome_keys(self) -> tuple[str, ...] | None:
+        """The key of each outcome over K > 2 outcomes; None for a binary T (its keys are yes / no)."""
+        names = self.session.outcomes()
+        return outcome_keys(names) if len(names) > 2 else None
 
     def _dataset_changed(self) -> None:
         self._show_question()
         self.refresh()
 
     def _show_question(self) -> None:
+        keys_of = self.outcome_keys()
+        self.outcome_buttons.set_outcomes(() if keys_of is None else self.session.outcomes(), keys_of or ())
+        self.outcome_buttons.setVisible(keys_of is not None)
+        if keys_of is not None:
+            self._show_outcome_question(keys_of)
+            return
         keys = (f"{self.state.positive_label} or y = yes · another digit or n = no · ? = cannot say"
                 if self.digit_mode else "1/y = yes · 0/n = no · ? = cannot say")
         # the keys on a line of their own: a narrow panel wraps the question, never a key in two
@@ -210,6 +234,13 @@ class LabellingPanel(QWidget):
         answer_keys = "digit keys name the digit · y yes · n no" if self.digit_mode else "1/y yes · 0/n no"
         self.help.setText(f"<small>{answer_keys} · ? unknown · Enter keep · s skip · ←/→ review · "
                           "Backspace/Ctrl+Z undo</small>")
+
+    def _show_outcome_question(self, keys: tuple[str, ...]) -> None:
+        pairs = " · ".join(f"{k} = {html.escape(name)}" for k, name in zip(keys, self.session.outcomes()))
+        self.question.setText(f"{html.escape(self.state.question())}<br><span style='font-size: 10pt; "
+                              f"font-weight: normal'>{pairs} · ? = cannot say</span>")
+        self.help.setText("<small>the key beside each outcome answers it · ? unknown · Enter keep · s skip · "
+                          "←/→ review · Backspace/Ctrl+Z undo</small>")
 
     # ----- AnswerView: what the session shows -----
     def show_current(self) -> None:
@@ -227,6 +258,8 @@ class LabellingPanel(QWidget):
         batch, i = item
         show_data_image(self.image_item, batch.images[i])
         self.where.setText(batch.describe(i))
+        if (self.session.outcomes() if self.outcome_keys() else ()) != self.outcome_buttons.names:
+            self._show_question()               # the experiment's outcomes arrived, or changed
         self.answer_label.setText(self._answers_text(batch, i))
         show_original = not self.blind.isChecked() and batch.originals is not None
         self.original_canvas.setVisible(show_original)
@@ -237,6 +270,8 @@ class LabellingPanel(QWidget):
     def _answers_text(self, batch: QueryBatch, i: int) -> str:
         value, disagreement, n, _ = self.session.batch_state(batch)
         k = self.session.needed
+        if value.ndim == 2:
+            return self._outcomes_text(value[i], float(disagreement[i]), int(n[i]))
         if n[i] == 0:
             return "not answered yet"
         if k == 1 and n[i] == 1:
@@ -244,6 +279,26 @@ class LabellingPanel(QWidget):
         frac = "?" if not np.isfinite(value[i]) else f"{value[i]:.2f}"
         text = f"{int(n[i])}/{k} answers · yes fraction {frac}"
         return text + (f" · disagreement {disagreement[i]:.2f}" if np.isfinite(disagreement[i]) else "")
+
+    def _outcomes_text(self, shares: np.ndarray, disagreement: float, n: int) -> str:
+        """The answers of one image over K > 2 outcomes (its button checked where one outcome was given)."""
+        names, keys, k = self.session.outcomes(), self.outcome_keys() or (), self.session.needed
+        known = bool(np.isfinite(shares).all())
+        given = int(np.argmax(shares)) if known else None
+        self.outcome_buttons.mark(given, n > 0 and (not known or float(shares.max()) == 1.0))
+        if n == 0:
+            return "not answered yet"
+        if k == 1 and n == 1:
+            return "your answer: ?" if given is None else f"your answer: {names[given]} [{keys[given]}]"
+        parts = ", ".join(f"{names[j]} {shares[j]:.2f}" for j in np.flatnonzero(shares > 0)) if known else "?"
+        text = f"{n}/{k} answers · {parts}"
+        return text + (f" · disagreement {disagreement:.2f}" if math.isfinite(disagreement) else "")
+
+    def _button_answer(self, index: int | None) -> None:
+        keys = self.outcome_keys()
+        if keys is not None:
+            self.answer(None if index is None else float(index), "?" if index is None else keys[index])
+        self.setFocus()
 
     def show_status(self, text: str) -> None:
         self.status.setText(text)
@@ -274,6 +329,12 @@ class LabellingPanel(QWidget):
             return None
         if key == Qt.Key.Key_Question or text == "?":
             return lambda: self.answer(None, "?")
+        keys = self.outcome_keys()
+        if keys is not None:
+            chosen = key_index(keys, text)
+            if chosen is not None:
+                return lambda: self.answer(float(chosen), keys[chosen])
+            return self._moves().get(key)
         if key in YES_KEYS:
             return lambda v=YES_KEYS[key]: self.answer(v, "y" if v else "n")
         if Qt.Key.Key_0 <= key <= Qt.Key.Key_9:
@@ -283,9 +344,12 @@ class LabellingPanel(QWidget):
             if d in (0, 1):
                 return lambda: self.answer(float(d), d)
             return None
+        return self._moves().get(key)
+
+    def _moves(self) -> dict:
         return {Qt.Key.Key_Return: self.accept, Qt.Key.Key_Enter: self.accept,
                 Qt.Key.Key_S: self.skip, Qt.Key.Key_Backspace: self.undo,
-                Qt.Key.Key_Left: lambda: self.move(-1), Qt.Key.Key_Right: lambda: self.move(1)}.get(key)
+                Qt.Key.Key_Left: lambda: self.move(-1), Qt.Key.Key_Right: lambda: self.move(1)}
 
     def event(self, event: QEvent) -> bool:
         # keys we answer with must not trigger the window's one-letter shortcuts (N = noise, ...)

@@ -6,6 +6,8 @@ words, and "on this network" (off: only this computer can connect). Started: the
 large QR code and the short join code; the batch's progress, agreement (percent and
 Krippendorff's alpha, this batch and overall), a live tally per image and each annotator's
 agreement with the consensus; Export answers CSV (every answer with its annotator id).
+Over K > 2 outcomes the tally shows the outcomes each image was given and the vote by its name;
+"fraction of yes" reads "share of each outcome", and an even split is always '?' (no tie rule).
 
 `install_share(window)` makes the share of the main window and the Share menu's commands.
 """
@@ -16,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QFont, QPixmap, QShowEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QHeaderView,
                                QLabel, QLineEdit, QMainWindow, QProgressBar, QPushButton, QSpinBox, QTableView,
                                QVBoxLayout, QWidget)
@@ -53,6 +55,15 @@ class RowsModel(QStandardItemModel):
         self.setHorizontalHeaderLabels(headers)
         self.headers = headers
         self.rows: list[tuple[str, ...]] = []
+
+    def set_headers(self, headers: list[str]) -> None:
+        """Other columns (a tally over K > 2 outcomes): the rows go, the next `set_rows` fills them."""
+        if headers == self.headers:
+            return
+        self.clear()
+        self.setColumnCount(len(headers))
+        self.setHorizontalHeaderLabels(headers)
+        self.headers, self.rows = headers, []
 
     def set_rows(self, rows: list[tuple[str, ...]]) -> None:
         if rows == self.rows:
@@ -118,7 +129,7 @@ class ShareWindow(QWidget):
         self.network.setToolTip("Off: only this computer can open the page (127.0.0.1)")
         for box in (self.method, self.ties, self.unknown):
             box.currentIndexChanged.connect(self._rule_changed)
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         form.addRow("Question", self.question)
         form.addRow("Answers per image (k)", self.k)
         form.addRow("Votes combine by", self.method)
@@ -192,6 +203,13 @@ class ShareWindow(QWidget):
     def rule(self) -> VoteRule:
         return VoteRule(self.method.currentData(), self.ties.currentData(), self.unknown.currentData())
 
+    def _name_rules(self) -> None:
+        """The vote rule's words for T's outcomes: K > 2 has no yes, and an even split is '?'."""
+        many = self.controller.answers.n_outcomes > 2
+        self.method.setItemText(1, "share of each outcome" if many else "fraction of yes")
+        self.ties.setVisible(not many)
+        self.form.labelForField(self.ties).setVisible(not many)
+
     def _rule_changed(self) -> None:
         self.ties.setEnabled(self.method.currentData() == "majority")
         self.unknown.setEnabled(self.method.currentData() == "majority")
@@ -219,7 +237,12 @@ class ShareWindow(QWidget):
         self.controller.dialogs.message("warning", title, text)
 
     # ----- showing -----
+    def showEvent(self, event: QShowEvent) -> None:
+        self._name_rules()                  # the data set's outcomes may have changed since
+        super().showEvent(event)
+
     def _running(self, running: bool) -> None:
+        self._name_rules()
         self.start_button.setText("Stop sharing" if running else "Start sharing")
         for w in (self.k, self.lease, self.network):
             w.setEnabled(not running)
@@ -249,6 +272,7 @@ class ShareWindow(QWidget):
             self.people_model.set_rows([])
             return
         self._progress(view.needed, view.answers)
+        self.tally_model.set_headers(list(view.columns))
         if view.agreement != self.agreement.text():
             self.agreement.setText(view.agreement)
         self.tally_model.set_rows(view.rows)

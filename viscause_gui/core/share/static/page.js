@@ -1,5 +1,7 @@
 "use strict";
 // The answer page: one image at a time, Yes / No / ? (or digits), undo, a count of what is left.
+// Over K > 2 outcomes (hello names them, each with its key) one button per outcome, and ?; the answer
+// sent is the outcome's index.
 // The join token is the path's second part; the annotator's secret stays in this browser
 // (localStorage), so a reload goes on with the same image. A random device id, kept in this
 // browser for every share, goes with each hello: the share gives one annotator per device, so
@@ -10,7 +12,7 @@
   const api = "/j/" + token + "/api/";
   const store = "viscause-annotator-" + token.slice(0, 12);
   const $ = (id) => document.getElementById(id);
-  let me = null, current = null, busy = false, digits = false, timer = null;
+  let me = null, current = null, busy = false, digits = false, timer = null, keys = null;
 
   function load(key) {
     try { return localStorage.getItem(key); } catch (e) { return null; }   // storage blocked
@@ -42,7 +44,7 @@
 
   function say(text) { $("status").textContent = text || ""; }
   function enable(on) {
-    document.querySelectorAll("button.big, button.digit").forEach((b) => { b.disabled = !on; });
+    document.querySelectorAll("button.big, button.digit, button.outcome").forEach((b) => { b.disabled = !on; });
   }
 
   function show(item) {
@@ -124,6 +126,29 @@
     box.hidden = false;
   }
 
+  function makeOutcomes(outcomes) {
+    const box = $("outcomes");
+    while (box.firstChild) { box.removeChild(box.firstChild); }
+    keys = [];
+    outcomes.forEach((o, i) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "outcome";
+      b.textContent = String(o.name);
+      const k = document.createElement("kbd");
+      k.textContent = String(o.key);
+      b.appendChild(k);
+      b.addEventListener("click", () => answer(i));
+      box.appendChild(b);
+      keys.push(String(o.key).toLowerCase());
+    });
+    box.hidden = false;
+    $("yes").hidden = true;
+    $("no").hidden = true;
+    $("answers").classList.add("only-unknown");
+    enable(current !== null);
+  }
+
   async function hello() {
     try {
       const r = await call("hello", {annotator: load(store), device: device});
@@ -140,7 +165,8 @@
       $("name").textContent = String(r.data.name);
       $("question").textContent = String(r.data.question);
       digits = r.data.digits === true;
-      if (digits) { makeDigits(); }
+      if (Array.isArray(r.data.outcomes)) { makeOutcomes(r.data.outcomes); }
+      else if (digits) { makeDigits(); }
       await next();
     } catch (e) {
       say("No connection to the app; trying again…");
@@ -155,6 +181,15 @@
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.altKey || event.metaKey) { return; }
     const k = event.key;
+    if (keys !== null) {
+      const i = keys.indexOf(k.toLowerCase());
+      if (k === "?") { answer("?"); }
+      else if (k === "Backspace") { event.preventDefault(); undo(); }
+      else if (k.length === 1 && i >= 0) { answer(i); }
+      else { return; }
+      event.preventDefault();
+      return;
+    }
     if (k === "y" || k === "Y") { answer("yes"); }
     else if (k === "n" || k === "N") { answer("no"); }
     else if (k === "?") { answer("?"); }
