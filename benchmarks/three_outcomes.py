@@ -32,10 +32,13 @@ Written into a folder (same seed, same bytes):
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))    # imported as benchmarks.three_outcomes too
 from unseen_suite import FILL_OF_BOUNDING_BOX
 
 OUTCOMES = ("left", "up", "right")

@@ -81,10 +81,13 @@ class OracleQueue(QObject):
         return [b for b in self._batches if b.kind == MANUAL and b.answers is not None]
 
     def answer(self, batch: QueryBatch, answers: np.ndarray, experiment: Experiment | None) -> None:
-        """Answer a queued batch: P(T=1) per image (NaN = no answer). Raises ValueError if it cannot."""
-        answers = np.asarray(answers, np.float64).reshape(-1)
+        """Answer a queued batch: P(T=1) per image (NaN = no answer); over K > 2 outcomes an outcome index per
+        image or (B, K) rows of outcome shares. Raises ValueError if it cannot."""
+        answers = np.asarray(answers, np.float64)
+        if answers.ndim != 2:
+            answers = answers.reshape(-1)
         if batch.kind == MANUAL:
-            if answers.shape != (len(batch),):
+            if answers.shape[0] != len(batch):
                 raise ValueError(f"expected {len(batch)} answers, got {answers.shape[0]}")
             batch.answers = answers
             self.changed.emit()
@@ -163,6 +166,8 @@ class AppState(QObject):
         """The question from T alone (the digit of a digit behaviour)."""
         if self.positive_label is not None:
             return f"Does this image show a {self.positive_label}?"
+        if self.dataset is not None and self.dataset.n_outcomes > 2:
+            return f"Which of the {self.dataset.n_outcomes} outcomes of T happens for this image?"
         return "Does T happen for this image (T = 1)?"
 
     def set_experiment(self, experiment: Experiment | None) -> None:

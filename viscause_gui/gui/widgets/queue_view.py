@@ -1,12 +1,12 @@
 """The oracle queue as a list (a widget the Learning panel shows as a tab): one row per waiting
-image, answered with Yes / No buttons."""
+image, answered with Yes / No buttons (over K > 2 outcomes: a list of the outcomes)."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QSize
 from PySide6.QtGui import QShowEvent
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.gui.state import AppState
@@ -16,7 +16,8 @@ ICON_SIZE = QSize(56, 56)
 
 
 class QueueView(QWidget):
-    """The oracle queue as a list: one row per waiting image, answered with Yes / No buttons.
+    """The oracle queue as a list: one row per waiting image, answered with Yes / No buttons (over K > 2
+    outcomes: a list of the outcomes).
 
     In the main window the answers go through the Oracle (label) panel (`use_oracle`), which
     journals each one before anything else happens. On its own (no such panel) the view
@@ -69,8 +70,10 @@ class QueueView(QWidget):
         self._table_stale = not self.isVisible()
         if not self._table_stale:       # a hidden tab's table is built when shown: a shared batch of 600
             self._fill_table()          # images made and dropped 600 rows of buttons on the GUI thread
-        self.status.setText(f"{len(self.rows)} image(s) wait for the oracle. Yes = T happens (1), "
-                            "No = it does not (0)." if self.rows else "No queries wait for an answer.")
+        how = ("choose the outcome T takes for each." if len(self.outcomes()) > 2
+               else "Yes = T happens (1), No = it does not (0).")
+        self.status.setText(f"{len(self.rows)} image(s) wait for the oracle: {how}" if self.rows
+                            else "No queries wait for an answer.")
 
     def _fill_table(self) -> None:
         self.table.setRowCount(len(self.rows))
@@ -96,7 +99,17 @@ class QueueView(QWidget):
         self.table.setCellWidget(row, 3, self._buttons(batch, i))
         self.table.setRowHeight(row, ICON_SIZE.height() + 6)
 
+    def outcomes(self) -> tuple[str, ...]:
+        """T's outcomes: the answering panel's, else the experiment's or the data set's."""
+        if self.oracle is not None:
+            return self.oracle.session.outcomes()
+        exp, data = self.state.experiment, self.state.dataset
+        return exp.outcomes if exp is not None else data.outcomes if data is not None else ("0", "1")
+
     def _buttons(self, batch: QueryBatch, i: int) -> QWidget:
+        names = self.outcomes()
+        if len(names) > 2:
+            return self._outcome_choice(batch, i, names)
         box = QWidget()
         row = QHBoxLayout(box)
         row.setContentsMargins(2, 0, 2, 0)
@@ -106,6 +119,20 @@ class QueueView(QWidget):
             button.clicked.connect(lambda _=False, b=batch, k=i, v=value: self.answer(b, k, v))
             row.addWidget(button)
         return box
+
+    def _outcome_choice(self, batch: QueryBatch, i: int, names: tuple[str, ...]) -> QComboBox:
+        """Over K > 2 outcomes: a list of the outcomes; choosing one answers the image with its index."""
+        choice = QComboBox()
+        choice.addItem("answer…", None)
+        for k, name in enumerate(names):
+            choice.addItem(name, float(k))
+        choice.setToolTip("The outcome T takes for this image")
+        choice.activated.connect(lambda index, b=batch, k=i, c=choice: self._chosen(b, k, c.itemData(index)))
+        return choice
+
+    def _chosen(self, batch: QueryBatch, i: int, value: float | None) -> None:
+        if value is not None:
+            self.answer(batch, i, value)
 
     def answer(self, batch: QueryBatch, i: int, value: float) -> None:
         """Record one answer; a batch with every image answered goes to the queue's answer()."""
