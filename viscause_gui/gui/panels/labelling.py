@@ -18,7 +18,6 @@ k > 1 brings an image back until it has k answers (the disagreement is shown).
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +31,7 @@ from viscause_gui.core.data.outcome_keys import key_index, outcome_keys
 from viscause_gui.core.method.experiment import QueryBatch
 from viscause_gui.core.store.journal import AnswerRecord, Journal
 from viscause_gui.gui.models.answer_session import AnswerSession
+from viscause_gui.gui.models.answer_text import binary_answers_text, given_outcome, outcome_answers_text
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.images import image_view, is_colour, show_data_image
 from viscause_gui.gui.widgets.outcome_buttons import OutcomeButtons
@@ -269,30 +269,11 @@ class LabellingPanel(QWidget):
 
     def _answers_text(self, batch: QueryBatch, i: int) -> str:
         value, disagreement, n, _ = self.session.batch_state(batch)
-        k = self.session.needed
-        if value.ndim == 2:
-            return self._outcomes_text(value[i], float(disagreement[i]), int(n[i]))
-        if n[i] == 0:
-            return "not answered yet"
-        if k == 1 and n[i] == 1:
-            return f"your answer: {_value_text(value[i])}"
-        frac = "?" if not np.isfinite(value[i]) else f"{value[i]:.2f}"
-        text = f"{int(n[i])}/{k} answers · yes fraction {frac}"
-        return text + (f" · disagreement {disagreement[i]:.2f}" if np.isfinite(disagreement[i]) else "")
-
-    def _outcomes_text(self, shares: np.ndarray, disagreement: float, n: int) -> str:
-        """The answers of one image over K > 2 outcomes (its button checked where one outcome was given)."""
-        names, keys, k = self.session.outcomes(), self.outcome_keys() or (), self.session.needed
-        known = bool(np.isfinite(shares).all())
-        given = int(np.argmax(shares)) if known else None
-        self.outcome_buttons.mark(given, n > 0 and (not known or float(shares.max()) == 1.0))
-        if n == 0:
-            return "not answered yet"
-        if k == 1 and n == 1:
-            return "your answer: ?" if given is None else f"your answer: {names[given]} [{keys[given]}]"
-        parts = ", ".join(f"{names[j]} {shares[j]:.2f}" for j in np.flatnonzero(shares > 0)) if known else "?"
-        text = f"{n}/{k} answers · {parts}"
-        return text + (f" · disagreement {disagreement:.2f}" if math.isfinite(disagreement) else "")
+        if value.ndim == 1:
+            return binary_answers_text(float(value[i]), float(disagreement[i]), int(n[i]), self.session.needed)
+        self.outcome_buttons.mark(*given_outcome(value[i], int(n[i])))
+        return outcome_answers_text(value[i], float(disagreement[i]), int(n[i]), self.session.needed,
+                                    self.session.outcomes(), self.outcome_keys() or ())
 
     def _button_answer(self, index: int | None) -> None:
         keys = self.outcome_keys()
@@ -381,13 +362,3 @@ def _hints(batch: QueryBatch, i: int) -> str:
     if batch.originals is not None:
         parts.append("original on the right")
     return " · ".join(parts) if parts else "(no target or guess for this image)"
-
-
-def _value_text(v: float) -> str:
-    if not math.isfinite(v):
-        return "?"
-    if v == 1.0:
-        return "yes (1)"
-    if v == 0.0:
-        return "no (0)"
-    return f"{v:.2f}"
