@@ -109,6 +109,16 @@ def test_cct_on_shipped_models(name, relation):
     assert set(result) >= {"observational_partition", "causal_partition", "p_obs", "p_causal", "relation"}
 
 
+def test_cct_over_three_outcomes(tmp_path):
+    model = {"p_h": [0.5, 0.5], "p_i_given_h": [[0.8, 0.2], [0.2, 0.8]],
+             "p_t_given_h_i": [[[0.8, 0.1, 0.1], [0.5, 0.4, 0.1]], [[0.6, 0.2, 0.2], [0.3, 0.5, 0.2]]],
+             "outcomes": ["left", "up", "right"]}
+    (tmp_path / "robot.json").write_text(json.dumps(model))
+    result = json.loads(viscause("cct", tmp_path / "robot.json").stdout)
+    assert result["outcomes"] == ["left", "up", "right"] and len(result["p_causal"][1]) == 3
+    assert result["relation"] == "equal"
+
+
 @pytest.mark.parametrize("args,needle", [
     (["run", "grating", "--iterations", "0", "--out", "x"], "positive"),
     (["run", "grating", "--alpha", "2", "--out", "x"], "[0, 1]"),

@@ -153,3 +153,51 @@ def test_model_round_trips_through_json():
     model = DiscreteModel.from_json(spec)
     again = DiscreteModel.from_json(json.loads(json.dumps(model.to_json())))
     assert cct(again) == cct(model)
+
+
+# ---------------------------------------------------------------- T with K > 2 outcomes
+
+ROBOT = {  # images: disc, square; H (the weather) draws the disc more often and pushes T towards "left"
+    "p_h": [0.5, 0.5], "p_i_given_h": [[0.8, 0.2], [0.2, 0.8]],
+    "p_t_given_h_i": [[[0.8, 0.1, 0.1], [0.5, 0.4, 0.1]], [[0.6, 0.2, 0.2], [0.3, 0.5, 0.2]]],
+    "outcomes": ["left", "up", "right"]}
+
+
+def test_three_outcomes_by_hand():
+    from viscause_gui.core.method.cct import model_from_json
+
+    result = cct(model_from_json(ROBOT))
+    # P(T | I = disc) = .8 P(T | h0, disc) + .2 P(T | h1, disc) (P(h | disc) = .8 / .2)
+    np.testing.assert_allclose(result["p_obs"][0], [0.76, 0.12, 0.12])
+    np.testing.assert_allclose(result["p_causal"][0], [0.7, 0.15, 0.15])
+    np.testing.assert_allclose(result["p_causal"][1], [0.4, 0.45, 0.15])
+    assert result["outcomes"] == ["left", "up", "right"]
+    assert result["causal_partition"] == [[0], [1]] and result["relation"] == "equal"
+
+
+def test_three_outcomes_merge_where_their_distributions_agree():
+    from viscause_gui.core.method.cct import model_from_json
+
+    same = {"p_h": [0.5, 0.5], "p_i_given_h": [[0.5, 0.5, 0.0], [0.0, 0.5, 0.5]],
+            "p_t_given_h_i": [[[0.2, 0.3, 0.5]] * 3, [[0.6, 0.2, 0.2]] * 3]}
+    result = cct(model_from_json(same))
+    # T ignores the image: one causal class; the images differ in what they say of H: three observational
+    assert result["causal_partition"] == [[0, 1, 2]]
+    assert len(result["observational_partition"]) == 3
+    assert result["relation"] == "causal_coarsens_observational" and result["outcomes"] == ["0", "1", "2"]
+
+
+@pytest.mark.parametrize("change,needle", [
+    ({"p_t_given_h_i": [[[0.5, 0.5, 0.5]] * 2] * 2}, "must sum to 1"),
+    ({"p_t_given_h_i": [[[0.5, 0.5]] * 2] * 2}, "K from 3"),
+    ({"p_t_given_h_i": [[[0.5, 0.5, 0.0]] * 3] * 2}, "shape"),
+    ({"outcomes": ["left", "left", "right"]}, "must differ"),
+    ({"outcomes": "left"}, "must be a list"),
+    ({"p_t1_given_h_i": [[0.1, 0.2], [0.3, 0.4]]}, "unknown key"),
+])
+def test_bad_three_outcome_models_are_one_line(change, needle):
+    from viscause_gui.core.method.cct import model_from_json
+
+    with pytest.raises(ValueError, match=needle) as info:
+        model_from_json({**ROBOT, **change})
+    assert "\n" not in str(info.value)
