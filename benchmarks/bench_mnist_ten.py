@@ -69,7 +69,7 @@ def judged(images: np.ndarray, originals: np.ndarray, target_digits: np.ndarray,
 
 
 def summary(v: dict) -> dict:
-    return {"n": int(len(v["ok"])), "judge_accuracy": float(v["ok"].mean()), "knn_accuracy": float(v["knn_ok"].mean()),
+    return {"n": len(v["ok"]), "judge_accuracy": float(v["ok"].mean()), "knn_accuracy": float(v["knn_ok"].mean()),
             "realism": float(v["realistic"].mean()), "l2_median": float(np.median(v["l2"])),
             "accepted_l2_median": float(np.median(v["l2"][v["ok"]])) if v["ok"].any() else None}
 
@@ -216,7 +216,8 @@ def print_comparison(ten: list[dict], ova: dict | None) -> None:
     print("| | judge reads the target (held-out, towards each digit) | realism | answers | time |")
     print("|---|---:|---:|---:|---:|")
     rng = lambda xs, f: f(min(xs)) if min(xs) == max(xs) else f"{f(min(xs))}–{f(max(xs))}"  # noqa: E731
-    print(f"| one run, ten outcomes ({len(ten)} runs) | {rng([r['heldout_pairs']['judge_accuracy'] for r in ten], _p)} | "
+    print(f"| one run, ten outcomes ({len(ten)} runs) | "
+          f"{rng([r['heldout_pairs']['judge_accuracy'] for r in ten], _p)} | "
           f"{rng([r['heldout_pairs']['realism'] for r in ten], _p)} | "
           f"{rng([sum(r['answers'].values()) for r in ten], str)} | "
           f"{rng([r['run_seconds'] for r in ten], lambda s: f'{s / 60:.1f} min')} |")
