@@ -148,6 +148,9 @@ def compare(seed: int, iterations: int, queries: int, judges: dict, quick_args: 
         seconds += run_cli(["--digit", str(d), "--iterations", str(iterations), "--queries", str(queries),
                             "--seed", str(seed), *quick_args], out)
         rows.append(score_one_vs_all(out, d, seed, judges))
+        r = rows[-1]
+        print(f"one-vs-all digit {d}: {seconds:.0f} s so far, judge reads {d} in {_p(r['to_d']['judge_accuracy'])} of "
+              f"held-out others made into {d}, realism {_p(r['to_d']['realism'])}, answers {r['answers']}", flush=True)
     starts = np.concatenate([r["to_d"]["starts"] for r in rows])
     targets = np.concatenate([[r["digit"]] * len(r["to_d"]["starts"]) for r in rows])
     ok = np.concatenate([r["to_d"]["ok"] for r in rows]).astype(bool)
@@ -260,6 +263,7 @@ def main() -> None:
         if seed == 0 and not args.quick:
             shutil.copyfile(out / FIGURE_NAME, ROOT / "docs" / "mnist_ten_figure.png")
         results["runs"].append(r)
+        save(results, args.quick)
     ova = None
     if args.compare and judges is not None:
         ova = {"seed": 0, **compare(0, iterations, queries, judges, quick_args)}
@@ -267,7 +271,12 @@ def main() -> None:
     print_comparison(results["runs"], ova)
     results["machine_end"] = machine()
     print(f"\nload average at the end: {results['machine_end']['load_avg']}")
-    (OUT / ("mnist_ten_quick.json" if args.quick else "mnist_ten.json")).write_text(json.dumps(results, indent=1))
+    save(results, args.quick)
+
+
+def save(results: dict, quick: bool) -> None:
+    """benchmarks/out/mnist_ten.json (written after each run, so a stopped benchmark keeps what it measured)."""
+    (OUT / ("mnist_ten_quick.json" if quick else "mnist_ten.json")).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
