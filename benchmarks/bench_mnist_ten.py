@@ -19,6 +19,7 @@ answers are summed. Without it, the comparison row is the one-vs-all figures ben
 Prints the date and machine (load average before and after each run) and Markdown tables; writes
 benchmarks/out/mnist_ten.json and docs/mnist_ten_figure.png (the first run's 10 x 10 figure).
 Usage: python benchmarks/bench_mnist_ten.py [--runs 3] [--compare] [--quick]
+       (--runs 0 --compare: the ten one-vs-all runs alone, into benchmarks/out/mnist_ten_compare.json)
        python benchmarks/bench_mnist_ten.py --score RUN_DIR [--seed S]   (judge a run folder made before)
 """
 from __future__ import annotations
@@ -219,11 +220,12 @@ def print_comparison(ten: list[dict], ova: dict | None) -> None:
     print("| | judge reads the target (held-out, towards each digit) | realism | answers | time |")
     print("|---|---:|---:|---:|---:|")
     rng = lambda xs, f: f(min(xs)) if min(xs) == max(xs) else f"{f(min(xs))}–{f(max(xs))}"  # noqa: E731
-    print(f"| one run, ten outcomes ({len(ten)} runs) | "
-          f"{rng([r['heldout_pairs']['judge_accuracy'] for r in ten], _p)} | "
-          f"{rng([r['heldout_pairs']['realism'] for r in ten], _p)} | "
-          f"{rng([sum(r['answers'].values()) for r in ten], str)} | "
-          f"{rng([r['run_seconds'] for r in ten], lambda s: f'{s / 60:.1f} min')} |")
+    if ten:
+        print(f"| one run, ten outcomes ({len(ten)} runs) | "
+              f"{rng([r['heldout_pairs']['judge_accuracy'] for r in ten], _p)} | "
+              f"{rng([r['heldout_pairs']['realism'] for r in ten], _p)} | "
+              f"{rng([sum(r['answers'].values()) for r in ten], str)} | "
+              f"{rng([r['run_seconds'] for r in ten], lambda s: f'{s / 60:.1f} min')} |")
     if ova is not None:
         print(f"| ten one-vs-all runs (measured now, seed {ova['seed']}) | {_p(ova['judge_accuracy'])} | "
               f"{_p(ova['realism'])} | {ova['answers']} | {ova['seconds'] / 60:.1f} min |")
@@ -263,20 +265,25 @@ def main() -> None:
         if seed == 0 and not args.quick:
             shutil.copyfile(out / FIGURE_NAME, ROOT / "docs" / "mnist_ten_figure.png")
         results["runs"].append(r)
-        save(results, args.quick)
+        save(results, args.quick, args.runs)
     ova = None
-    if args.compare and judges is not None:
+    if args.compare:
+        if judges is None:                   # --runs 0: the comparison alone, judged as run 0 would be
+            task = ten_digits(0)
+            judges = judges_for(task.pool.images, task.pool.need("labels"), task.heldout.images)
         ova = {"seed": 0, **compare(0, iterations, queries, judges, quick_args)}
         results["one_vs_all"] = ova
     print_comparison(results["runs"], ova)
     results["machine_end"] = machine()
     print(f"\nload average at the end: {results['machine_end']['load_avg']}")
-    save(results, args.quick)
+    save(results, args.quick, args.runs)
 
 
-def save(results: dict, quick: bool) -> None:
-    """benchmarks/out/mnist_ten.json (written after each run, so a stopped benchmark keeps what it measured)."""
-    (OUT / ("mnist_ten_quick.json" if quick else "mnist_ten.json")).write_text(json.dumps(results, indent=1))
+def save(results: dict, quick: bool, runs: int) -> None:
+    """benchmarks/out/mnist_ten.json (written after each run, so a stopped benchmark keeps what it measured);
+    mnist_ten_compare.json for the comparison alone (--runs 0 --compare), mnist_ten_quick.json for --quick."""
+    name = "mnist_ten" + ("_quick" if quick else "") + ("_compare" if runs == 0 else "")
+    (OUT / f"{name}.json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":
