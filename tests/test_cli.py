@@ -149,8 +149,8 @@ def test_an_experiment_gets_its_declared_options_typed_with_their_defaults(monke
     viscause("run", "mnist", "--digit", "3", "--epochs", "4", "--queries-by", "active", "--seed", "7",
              "--out", tmp_path / "r")
     (request,) = requests
-    assert dict(request.options) == {"digit": 3, "annotators": ANNOTATORS, "oracle_epochs": REFERENCE_EPOCHS,
-                                     "epochs": 4, "generative_epochs": None}
+    assert dict(request.options) == {"digit": 3, "outcomes": "two", "annotators": ANNOTATORS,
+                                     "oracle_epochs": REFERENCE_EPOCHS, "epochs": 4, "generative_epochs": None}
     assert (request.oracle, request.iterations, request.queries, request.seed, request.alpha) == ("model", 20, 100,
                                                                                                  7, 0.5)
     assert (request.manipulator, request.queries_by) == (None, "active")

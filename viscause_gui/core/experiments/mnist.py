@@ -515,8 +515,11 @@ class MnistExperiment(BuiltinExperiment):
                       experiment_config().to_json(), train_digit_oracle)
 
     run_options = (
-        RunOption("--digit", "mnist (required): the digit d of T = 'a person says this shows d'", int,
-                  lo=0, hi=9, what="a digit 0..9"),
+        RunOption("--digit", "mnist (required unless --outcomes ten): the digit d of T = 'a person says this "
+                  "shows d'", int, lo=0, hi=9, what="a digit 0..9"),
+        RunOption("--outcomes", "mnist: two (default): T = 'shows d', one-vs-all, needs --digit; ten: T = the digit "
+                  "a person reads, ten outcomes 0..9 in one run (the 10 x 10 figure)", str, "two",
+                  choices=("two", "ten")),
         RunOption("--annotators", "mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
                   f"five people; default {ANNOTATORS})", int, ANNOTATORS, lo=1, what="a positive integer"),
         RunOption("--oracle-epochs", f"mnist: training epochs of each reference CNN (default {REFERENCE_EPOCHS})",
@@ -528,10 +531,17 @@ class MnistExperiment(BuiltinExperiment):
     )
 
     def check_run(self, request: RunRequest) -> None:
-        if request.options["digit"] is None:
-            raise ValueError("run mnist needs --digit D (the digit 0..9 that T asks about)")
+        ten = request.options["outcomes"] == "ten"
+        if ten and request.options["digit"] is not None:
+            raise ValueError("run mnist --outcomes ten asks about every digit: leave out --digit")
+        if not ten and request.options["digit"] is None:
+            raise ValueError("run mnist needs --digit D (the digit 0..9 that T asks about) or --outcomes ten")
 
     def run(self, request: RunRequest, out: Path, progress: Progress) -> None:
+        if request.options["outcomes"] == "ten":
+            from viscause_gui.core.experiments.mnist_ten import run_ten  # it imports this module
+            run_ten(request, out, progress)
+            return
         started = time.perf_counter()
         options = request.options
         d, annotators = options["digit"], options["annotators"]
