@@ -4,8 +4,8 @@ Runs each `benchmarks/bench_*.py` (each prints its date and machine, runs three 
 the range) in a fresh process with one torch thread, shows its output as it comes, keeps it in
 benchmarks/out/<name>.txt and writes benchmarks/out/report.md with all of them in order. A
 benchmark that fails is reported and the others still run; the exit code says whether all passed.
-On this project's 2-core machine the whole set takes about 3 hours (MNIST 40 minutes, the queries on MNIST
-36 minutes, the three-outcome set 45-80 minutes).
+On this project's 2-core machine the whole set takes about 3.5 hours (MNIST 40 minutes, the queries on MNIST
+36 minutes, the three-outcome set 45-80 minutes, MNIST with ten outcomes 35 minutes).
 Usage: python benchmarks/run_all.py [--only grating observe ...] [--skip mnist ...]
 """
 from __future__ import annotations
