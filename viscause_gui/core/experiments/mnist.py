@@ -353,8 +353,12 @@ def answer_class(answers: np.ndarray) -> np.ndarray:
 
 def oracle_report(oracle: DigitOracle, heldout: Dataset) -> dict[str, float]:
     """How the oracle does on real held-out digits: accuracy on the answered ones, '?' rate."""
-    got = answer_class(oracle.answer(heldout.images))
-    truth = heldout.need("obs_class")
+    return reading_report(answer_class(oracle.answer(heldout.images)), heldout.need("obs_class"))
+
+
+def reading_report(got: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """What an oracle read (-1: '?') against the truth: accuracy where it answered, its '?' rate, and the
+    accuracy counting '?' as wrong."""
     answered = got >= 0
     return {"accuracy_answered": float((got[answered] == truth[answered]).mean()) if answered.any() else float("nan"),
             "unsure_rate": float(1 - answered.mean()),

@@ -29,7 +29,7 @@ from torch import nn
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.data.outcomes import one_hot
 from viscause_gui.core.experiments.mnist import (IMAGE_SHAPE, N_DIGITS, UNSURE_BELOW, _median, experiment_config,
-                                                 oracle_training, panel_spec)
+                                                 oracle_training, panel_spec, reading_report)
 from viscause_gui.core.experiments.registry import Progress, RunRequest
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import ManifoldCheck
@@ -158,12 +158,7 @@ def read_digit(answers: np.ndarray) -> np.ndarray:
 
 def ten_oracle_report(oracle: TenDigitOracle, heldout: Dataset) -> dict[str, float]:
     """The oracle on real held-out digits: accuracy of the digit read where it answered, and its '?' rate."""
-    got = read_digit(oracle.answer(heldout.images))
-    truth = heldout.need("labels")
-    answered = got >= 0
-    return {"accuracy_answered": float((got[answered] == truth[answered]).mean()) if answered.any() else float("nan"),
-            "unsure_rate": float(1 - answered.mean()),
-            "accuracy_counting_unsure_wrong": float((got == truth).mean())}
+    return reading_report(read_digit(oracle.answer(heldout.images)), heldout.need("labels"))
 
 
 def class_digits(levels: np.ndarray) -> np.ndarray:
