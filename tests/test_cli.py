@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from tests.cli_runner import viscause
 from viscause_gui.core.experiments.grating import GratingModel
-from viscause_gui.core.experiments.mnist import ANNOTATORS, REFERENCE_EPOCHS, MnistExperiment
+from viscause_gui.core.experiments.mnist import ANNOTATORS, REFERENCE_EPOCHS
+from viscause_gui.core.experiments.mnist_experiment import MnistExperiment
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
 

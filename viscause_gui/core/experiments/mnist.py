@@ -28,8 +28,11 @@ Pieces (all Qt-free):
   manipulators of successive iterations (PNG through matplotlib's Agg canvas, no pyplot
   state, no Qt).
 
-Registered as the experiment "mnist": the built-in digit data sets, the digit recipe for any
-grey labelled data set (the GUI's digit mode) and `viscause run mnist`.
+- `run_one_vs_all`: `viscause run mnist --digit d` into a run folder.
+
+Registered as the experiment "mnist" by mnist_experiment.py, with the built-in digit data sets, the
+digit recipe for any grey labelled data set (the GUI's digit mode) and the ten-outcome run (mnist_ten.py,
+which builds on this module).
 """
 from __future__ import annotations
 
@@ -43,10 +46,9 @@ import numpy as np
 from torch import nn
 
 from viscause_gui import __version__
-from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
+from viscause_gui.core.data.builtin import load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, RunOption,
-                                                    RunRequest, register)
+from viscause_gui.core.experiments.registry import Progress, RunRequest
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import (CHECK_EPOCHS, CHECK_QUANTILE, CHECK_SLACK, ManifoldCheck,
                                               train_manifold_check)
@@ -502,109 +504,64 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
 
 # ---------------------------------------------------------------- the experiment's contributions
 
-class MnistExperiment(BuiltinExperiment):
-    name = "mnist"
-    title = "MNIST: what makes a digit a d"
-    datasets = (BuiltinData("digits8x8", "scikit-learn's 1,797 handwritten digits, 8x8 grey", load_digits8x8),
-                BuiltinData("mnist_subset", "5,000 MNIST digits (500 per class), 28x28 grey, from sample_data/",
-                            load_mnist_subset))
-    oracles = ("model",)
+def run_one_vs_all(request: RunRequest, out: Path, progress: Progress) -> None:
+    """`viscause run mnist --digit d`: T = 'shows a d', one-vs-all, into the run folder `out`."""
+    started = time.perf_counter()
+    options = request.options
+    d, annotators = options["digit"], options["annotators"]
+    task = one_vs_all(d, request.seed)
+    progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
+             f"{request.iterations} iterations x {request.queries} queries")
+    progress(f"training the model oracle: {annotators} reference CNN(s) on {len(task.pool)} pool images")
+    oracle = train_oracle(task, annotators=annotators, seed=request.seed, epochs=options["oracle_epochs"])
+    oracle_heldout = oracle_report(oracle, task.heldout)
+    progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
+             f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
+    overrides = {"epochs": options["epochs"]} if options["epochs"] else {}
+    if options["generative_epochs"]:
+        overrides["generative_epochs"] = options["generative_epochs"]
+    if request.manipulator:
+        overrides["manipulator"] = request.manipulator
+    if request.queries_by:
+        overrides["queries_by"] = request.queries_by
+    config = experiment_config(iterations=request.iterations, queries=request.queries, seed=request.seed,
+                               alpha=request.alpha, **overrides)
+    experiment = Experiment(task.data, config)
+    if experiment.uses_manifold:
+        progress(f"training the generative model of the digits (the manifold manipulator's) on "
+                 f"{len(task.pool)} pool images")
+        experiment.generative = run_to_end(train_generative_model(task.pool.images, config))
+    probe, probe_targets = figure_probe(task, seed=request.seed)
+    stages, stage_answers, summaries = [], [], []
 
-    def recipe(self, data: Dataset, positive_label: int | None) -> Recipe | None:
-        """Grey images with labels, T = 1 for one label: the digit recipe and a CNN model oracle."""
-        if positive_label is None or data.labels is None or data.is_binary:
-            return None
-        return Recipe("digits", f"digit mode: T = 'shows a {positive_label}'; an ensemble of one-vs-all MLPs "
-                      "trained robustly, a CNN model oracle over every label",
-                      experiment_config().to_json(), train_digit_oracle)
+    def on_iteration(batch: QueryBatch) -> None:
+        result = experiment.manipulate(probe, probe_targets)
+        stages.append(result.images)
+        stage_answers.append(oracle.answer(result.images))
+        summaries.append(batch_summary(experiment, batch))
 
-    run_options = (
-        RunOption("--digit", "mnist (required unless --outcomes ten): the digit d of T = 'a person says this "
-                  "shows d'", int, lo=0, hi=9, what="a digit 0..9"),
-        RunOption("--outcomes", "mnist: two (default): T = 'shows d', one-vs-all, needs --digit; ten: T = the digit "
-                  "a person reads, ten outcomes 0..9 in one run (the 10 x 10 figure)", str, "two",
-                  choices=("two", "ten")),
-        RunOption("--annotators", "mnist: reference CNNs in the model oracle's panel (majority vote, as the paper's "
-                  f"five people; default {ANNOTATORS})", int, ANNOTATORS, lo=1, what="a positive integer"),
-        RunOption("--oracle-epochs", f"mnist: training epochs of each reference CNN (default {REFERENCE_EPOCHS})",
-                  int, REFERENCE_EPOCHS, lo=1, what="a positive integer"),
-        RunOption("--epochs", "mnist: epochs of the causal net's first training (default 30, early stopping)",
-                  int, lo=1, what="a positive integer"),
-        RunOption("--generative-epochs", "mnist: epochs of the manifold manipulator's generative model (default 30)",
-                  int, lo=1, what="a positive integer"),
-    )
-
-    def check_run(self, request: RunRequest) -> None:
-        ten = request.options["outcomes"] == "ten"
-        if ten and request.options["digit"] is not None:
-            raise ValueError("run mnist --outcomes ten asks about every digit: leave out --digit")
-        if not ten and request.options["digit"] is None:
-            raise ValueError("run mnist needs --digit D (the digit 0..9 that T asks about) or --outcomes ten")
-
-    def run(self, request: RunRequest, out: Path, progress: Progress) -> None:
-        if request.options["outcomes"] == "ten":
-            from viscause_gui.core.experiments.mnist_ten import run_ten  # it imports this module
-            run_ten(request, out, progress)
-            return
-        started = time.perf_counter()
-        options = request.options
-        d, annotators = options["digit"], options["annotators"]
-        task = one_vs_all(d, request.seed)
-        progress(f"MNIST, T = 'shows a {d}': {len(task.data)} images ({d} and as many others), "
-                 f"{request.iterations} iterations x {request.queries} queries")
-        progress(f"training the model oracle: {annotators} reference CNN(s) on {len(task.pool)} pool images")
-        oracle = train_oracle(task, annotators=annotators, seed=request.seed, epochs=options["oracle_epochs"])
-        oracle_heldout = oracle_report(oracle, task.heldout)
-        progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
-                 f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
-        overrides = {"epochs": options["epochs"]} if options["epochs"] else {}
-        if options["generative_epochs"]:
-            overrides["generative_epochs"] = options["generative_epochs"]
-        if request.manipulator:
-            overrides["manipulator"] = request.manipulator
-        if request.queries_by:
-            overrides["queries_by"] = request.queries_by
-        config = experiment_config(iterations=request.iterations, queries=request.queries, seed=request.seed,
-                                   alpha=request.alpha, **overrides)
-        experiment = Experiment(task.data, config)
-        if experiment.uses_manifold:
-            progress(f"training the generative model of the digits (the manifold manipulator's) on "
-                     f"{len(task.pool)} pool images")
-            experiment.generative = run_to_end(train_generative_model(task.pool.images, config))
-        probe, probe_targets = figure_probe(task, seed=request.seed)
-        stages, stage_answers, summaries = [], [], []
-
-        def on_iteration(batch: QueryBatch) -> None:
-            result = experiment.manipulate(probe, probe_targets)
-            stages.append(result.images)
-            stage_answers.append(oracle.answer(result.images))
-            summaries.append(batch_summary(experiment, batch))
-
-        run_to_folder(experiment, oracle, out, progress, started, on_iteration)
-        last, check, train_fn = experiment.batches[-1], oracle.check, experiment.train_fn
-        assert last.originals is not None and last.targets is not None, "the last batch is Algorithm 2's"
-        assert check is not None and isinstance(train_fn, RobustTraining), "as train_oracle and the config make them"
-        baseline = nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
-                                         task.pool.need("obs_class") == 1, oracle)
-        extra = {"experiment": "mnist", "oracle": request.oracle, "digit": d, "annotators": annotators,
-                 "oracle_panel": [panel_spec(k, IMAGE_SHAPE, N_DIGITS) for k in range(annotators)],
-                 "unsure_below": oracle.unsure_below, "oracle_epochs": options["oracle_epochs"],
-                 "oracle_unanimous": oracle.unanimous, "oracle_manifold_limit": check.limit,
-                 "train_recipe": train_fn.to_json(),
-                 "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
-                 "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
-                 "baseline_last_iteration": baseline_summary(baseline),
-                 "seconds_total": round(time.perf_counter() - started, 3)}
-        save_history(out, experiment, extra)
-        save_model(out, experiment)
-        plot_history([{"label": f"digit {d}", "iterations": [r.to_json() for r in experiment.history]}],
-                     out / "history.png", title=f"MNIST, T = 'shows a {d}', model oracle",
-                     distance_label="MDist (L2)")
-        plot_manipulation_rows(probe, stages, out / "manipulations.png", targets=probe_targets,
-                               answers=stage_answers, digit=d,
-                               title=f"held-out digits pushed to / away from {d},\nby each iteration's manipulator")
-        progress(f"baseline (nearest real image of the target class): median L2 "
-                 f"{np.median(baseline.distance):.2f}, accepted {baseline.accepted.mean():.3f}")
-
-
-register(MnistExperiment())
+    run_to_folder(experiment, oracle, out, progress, started, on_iteration)
+    last, check, train_fn = experiment.batches[-1], oracle.check, experiment.train_fn
+    assert last.originals is not None and last.targets is not None, "the last batch is Algorithm 2's"
+    assert check is not None and isinstance(train_fn, RobustTraining), "as train_oracle and the config make them"
+    baseline = nearest_real_baseline(last.originals, last.targets == 1, task.pool.images,
+                                     task.pool.need("obs_class") == 1, oracle)
+    extra = {"experiment": "mnist", "oracle": request.oracle, "digit": d, "annotators": annotators,
+             "oracle_panel": [panel_spec(k, IMAGE_SHAPE, N_DIGITS) for k in range(annotators)],
+             "unsure_below": oracle.unsure_below, "oracle_epochs": options["oracle_epochs"],
+             "oracle_unanimous": oracle.unanimous, "oracle_manifold_limit": check.limit,
+             "train_recipe": train_fn.to_json(),
+             "n_data": len(task.data), "n_pool": len(task.pool), "n_heldout": len(task.heldout),
+             "oracle_heldout": oracle_heldout, "iteration_summaries": summaries,
+             "baseline_last_iteration": baseline_summary(baseline),
+             "seconds_total": round(time.perf_counter() - started, 3)}
+    save_history(out, experiment, extra)
+    save_model(out, experiment)
+    plot_history([{"label": f"digit {d}", "iterations": [r.to_json() for r in experiment.history]}],
+                 out / "history.png", title=f"MNIST, T = 'shows a {d}', model oracle",
+                 distance_label="MDist (L2)")
+    plot_manipulation_rows(probe, stages, out / "manipulations.png", targets=probe_targets,
+                           answers=stage_answers, digit=d,
+                           title=f"held-out digits pushed to / away from {d},\nby each iteration's manipulator")
+    progress(f"baseline (nearest real image of the target class): median L2 "
+             f"{np.median(baseline.distance):.2f}, accepted {baseline.accepted.mean():.3f}")
