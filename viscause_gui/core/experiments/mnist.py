@@ -227,10 +227,7 @@ class DigitOracle:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(annotators, N, 10) class probabilities."""
-        images = np.asarray(images, np.float32)
-        if images.ndim == 2:
-            images = images[None]
-        return np.stack([predict_proba(net, images) for net in self.annotators])
+        return panel_probabilities(self.annotators, images)
 
     def votes(self, images: np.ndarray) -> np.ndarray:
         """(annotators, N): 1.0 = "shows d", 0.0 = "does not", NaN = '?'."""
@@ -504,6 +501,28 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
 
 # ---------------------------------------------------------------- the experiment's contributions
 
+def run_config(request: RunRequest) -> ExperimentConfig:
+    """The digit recipe's settings with what `viscause run mnist` was given (epochs, search, query choice)."""
+    options = request.options
+    overrides: dict[str, Any] = {"epochs": options["epochs"]} if options["epochs"] else {}
+    if options["generative_epochs"]:
+        overrides["generative_epochs"] = options["generative_epochs"]
+    if request.manipulator:
+        overrides["manipulator"] = request.manipulator
+    if request.queries_by:
+        overrides["queries_by"] = request.queries_by
+    return experiment_config(iterations=request.iterations, queries=request.queries, seed=request.seed,
+                             alpha=request.alpha, **overrides)
+
+
+def panel_probabilities(annotators: Sequence[nn.Module], images: np.ndarray) -> np.ndarray:
+    """(annotators, N, 10): each reference net's class probabilities for a batch (or one image)."""
+    images = np.asarray(images, np.float32)
+    if images.ndim == 2:
+        images = images[None]
+    return np.stack([predict_proba(net, images) for net in annotators])
+
+
 def run_one_vs_all(request: RunRequest, out: Path, progress: Progress) -> None:
     """`viscause run mnist --digit d`: T = 'shows a d', one-vs-all, into the run folder `out`."""
     started = time.perf_counter()
@@ -517,15 +536,7 @@ def run_one_vs_all(request: RunRequest, out: Path, progress: Progress) -> None:
     oracle_heldout = oracle_report(oracle, task.heldout)
     progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {oracle_heldout['accuracy_answered']:.3f} "
              f"on answered, '?' {oracle_heldout['unsure_rate']:.3f}")
-    overrides = {"epochs": options["epochs"]} if options["epochs"] else {}
-    if options["generative_epochs"]:
-        overrides["generative_epochs"] = options["generative_epochs"]
-    if request.manipulator:
-        overrides["manipulator"] = request.manipulator
-    if request.queries_by:
-        overrides["queries_by"] = request.queries_by
-    config = experiment_config(iterations=request.iterations, queries=request.queries, seed=request.seed,
-                               alpha=request.alpha, **overrides)
+    config = run_config(request)
     experiment = Experiment(task.data, config)
     if experiment.uses_manifold:
         progress(f"training the generative model of the digits (the manifold manipulator's) on "

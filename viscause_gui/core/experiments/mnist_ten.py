@@ -28,12 +28,11 @@ from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.data.outcomes import one_hot
-from viscause_gui.core.experiments.mnist import (IMAGE_SHAPE, N_DIGITS, UNSURE_BELOW, _median, experiment_config,
-                                                 oracle_training, panel_spec, reading_report)
+from viscause_gui.core.experiments.mnist import (IMAGE_SHAPE, N_DIGITS, UNSURE_BELOW, _median, oracle_training,
+                                                 panel_probabilities, panel_spec, reading_report, run_config)
 from viscause_gui.core.experiments.registry import Progress, RunRequest
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import ManifoldCheck
-from viscause_gui.core.nets.models import predict_proba
 from viscause_gui.core.nets.training import run_to_end
 from viscause_gui.core.store.figures import plot_history
 from viscause_gui.core.store.rundir import run_to_folder, save_history, save_model
@@ -108,10 +107,7 @@ class TenDigitOracle:
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         """(annotators, N, 10) class probabilities."""
-        images = np.asarray(images, np.float32)
-        if images.ndim == 2:
-            images = images[None]
-        return np.stack([predict_proba(net, images) for net in self.annotators])
+        return panel_probabilities(self.annotators, images)
 
     def answer(self, images: np.ndarray) -> np.ndarray:
         proba = self.probabilities(images)
@@ -259,7 +255,7 @@ def run_ten(request: RunRequest, out: Path, progress: Progress) -> None:
     heldout_report = ten_oracle_report(oracle, task.heldout)
     progress(f"oracle on {len(task.heldout)} held-out digits: accuracy {heldout_report['accuracy_answered']:.3f} "
              f"on answered, '?' {heldout_report['unsure_rate']:.3f}")
-    experiment = Experiment(task.data, _config(request))
+    experiment = Experiment(task.data, run_config(request))
     if experiment.uses_manifold:
         progress(f"training the generative model of the digits (the manifold manipulator's) on {len(task.pool)} "
                  "pool images")
@@ -291,16 +287,3 @@ def run_ten(request: RunRequest, out: Path, progress: Progress) -> None:
                           "under each: the model oracle's reading")
     on_target = np.mean([read[i, j] == j for i in range(N_DIGITS) for j in range(N_DIGITS) if i != j])
     progress(f"10 x 10 figure: the oracle reads the target digit in {100 * on_target:.0f} % of the 90 cells")
-
-
-def _config(request: RunRequest) -> Any:
-    options = request.options
-    overrides: dict[str, Any] = {"epochs": options["epochs"]} if options["epochs"] else {}
-    if options["generative_epochs"]:
-        overrides["generative_epochs"] = options["generative_epochs"]
-    if request.manipulator:
-        overrides["manipulator"] = request.manipulator
-    if request.queries_by:
-        overrides["queries_by"] = request.queries_by
-    return experiment_config(iterations=request.iterations, queries=request.queries, seed=request.seed,
-                             alpha=request.alpha, **overrides)
