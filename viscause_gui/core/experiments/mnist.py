@@ -48,7 +48,7 @@ from torch import nn
 from viscause_gui import __version__
 from viscause_gui.core.data.builtin import load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.registry import Progress, RunRequest
+from viscause_gui.core.experiments.registry import Progress, Recipe, RunRequest
 from viscause_gui.core.method.experiment import Experiment, ExperimentConfig, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import (CHECK_EPOCHS, CHECK_QUANTILE, CHECK_SLACK, ManifoldCheck,
                                               train_manifold_check)
@@ -500,6 +500,15 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
 
 
 # ---------------------------------------------------------------- the experiment's contributions
+
+def digit_recipe(data: Dataset, positive_label: int | None) -> Recipe | None:
+    """Grey images with labels, T = 1 for one label: the digit recipe and a CNN model oracle."""
+    if positive_label is None or data.labels is None or data.is_binary:
+        return None
+    return Recipe("digits", f"digit mode: T = 'shows a {positive_label}'; an ensemble of one-vs-all MLPs "
+                  "trained robustly, a CNN model oracle over every label",
+                  experiment_config().to_json(), train_digit_oracle)
+
 
 def run_config(request: RunRequest) -> ExperimentConfig:
     """The digit recipe's settings with what `viscause run mnist` was given (epochs, search, query choice)."""

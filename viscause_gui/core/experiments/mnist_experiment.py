@@ -7,8 +7,7 @@ from pathlib import Path
 
 from viscause_gui.core.data.builtin import load_digits8x8, load_mnist_subset
 from viscause_gui.core.data.dataset import Dataset
-from viscause_gui.core.experiments.mnist import (ANNOTATORS, REFERENCE_EPOCHS, experiment_config, run_one_vs_all,
-                                                 train_digit_oracle)
+from viscause_gui.core.experiments.mnist import ANNOTATORS, REFERENCE_EPOCHS, digit_recipe, run_one_vs_all
 from viscause_gui.core.experiments.mnist_ten import run_ten
 from viscause_gui.core.experiments.registry import (BuiltinData, BuiltinExperiment, Progress, Recipe, RunOption,
                                                     RunRequest, register)
@@ -23,12 +22,7 @@ class MnistExperiment(BuiltinExperiment):
     oracles = ("model",)
 
     def recipe(self, data: Dataset, positive_label: int | None) -> Recipe | None:
-        """Grey images with labels, T = 1 for one label: the digit recipe and a CNN model oracle."""
-        if positive_label is None or data.labels is None or data.is_binary:
-            return None
-        return Recipe("digits", f"digit mode: T = 'shows a {positive_label}'; an ensemble of one-vs-all MLPs "
-                      "trained robustly, a CNN model oracle over every label",
-                      experiment_config().to_json(), train_digit_oracle)
+        return digit_recipe(data, positive_label)
 
     run_options = (
         RunOption("--digit", "mnist (required unless --outcomes ten): the digit d of T = 'a person says this "
