@@ -50,6 +50,10 @@ def _image_view() -> tuple[GraphicsView, pg.ImageItem]:
     return canvas, item
 
 
+OUTCOME_HELP = ("<small>the key beside each outcome answers it · ? unknown · Enter keep · s skip · "
+                "←/→ review · Backspace/Ctrl+Z undo</small>")
+
+
 class LabellingPanel(QWidget):
     """The oracle queue answered by keyboard: the view of an AnswerSession (models.answer_session), which
     journals every answer first."""
@@ -236,11 +240,11 @@ class LabellingPanel(QWidget):
                           "Backspace/Ctrl+Z undo</small>")
 
     def _show_outcome_question(self, keys: tuple[str, ...]) -> None:
-        pairs = " · ".join(f"{k} = {html.escape(name)}" for k, name in zip(keys, self.session.outcomes()))
+        pairs = [f"{k} = {html.escape(name)}" for k, name in zip(keys, self.session.outcomes())] + ["? = cannot say"]
+        shown = " · ".join(pair.replace(" ", "&nbsp;") for pair in pairs)       # a line may wrap between keys only
         self.question.setText(f"{html.escape(self.state.question())}<br><span style='font-size: 10pt; "
-                              f"font-weight: normal'>{pairs} · ? = cannot say</span>")
-        self.help.setText("<small>the key beside each outcome answers it · ? unknown · Enter keep · s skip · "
-                          "←/→ review · Backspace/Ctrl+Z undo</small>")
+                              f"font-weight: normal'>{shown}</span>")
+        self.help.setText(OUTCOME_HELP)
 
     # ----- AnswerView: what the session shows -----
     def show_current(self) -> None:
