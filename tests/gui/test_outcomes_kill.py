@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import http.client
-import json
 import math
 import os
 import signal
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gui.test_share import api
 from viscause_gui.core.store.journal import read_journal
 from viscause_gui.core.store.votes import resolve
 
@@ -148,16 +148,6 @@ def test_keyboard_answers_over_ten_outcomes_survive_sigkill(tmp_path):
                  f"your answer: {int(first_image.value)} [{int(first_image.value)}]")
         expected = f"START {len(in_force)} / 2000 answered | {shown}"
     assert {v for v in values if not math.isnan(v)} == set(range(10)) and any(math.isnan(v) for v in values)
-
-
-def api(port: int, token: str, name: str, obj) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("POST", f"/j/{token}/api/{name}", json.dumps(obj), {"Content-Type": "application/json"})
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"{}")
-    finally:
-        conn.close()
 
 
 def annotate(port: int, token: str, person: int, acknowledged: list, stop: threading.Event) -> None:

@@ -106,6 +106,19 @@ def _labelled(images: np.ndarray, labels: np.ndarray, digit: int, name: str, met
                    p_obs=is_d.astype(np.float64), meta=dict(meta), name=name)
 
 
+def split_per_label(labels: np.ndarray, heldout_per_label: int, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(pool, held-out) indices: of each label (in increasing order) a random `heldout_per_label`, at most
+    half of its images, held out; the rest pooled. Each part label by label, in the order drawn."""
+    pool_parts, held_parts = [], []
+    for c in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        k = min(heldout_per_label, len(members) // 2)
+        held_parts.append(members[:k])
+        pool_parts.append(members[k:])
+    return np.concatenate(pool_parts), np.concatenate(held_parts)
+
+
 def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
                source: Dataset | None = None) -> MnistTask:
     """Split the MNIST subset for digit `digit` (same seed, same split).
@@ -125,14 +138,8 @@ def one_vs_all(digit: int, seed: int = 0, heldout_per_digit: int = 100,
     if tuple(source.shape) != IMAGE_SHAPE:
         raise ValueError(f"{source.name}: MNIST images are 28x28, got {source.shape[0]}x{source.shape[1]}")
     rng = np.random.default_rng([seed, digit])
-    pool_parts, held_parts = [], []
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        k = min(heldout_per_digit, len(members) // 2)
-        held_parts.append(members[:k])
-        pool_parts.append(members[k:])
-    pool_idx = np.sort(np.concatenate(pool_parts))
-    held_idx = np.sort(np.concatenate(held_parts))
+    pool_idx, held_idx = split_per_label(labels, heldout_per_digit, rng)
+    pool_idx, held_idx = np.sort(pool_idx), np.sort(held_idx)
     pool_labels = labels[pool_idx]
     positives = pool_idx[pool_labels == digit]
     others = pool_idx[pool_labels != digit]

@@ -29,7 +29,8 @@ from torch import nn
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.data.outcomes import one_hot
 from viscause_gui.core.experiments.mnist import (IMAGE_SHAPE, N_DIGITS, UNSURE_BELOW, _median, oracle_training,
-                                                 panel_probabilities, panel_spec, reading_report, run_config)
+                                                 panel_probabilities, panel_spec, reading_report, run_config,
+                                                 split_per_label)
 from viscause_gui.core.experiments.registry import Progress, RunRequest
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import ManifoldCheck
@@ -71,14 +72,8 @@ def ten_digits(seed: int = 0, heldout_per_digit: int = 100, source: Dataset | No
     if sorted(set(labels.tolist())) != list(range(N_DIGITS)):
         raise ValueError(f"{source.name}: the ten-digit experiment needs every digit 0..9 among the labels")
     rng = np.random.default_rng([seed, N_DIGITS, 1])
-    pool_parts, held_parts = [], []
-    for c in range(N_DIGITS):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        k = min(heldout_per_digit, len(members) // 2)
-        held_parts.append(members[:k])
-        pool_parts.append(members[k:])
-    pool_idx = rng.permutation(np.concatenate(pool_parts))
-    held_idx = np.sort(np.concatenate(held_parts))
+    pool_idx, held_idx = split_per_label(labels, heldout_per_digit, rng)     # every digit 0..9 is present
+    pool_idx, held_idx = rng.permutation(pool_idx), np.sort(held_idx)
     meta = {"source": source.name, "seed": seed,
             "task": "ten outcomes: T = the digit a person reads; obs_class = causal class = the label"}
     pool = _ten(source.images[pool_idx], labels[pool_idx], "mnist_ten", meta)
