@@ -42,6 +42,13 @@ HELP_COLOUR = """
 swatch (C) picks the pen's colour and the eyedropper (O) takes a colour from the image.</p>
 """
 
+HELP_OUTCOMES = """
+<p>Here T has <b>{k} outcomes</b> ({names}). Every P(T=1 | …) above is then a distribution over them,
+P(T | I) and P(T | man(I)), shown as bars in the readout; classes group images with equal
+distributions, and a manipulation moves an image into the causal class whose outcomes it should
+change to.</p>
+"""
+
 HELP_LESSONS = """
 <p><b>Lessons</b> tell the paper's story step by step (Help → Lessons; View → Presenter mode, F11,
 for a projector): <a href="viscause-lesson:barometer">Barometer</a>,
@@ -76,6 +83,8 @@ def help_html(dataset: Dataset | None, positive_label: int | None, representativ
         about_data = HELP_COLOUR
     else:
         about_data = HELP_GRATING + HELP_COLOUR       # no data set of those open: the built-in examples
+    if dataset is not None and dataset.n_outcomes > 2:
+        about_data = HELP_OUTCOMES.format(k=dataset.n_outcomes, names=html.escape(", ".join(dataset.outcome_names)))
     return HELP_INTRO + HELP_ALGORITHMS.format(asked=asked) + about_data + HELP_LESSONS
 
 
@@ -85,6 +94,9 @@ def start_hint_html(dataset: Dataset | None, positive_label: int | None) -> str:
     if label is not None:
         first = (f"T = 1 for label {label}. Press <b>F4</b> (Run Algorithm 1): the oracle says which images show a "
                  f"{label}. Then change a digit on the canvas: P(T=1 | man(I)) says whether it still shows a {label}.")
+    elif dataset is not None and dataset.n_outcomes > 2:
+        first = (f"press <b>F4</b> (Run Algorithm 1), then change the image on the canvas and compare the bars of "
+                 f"P(T | I) and P(T | man(I)) over T's {dataset.n_outcomes} outcomes.")
     elif dataset is None or is_grating(dataset):
         first = ("press <b>F4</b> (Run Algorithm 1), then draw a v-bar on the canvas (V): P(T=1 | I) rises, "
                  "P(T=1 | man(I)) does not.")

@@ -18,6 +18,7 @@ from viscause_gui.gui.models.outcome_text import level_text, level_tooltip, many
 from viscause_gui.gui.models.summaries import PartitionSummary, causal_summary, observational_summary
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color
+from viscause_gui.gui.widgets.plain_text import plain_tooltip
 
 
 @dataclass
@@ -138,5 +139,5 @@ def set_row(table: QTableWidget, row: int, texts: list[str], color: int = -1,
         if col == 0 and color >= 0:
             item.setBackground(QBrush(class_color(color, 90)))
         if tips and tips.get(col):
-            item.setToolTip(tips[col])
+            item.setToolTip(plain_tooltip(tips[col]))
         table.setItem(row, col, item)

@@ -35,6 +35,7 @@ from viscause_gui.gui.models.answer_text import binary_answers_text, given_outco
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.images import image_view, is_colour, show_data_image
 from viscause_gui.gui.widgets.outcome_buttons import OutcomeButtons
+from viscause_gui.gui.widgets.plain_text import plain_label
 from viscause_gui.gui.widgets.plots import GraphicsView
 from viscause_gui.gui.workers import WorkerPool
 
@@ -109,7 +110,7 @@ class LabellingPanel(QWidget):
         images.addWidget(self.canvas, 3)
         images.addWidget(self.original_canvas, 1)
         self.info = QLabel()                 # target class, model guess (not blind)
-        self.answer_label = QLabel()         # the answer(s) of the shown image
+        self.answer_label = plain_label(QLabel())  # the answer(s) of the shown image
         self.answer_label.setStyleSheet("font-size: 14pt")
         self.outcome_buttons = OutcomeButtons()   # over K > 2 outcomes: one per outcome, and '?'
         self.outcome_buttons.chosen.connect(self._button_answer)

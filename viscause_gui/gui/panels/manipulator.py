@@ -26,6 +26,7 @@ from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.actions import if_alive, make_action, while_alive
 from viscause_gui.gui.widgets.images import (DIFFERENCE_LEGEND, difference_key, difference_rgb, image_box, image_view,
                                              is_colour, message_label, show_data_image, show_image)
+from viscause_gui.gui.widgets.plain_text import plain_label, plain_tooltip
 from viscause_gui.gui.widgets.sliders import keyboard_slider
 from viscause_gui.gui.workers import WorkerPool
 
@@ -154,7 +155,7 @@ class ManipulatorPanel(QWidget):
 
     def _readout(self) -> QHBoxLayout:
         row = QHBoxLayout()
-        self.original_label = QLabel()
+        self.original_label = plain_label(QLabel())
         self.result_label = QLabel()
         self.distance_label = QLabel()
         for label in (self.original_label, self.result_label, self.distance_label):
@@ -211,7 +212,7 @@ class ManipulatorPanel(QWidget):
             names = self._outcomes()
             for k, level in enumerate(model.causal_levels):
                 combo.addItem(target_name(k, level, names), k)
-                combo.setItemData(combo.count() - 1, level_tooltip(level, names) or None,
+                combo.setItemData(combo.count() - 1, plain_tooltip(level_tooltip(level, names)) or None,
                                   Qt.ItemDataRole.ToolTipRole)
         combo.setCurrentIndex(max(combo.findData(keep), 0))
         combo.blockSignals(False)
@@ -228,7 +229,7 @@ class ManipulatorPanel(QWidget):
         answer = (f"P(T|man i): {most_likely(p_man, names)}" if many(names) and names is not None
                   else f"P(T=1|man i) ≈ {float(p_man):.2f}")
         self.original_label.setText(unbroken(f"C(i) = {k}", f"P = {probs[k]:.2f}", answer))
-        self.original_label.setToolTip(level_tooltip(p_man, names))
+        self.original_label.setToolTip(plain_tooltip(level_tooltip(p_man, names)))
 
     def _outcomes(self) -> tuple[str, ...] | None:
         """The names of T's outcomes (None: no data set)."""
@@ -267,9 +268,9 @@ class ManipulatorPanel(QWidget):
                                   f"(target {target} {ok})")
         names = self._outcomes()
         level = model.causal_levels[c]
-        self.result_label.setToolTip(f"P(T | man ĵ) of class {c}: {distribution(level, names)}"
-                                     if many(names) and names is not None
-                                     else f"P(T=1 | man ĵ) of class {c}: {level:.2f}")
+        self.result_label.setToolTip(plain_tooltip(f"P(T | man ĵ) of class {c}: {distribution(level, names)}"
+                                                   if many(names) and names is not None
+                                                   else f"P(T=1 | man ĵ) of class {c}: {level:.2f}"))
         d = float(result.distance[0])
         self.distance_label.setText(f"Hamming distance: {d:.0f} pixels" if model.binary
                                     else f"L2 distance: {d:.2f}")

@@ -16,6 +16,7 @@ from viscause_gui.gui.models.readout import ObservationalModel
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
 from viscause_gui.gui.widgets.outcome_bars import OutcomeBars
+from viscause_gui.gui.widgets.plain_text import plain_tooltip
 
 READOUT_MS = 40      # debounce of the readout
 NB_HYPHEN = "\u2011"
@@ -27,7 +28,7 @@ def phrases(text: str) -> str:
     broke as "v-" / "bar no" in a narrow readout); a single phrase stays as it is."""
     parts = text.split(" · ")      # <nobr> keeps the spaces, the non-breaking hyphen the hyphens
     if len(parts) == 1:
-        return text
+        return html.escape(text, quote=False)
     return " · ".join(f"<nobr>{html.escape(p).replace('-', NB_HYPHEN)}</nobr>" for p in parts)
 
 
@@ -312,7 +313,7 @@ class PredictionReadout(QFrame):
             self._set(key, html.escape(most_likely(value, names), quote=False))
         else:
             self._set(key, f"{float(value):.2f}")
-        self.values[key].setToolTip(level_tooltip(value, names))
+        self.values[key].setToolTip(plain_tooltip(level_tooltip(value, names)))
 
     def _show_spurious(self, obs_class: int | None, causal: int | None) -> None:
         if obs_class is None or causal is None:

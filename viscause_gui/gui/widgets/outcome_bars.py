@@ -7,6 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from viscause_gui.gui.models.outcome_text import distribution
+from viscause_gui.gui.widgets.plain_text import plain_tooltip
 from viscause_gui.gui.widgets.plots import PlotWidget, cache_axes
 
 SERIES = (("P(T | I)", (52, 101, 164)), ("P(T | man(I))", (230, 126, 34)))   # observed, manipulated
@@ -55,4 +56,4 @@ class OutcomeBars(PlotWidget):
             x = np.arange(len(names)) + (i - 0.5) * BAR_WIDTH
             self.bars[name].setOpts(x=x if row is not None else [], height=row if row is not None else [])
             tips.append(f"{name}: {'unknown' if row is None else distribution(row, names)}")
-        self.setToolTip("\n".join(tips))
+        self.setToolTip(plain_tooltip("\n".join(tips)))

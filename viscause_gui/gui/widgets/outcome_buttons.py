@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QPushButton, QWidget
 
+from viscause_gui.gui.widgets.plain_text import plain_tooltip
+
 PER_ROW = 5
 
 
@@ -45,7 +47,7 @@ class OutcomeButtons(QWidget):
 
     def _button(self, text: str, tip: str) -> QPushButton:
         button = QPushButton(text)
-        button.setToolTip(tip)
+        button.setToolTip(plain_tooltip(tip))
         button.setCheckable(True)
         button.setFocusPolicy(Qt.FocusPolicy.NoFocus)       # the keys stay with the panel
         return button

@@ -7,13 +7,14 @@ from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.data.outcomes import describe_outcomes
 from viscause_gui.core.nets.models import default_device
 from viscause_gui.gui.widgets.busy import BusySign
+from viscause_gui.gui.widgets.plain_text import plain_label, plain_tooltip
 
 
 class StatusLine:
     """Background work is shown first; else what the learning run does (it may wait for a person); else idle."""
 
     def __init__(self, bar: QStatusBar):
-        self.data_label = QLabel("no data")
+        self.data_label = plain_label(QLabel("no data"))
         self.data_label.setToolTip("The data set: name, N images × height × width")
         self.device_label = QLabel(f"device: {default_device().type.upper()}")
         self.device_label.setToolTip("Where the nets run (CUDA when available, else the CPU)")
@@ -31,8 +32,8 @@ class StatusLine:
         size = " × ".join(str(d) for d in ds.shape)      # H × W, and C for colour
         outcomes = f" · T: {describe_outcomes(ds.outcome_names)}" if ds.n_outcomes > 2 else ""
         self.data_label.setText(f"{ds.name}: {len(ds):,} × {size}{outcomes}")
-        self.data_label.setToolTip(f"The data set: name, N images × height × width; T's outcomes: "
-                                   f"{describe_outcomes(ds.outcome_names)}")
+        self.data_label.setToolTip(plain_tooltip(f"The data set: name, N images × height × width; T's outcomes: "
+                                                 f"{describe_outcomes(ds.outcome_names)}"))
 
     def set_busy(self, description: str) -> None:
         self._busy = description
