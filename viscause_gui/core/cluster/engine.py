@@ -1,0 +1,98 @@
+"""The sweep engine: each cell is a Ray task (docs/sweeps.md). Imported only by `viscause sweep` and
+benchmarks/run_all.py --ray; it is the one module of the package that imports Ray.
+
+Ray schedules the tasks on the cluster's CPUs (and GPUs), retries a task whose worker died
+(`max_retries`) or whose process was killed (CellKilled), and runs on one machine or many: a local
+cluster by default, an existing one by address.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import ray
+from ray.exceptions import RayError
+
+from viscause_gui.core.cluster.cell import CellKilled, CellTask, clear_cell, mark_failed, run_cell, started_info
+from viscause_gui.core.cluster.progress import ProgressDisplay, SweepProgress
+
+DEFAULT_RETRIES = 2       # a cell whose worker dies or whose process is killed runs at most 1 + 2 times
+POLL_SECONDS = 1.0
+
+
+@ray.remote
+def _cell_task(task: CellTask) -> dict:
+    return run_cell(task)
+
+
+@dataclass
+class Cluster:
+    """The Ray cluster a sweep runs on; `close` shuts down only a cluster this command started."""
+
+    started_here: bool
+
+    @staticmethod
+    def join(address: str | None, cpus: int | None) -> Cluster:
+        """`ray.init`: a local cluster with `cpus` CPUs (default: the machine's cores) or the cluster at
+        `address`; a cluster already joined by this process (a test's) is used as it is."""
+        if ray.is_initialized():
+            return Cluster(started_here=False)
+        if address:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+        else:
+            ray.init(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+                     logging_level="WARNING")
+        return Cluster(started_here=True)
+
+    def cpus(self) -> int:
+        return int(ray.cluster_resources().get("CPU", 1))
+
+    def close(self) -> None:
+        if self.started_here:
+            ray.shutdown()
+
+
+def run_tasks(tasks: Sequence[CellTask], retries: int, display: ProgressDisplay, skipped: int = 0,
+              on_finish: Callable[[CellTask, dict], None] | None = None) -> dict[str, str]:
+    """Run every task on the cluster joined (Cluster.join); each task's status: done, waiting or failed.
+    A failed cell does not stop the others."""
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, max((t.cpus for t in tasks), default=1)))
+    progress = SweepProgress(total=len(tasks), slots=slots, skipped=skipped)
+    pending = {}
+    for task in tasks:
+        clear_cell(task.folder)
+        options = {"num_cpus": task.cpus, "max_retries": retries, "retry_exceptions": [CellKilled]}
+        if task.gpus:
+            options["num_gpus"] = task.gpus
+        pending[_cell_task.options(**options).remote(task)] = task
+    try:
+        while pending:
+            progress.running = sum(1 for t in pending.values() if started_info(t.folder) is not None)
+            display.show(progress.line())
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECONDS)
+            for ref in ready:
+                task = pending.pop(ref)
+                marker = _result(ref, task, retries)
+                progress.finish(task.name, marker["status"], marker.get("seconds"))
+                if marker["status"] == "failed":
+                    display.say([f"cell {task.name} failed: see {task.folder}/error.txt"])
+                if on_finish is not None:
+                    on_finish(task, marker)
+        progress.running = 0
+        display.show(progress.line())
+    finally:
+        for ref in pending:           # an interrupted sweep: its running cells stop (a rerun resumes them)
+            ray.cancel(ref, force=True)
+        display.close()
+    return dict(progress.statuses)
+
+
+def _result(ref: ray.ObjectRef, task: CellTask, retries: int) -> dict:
+    """The task's marker; a task that failed in Ray (its worker died, killed past its retries) is marked failed."""
+    try:
+        return ray.get(ref)
+    except RayError as exc:
+        why = str(exc).strip().splitlines()
+        return mark_failed(task.folder, f"the task failed after {1 + retries} tries at most: "
+                                        f"{why[-1] if why else type(exc).__name__}")
