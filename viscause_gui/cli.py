@@ -420,12 +420,15 @@ class _RefusingParser(argparse.ArgumentParser):
 
 def check_run_args(run_args: list[str]) -> None:
     """A sweep cell's `viscause run` arguments go through `viscause run`'s own parser and checks (no
-    file is read, no oracle loaded); CliError or ValueError with one line."""
-    args = build_parser(_RefusingParser).parse_args([*run_args, "--out=cell"])
-    if args.experiment in {e.name for e in registry.runnable()}:
-        _run_request(args, registry.get(args.experiment))
-    else:
-        _check_data_args(args)
+    file is read, no oracle loaded); a ValueError with one line."""
+    try:
+        args = build_parser(_RefusingParser).parse_args([*run_args, "--out=cell"])
+        if args.experiment in {e.name for e in registry.runnable()}:
+            _run_request(args, registry.get(args.experiment))
+        else:
+            _check_data_args(args)
+    except (CliError, ExperimentError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

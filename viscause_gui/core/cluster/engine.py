@@ -7,9 +7,11 @@ cluster by default, an existing one by address.
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
 from ray.exceptions import RayError
@@ -39,10 +41,10 @@ class Cluster:
         if ray.is_initialized():
             return Cluster(started_here=False)
         if address:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
         else:
             ray.init(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                     logging_level="WARNING")
+                     logging_level=logging.WARNING)
         return Cluster(started_here=True)
 
     def cpus(self) -> int:
@@ -61,14 +63,14 @@ def run_tasks(tasks: Sequence[CellTask], retries: int, display: ProgressDisplay,
     progress = SweepProgress(total=len(tasks), slots=slots, skipped=skipped)
     pending = {}
     for task in tasks:
-        clear_cell(task.folder)
+        clear_cell(Path(task.folder))
         options = {"num_cpus": task.cpus, "max_retries": retries, "retry_exceptions": [CellKilled]}
         if task.gpus:
             options["num_gpus"] = task.gpus
         pending[_cell_task.options(**options).remote(task)] = task
     try:
         while pending:
-            progress.running = sum(1 for t in pending.values() if started_info(t.folder) is not None)
+            progress.running = sum(started_info(Path(t.folder)) is not None for t in pending.values())
             display.show(progress.line())
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECONDS)
             for ref in ready:
@@ -94,5 +96,5 @@ def _result(ref: ray.ObjectRef, task: CellTask, retries: int) -> dict:
         return ray.get(ref)
     except RayError as exc:
         why = str(exc).strip().splitlines()
-        return mark_failed(task.folder, f"the task failed after {1 + retries} tries at most: "
+        return mark_failed(Path(task.folder), f"the task failed after {1 + retries} tries at most: "
                                         f"{why[-1] if why else type(exc).__name__}")

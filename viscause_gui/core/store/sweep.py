@@ -237,7 +237,7 @@ def _named(runs: list[tuple[str, dict[str, Value]]], where: str) -> tuple[Cell, 
             f"{k}-{_label(options[k], False)}" if k in options else f"no-{k}" for k in varying]
         base_name = _NAME_CHARS.sub("-", "_".join(parts) or "run")[:MAX_NAME].strip("-_.") or "run"
         cell = Cell("", target, tuple(options.items()))
-        twin = next((c for c in cells if c.argv() == cell.argv()), None)
+        twin = next((c for c in cells if c.target == target and dict(c.options) == options), None)
         if twin is not None:
             raise SweepError(f"{where}: the cell {twin.name} is listed twice")
         seen[base_name] = seen.get(base_name, 0) + 1
