@@ -76,6 +76,14 @@ def test_a_grid_gives_what_separate_runs_give(cluster, tmp_path):
     assert other.returncode == 2 and "holds another sweep" in other.stderr
 
 
+def test_a_cell_no_machine_can_hold_is_refused_in_one_line(cluster, tmp_path):
+    for option, says in (("--cpus-per-cell=3", "--cpus-per-cell 3: no machine of the cluster has that many CPUs "
+                                               "(at most 2)"),
+                         ("--gpus-per-cell=1", "--gpus-per-cell 1: no machine of the cluster has that many GPUs")):
+        result = viscause("sweep", write_spec(tmp_path, GRID), "--out", tmp_path / option[2:6], option, check=False)
+        assert result.returncode == 2 and says in result.stderr.splitlines()[-1], result.stderr
+
+
 def test_a_failing_cell_leaves_the_others_results_and_its_error(cluster, tmp_path):
     spec = """
         experiment = "grating"

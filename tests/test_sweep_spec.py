@@ -229,3 +229,12 @@ def test_the_progress_line_counts_cells_and_the_time_left():
     display.show("x")
     display.show("y")
     assert lines == ["x\n", "y\n"]
+
+
+def test_the_benchmarks_grating_spec_is_the_benchmarks_six_runs():
+    cells = parse_spec((ROOT / "benchmarks" / "sweep_grating.toml").read_text(), ROOT / "benchmarks").cells
+    assert [c.name for c in cells] == [f"recipe-{r}_seed-{s}" for r in ("default", "paper") for s in (0, 1, 2)]
+    for cell in cells:
+        check_run_args(cell.argv())
+    assert cells[3].argv() == ["run", "grating", "--iterations=20", "--queries=100", "--n-obs=10000", "--alpha=0.5",
+                               "--oracle=truth", "--recipe=paper", "--seed=0"]

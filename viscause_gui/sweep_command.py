@@ -86,7 +86,8 @@ def run_sweep(args: argparse.Namespace, check: Callable[[list[str]], None],
     todo = cells_to_run(out, commands)
     tasks = [CellTask(name, str(cell_folder(out, name)),
                       (sys.executable, "-m", "viscause_gui", *commands[name], f"--out={cell_folder(out, name)}"),
-                      cpus=args.cpus_per_cell, gpus=args.gpus_per_cell) for name in todo]
+                      cpus=args.cpus_per_cell, gpus=args.gpus_per_cell,
+                      env=() if args.gpus_per_cell else (("CUDA_VISIBLE_DEVICES", ""),)) for name in todo]
     retries = engine.DEFAULT_RETRIES if args.retries is None else args.retries
     progress(f"{len(spec.cells)} cells, {len(tasks)} to run ({len(spec.cells) - len(tasks)} finished earlier); "
              f"a killed cell is tried again up to {retries} times")

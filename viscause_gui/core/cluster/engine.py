@@ -59,6 +59,7 @@ def run_tasks(tasks: Sequence[CellTask], retries: int, display: ProgressDisplay,
               on_finish: Callable[[CellTask, dict], None] | None = None) -> dict[str, str]:
     """Run every task on the cluster joined (Cluster.join); each task's status: done, waiting or failed.
     A failed cell does not stop the others."""
+    _check_resources(tasks)
     slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // max(1, max((t.cpus for t in tasks), default=1)))
     progress = SweepProgress(total=len(tasks), slots=slots, skipped=skipped)
     pending = {}
@@ -88,6 +89,17 @@ def run_tasks(tasks: Sequence[CellTask], retries: int, display: ProgressDisplay,
             ray.cancel(ref, force=True)
         display.close()
     return dict(progress.statuses)
+
+
+def _check_resources(tasks: Sequence[CellTask]) -> None:
+    """A task no machine of the cluster can hold would wait for ever: refused in one line instead."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    needs = (("CPU", max((t.cpus for t in tasks), default=0)), ("GPU", max((t.gpus for t in tasks), default=0)))
+    for kind, need in needs:
+        most = max((n.get(kind, 0) for n in nodes), default=0)
+        if need > most:
+            option = "--cpus-per-cell" if kind == "CPU" else "--gpus-per-cell"
+            raise ValueError(f"{option} {need:g}: no machine of the cluster has that many {kind}s (at most {most:g})")
 
 
 def _result(ref: ray.ObjectRef, task: CellTask, retries: int) -> dict:
