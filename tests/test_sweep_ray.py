@@ -15,8 +15,8 @@ import ray
 
 from tests.cli_runner import viscause
 from viscause_gui.core.cluster.cell import TRY_HEADER, started_info
-from viscause_gui.core.store.sweep import ERROR_FILE, LOG_FILE, MARKER_FILE, cell_folder, parse_spec
-from viscause_gui.core.store.sweep_results import CSV_FILE, MERR_FIGURE, SEEDS_FIGURE, read_csv
+from viscause_gui.core.store.sweep import (CSV_FILE, ERROR_FILE, LOG_FILE, MARKER_FILE, MERR_FIGURE, SEEDS_FIGURE,
+                                           cell_folder, parse_spec, read_csv)
 
 pytestmark = pytest.mark.slow
 

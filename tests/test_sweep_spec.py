@@ -15,10 +15,10 @@ from tests.cli_runner import viscause
 from viscause_gui.cli import check_run_args
 from viscause_gui.core.cluster.cell import CellKilled, CellTask, run_cell
 from viscause_gui.core.cluster.progress import ProgressDisplay, SweepProgress
-from viscause_gui.core.store.sweep import (ERROR_FILE, LOG_FILE, MARKER_FILE, SweepError, cell_folder, cells_to_run,
-                                           check_record, parse_spec, read_record)
-from viscause_gui.core.store.sweep_results import (CSV_FILE, MERR_FIGURE, SEEDS_FIGURE, read_csv, write_csv,
-                                                   write_figures)
+from viscause_gui.core.store.sweep import (CSV_FILE, ERROR_FILE, LOG_FILE, MARKER_FILE, MERR_FIGURE, SEEDS_FIGURE,
+                                           SweepError, cell_folder, cells_to_run, check_record, parse_spec, read_csv,
+                                           read_record)
+from viscause_gui.core.store.sweep_results import write_csv, write_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = """

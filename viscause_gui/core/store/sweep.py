@@ -8,6 +8,7 @@ with another spec is refused), and which cells a rerun skips.
 """
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import re
@@ -25,6 +26,10 @@ MARKER_FILE = ".sweep_cell.json"  # written atomically once the cell's run has e
 STARTED_FILE = ".sweep_started"  # written when a cell's task starts (the progress counts it as running)
 LOG_FILE = "run.log"             # the run's stdout and stderr
 ERROR_FILE = "error.txt"         # a failed cell: why (the end of its log)
+CSV_FILE = "sweep.csv"           # one row per cell (sweep_results.write_csv)
+MERR_FIGURE = "sweep_merr.png"   # MErr per iteration, one line per cell
+SEEDS_FIGURE = "sweep_seeds.png"  # MErr per iteration: mean and range over seeds, one line per setting
+MAX_CSV_BYTES = 64 * 2**20       # a sweep.csv the app reads: far more than any sweep's table
 FINISHED = ("done", "waiting")   # a rerun skips these; a failed cell runs again
 PERSON_ORACLES = ("human", "share")
 RESERVED = {"out": "each cell's folder is DIR/cells/<name>", "threads": "torch's threads follow --cpus-per-cell",
@@ -294,6 +299,23 @@ def read_marker(folder: Path) -> dict[str, Any] | None:
 def cells_to_run(out: Path, names: Iterable[str]) -> list[str]:
     """The cells a (re)run still has to run: those without a done or waiting marker."""
     return [n for n in names if (read_marker(cell_folder(out, n)) or {}).get("status") not in FINISHED]
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """sweep.csv's columns and rows (the app's table); SweepError for a file that is not one."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise SweepError(f"{path}: larger than {MAX_CSV_BYTES // 2**20} MiB; not a sweep's table")
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            columns = list(reader.fieldnames or [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SweepError(f"{path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    if columns[:2] != ["cell", "status"]:
+        raise SweepError(f"{path}: not a sweep's table (its first columns must be cell, status)")
+    return columns, rows
 
 
 def status_counts(statuses: Sequence[str]) -> dict[str, int]:

@@ -18,11 +18,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from viscause_gui.core.store.atomic import atomic_write
-from viscause_gui.core.store.sweep import ERROR_FILE, Cell, cell_folder, read_marker
+from viscause_gui.core.store.sweep import (CSV_FILE, ERROR_FILE, MERR_FIGURE, SEEDS_FIGURE, Cell, cell_folder,
+                                           read_marker)
 
-CSV_FILE = "sweep.csv"
-MERR_FIGURE = "sweep_merr.png"       # MErr per iteration, one line per cell
-SEEDS_FIGURE = "sweep_seeds.png"     # MErr per iteration: mean and range over seeds, one line per setting
+__all__ = ["CSV_FILE", "MERR_FIGURE", "SEEDS_FIGURE", "cell_row", "write_csv", "write_figures"]
 _SKIPPED_SUMMARY = ("iteration", "queries", "merr", "target_digits")
 
 
@@ -123,14 +122,6 @@ def _cell_text(value: Any) -> Any:
     if isinstance(value, float) and math.isfinite(value):
         return round(value, 6)
     return value
-
-
-def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """sweep.csv's columns and rows (for the app's table)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
 
 
 # ---------------------------------------------------------------- figures
