@@ -3,6 +3,7 @@ before anything runs), the sweep folder's record and resume logic, sweep.csv and
 from run folders, one cell's process run and marked, the progress line. Ray's own tests:
 tests/test_sweep_ray.py."""
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -238,3 +239,13 @@ def test_the_benchmarks_grating_spec_is_the_benchmarks_six_runs():
         check_run_args(cell.argv())
     assert cells[3].argv() == ["run", "grating", "--iterations=20", "--queries=100", "--n-obs=10000", "--alpha=0.5",
                                "--oracle=truth", "--recipe=paper", "--seed=0"]
+
+
+def test_the_specs_in_the_docs_are_good_specs(tmp_path):
+    blocks = re.findall(r"```toml\n(.*?)```", (ROOT / "docs" / "sweeps.md").read_text(), re.S)
+    assert len(blocks) == 3
+    for block in blocks:
+        for cell in parse_spec(block, tmp_path).cells:
+            if not cell.target.endswith(".npz"):         # the data sets of the example are not shipped
+                check_run_args(cell.argv())
+    check_run_args(["run", "mnist", "--digit=3"])      # the ten MNIST manipulators' cells
