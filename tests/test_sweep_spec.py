@@ -118,6 +118,7 @@ def test_a_cell_goes_through_the_run_commands_own_checks():
         check_run_args(["run", str(ROOT / "sample_data")])
 
 
+@pytest.mark.slow          # a fresh process imports torch (3 s)
 def test_without_ray_the_command_says_how_to_install_it(tmp_path):
     (tmp_path / "spec.toml").write_text(GRID)
     code = ("import sys; sys.modules['ray'] = None\n"             # `import ray` raises ImportError
