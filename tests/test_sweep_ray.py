@@ -84,6 +84,17 @@ def test_a_cell_no_machine_can_hold_is_refused_in_one_line(cluster, tmp_path):
         assert result.returncode == 2 and says in result.stderr.splitlines()[-1], result.stderr
 
 
+def test_a_cluster_that_cannot_be_joined_is_one_line(monkeypatch):
+    from viscause_gui.core.cluster import engine
+
+    def refuse(**kwargs):
+        raise ConnectionError(f"Failed to connect to Ray cluster at {kwargs['address']}")
+    monkeypatch.setattr(engine.ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(engine.ray, "init", refuse)
+    with pytest.raises(ValueError, match=r"--address h:1: cannot join the Ray cluster there \(Failed to connect"):
+        engine.Cluster.join("h:1", None)
+
+
 def test_a_failing_cell_leaves_the_others_results_and_its_error(cluster, tmp_path):
     spec = """
         experiment = "grating"

@@ -41,7 +41,12 @@ class Cluster:
         if ray.is_initialized():
             return Cluster(started_here=False)
         if address:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            except ConnectionError as exc:
+                raise ValueError(f"--address {address}: cannot join the Ray cluster there ({exc}); a cluster with "
+                                 "token authentication needs RAY_AUTH_MODE=token and its token here too "
+                                 "(docs/sweeps.md)") from None
         else:
             ray.init(num_cpus=cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING)
