@@ -10,11 +10,14 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import ray
 
 from tests.cli_runner import viscause
+from tests.oracle_models import HBAR_PYTHON
 from viscause_gui.core.cluster.cell import TRY_HEADER, started_info
+from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.store.sweep import (CSV_FILE, ERROR_FILE, LOG_FILE, MARKER_FILE, MERR_FIGURE, SEEDS_FIGURE,
                                            cell_folder, parse_spec, read_csv)
 
@@ -189,3 +192,30 @@ def test_a_killed_cell_process_is_tried_again(cluster, tmp_path):
     rows = rows_by_cell(out)
     assert (rows[killed]["status"], rows[killed]["tries"]) == ("done", "2")
     assert len(curve(cell_folder(out, killed))) == 3
+
+
+def test_offline_cells_wait_and_a_command_line_python_oracle_answers_every_cell(cluster, tmp_path):
+    data = GratingModel().sample(300, 2)
+    np.savez_compressed(tmp_path / "p.npz", images=data.images, p_obs=data.p_obs)
+    (tmp_path / "hbar.py").write_text(HBAR_PYTHON)
+    spec = write_spec(tmp_path, """
+        data = "p.npz"
+        oracle = "offline"
+        [options]
+        iterations = 2
+        queries = 6
+        [grid]
+        seed = [3, 4]
+    """)
+    waiting = viscause("sweep", spec, "--out", tmp_path / "offline")
+    assert "2 cells: 0 done, 2 waiting, 0 failed" in waiting.stderr
+    assert {r["status"] for r in rows_by_cell(tmp_path / "offline").values()} == {"waiting"}
+    assert (cell_folder(tmp_path / "offline", "seed-3") / "offline" / "algorithm1" / "answers.csv").is_file()
+
+    answered = viscause("sweep", spec, "--out", tmp_path / "answered", "--oracle",
+                        f"python:{tmp_path / 'hbar.py'}:answer")
+    assert "2 cells: 2 done, 0 waiting, 0 failed" in answered.stderr
+    rows = rows_by_cell(tmp_path / "answered")
+    oracle = f"python:{tmp_path / 'hbar.py'}:answer"          # the command line's, over the spec's
+    assert [(r["status"], r["iterations"], r["oracle"]) for r in rows.values()] == [("done", "2", oracle)] * 2
+    assert f"--oracle={oracle}" in json.loads((tmp_path / "answered" / "sweep.json").read_text())["cells"]["seed-3"]

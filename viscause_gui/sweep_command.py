@@ -14,7 +14,7 @@ from pathlib import Path
 from viscause_gui.core.cluster.cell import CellTask
 from viscause_gui.core.cluster.progress import ProgressDisplay
 from viscause_gui.core.store.sweep import (PERSON_ORACLES, Cell, SweepError, cell_folder, cells_to_run, check_record,
-                                           option_args, read_marker, read_spec, status_counts)
+                                           read_marker, read_spec, status_counts)
 from viscause_gui.core.store.sweep_results import CSV_FILE, write_csv, write_figures
 
 INSTALL_RAY = "viscause sweep runs on Ray, which is not installed: pip install \"viscause_gui[cluster]\" " \
@@ -54,22 +54,15 @@ def _positive(text: str) -> int:
     return value
 
 
-def cell_args(cell: Cell, oracle: str | None) -> list[str]:
-    """The cell's `viscause run` arguments; a command-line oracle replaces the spec's."""
-    args = cell.argv()
-    if oracle is None:
-        return args
-    return [a for a in args if not a.startswith("--oracle=")] + option_args("oracle", oracle)
-
-
 def run_sweep(args: argparse.Namespace, check: Callable[[list[str]], None],
               progress: Callable[[str], None]) -> int:
     if args.oracle in PERSON_ORACLES:
         raise SweepError(f"--oracle {args.oracle} needs a person; a sweep runs unattended")
     spec = read_spec(args.spec)
+    cells = spec.cells if args.oracle is None else tuple(c.with_option("oracle", args.oracle) for c in spec.cells)
     commands = {}
-    for cell in spec.cells:
-        run_args = cell_args(cell, args.oracle)
+    for cell in cells:
+        run_args = cell.argv()
         try:
             check(run_args)
         except ValueError as exc:
@@ -89,16 +82,16 @@ def run_sweep(args: argparse.Namespace, check: Callable[[list[str]], None],
                       cpus=args.cpus_per_cell, gpus=args.gpus_per_cell,
                       env=() if args.gpus_per_cell else (("CUDA_VISIBLE_DEVICES", ""),)) for name in todo]
     retries = engine.DEFAULT_RETRIES if args.retries is None else args.retries
-    progress(f"{len(spec.cells)} cells, {len(tasks)} to run ({len(spec.cells) - len(tasks)} finished earlier); "
+    progress(f"{len(cells)} cells, {len(tasks)} to run ({len(cells) - len(tasks)} finished earlier); "
              f"a killed cell is tried again up to {retries} times")
     if tasks:
         cluster = engine.Cluster.join(args.address, args.cpus)
         try:
             engine.run_tasks(tasks, retries, ProgressDisplay(_stderr, sys.stderr.isatty()),
-                             skipped=len(spec.cells) - len(tasks))
+                             skipped=len(cells) - len(tasks))
         finally:
             cluster.close()
-    return _summarize(out, spec.cells, progress)
+    return _summarize(out, cells, progress)
 
 
 def _stderr(text: str) -> None:

@@ -65,6 +65,10 @@ class Cell:
     def option(self, key: str) -> Value | None:
         return dict(self.options).get(key)
 
+    def with_option(self, key: str, value: Value) -> Cell:
+        """The same cell with this option's value (e.g. the command line's --oracle over the spec's)."""
+        return Cell(self.name, self.target, (*((k, v) for k, v in self.options if k != key), (key, value)))
+
 
 def option_args(key: str, value: Value) -> list[str]:
     """--key=value (a value may start with '-'); true: the bare flag, false: nothing; a list: the flag
