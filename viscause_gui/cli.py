@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from viscause_gui import sweep_command
 from viscause_gui.core.data.dataset import labels_as_outcomes
 from viscause_gui.core.data.readers import load_npz, load_path, npz_array_shape
 from viscause_gui.core.experiments import registry
@@ -108,8 +109,9 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="viscause", description=__doc__.splitlines()[0])
+def build_parser(parser_class: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The command line; `viscause sweep` checks its cells with a parser_class that raises instead of exiting."""
+    parser = parser_class(prog="viscause", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run Algorithms 1 and 2 on an experiment or on a data set",
@@ -178,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "run's manipulator (the data manifold when the run used it); needs --out")
     predict.add_argument("--alpha", type=probability, default=0.5, help="--manipulate: 0 = reach the target at any "
                                                                         "distance, 1 = stay close")
+
+    sweep_command.add_parser(sub)
 
     cct = sub.add_parser("cct", help="exact observational and causal partitions of a discrete model")
     cct.add_argument("model", type=Path)
@@ -267,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"run": cmd_run, "observe": cmd_observe, "predict": cmd_predict, "cct": cmd_cct,
-                "answer": cmd_answer, "resume": cmd_resume}[args.command](args)
+                "answer": cmd_answer, "resume": cmd_resume, "sweep": cmd_sweep}[args.command](args)
     except (CliError, ValueError, ExperimentError) as exc:
         print(f"viscause {args.command}: error: {exc}", file=sys.stderr)
         return _exit_code(exc)
@@ -347,8 +351,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_data(args: argparse.Namespace) -> int:
-    """`viscause run DATA`: the data set's classes, then Algorithms 1 and 2 with a plugged or offline oracle."""
+def _check_data_args(args: argparse.Namespace) -> Path:
+    """`viscause run DATA`'s checks of its command line (before any file is read); the data's path."""
     path = Path(args.experiment)
     if not path.exists():
         names = ", ".join(e.name for e in registry.runnable())
@@ -359,6 +363,12 @@ def _run_data(args: argparse.Namespace) -> int:
     _refuse_foreign_options(args, DATA_OWNER)
     if args.t_from_labels and args.t_label is not None:
         raise CliError("--t-label D makes T binary (T = 1 for label D), --t-from-labels makes T the label: give one")
+    return path
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    """`viscause run DATA`: the data set's classes, then Algorithms 1 and 2 with a plugged or offline oracle."""
+    path = _check_data_args(args)
     data = load_path(path, grey=bool(args.grey))
     if args.t_from_labels:
         data = labels_as_outcomes(data)
@@ -392,6 +402,37 @@ def _report(outcome: Outcome, out: Path, started: float) -> int:
               f"Fill in the 'answer' column of {outcome.waiting} ({how_to_answer(outcome.outcomes)}), then run: "
               f"viscause answer {out} {outcome.waiting}")
     return 0
+
+
+class _RefusingParser(argparse.ArgumentParser):
+    """`viscause run`'s parser for a sweep's cells: an error is a CliError (no exit, no usage text), and an
+    option is named in full (no abbreviations)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**{**kwargs, "allow_abbrev": False})
+
+    def error(self, message: str) -> Any:
+        raise CliError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> Any:
+        raise CliError((message or "").strip() or "not a run option")
+
+
+def check_run_args(run_args: list[str]) -> None:
+    """A sweep cell's `viscause run` arguments go through `viscause run`'s own parser and checks (no
+    file is read, no oracle loaded); a ValueError with one line."""
+    try:
+        args = build_parser(_RefusingParser).parse_args([*run_args, "--out=cell"])
+        if args.experiment in {e.name for e in registry.runnable()}:
+            _run_request(args, registry.get(args.experiment))
+        else:
+            _check_data_args(args)
+    except (CliError, ExperimentError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    return sweep_command.run_sweep(args, check_run_args, _progress)
 
 
 def cmd_answer(args: argparse.Namespace) -> int:

@@ -203,7 +203,7 @@ def test_the_menus_are_the_action_registry(window):
         assert action.shortcut() == QKeySequence(spec.shortcut or ""), spec.id
     file_menu = window.findChild(QMenu, "menu_file")
     assert [a.text() or "—" for a in file_menu.actions()] == [
-        "&Open file…", "Open &folder…", "Open &built-in…", "Open &lesson…", "Save as lesson…", "—",
+        "&Open file…", "Open &folder…", "Open &built-in…", "Open s&weep…", "Open &lesson…", "Save as lesson…", "—",
         "&Save session", "Save session &as…", "Open &session…", "—",
         "Export answers CSV…", "Export causal data set (npz)…", "Export plots (PNG)…", "—", "&Quit"]
     help_menu = window.findChild(QMenu, "menu_help")

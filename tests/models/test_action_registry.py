@@ -35,4 +35,4 @@ def test_a_clash_is_found_whatever_the_case():
 
 def test_sections_keep_the_order_commands_were_added():
     ids = [spec.id for spec in ActionRegistry().section("file", "open")]
-    assert ids == ["open_file", "open_folder", "open_builtin", "open_lesson", "save_lesson"]
+    assert ids == ["open_file", "open_folder", "open_builtin", "open_sweep", "open_lesson", "save_lesson"]

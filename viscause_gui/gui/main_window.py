@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QDockWidget, QMainWindow, QMessageBox, QV
 
 from viscause_gui import __version__
 from viscause_gui.core.experiments.registry import first_dataset
+from viscause_gui.core.store.sweep import SweepError
 from viscause_gui.gui.controllers.data_opening import DataOpener
 from viscause_gui.gui.controllers.observational import ObservationalController
 from viscause_gui.gui.controllers.session import SessionController, SessionWiring, SettingsPart
@@ -22,6 +23,7 @@ from viscause_gui.gui.data_dialog import BuiltinDialog
 from viscause_gui.gui.help import help_html
 from viscause_gui.gui.models.actions import ActionRegistry
 from viscause_gui.gui.models.readout import ObservationalModel
+from viscause_gui.gui.models.sweep_view import SweepView
 from viscause_gui.gui.panels.browser import BrowserPanel
 from viscause_gui.gui.panels.canvas import Canvas
 from viscause_gui.gui.panels.classes import ClassesPanel
@@ -36,6 +38,7 @@ from viscause_gui.gui.teaching import install_teaching
 from viscause_gui.gui.widgets.actions import build_menus
 from viscause_gui.gui.widgets.dialogs import QtDialogs
 from viscause_gui.gui.widgets.status_line import StatusLine
+from viscause_gui.gui.widgets.sweep_dialog import SweepDialog
 from viscause_gui.gui.workers import WorkerPool
 
 Area = Qt.DockWidgetArea
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
         self.panels: dict[str, QWidget] = {}
         self.actions: dict[str, QAction] = {}
+        self.sweep_dialog: SweepDialog | None = None
         self._closing = False
         self.dialogs = QtDialogs(self)
         self.opener = DataOpener(self.state, self.workers, self.settings, self.dialogs, lambda: self._closing)
@@ -159,7 +163,7 @@ class MainWindow(QMainWindow):
     def _commands(self) -> dict[str, Callable[[], Any]]:
         return {"open_file": self.opener.open_file_dialog, "open_folder": self.opener.open_folder_dialog,
                 "open_builtin": self.open_builtin_dialog, "quit": self.close, "help": self.show_help,
-                "about": self.show_about, "reset_layout": self.reset_layout}
+                "about": self.show_about, "reset_layout": self.reset_layout, "open_sweep": self.open_sweep_dialog}
 
     def session_commands(self) -> dict[str, Callable[[], Any]]:
         def s(name: str) -> Callable[[], Any]:        # looked up on use: tests may replace a method
@@ -208,6 +212,22 @@ class MainWindow(QMainWindow):
         if dialog.exec() == QDialog.DialogCode.Accepted:
             name, options = dialog.request()
             self.opener.open_builtin(name, **options)
+
+    def open_sweep_dialog(self) -> None:
+        folder = self.dialogs.open_folder("Open a sweep folder (viscause sweep --out DIR)", "")
+        if folder:
+            self.open_sweep(folder)
+
+    def open_sweep(self, folder: str | Path) -> SweepDialog | None:
+        """File → Open sweep…: the folder's table and figures in a window of their own (never imports Ray)."""
+        try:
+            view = SweepView.open(folder)
+        except SweepError as exc:
+            self.show_message("warning", "Open sweep", str(exc))
+            return None
+        self.sweep_dialog = SweepDialog(view, self)
+        self.sweep_dialog.show()
+        return self.sweep_dialog
 
     # ----- drag and drop -----
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

@@ -55,6 +55,8 @@ def _file() -> list[ActionSpec]:
                    "file", "open", "Ctrl+Shift+O"),
         ActionSpec("open_builtin", "Open &built-in…", "Open a data set that ships with the app (a generated one "
                    "with its generator's settings)", "file", "open", "Ctrl+B"),
+        ActionSpec("open_sweep", "Open s&weep…", "Open a sweep folder (viscause sweep --out DIR): its table of "
+                   "cells, its figures, and each cell's run folder", "file", "open"),
         ActionSpec("open_lesson", "Open &lesson…", "Open a lesson file (.json or .toml) and show its first step",
                    "file", "open", "Ctrl+L"),
         ActionSpec("save_lesson", "Save as lesson…", "Write the current set-up (data, settings, panels, and the "
