@@ -82,8 +82,8 @@ def nearest_exception(model: DiscreteModel | OutcomeModel, tol: float = 1e-3,
         return NearestException(model, 0.0, 0.0, _joined_pair(here))
     margin = max(10 * tol, 0.02) if margin is None else margin
     if isinstance(model, OutcomeModel):
-        found = nearest_outcome_exception(model, tol, margin, is_exception)
-        return None if found is None else NearestException(*found)
+        over_k = nearest_outcome_exception(model, tol, margin, is_exception)
+        return None if over_k is None else NearestException(*over_k)
     t = model.p_t1_given_h_i
     joint = model.p_h[:, None] * model.p_i_given_h
     p_i = joint.sum(axis=0)
