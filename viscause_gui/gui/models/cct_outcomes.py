@@ -93,14 +93,13 @@ def _candidates(base: np.ndarray, base_r: np.ndarray, causal: np.ndarray, t: np.
     free = _min_norm(base, base_r)
     if free is None:
         return []
+    if 0.5 * np.abs(causal @ (t + free)).sum() >= margin:     # already in the union: the closest point
+        return [free]
     found = []
     for signs in itertools.product((1.0, -1.0), repeat=k):
         if len(set(signs)) == 1:
             continue
         form = 0.5 * (np.asarray(signs) @ causal)         # ½ s·Δ as a linear form of the table
-        if form @ (t + free) >= margin:
-            found.append(free)
-            continue
         d = _min_norm(np.vstack([base, form]), np.append(base_r, margin - form @ t))
         if d is not None:
             found.append(d)
