@@ -43,6 +43,7 @@ def test_three_outcomes_from_the_keyboard_then_a_slider_moved_by_keys(qtbot, pan
     assert {"T = 0", "T = 1", "T = 2", "P(T | H=1, I=2)"} <= labels(panel)
     assert "P(T=1 | H=0, I=0)" not in labels(panel)
     assert shown_row(panel, 0, 0)[2] == 0                      # the new outcome starts at 0: same model
+    assert panel.status.text().startswith("T has 3 outcomes: the new ones start at probability 0")
     assert "coarsens the observational one" in panel.relation.text()
     assert "total variation" in panel.tol_spin.toolTip()
     assert "rescales the others proportionally" in panel.sliders[("t", 0, 0, 2)].toolTip()

@@ -163,7 +163,11 @@ class CctExplorerPanel(QWidget):
         self.refresh()
 
     def _outcomes_changed(self, k: int) -> None:
+        more = k > self.explorer.n_outcomes
         self.explorer.set_outcomes(k)
+        self.status.setText(f"T has {k} outcomes: " + (
+            "the new ones start at probability 0, so the partitions stay as they were." if more else
+            f"the removed ones are lumped into outcome {self.explorer.outcomes[-1]}."))
         self.preset.setCurrentIndex(0)
         self._build_sliders()
         self._set_headers()
