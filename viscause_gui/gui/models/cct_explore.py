@@ -1,10 +1,11 @@
-"""The CCT explorer's model (Qt-free): a discrete model with binary H, its partitions live, the
-paper's Supplement B models as presets, and the nearest exception to the theorem.
+"""The CCT explorer's model (Qt-free): a discrete model with binary H and a T with 2 to 5 outcomes,
+its partitions live, the paper's Supplement B models as presets, and the nearest exception to the theorem.
 
 `cct.py` computes the partitions; this module adds what a person changes one slider at a time
 (`CctExplorer`) and the search for the closest model in which the observational partition is
 *not* a refinement of the causal one (`nearest_exception`): the theorem's exceptions lie on a
 set of measure zero, so the distance it finds shows how finely tuned such a model must be.
+Over K > 2 outcomes the model is a core OutcomeModel and the search is cct_outcomes'.
 """
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from viscause_gui.core.method.cct import DiscreteModel, cct
+from viscause_gui.core.data.outcomes import default_names
+from viscause_gui.core.method.cct import DiscreteModel, OutcomeModel, cct
+from viscause_gui.gui.models.cct_outcomes import (MAX_EXPLORER_OUTCOMES, MIN_EXPLORER_OUTCOMES,
+                                                  nearest_outcome_exception, resize_outcomes, set_in_row)
 
 MIN_IMAGES, MAX_IMAGES = 3, 6
 
@@ -50,16 +54,18 @@ def is_exception(result: dict[str, Any]) -> bool:
 
 @dataclass
 class NearestException:
-    """The model `nearest_exception` found, how far it is (largest change of one P(T=1|h,i),
-    and the L2 norm of every change) and the two images the observational class joins."""
+    """The model `nearest_exception` found, how far it is (largest change of one P(T=1|h,i), or of
+    one P(T=k|h,i) over K outcomes, and the L2 norm of every change) and the two images the
+    observational class joins."""
 
-    model: DiscreteModel
+    model: DiscreteModel | OutcomeModel
     max_change: float
     l2_change: float
     images: tuple[int, int]
 
 
-def nearest_exception(model: DiscreteModel, tol: float = 1e-3, margin: float | None = None) -> NearestException | None:
+def nearest_exception(model: DiscreteModel | OutcomeModel, tol: float = 1e-3,
+                      margin: float | None = None) -> NearestException | None:
     """The closest model (changing only P(T=1 | H, I)) in which the CCT fails, or None.
 
     For each pair of images (i, j) it solves, in closed form, the smallest change d of the table
@@ -68,11 +74,16 @@ def nearest_exception(model: DiscreteModel, tol: float = 1e-3, margin: float | N
     difference one can see). Both are linear in t, so d is the minimum-norm solution of two linear
     equations; a pair whose equations are dependent (H independent of I there: no confounding)
     has no exception. Candidates leaving [0, 1] are clipped and kept only if still exceptions.
+    Over K > 2 outcomes (an OutcomeModel) see cct_outcomes.nearest_outcome_exception; the margin
+    is then a total variation distance.
     """
     here = cct(model, tol)
     if is_exception(here):
         return NearestException(model, 0.0, 0.0, _joined_pair(here))
     margin = max(10 * tol, 0.02) if margin is None else margin
+    if isinstance(model, OutcomeModel):
+        over_k = nearest_outcome_exception(model, tol, margin, is_exception)
+        return None if over_k is None else NearestException(*over_k)
     t = model.p_t1_given_h_i
     joint = model.p_h[:, None] * model.p_i_given_h
     p_i = joint.sum(axis=0)
@@ -118,14 +129,17 @@ def _joined_pair(result: dict[str, Any]) -> tuple[int, int]:
 class CctExplorer:
     """What the CCT explorer panel shows, changed one probability at a time (no Qt).
 
-    Binary H; I with MIN_IMAGES..MAX_IMAGES values. `p_h0` = P(H=0); `p_i_given_h[h, i]`
-    (each row sums to 1: setting one entry rescales the row's others); `p_t1[h, i]` = P(T=1|h,i).
+    Binary H; I with MIN_IMAGES..MAX_IMAGES values; T with 2 (binary, a DiscreteModel) to
+    MAX_EXPLORER_OUTCOMES outcomes (an OutcomeModel). `p_h0` = P(H=0); `p_i_given_h[h, i]` and
+    `p_t[h, i, k]` = P(T=k|h,i) hold distributions (setting one entry rescales the others of its
+    row); `p_t1[h, i]` = P(T=1|h,i), what the binary explorer shows.
     """
 
     def __init__(self, n_images: int = 3, tol: float = 1e-3):
         self.p_h0 = 0.5
         self.p_i_given_h = np.full((2, n_images), 1.0 / n_images)
-        self.p_t1 = np.full((2, n_images), 0.5)
+        self.p_t = np.full((2, n_images, 2), 0.5)
+        self.outcomes = default_names(2)
         self.tol = tol
         if n_images == 3:
             self.set_model(paper_model("Supplement B, model 1"))
@@ -134,51 +148,82 @@ class CctExplorer:
     def n_images(self) -> int:
         return self.p_i_given_h.shape[1]
 
-    def model(self) -> DiscreteModel:
-        return DiscreteModel(np.array([self.p_h0, 1.0 - self.p_h0]), self.p_i_given_h, self.p_t1)
+    @property
+    def n_outcomes(self) -> int:
+        return self.p_t.shape[2]
 
-    def set_model(self, model: DiscreteModel) -> None:
+    @property
+    def p_t1(self) -> np.ndarray:
+        """P(T=1 | h, i), (2, n_images)."""
+        return self.p_t[:, :, 1]
+
+    def p_i(self) -> np.ndarray:
+        """P(I=i) = sum_h P(i|h) P(h)."""
+        return np.array([self.p_h0, 1.0 - self.p_h0]) @ self.p_i_given_h
+
+    def model(self) -> DiscreteModel | OutcomeModel:
+        p_h = np.array([self.p_h0, 1.0 - self.p_h0])
+        if self.n_outcomes == 2:
+            return DiscreteModel(p_h, self.p_i_given_h, self.p_t1.copy())
+        return OutcomeModel(p_h, self.p_i_given_h, self.p_t.copy(), self.outcomes)
+
+    def set_model(self, model: DiscreteModel | OutcomeModel) -> None:
         if model.p_i_given_h.shape[0] != 2 or not MIN_IMAGES <= model.p_i_given_h.shape[1] <= MAX_IMAGES:
             raise ValueError(f"the explorer shows binary H and {MIN_IMAGES} to {MAX_IMAGES} images, got "
                              f"{model.p_i_given_h.shape[0]} values of H and {model.p_i_given_h.shape[1]} images")
+        if isinstance(model, OutcomeModel):
+            if model.p_t_given_h_i.shape[2] > MAX_EXPLORER_OUTCOMES:
+                raise ValueError(f"the explorer shows at most {MAX_EXPLORER_OUTCOMES} outcomes, got "
+                                 f"{model.p_t_given_h_i.shape[2]}")
+            p_t, self.outcomes = model.p_t_given_h_i.copy(), tuple(model.outcomes)
+        else:
+            p_t, self.outcomes = np.stack([1.0 - model.p_t1_given_h_i, model.p_t1_given_h_i], axis=2), default_names(2)
         self.p_h0 = float(model.p_h[0])
         self.p_i_given_h = model.p_i_given_h.copy()
-        self.p_t1 = model.p_t1_given_h_i.copy()
+        self.p_t = p_t
 
     def load_preset(self, name: str) -> None:
         self.set_model(paper_model(name))
 
     def set_size(self, n_images: int) -> None:
-        """Keep what fits; a new image gets a little probability (taken from the others) and T = 0.5."""
+        """Keep what fits; a new image gets a little probability (taken from the others) and every
+        outcome of T the same (0.5 for a binary T)."""
         if not MIN_IMAGES <= n_images <= MAX_IMAGES:
             raise ValueError(f"images: {MIN_IMAGES} to {MAX_IMAGES}")
         old = self.n_images
         if n_images < old:
             p = self.p_i_given_h[:, :n_images]
             self.p_i_given_h = p / p.sum(axis=1, keepdims=True)
-            self.p_t1 = self.p_t1[:, :n_images].copy()
+            self.p_t = self.p_t[:, :n_images].copy()
         elif n_images > old:
             extra = n_images - old
             share = 1.0 / n_images
             self.p_i_given_h = np.concatenate([self.p_i_given_h * (1 - extra * share),
                                                np.full((2, extra), share)], axis=1)
-            self.p_t1 = np.concatenate([self.p_t1, np.full((2, extra), 0.5)], axis=1)
+            self.p_t = np.concatenate([self.p_t, np.full((2, extra, self.n_outcomes), 1.0 / self.n_outcomes)],
+                                      axis=1)
+
+    def set_outcomes(self, k: int) -> None:
+        """T with k outcomes (default names); see cct_outcomes.resize_outcomes for the numbers."""
+        if not MIN_EXPLORER_OUTCOMES <= k <= MAX_EXPLORER_OUTCOMES:
+            raise ValueError(f"outcomes: {MIN_EXPLORER_OUTCOMES} to {MAX_EXPLORER_OUTCOMES}")
+        if k != self.n_outcomes:
+            self.p_t = resize_outcomes(self.p_t, k)
+            self.outcomes = default_names(k)
 
     def set_p_h0(self, value: float) -> None:
         self.p_h0 = float(np.clip(value, 0.0, 1.0))
 
     def set_p_i(self, h: int, i: int, value: float) -> None:
         """P(I=i | H=h) = value; the row's other entries keep their proportions and fill the rest."""
-        value = float(np.clip(value, 0.0, 1.0))
-        row = self.p_i_given_h[h].copy()
-        others = np.delete(np.arange(len(row)), i)
-        rest = row[others].sum()
-        row[others] = (1.0 - value) * (row[others] / rest if rest > 0 else 1.0 / len(others))
-        row[i] = value
-        self.p_i_given_h[h] = row
+        self.p_i_given_h[h] = set_in_row(self.p_i_given_h[h], i, value)
+
+    def set_p_t(self, h: int, i: int, k: int, value: float) -> None:
+        """P(T=k | H=h, I=i) = value; the other outcomes keep their proportions and fill the rest."""
+        self.p_t[h, i] = set_in_row(self.p_t[h, i], k, value)
 
     def set_p_t1(self, h: int, i: int, value: float) -> None:
-        self.p_t1[h, i] = float(np.clip(value, 0.0, 1.0))
+        self.set_p_t(h, i, 1, value)
 
     def result(self) -> dict[str, Any]:
         """cct() of the model now, with the relation in words."""

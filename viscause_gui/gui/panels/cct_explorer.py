@@ -1,18 +1,21 @@
-"""The CCT explorer: a discrete model (binary H and T, I with 3 to 6 values) with a slider for every
-probability; the observational and causal partitions and their relation redrawn live; the paper's
-Supplement B models as presets and a button that finds the nearest exception to the theorem.
+"""The CCT explorer: a discrete model (binary H, I with 3 to 6 values, T with 2 to 5 outcomes) with a
+slider for every probability; the observational and causal partitions and their relation redrawn
+live; the paper's Supplement B models as presets and a button that finds the nearest exception to
+the theorem.
 
 A thin view of gui.models.cct_explore.CctExplorer; `viscause cct MODEL.json` is its headless twin.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QScrollArea, QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QHeaderView, QLabel, QPushButton, QScrollArea,
+                               QSizePolicy, QSpinBox, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from viscause_gui.core.data.outcomes import format_answer
 from viscause_gui.core.method.cct import cct
 from viscause_gui.gui.models.cct_explore import MAX_IMAGES, MIN_IMAGES, PAPER_P_T0, RELATION_WORDS, CctExplorer
+from viscause_gui.gui.models.cct_outcomes import MAX_EXPLORER_OUTCOMES, MIN_EXPLORER_OUTCOMES
+from viscause_gui.gui.panels.cct_sliders import SliderKey, slider_grid, slider_value
 from viscause_gui.gui.state import AppState
 from viscause_gui.gui.widgets.colors import class_color, text_color_on
 from viscause_gui.gui.widgets.sliders import keyboard_slider
@@ -22,7 +25,7 @@ class CctExplorerPanel(QWidget):
     def __init__(self, state: AppState | None = None, workers=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.explorer = CctExplorer()
-        self.sliders: dict[tuple[str, int, int], object] = {}
+        self.sliders: dict[SliderKey, object] = {}
         self.preset = QComboBox()
         self.preset.addItem("(your own)", None)
         for name in PAPER_P_T0:
@@ -34,20 +37,23 @@ class CctExplorerPanel(QWidget):
         self.size_spin.setValue(self.explorer.n_images)
         self.size_spin.setToolTip("How many values the image I takes")
         self.size_spin.valueChanged.connect(self._size_changed)
+        self.outcomes_spin = QSpinBox()
+        self.outcomes_spin.setRange(MIN_EXPLORER_OUTCOMES, MAX_EXPLORER_OUTCOMES)
+        self.outcomes_spin.setValue(self.explorer.n_outcomes)
+        self.outcomes_spin.setToolTip("How many outcomes T has: 2 is a binary T (a slider for P(T=1 | H, I)); "
+                                      "over more, a slider for each outcome of each (H, I)")
+        self.outcomes_spin.valueChanged.connect(self._outcomes_changed)
         self.tol_spin = QDoubleSpinBox()
         self.tol_spin.setDecimals(6)
         self.tol_spin.setRange(0.0, 0.1)
         self.tol_spin.setSingleStep(0.001)
         self.tol_spin.setValue(self.explorer.tol)
-        self.tol_spin.setToolTip("Probabilities closer than this count as equal (0: exactly equal)")
         self.tol_spin.valueChanged.connect(self._tol_changed)
         self.exception_button = QPushButton("Nearest exception")
-        self.exception_button.setToolTip("The closest model (changing only P(T=1 | H, I)) in which an observational "
-                                         "class holds two causal classes: how finely tuned it must be")
         self.exception_button.clicked.connect(lambda _c=False: self.find_exception())
         top = QHBoxLayout()
-        for widget in (QLabel("Preset"), self.preset, QLabel("images"), self.size_spin, QLabel("equal within"),
-                       self.tol_spin, self.exception_button):
+        for widget in (QLabel("Preset"), self.preset, QLabel("images"), self.size_spin, QLabel("outcomes"),
+                       self.outcomes_spin, QLabel("equal within"), self.tol_spin, self.exception_button):
             top.addWidget(widget)
         top.addStretch(1)
         self.slider_area = QScrollArea()
@@ -58,8 +64,7 @@ class CctExplorerPanel(QWidget):
         self.relation.setTextFormat(Qt.TextFormat.RichText)
         self.relation.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.table = QTableWidget(0, 5)
-        self.table.setHorizontalHeaderLabels(["image i", "P(I=i)", "P(T=1 | I=i)", "P(T=1 | man(I=i))",
-                                              "obs. class / causal class"])
+        self._set_headers()
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         header = self.table.horizontalHeader()
@@ -80,28 +85,22 @@ class CctExplorerPanel(QWidget):
 
     # ----- sliders -----
     def _build_sliders(self) -> None:
-        ex = self.explorer
-        box = QWidget()
-        grid = QGridLayout(box)
-        grid.setContentsMargins(2, 2, 2, 2)
         self.sliders.clear()
-        row = 0
-        grid.addWidget(QLabel("P(H=0)"), row, 0)
-        grid.addWidget(self._slider(("h", 0, 0), ex.p_h0, "P(H=0); P(H=1) is the rest"), row, 1)
-        row += 1
-        for h in range(2):
-            for i in range(ex.n_images):
-                grid.addWidget(QLabel(f"P(I={i} | H={h})"), row, 0)
-                grid.addWidget(self._slider(("i", h, i), ex.p_i_given_h[h, i],
-                                            f"P(I={i} | H={h}); the other images of H={h} share the rest"), row, 1)
-                grid.addWidget(QLabel(f"P(T=1 | H={h}, I={i})"), row, 2)
-                grid.addWidget(self._slider(("t", h, i), ex.p_t1[h, i], f"P(T=1 | H={h}, I={i})"), row, 3)
-                row += 1
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
-        self.slider_area.setWidget(box)
+        self.slider_area.setWidget(slider_grid(self.explorer, self._slider))
+        self._describe_inputs()
 
-    def _slider(self, key: tuple[str, int, int], value: float, tip: str):
+    def _describe_inputs(self) -> None:
+        """Tooltips that say what `equal` and the search mean for this T."""
+        binary = self.explorer.n_outcomes == 2
+        self.tol_spin.setToolTip(
+            "Probabilities closer than this count as equal (0: exactly equal)" if binary else
+            "Distributions of T within this total variation distance, ½ Σ_k |p_k − q_k|, count as equal "
+            "(0: exactly equal)")
+        table = "P(T=1 | H, I)" if binary else "P(T | H, I), each row a distribution"
+        self.exception_button.setToolTip(f"The closest model (changing only {table}) in which an observational "
+                                         "class holds two causal classes: how finely tuned it must be")
+
+    def _slider(self, key: SliderKey, value: float, tip: str):
         slider = keyboard_slider()
         slider.setDecimals(4)
         slider.setRange(0.0, 1.0)
@@ -112,12 +111,14 @@ class CctExplorerPanel(QWidget):
         self.sliders[key] = slider
         return slider
 
-    def _slid(self, key: tuple[str, int, int], value: float) -> None:
-        kind, h, i = key
+    def _slid(self, key: SliderKey, value: float) -> None:
+        kind, h, i = key[:3]
         if kind == "h":
             self.explorer.set_p_h0(value)
         elif kind == "i":
             self.explorer.set_p_i(h, i, value)
+        elif len(key) == 4:
+            self.explorer.set_p_t(h, i, key[3], value)
         else:
             self.explorer.set_p_t1(h, i, value)
         self.preset.blockSignals(True)
@@ -127,10 +128,9 @@ class CctExplorerPanel(QWidget):
         self.refresh()
 
     def _sync_sliders(self) -> None:
-        """Show the model's values (a row of P(I|H) rescales as one of its sliders moves)."""
-        ex = self.explorer
-        for (kind, h, i), slider in self.sliders.items():
-            value = ex.p_h0 if kind == "h" else (ex.p_i_given_h[h, i] if kind == "i" else ex.p_t1[h, i])
+        """Show the model's values (a row of P(I|H) or of P(T|H,I) rescales as one of its sliders moves)."""
+        for key, slider in self.sliders.items():
+            value = slider_value(self.explorer, key)
             if abs(slider.value() - value) > 5e-5:
                 slider.blockSignals(True)
                 slider.setValue(float(value))
@@ -145,7 +145,11 @@ class CctExplorerPanel(QWidget):
         self.size_spin.blockSignals(True)
         self.size_spin.setValue(self.explorer.n_images)
         self.size_spin.blockSignals(False)
+        self.outcomes_spin.blockSignals(True)
+        self.outcomes_spin.setValue(self.explorer.n_outcomes)
+        self.outcomes_spin.blockSignals(False)
         self._build_sliders()
+        self._set_headers()
         self.status.setText(f"{name}: the numbers as printed in the paper.")
         self.refresh()
 
@@ -158,6 +162,17 @@ class CctExplorerPanel(QWidget):
         self._build_sliders()
         self.refresh()
 
+    def _outcomes_changed(self, k: int) -> None:
+        more = k > self.explorer.n_outcomes
+        self.explorer.set_outcomes(k)
+        self.status.setText(f"T has {k} outcomes: " + (
+            "the new ones start at probability 0, so the partitions stay as they were." if more else
+            f"the removed ones are lumped into outcome {self.explorer.outcomes[-1]}."))
+        self.preset.setCurrentIndex(0)
+        self._build_sliders()
+        self._set_headers()
+        self.refresh()
+
     def _tol_changed(self, tol: float) -> None:
         self.explorer.tol = float(tol)
         self.refresh()
@@ -165,7 +180,7 @@ class CctExplorerPanel(QWidget):
     def find_exception(self) -> None:
         found = self.explorer.jump_to_nearest_exception()
         if found is None:
-            self.status.setText("No exception is reachable by changing P(T=1 | H, I): here H tells nothing about "
+            self.status.setText(f"No exception is reachable by changing {self._t()}: here H tells nothing about "
                                 "I, so P(T | I) = P(T | man(I)) for every choice.")
             return
         self.preset.blockSignals(True)
@@ -175,8 +190,8 @@ class CctExplorerPanel(QWidget):
         i, j = found.images
         self.status.setText(
             "Already an exception." if found.max_change == 0 else
-            f"Nearest exception: images {i} and {j} now have exactly equal P(T=1 | I) but different "
-            f"P(T=1 | man(I)). It took changing P(T=1 | H, I) by at most {found.max_change:.4f}; move any slider "
+            f"Nearest exception: images {i} and {j} now have exactly equal {self._t('I')} but different "
+            f"{self._t('man(I)')}. It took changing {self._t()} by at most {found.max_change:.4f}; move any slider "
             "a little and the coincidence, and the exception, are gone.")
         self.refresh()
 
@@ -188,11 +203,11 @@ class CctExplorerPanel(QWidget):
         causal = {i: k for k, cell in enumerate(result["causal_partition"]) for i in cell}
         n = self.explorer.n_images
         self.table.setRowCount(n)
-        p_i = model.p_i
+        p_i = self.explorer.p_i()
         for i in range(n):
             p_obs = result["p_obs"][i]
-            texts = (str(i), f"{p_i[i]:.4f}", "never seen" if p_obs is None else f"{p_obs:.5f}",
-                     f"{result['p_causal'][i]:.5f}", f"{obs.get(i, '—')} / {causal[i]}")
+            texts = (str(i), f"{p_i[i]:.4f}", "never seen" if p_obs is None else _answer(p_obs),
+                     _answer(result['p_causal'][i]), f"{obs.get(i, '—')} / {causal[i]}")
             for col, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 if col == 4:
@@ -213,3 +228,17 @@ class CctExplorerPanel(QWidget):
             f"Observational partition: <b>{cells(result['observational_partition'])}</b> &nbsp; "
             f"Causal partition: <b>{cells(result['causal_partition'])}</b><br>"
             f"<span style='color:{colour}'><b>{result['relation_words']}</b></span>{exactly}")
+
+    def _t(self, given: str = "H, I") -> str:
+        """P(T=1 | given) for a binary T, P(T | given) over K outcomes."""
+        return f"P(T{'=1' if self.explorer.n_outcomes == 2 else ''} | {given})"
+
+    def _set_headers(self) -> None:
+        names = "" if self.explorer.n_outcomes == 2 else f" over ({', '.join(self.explorer.outcomes)})"
+        self.table.setHorizontalHeaderLabels(["image i", "P(I=i)", self._t("I=i") + names,
+                                              self._t("man(I=i)") + names, "obs. class / causal class"])
+
+
+def _answer(p: float | list[float]) -> str:
+    """P(T=1) with 5 decimals; a distribution over K outcomes as (p_0, ..., p_K-1) with 3."""
+    return f"{p:.5f}" if isinstance(p, float) else format_answer(p, 3)
