@@ -16,6 +16,7 @@ import ray
 
 from tests.cli_runner import viscause
 from tests.oracle_models import HBAR_PYTHON
+from tests.test_sweep_spec import GRID
 from viscause_gui.core.cluster.cell import TRY_HEADER, started_info
 from viscause_gui.core.experiments.grating import GratingModel
 from viscause_gui.core.store.sweep import (CSV_FILE, ERROR_FILE, LOG_FILE, MARKER_FILE, MERR_FIGURE, SEEDS_FIGURE,
@@ -23,16 +24,6 @@ from viscause_gui.core.store.sweep import (CSV_FILE, ERROR_FILE, LOG_FILE, MARKE
 
 pytestmark = pytest.mark.slow
 
-GRID = """
-experiment = "grating"
-[options]
-iterations = 2
-queries = 20
-n-obs = 500
-[grid]
-alpha = [0.3, 0.7]
-seed = [0, 1, 2]
-"""
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 the message box on screen, open a built-in data set with Ctrl+B and its dialog, press keys."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
@@ -59,6 +61,14 @@ def open_builtin_with_ctrl_b(qtbot, window, name: str, **values) -> None:
 
     QTimer.singleShot(100, choose_and_click_ok)
     press(qtbot, window, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+
+
+def open_file_with_ctrl_o(qtbot, window, path: Path, timeout: int = WAIT_MS) -> None:
+    """Ctrl+O and the file chosen in the dialog (stood in for); waits until the data set is open."""
+    window.dialogs.open_file = lambda title, folder, filters: str(path)
+    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset.name == path.stem,
+                    timeout=timeout)
 
 
 def press(qtbot, window, key: Qt.Key, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QLabel
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.gui.widgets.outcome_buttons import OutcomeButtons
 
+from .people import open_file_with_ctrl_o, press
+
 NAMES = ("<b>up</b>", "<i>left</i>", "a & b")
 WAIT_MS = 60_000
 DISTRIBUTION = re.compile(r"^<b>up</b> [01]\.\d\d · <i>left</i> [01]\.\d\d · a & b [01]\.\d\d$")
@@ -42,10 +44,7 @@ def html_named(tmp_path) -> Path:
 
 def test_html_looking_outcome_names_show_as_written(qtbot, shown_window, html_named):
     window = shown_window
-    window.dialogs.open_file = lambda title, folder, filters: str(html_named)
-    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset.name == "html_named",
-                    timeout=WAIT_MS)
+    open_file_with_ctrl_o(qtbot, window, html_named, WAIT_MS)
     label = window.data_label
     assert seen(label.text(), label).endswith("T: 3 outcomes (<b>up</b>, <i>left</i>, a & b)")
     assert seen(label.toolTip()).endswith("T's outcomes: 3 outcomes (<b>up</b>, <i>left</i>, a & b)")
@@ -74,13 +73,9 @@ def test_answer_buttons_show_html_looking_names_as_written(qtbot):
 def test_the_start_hint_and_f1_speak_of_the_outcomes(qtbot, shown_window, html_named):
     from PySide6.QtWidgets import QLabel
 
-    from tests.gui.scenarios.people import press
 
     window = shown_window
-    window.dialogs.open_file = lambda title, folder, filters: str(html_named)
-    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset.name == "html_named",
-                    timeout=WAIT_MS)
+    open_file_with_ctrl_o(qtbot, window, html_named, WAIT_MS)
     hint = " ".join(seen(label.text()) for label in window.teaching.start_hint.findChildren(QLabel))
     assert "bars of P(T | I) and P(T | man(I)) over T's 3 outcomes" in hint, hint
     assert "P(T=1" not in hint

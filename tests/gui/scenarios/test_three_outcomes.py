@@ -19,6 +19,8 @@ from tests.gui.conftest import pick_item
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.gui.models.dialogs import Choice
 
+from .people import open_file_with_ctrl_o
+
 WAIT_MS = 240_000
 OUTCOMES = three_outcomes.OUTCOMES            # left, up, right
 MOSTLY = re.compile(r"^mostly '(left|up|right)' \((0\.\d\d|1\.00)\)$")
@@ -33,14 +35,6 @@ def three_set(tmp_path_factory) -> Path:
     meta = {"outcomes": list(OUTCOMES)}
     Dataset(s.images, p_obs=s.p_t, meta=meta, name="three_p_obs").save_npz(str(folder / "p_obs.npz"))
     return folder
-
-
-def open_by_keyboard(qtbot, window, path: Path) -> None:
-    """Ctrl+O and the file chosen in the dialog (stood in for)."""
-    window.dialogs.open_file = lambda title, folder, filters: str(path)
-    qtbot.keyClick(window, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: window.state.dataset is not None and window.state.dataset.name == path.stem,
-                    timeout=WAIT_MS)
 
 
 def pick_python_oracle(qtbot, monkeypatch, learning, oracle: Path) -> list[str]:
@@ -61,7 +55,7 @@ def run(qtbot, learning, button: str) -> str:
 
 def test_samples_of_t_over_three_outcomes_open_and_say_their_outcomes(qtbot, shown_window, three_set):
     window = shown_window
-    open_by_keyboard(qtbot, window, three_set / "data.npz")
+    open_file_with_ctrl_o(qtbot, window, three_set / "data.npz", WAIT_MS)
     assert window.state.dataset.outcome_names == OUTCOMES
     assert window.data_label.text().endswith(" · T: 3 outcomes (left, up, right)")
     readout = window.readout
@@ -87,7 +81,7 @@ def test_samples_of_t_over_three_outcomes_open_and_say_their_outcomes(qtbot, sho
 
 def test_a_three_outcome_run_shows_its_outcomes_everywhere(qtbot, shown_window, three_set, monkeypatch, tmp_path):
     window = shown_window
-    open_by_keyboard(qtbot, window, three_set / "p_obs.npz")
+    open_file_with_ctrl_o(qtbot, window, three_set / "p_obs.npz", WAIT_MS)
     learning = window.panels["learning"]
     asked = pick_python_oracle(qtbot, monkeypatch, learning, three_set / "oracle.py")
     assert asked == ["The function in oracle.py that answers P(T) over the 3 outcomes (left, up, right) "
