@@ -71,9 +71,6 @@ def test_answer_buttons_show_html_looking_names_as_written(qtbot):
 
 
 def test_the_start_hint_and_f1_speak_of_the_outcomes(qtbot, shown_window, html_named):
-    from PySide6.QtWidgets import QLabel
-
-
     window = shown_window
     open_file_with_ctrl_o(qtbot, window, html_named, WAIT_MS)
     hint = " ".join(seen(label.text()) for label in window.teaching.start_hint.findChildren(QLabel))
