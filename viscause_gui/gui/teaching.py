@@ -91,9 +91,7 @@ class WindowStage:
         learning.form.update(wanted, learning.settings_box.enabled_oracles())
         manipulator = self.window.panels.get("manipulator")
         if manipulator is not None and "target" in settings:
-            at = manipulator.target_combo.findData(int(settings["target"]))
-            if at >= 0:
-                manipulator.target_combo.setCurrentIndex(at)
+            manipulator.choose_target(int(settings["target"]))
 
     def set_up(self, step: Step) -> None:
         canvas = step.setup.get("canvas")

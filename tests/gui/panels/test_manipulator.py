@@ -126,6 +126,17 @@ def test_target_combo(qtbot, panel):
     assert panel.manipulation.result.predicted_class[0] == predicted      # stays in (pushed deeper into) its class
 
 
+def test_a_lesson_names_the_target_as_a_person_picks_it(qtbot, panel):
+    """A lesson's `target` setting (teaching.WindowStage.apply_settings) picks that class in the Target list."""
+    k = panel.model.n_classes - 1
+    assert panel.choose_target(k)
+    assert panel.target_combo.currentData() == k
+    qtbot.waitUntil(lambda: panel.manipulation.result_key is not None and panel.manipulation.result_key[0] == k,
+                    timeout=10000)
+    assert not panel.choose_target(panel.model.n_classes)          # no such class: the choice stays
+    assert panel.target_combo.currentData() == k
+
+
 def test_send_result_and_selection_to_the_queue(qtbot, panel):
     state = panel.state
     panel.alpha_slider.setValue(0.2)

@@ -185,6 +185,14 @@ class ManipulatorPanel(QWidget):
         self.addAction(action)
         return action
 
+    def choose_target(self, causal_class: int) -> bool:
+        """Aim at this causal class, as a person picking it in the Target list (a lesson's setting); False if
+        the current model has no such class."""
+        at = self.target_combo.findData(int(causal_class))
+        if at >= 0:
+            self.target_combo.setCurrentIndex(at)
+        return at >= 0
+
     # ----- ManipulatorView: what the controller asks and shows -----
     def chosen(self) -> Choice:
         return Choice(self.target_combo.currentData(), self.alpha, self.search_combo.currentData())
