@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
@@ -13,7 +14,7 @@ from tests.gui.test_main_window import make_window
 from tests.models.test_sweep_view import make_sweep
 from viscause_gui.core.store.sweep import MERR_FIGURE
 from viscause_gui.core.store.sweep_results import write_figures
-from viscause_gui.gui.models.sweep_view import CELL_FIGURE_TITLE
+from viscause_gui.gui.models.sweep_view import CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE
 
 pytestmark = pytest.mark.slow        # the main window
 
@@ -59,6 +60,27 @@ def test_the_menu_opens_a_sweep_and_shows_a_cells_run_folder(qtbot, settings, sw
     assert dialog.picture.text() == "no figure: choose a cell that has run"
     qtbot.mouseClick(dialog.show_folder, Qt.MouseButton.LeftButton)
     assert len(opened) == 1
+
+
+def test_a_chosen_cells_last_manipulations_show_in_pairs(qtbot, settings, sweep, monkeypatch):
+    rng = np.random.default_rng(0)
+    originals = rng.random((20, 10, 10)).astype(np.float32)
+    np.savez_compressed(sweep / "cells" / "seed-0" / "iteration_03.npz", originals=originals,
+                        manipulated=1 - originals, targets=np.zeros(20, np.int64))
+    window = make_window(qtbot, settings, load_default=False)
+    dialog = open_from_menu(qtbot, window, sweep, monkeypatch)
+    dialog.figures.setCurrentText(CELL_MANIPULATIONS_TITLE)
+    assert dialog.picture.pixmap().isNull()
+    assert dialog.picture.text() == "no manipulations: choose a cell that has run Algorithm 2"
+    table = dialog.table
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(table.item(0, 1)).center())
+    shown = dialog.picture.pixmap()
+    assert not shown.isNull() and dialog.picture.text() == ""
+    assert shown.width() > 4 * shown.height()                   # 12 pairs side by side, two rows
+    assert dialog.picture.toolTip() == "iteration 3: start images (top) and their manipulations (bottom)"
+    image = shown.toImage()                                     # the first start image, then its manipulation
+    top, bottom = image.pixelColor(6, 6), image.pixelColor(6, 6 + shown.height() // 2)
+    assert top != bottom
 
 
 def test_a_folder_that_is_not_a_sweep_says_so(qtbot, settings, tmp_path, monkeypatch):

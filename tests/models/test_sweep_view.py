@@ -5,10 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from viscause_gui.core.store.sweep import CSV_FILE, MARKER_FILE, MERR_FIGURE, SweepError, cell_folder, check_record
-from viscause_gui.gui.models.sweep_view import CELL_FIGURE_TITLE, FIGURES, SweepView
+from viscause_gui.gui.models.sweep_view import (CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE, FIGURES, MANIPULATIONS_SHOWN,
+                                                SweepView)
 
 
 def make_sweep(folder: Path) -> Path:
@@ -29,10 +31,29 @@ def test_a_sweep_folder_shows_its_table_figures_and_cells(tmp_path):
     assert view.summary() == "2 cells: 1 done, 1 failed"
     assert view.cell_folder(1) == tmp_path / "cells" / "seed-1"
     merr_title = next(t for t, name in FIGURES.items() if name == MERR_FIGURE)
-    assert view.figure_titles() == [merr_title, CELL_FIGURE_TITLE]          # no seeds figure in this folder
+    assert view.figure_titles() == [merr_title, CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE]   # no seeds figure
     assert view.figure(merr_title, None) == tmp_path / MERR_FIGURE
     assert view.figure(CELL_FIGURE_TITLE, 0) == tmp_path / "cells" / "seed-0" / "history.png"
     assert view.figure(CELL_FIGURE_TITLE, 1) is None and view.figure(CELL_FIGURE_TITLE, None) is None
+
+
+def test_a_cells_last_manipulations_are_read_from_its_last_iteration(tmp_path):
+    folder = make_sweep(tmp_path)
+    cell = cell_folder(folder, "seed-0")
+    view = SweepView.open(folder)
+    assert view.manipulations(0) is None                      # no iteration file yet
+    rng = np.random.default_rng(0)
+    for iteration, n in ((2, 30), (10, 5)):                   # iteration 10 is the last, not iteration 2
+        np.savez_compressed(cell / f"iteration_{iteration:02d}.npz", originals=rng.random((n, 8, 8, 3)),
+                            manipulated=rng.random((n, 8, 8, 3)), targets=np.zeros(n, np.int64))
+    pairs = view.manipulations(0)
+    assert pairs.iteration == 10 and pairs.originals.shape == pairs.manipulated.shape == (5, 8, 8, 3)
+    (cell / "iteration_10.npz").unlink()
+    assert len(view.manipulations(0).originals) == MANIPULATIONS_SHOWN
+    assert view.manipulations(1) is None and view.manipulations(None) is None     # a failed cell, no cell chosen
+    np.savez(cell / "iteration_11.npz", originals=np.array([{"a": 1}], dtype=object), manipulated=np.zeros(1))
+    with pytest.raises(SweepError, match=r"^seed-0: iteration_11.npz: damaged or not a run's iteration file"):
+        view.manipulations(0)                                 # a pickled array is never loaded
 
 
 @pytest.mark.parametrize("name", ["..", "../../etc", "/etc", ""])

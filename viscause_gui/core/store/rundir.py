@@ -11,7 +11,9 @@ import io
 import json
 import math
 import time
+import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -373,3 +375,42 @@ def drive_to_folder(experiment: Experiment, answer: AnswerFn, out: Path, progres
                 progress(f"iteration {r.iteration}/{iterations}: MErr {r.merr:.3f}  MDist {r.mdist:.2f}  "
                          f"({time.perf_counter() - started:.1f} s)")
     return True
+
+
+# ---------------------------------------------------------------- a run's manipulations, shown
+
+MAX_ITERATION_BYTES = 512 * 1024**2    # an iteration file, read and unpacked (500 queries of 64x64 colour: ~50 MB)
+ITERATION_PAIRS = ("originals", "manipulated")
+
+
+@dataclass(frozen=True)
+class ManipulationPairs:
+    """Start images and their manipulations, as a run's iteration file keeps them."""
+
+    iteration: int
+    originals: np.ndarray      # (n, H, W) or (n, H, W, C)
+    manipulated: np.ndarray
+
+
+def last_manipulations(folder: Path, count: int = 12) -> ManipulationPairs | None:
+    """The first `count` start images and manipulations of the run folder's last iteration_NN.npz; None when it
+    has none. A damaged, pickled or oversized file (unpacked past MAX_ITERATION_BYTES) is a ValueError, one line."""
+    files = {int(p.stem.split("_")[1]): p for p in Path(folder).glob("iteration_[0-9][0-9]*.npz")
+             if p.stem.split("_")[1].isdigit()}
+    if not files:
+        return None
+    iteration = max(files)
+    path = files[iteration]
+    try:
+        raw = read_user_file(path, MAX_ITERATION_BYTES, "an iteration file")
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_ITERATION_BYTES:
+                raise ValueError(f"would unpack past {MAX_ITERATION_BYTES:,} bytes")
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            originals, manipulated = (np.asarray(z[k][:count], np.float32) for k in ITERATION_PAIRS)
+    except (UserFileError, KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path.name}: damaged or not a run's iteration file ({exc})") from None
+    if originals.shape != manipulated.shape or originals.ndim not in (3, 4):
+        raise ValueError(f"{path.name}: its start images {originals.shape} and manipulations {manipulated.shape} "
+                         "do not pair up")
+    return ManipulationPairs(iteration, originals, manipulated)

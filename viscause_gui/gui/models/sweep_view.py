@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from viscause_gui.core.store.rundir import ManipulationPairs, last_manipulations
 from viscause_gui.core.store.sweep import (CSV_FILE, MERR_FIGURE, SEEDS_FIGURE, SweepError, cell_folder, read_csv,
                                            read_record)
 
 FIGURES = {"MErr per iteration, each cell": MERR_FIGURE, "MErr: mean and range over seeds": SEEDS_FIGURE}
 CELL_FIGURE = "history.png"          # a run folder's own MErr / MDist figure
 CELL_FIGURE_TITLE = "the chosen cell's run (history.png)"
+CELL_MANIPULATIONS_TITLE = "the chosen cell's last manipulations"
+MANIPULATIONS_SHOWN = 12             # start images and their manipulations of the cell's last iteration
 
 
 @dataclass(frozen=True)
@@ -45,13 +48,29 @@ class SweepView:
 
     def figure_titles(self) -> list[str]:
         """The summary figures the folder holds, then the chosen cell's own figure."""
-        return [title for title, name in FIGURES.items() if (self.folder / name).is_file()] + [CELL_FIGURE_TITLE]
+        return [title for title, name in FIGURES.items() if (self.folder / name).is_file()] + [
+            CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE]
 
     def figure(self, title: str, row: int | None) -> Path | None:
-        """The PNG behind a title (the cell's for CELL_FIGURE_TITLE and a chosen row); None where there is none."""
+        """The PNG behind a title (the cell's for CELL_FIGURE_TITLE and a chosen row); None where there is none
+        (CELL_MANIPULATIONS_TITLE: images, see `manipulations`)."""
+        if title == CELL_MANIPULATIONS_TITLE:
+            return None
         if title == CELL_FIGURE_TITLE:
             folder = None if row is None else self.cell_folder(row)
             path = None if folder is None else folder / CELL_FIGURE
         else:
             path = self.folder / FIGURES[title]
         return path if path is not None and path.is_file() else None
+
+
+    def manipulations(self, row: int | None) -> ManipulationPairs | None:
+        """The chosen cell's last iteration: its first start images and their manipulations; None where the cell
+        has none. SweepError (one line) for a damaged iteration file."""
+        folder = None if row is None else self.cell_folder(row)
+        if folder is None or not folder.is_dir():
+            return None
+        try:
+            return last_manipulations(folder, MANIPULATIONS_SHOWN)
+        except ValueError as exc:
+            raise SweepError(f"{folder.name}: {exc}") from None

@@ -3,11 +3,16 @@ system's file manager). A thin view of gui/models/sweep_view.py."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QPixmap
+from PySide6.QtGui import QColor, QDesktopServices, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel,
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from viscause_gui.gui.models.sweep_view import CELL_FIGURE_TITLE, SweepView
+from viscause_gui.core.store.rundir import ManipulationPairs
+from viscause_gui.core.store.sweep import SweepError
+from viscause_gui.gui.models.sweep_view import CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE, SweepView
+from viscause_gui.gui.widgets.images import display_qimage
+
+PAIR_GAP = 4          # pixels between the images of the manipulations' grid
 
 
 class SweepDialog(QDialog):
@@ -72,20 +77,37 @@ class SweepDialog(QDialog):
     def _on_row(self) -> None:
         row = self.selected_row()
         self.show_folder.setEnabled(row is not None and self.view.cell_folder(row) is not None)
-        if self.figures.currentText() == CELL_FIGURE_TITLE:
+        if self.figures.currentText() in (CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE):
             self._show_figure()
 
     def _show_figure(self) -> None:
-        path = self.view.figure(self.figures.currentText(), self.selected_row())
+        title = self.figures.currentText()
+        if title == CELL_MANIPULATIONS_TITLE:
+            self._show_manipulations()
+            return
+        path = self.view.figure(title, self.selected_row())
         if path is None:
             self.picture.setPixmap(QPixmap())
-            self.picture.setText("no figure: choose a cell that has run" if self.figures.currentText()
-                                 == CELL_FIGURE_TITLE else "no figure")
+            self.picture.setText("no figure: choose a cell that has run" if title == CELL_FIGURE_TITLE
+                                 else "no figure")
             return
         pixmap = QPixmap(str(path))
         self.picture.setText("")
         self.picture.setPixmap(pixmap.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                              Qt.TransformationMode.SmoothTransformation))
+
+    def _show_manipulations(self) -> None:
+        """The chosen cell's last start images (top row) and their manipulations (below)."""
+        try:
+            pairs = self.view.manipulations(self.selected_row())
+        except SweepError as exc:
+            pairs, problem = None, str(exc)
+        else:
+            problem = "no manipulations: choose a cell that has run Algorithm 2"
+        self.picture.setPixmap(QPixmap() if pairs is None else pairs_pixmap(pairs, self.picture.width()))
+        self.picture.setText(problem if pairs is None else "")
+        self.picture.setToolTip("" if pairs is None else f"iteration {pairs.iteration}: start images (top) and "
+                                "their manipulations (bottom)")
 
     def open_cell_folder(self) -> bool:
         row = self.selected_row()
@@ -93,3 +115,20 @@ class SweepDialog(QDialog):
         if folder is None or not folder.is_dir():
             return False
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def pairs_pixmap(pairs: ManipulationPairs, width: int) -> QPixmap:
+    """Start images in the top row, each one's manipulation under it, as wide as `width` allows."""
+    n = len(pairs.originals)
+    side = max(16, min(96, (width - PAIR_GAP * (n + 1)) // max(n, 1)))
+    pixmap = QPixmap(PAIR_GAP + n * (side + PAIR_GAP), PAIR_GAP + 2 * (side + PAIR_GAP))
+    pixmap.fill(QColor("white"))
+    painter = QPainter(pixmap)
+    for i, (original, manipulated) in enumerate(zip(pairs.originals, pairs.manipulated)):
+        x = PAIR_GAP + i * (side + PAIR_GAP)
+        for row, image in enumerate((original, manipulated)):
+            scaled = display_qimage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                                  Qt.TransformationMode.FastTransformation)
+            painter.drawImage(x, PAIR_GAP + row * (side + PAIR_GAP), scaled)
+    painter.end()
+    return pixmap
