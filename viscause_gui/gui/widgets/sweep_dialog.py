@@ -124,11 +124,14 @@ def pairs_pixmap(pairs: ManipulationPairs, width: int) -> QPixmap:
     pixmap = QPixmap(PAIR_GAP + n * (side + PAIR_GAP), PAIR_GAP + 2 * (side + PAIR_GAP))
     pixmap.fill(QColor("white"))
     painter = QPainter(pixmap)
+    painter.setPen(QColor("#a0a0a0"))
     for i, (original, manipulated) in enumerate(zip(pairs.originals, pairs.manipulated)):
         x = PAIR_GAP + i * (side + PAIR_GAP)
         for row, image in enumerate((original, manipulated)):
             scaled = display_qimage(image).scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
                                                   Qt.TransformationMode.FastTransformation)
-            painter.drawImage(x, PAIR_GAP + row * (side + PAIR_GAP), scaled)
+            y = PAIR_GAP + row * (side + PAIR_GAP)
+            painter.drawImage(x, y, scaled)
+            painter.drawRect(x - 1, y - 1, scaled.width() + 1, scaled.height() + 1)     # white images show too
     painter.end()
     return pixmap
