@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from viscause_gui.core.store.sweep import CSV_FILE, MARKER_FILE, MERR_FIGURE, SweepError, cell_folder, check_record
-from viscause_gui.gui.models.sweep_view import (CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE, FIGURES, MANIPULATIONS_SHOWN,
-                                                SweepView)
+from viscause_gui.gui.models.sweep_view import (CELL_FIGURE_TITLE, CELL_MANIPULATIONS_TITLE, FIGURES,
+                                                MANIPULATIONS_SHOWN, SweepView)
 
 
 def make_sweep(folder: Path) -> Path:
