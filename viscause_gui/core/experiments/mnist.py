@@ -458,6 +458,23 @@ def figure_probe(task: MnistTask, per_side: int = 4, seed: int = 0) -> tuple[np.
     return task.heldout.images[index], targets.astype(np.int64)
 
 
+def digit_grid(rows: int, cols: int, figsize: tuple[float, float]) -> tuple[Any, np.ndarray]:
+    """A matplotlib Figure on the Agg canvas and its (rows, cols) axes, for a grid of digits."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported when used: matplotlib is slow to import
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig, fig.subplots(rows, cols, squeeze=False)
+
+
+def draw_digit(ax: Any, image: np.ndarray) -> None:
+    """One digit, ink dark on white, without ticks."""
+    ax.imshow(image, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], path: str | Path,
                            stage_titles: Sequence[str] | None = None, targets: np.ndarray | None = None,
                            answers: Sequence[np.ndarray] | None = None, digit: int | None = None,
@@ -467,22 +484,15 @@ def plot_manipulation_rows(originals: np.ndarray, stages: Sequence[np.ndarray], 
     stages[k]: (N, H, W) results of iteration k + 1; answers[k]: the oracle's answers for them
     (shown under each image: 'yes' / 'no' / '?' for "shows d"). Ink is drawn dark on white.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported when used: matplotlib is slow to import
-    from matplotlib.figure import Figure
-
     originals = np.asarray(originals)
     n, n_cols = len(originals), len(stages) + 1
     titles = ["original", *(stage_titles or [f"iteration {k + 1}" for k in range(len(stages))])]
-    fig = Figure(figsize=(1.25 * n_cols + 0.6, 1.3 * n + 0.5))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(n, n_cols, squeeze=False)
+    fig, axes = digit_grid(n, n_cols, (1.25 * n_cols + 0.6, 1.3 * n + 0.5))
     for r in range(n):
         for c in range(n_cols):
             ax = axes[r, c]
             img = originals[r] if c == 0 else stages[c - 1][r]
-            ax.imshow(img, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            draw_digit(ax, img)
             if r == 0:
                 ax.set_title(titles[c], fontsize=8)
             if c == 0 and targets is not None and digit is not None:

@@ -28,9 +28,9 @@ from torch import nn
 
 from viscause_gui.core.data.dataset import Dataset
 from viscause_gui.core.data.outcomes import one_hot
-from viscause_gui.core.experiments.mnist import (IMAGE_SHAPE, N_DIGITS, UNSURE_BELOW, _median, oracle_training,
-                                                 panel_probabilities, panel_spec, reading_report, run_config,
-                                                 split_per_label)
+from viscause_gui.core.experiments.mnist import (IMAGE_SHAPE, N_DIGITS, UNSURE_BELOW, _median, digit_grid,
+                                                 draw_digit, oracle_training, panel_probabilities, panel_spec,
+                                                 reading_report, run_config, split_per_label)
 from viscause_gui.core.experiments.registry import Progress, RunRequest
 from viscause_gui.core.method.experiment import Experiment, QueryBatch, train_generative_model
 from viscause_gui.core.method.oracles import ManifoldCheck
@@ -197,19 +197,12 @@ def ten_by_ten_figure(grid: np.ndarray, read: np.ndarray | None = None, title: s
     """The 10 x 10 figure (a matplotlib Figure on the Agg canvas): row i = digit i made into column j's
     digit, the diagonal (framed grey) the original. read: (10, 10) the digit someone read in each cell
     (-1: '?'), shown under it, with a green frame where it is j."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported when used: matplotlib is slow to import
-    from matplotlib.figure import Figure
-
     n = len(grid)
-    fig = Figure(figsize=(0.95 * n + 0.8, 1.05 * n + 0.7))
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(n, n, squeeze=False)
+    fig, axes = digit_grid(n, n, (0.95 * n + 0.8, 1.05 * n + 0.7))
     for i in range(n):
         for j in range(n):
             ax = axes[i, j]
-            ax.imshow(grid[i, j], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            draw_digit(ax, grid[i, j])
             if i == 0:
                 ax.set_title(f"to {j}", fontsize=8)
             if j == 0:
