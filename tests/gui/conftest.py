@@ -83,9 +83,19 @@ def open_main_window(qtbot, settings):
 
 def pick_item(qtbot, combo, key: str) -> None:
     """Open a combo box's list and click the item whose data is `key`, as a person does."""
+    pick_row(qtbot, combo, combo.findData(key))
+
+
+def pick_text(qtbot, combo, text: str) -> None:
+    """Open a combo box's list and click the item that reads `text`, as a person does."""
+    pick_row(qtbot, combo, combo.findText(text))
+
+
+def pick_row(qtbot, combo, row: int) -> None:
+    assert row >= 0, "no such item in the list"
     combo.showPopup()
     view = combo.view()
-    index = view.model().index(combo.findData(key), 0)
+    index = view.model().index(row, 0)
     qtbot.waitUntil(lambda: view.isVisible() and view.visualRect(index).height() > 0, timeout=2000)
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(index).center())
     qtbot.waitUntil(lambda: not view.isVisible(), timeout=2000)

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog
 
+from tests.gui.conftest import pick_text
 from tests.gui.test_main_window import make_window
 from tests.models.test_sweep_view import make_sweep
 from viscause_gui.core.store.sweep import MERR_FIGURE
@@ -50,7 +51,7 @@ def test_the_menu_opens_a_sweep_and_shows_a_cells_run_folder(qtbot, settings, sw
     rect = table.visualItemRect(table.item(0, 1))
     qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert dialog.show_folder.isEnabled()
-    dialog.figures.setCurrentText(CELL_FIGURE_TITLE)
+    pick_text(qtbot, dialog.figures, CELL_FIGURE_TITLE)
     assert dialog.picture.text() == "" and not dialog.picture.pixmap().isNull()
     qtbot.mouseClick(dialog.show_folder, Qt.MouseButton.LeftButton)
     assert [Path(u.toLocalFile()) for u in opened] == [sweep / "cells" / "seed-0"]
@@ -69,7 +70,7 @@ def test_a_chosen_cells_last_manipulations_show_in_pairs(qtbot, settings, sweep,
                         manipulated=1 - originals, targets=np.zeros(20, np.int64))
     window = make_window(qtbot, settings, load_default=False)
     dialog = open_from_menu(qtbot, window, sweep, monkeypatch)
-    dialog.figures.setCurrentText(CELL_MANIPULATIONS_TITLE)
+    pick_text(qtbot, dialog.figures, CELL_MANIPULATIONS_TITLE)
     assert dialog.picture.pixmap().isNull()
     assert dialog.picture.text() == "no manipulations: choose a cell that has run Algorithm 2"
     table = dialog.table
